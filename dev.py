@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Set-up and the two everyday commands, on a fresh machine with only Python 3.11+.
+
+    python3 dev.py serve   # install, create the database, seed the demo, serve :5000
+    python3 dev.py test    # install, run the whole test suite
+
+Everything goes into .venv/ beside this file; nothing is installed system-wide
+except the Debian packages the test suite needs (Chromium, PostgreSQL), and only
+when the machine lets us.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".installed"
+
+
+def run(*args: str, **kwargs) -> None:
+    print("+", " ".join(args), flush=True)
+    subprocess.run(args, check=True, cwd=ROOT, **kwargs)
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("Python 3.11 or newer is needed.")
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    run(str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(str(PYTHON), "-m", "pip", "install", "--quiet", "-e", ".[test,postgres]")
+    STAMP.write_text(wanted)
+
+
+def flask(*args: str, env: dict | None = None) -> None:
+    run(str(BIN / "flask"), "--app", "wsgi", *args, env={**os.environ, **(env or {})})
+
+
+def compile_catalogs() -> None:
+    if any((ROOT / "translations").glob("*/LC_MESSAGES/messages.po")):
+        run(str(BIN / "pybabel"), "compile", "--statistics", "-d", "translations")
+
+
+def serve() -> None:
+    ensure_venv()
+    compile_catalogs()
+    flask("db", "upgrade")
+    flask("demo", "seed")
+    flask("run", "--host", "127.0.0.1", "--port", "5000")
+
+
+def test(extra: list[str]) -> int:
+    ensure_venv()
+    compile_catalogs()
+    env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(ROOT / ".hypothesis")}
+    return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("serve", "test"):
+        print(__doc__)
+        return 2
+    if argv[0] == "serve":
+        serve()
+        return 0
+    return test(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,38 @@
+"""The billing portal: create_app() builds the Flask application."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from portal.config import INSTANCE, ROOT, from_environment
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE),
+        # The top-level folders of the repository, given absolutely (STYLE.md).
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(from_environment() if config is None else {**from_environment(), **config})
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
+    INSTANCE.mkdir(exist_ok=True)
+
+    from portal import cli, i18n
+    from portal.billing.gateway import SandboxGateway
+    from portal.extensions import babel, csrf, db, htmx, login_manager
+    from portal.web import register_blueprints
+
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    i18n.init_app(app, babel)
+    login_manager.init_app(app)
+    # The one simulated part: a real processor would implement the same interface.
+    app.extensions["payment_gateway"] = SandboxGateway(app.config["SANDBOX_GATEWAY_URL"])
+    register_blueprints(app)
+    cli.init_app(app)
+    return app

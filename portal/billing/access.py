@@ -1,0 +1,104 @@
+"""Who may do what (R02, R14, R19, B2). Views ask `decide` to show or explain an
+action; every service that acts calls `require`, so a forced POST is refused here."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.billing.errors import NotAuthorized, NotFound
+from portal.models import AccountKind, BillingAccount, Role, RoleAssignment, User
+
+
+class Action(enum.StrEnum):
+    VIEW = "view"
+    SETTLE = "settle"
+    PAY_INVOICES = "pay_invoices"
+    MANAGE_NOTIFICATIONS = "manage_notifications"
+    OPEN_SUPPORT_REQUEST = "open_support_request"
+    VIEW_AUDIT = "view_audit"
+
+
+PAYING_ROLES = frozenset({Role.OWNER, Role.CONTRIBUTOR, Role.INVOICE_MANAGER})  # R19
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    # Machine code that the web layer turns into a translated "why" (B2).
+    reason: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True)
+
+
+def roles_of(session: Session, user: User, account_id: int, profile_id: int | None = None) -> set[Role]:
+    """The user's roles on an account; for a customer agreement, on one profile when
+    given (a role on the account as a whole, billing_profile_id NULL, counts for all)."""
+    query = select(RoleAssignment.role).where(
+        RoleAssignment.user_id == user.id, RoleAssignment.account_id == account_id)
+    if profile_id is not None:
+        query = query.where((RoleAssignment.billing_profile_id == profile_id)
+                            | RoleAssignment.billing_profile_id.is_(None))
+    return set(session.scalars(query))
+
+
+def decide(session: Session, user: User, account: BillingAccount, action: Action,
+           profile_id: int | None = None) -> Decision:
+    roles = roles_of(session, user, account.id, profile_id)
+    if not roles and profile_id is not None:
+        roles_anywhere = roles_of(session, user, account.id)
+        if roles_anywhere:
+            return Decision(False, "no_role_on_profile")
+    if not roles:
+        return Decision(False, "not_a_member")
+    payg = account.kind == AccountKind.PAY_AS_YOU_GO
+    match action:
+        case Action.VIEW | Action.OPEN_SUPPORT_REQUEST:
+            return ALLOW
+        case Action.SETTLE:
+            if not payg:
+                return Decision(False, "wrong_account_kind")
+            return ALLOW if Role.ACCOUNT_ADMIN in roles else Decision(False, "not_account_admin")
+        case Action.PAY_INVOICES:
+            if payg:
+                return Decision(False, "wrong_account_kind")
+            if roles & PAYING_ROLES:
+                return ALLOW
+            return Decision(False, "reader_cannot_pay")
+        case Action.MANAGE_NOTIFICATIONS | Action.VIEW_AUDIT:
+            # Product decision: the account administrator, or a profile owner.
+            if roles & {Role.ACCOUNT_ADMIN, Role.OWNER}:
+                return ALLOW
+            return Decision(False, "not_account_admin" if payg else "not_owner")
+    raise ValueError(action)  # pragma: no cover - every Action is matched above
+
+
+def require(session: Session, user: User, account: BillingAccount, action: Action,
+            profile_id: int | None = None) -> None:
+    """Raise NotFound for strangers (the account's existence is not revealed) and
+    NotAuthorized(reason) for members whose role does not allow the action."""
+    decision = decide(session, user, account, action, profile_id)
+    if decision.reason == "not_a_member":
+        raise NotFound("billing account")
+    if not decision:
+        raise NotAuthorized(decision.reason or "forbidden")
+
+
+def get_account(session: Session, user: User, account_id: int) -> BillingAccount:
+    """The account if the user may see it; NotFound otherwise (never reveals others')."""
+    account = session.get(BillingAccount, account_id) if isinstance(account_id, int) else None
+    if account is None or not roles_of(session, user, account.id):
+        raise NotFound("billing account")
+    return account
+
+
+def accounts_of(session: Session, user: User) -> list[BillingAccount]:
+    return list(session.scalars(
+        select(BillingAccount).join(RoleAssignment, RoleAssignment.account_id == BillingAccount.id)
+        .where(RoleAssignment.user_id == user.id).distinct().order_by(BillingAccount.id)))

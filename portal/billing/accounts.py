@@ -1,0 +1,168 @@
+"""What an account looks like to the signed-in user (R06, R12, R14, R20, B3) and the
+account settings they may change (R11, R15) and requests they may open (R13)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+
+from portal.billing import access, notify
+from portal.billing.access import Action
+from portal.billing.balances import SETTLEABLE, InvoiceQuote, invoice_quote
+from portal.billing.context import Billing
+from portal.billing.errors import InvalidInput, NotEligible, NotFound
+from portal.billing.transaction import write_transaction
+from portal.models import (AccountKind, BillingAccount, BillingProfile, MethodKind,
+                           PaymentMethod, Role, Subscription, SubscriptionStatus,
+                           SupportRequest, User)
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    subscription: Subscription
+    can_settle: bool          # R06, B1: past due or disabled
+    disable_on: date | None   # R12
+    delete_on: date | None    # R12
+
+
+@dataclass(frozen=True)
+class Membership:
+    """R14: the agreement type and the user's role(s)."""
+    account: BillingAccount
+    roles: frozenset[Role]
+
+
+def membership(b: Billing, user: User, account_id: int) -> Membership:
+    account = access.get_account(b.session, user, account_id)
+    return Membership(account, frozenset(access.roles_of(b.session, user, account.id)))
+
+
+def subscription_views(b: Billing, account: BillingAccount) -> list[SubscriptionView]:
+    views = []
+    for sub in account.subscriptions:
+        disable_on = delete_on = None
+        if sub.status == SubscriptionStatus.PAST_DUE and sub.past_due_since:
+            disable_on = b.policy.disable_date(sub.past_due_since)
+        if sub.status == SubscriptionStatus.DISABLED and sub.disabled_on:
+            delete_on = b.policy.deletion_date(sub.disabled_on)
+        views.append(SubscriptionView(sub, sub.status in SETTLEABLE, disable_on, delete_on))
+    return views
+
+
+@dataclass(frozen=True)
+class Banner:
+    """B3: level is 'info', 'warning' or 'error'; kind says which message."""
+    level: str
+    kind: str
+    subscription: Subscription | None = None
+    day: date | None = None
+
+
+def banners(b: Billing, account: BillingAccount) -> list[Banner]:
+    """B3: a warning per past-due subscription (with its disable date), an error per
+    disabled one (with its deletion date), information when a bill is ready; none
+    when the account is in good standing."""
+    result: list[Banner] = []
+    for view in subscription_views(b, account):
+        if view.disable_on:
+            result.append(Banner("warning", "past_due", view.subscription, view.disable_on))
+        elif view.delete_on:
+            result.append(Banner("error", "disabled", view.subscription, view.delete_on))
+    if account.kind == AccountKind.CUSTOMER_AGREEMENT:
+        for profile in account.profiles:
+            quote = invoice_quote(b.session, profile)
+            if any(i.status == "past_due" for i in quote.invoices):
+                result.append(Banner("warning", "invoice_past_due"))
+            elif quote.invoices:
+                result.append(Banner("info", "bill_ready"))
+    return sorted(result, key=lambda banner: ("error", "warning", "info").index(banner.level))
+
+
+def profile_summaries(b: Billing, user: User, account: BillingAccount) -> list[InvoiceQuote]:
+    """R20: per billing profile the user has a role on, the open invoices and their
+    total due (the Summary tab)."""
+    return [invoice_quote(b.session, profile) for profile in account.profiles
+            if access.roles_of(b.session, user, account.id, profile.id)]
+
+
+def viewable_profile(b: Billing, user: User, profile_id: int) -> BillingProfile:
+    profile = b.session.get(BillingProfile, profile_id) if isinstance(profile_id, int) else None
+    if profile is None or not access.roles_of(b.session, user, profile.account_id, profile.id):
+        raise NotFound("billing profile")
+    return profile
+
+
+def normalized_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except (EmailNotValidError, TypeError, AttributeError) as exc:
+        raise InvalidInput("email") from exc
+
+
+def change_notification_email(b: Billing, user: User, account_id: int, new_email: str) -> str:
+    """R11: the account administrator sets where billing notifications go. Both the
+    old and the new address are told, so a hijack does not go unnoticed."""
+    email = normalized_email(new_email)
+    with write_transaction(b.session):
+        account = access.get_account(b.session, user, account_id)
+        access.require(b.session, user, account, Action.MANAGE_NOTIFICATIONS)
+        old = account.notification_email
+        if email == old:
+            return email
+        account.notification_email = email
+        payload = {"old": old, "new": email}
+        notify.queue_email(b.session, b.clock, account, "notification_email_changed", payload, to_address=old)
+        notify.queue_email(b.session, b.clock, account, "notification_email_changed", payload, to_address=email)
+        notify.audit(b.session, b.clock, "notification_email.changed", account_id=account.id, actor=user, **payload)
+        return email
+
+
+def set_default_payment_method(b: Billing, user: User, profile_id: int, method_id: int) -> None:
+    """R15: a card, or check/wire transfer once the profile is approved for it."""
+    with write_transaction(b.session):
+        profile = viewable_profile(b, user, profile_id)
+        access.require(b.session, user, profile.account, Action.MANAGE_NOTIFICATIONS, profile.id)
+        method = b.session.get(PaymentMethod, method_id) if isinstance(method_id, int) else None
+        if method is None or method.account_id != profile.account_id:
+            raise NotFound("payment method")
+        if method.kind == MethodKind.CHECK_WIRE and not profile.check_wire_approved:
+            raise NotEligible("check/wire transfer needs approval")
+        profile.default_payment_method_id = method.id
+        notify.audit(b.session, b.clock, "payment_method.default_changed", account_id=profile.account_id,
+                     actor=user, profile_id=profile.id, method_id=method.id)
+
+
+SUBJECT_MAX, BODY_MAX = 200, 5000
+
+
+def open_support_request(b: Billing, user: User, account_id: int, subscription_id: int | None,
+                         subject: str, body: str) -> SupportRequest:
+    """R13: e.g. "I paid but my subscription is still disabled"."""
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject or len(subject) > SUBJECT_MAX:
+        raise InvalidInput("subject")
+    if not body or len(body) > BODY_MAX:
+        raise InvalidInput("body")
+    with write_transaction(b.session):
+        account = access.get_account(b.session, user, account_id)
+        access.require(b.session, user, account, Action.OPEN_SUPPORT_REQUEST)
+        if subscription_id is not None:
+            sub = b.session.get(Subscription, subscription_id) if isinstance(subscription_id, int) else None
+            if sub is None or sub.account_id != account.id:
+                raise NotFound("subscription")
+        request = SupportRequest(account_id=account.id, user_id=user.id, subscription_id=subscription_id,
+                                 subject=subject, body=body, created_at=b.clock.now())
+        b.session.add(request)
+        b.session.flush()
+        notify.queue_email(b.session, b.clock, account, "support_request_received",
+                           {"request_id": request.id, "subject": subject}, to_address=user.email)
+        return request
+
+
+def support_requests_of(b: Billing, user: User, account_id: int) -> list[SupportRequest]:
+    account = access.get_account(b.session, user, account_id)
+    return list(b.session.scalars(select(SupportRequest).where(
+        SupportRequest.account_id == account.id, SupportRequest.user_id == user.id)
+        .order_by(SupportRequest.created_at.desc(), SupportRequest.id.desc())))

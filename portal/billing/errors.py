@@ -1,0 +1,90 @@
+"""Typed domain errors. Views translate each one to a message and a status code in
+one place (portal/web/errors.py); the service layer never formats user text."""
+from __future__ import annotations
+
+
+class BillingError(Exception):
+    """Base of every error the service layer raises on purpose."""
+
+
+class NotFound(BillingError):
+    """An id that does not exist, or that the user may not know exists (no IDOR leak)."""
+
+
+class NotAuthorized(BillingError):
+    """The user's role does not allow the action. `reason` is a machine code:
+    'not_account_admin', 'reader_cannot_pay', 'not_a_member', 'wrong_account_kind'."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidAmount(BillingError):
+    """Amounts must be positive integers of minor units."""
+
+
+class CurrencyMismatch(BillingError):
+    def __init__(self, expected: str, got: str):
+        super().__init__(f"{expected} != {got}")
+        self.expected = expected
+        self.got = got
+
+
+class NothingToPay(BillingError):
+    """Nothing is outstanding (anymore): the balance is already settled."""
+
+
+class AlreadyPaid(BillingError):
+    """The idempotency key was used by a payment that went through."""
+
+    def __init__(self, payment_id: int):
+        super().__init__(payment_id)
+        self.payment_id = payment_id
+
+
+class BalanceChanged(BillingError):
+    """The total the customer saw is not the total now outstanding (stale page)."""
+
+    def __init__(self, expected_minor: int, current_minor: int):
+        super().__init__(f"expected {expected_minor}, now {current_minor}")
+        self.expected_minor = expected_minor
+        self.current_minor = current_minor
+
+
+class InvalidCard(BillingError):
+    """Card details rejected before the gateway is called.
+    `reason`: 'number' (Luhn or length), 'expired', 'expiry', 'cvc', 'holder'."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CardDeclined(BillingError):
+    """The gateway declined the charge (R10). `reason` is a decline code of
+    portal.billing.gateway.DeclineCode."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class GatewayUnavailable(BillingError):
+    """The gateway could not be reached or failed; nothing was recorded as paid."""
+
+
+class NotEligible(BillingError):
+    """Check/wire transfer needs approval first (R15)."""
+
+
+class InvalidState(BillingError):
+    """The object is in a state that does not allow the action (e.g. deleted)."""
+
+
+class InvalidInput(BillingError):
+    """A value the user typed is not acceptable; `field` names it."""
+
+    def __init__(self, field: str):
+        super().__init__(field)
+        self.field = field

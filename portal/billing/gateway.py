@@ -1,0 +1,449 @@
+"""Payment gateway boundary: the interface a real card processor implements, card
+validation helpers, and a deterministic sandbox gateway for development and tests.
+
+The sandbox decides outcomes from well-known test card numbers (TEST_CARDS) and keeps
+its own ledger database, so "was this key already charged?" survives crashes, retries
+and concurrent workers exactly like a real processor's idempotency store would.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from portal.billing.errors import InvalidAmount, InvalidCard
+from portal.billing.money import Money
+
+__all__ = [
+    "TEST_CARDS",
+    "CardDetails",
+    "CardToken",
+    "ChargeResult",
+    "DeclineCode",
+    "IdempotencyConflict",
+    "LedgerEntry",
+    "PaymentGateway",
+    "SandboxGateway",
+    "TestCard",
+    "card_brand",
+    "luhn_valid",
+    "normalize_card_number",
+    "validate_card",
+]
+
+
+class DeclineCode(enum.StrEnum):
+    """Why a gateway declined a charge (R10). Values match Stripe's decline codes."""
+
+    GENERIC_DECLINE = "generic_decline"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    CREDIT_LIMIT_EXCEEDED = "credit_limit_exceeded"
+    INTERNATIONAL_NOT_ALLOWED = "international_not_allowed"
+    RECURRING_NOT_ENABLED = "recurring_not_enabled"
+    EXPIRED_CARD = "expired_card"
+    INCORRECT_CVC = "incorrect_cvc"
+    PROCESSING_ERROR = "processing_error"
+
+
+class IdempotencyConflict(Exception):
+    """An idempotency key was reused for a different token, amount or currency.
+
+    That is a programming error on the caller's side (a key must identify exactly one
+    intended charge), so it is not a BillingError shown to users."""
+
+
+@dataclass(frozen=True, repr=False)
+class CardDetails:
+    """Raw card data as typed by the customer. Lives only long enough to tokenize."""
+
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+    holder: str
+
+    def __repr__(self) -> str:
+        # PAN and CVC must never reach logs or tracebacks (PCI DSS 3.3 / 3.2).
+        last4 = normalize_card_number(str(self.number))[-4:]
+        return (
+            f"CardDetails(number='****{last4}', exp_month={self.exp_month!r}, "
+            f"exp_year={self.exp_year!r}, cvc='***', holder={self.holder!r})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class CardToken:
+    """What the portal may store about a card: an opaque token plus display data."""
+
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    holder: str
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """Outcome of a charge. `reference` is set iff approved; `decline_code` iff not."""
+
+    approved: bool
+    reference: str | None
+    decline_code: DeclineCode | None
+
+
+class PaymentGateway(Protocol):
+    """What the billing service needs from a card processor.
+
+    Contract:
+    - `tokenize` validates the card (raising `InvalidCard`) and exchanges it for a
+      `CardToken`; the token never contains the card number or CVC.
+    - `charge` is idempotent per `idempotency_key`: the first call decides and records
+      the result; every later call with the same key returns that same result (same
+      reference, or same decline) and never charges a second time, even when calls race
+      from several threads or processes. Reusing a key with a different token, amount
+      or currency raises `IdempotencyConflict`. A decline is a normal `ChargeResult`,
+      not an exception; `amount.minor <= 0` raises `InvalidAmount`.
+    """
+
+    def tokenize(self, card: CardDetails) -> CardToken:
+        """Validate `card` and return a token for it. Raises InvalidCard."""
+        ...
+
+    def charge(self, token: str, amount: Money, idempotency_key: str) -> ChargeResult:
+        """Charge `amount` to `token` at most once per `idempotency_key`."""
+        ...
+
+
+# --- pure card helpers --------------------------------------------------------------
+
+_SEPARATORS = re.compile(r"[\s-]+")
+
+
+def normalize_card_number(raw: str) -> str:
+    """Drop the spaces and dashes people type between digit groups."""
+    return _SEPARATORS.sub("", raw)
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn (mod 10) checksum; False for empty or non-digit input."""
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_brand(digits: str) -> str:
+    """'visa', 'mastercard', 'amex' or 'unknown', from the issuer prefix (IIN)."""
+    if not digits.isascii() or not digits.isdigit():
+        return "unknown"
+    if digits.startswith(("34", "37")):
+        return "amex"
+    if digits.startswith("4"):
+        return "visa"
+    if len(digits) >= 2 and 51 <= int(digits[:2]) <= 55:
+        return "mastercard"
+    if len(digits) >= 4 and 2221 <= int(digits[:4]) <= 2720:
+        return "mastercard"
+    return "unknown"
+
+
+# Years further out than this are typos, not cards (issuers use <= ~10 years).
+_MAX_YEARS_AHEAD = 50
+
+
+def validate_card(card: CardDetails, today: dt.date) -> None:
+    """Raise InvalidCard(reason) for the first problem found, in the order the form
+    shows fields: 'number', 'expiry', 'expired', 'cvc', 'holder'."""
+    digits = normalize_card_number(card.number) if isinstance(card.number, str) else ""
+    if not (12 <= len(digits) <= 19) or not luhn_valid(digits):
+        raise InvalidCard("number")
+
+    month, year = card.exp_month, card.exp_year
+    if (
+        not isinstance(month, int)
+        or isinstance(month, bool)
+        or not isinstance(year, int)
+        or isinstance(year, bool)
+        or not 1 <= month <= 12
+        # Two-digit years are rejected rather than guessed at; the form sends four.
+        or not 2000 <= year <= today.year + _MAX_YEARS_AHEAD
+    ):
+        raise InvalidCard("expiry")
+    # A card is valid through the last day of its expiry month.
+    if (year, month) < (today.year, today.month):
+        raise InvalidCard("expired")
+
+    cvc_len = 4 if card_brand(digits) == "amex" else 3
+    if not (isinstance(card.cvc, str) and card.cvc.isascii() and card.cvc.isdigit()
+            and len(card.cvc) == cvc_len):
+        raise InvalidCard("cvc")
+
+    if not isinstance(card.holder, str) or not card.holder.strip():
+        raise InvalidCard("holder")
+
+
+# --- sandbox test cards -------------------------------------------------------------
+
+APPROVED = "approved"
+
+
+class TestCard(NamedTuple):
+    number: str
+    outcome: str  # APPROVED or a DeclineCode
+    description: str
+
+    __test__ = False  # not a pytest test class despite the name
+
+
+TEST_CARDS: tuple[TestCard, ...] = (
+    # Public Stripe test numbers, so developers can use what they already know.
+    TestCard("4242424242424242", APPROVED, "Visa, approved"),
+    TestCard("5555555555554444", APPROVED, "Mastercard, approved"),
+    TestCard("4000000000000002", DeclineCode.GENERIC_DECLINE, "Declined, no reason given"),
+    TestCard("4000000000009995", DeclineCode.INSUFFICIENT_FUNDS, "Insufficient funds"),
+    TestCard("4000000000000069", DeclineCode.EXPIRED_CARD, "Issuer says card expired"),
+    TestCard("4000000000000127", DeclineCode.INCORRECT_CVC, "Issuer says CVC incorrect"),
+    TestCard("4000000000000119", DeclineCode.PROCESSING_ERROR, "Processing error at issuer"),
+    # Sandbox-only numbers (Stripe has none for these codes); Luhn-valid.
+    TestCard("4000000000000143", DeclineCode.CREDIT_LIMIT_EXCEEDED, "Credit limit exceeded"),
+    TestCard("4000000000000150", DeclineCode.INTERNATIONAL_NOT_ALLOWED,
+             "International charges not allowed"),
+    TestCard("4000000000000168", DeclineCode.RECURRING_NOT_ENABLED,
+             "Recurring payments not enabled"),
+)
+
+_OUTCOME_BY_NUMBER: dict[str, str] = {c.number: c.outcome for c in TEST_CARDS}
+
+_DECLINE_VALUES = frozenset(code.value for code in DeclineCode)
+
+# sbx_<outcome>_<16 hex>: outcome is 'approved' or a DeclineCode value.
+_TOKEN_RE = re.compile(r"^sbx_(?P<outcome>[a-z_]+)_(?P<nonce>[0-9a-f]{16})$")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One row of the sandbox ledger, for tests to inspect."""
+
+    id: int
+    idempotency_key: str
+    token: str
+    amount: Money
+    approved: bool
+    decline_code: DeclineCode | None
+    reference: str | None
+    created_at: dt.datetime
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SandboxGateway:
+    """Deterministic PaymentGateway backed by its own ledger database.
+
+    The ledger uses its own engine, never the portal's session: a real processor
+    commits a charge independently of whether the portal's transaction later commits
+    or rolls back, and the sandbox must reproduce that to make the portal's recovery
+    paths testable. Use a file (or server) URL when sharing across threads/processes;
+    create the gateway after forking, as engines must not cross process boundaries.
+    """
+
+    def __init__(
+        self,
+        ledger_url: str,
+        clock: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self._clock = clock
+        url = make_url(ledger_url)
+        self._is_sqlite = url.get_backend_name() == "sqlite"
+        if self._is_sqlite:
+            # Concurrent writers wait for the lock instead of failing "database is locked".
+            self._engine: Engine = create_engine(url, connect_args={"timeout": 15})
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+        else:
+            self._engine = create_engine(url, pool_pre_ping=True)
+        self._metadata = MetaData()
+        self._charges = Table(
+            "sandbox_gateway_charges",
+            self._metadata,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("idempotency_key", String(255), nullable=False, unique=True),
+            Column("token", String(255), nullable=False),
+            Column("amount_minor", Integer, nullable=False),
+            Column("currency", String(3), nullable=False),
+            Column("approved", Boolean, nullable=False),
+            Column("decline_code", String(64), nullable=True),
+            Column("reference", String(64), nullable=True),
+            Column("created_at", DateTime(timezone=True), nullable=False, default=_utcnow),
+        )
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    # -- lifecycle --
+
+    def close(self) -> None:
+        """Release pooled connections (tests call this to avoid leaked handles)."""
+        self._engine.dispose()
+
+    def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            try:
+                self._metadata.create_all(self._engine)
+            except (OperationalError, ProgrammingError):
+                # Another process created the table between our check and CREATE;
+                # retry once, which now only checks (and re-raises real failures).
+                self._metadata.create_all(self._engine)
+            self._schema_ready = True
+
+    # -- PaymentGateway --
+
+    def tokenize(self, card: CardDetails) -> CardToken:
+        validate_card(card, self._clock())
+        digits = normalize_card_number(card.number)
+        outcome = _OUTCOME_BY_NUMBER.get(digits, APPROVED)
+        # The token carries the outcome (so charge() stays stateless about cards) and a
+        # random nonce; it is derived from neither the number nor the CVC.
+        return CardToken(
+            token=f"sbx_{outcome}_{secrets.token_hex(8)}",
+            brand=card_brand(digits),
+            last4=digits[-4:],
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            holder=card.holder.strip(),
+        )
+
+    def charge(self, token: str, amount: Money, idempotency_key: str) -> ChargeResult:
+        if amount.minor <= 0:
+            raise InvalidAmount("charge amount must be positive")
+        if not idempotency_key:
+            raise ValueError("idempotency_key is required")
+        self._ensure_schema()
+
+        existing = self._find(idempotency_key)
+        if existing is not None:
+            return self._replay(existing, token, amount)
+
+        result = _decide(token)
+        # FAULT INJECTION HOOK (later issue): simulate processor failures here, e.g.
+        # raise GatewayUnavailable before the ledger write (nothing charged) or after it
+        # (charged, but the caller never heard back), or add latency to widen races.
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(self._charges).values(
+                        idempotency_key=idempotency_key,
+                        token=token,
+                        amount_minor=amount.minor,
+                        currency=amount.currency,
+                        approved=result.approved,
+                        decline_code=result.decline_code.value if result.decline_code else None,
+                        reference=result.reference,
+                        created_at=_utcnow(),
+                    )
+                )
+        except IntegrityError:
+            # Lost the race: another caller recorded this key first. Theirs is the one
+            # true result; the unique constraint, not a read-then-write, guarantees it.
+            winner = self._find(idempotency_key)
+            if winner is None:  # pragma: no cover - the constraint was something else
+                raise
+            return self._replay(winner, token, amount)
+        return result
+
+    # -- ledger inspection (tests) --
+
+    def charges_for(self, idempotency_key: str | None = None) -> list[LedgerEntry]:
+        """Ledger rows in insertion order, optionally only those for one key."""
+        self._ensure_schema()
+        stmt = select(self._charges).order_by(self._charges.c.id)
+        if idempotency_key is not None:
+            stmt = stmt.where(self._charges.c.idempotency_key == idempotency_key)
+        with self._engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(stmt).mappings()]
+
+    def count_approved(self) -> int:
+        return sum(1 for e in self.charges_for() if e.approved)
+
+    # -- internals --
+
+    def _find(self, idempotency_key: str) -> LedgerEntry | None:
+        entries = self.charges_for(idempotency_key)
+        return entries[0] if entries else None
+
+    @staticmethod
+    def _replay(entry: LedgerEntry, token: str, amount: Money) -> ChargeResult:
+        if entry.token != token or entry.amount != amount:
+            raise IdempotencyConflict(
+                f"idempotency key {entry.idempotency_key!r} was used for a different charge"
+            )
+        return ChargeResult(entry.approved, entry.reference, entry.decline_code)
+
+
+def _decide(token: str) -> ChargeResult:
+    match = _TOKEN_RE.match(token)
+    outcome = match["outcome"] if match else None
+    if outcome == APPROVED:
+        return ChargeResult(True, f"sbx_ch_{secrets.token_hex(12)}", None)
+    if outcome in _DECLINE_VALUES:
+        return ChargeResult(False, None, DeclineCode(outcome))
+    # Not a token we issued: a real processor would refuse it, without detail.
+    return ChargeResult(False, None, DeclineCode.GENERIC_DECLINE)
+
+
+def _entry(row) -> LedgerEntry:
+    return LedgerEntry(
+        id=row["id"],
+        idempotency_key=row["idempotency_key"],
+        token=row["token"],
+        amount=Money(row["amount_minor"], row["currency"]),
+        approved=bool(row["approved"]),
+        decline_code=DeclineCode(row["decline_code"]) if row["decline_code"] else None,
+        reference=row["reference"],
+        created_at=row["created_at"],
+    )
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers proceed while one writer commits; busy_timeout mirrors the
+    # connect timeout for statements issued after connect.
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA busy_timeout = 15000")
+        cur.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cur.close()

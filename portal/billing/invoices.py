@@ -1,0 +1,145 @@
+"""Customer agreement invoices: generation with credits applied first (R16), the
+automatic card charge when an invoice is generated (R18), and the due → past due step."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from portal.billing import notify
+from portal.billing.context import Billing
+from portal.billing.errors import InvalidAmount
+from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
+from portal.billing.transaction import lock_account, write_transaction
+from portal.models import (BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
+                           InvoiceStatus, MethodKind, PaymentPurpose, Subscription,
+                           SubscriptionStatus)
+
+BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+
+
+def invoice_number(profile_id: int, period_start: date) -> str:
+    """Digits only, so it doubles as the base of the OCR reference."""
+    return f"{period_start:%Y%m}{profile_id:06d}"
+
+
+def apply_credits(b: Billing, invoice: Invoice) -> int:
+    """R16: use the profile's credits, soonest-expiring first, before anything is
+    charged. Returns the minor units applied."""
+    if invoice.subtotal_minor < 0:
+        raise InvalidAmount("negative invoice")
+    credits = b.session.scalars(
+        select(Credit).where(Credit.billing_profile_id == invoice.billing_profile_id,
+                             Credit.currency == invoice.currency,
+                             Credit.remaining_minor > 0,
+                             (Credit.expires_on.is_(None)) | (Credit.expires_on >= invoice.period_end))
+        .order_by(Credit.expires_on.is_(None), Credit.expires_on, Credit.id))
+    remaining_due = invoice.subtotal_minor - invoice.credits_applied_minor
+    applied = 0
+    for credit in credits:
+        if remaining_due <= 0:
+            break
+        use = min(credit.remaining_minor, remaining_due)
+        credit.remaining_minor -= use
+        remaining_due -= use
+        applied += use
+        b.session.add(CreditApplication(credit_id=credit.id, invoice_id=invoice.id, amount_minor=use))
+    invoice.credits_applied_minor += applied
+    return applied
+
+
+def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
+                     period_end: date) -> Invoice | None:
+    """Create the period's invoice once (unique per profile and period), apply
+    credits, and charge a default card automatically (R18). None if it exists."""
+    exists = b.session.scalars(select(Invoice.id).where(
+        Invoice.billing_profile_id == profile.id, Invoice.period_start == period_start)).first()
+    if exists is not None:
+        return None
+    subscriptions = b.session.scalars(select(Subscription).where(
+        Subscription.billing_profile_id == profile.id, Subscription.status.in_(BILLABLE),
+        Subscription.started_on <= period_end).order_by(Subscription.id)).all()
+    if not subscriptions:
+        return None
+    today = b.clock.today()
+    account = profile.account
+    invoice = Invoice(
+        billing_profile_id=profile.id, number=invoice_number(profile.id, period_start),
+        currency=account.currency, period_start=period_start, period_end=period_end,
+        issued_on=today, due_on=today + timedelta(days=b.policy.invoice_due_days),
+        status=InvoiceStatus.DUE, credits_applied_minor=0,
+        subtotal_minor=sum(s.monthly_fee_minor for s in subscriptions))
+    b.session.add(invoice)
+    b.session.flush()
+    for sub in subscriptions:
+        b.session.add(InvoiceLine(invoice_id=invoice.id, subscription_id=sub.id,
+                                  description=sub.name, amount_minor=sub.monthly_fee_minor))
+    apply_credits(b, invoice)
+    payload = {"invoice_id": invoice.id, "number": invoice.number,
+               "amount_minor": invoice.amount_due.minor, "currency": invoice.currency,
+               "due_on": invoice.due_on.isoformat(), "profile_id": profile.id}
+    if invoice.amount_due.minor == 0:  # credits covered it all
+        mark_invoices_paid(b, [invoice], None)
+    notify.queue_email(b.session, b.clock, account, "invoice_ready", payload)
+    notify.notify_users(b.session, b.clock, account, "invoice_ready", payload)
+    method = profile.default_payment_method
+    if invoice.is_open and method is not None and method.kind == MethodKind.CARD:
+        _auto_charge(b, profile, invoice, payload)
+    return invoice
+
+
+def _auto_charge(b: Billing, profile: BillingProfile, invoice: Invoice, payload: dict) -> None:
+    """R18: charge the default card. The key is derived from the invoice's period so a
+    rerun after a crash asks the gateway again under the same key: never twice."""
+    method = profile.default_payment_method
+    key = f"auto-invoice-{profile.id}-{invoice.period_start:%Y%m}"
+    result = b.gateway.charge(method.gateway_token, invoice.amount_due, key)
+    account = profile.account
+    if result.approved:
+        payment = record_payment(b, account, None, method, invoice.amount_due,
+                                  result.reference, key, PaymentPurpose.AUTO_CHARGE)
+        mark_invoices_paid(b, [invoice], payment)
+        notify.queue_email(b.session, b.clock, account, "auto_charge_succeeded",
+                           {**payload, "method": method_summary(method)})
+        notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
+                     purpose="auto_charge", payment_id=payment.id, invoices=[invoice.number],
+                     amount_minor=payment.amount_minor, currency=payment.currency)
+    else:
+        invoice.auto_charge_failure_code = str(result.decline_code)
+        notify.queue_email(b.session, b.clock, account, "auto_charge_failed",
+                           {**payload, "reason": str(result.decline_code),
+                            "method": method_summary(method)})
+        notify.notify_users(b.session, b.clock, account, "auto_charge_failed",
+                            {**payload, "reason": str(result.decline_code)})
+        notify.audit(b.session, b.clock, "payment.declined", account_id=account.id,
+                     purpose="auto_charge", reason=str(result.decline_code),
+                     invoices=[invoice.number], amount_minor=invoice.amount_due.minor)
+
+
+def generate_invoices(b: Billing, period_start: date, period_end: date) -> int:
+    """Each profile in its own transaction, so one failure does not undo the rest."""
+    created = 0
+    profile_ids = b.session.scalars(select(BillingProfile.id).order_by(BillingProfile.id)).all()
+    for profile_id in profile_ids:
+        with write_transaction(b.session):
+            profile = b.session.get(BillingProfile, profile_id)
+            lock_account(b.session, profile.account_id)
+            if generate_invoice(b, profile, period_start, period_end) is not None:
+                created += 1
+    return created
+
+
+def mark_past_due_invoices(b: Billing, today: date) -> int:
+    """Invoices still open after their due date are past due (M4)."""
+    with write_transaction(b.session):
+        overdue = b.session.scalars(select(Invoice).where(
+            Invoice.status == InvoiceStatus.DUE, Invoice.due_on < today)).all()
+        for invoice in overdue:
+            invoice.status = InvoiceStatus.PAST_DUE
+            account = invoice.billing_profile.account
+            payload = {"invoice_id": invoice.id, "number": invoice.number,
+                       "amount_minor": invoice.amount_due.minor, "currency": invoice.currency,
+                       "profile_id": invoice.billing_profile_id}
+            notify.queue_email(b.session, b.clock, account, "invoice_past_due", payload)
+            notify.notify_users(b.session, b.clock, account, "invoice_past_due", payload)
+        return len(overdue)

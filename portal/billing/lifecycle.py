@@ -1,0 +1,158 @@
+"""Pay-as-you-go charges and the subscription lifecycle over time (M4):
+active → past due (R01) → disabled (R12) → deleted 90 days later (R12), back to active
+by settling until deleted (R13) — and the billing cycle that drives it all."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from portal.billing import notify
+from portal.billing.context import Billing
+from portal.billing.invoices import generate_invoices, mark_past_due_invoices
+from portal.billing.payments import method_summary, record_payment
+from portal.billing.periods import previous_month
+from portal.billing.transaction import lock_account, write_transaction
+from portal.models import (AccountKind, BillingAccount, Charge, ChargeStatus, MethodKind,
+                           PaymentPurpose, Subscription, SubscriptionStatus)
+
+BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+NOT_RECEIVED = "not_received"  # a check/wire payment that did not arrive by its due date
+
+
+def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
+    """R01: the charge is outstanding, its subscription past due, and the account
+    administrator told by email and by a notice in the portal."""
+    today = b.clock.today()
+    charge.status = ChargeStatus.OUTSTANDING
+    charge.failed_on = today
+    charge.failure_code = reason
+    sub = charge.subscription
+    if sub.status == SubscriptionStatus.ACTIVE:
+        sub.status = SubscriptionStatus.PAST_DUE
+        sub.past_due_since = today
+    account = sub.account
+    payload = {"subscription_id": sub.id, "subscription": sub.name, "reason": reason,
+               "amount_minor": charge.amount_minor, "currency": charge.currency,
+               "disable_on": b.policy.disable_date(sub.past_due_since or today).isoformat()}
+    notify.queue_email(b.session, b.clock, account, "payment_failed", payload)
+    notify.notify_users(b.session, b.clock, account, "payment_failed", payload)
+    notify.audit(b.session, b.clock, "charge.failed", account_id=account.id,
+                 charge_id=charge.id, **payload)
+
+
+def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_end: date) -> Charge | None:
+    """The period's charge, once (unique per subscription and period), charged to the
+    subscription's card at once. The key is derived from the period, so a rerun after
+    a crash never charges twice."""
+    exists = b.session.scalars(select(Charge.id).where(
+        Charge.subscription_id == sub.id, Charge.period_start == period_start)).first()
+    if exists is not None or sub.monthly_fee_minor <= 0:
+        return None
+    charge = Charge(subscription_id=sub.id, amount_minor=sub.monthly_fee_minor,
+                    currency=sub.account.currency, period_start=period_start,
+                    period_end=period_end, status=ChargeStatus.OUTSTANDING)
+    b.session.add(charge)
+    b.session.flush()
+    method = sub.payment_method
+    if method is None or method.kind != MethodKind.CARD:
+        return charge  # paid by invoice (R03): outstanding until the transfer arrives
+    key = f"auto-charge-{sub.id}-{period_start:%Y%m}"
+    result = b.gateway.charge(method.gateway_token, charge.amount, key)
+    if result.approved:
+        payment = record_payment(b, sub.account, None, method, charge.amount, result.reference,
+                                 key, PaymentPurpose.AUTO_CHARGE)
+        charge.status = ChargeStatus.PAID
+        charge.payment_id = payment.id
+        notify.audit(b.session, b.clock, "payment.succeeded", account_id=sub.account_id,
+                     purpose="auto_charge", payment_id=payment.id, method=method_summary(method),
+                     amount_minor=charge.amount_minor, currency=charge.currency)
+    else:
+        record_failed_charge(b, charge, str(result.decline_code))
+    return charge
+
+
+def bill_subscriptions(b: Billing, period_start: date, period_end: date) -> int:
+    created = 0
+    sub_ids = b.session.scalars(
+        select(Subscription.id).join(Subscription.account)
+        .where(BillingAccount.kind == AccountKind.PAY_AS_YOU_GO,
+               Subscription.status.in_(BILLABLE), Subscription.started_on <= period_end)
+        .order_by(Subscription.id)).all()
+    for sub_id in sub_ids:
+        with write_transaction(b.session):
+            sub = b.session.get(Subscription, sub_id)
+            lock_account(b.session, sub.account_id)
+            if bill_subscription(b, sub, period_start, period_end) is not None:
+                created += 1
+    return created
+
+
+def mark_unreceived_transfers(b: Billing, today: date) -> int:
+    """R01 "not received": a check/wire charge with no payment by its due date."""
+    with write_transaction(b.session):
+        cutoff = today - timedelta(days=b.policy.invoice_due_days)
+        late = b.session.scalars(
+            select(Charge).join(Charge.subscription)
+            .where(Charge.status == ChargeStatus.OUTSTANDING, Charge.failed_on.is_(None),
+                   Charge.period_end < cutoff)).all()
+        for charge in late:
+            record_failed_charge(b, charge, NOT_RECEIVED)
+        return len(late)
+
+
+def advance_lifecycle(b: Billing, today: date) -> tuple[int, int]:
+    """R12: past due beyond the grace period → disabled; disabled for 90 days →
+    deleted. Dates are the scheduled ones, not the run's, so running late or twice
+    gives the same result."""
+    with write_transaction(b.session):
+        disabled = 0
+        for sub in b.session.scalars(select(Subscription).where(
+                Subscription.status == SubscriptionStatus.PAST_DUE)):
+            disable_on = b.policy.disable_date(sub.past_due_since)
+            if disable_on <= today:
+                sub.status = SubscriptionStatus.DISABLED
+                sub.disabled_on = disable_on
+                disabled += 1
+                payload = {"subscription_id": sub.id, "subscription": sub.name,
+                           "delete_on": b.policy.deletion_date(disable_on).isoformat()}
+                notify.queue_email(b.session, b.clock, sub.account, "subscription_disabled", payload)
+                notify.notify_users(b.session, b.clock, sub.account, "subscription_disabled", payload)
+                notify.audit(b.session, b.clock, "subscription.disabled", account_id=sub.account_id, **payload)
+        deleted = 0
+        for sub in b.session.scalars(select(Subscription).where(
+                Subscription.status == SubscriptionStatus.DISABLED)):
+            delete_on = b.policy.deletion_date(sub.disabled_on)
+            if delete_on <= today:
+                sub.status = SubscriptionStatus.DELETED
+                sub.deleted_on = delete_on
+                deleted += 1
+                notify.audit(b.session, b.clock, "subscription.deleted", account_id=sub.account_id,
+                             subscription_id=sub.id, subscription=sub.name)
+        return disabled, deleted
+
+
+@dataclass
+class CycleSummary:
+    day: date
+    charges_created: int = 0
+    invoices_created: int = 0
+    transfers_not_received: int = 0
+    invoices_past_due: int = 0
+    subscriptions_disabled: int = 0
+    subscriptions_deleted: int = 0
+
+
+def run_billing_cycle(b: Billing) -> CycleSummary:
+    """Everything the billing day does, for the clock's date. Idempotent per date:
+    what exists is not made again and the gateway is asked with derived keys."""
+    today = b.clock.today()
+    period_start, period_end = previous_month(today)
+    summary = CycleSummary(day=today)
+    summary.charges_created = bill_subscriptions(b, period_start, period_end)
+    summary.invoices_created = generate_invoices(b, period_start, period_end)
+    summary.transfers_not_received = mark_unreceived_transfers(b, today)
+    summary.invoices_past_due = mark_past_due_invoices(b, today)
+    summary.subscriptions_disabled, summary.subscriptions_deleted = advance_lifecycle(b, today)
+    return summary

@@ -1,0 +1,54 @@
+"""Money as integer minor units with an ISO 4217 currency (M1). Never floats."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal.billing.errors import CurrencyMismatch, InvalidAmount
+
+
+@dataclass(frozen=True, order=False)
+class Money:
+    minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+            raise InvalidAmount("amount must be an integer of minor units")
+        if not (isinstance(self.currency, str) and len(self.currency) == 3 and self.currency.isalpha() and self.currency.isupper()):
+            raise InvalidAmount(f"not an ISO 4217 currency code: {self.currency!r}")
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if self.currency != other.currency:
+            raise CurrencyMismatch(self.currency, other.currency)
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.minor - other.minor, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.minor < other.minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.minor <= other.minor
+
+    @property
+    def is_positive(self) -> bool:
+        return self.minor > 0
+
+
+def total(amounts, currency: str) -> Money:
+    """Sum Money values that must all be in `currency`."""
+    result = Money.zero(currency)
+    for amount in amounts:
+        result = result + amount
+    return result

@@ -1,0 +1,54 @@
+"""Side effects that belong to the same transaction as the event that causes them
+(M2): the outbox email, the in-portal notice and the audit event."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.billing.clock import Clock
+from portal.models import (AuditEvent, BillingAccount, Notice, OutboxMessage, Role,
+                           RoleAssignment, User)
+
+CONTACT_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER)
+ACTING_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER, Role.CONTRIBUTOR, Role.INVOICE_MANAGER)
+
+
+def users_with_roles(session: Session, account_id: int, roles) -> list[User]:
+    return list(session.scalars(
+        select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.account_id == account_id, RoleAssignment.role.in_(roles))
+        .distinct().order_by(User.id)))
+
+
+def contact_locale(session: Session, account: BillingAccount) -> str:
+    """Billing email goes out in the language of the person it is addressed to, if
+    they have signed in; else of the account's administrator or owner; else Swedish."""
+    addressee = session.scalars(select(User).where(User.email == account.notification_email)).first()
+    if addressee is not None:
+        return addressee.locale
+    contacts = users_with_roles(session, account.id, CONTACT_ROLES)
+    return contacts[0].locale if contacts else "sv"
+
+
+def queue_email(session: Session, clock: Clock, account: BillingAccount, template: str,
+                payload: dict[str, Any], to_address: str | None = None) -> OutboxMessage:
+    message = OutboxMessage(
+        template=template, to_address=to_address or account.notification_email,
+        locale=contact_locale(session, account), payload=payload, created_at=clock.now())
+    session.add(message)
+    return message
+
+
+def notify_users(session: Session, clock: Clock, account: BillingAccount, kind: str,
+                 payload: dict[str, Any], roles=ACTING_ROLES) -> None:
+    for user in users_with_roles(session, account.id, roles):
+        session.add(Notice(user_id=user.id, account_id=account.id, kind=kind,
+                           payload=payload, created_at=clock.now()))
+
+
+def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,
+          actor: User | None = None, **details: Any) -> None:
+    session.add(AuditEvent(at=clock.now(), actor_user_id=actor.id if actor else None,
+                           account_id=account_id, action=action, details=details))

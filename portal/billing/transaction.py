@@ -1,0 +1,65 @@
+"""Write transactions that two requests cannot interleave.
+
+SQLite: pysqlite's own transaction handling is switched off so that write paths can
+start with BEGIN IMMEDIATE (take the write lock before reading the balance) and wait
+up to the busy timeout instead of failing with "database is locked". WAL lets readers
+go on meanwhile. PostgreSQL: callers lock the rows they pay with SELECT … FOR UPDATE
+(`lock_account`), ignored by SQLite where the whole database is already locked.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see below
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(conn) -> None:
+    if conn.dialect.name != "sqlite":
+        return
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """One atomic unit of work (M2): everything inside commits together or not at all.
+
+    A read-only transaction left open by the caller (e.g. loading the signed-in user)
+    is ended first, so the write transaction starts fresh with the write lock.
+    """
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("unsaved changes outside a write transaction")
+        session.commit()
+    with session.begin():
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        yield session
+
+
+def lock_account(session: Session, account_id: int):
+    """Lock an account's row for the rest of the transaction (PostgreSQL); payments of
+    one account then run one after the other."""
+    from portal.models import BillingAccount
+
+    return session.scalars(
+        select(BillingAccount).where(BillingAccount.id == account_id).with_for_update()
+    ).one_or_none()

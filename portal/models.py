@@ -1,0 +1,347 @@
+"""The data model (SQLAlchemy 2 typed mappings). Money columns are integer minor
+units beside an ISO 4217 currency (M1); the billing rules live in portal/billing/."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.billing.money import Money
+from portal.extensions import db
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Store the value (readable in SQL, stable across renames of the Python name).
+    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
+                length=32, validate_strings=True)
+
+
+class AccountKind(enum.StrEnum):
+    PAY_AS_YOU_GO = "pay_as_you_go"
+    CUSTOMER_AGREEMENT = "customer_agreement"
+
+
+class Role(enum.StrEnum):
+    # Pay-as-you-go account
+    ACCOUNT_ADMIN = "account_admin"
+    ACCOUNT_USER = "account_user"  # sees the account, may not settle (R02)
+    # Customer agreement, per billing profile
+    OWNER = "owner"
+    CONTRIBUTOR = "contributor"
+    INVOICE_MANAGER = "invoice_manager"
+    READER = "reader"
+
+
+class SubscriptionStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    DISABLED = "disabled"
+    DELETED = "deleted"
+
+
+class MethodKind(enum.StrEnum):
+    CARD = "card"
+    CHECK_WIRE = "check_wire"
+
+
+class ChargeStatus(enum.StrEnum):
+    OUTSTANDING = "outstanding"
+    PAID = "paid"
+
+
+class InvoiceStatus(enum.StrEnum):
+    DUE = "due"
+    PAST_DUE = "past_due"
+    PAID = "paid"
+
+
+class PaymentPurpose(enum.StrEnum):
+    SETTLE = "settle"          # pay-as-you-go: settle a past-due balance
+    INVOICE = "invoice"        # customer agreement: Pay now
+    AUTO_CHARGE = "auto_charge"  # billing cycle: card charged automatically
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(8), default="sv")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="user")
+
+    # Flask-Login protocol, kept here so the model needs no mixin import.
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class BillingAccount(db.Model):
+    __tablename__ = "billing_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AccountKind] = mapped_column(_enum(AccountKind))
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    # R11: where billing notifications go; the account administrator can change it.
+    notification_email: Mapped[str] = mapped_column(String(254))
+    created_on: Mapped[date] = mapped_column(Date)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="account", order_by="Subscription.id")
+    profiles: Mapped[list[BillingProfile]] = relationship(back_populates="account", order_by="BillingProfile.id")
+    payment_methods: Mapped[list[PaymentMethod]] = relationship(back_populates="account", order_by="PaymentMethod.id")
+
+
+class BillingProfile(db.Model):
+    """Customer agreement: invoices and a default payment method belong to a profile."""
+    __tablename__ = "billing_profiles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    default_payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id", use_alter=True))
+    # R15: check/wire transfer as default needs approval.
+    check_wire_approved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    account: Mapped[BillingAccount] = relationship(back_populates="profiles")
+    default_payment_method: Mapped[PaymentMethod | None] = relationship(foreign_keys=[default_payment_method_id])
+
+
+class RoleAssignment(db.Model):
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "account_id", "billing_profile_id", name="uq_role_assignments_scope"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    # Set for customer-agreement roles, which are per billing profile.
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+
+    user: Mapped[User] = relationship(back_populates="roles")
+    account: Mapped[BillingAccount] = relationship()
+    billing_profile: Mapped[BillingProfile | None] = relationship()
+
+
+class PaymentMethod(db.Model):
+    """A card is kept as the gateway's token plus what a person needs to recognise it:
+    never the full number, never the CVC."""
+    __tablename__ = "payment_methods"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    kind: Mapped[MethodKind] = mapped_column(_enum(MethodKind))
+    brand: Mapped[str | None] = mapped_column(String(20))
+    last4: Mapped[str | None] = mapped_column(String(4))
+    exp_month: Mapped[int | None] = mapped_column(Integer)
+    exp_year: Mapped[int | None] = mapped_column(Integer)
+    holder_name: Mapped[str | None] = mapped_column(String(200))
+    gateway_token: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    account: Mapped[BillingAccount] = relationship(back_populates="payment_methods")
+
+
+class Subscription(db.Model):
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[SubscriptionStatus] = mapped_column(_enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE)
+    # Pay-as-you-go: each subscription has one active payment method (R05).
+    payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"), index=True)
+    monthly_fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    started_on: Mapped[date] = mapped_column(Date)
+    # Lifecycle dates (R12); the disable and deletion dates are derived from these.
+    past_due_since: Mapped[date | None] = mapped_column(Date)
+    disabled_on: Mapped[date | None] = mapped_column(Date)
+    deleted_on: Mapped[date | None] = mapped_column(Date)
+
+    account: Mapped[BillingAccount] = relationship(back_populates="subscriptions")
+    payment_method: Mapped[PaymentMethod | None] = relationship()
+    charges: Mapped[list[Charge]] = relationship(back_populates="subscription", order_by="Charge.period_start")
+
+
+class Charge(db.Model):
+    """Pay-as-you-go: a subscription's charge for one billing period."""
+    __tablename__ = "charges"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period_start", name="uq_charges_subscription_period"),
+        Index("ix_charges_status_subscription", "status", "subscription_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    status: Mapped[ChargeStatus] = mapped_column(_enum(ChargeStatus), default=ChargeStatus.OUTSTANDING)
+    # The last failed attempt (R01): when and why.
+    failed_on: Mapped[date | None] = mapped_column(Date)
+    failure_code: Mapped[str | None] = mapped_column(String(40))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+
+    subscription: Mapped[Subscription] = relationship(back_populates="charges")
+    payment: Mapped[Payment | None] = relationship()
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+class Invoice(db.Model):
+    """Customer agreement: a billing profile's invoice for one period."""
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("billing_profile_id", "period_start", name="uq_invoices_profile_period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    billing_profile_id: Mapped[int] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus), default=InvoiceStatus.DUE)
+    subtotal_minor: Mapped[int] = mapped_column(Integer)
+    credits_applied_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # R18: result of the automatic card charge when the invoice was generated.
+    auto_charge_failure_code: Mapped[str | None] = mapped_column(String(40))
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+
+    billing_profile: Mapped[BillingProfile] = relationship()
+    lines: Mapped[list[InvoiceLine]] = relationship(back_populates="invoice", order_by="InvoiceLine.id")
+    credit_applications: Mapped[list[CreditApplication]] = relationship(back_populates="invoice")
+    payment: Mapped[Payment | None] = relationship()
+
+    @property
+    def amount_due(self) -> Money:
+        return Money(self.subtotal_minor - self.credits_applied_minor, self.currency)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != InvoiceStatus.PAID
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    description: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class Credit(db.Model):
+    """Customer agreement credits (R16), used up oldest-expiring first."""
+    __tablename__ = "credits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    billing_profile_id: Mapped[int] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
+    description: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    original_minor: Mapped[int] = mapped_column(Integer)
+    remaining_minor: Mapped[int] = mapped_column(Integer)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+
+
+class CreditApplication(db.Model):
+    __tablename__ = "credit_applications"
+    __table_args__ = (UniqueConstraint("credit_id", "invoice_id", name="uq_credit_applications_credit_invoice"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_id: Mapped[int] = mapped_column(ForeignKey("credits.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+
+    credit: Mapped[Credit] = relationship()
+    invoice: Mapped[Invoice] = relationship(back_populates="credit_applications")
+
+
+class Payment(db.Model):
+    """A successful payment. The unique idempotency key is what makes a double click,
+    a retry or a second tab unable to pay twice (M3)."""
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    purpose: Mapped[PaymentPurpose] = mapped_column(_enum(PaymentPurpose))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    gateway_reference: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    payment_method: Mapped[PaymentMethod] = relationship()
+    charges: Mapped[list[Charge]] = relationship(back_populates="payment", order_by="Charge.id")
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="payment", order_by="Invoice.id")
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+class OutboxMessage(db.Model):
+    """Email written in the same transaction as the event that causes it (M2);
+    delivered later by a command."""
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template: Mapped[str] = mapped_column(String(60))
+    to_address: Mapped[str] = mapped_column(String(254))
+    locale: Mapped[str] = mapped_column(String(8))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Notice(db.Model):
+    """An in-portal notice for one user (R01, B3)."""
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_user_dismissed", "user_id", "dismissed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    dismissed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SupportRequest(db.Model):
+    __tablename__ = "support_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    subscription: Mapped[Subscription | None] = relationship()
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_account_at", "account_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("billing_accounts.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)

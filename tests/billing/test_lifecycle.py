@@ -1,0 +1,168 @@
+"""Failed charges and the subscription lifecycle over time: R01, R12, R13, M4, and
+the billing cycle's idempotency per date."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.billing import accounts, lifecycle, payments
+from portal.billing.payments import UseSavedCard
+from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus,
+                           Notice, OutboxMessage, Payment, Role, Subscription, SubscriptionStatus)
+from tests import factories as f
+
+
+@pytest.fixture
+def payg(b):
+    acc = f.account(b)
+    failing = f.card(b, acc, f.INSUFFICIENT_FUNDS)
+    good = f.card(b, acc, f.APPROVE)
+    risky = f.subscription(b, acc, failing, fee=300_00)
+    fine = f.subscription(b, acc, good, fee=200_00)
+    admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
+    f.commit(b)
+    return type("Payg", (), dict(acc=acc, failing=failing, good=good, risky=risky, fine=fine, admin=admin))
+
+
+def cycle(b, clock, day):
+    clock.current = day
+    return lifecycle.run_billing_cycle(b)
+
+
+def counts(b):
+    return {m.__tablename__: b.session.scalar(select(func.count()).select_from(m))
+            for m in (Charge, Invoice, Payment, OutboxMessage, Notice, AuditEvent)}
+
+
+def test_r01_failed_charge_makes_the_subscription_past_due_and_tells_the_admin(b, payg, clock):
+    summary = cycle(b, clock, date(2026, 12, 1))
+    assert summary.charges_created == 2
+    b.session.expire_all()
+    assert payg.risky.status == SubscriptionStatus.PAST_DUE
+    assert payg.risky.past_due_since == date(2026, 12, 1)
+    assert payg.fine.status == SubscriptionStatus.ACTIVE
+    [failed] = [c for c in payg.risky.charges]
+    assert (failed.status, failed.failure_code) == (ChargeStatus.OUTSTANDING, "insufficient_funds")
+    mail = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "payment_failed")).one()
+    assert mail.to_address == payg.acc.notification_email
+    assert mail.payload["disable_on"] == "2026-12-31"
+    notice = b.session.scalars(select(Notice)).one()
+    assert (notice.user_id, notice.kind) == (payg.admin.id, "payment_failed")
+
+
+def test_r01_transfer_not_received_by_its_due_date_makes_it_past_due(b, clock):
+    acc = f.account(b)
+    by_invoice = f.subscription(b, acc, f.wire(b, acc), fee=100_00)
+    f.commit(b)
+    cycle(b, clock, date(2026, 12, 1))
+    b.session.refresh(by_invoice)
+    assert by_invoice.status == SubscriptionStatus.ACTIVE  # not due yet
+    cycle(b, clock, date(2027, 1, 1))
+    b.session.refresh(by_invoice)
+    assert by_invoice.status == SubscriptionStatus.PAST_DUE
+    assert by_invoice.charges[0].failure_code == lifecycle.NOT_RECEIVED
+
+
+def test_r12_disabled_after_the_grace_period_and_deleted_90_days_later(b, payg, clock):
+    cycle(b, clock, date(2026, 12, 1))
+    [view] = [v for v in accounts.subscription_views(b, payg.acc) if v.subscription.id == payg.risky.id]
+    assert view.disable_on == date(2026, 12, 31) and view.can_settle
+    cycle(b, clock, date(2026, 12, 30))
+    b.session.refresh(payg.risky)
+    assert payg.risky.status == SubscriptionStatus.PAST_DUE
+    cycle(b, clock, date(2026, 12, 31))
+    b.session.refresh(payg.risky)
+    assert (payg.risky.status, payg.risky.disabled_on) == (SubscriptionStatus.DISABLED, date(2026, 12, 31))
+    [view] = [v for v in accounts.subscription_views(b, payg.acc) if v.subscription.id == payg.risky.id]
+    assert view.delete_on == date(2027, 3, 31) and view.can_settle  # B1: still settleable
+    cycle(b, clock, date(2027, 3, 30))
+    b.session.refresh(payg.risky)
+    assert payg.risky.status == SubscriptionStatus.DISABLED
+    cycle(b, clock, date(2027, 3, 31))
+    b.session.refresh(payg.risky)
+    assert (payg.risky.status, payg.risky.deleted_on) == (SubscriptionStatus.DELETED, date(2027, 3, 31))
+
+
+def test_r12_grace_period_is_configurable(b, payg, clock):
+    from dataclasses import replace
+    b.policy = replace(b.policy, grace_period_days=7)
+    cycle(b, clock, date(2026, 12, 1))
+    cycle(b, clock, date(2026, 12, 8))
+    b.session.refresh(payg.risky)
+    assert payg.risky.status == SubscriptionStatus.DISABLED
+
+
+def test_r12_a_late_run_uses_the_scheduled_dates(b, payg, clock):
+    cycle(b, clock, date(2026, 12, 1))
+    cycle(b, clock, date(2027, 6, 1))  # nobody ran the cycle for months
+    b.session.refresh(payg.risky)
+    assert payg.risky.disabled_on == date(2026, 12, 31)
+    assert payg.risky.deleted_on == date(2027, 3, 31)
+
+
+def test_m4_settling_returns_to_active_until_deleted(b, payg, clock):
+    cycle(b, clock, date(2026, 12, 1))
+    cycle(b, clock, date(2027, 1, 5))
+    b.session.expire_all()
+    assert payg.risky.status == SubscriptionStatus.DISABLED
+    quote = payments.quote_settlement(b, payg.admin, payg.risky.id)
+    payments.settle_balance(b, payg.admin, payg.risky.id, UseSavedCard(payg.good.id),
+                            quote.total.minor, "settle-key-01")
+    b.session.expire_all()
+    assert payg.risky.status == SubscriptionStatus.ACTIVE
+    assert payg.risky.payment_method_id == payg.good.id
+
+
+def test_billing_cycle_twice_for_a_date_changes_nothing_the_second_time(b, payg, clock):
+    agreement = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
+    profile = f.profile(b, agreement, default=f.card(b, agreement, f.APPROVE))
+    f.subscription(b, agreement, None, profile=profile, fee=1_000_00)
+    f.commit(b)
+    first = cycle(b, clock, date(2026, 12, 1))
+    assert (first.charges_created, first.invoices_created) == (2, 1)
+    after_first = counts(b)
+    ledger = len(b.gateway.charges_for())
+    second = cycle(b, clock, date(2026, 12, 1))
+    assert (second.charges_created, second.invoices_created, second.subscriptions_disabled) == (0, 0, 0)
+    assert counts(b) == after_first
+    assert len(b.gateway.charges_for()) == ledger
+
+
+def test_invoice_past_due_after_its_due_date(b, clock):
+    agreement = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
+    profile = f.profile(b, agreement, default=f.wire(b, agreement), check_wire_approved=True)
+    f.subscription(b, agreement, None, profile=profile, fee=1_000_00)
+    f.commit(b)
+    cycle(b, clock, date(2026, 12, 1))
+    invoice = b.session.scalars(select(Invoice)).one()
+    assert invoice.due_on == date(2026, 12, 31) and invoice.status == InvoiceStatus.DUE
+    cycle(b, clock, date(2026, 12, 31))
+    b.session.refresh(invoice)
+    assert invoice.status == InvoiceStatus.DUE
+    cycle(b, clock, date(2027, 1, 1))
+    b.session.refresh(invoice)
+    assert invoice.status == InvoiceStatus.PAST_DUE
+
+
+def test_crash_between_gateway_and_commit_does_not_charge_twice(b, payg, clock, monkeypatch):
+    """The automatic charge's key comes from the period: the rerun asks the gateway
+    again under the same key and gets the first answer back."""
+    calls = {"n": 0}
+    real = lifecycle.record_payment
+
+    def crash_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("power cut")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(lifecycle, "record_payment", crash_once)
+    clock.current = date(2026, 12, 1)
+    with pytest.raises(RuntimeError):
+        lifecycle.run_billing_cycle(b)
+    lifecycle.run_billing_cycle(b)
+    b.session.expire_all()
+    assert [c.status for c in payg.fine.charges] == [ChargeStatus.PAID]
+    approved = [e for e in b.gateway.charges_for() if e.approved]
+    assert len(approved) == 1

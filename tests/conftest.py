@@ -1,0 +1,54 @@
+"""flaskr-style fixtures: a real SQLite file per test (or PostgreSQL when
+DATABASE_URL is set), the sandbox gateway with its own ledger, a fixed clock."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from portal import create_app
+from portal.billing.clock import FixedClock
+from portal.billing.context import Billing
+from portal.config import for_tests
+from portal.extensions import db
+from portal.web.deps import policy
+
+TODAY = date(2026, 11, 25)
+FAST_HASH = "pbkdf2:sha256:1000"  # demo passwords hashed cheaply: tests seed often
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(TODAY)
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    app = create_app(for_tests(tmp_path, PASSWORD_HASH_METHOD=FAST_HASH))
+    app.extensions["clock"] = clock
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if db.engine.dialect.name != "sqlite":  # SQLite files go with tmp_path
+            db.drop_all()
+        db.engine.dispose()
+    app.extensions["payment_gateway"].close()
+
+
+@pytest.fixture
+def b(app, clock):
+    """The service layer's collaborators, inside an application context."""
+    with app.app_context():
+        yield Billing(db.session(), app.extensions["payment_gateway"], clock, policy())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from portal import cli, i18n
     from portal.billing.gateway import SandboxGateway
+    from portal.billing.remittance import remittance_from_config
     from portal.extensions import babel, csrf, db, htmx, login_manager
     from portal.web import register_blueprints
 
@@ -31,6 +32,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     i18n.init_app(app, babel)
     login_manager.init_app(app)
+    # Remittance details are printed on invoices: refuse to start with invalid ones.
+    remittance_from_config(app.config)
     # The one simulated part: a real processor would implement the same interface.
     app.extensions["payment_gateway"] = SandboxGateway(app.config["SANDBOX_GATEWAY_URL"])
     register_blueprints(app)

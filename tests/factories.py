@@ -7,7 +7,6 @@ from itertools import count
 from sqlalchemy import select
 
 from portal.billing.gateway import CardDetails
-from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus,
                            MethodKind, PaymentMethod, Role, RoleAssignment, Subscription,
                            SubscriptionStatus, User)

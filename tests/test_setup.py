@@ -1,12 +1,11 @@
 """Set-up: configuration, migrations, demo data and the CLI."""
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from portal import create_app
 from portal.config import ConfigError, for_tests, from_environment

@@ -7,6 +7,7 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal.billing import access, notify
 from portal.billing.access import Action
@@ -14,9 +15,9 @@ from portal.billing.balances import SETTLEABLE, InvoiceQuote, invoice_quote
 from portal.billing.context import Billing
 from portal.billing.errors import InvalidInput, NotEligible, NotFound
 from portal.billing.transaction import write_transaction
-from portal.models import (AccountKind, BillingAccount, BillingProfile, MethodKind,
-                           PaymentMethod, Role, Subscription, SubscriptionStatus,
-                           SupportRequest, User)
+from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, MethodKind,
+                           Notice, Payment, PaymentMethod, Role, Subscription,
+                           SubscriptionStatus, SupportRequest, User)
 
 
 @dataclass(frozen=True)
@@ -166,3 +167,49 @@ def support_requests_of(b: Billing, user: User, account_id: int) -> list[Support
     return list(b.session.scalars(select(SupportRequest).where(
         SupportRequest.account_id == account.id, SupportRequest.user_id == user.id)
         .order_by(SupportRequest.created_at.desc(), SupportRequest.id.desc())))
+
+
+def invoices_of(b: Billing, user: User, account_id: int, status: str | None = None) -> list[Invoice]:
+    """The invoices of every billing profile the user has a role on, newest first."""
+    account = access.get_account(b.session, user, account_id)
+    profile_ids = [p.id for p in account.profiles if access.roles_of(b.session, user, account.id, p.id)]
+    query = (select(Invoice).where(Invoice.billing_profile_id.in_(profile_ids))
+             .options(selectinload(Invoice.payment).selectinload(Payment.payment_method))
+             .order_by(Invoice.period_start.desc(), Invoice.id.desc()))
+    if status is not None:
+        query = query.where(Invoice.status == status)
+    return list(b.session.scalars(query))
+
+
+def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invoice:
+    account = access.get_account(b.session, user, account_id)
+    invoice = b.session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
+    if (invoice is None or invoice.billing_profile.account_id != account.id
+            or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):
+        raise NotFound("invoice")
+    return invoice
+
+
+def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Payment:
+    """A receipt: the payment of an account the user may see."""
+    account = access.get_account(b.session, user, account_id)
+    payment = b.session.get(Payment, payment_id) if isinstance(payment_id, int) else None
+    if payment is None or payment.account_id != account.id:
+        raise NotFound("payment")
+    return payment
+
+
+def notices_for(b: Billing, user: User, account_id: int) -> list[Notice]:
+    return list(b.session.scalars(select(Notice).where(
+        Notice.user_id == user.id, Notice.account_id == account_id, Notice.dismissed_at.is_(None))
+        .order_by(Notice.created_at.desc(), Notice.id.desc())))
+
+
+def dismiss_notice(b: Billing, user: User, notice_id: int) -> None:
+    """Per user: dismissing hides it for this user only; unknown ids are NotFound."""
+    with write_transaction(b.session):
+        notice = b.session.get(Notice, notice_id) if isinstance(notice_id, int) else None
+        if notice is None or notice.user_id != user.id:
+            raise NotFound("notice")
+        if notice.dismissed_at is None:
+            notice.dismissed_at = b.clock.now()

@@ -2,7 +2,7 @@
 the billing cycle's idempotency per date."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from portal.billing import accounts, lifecycle, payments
 from portal.billing.payments import UseSavedCard
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus,
-                           Notice, OutboxMessage, Payment, Role, Subscription, SubscriptionStatus)
+                           Notice, OutboxMessage, Payment, Role, SubscriptionStatus)
 from tests import factories as f
 
 

@@ -1,0 +1,103 @@
+"""Remittance details printed on invoices for check/bank-transfer customers (R03, R17):
+the provider's bankgiro, IBAN and BIC, plus each invoice's OCR reference.
+
+Check digits come from libraries (stdnum.luhn, schwifty), not hand-written code.
+
+OCR references follow Bankgirot's "length digit" variant (OCR-referenskontroll with
+variable length and length digit): the reference is the invoice digits, then a length
+digit, then a Luhn (mod 10) check digit. The length digit is the length of the whole
+reference, including the length and check digits, modulo 10. References are 2–25 digits.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum import luhn
+from stdnum.util import isdigits
+
+OCR_MIN_LENGTH = 2
+OCR_MAX_LENGTH = 25  # Bankgirot's limit for OCR references
+
+
+class InvalidRemittanceDetails(ValueError):
+    """A remittance setting is missing or invalid; the message names the setting."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+        self.reason = reason
+
+
+def _compact(value: str) -> str:
+    return "".join(value.split())
+
+
+def ocr_reference(invoice_number: str) -> str:
+    """Invoice digits + length digit + Luhn check digit (Bankgirot's length-digit variant)."""
+    if not isdigits(invoice_number):  # ASCII digits only; also rejects ''
+        raise ValueError(f"invoice number must be digits only, got {invoice_number!r}")
+    length = len(invoice_number) + 2
+    if length > OCR_MAX_LENGTH:
+        raise ValueError(f"OCR reference would be {length} digits; at most {OCR_MAX_LENGTH}")
+    body = invoice_number + str(length % 10)
+    return body + luhn.calc_check_digit(body)
+
+
+def is_valid_ocr(reference: str) -> bool:
+    """True if the reference (spaces ignored) has a correct length digit and Luhn check digit."""
+    digits = _compact(reference)
+    return (isdigits(digits)
+            and OCR_MIN_LENGTH <= len(digits) <= OCR_MAX_LENGTH
+            and digits[-2] == str(len(digits) % 10)
+            and luhn.is_valid(digits))
+
+
+def _bankgiro(raw: str) -> str:
+    """Validate a bankgiro number and return its display form, NNN-NNNN or NNNN-NNNN."""
+    digits = _compact(raw).replace("-", "")
+    if not isdigits(digits) or not 7 <= len(digits) <= 8:
+        raise InvalidRemittanceDetails("REMITTANCE_BANKGIRO", f"{raw!r} is not 7–8 digits")
+    if not luhn.is_valid(digits):
+        raise InvalidRemittanceDetails("REMITTANCE_BANKGIRO", f"{raw!r} has a wrong check digit")
+    return f"{digits[:-4]}-{digits[-4:]}"
+
+
+@dataclass(frozen=True)
+class RemittanceDetails:
+    """Where to send payment; ocr is None on the provider-level object."""
+
+    bankgiro: str  # display form, NNN-NNNN or NNNN-NNNN
+    iban: str  # compact, e.g. SE4550000000058398257466
+    iban_display: str  # groups of four, e.g. SE45 5000 0000 0583 9825 7466
+    bic: str  # compact, 8 or 11 characters
+    ocr: str | None = None
+
+    def for_invoice(self, invoice_number: str) -> RemittanceDetails:
+        """A copy carrying the OCR reference for one invoice."""
+        return replace(self, ocr=ocr_reference(invoice_number))
+
+
+def remittance_from_config(config: Mapping[str, str]) -> RemittanceDetails:
+    """Validate REMITTANCE_BANKGIRO, REMITTANCE_IBAN and REMITTANCE_BIC from the app config."""
+    values: dict[str, str] = {}
+    for key in ("REMITTANCE_BANKGIRO", "REMITTANCE_IBAN", "REMITTANCE_BIC"):
+        value = config.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRemittanceDetails(key, "is not set")
+        values[key] = value
+    bankgiro = _bankgiro(values["REMITTANCE_BANKGIRO"])
+    try:
+        iban = IBAN(values["REMITTANCE_IBAN"])
+    except SchwiftyException as exc:
+        raise InvalidRemittanceDetails(
+            "REMITTANCE_IBAN", f"{values['REMITTANCE_IBAN']!r} is not a valid IBAN ({exc})") from exc
+    try:
+        bic = BIC(values["REMITTANCE_BIC"])
+    except SchwiftyException as exc:
+        raise InvalidRemittanceDetails(
+            "REMITTANCE_BIC", f"{values['REMITTANCE_BIC']!r} is not a valid BIC ({exc})") from exc
+    return RemittanceDetails(bankgiro=bankgiro, iban=iban.compact,
+                             iban_display=iban.formatted, bic=bic.compact)

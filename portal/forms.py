@@ -1,0 +1,124 @@
+"""Forms (WTForms via Flask-WTF for CSRF). Labels and messages are lazy strings,
+evaluated in the page's language."""
+from __future__ import annotations
+
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField,
+                     TextAreaField)
+from wtforms.validators import (DataRequired, Email, InputRequired, Length, Regexp, StopValidation,
+                                ValidationError)
+
+from portal.billing.accounts import BODY_MAX, SUBJECT_MAX
+from portal.billing.gateway import luhn_valid, normalize_card_number
+
+NEW_CARD = "new"
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(_l("Email address"), validators=[
+        DataRequired(_l("Enter your email address")), Length(max=254)],
+        render_kw={"autocomplete": "username", "spellcheck": "false"})
+    password = PasswordField(_l("Password"), validators=[
+        DataRequired(_l("Enter your password")), Length(max=200)],
+        render_kw={"autocomplete": "current-password"})
+
+
+class MethodChoiceForm(FlaskForm):
+    """Select a payment method (R21): a GET form, so no CSRF; the choice only
+    changes what is shown, never what is charged."""
+
+    class Meta:
+        csrf = False
+
+    method = RadioField(_l("Select a payment method"), validate_choice=True,
+                        validators=[InputRequired(_l("Select a payment method"))])
+
+
+class OnlyForNewCard:
+    """Skip a card field's other validators unless 'add a card' was chosen."""
+    field_flags = {}
+
+    def __call__(self, form, field) -> None:
+        if form.method.data != NEW_CARD:
+            field.errors[:] = []
+            raise StopValidation()
+
+
+def _card_number(form, field) -> None:
+    digits = normalize_card_number(field.data or "")
+    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+        raise ValidationError(_l("Enter a valid card number, like 4242 4242 4242 4242"))
+
+
+class PaymentForm(FlaskForm):
+    """One form for both Settle balance and Pay now. The total the customer saw and a
+    one-time key travel with it (M3); the card fields only count for a new card."""
+    method = HiddenField(validators=[InputRequired(_l("Select a payment method"))])
+    expected_total = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,15}$")])
+    idempotency_key = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Za-z0-9-]{8,100}$")])
+    card_number = StringField(_l("Card number"), validators=[
+        OnlyForNewCard(), DataRequired(_l("Enter the card number")), Length(max=30), _card_number],
+        render_kw={"autocomplete": "cc-number", "inputmode": "numeric", "spellcheck": "false"})
+    exp_month = StringField(_l("Month"), validators=[
+        OnlyForNewCard(), DataRequired(_l("Enter the expiry month")),
+        Regexp(r"^(0?[1-9]|1[0-2])$", message=_l("Enter the expiry month as a number from 1 to 12"))],
+        render_kw={"autocomplete": "cc-exp-month", "inputmode": "numeric"})
+    exp_year = StringField(_l("Year"), validators=[
+        OnlyForNewCard(), DataRequired(_l("Enter the expiry year")),
+        Regexp(r"^20\d\d$", message=_l("Enter the expiry year with four digits, like 2030"))],
+        render_kw={"autocomplete": "cc-exp-year", "inputmode": "numeric"})
+    cvc = StringField(_l("Security code (CVC)"), validators=[
+        OnlyForNewCard(), DataRequired(_l("Enter the security code")),
+        Regexp(r"^\d{3,4}$", message=_l("Enter the 3 or 4 digit security code from the card"))],
+        render_kw={"autocomplete": "cc-csc", "inputmode": "numeric", "spellcheck": "false"})
+    holder = StringField(_l("Name on card"), validators=[
+        OnlyForNewCard(), DataRequired(_l("Enter the name on the card")), Length(max=200)],
+        render_kw={"autocomplete": "cc-name", "spellcheck": "false"})
+
+    CARD_FIELDS = ("card_number", "exp_month", "exp_year", "cvc", "holder")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = new_idempotency_key()
+
+    @property
+    def is_new_card(self) -> bool:
+        return self.method.data == NEW_CARD
+
+    def forget_secrets(self) -> None:
+        """Never send a card number or CVC back to the browser."""
+        self.card_number.data = ""
+        self.cvc.data = ""
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class NotificationEmailForm(FlaskForm):
+    email = EmailField(_l("Email address for billing notifications"), validators=[
+        DataRequired(_l("Enter an email address")),
+        Email(_l("Enter an email address in the correct format, like name@example.com"),
+              check_deliverability=False),
+        Length(max=254)], render_kw={"autocomplete": "email", "spellcheck": "false"})
+
+
+class SupportRequestForm(FlaskForm):
+    subscription = SelectField(_l("Subscription (optional)"), validate_choice=True, choices=[])
+    subject = StringField(_l("Subject"), validators=[
+        DataRequired(_l("Enter a subject")),
+        Length(max=SUBJECT_MAX, message=_l("The subject can be at most %(max)d characters long"))])
+    body = TextAreaField(_l("What happened?"), validators=[
+        DataRequired(_l("Describe what happened")),
+        Length(max=BODY_MAX, message=_l("The description can be at most %(max)d characters long"))])
+
+
+class InvoiceFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Status"), validate_choice=True, choices=[])

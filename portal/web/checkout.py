@@ -1,0 +1,129 @@
+"""The one payment flow behind Settle balance and Pay now: Select a payment method
+(an htmx partial), see what will be charged, Pay (one PaymentForm, one template)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import flash, redirect, request
+from flask_babel import gettext as _, lazy_gettext as _l
+
+from portal.billing.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
+                                   NothingToPay)
+from portal.billing.gateway import CardDetails, normalize_card_number
+from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
+from portal.forms import NEW_CARD, MethodChoiceForm, PaymentForm
+from portal.models import PaymentMethod
+from portal.web.labels import DECLINE_REASON, card_name
+from portal.web.rendering import render
+
+TEMPLATE = "payments/checkout.html"
+PANEL = "payment_panel"
+
+# Which field an InvalidCard reason belongs to.
+CARD_ERROR_FIELD = {"number": "card_number", "expired": "exp_year", "expiry": "exp_month",
+                    "cvc": "cvc", "holder": "holder"}
+CARD_ERROR_TEXT = {
+    "number": _l("Enter a valid card number, like 4242 4242 4242 4242"),
+    "expired": _l("The card has expired. Use another card."),
+    "expiry": _l("Enter a valid expiry date"),
+    "cvc": _l("Enter the 3 or 4 digit security code from the card"),
+    "holder": _l("Enter the name on the card"),
+}
+
+
+@dataclass
+class Checkout:
+    """What one checkout page needs; `quote(method_id)` asks the service layer."""
+    kind: str                                   # "settle" or "invoices"
+    account: Any
+    cards: list[PaymentMethod]
+    quote: Callable[[int | None], Any]
+    pay: Callable[[MethodChoice, int, str], Any]
+    action_url: str
+    done_url: Callable[[Any], str]              # receipt of a payment
+    back_url: str
+    extra: dict = field(default_factory=dict)
+
+    def choices(self) -> list[tuple[str, str]]:
+        failed = self.extra.get("failed_method_id")
+        return [(str(c.id), _("%(card)s (the card that failed)", card=card_name(c)) if c.id == failed
+                 else card_name(c)) for c in self.cards] + [(NEW_CARD, str(_l("Add a new card")))]
+
+    def selected(self, raw: str | None) -> tuple[str | None, int | None]:
+        """('12', 12) for a saved card, ('new', None), or (None, None)."""
+        if raw == NEW_CARD:
+            return NEW_CARD, None
+        if raw and raw.isdigit() and any(c.id == int(raw) for c in self.cards):
+            return raw, int(raw)
+        return None, None
+
+
+def show(checkout: Checkout, status: int = 200, pay_form: PaymentForm | None = None,
+         notice: str | None = None):
+    """GET: the page, or only the payment panel when htmx asks (method chosen)."""
+    raw = pay_form.method.data if pay_form is not None else request.args.get("method")
+    chosen, method_id = checkout.selected(raw)
+    choice_form = MethodChoiceForm(formdata=None, method=chosen)
+    choice_form.method.choices = checkout.choices()
+    if raw is not None and chosen is None:
+        choice_form.method.errors = [_("Select a payment method")]
+        status = 422 if status == 200 else status
+    quote = checkout.quote(method_id)
+    if pay_form is None:
+        pay_form = PaymentForm(formdata=None, method=chosen, expected_total=str(quote.total.minor))
+    else:
+        pay_form.method.data = chosen
+        pay_form.expected_total.data = str(quote.total.minor)
+        pay_form.forget_secrets()
+    chosen_card = next((c for c in checkout.cards if c.id == method_id), None)
+    return render(TEMPLATE, block=PANEL, status=status, checkout=checkout, account=checkout.account,
+                  quote=quote, chosen=chosen, chosen_card=chosen_card, choice_form=choice_form,
+                  form=pay_form, notice=notice, **checkout.extra)
+
+
+def _choice(form: PaymentForm) -> MethodChoice | None:
+    if form.is_new_card:
+        return UseNewCard(CardDetails(normalize_card_number(form.card_number.data),
+                                      int(form.exp_month.data), int(form.exp_year.data),
+                                      form.cvc.data.strip(), form.holder.data.strip()))
+    if form.method.data and form.method.data.isdigit():
+        return UseSavedCard(int(form.method.data))
+    return None
+
+
+def submit(checkout: Checkout):
+    """POST: pay, then the receipt (303); every refusal is a page that says why."""
+    form = PaymentForm()
+    choice = _choice(form) if form.validate_on_submit() else None
+    if choice is None:
+        if not form.errors:
+            form.method.errors = [_("Select a payment method")]
+        return show(checkout, status=422, pay_form=form)
+    try:
+        payment = checkout.pay(choice, int(form.expected_total.data), form.idempotency_key.data)
+    except InvalidCard as invalid:
+        getattr(form, CARD_ERROR_FIELD.get(invalid.reason, "card_number")).errors = [
+            CARD_ERROR_TEXT.get(invalid.reason, CARD_ERROR_TEXT["number"])]
+        return show(checkout, status=422, pay_form=form)
+    except CardDeclined as declined:
+        return render("payments/declined.html", status=402, checkout=checkout, account=checkout.account,
+                      reason=DECLINE_REASON.get(declined.reason, DECLINE_REASON["generic_decline"]),
+                      reason_code=declined.reason)
+    except BalanceChanged:
+        form = PaymentForm(formdata=None, method=form.method.data)  # a fresh key for the new total
+        return show(checkout, status=409, pay_form=form, notice=_(
+            "The amount to pay has changed since the page was shown. Nothing was charged. "
+            "Check the new total below and press the button again."))
+    except AlreadyPaid as paid:
+        flash(_l("This payment has already been made. Here is the receipt."), "info")
+        return see_other_url(checkout.done_url(paid.payment_id))
+    except NothingToPay:
+        flash(_l("There is nothing left to pay: it has already been paid."), "info")
+        return see_other_url(checkout.back_url)
+    return see_other_url(checkout.done_url(payment.id))
+
+
+def see_other_url(url: str):
+    return redirect(url, code=303)

@@ -1,0 +1,48 @@
+"""Small helpers the blueprints share."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, url_for
+from flask_login import current_user, login_required
+
+from portal.billing import access
+from portal.web.deps import billing
+
+
+def lang_blueprint(name: str) -> Blueprint:
+    """Every page lives under /sv/… or /en/…."""
+    return Blueprint(name, __name__, url_prefix="/<lang:lang>")
+
+
+def signed_in_blueprint(name: str) -> Blueprint:
+    bp = lang_blueprint(name)
+
+    @bp.before_request
+    @login_required
+    def _require_sign_in():
+        return None
+
+    return bp
+
+
+def user():
+    return current_user._get_current_object()
+
+
+def account_for(account_id: int):
+    return access.get_account(billing().session, user(), account_id)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths are followed after sign-in (no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def see_other(endpoint: str, **values):
+    return redirect(url_for(endpoint, **values), code=303)

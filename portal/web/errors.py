@@ -1,0 +1,86 @@
+"""Every error the service layer raises on purpose, and every HTTP error, mapped to a
+translated page and a status code — in one place."""
+from __future__ import annotations
+
+import re
+
+from flask import Flask, current_app, redirect, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.billing import errors as domain
+from portal.i18n import SUPPORTED_LOCALES, best_locale
+from portal.web.labels import REFUSAL
+from portal.web.rendering import render
+
+
+UNKNOWN_LANGUAGE = re.compile(r"^/([a-z]{2}(?:-[A-Za-z]{2})?)(/.*)?$")
+
+
+def error_page(status: int, title: str, message: str, **extra):
+    return render("errors/error.html", block="content", status=status, status_code=status,
+                  title=title, message=message, **extra)
+
+
+def not_found(_exc=None):
+    unknown_language = UNKNOWN_LANGUAGE.match(request.path)
+    if unknown_language and unknown_language.group(1) not in SUPPORTED_LOCALES:
+        # /de/… → the same page in the visitor's best supported language
+        return redirect(f"/{best_locale()}{unknown_language.group(2) or '/'}", code=302)
+    return error_page(404, _("Page not found"),
+                      _("There is no page at this address, or you do not have access to it. "
+                        "Check the address, or go back to the overview."))
+
+
+def forbidden(exc: domain.NotAuthorized | None = None):
+    reason = getattr(exc, "reason", "forbidden")
+    return error_page(403, _("You cannot do this"), str(REFUSAL.get(reason, REFUSAL["forbidden"])))
+
+
+def csrf_failed(exc):
+    current_app.logger.info("CSRF refused: %s", exc.description)
+    return error_page(400, _("The page has expired"),
+                      _("For your security, forms expire after a while. Nothing was changed. "
+                        "Go back, reload the page and try again."))
+
+
+def http_error(exc: HTTPException):
+    if exc.code == 404:
+        return not_found()
+    if exc.code == 403:
+        return forbidden()
+    if exc.code == 405:
+        return error_page(405, _("This action is not possible here"),
+                          _("The page does not accept this kind of request. Nothing was changed."))
+    if exc.code and exc.code >= 500:
+        return server_error(exc)
+    return error_page(exc.code or 400, _("Something is wrong with the request"),
+                      _("The request could not be understood. Nothing was changed. Go back and try again."))
+
+
+def server_error(_exc):
+    return error_page(500, _("Something went wrong on our side"),
+                      _("Nothing was charged twice and nothing was lost: a payment either goes "
+                        "through completely or not at all. Please try again in a few minutes."))
+
+
+def invalid_state(_exc):
+    return error_page(409, _("This cannot be done any more"),
+                      _("The subscription has been deleted and can no longer be changed. "
+                        "Open a support request if you need help."))
+
+
+def gateway_unavailable(_exc):
+    return error_page(503, _("The payment service is not answering"),
+                      _("Nothing was charged. Please try again in a few minutes."))
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(domain.NotFound, not_found)
+    app.register_error_handler(domain.NotAuthorized, forbidden)
+    app.register_error_handler(domain.InvalidState, invalid_state)
+    app.register_error_handler(domain.GatewayUnavailable, gateway_unavailable)
+    app.register_error_handler(CSRFError, csrf_failed)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(500, server_error)

@@ -1,0 +1,103 @@
+"""Every word the pages show for a code of the service layer, in one place."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l, pgettext
+
+from portal.models import AccountKind, InvoiceStatus, Role, SubscriptionStatus
+
+SUBSCRIPTION_STATUS = {
+    SubscriptionStatus.ACTIVE: _l("Active"),
+    SubscriptionStatus.PAST_DUE: _l("Past due"),
+    SubscriptionStatus.DISABLED: _l("Disabled"),
+    SubscriptionStatus.DELETED: _l("Deleted"),
+}
+
+INVOICE_STATUS = {
+    InvoiceStatus.DUE: _l("Due"),
+    InvoiceStatus.PAST_DUE: _l("Past due"),
+    InvoiceStatus.PAID: _l("Paid"),
+}
+
+ACCOUNT_KIND = {
+    AccountKind.PAY_AS_YOU_GO: _l("Pay-as-you-go account"),
+    AccountKind.CUSTOMER_AGREEMENT: _l("Customer agreement"),
+}
+
+ROLE = {
+    Role.ACCOUNT_ADMIN: _l("Account administrator"),
+    Role.ACCOUNT_USER: _l("User"),
+    Role.OWNER: _l("Owner"),
+    Role.CONTRIBUTOR: _l("Contributor"),
+    Role.INVOICE_MANAGER: _l("Invoice manager"),
+    Role.READER: _l("Reader"),
+}
+
+# B2: why an action is not offered.
+REFUSAL = {
+    "not_account_admin": _l("Only the account administrator can do this. Ask your account "
+                            "administrator, or have them give you that role."),
+    "reader_cannot_pay": _l("Readers can see invoices but cannot pay them. An owner, contributor "
+                            "or invoice manager of the billing profile can pay."),
+    "not_owner": _l("Only an owner of the billing profile can do this."),
+    "wrong_account_kind": _l("This is not available for this kind of billing account."),
+    "no_role_on_profile": _l("You have no role on this billing profile."),
+    "forbidden": _l("You do not have permission to do this."),
+}
+
+# R10: what the gateway said, in words the customer can take to the bank.
+DECLINE_REASON = {
+    "generic_decline": _l("Your bank declined the payment without giving a reason."),
+    "insufficient_funds": _l("Your bank says there are not enough funds on the card."),
+    "credit_limit_exceeded": _l("Your bank says the payment would exceed the card's credit limit."),
+    "international_not_allowed": _l("Your bank says international transactions are not enabled on the card."),
+    "recurring_not_enabled": _l("Your bank says recurring payments are not enabled on the card."),
+    "expired_card": _l("Your bank says the card has expired."),
+    "incorrect_cvc": _l("Your bank says the security code (CVC) is incorrect."),
+    "processing_error": _l("The payment could not be processed because of a temporary error. "
+                           "Please try again in a few minutes."),
+}
+
+CARD_BRAND = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
+
+
+def card_name(method) -> str:
+    """'Visa ending in 4242' — or 'Check/wire transfer'."""
+    from flask_babel import gettext
+    if method is None:
+        return ""
+    if method.kind == "check_wire":
+        return gettext("Check/wire transfer")
+    brand = CARD_BRAND.get(method.brand or "", pgettext("card brand", "Card"))
+    return gettext("%(brand)s ending in %(last4)s", brand=brand, last4=method.last4)
+
+
+BANNER_LEVEL = {"info": _l("Information"), "warning": _l("Warning"), "error": _l("Alert")}
+
+
+def notice_text(notice) -> str:
+    """The in-portal notice (R01) for its kind and payload, in the page's language."""
+    from flask_babel import gettext
+    from portal.billing.money import Money
+    from portal.i18n import day, money
+    from datetime import date
+
+    p = notice.payload
+    amount = money(Money(p["amount_minor"], p["currency"])) if "amount_minor" in p else ""
+    match notice.kind:
+        case "payment_failed":
+            return gettext("The payment for %(subscription)s did not go through, so it is past due. "
+                           "Settle the balance before %(date)s to keep it running.",
+                           subscription=p.get("subscription", ""),
+                           date=day(date.fromisoformat(p["disable_on"])) if p.get("disable_on") else "")
+        case "subscription_disabled":
+            return gettext("%(subscription)s has been disabled. Its data will be deleted on %(date)s.",
+                           subscription=p.get("subscription", ""),
+                           date=day(date.fromisoformat(p["delete_on"])) if p.get("delete_on") else "")
+        case "invoice_ready":
+            return gettext("Invoice %(number)s is ready: %(amount)s.", number=p.get("number", ""), amount=amount)
+        case "invoice_past_due":
+            return gettext("Invoice %(number)s is past due: %(amount)s.", number=p.get("number", ""), amount=amount)
+        case "auto_charge_failed":
+            return gettext("The automatic charge for invoice %(number)s did not go through. Pay it online "
+                           "with another card.", number=p.get("number", ""))
+    return gettext("There is news about your billing account.")

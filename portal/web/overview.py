@@ -1,0 +1,28 @@
+"""Overview (Översikt): subscriptions and banners (R06, B1, B3, R12); for a customer
+agreement the Summary tab with the total due and Pay now (R20), the agreement type
+and the user's role (R14)."""
+from __future__ import annotations
+
+from portal.billing import access, accounts
+from portal.billing.access import Action
+from portal.web.common import signed_in_blueprint, user
+from portal.web.deps import billing
+from portal.web.rendering import render
+
+bp = signed_in_blueprint("overview")
+
+
+@bp.get("/accounts/<int:account_id>/")
+def show(account_id: int):
+    b, me = billing(), user()
+    membership = accounts.membership(b, me, account_id)
+    account = membership.account
+    summaries = accounts.profile_summaries(b, me, account)
+    return render(
+        "overview/overview.html", account=account, membership=membership,
+        subscriptions=accounts.subscription_views(b, account),
+        banners=accounts.banners(b, account),
+        notices=accounts.notices_for(b, me, account.id),
+        settle=access.decide(b.session, me, account, Action.SETTLE),
+        summaries=[(s, access.decide(b.session, me, account, Action.PAY_INVOICES, s.profile.id))
+                   for s in summaries])

@@ -1,0 +1,26 @@
+"""One template per page; an htmx request gets one named block of it (STYLE.md)."""
+from __future__ import annotations
+
+from flask import Response, make_response, render_template, request
+from flask_wtf import FlaskForm
+from jinja2_fragments.flask import render_block
+
+
+def wants_fragment() -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:
+    """The whole page, or only `block` for an htmx request; never cached (account
+    data), and caches told that the answer depends on HX-Request."""
+    context.setdefault("page_has_errors", any(
+        isinstance(value, FlaskForm) and bool(value.errors) for value in context.values()))
+    if block is not None and wants_fragment():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,48 @@
+"""Settle balance (Reglera saldo): R04, R05, R07–R10, R13, B5 — and the receipt."""
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from portal.billing import accounts, payments
+from portal.billing.errors import NotFound
+from portal.billing.remittance import remittance_from_config
+from portal.web import checkout
+from portal.web.common import signed_in_blueprint, user
+from portal.web.deps import billing
+from portal.web.rendering import render
+
+bp = signed_in_blueprint("settle")
+
+
+def _checkout(account_id: int, subscription_id: int) -> checkout.Checkout:
+    b, me = billing(), user()
+    subscription = payments.settleable_subscription(b, me, subscription_id)  # R02
+    if subscription.account_id != account_id:
+        raise NotFound("subscription")
+    account = subscription.account
+    return checkout.Checkout(
+        kind="settle", account=account, cards=payments.cards_of(b, account),
+        quote=lambda method_id: payments.quote_settlement(b, me, subscription_id, method_id),
+        pay=lambda choice, expected, key: payments.settle_balance(
+            b, me, subscription_id, choice, expected, key),
+        action_url=url_for("settle.pay", account_id=account_id, subscription_id=subscription_id),
+        done_url=lambda payment_id: url_for("settle.receipt", account_id=account_id, payment_id=payment_id),
+        back_url=url_for("overview.show", account_id=account_id),
+        extra={"subscription": subscription, "failed_method_id": subscription.payment_method_id,
+               "remittance": remittance_from_config(current_app.config)})
+
+
+@bp.get("/accounts/<int:account_id>/subscriptions/<int:subscription_id>/settle")
+def start(account_id: int, subscription_id: int):
+    return checkout.show(_checkout(account_id, subscription_id))
+
+
+@bp.post("/accounts/<int:account_id>/subscriptions/<int:subscription_id>/settle")
+def pay(account_id: int, subscription_id: int):
+    return checkout.submit(_checkout(account_id, subscription_id))
+
+
+@bp.get("/accounts/<int:account_id>/payments/<int:payment_id>")
+def receipt(account_id: int, payment_id: int):
+    payment = accounts.payment_of(billing(), user(), account_id, payment_id)
+    return render("payments/receipt.html", account=payment.payment_method.account, payment=payment)

@@ -1,0 +1,49 @@
+/* Progressive enhancement only: every flow works without this file.
+   - sends the CSRF token with htmx requests
+   - announces what changed after a swap through the page's live region
+   - keeps focus sensible after swaps, and on an error summary */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  function announce(root) {
+    var live = document.getElementById("live-region");
+    var source = root && root.querySelector ? root.querySelector("[data-announce]") : null;
+    if (!live || !source) { return; }
+    live.textContent = "";
+    window.setTimeout(function () { live.textContent = source.getAttribute("data-announce"); }, 50);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var summary = document.querySelector("[data-autofocus]");
+    if (summary) { summary.focus(); }
+  });
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) { event.detail.headers["X-CSRFToken"] = meta.getAttribute("content"); }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    var swapped = target && target.isConnected ? target : document.getElementById(target && target.id);
+    announce(swapped || document);
+    // Focus stays on the control the customer used (WCAG 3.2.2); if the swap
+    // removed it, move to the updated region's heading instead of losing it.
+    if (!document.activeElement || document.activeElement === document.body) {
+      var heading = swapped && swapped.querySelector("h2[tabindex='-1'], h2");
+      if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+    }
+  });
+
+  // htmx 2 does not swap 4xx/5xx answers: fall back to a normal page load so the
+  // server's own (translated) page is shown instead of nothing happening.
+  document.addEventListener("htmx:responseError", function (event) {
+    var path = event.detail.pathInfo && event.detail.pathInfo.finalRequestPath;
+    if (path) { window.location.assign(path); }
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    var path = event.detail.pathInfo && event.detail.pathInfo.finalRequestPath;
+    if (path) { window.location.assign(path); }
+  });
+})();

@@ -59,8 +59,22 @@ def serve() -> None:
     flask("run", "--host", "127.0.0.1", "--port", "5000")
 
 
+def ensure_chromium() -> None:
+    """Browser tests drive Debian's Chromium; install it when we may (root + apt).
+    Without it they skip with a loud reason, or fail under REQUIRE_BROWSER=1."""
+    if Path("/usr/bin/chromium").exists() or not Path("/usr/bin/apt-get").exists():
+        return
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print("! Chromium is not installed and we are not root: browser tests will skip.")
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env)
+
+
 def test(extra: list[str]) -> int:
     ensure_venv()
+    ensure_chromium()
     compile_catalogs()
     env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(ROOT / ".hypothesis")}
     return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode

@@ -27,13 +27,14 @@ def app(tmp_path, clock):
     app = create_app(for_tests(tmp_path, PASSWORD_HASH_METHOD=FAST_HASH))
     app.extensions["clock"] = clock
     with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:  # whatever an earlier test or run left behind
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         db.create_all()
     yield app
     with app.app_context():
         db.session.remove()
-        if db.engine.dialect.name != "sqlite":  # SQLite files go with tmp_path
-            db.drop_all()
-        db.engine.dispose()
+        db.engine.dispose()  # SQLite files go with tmp_path; PostgreSQL is reset at setup
     app.extensions["payment_gateway"].close()
 
 

@@ -74,7 +74,6 @@ def upgrade():
     sa.Column('default_payment_method_id', sa.Integer(), nullable=True),
     sa.Column('check_wire_approved', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['billing_accounts.id'], name=op.f('fk_billing_profiles_account_id_billing_accounts')),
-    sa.ForeignKeyConstraint(['default_payment_method_id'], ['payment_methods.id'], name=op.f('fk_billing_profiles_default_payment_method_id_payment_methods'), use_alter=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_profiles'))
     )
     with op.batch_alter_table('billing_profiles', schema=None) as batch_op:
@@ -111,6 +110,11 @@ def upgrade():
     )
     with op.batch_alter_table('payment_methods', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_methods_account_id'), ['account_id'], unique=False)
+
+    # billing_profiles and payment_methods refer to each other: this key comes last.
+    with op.batch_alter_table('billing_profiles', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_billing_profiles_default_payment_method_id_payment_methods'),
+                                    'payment_methods', ['default_payment_method_id'], ['id'])
 
     op.create_table('credits',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -322,6 +326,9 @@ def downgrade():
     with op.batch_alter_table('payment_methods', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_methods_account_id'))
 
+    with op.batch_alter_table('billing_profiles', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_billing_profiles_default_payment_method_id_payment_methods'),
+                                 type_='foreignkey')
     op.drop_table('payment_methods')
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.drop_index('ix_notices_user_dismissed')

@@ -3,6 +3,7 @@
 
     python3 dev.py serve   # install, create the database, seed the demo, serve :5000
     python3 dev.py test    # install, run the whole test suite
+    python3 dev.py translations extract|update|compile|check|init LANG
 
 Everything goes into .venv/ beside this file; nothing is installed system-wide
 except the Debian packages the test suite needs (Chromium, PostgreSQL), and only
@@ -47,8 +48,7 @@ def flask(*args: str, env: dict | None = None) -> None:
 
 
 def compile_catalogs() -> None:
-    if any((ROOT / "translations").glob("*/LC_MESSAGES/messages.po")):
-        run(str(BIN / "pybabel"), "compile", "--statistics", "-d", "translations")
+    flask("translations", "compile")
 
 
 def serve() -> None:
@@ -81,12 +81,15 @@ def test(extra: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("serve", "test"):
+    if not argv or argv[0] not in ("serve", "test", "translations"):
         print(__doc__)
         return 2
     if argv[0] == "serve":
         serve()
         return 0
+    if argv[0] == "translations":
+        ensure_venv()
+        return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *argv], cwd=ROOT).returncode
     return test(argv[1:])
 
 

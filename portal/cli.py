@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     Migrate(app, db, directory=MIGRATIONS, render_as_batch=True)
     app.cli.add_command(demo_cli)
     app.cli.add_command(billing_cli)
+    app.cli.add_command(translations_cli)
 
 
 def parse_day(_ctx, _param, value: str | None) -> date | None:
@@ -74,3 +75,60 @@ def billing_cycle(day: date | None, until: date | None) -> None:
             f"past due, {summary.subscriptions_disabled} disabled, {summary.subscriptions_deleted} deleted")
         current += timedelta(days=1)
     current_app.extensions["payment_gateway"].close()
+
+
+@click.group("translations")
+def translations_cli() -> None:
+    """Catalogs for the localization team (see README: For localization teams)."""
+
+
+@translations_cli.command("extract")
+def translations_extract() -> None:
+    """Write every marked string to translations/messages.pot."""
+    from portal import catalogs
+    catalogs.extract()
+    click.echo(f"Wrote {catalogs.POT.relative_to(ROOT)}")
+
+
+@translations_cli.command("update")
+def translations_update() -> None:
+    """Extract, then merge new and changed messages into every language."""
+    from portal import catalogs
+    catalogs.update()
+    click.echo("Updated: " + ", ".join(catalogs.locales()) + ". New messages are empty, changed ones fuzzy.")
+
+
+@translations_cli.command("compile")
+def translations_compile() -> None:
+    """Build the .mo files the portal reads."""
+    from portal import catalogs
+    errors = catalogs.compile_all()
+    for error in errors:
+        click.echo(f"not compiled: {error}", err=True)
+    if errors:
+        raise SystemExit(1)
+    click.echo("Compiled: " + ", ".join(catalogs.locales()))
+
+
+@translations_cli.command("init")
+@click.argument("locale")
+def translations_init(locale: str) -> None:
+    """Add a language, e.g. `fi`."""
+    from portal import catalogs
+    catalogs.init(locale)
+    click.echo(f"Created translations/{locale}/LC_MESSAGES/messages.po — translate it, then add "
+               f"'{locale}' to SUPPORTED_LOCALES and LANGUAGE_NAMES in portal/i18n.py.")
+
+
+@translations_cli.command("check")
+def translations_check() -> None:
+    """Everything to fix before release: out-of-date template, missing, empty or fuzzy
+    translations, placeholders or HTML tags that differ, missing plural forms."""
+    from portal import catalogs
+    problems = catalogs.check()
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s).", err=True)
+        raise SystemExit(1)
+    click.echo("All catalogs are complete and up to date.")

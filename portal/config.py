@@ -66,6 +66,9 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "REMITTANCE_IBAN": env.get("REMITTANCE_IBAN", "SE4550000000058398257466"),
         "REMITTANCE_BIC": env.get("REMITTANCE_BIC", "ESSESESS"),
         "BABEL_DEFAULT_LOCALE": "sv",
+        # /en-XA/… pseudo-translates every message (portal/pseudo.py): for finding
+        # text that skipped the catalogs. Development and tests only.
+        "PSEUDO_LOCALE": env.get("PSEUDO_LOCALE", "1" if portal_env == "development" else "0") == "1",
         "BABEL_DEFAULT_TIMEZONE": env.get("PORTAL_TIMEZONE", "Europe/Stockholm"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -33,7 +33,7 @@ class MethodChoiceForm(FlaskForm):
     class Meta:
         csrf = False
 
-    method = RadioField(_l("Select a payment method"), validate_choice=True,
+    method = RadioField(_l("Select a payment method"), validate_choice=False,
                         validators=[InputRequired(_l("Select a payment method"))])
 
 
@@ -107,8 +107,16 @@ class NotificationEmailForm(FlaskForm):
         Length(max=254)], render_kw={"autocomplete": "email", "spellcheck": "false"})
 
 
+class TranslatedSelectField(SelectField):
+    """A select whose "not one of the choices" message comes from our catalogs."""
+
+    def pre_validate(self, form) -> None:
+        if self.data not in {str(value) for value, _label in self.choices}:
+            raise StopValidation(_l("Choose one of the options in the list"))
+
+
 class SupportRequestForm(FlaskForm):
-    subscription = SelectField(_l("Subscription (optional)"), validate_choice=True, choices=[])
+    subscription = TranslatedSelectField(_l("Subscription (optional)"), choices=[])
     subject = StringField(_l("Subject"), validators=[
         DataRequired(_l("Enter a subject")),
         Length(max=SUBJECT_MAX, message=_l("The subject can be at most %(max)d characters long"))])
@@ -121,4 +129,4 @@ class InvoiceFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(_l("Status"), validate_choice=True, choices=[])
+    status = TranslatedSelectField(_l("Status"), choices=[])

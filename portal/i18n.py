@@ -1,25 +1,37 @@
 """Languages: the URL carries the locale (/sv/…, /en/…); `/` picks from the cookie,
-then Accept-Language, then Swedish. Formats (money, dates) follow the page's locale."""
+then Accept-Language, then Swedish. Formats (money, dates) follow the page's locale
+and the user's time zone (Europe/Stockholm unless the user chose another).
+
+In development and tests a pseudo-locale (/en-XA/…, see portal/pseudo.py) shows
+which text did not pass through the catalogs."""
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import get_currency_precision
-from flask import Flask, Response, g, redirect, request, url_for
-from flask_babel import Babel, format_currency, format_date, get_locale
+from babel.support import NullTranslations
+from flask import Flask, Response, current_app, g, redirect, request, url_for
+from flask_babel import Babel, Domain, format_currency, format_date, format_datetime, get_locale
 from werkzeug.routing import BaseConverter
 
 from portal.billing.money import Money
+from portal.pseudo import PseudoTranslations
 
 SUPPORTED_LOCALES = ("sv", "en")
 DEFAULT_LOCALE = "sv"
+PSEUDO_LOCALE = "en-XA"  # formats as English; every message pseudo-translated
 LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}  # each language named in itself
 LOCALE_COOKIE = "lang"
 
+log = logging.getLogger(__name__)
 
-class LangConverter(BaseConverter):
-    regex = "|".join(SUPPORTED_LOCALES)
+
+def url_locales(app: Flask) -> tuple[str, ...]:
+    """The language prefixes this app answers: the pseudo-locale only where enabled."""
+    return SUPPORTED_LOCALES + ((PSEUDO_LOCALE,) if app.config.get("PSEUDO_LOCALE") else ())
 
 
 def best_locale() -> str:
@@ -34,14 +46,55 @@ def best_locale() -> str:
     return match or DEFAULT_LOCALE
 
 
-def select_locale() -> str:
+def page_lang() -> str:
+    """The language of this page as written in the URL (and in <html lang>)."""
     lang = getattr(g, "lang", None)
-    return lang if lang in SUPPORTED_LOCALES else best_locale()
+    return lang if lang in url_locales(current_app) else best_locale()
+
+
+def select_locale() -> str:
+    lang = page_lang()
+    return "en" if lang == PSEUDO_LOCALE else lang
+
+
+def select_timezone() -> str | None:
+    from flask_login import current_user
+    zone = getattr(current_user, "timezone", None) if current_user else None
+    if zone:
+        try:
+            ZoneInfo(zone)
+            return zone
+        except (ZoneInfoNotFoundError, ValueError):
+            log.warning("ignoring unknown time zone %r of user %s", zone, current_user.get_id())
+    return None  # the configured default, Europe/Stockholm
+
+
+class PortalDomain(Domain):
+    """The catalogs — or the pseudo-locale — and never a crash for a broken .mo:
+    the page falls back to the English source text and the error is logged (the
+    catalog check in the test suite names the broken entry)."""
+
+    def get_translations(self):
+        if getattr(g, "lang", None) == PSEUDO_LOCALE and current_app.config.get("PSEUDO_LOCALE"):
+            return PseudoTranslations()
+        try:
+            return super().get_translations()
+        except Exception:  # noqa: BLE001 - any unreadable catalog
+            log.exception("could not load the translations for %s", get_locale())
+            return NullTranslations()
 
 
 def pull_lang(endpoint: str | None, values: dict | None) -> None:
     if values is not None and "lang" in values:
         g.lang = values.pop("lang")
+
+
+def lang_from_path() -> None:
+    """For pages no rule matched (404, 405): the language is still the URL's prefix."""
+    if getattr(g, "lang", None) is None:
+        prefix = request.path.split("/", 2)[1] if request.path.count("/") >= 1 else ""
+        if prefix in url_locales(current_app):
+            g.lang = prefix
 
 
 def add_lang(endpoint: str, values: dict) -> None:
@@ -50,7 +103,6 @@ def add_lang(endpoint: str, values: dict) -> None:
 
 
 def _takes_lang(endpoint: str) -> bool:
-    from flask import current_app
     rules = current_app.url_map._rules_by_endpoint.get(endpoint, ())
     return any("lang" in rule.arguments for rule in rules)
 
@@ -71,11 +123,17 @@ def money(value: Money | None) -> str:
     amount = Decimal(value.minor).scaleb(-digits)
     if str(get_locale()) == "sv":
         return format_currency(amount, value.currency)
-    return format_currency(amount, value.currency, format="¤\xa0#,##0.00")
+    return format_currency(amount, value.currency, format="¤¤\xa0#,##0.00")
 
 
 def day(value: date | datetime | None, style: str = "long") -> str:
+    """A calendar day; a datetime (stored in UTC) is first moved to the user's zone."""
     return "" if value is None else format_date(value, style)
+
+
+def moment(value: datetime | None, style: str = "medium") -> str:
+    """Date and time in the user's time zone (stored in UTC)."""
+    return "" if value is None else format_datetime(value, style)
 
 
 def root_redirect() -> Response:
@@ -83,14 +141,20 @@ def root_redirect() -> Response:
 
 
 def init_app(app: Flask, babel: Babel) -> None:
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    # Replace the default domain so the pseudo-locale and the fallback apply everywhere.
+    app.extensions["babel"].instance.__dict__["domain_instance"] = PortalDomain()
+
+    class LangConverter(BaseConverter):
+        regex = "|".join(url_locales(app))
+
     app.url_map.converters["lang"] = LangConverter
     app.url_value_preprocessor(pull_lang)
+    app.before_request(lang_from_path)
     app.url_defaults(add_lang)
     # Same trimming as extraction (babel.cfg), so msgids match at run time.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.filters["money"] = money
-    app.jinja_env.filters["day"] = day
+    app.jinja_env.filters.update(money=money, day=day, moment=moment)
     app.jinja_env.globals.update(same_page_in=same_page_in, LANGUAGE_NAMES=LANGUAGE_NAMES,
-                                 SUPPORTED_LOCALES=SUPPORTED_LOCALES)
+                                 SUPPORTED_LOCALES=SUPPORTED_LOCALES, current_lang=page_lang)
     app.add_url_rule("/", "root", root_redirect)

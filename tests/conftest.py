@@ -17,6 +17,13 @@ TODAY = date(2026, 11, 25)
 FAST_HASH = "pbkdf2:sha256:1000"  # demo passwords hashed cheaply: tests seed often
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs():
+    """The .mo files the portal reads, built from the committed .po files."""
+    from portal.catalogs import compile_all
+    assert compile_all() == []
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(TODAY)

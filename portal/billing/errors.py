@@ -88,3 +88,9 @@ class InvalidInput(BillingError):
     def __init__(self, field: str):
         super().__init__(field)
         self.field = field
+
+
+class PaymentFormReused(BillingError):
+    """The one-time key of a payment form was already used for a different card or
+    amount (e.g. a declined card, then the same form resubmitted with another).
+    Nothing more was charged; the customer gets a fresh form."""

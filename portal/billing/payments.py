@@ -13,8 +13,8 @@ from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementQuote,
                                      invoice_quote, settlement_quote)
 from portal.billing.context import Billing
 from portal.billing.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidAmount,
-                                   InvalidState, NothingToPay, NotFound)
-from portal.billing.gateway import CardDetails, CardToken, validate_card
+                                   InvalidState, NothingToPay, NotFound, PaymentFormReused)
+from portal.billing.gateway import CardDetails, CardToken, IdempotencyConflict, validate_card
 from portal.billing.money import Money
 from portal.billing.transaction import lock_account, write_transaction
 from portal.models import (BillingAccount, BillingProfile, ChargeStatus, Invoice,
@@ -78,7 +78,10 @@ def _prepare_new_card(b: Billing, card: CardDetails) -> CardToken:
 def _charge(b: Billing, account: BillingAccount, token: str, amount: Money, key: str) -> str:
     if amount.currency != account.currency:
         raise InvalidAmount("currency differs from the account's")
-    result = b.gateway.charge(token, amount, key)
+    try:
+        result = b.gateway.charge(token, amount, key)
+    except IdempotencyConflict as conflict:
+        raise PaymentFormReused() from conflict
     if not result.approved:
         raise CardDeclined(str(result.decline_code or "generic_decline"))
     assert result.reference is not None

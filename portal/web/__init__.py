@@ -16,14 +16,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def _template_helpers(app: Flask) -> None:
-    from flask_babel import get_locale
-
     from portal.billing.money import Money
     from portal.i18n import money
     from portal.web import labels
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(
-        labels=labels, card_name=labels.card_name, notice_text=labels.notice_text,
-        current_lang=lambda: str(get_locale()))
+        labels=labels, card_name=labels.card_name, notice_text=labels.notice_text)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: money(Money(minor, currency))

@@ -10,7 +10,7 @@ from flask import flash, redirect, request
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from portal.billing.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
-                                   NothingToPay)
+                                   NothingToPay, PaymentFormReused)
 from portal.billing.gateway import CardDetails, normalize_card_number
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
 from portal.forms import NEW_CARD, MethodChoiceForm, PaymentForm
@@ -116,6 +116,11 @@ def submit(checkout: Checkout):
         return show(checkout, status=409, pay_form=form, notice=_(
             "The amount to pay has changed since the page was shown. Nothing was charged. "
             "Check the new total below and press the button again."))
+    except PaymentFormReused:
+        form = PaymentForm(formdata=None, method=form.method.data)
+        return show(checkout, status=409, pay_form=form, notice=_(
+            "This payment form was already used for an attempt with another card or amount, so "
+            "nothing more was charged. Check the details below and press the button again."))
     except AlreadyPaid as paid:
         flash(_l("This payment has already been made. Here is the receipt."), "info")
         return see_other_url(checkout.done_url(paid.payment_id))

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.billing import errors as domain
-from portal.i18n import SUPPORTED_LOCALES, best_locale
+from portal.i18n import best_locale, url_locales
 from portal.web.labels import REFUSAL
 from portal.web.rendering import render
 
@@ -25,7 +25,7 @@ def error_page(status: int, title: str, message: str, **extra):
 
 def not_found(_exc=None):
     unknown_language = UNKNOWN_LANGUAGE.match(request.path)
-    if unknown_language and unknown_language.group(1) not in SUPPORTED_LOCALES:
+    if unknown_language and unknown_language.group(1) not in url_locales(current_app):
         # /de/… → the same page in the visitor's best supported language
         return redirect(f"/{best_locale()}{unknown_language.group(2) or '/'}", code=302)
     return error_page(404, _("Page not found"),

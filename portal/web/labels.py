@@ -1,21 +1,30 @@
 """Every word the pages show for a code of the service layer, in one place."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l, pgettext
+from flask_babel import lazy_gettext as _l, lazy_pgettext, pgettext
 
 from portal.models import AccountKind, InvoiceStatus, Role, SubscriptionStatus
 
+# Statuses carry a context: the same English word may need another Swedish form
+# for a subscription (en prenumeration) than for an invoice (en faktura).
 SUBSCRIPTION_STATUS = {
-    SubscriptionStatus.ACTIVE: _l("Active"),
-    SubscriptionStatus.PAST_DUE: _l("Past due"),
-    SubscriptionStatus.DISABLED: _l("Disabled"),
-    SubscriptionStatus.DELETED: _l("Deleted"),
+    # Translators: status badge of a subscription: it runs and is paid up.
+    SubscriptionStatus.ACTIVE: lazy_pgettext("subscription status", "Active"),
+    # Translators: status badge of a subscription whose charge failed (förfallen).
+    SubscriptionStatus.PAST_DUE: lazy_pgettext("subscription status", "Past due"),
+    # Translators: status badge of a subscription whose services were stopped for non-payment.
+    SubscriptionStatus.DISABLED: lazy_pgettext("subscription status", "Disabled"),
+    # Translators: status badge of a subscription whose data has been deleted.
+    SubscriptionStatus.DELETED: lazy_pgettext("subscription status", "Deleted"),
 }
 
 INVOICE_STATUS = {
-    InvoiceStatus.DUE: _l("Due"),
-    InvoiceStatus.PAST_DUE: _l("Past due"),
-    InvoiceStatus.PAID: _l("Paid"),
+    # Translators: status badge of an invoice that is to be paid, not yet late.
+    InvoiceStatus.DUE: lazy_pgettext("invoice status", "Due"),
+    # Translators: status badge of an invoice not paid by its due date.
+    InvoiceStatus.PAST_DUE: lazy_pgettext("invoice status", "Past due"),
+    # Translators: status badge of a paid invoice (Betald).
+    InvoiceStatus.PAID: lazy_pgettext("invoice status", "Paid"),
 }
 
 ACCOUNT_KIND = {
@@ -68,9 +77,12 @@ def card_name(method) -> str:
     if method.kind == "check_wire":
         return gettext("Check/wire transfer")
     brand = CARD_BRAND.get(method.brand or "", pgettext("card brand", "Card"))
+    # Translators: a saved card, e.g. "Visa ending in 4242" (the last four digits).
     return gettext("%(brand)s ending in %(last4)s", brand=brand, last4=method.last4)
 
 
+# Translators: the word that starts a banner on the Overview, before a colon; it says
+# how serious the message is (colour alone must not say it).
 BANNER_LEVEL = {"info": _l("Information"), "warning": _l("Warning"), "error": _l("Alert")}
 
 

@@ -1,0 +1,104 @@
+"""The catalog check a localization team relies on: it fails — naming file, line and
+message — when the template is stale, a Swedish message is missing, empty or fuzzy,
+placeholders or HTML tags differ, or plural forms are missing. A broken catalog is
+reported by the check and never crashes the portal."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import write_po
+
+from portal import catalogs
+from portal.catalogs import TRANSLATIONS
+
+
+def test_catalogs_are_complete_and_up_to_date():
+    problems = catalogs.check()
+    assert not problems, "\n".join(str(p) for p in problems)
+
+
+def test_every_swedish_message_is_translated_and_compiled():
+    from babel.messages.mofile import read_mo
+    with (TRANSLATIONS / "sv/LC_MESSAGES/messages.mo").open("rb") as handle:
+        compiled = read_mo(handle)
+    assert len([m for m in compiled if m.id]) == len([m for m in catalogs._read(TRANSLATIONS / "messages.pot") if m.id])
+
+
+def _catalogs(tmp_path: Path, *entries) -> Path:
+    """A translations folder with a template and a Swedish catalog of `entries`:
+    (msgid, msgstr, flags, context)."""
+    template, swedish = Catalog(), Catalog(locale="sv")
+    for msgid, msgstr, flags, context in entries:
+        template.add(msgid, locations=[("templates/x.html", 3)], context=context)
+        swedish.add(msgid, msgstr, flags=flags, context=context, locations=[("templates/x.html", 3)])
+    (tmp_path / "sv/LC_MESSAGES").mkdir(parents=True)
+    with (tmp_path / "messages.pot").open("wb") as handle:
+        write_po(handle, template)
+    with (tmp_path / "sv/LC_MESSAGES/messages.po").open("wb") as handle:
+        write_po(handle, swedish)
+    return tmp_path
+
+
+def _check(folder: Path) -> list[str]:
+    return [str(p) for p in catalogs.check(folder, fresh=folder / "messages.pot")]
+
+
+def test_check_reports_empty_and_fuzzy_with_file_and_line(tmp_path):
+    folder = _catalogs(tmp_path, ("Pay now", "", (), None), ("Invoices", "Fakturor", ("fuzzy",), None))
+    problems = _check(folder)
+    assert any("sv/LC_MESSAGES/messages.po:" in p and "not translated" in p and "'Pay now'" in p for p in problems)
+    assert any("fuzzy" in p and "'Invoices'" in p for p in problems)
+
+
+def test_check_reports_placeholders_and_tags_that_differ(tmp_path):
+    folder = _catalogs(tmp_path, ("Total %(amount)s", "Totalt %(belopp)s", (), None),
+                       ("Read <a>the terms</a>", "Läs villkoren", (), None))
+    problems = _check(folder)
+    assert any("placeholders differ" in p and "%(amount)s" in p and "%(belopp)s" in p for p in problems)
+    assert any("HTML tags differ" in p for p in problems)
+
+
+def test_check_reports_missing_plural_forms(tmp_path):
+    folder = _catalogs(tmp_path, (("%(num)d invoice", "%(num)d invoices"), ("%(num)d faktura",), (), None))
+    assert any("needs 2 plural forms" in p or "not translated" in p for p in _check(folder))
+
+
+def test_check_reports_a_stale_template(tmp_path):
+    folder = _catalogs(tmp_path, ("Pay now", "Betala nu", (), None))
+    fresh = tmp_path / "fresh.pot"
+    catalog = Catalog()
+    catalog.add("Pay now", locations=[("templates/x.html", 3)])
+    catalog.add("Brand new", locations=[("templates/new.html", 7)])
+    with fresh.open("wb") as handle:
+        write_po(handle, catalog)
+    problems = [str(p) for p in catalogs.check(folder, fresh=fresh)]
+    assert any(p.startswith("templates/new.html:7:") and "'Brand new'" in p for p in problems)
+
+
+def test_check_reports_a_catalog_that_does_not_parse(tmp_path):
+    folder = _catalogs(tmp_path, ("Pay now", "Betala nu", (), None))
+    po = folder / "sv/LC_MESSAGES/messages.po"
+    po.write_text(po.read_text() + "\nthis line is not PO syntax: a translator's slip\n")
+    problems = _check(folder)
+    assert any("does not parse" in p and "messages.po" in p for p in problems)
+    assert catalogs.compile_all(folder) and not (folder / "sv/LC_MESSAGES/messages.mo").exists()
+
+
+def test_a_broken_compiled_catalog_never_crashes_a_page(client):
+    mo = TRANSLATIONS / "sv/LC_MESSAGES/messages.mo"
+    good = mo.read_bytes()
+    try:
+        mo.write_bytes(b"\xde\x12\x04\x95 not a catalog")
+        response = client.get("/sv/sign-in")
+        assert response.status_code == 200
+        assert "Sign in" in response.get_data(as_text=True)  # the English source, not a crash
+    finally:
+        mo.write_bytes(good)
+
+
+@pytest.mark.parametrize("path", ["babel.cfg"])
+def test_extraction_uses_the_same_trimming_as_run_time(path):
+    config = (Path(catalogs.ROOT) / path).read_text()
+    assert "trimmed = true" in config and "silent = false" in config

@@ -136,6 +136,15 @@ def moment(value: datetime | None, style: str = "medium") -> str:
     return "" if value is None else format_datetime(value, style)
 
 
+def remember_lang(response: Response) -> Response:
+    """The language last read is where `/` leads next time."""
+    lang = getattr(g, "lang", None)
+    if lang in SUPPORTED_LOCALES and request.cookies.get(LOCALE_COOKIE) != lang:
+        response.set_cookie(LOCALE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
+
+
 def root_redirect() -> Response:
     return redirect(url_for("pages.home", lang=best_locale()))
 
@@ -151,6 +160,7 @@ def init_app(app: Flask, babel: Babel) -> None:
     app.url_map.converters["lang"] = LangConverter
     app.url_value_preprocessor(pull_lang)
     app.before_request(lang_from_path)
+    app.after_request(remember_lang)
     app.url_defaults(add_lang)
     # Same trimming as extraction (babel.cfg), so msgids match at run time.
     app.jinja_env.policies["ext.i18n.trimmed"] = True

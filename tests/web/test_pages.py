@@ -141,3 +141,13 @@ def test_translated_500_page(app, browser, demo, monkeypatch):
     response = browser.get(f"/en/accounts/{demo.payg}/")
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.get_data(as_text=True)
+
+
+def test_root_remembers_the_language_last_read(client):
+    client.get("/en/sign-in", headers={"Accept-Language": "sv"})
+    assert client.get("/", headers={"Accept-Language": "sv"}).location == "/en/"
+
+
+def test_404_under_a_language_prefix_is_in_that_language(client):
+    response = client.get("/en/no-such-page")
+    assert response.status_code == 404 and "Page not found" in response.get_data(as_text=True)

@@ -1,6 +1,8 @@
-"""flask commands: database, demo data, billing cycle."""
+"""flask commands: database, demo data, billing cycle, mail delivery."""
 from __future__ import annotations
 
+import sys
+from dataclasses import fields
 from datetime import date, timedelta
 
 import click
@@ -9,7 +11,7 @@ from flask.cli import AppGroup
 from flask_migrate import Migrate
 
 from portal.billing.clock import FixedClock, SystemClock
-from portal.billing.lifecycle import run_billing_cycle
+from portal.billing.lifecycle import CycleSummary, cycle_size, run_billing_cycle
 from portal.config import ROOT
 from portal.extensions import db
 from portal.web.deps import billing
@@ -22,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(billing_cli)
     app.cli.add_command(translations_cli)
+    app.cli.add_command(mail_cli)
 
 
 def parse_day(_ctx, _param, value: str | None) -> date | None:
@@ -56,24 +59,47 @@ def billing_cli() -> None:
     """Billing operations."""
 
 
+# Above this many subscriptions and billing profiles in a day, show a progress bar.
+PROGRESS_THRESHOLD = 50
+
+
+def describe(summary: CycleSummary) -> str:
+    return (f"{summary.charges_created} charges, {summary.invoices_created} invoices, "
+            f"{summary.transfers_not_received} transfers not received, {summary.invoices_past_due} invoices "
+            f"past due, {summary.disable_warnings} warned, {summary.subscriptions_disabled} disabled, "
+            f"{summary.subscriptions_deleted} deleted")
+
+
 @billing_cli.command("cycle")
 @click.option("--date", "day", callback=parse_day, help="Billing day (default: today).")
 @click.option("--until", callback=parse_day, help="Run every day from --date to this one.")
 def billing_cycle(day: date | None, until: date | None) -> None:
-    """Generate invoices and charges, auto-charge cards, mark past due, disable,
-    delete. Running it twice for a date changes nothing the second time."""
+    """Generate invoices and charges (credits first), auto-charge cards, mark past
+    due, warn, disable, delete — one line per day, and a total for a range. Running
+    it twice for a date changes nothing the second time. Email is queued in the
+    outbox; `flask mail send` delivers it."""
     first = day or SystemClock().today()
     last = until or first
     if last < first:
         raise click.BadParameter("--until is before --date")
+    total = CycleSummary(day=first)
     current = first
     while current <= last:
-        summary = run_billing_cycle(billing(FixedClock(current)))
-        click.echo(
-            f"{summary.day}: {summary.charges_created} charges, {summary.invoices_created} invoices, "
-            f"{summary.transfers_not_received} transfers not received, {summary.invoices_past_due} invoices "
-            f"past due, {summary.subscriptions_disabled} disabled, {summary.subscriptions_deleted} deleted")
+        b = billing(FixedClock(current))
+        items = cycle_size(b)
+        if items > PROGRESS_THRESHOLD:
+            # On stderr, so stdout stays one summary line per day.
+            with click.progressbar(length=items, label=f"{current}", file=sys.stderr) as bar:
+                summary = run_billing_cycle(b, progress=bar.update)
+        else:
+            summary = run_billing_cycle(b)
+        click.echo(f"{summary.day}: {describe(summary)}")
+        for field in fields(CycleSummary):
+            if field.name != "day":
+                setattr(total, field.name, getattr(total, field.name) + getattr(summary, field.name))
         current += timedelta(days=1)
+    if last > first:
+        click.echo(f"{first} – {last} in all: {describe(total)}")
     current_app.extensions["payment_gateway"].close()
 
 
@@ -132,3 +158,55 @@ def translations_check() -> None:
         click.echo(f"{len(problems)} problem(s).", err=True)
         raise SystemExit(1)
     click.echo("All catalogs are complete and up to date.")
+@click.group("mail", cls=AppGroup)
+def mail_cli() -> None:
+    """Billing email: deliver the outbox."""
+
+
+@mail_cli.command("send")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Send at most this many messages in this run.")
+def mail_send(limit: int) -> None:
+    """Deliver pending email (MAIL_BACKEND: smtp, or .eml files in development).
+    Safe to run from cron on several machines at once; exits with status 1 when the
+    mail server could not be reached (the messages wait for the next run)."""
+    from portal.mail import outbox_sender
+    from portal.mail.outbox import due_now
+
+    sender = outbox_sender(current_app._get_current_object())
+    report = sender.deliver(limit=limit)
+    left = due_now(sender.session, sender.clock.now())
+    sender.session.commit()
+    click.echo(f"{report.sent} sent, {report.failed} failed, {report.retry_later} to retry later, "
+               f"{report.outcome_unknown} with unknown outcome, {left} still due")
+    if report.server_unavailable:
+        click.echo(f"Mail server unavailable: {report.server_unavailable}", err=True)
+        raise SystemExit(1)
+
+
+@mail_cli.command("status")
+def mail_status() -> None:
+    """How many messages are pending, sending, sent and failed; the failed ones."""
+    from sqlalchemy import select
+
+    from portal.mail.outbox import counts_by_status
+    from portal.models import OutboxMessage, OutboxStatus
+
+    counts = counts_by_status(db.session())
+    click.echo(", ".join(f"{counts.get(str(s), 0)} {s}" for s in OutboxStatus))
+    failed = db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+                                .order_by(OutboxMessage.id.desc()).limit(20)).all()
+    for message in failed:
+        click.echo(f"  #{message.id} {message.template} to {message.to_address} "
+                   f"(Message-ID key {message.message_key}): {message.last_error}")
+
+
+@mail_cli.command("requeue")
+@click.argument("message_ids", nargs=-1, type=int, required=True)
+def mail_requeue(message_ids: tuple[int, ...]) -> None:
+    """Send failed messages again, with the same Message-ID (e.g. after checking an
+    "outcome unknown" in the mail server's log)."""
+    from portal.mail.outbox import requeue
+
+    changed = requeue(db.session(), SystemClock(), list(message_ids))
+    click.echo(f"{changed} message(s) queued again.")

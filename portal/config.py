@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -23,6 +24,58 @@ def _env_int(env, name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:  # fail at start-up, not at the first request
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_days(env, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        days = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be whole numbers separated by commas, got {raw!r}") from exc
+    if any(d <= 0 for d in days):
+        raise ConfigError(f"{name} must be positive numbers of days, got {raw!r}")
+    return days
+
+
+def _choice(env, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _base_url(raw: str | None) -> str:
+    url = (raw or "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"PORTAL_BASE_URL must be an absolute http(s) URL, got {raw!r}")
+    return url
+
+
+def _mail(env, portal_env: str) -> dict:
+    """Outgoing email (portal/mail/): `file` writes .eml files, `smtp` sends."""
+    backend = _choice(env, "MAIL_BACKEND", ("file", "smtp"),
+                      "file" if portal_env == "development" else "smtp")
+    security = _choice(env, "MAIL_SMTP_SECURITY", ("starttls", "ssl", "none"), "starttls")
+    return {
+        "MAIL_BACKEND": backend,
+        "MAIL_DIR": env.get("MAIL_DIR") or str(INSTANCE / "mail"),
+        "MAIL_FROM": env.get("MAIL_FROM", "billing@example.com"),
+        "MAIL_REPLY_TO": env.get("MAIL_REPLY_TO") or None,
+        "MAIL_SMTP_HOST": env.get("MAIL_SMTP_HOST", "localhost"),
+        "MAIL_SMTP_PORT": _env_int(env, "MAIL_SMTP_PORT", {"starttls": 587, "ssl": 465, "none": 25}[security]),
+        "MAIL_SMTP_SECURITY": security,
+        "MAIL_SMTP_USERNAME": env.get("MAIL_SMTP_USERNAME") or None,
+        "MAIL_SMTP_PASSWORD": env.get("MAIL_SMTP_PASSWORD") or None,
+        "MAIL_SMTP_CA_FILE": env.get("MAIL_SMTP_CA_FILE") or None,
+        "MAIL_SMTP_TIMEOUT": _env_int(env, "MAIL_SMTP_TIMEOUT", 30),
+        "MAIL_MAX_ATTEMPTS": _env_int(env, "MAIL_MAX_ATTEMPTS", 10),
+        "MAIL_RETRY_SECONDS": _env_int(env, "MAIL_RETRY_SECONDS", 300),
+        "MAIL_RETRY_MAX_SECONDS": _env_int(env, "MAIL_RETRY_MAX_SECONDS", 6 * 3600),
+        "MAIL_SENDING_TIMEOUT": _env_int(env, "MAIL_SENDING_TIMEOUT", 900),
+    }
 
 
 def _database_url(raw: str | None) -> str:
@@ -60,6 +113,11 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # R12: days after disabling before the subscription's data is deleted.
         "DELETION_AFTER_DAYS": _env_int(env, "DELETION_AFTER_DAYS", 90),
         "INVOICE_DUE_DAYS": _env_int(env, "INVOICE_DUE_DAYS", 30),
+        # R12: "will be disabled on …" warnings this many days before (e.g. "7,1").
+        "DISABLE_WARNING_DAYS": _env_days(env, "DISABLE_WARNING_DAYS", (7, 1)),
+        # Links in emails are absolute: where people reach the portal (B1).
+        "PORTAL_BASE_URL": _base_url(env.get("PORTAL_BASE_URL")),
+        **_mail(env, portal_env),
         "BILLING_CURRENCY": env.get("BILLING_CURRENCY", "SEK"),
         # Remittance details printed on invoices (R03, R17).
         "REMITTANCE_BANKGIRO": env.get("REMITTANCE_BANKGIRO", "5050-1055"),
@@ -88,6 +146,8 @@ def for_tests(tmp_dir: Path, **overrides) -> dict:
         SQLALCHEMY_DATABASE_URI=config["SQLALCHEMY_DATABASE_URI"]
         if os.environ.get("DATABASE_URL") else f"sqlite:///{tmp_dir / 'portal.sqlite'}",
         SANDBOX_GATEWAY_URL=f"sqlite:///{tmp_dir / 'sandbox-gateway.sqlite'}",
+        MAIL_BACKEND="file",
+        MAIL_DIR=str(tmp_dir / "mail"),
     )
     config.update(overrides)
     return config

@@ -65,9 +65,10 @@ class PaymentPurpose(enum.StrEnum):
 
 
 class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"    # waiting for `flask mail send` (again, after next_attempt_at)
+    SENDING = "sending"    # claimed by one sender; handed to the mail server, not yet marked
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"      # given up: refused, malformed, out of attempts, or outcome unknown
 
 
 class User(db.Model):
@@ -295,7 +296,8 @@ class Payment(db.Model):
 
 class OutboxMessage(db.Model):
     """Email written in the same transaction as the event that causes it (M2);
-    delivered later by a command."""
+    delivered later by `flask mail send` (portal/mail/outbox.py), which claims a row
+    (status sending, claimed_by) before handing it to the mail server."""
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -303,9 +305,17 @@ class OutboxMessage(db.Model):
     to_address: Mapped[str] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(8))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Stable for the life of the message: the Message-ID's left part, the same on
+    # every attempt, so a copy sent again (after an operator's requeue) is recognisable.
+    message_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Not before this instant (exponential backoff after a temporary failure).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Which sender run holds the message, since when (status sending).
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -334,6 +344,19 @@ class SupportRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     subscription: Mapped[Subscription | None] = relationship()
+
+
+class DisableWarning(db.Model):
+    """R12: a "will be disabled on …" warning given for a subscription, N days before
+    its disable date; unique, so the billing cycle warns once however often it runs."""
+    __tablename__ = "disable_warnings"
+    __table_args__ = (UniqueConstraint("subscription_id", "disable_on", "days_before",
+                                       name="uq_disable_warnings_subscription_date_days"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    disable_on: Mapped[date] = mapped_column(Date)
+    days_before: Mapped[int] = mapped_column(Integer)
+    warned_on: Mapped[date] = mapped_column(Date)
 
 
 class AuditEvent(db.Model):

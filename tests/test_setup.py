@@ -94,8 +94,47 @@ def test_billing_cycle_command_runs_a_range_and_rejects_bad_dates(runner, app):
     runner.invoke(args=["demo", "seed"])
     result = runner.invoke(args=["billing", "cycle", "--date", "2026-12-01", "--until", "2026-12-02"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("\n") == 2 and result.output.startswith("2026-12-01:")
+    lines = result.output.splitlines()
+    assert [line[:11] for line in lines[:2]] == ["2026-12-01:", "2026-12-02:"]
+    assert lines[2].startswith("2026-12-01 – 2026-12-02 in all: 4 charges, 1 invoices") and len(lines) == 3
+    assert result.stderr == ""  # a handful of accounts: no progress bar
     again = runner.invoke(args=["billing", "cycle", "--date", "2026-12-01"])
     assert "0 charges, 0 invoices" in again.output
     bad = runner.invoke(args=["billing", "cycle", "--date", "1 december"])
     assert bad.exit_code != 0 and "not a date" in bad.output
+
+
+def test_mail_settings_default_to_files_in_development_and_smtp_elsewhere():
+    dev = from_environment({})
+    assert dev["MAIL_BACKEND"] == "file" and dev["MAIL_DIR"].endswith("instance/mail")
+    assert dev["PORTAL_BASE_URL"] == "http://127.0.0.1:5000" and dev["DISABLE_WARNING_DAYS"] == (7, 1)
+    prod = from_environment({"PORTAL_ENV": "production", "SECRET_KEY": "s", "MAIL_SMTP_SECURITY": "ssl",
+                             "PORTAL_BASE_URL": "https://billing.example.com/", "DISABLE_WARNING_DAYS": "1, 14"})
+    assert (prod["MAIL_BACKEND"], prod["MAIL_SMTP_PORT"]) == ("smtp", 465)
+    assert prod["PORTAL_BASE_URL"] == "https://billing.example.com"
+    assert prod["DISABLE_WARNING_DAYS"] == (14, 1)
+    for bad in ({"MAIL_BACKEND": "pigeon"}, {"MAIL_SMTP_SECURITY": "tls1"}, {"PORTAL_BASE_URL": "billing.example.com"},
+                {"DISABLE_WARNING_DAYS": "seven"}, {"DISABLE_WARNING_DAYS": "0"}, {"MAIL_SMTP_PORT": "x"}):
+        with pytest.raises(ConfigError):
+            from_environment(bad)
+
+
+def test_billing_cycle_shows_a_progress_bar_on_stderr_for_many_accounts(runner, app):
+    from datetime import date
+
+    from portal.billing.clock import FixedClock
+    from portal.billing.context import Billing
+    from portal.web.deps import policy
+    from tests import factories as f
+
+    with app.app_context():
+        b = Billing(db.session(), app.extensions["payment_gateway"], FixedClock(date(2026, 11, 25)), policy())
+        account = f.account(b)
+        card = f.card(b, account)
+        for _ in range(60):
+            f.subscription(b, account, card, fee=10_00)
+        db.session.commit()
+    result = runner.invoke(args=["billing", "cycle", "--date", "2026-12-01"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("2026-12-01: 60 charges") and result.stdout.count("\n") == 1
+    assert "2026-12-01" in result.stderr  # the bar's label (the bar itself only on a terminal)

@@ -16,6 +16,8 @@ class BillingPolicy:
     deletion_after_days: int = 90    # R12: disabled → data deleted
     invoice_due_days: int = 30
     currency: str = "SEK"
+    # R12: "will be disabled on …" warnings this many days before the disable date.
+    disable_warning_days: tuple[int, ...] = (7, 1)
 
     def disable_date(self, past_due_since: date) -> date:
         return past_due_since + timedelta(days=self.grace_period_days)

@@ -100,7 +100,7 @@ def _auto_charge(b: Billing, profile: BillingProfile, invoice: Invoice, payload:
                                   result.reference, key, PaymentPurpose.AUTO_CHARGE)
         mark_invoices_paid(b, [invoice], payment)
         notify.queue_email(b.session, b.clock, account, "auto_charge_succeeded",
-                           {**payload, "method": method_summary(method)})
+                           {**payload, "method": method_summary(method), "payment_id": payment.id})
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
                      purpose="auto_charge", payment_id=payment.id, invoices=[invoice.number],
                      amount_minor=payment.amount_minor, currency=payment.currency)
@@ -116,8 +116,9 @@ def _auto_charge(b: Billing, profile: BillingProfile, invoice: Invoice, payload:
                      invoices=[invoice.number], amount_minor=invoice.amount_due.minor)
 
 
-def generate_invoices(b: Billing, period_start: date, period_end: date) -> int:
-    """Each profile in its own transaction, so one failure does not undo the rest."""
+def generate_invoices(b: Billing, period_start: date, period_end: date, progress=None) -> int:
+    """Each profile in its own transaction, so one failure does not undo the rest.
+    `progress(1)` is called after each profile (the CLI's progress bar)."""
     created = 0
     profile_ids = b.session.scalars(select(BillingProfile.id).order_by(BillingProfile.id)).all()
     for profile_id in profile_ids:
@@ -126,6 +127,8 @@ def generate_invoices(b: Billing, period_start: date, period_end: date) -> int:
             lock_account(b.session, profile.account_id)
             if generate_invoice(b, profile, period_start, period_end) is not None:
                 created += 1
+        if progress is not None:
+            progress(1)
     return created
 
 
@@ -139,7 +142,7 @@ def mark_past_due_invoices(b: Billing, today: date) -> int:
             account = invoice.billing_profile.account
             payload = {"invoice_id": invoice.id, "number": invoice.number,
                        "amount_minor": invoice.amount_due.minor, "currency": invoice.currency,
-                       "profile_id": invoice.billing_profile_id}
+                       "due_on": invoice.due_on.isoformat(), "profile_id": invoice.billing_profile_id}
             notify.queue_email(b.session, b.clock, account, "invoice_past_due", payload)
             notify.notify_users(b.session, b.clock, account, "invoice_past_due", payload)
         return len(overdue)

@@ -3,21 +3,25 @@ active → past due (R01) → disabled (R12) → deleted 90 days later (R12), ba
 by settling until deleted (R13) — and the billing cycle that drives it all."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.billing import notify
+from portal.billing.balances import settlement_quote
 from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
 from portal.billing.payments import method_summary, record_payment
 from portal.billing.periods import previous_month
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, BillingAccount, Charge, ChargeStatus, MethodKind,
-                           PaymentPurpose, Subscription, SubscriptionStatus)
+from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus,
+                           DisableWarning, MethodKind, PaymentPurpose, Subscription,
+                           SubscriptionStatus)
 
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+Progress = Callable[[int], None]  # told how many more items are done
 NOT_RECEIVED = "not_received"  # a check/wire payment that did not arrive by its due date
 
 
@@ -73,19 +77,25 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
     return charge
 
 
-def bill_subscriptions(b: Billing, period_start: date, period_end: date) -> int:
-    created = 0
-    sub_ids = b.session.scalars(
+def billable_subscription_ids(b: Billing, period_end: date) -> list[int]:
+    return list(b.session.scalars(
         select(Subscription.id).join(Subscription.account)
         .where(BillingAccount.kind == AccountKind.PAY_AS_YOU_GO,
                Subscription.status.in_(BILLABLE), Subscription.started_on <= period_end)
-        .order_by(Subscription.id)).all()
-    for sub_id in sub_ids:
+        .order_by(Subscription.id)))
+
+
+def bill_subscriptions(b: Billing, period_start: date, period_end: date,
+                       progress: Progress | None = None) -> int:
+    created = 0
+    for sub_id in billable_subscription_ids(b, period_end):
         with write_transaction(b.session):
             sub = b.session.get(Subscription, sub_id)
             lock_account(b.session, sub.account_id)
             if bill_subscription(b, sub, period_start, period_end) is not None:
                 created += 1
+        if progress is not None:
+            progress(1)
     return created
 
 
@@ -100,6 +110,48 @@ def mark_unreceived_transfers(b: Billing, today: date) -> int:
         for charge in late:
             record_failed_charge(b, charge, NOT_RECEIVED)
         return len(late)
+
+
+def warn_before_disabling(b: Billing, today: date) -> int:
+    """R12: "will be disabled on …" by email and notice, `policy.disable_warning_days`
+    (e.g. 7 and 1) days before a past-due subscription's disable date. Once per
+    subscription, disable date and warning (a unique row), so reruns of a date warn
+    no one twice; a late run sends only the most urgent warning it has reached, and
+    none that the payment-failed message (which gives the date) already covered."""
+    thresholds = sorted({days for days in b.policy.disable_warning_days if days > 0})
+    if not thresholds:
+        return 0
+    with write_transaction(b.session):
+        warned = 0
+        past_due = b.session.scalars(select(Subscription).where(
+            Subscription.status == SubscriptionStatus.PAST_DUE,
+            Subscription.past_due_since.is_not(None)).order_by(Subscription.id)).all()
+        for sub in past_due:
+            disable_on = b.policy.disable_date(sub.past_due_since)
+            reached = [days for days in thresholds if disable_on - timedelta(days=days) <= today]
+            if today >= disable_on or not reached:
+                continue
+            days_before = min(reached)
+            if disable_on - timedelta(days=days_before) <= sub.past_due_since:
+                continue
+            given = b.session.scalars(select(DisableWarning.id).where(
+                DisableWarning.subscription_id == sub.id, DisableWarning.disable_on == disable_on,
+                DisableWarning.days_before == days_before)).first()
+            if given is not None:
+                continue
+            b.session.add(DisableWarning(subscription_id=sub.id, disable_on=disable_on,
+                                         days_before=days_before, warned_on=today))
+            owed = settlement_quote(b.session, sub, None).total if sub.payment_method else None
+            payload = {"subscription_id": sub.id, "subscription": sub.name,
+                       "disable_on": disable_on.isoformat(), "days_before": days_before}
+            if owed is not None:
+                payload.update(amount_minor=owed.minor, currency=owed.currency)
+            notify.queue_email(b.session, b.clock, sub.account, "subscription_disable_warning", payload)
+            notify.notify_users(b.session, b.clock, sub.account, "subscription_disable_warning", payload)
+            notify.audit(b.session, b.clock, "subscription.disable_warning", account_id=sub.account_id,
+                         **payload)
+            warned += 1
+        return warned
 
 
 def advance_lifecycle(b: Billing, today: date) -> tuple[int, int]:
@@ -140,19 +192,29 @@ class CycleSummary:
     invoices_created: int = 0
     transfers_not_received: int = 0
     invoices_past_due: int = 0
+    disable_warnings: int = 0
     subscriptions_disabled: int = 0
     subscriptions_deleted: int = 0
 
 
-def run_billing_cycle(b: Billing) -> CycleSummary:
+def cycle_size(b: Billing) -> int:
+    """How many subscriptions and billing profiles the cycle works through on the
+    clock's date (for a progress bar)."""
+    _start, period_end = previous_month(b.clock.today())
+    profiles = b.session.scalar(select(func.count()).select_from(BillingProfile))
+    return len(billable_subscription_ids(b, period_end)) + (profiles or 0)
+
+
+def run_billing_cycle(b: Billing, progress: Progress | None = None) -> CycleSummary:
     """Everything the billing day does, for the clock's date. Idempotent per date:
     what exists is not made again and the gateway is asked with derived keys."""
     today = b.clock.today()
     period_start, period_end = previous_month(today)
     summary = CycleSummary(day=today)
-    summary.charges_created = bill_subscriptions(b, period_start, period_end)
-    summary.invoices_created = generate_invoices(b, period_start, period_end)
+    summary.charges_created = bill_subscriptions(b, period_start, period_end, progress)
+    summary.invoices_created = generate_invoices(b, period_start, period_end, progress)
     summary.transfers_not_received = mark_unreceived_transfers(b, today)
     summary.invoices_past_due = mark_past_due_invoices(b, today)
+    summary.disable_warnings = warn_before_disabling(b, today)
     summary.subscriptions_disabled, summary.subscriptions_deleted = advance_lifecycle(b, today)
     return summary

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
@@ -22,10 +23,11 @@ def users_with_roles(session: Session, account_id: int, roles) -> list[User]:
         .distinct().order_by(User.id)))
 
 
-def contact_locale(session: Session, account: BillingAccount) -> str:
+def contact_locale(session: Session, account: BillingAccount, to_address: str | None = None) -> str:
     """Billing email goes out in the language of the person it is addressed to, if
     they have signed in; else of the account's administrator or owner; else Swedish."""
-    addressee = session.scalars(select(User).where(User.email == account.notification_email)).first()
+    address = to_address or account.notification_email
+    addressee = session.scalars(select(User).where(func.lower(User.email) == address.strip().lower())).first()
     if addressee is not None:
         return addressee.locale
     contacts = users_with_roles(session, account.id, CONTACT_ROLES)
@@ -34,9 +36,13 @@ def contact_locale(session: Session, account: BillingAccount) -> str:
 
 def queue_email(session: Session, clock: Clock, account: BillingAccount, template: str,
                 payload: dict[str, Any], to_address: str | None = None) -> OutboxMessage:
+    """The email is a row in the outbox, committed with the event or not at all (M2).
+    The payload always carries the account, so the message can link to its pages (B1)."""
+    address = to_address or account.notification_email
     message = OutboxMessage(
-        template=template, to_address=to_address or account.notification_email,
-        locale=contact_locale(session, account), payload=payload, created_at=clock.now())
+        template=template, to_address=address, locale=contact_locale(session, account, address),
+        payload={**payload, "account_id": account.id}, message_key=uuid4().hex,
+        created_at=clock.now())
     session.add(message)
     return message
 

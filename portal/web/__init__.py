@@ -18,9 +18,10 @@ def register_blueprints(app: Flask) -> None:
 def _template_helpers(app: Flask) -> None:
     from portal.billing.money import Money
     from portal.i18n import money
-    from portal.web import labels
+    from portal.web import deeplinks, labels
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(
-        labels=labels, card_name=labels.card_name, notice_text=labels.notice_text)
+        labels=labels, card_name=labels.card_name, notice_text=labels.notice_text,
+        notice_link=deeplinks.notice_link)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: money(Money(minor, currency))

@@ -13,7 +13,8 @@ def policy() -> BillingPolicy:
     return BillingPolicy(grace_period_days=config["GRACE_PERIOD_DAYS"],
                          deletion_after_days=config["DELETION_AFTER_DAYS"],
                          invoice_due_days=config["INVOICE_DUE_DAYS"],
-                         currency=config["BILLING_CURRENCY"])
+                         currency=config["BILLING_CURRENCY"],
+                         disable_warning_days=tuple(config["DISABLE_WARNING_DAYS"]))
 
 
 def billing(clock=None) -> Billing:

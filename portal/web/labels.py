@@ -66,6 +66,12 @@ DECLINE_REASON = {
                            "Please try again in a few minutes."),
 }
 
+# R01: why a charge failed — the gateway's reasons, or a transfer that never arrived.
+FAILURE_REASON = {
+    **DECLINE_REASON,
+    "not_received": _l("We have not received the check/wire transfer payment by its due date."),
+}
+
 CARD_BRAND = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
 
 
@@ -99,6 +105,11 @@ def notice_text(notice) -> str:
         case "payment_failed":
             return gettext("The payment for %(subscription)s did not go through, so it is past due. "
                            "Settle the balance before %(date)s to keep it running.",
+                           subscription=p.get("subscription", ""),
+                           date=day(date.fromisoformat(p["disable_on"])) if p.get("disable_on") else "")
+        case "subscription_disable_warning":
+            return gettext("Reminder: %(subscription)s is past due and will be disabled on %(date)s "
+                           "unless the balance is settled.",
                            subscription=p.get("subscription", ""),
                            date=day(date.fromisoformat(p["disable_on"])) if p.get("disable_on") else "")
         case "subscription_disabled":

@@ -166,3 +166,52 @@ def test_crash_between_gateway_and_commit_does_not_charge_twice(b, payg, clock, 
     assert [c.status for c in payg.fine.charges] == [ChargeStatus.PAID]
     approved = [e for e in b.gateway.charges_for() if e.approved]
     assert len(approved) == 1
+
+
+# --- R12: "will be disabled on …" warnings -------------------------------------------------
+
+def warnings_sent(b):
+    return [(m.created_at.date(), m.payload["days_before"]) for m in b.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "subscription_disable_warning")
+        .order_by(OutboxMessage.id))]
+
+
+def test_r12_warned_7_and_1_days_before_the_disable_date_once_however_often_the_cycle_runs(b, payg, clock):
+    cycle(b, clock, date(2026, 12, 1))  # the charge fails: disabled on 31 December
+    for day in range(2, 32):
+        cycle(b, clock, date(2026, 12, day))
+        cycle(b, clock, date(2026, 12, day))  # a second cron run the same day
+    assert warnings_sent(b) == [(date(2026, 12, 24), 7), (date(2026, 12, 30), 1)]
+    notices = b.session.scalars(select(Notice).where(Notice.kind == "subscription_disable_warning")).all()
+    assert [n.user_id for n in notices] == [payg.admin.id] * 2
+    mail = b.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.template == "subscription_disable_warning")).first()
+    assert mail.payload == {"subscription_id": payg.risky.id, "subscription": payg.risky.name,
+                            "disable_on": "2026-12-31", "days_before": 7, "amount_minor": 300_00,
+                            "currency": "SEK", "account_id": payg.acc.id}
+
+
+def test_r12_a_late_run_sends_only_the_most_urgent_warning(b, payg, clock):
+    cycle(b, clock, date(2026, 12, 1))
+    cycle(b, clock, date(2026, 12, 30))  # nobody ran the cycle for four weeks
+    cycle(b, clock, date(2026, 12, 30))
+    assert warnings_sent(b) == [(date(2026, 12, 30), 1)]
+
+
+def test_r12_no_warning_once_the_balance_is_settled(b, payg, clock):
+    cycle(b, clock, date(2026, 12, 1))
+    quote = payments.quote_settlement(b, payg.admin, payg.risky.id, payg.good.id)
+    payments.settle_balance(b, payg.admin, payg.risky.id, UseSavedCard(payg.good.id),
+                            quote.total.minor, "settle-before-warning")
+    for day in (24, 30, 31):
+        cycle(b, clock, date(2026, 12, day))
+    assert warnings_sent(b) == []
+
+
+def test_r12_warning_days_are_configurable(b, payg, clock):
+    from dataclasses import replace
+    b.policy = replace(b.policy, disable_warning_days=(3,))
+    cycle(b, clock, date(2026, 12, 1))
+    for day in (24, 27, 28, 30):
+        cycle(b, clock, date(2026, 12, day))
+    assert warnings_sent(b) == [(date(2026, 12, 28), 3)]

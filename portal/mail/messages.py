@@ -1,0 +1,246 @@
+"""What each billing email says (R01, R09, R11, R12, R13, R18, R22), in the current
+locale: every sentence is a whole translatable string with named placeholders.
+The layout (templates/email/message.html and .txt) is the same for all of them, so
+every email is plain text and accessible HTML from one source."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
+
+from babel.lists import format_list
+from flask_babel import get_locale, gettext as _
+
+from portal.billing.money import Money
+from portal.i18n import day, money
+from portal.web.labels import FAILURE_REASON, card_name
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    url: str
+
+
+@dataclass
+class Content:
+    subject: str
+    heading: str
+    paragraphs: list[str]
+    facts: list[tuple[str, str]] = field(default_factory=list)  # label, value
+    action: Link | None = None
+    footer: str = ""
+
+
+class Payload:
+    """The outbox payload with formatting at the edge (M1) and tolerance for keys
+    that messages queued by an older version lack."""
+
+    def __init__(self, raw: dict[str, Any], to_address: str):
+        self.raw, self.to_address = raw, to_address
+
+    def text(self, key: str) -> str:
+        value = self.raw.get(key)
+        return "" if value is None else str(value)
+
+    def money(self, key: str = "amount_minor") -> str:
+        if not isinstance(self.raw.get(key), int) or not self.raw.get("currency"):
+            return ""
+        return money(Money(self.raw[key], self.raw["currency"]))
+
+    def day(self, key: str) -> str:
+        try:
+            return day(date.fromisoformat(self.raw[key]))
+        except (KeyError, TypeError, ValueError):
+            return ""
+
+    def method(self) -> str:
+        method = self.raw.get("method")
+        if not isinstance(method, dict):
+            return ""
+        return card_name(SimpleNamespace(kind=method.get("kind"), brand=method.get("brand"),
+                                         last4=method.get("last4")))
+
+    def reason(self) -> str:
+        reason = FAILURE_REASON.get(self.text("reason"))
+        return str(reason) if reason else ""
+
+    def names(self, key: str) -> str:
+        values = [str(v) for v in self.raw.get(key) or [] if v]
+        return format_list(values, locale=get_locale()) if values else ""
+
+
+def _facts(*pairs: tuple[str, str]) -> list[tuple[str, str]]:
+    return [(label, value) for label, value in pairs if value]
+
+
+def _billing_footer(p: Payload, provider: str) -> str:
+    return _("You receive this email because %(address)s is where %(provider)s sends billing "
+             "notifications for the account.", address=p.to_address, provider=provider)
+
+
+def payment_failed(p: Payload, provider: str) -> Content:  # R01
+    sub = p.text("subscription")
+    paragraphs = [_("We could not collect the payment for %(subscription)s, so the subscription "
+                    "is past due.", subscription=sub)]
+    if p.reason():
+        paragraphs.append(p.reason())
+    if p.day("disable_on"):
+        paragraphs.append(_("Settle the balance by %(date)s to keep the subscription running. If it is "
+                            "not settled by then, the subscription will be disabled and its services "
+                            "will stop.", date=p.day("disable_on")))
+    return Content(
+        subject=_("Payment failed: %(subscription)s is past due", subscription=sub),
+        heading=_("Your payment did not go through"), paragraphs=paragraphs,
+        facts=_facts((_("Subscription"), sub), (_("Amount not paid"), p.money()),
+                     (_("Will be disabled on"), p.day("disable_on"))),
+        footer=_billing_footer(p, provider))
+
+
+def subscription_disable_warning(p: Payload, provider: str) -> Content:  # R12
+    sub, when = p.text("subscription"), p.day("disable_on")
+    return Content(
+        subject=_("Reminder: %(subscription)s will be disabled on %(date)s", subscription=sub, date=when),
+        heading=_("%(subscription)s will be disabled on %(date)s", subscription=sub, date=when),
+        paragraphs=[
+            _("The balance for %(subscription)s is still past due. If it is not settled by %(date)s, "
+              "the subscription will be disabled and its services will stop.", subscription=sub, date=when),
+            _("Settle the balance now to keep it running."),
+        ],
+        facts=_facts((_("Subscription"), sub), (_("Total outstanding amount"), p.money()),
+                     (_("Will be disabled on"), when)),
+        footer=_billing_footer(p, provider))
+
+
+def subscription_disabled(p: Payload, provider: str) -> Content:  # R12
+    sub, when = p.text("subscription"), p.day("delete_on")
+    return Content(
+        subject=_("%(subscription)s has been disabled", subscription=sub),
+        heading=_("%(subscription)s has been disabled", subscription=sub),
+        paragraphs=[
+            _("The balance for %(subscription)s was not settled, so the subscription has been disabled "
+              "and its services have stopped.", subscription=sub),
+            _("Its data will be deleted on %(date)s. Settle the balance before then and the "
+              "subscription becomes active again.", date=when),
+        ],
+        facts=_facts((_("Subscription"), sub), (_("Data deleted on"), when)),
+        footer=_billing_footer(p, provider))
+
+
+def invoice_ready(p: Payload, provider: str) -> Content:  # R16, R18
+    number = p.text("number")
+    if p.raw.get("amount_minor") == 0:
+        paragraphs = [_("Credits covered the whole amount of invoice %(number)s. There is nothing to pay.",
+                        number=number)]
+    else:
+        paragraphs = [_("Invoice %(number)s for %(amount)s is ready. It is due on %(date)s.",
+                        number=number, amount=p.money(), date=p.day("due_on"))]
+    return Content(
+        subject=_("Invoice %(number)s is ready", number=number),
+        heading=_("Your invoice is ready"), paragraphs=paragraphs,
+        facts=_facts((_("Invoice"), number), (_("Amount due"), p.money()), (_("Due date"), p.day("due_on"))),
+        footer=_billing_footer(p, provider))
+
+
+def auto_charge_succeeded(p: Payload, provider: str) -> Content:  # R18
+    number = p.text("number")
+    return Content(
+        subject=_("Invoice %(number)s has been paid", number=number),
+        heading=_("Your invoice has been paid"),
+        paragraphs=[_("We charged %(amount)s to %(method)s for invoice %(number)s. There is nothing "
+                      "more to do.", amount=p.money(), method=p.method(), number=number)],
+        facts=_facts((_("Invoice"), number), (_("Amount paid"), p.money()), (_("Payment method"), p.method())),
+        footer=_billing_footer(p, provider))
+
+
+def auto_charge_failed(p: Payload, provider: str) -> Content:  # R18
+    number = p.text("number")
+    paragraphs = [_("We tried to charge %(amount)s to %(method)s for invoice %(number)s, but the "
+                    "payment did not go through.", amount=p.money(), method=p.method(), number=number)]
+    if p.reason():
+        paragraphs.append(p.reason())
+    paragraphs.append(_("Pay the invoice online with another card by %(date)s.", date=p.day("due_on"))
+                      if p.day("due_on") else _("Pay the invoice online with another card."))
+    return Content(
+        subject=_("Payment failed for invoice %(number)s", number=number),
+        heading=_("The automatic payment did not go through"), paragraphs=paragraphs,
+        facts=_facts((_("Invoice"), number), (_("Amount due"), p.money()), (_("Due date"), p.day("due_on"))),
+        footer=_billing_footer(p, provider))
+
+
+def invoice_past_due(p: Payload, provider: str) -> Content:  # R01-like for invoices, M4
+    number = p.text("number")
+    first = (_("Invoice %(number)s for %(amount)s was due on %(date)s and has not been paid.",
+               number=number, amount=p.money(), date=p.day("due_on")) if p.day("due_on")
+             else _("Invoice %(number)s for %(amount)s has not been paid.", number=number, amount=p.money()))
+    return Content(
+        subject=_("Invoice %(number)s is past due", number=number),
+        heading=_("Your invoice is past due"),
+        paragraphs=[first, _("Pay it now to avoid interruptions.")],
+        facts=_facts((_("Invoice"), number), (_("Amount due"), p.money()), (_("Due date"), p.day("due_on"))),
+        footer=_billing_footer(p, provider))
+
+
+def receipt(p: Payload, provider: str) -> Content:  # R09, R22
+    paragraphs = [_("Thank you. %(amount)s was paid with %(method)s.", amount=p.money(), method=p.method())]
+    if p.names("subscriptions"):
+        paragraphs.append(_("These subscriptions are paid and active: %(subscriptions)s.",
+                            subscriptions=p.names("subscriptions")))
+    if p.names("invoices"):
+        paragraphs.append(_("These invoices are paid: %(invoices)s.", invoices=p.names("invoices")))
+    return Content(
+        subject=_("Receipt for your payment of %(amount)s", amount=p.money()),
+        heading=_("Payment received"), paragraphs=paragraphs,
+        facts=_facts((_("Amount"), p.money()), (_("Payment method"), p.method())),
+        footer=_billing_footer(p, provider))
+
+
+def notification_email_changed(p: Payload, provider: str) -> Content:  # R11
+    old, new = p.text("old"), p.text("new")
+    paragraphs = [_("Billing notifications from %(provider)s are now sent to %(new)s instead of %(old)s.",
+                    provider=provider, new=new, old=old)]
+    if p.to_address.lower() == old.lower():
+        paragraphs.append(_("If you did not ask for this change, sign in and change the address back, "
+                            "or contact your account administrator."))
+    else:
+        paragraphs.append(_("Payment failures, invoices and past-due balances will be sent to this "
+                            "address. Add it to your contacts so that the messages do not end up in "
+                            "the spam folder."))
+    return Content(
+        subject=_("The billing notification address has changed"),
+        heading=_("The billing notification address has changed"), paragraphs=paragraphs,
+        facts=_facts((_("Previous address"), old), (_("New address"), new)),
+        footer=_("You receive this email because this address was, or has become, the billing "
+                 "notification address of an account at %(provider)s.", provider=provider))
+
+
+def support_request_received(p: Payload, provider: str) -> Content:  # R13
+    return Content(
+        subject=_("We have received your support request"),
+        heading=_("We have received your support request"),
+        paragraphs=[_("Thank you. We have received your support request and will answer by email.")],
+        facts=_facts((_("Reference"), f"#{p.text('request_id')}" if p.text("request_id") else ""),
+                     (_("Subject"), p.text("subject"))),
+        footer=_("You receive this email because you opened a support request in the %(provider)s "
+                 "billing portal.", provider=provider))
+
+
+COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
+    f.__name__: f for f in (payment_failed, subscription_disable_warning, subscription_disabled,
+                            invoice_ready, auto_charge_succeeded, auto_charge_failed, invoice_past_due,
+                            receipt, notification_email_changed, support_request_received)
+}
+
+
+class UnknownTemplate(LookupError):
+    pass
+
+
+def compose(template: str, payload: dict[str, Any], to_address: str, provider: str) -> Content:
+    """The message's words in the current locale (the caller forces the recipient's)."""
+    composer = COMPOSERS.get(template)
+    if composer is None:
+        raise UnknownTemplate(template)
+    return composer(Payload(payload or {}, to_address), provider)

@@ -1,0 +1,63 @@
+"""B1: the exact page that acts on a billing event — for the link in its email and in
+its in-portal notice. One place, so the email and the notice never disagree."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext
+
+SETTLE_KINDS = ("payment_failed", "subscription_disable_warning", "subscription_disabled")
+PAY_KINDS = ("invoice_past_due", "auto_charge_failed")
+INVOICE_KINDS = ("invoice_ready", "auto_charge_succeeded")
+
+
+@dataclass(frozen=True)
+class Target:
+    endpoint: str
+    values: dict[str, Any] = field(default_factory=dict)
+    text: str = ""  # the link's words, meaningful out of context (WCAG 2.4.4)
+
+
+def _id(payload: dict[str, Any], key: str) -> int | None:
+    value = payload.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def target(kind: str, payload: dict[str, Any], account_id: int | None = None) -> Target | None:
+    """Where the event's link goes, in the current locale's words; None when the
+    payload lacks what the link needs (e.g. a message queued before links existed)."""
+    account_id = account_id if account_id is not None else _id(payload, "account_id")
+    if account_id is None:
+        return None
+    subscription_id, invoice_id = _id(payload, "subscription_id"), _id(payload, "invoice_id")
+    profile_id, payment_id = _id(payload, "profile_id"), _id(payload, "payment_id")
+    name, number = payload.get("subscription", ""), payload.get("number", "")
+    if kind in SETTLE_KINDS and subscription_id is not None:
+        return Target("settle.start", {"account_id": account_id, "subscription_id": subscription_id},
+                      gettext("Settle the balance for %(subscription)s", subscription=name))
+    if kind in PAY_KINDS and profile_id is not None and invoice_id is not None:
+        return Target("invoices.start", {"account_id": account_id, "profile_id": profile_id,
+                                         "invoice": invoice_id},
+                      gettext("Pay invoice %(number)s now", number=number))
+    if kind in INVOICE_KINDS and invoice_id is not None:
+        return Target("invoices.detail", {"account_id": account_id, "invoice_id": invoice_id},
+                      gettext("View invoice %(number)s", number=number))
+    if kind == "receipt" and payment_id is not None:
+        return Target("settle.receipt", {"account_id": account_id, "payment_id": payment_id},
+                      gettext("View the receipt"))
+    if kind == "notification_email_changed":
+        return Target("account.notifications", {"account_id": account_id},
+                      gettext("Review the billing notification settings"))
+    if kind == "support_request_received":
+        return Target("account.support", {"account_id": account_id},
+                      gettext("See your support requests"))
+    return None
+
+
+def notice_link(notice) -> tuple[str, str] | None:
+    """(href, words) for an in-portal notice (R01, B3), in the page's language."""
+    from flask import url_for
+
+    found = target(notice.kind, notice.payload or {}, notice.account_id)
+    return None if found is None else (url_for(found.endpoint, **found.values), found.text)

@@ -1,0 +1,81 @@
+"""The HTML part of every billing email, in both languages, checked by axe-core in
+Debian's Chromium against WCAG 2.0–2.2 A and AA."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from portal.mail.messages import COMPOSERS
+from portal.mail.render import render_email
+from portal.models import OutboxMessage
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+CARD = {"kind": "card", "brand": "visa", "last4": "4242"}
+PAYLOADS = {
+    "payment_failed": {"subscription_id": 1, "subscription": "Webbshop – produktion", "reason": "insufficient_funds",
+                       "amount_minor": 1_234_50, "currency": "SEK", "disable_on": "2026-12-13"},
+    "subscription_disable_warning": {"subscription_id": 1, "subscription": "Webbshop – produktion",
+                                     "disable_on": "2026-12-13", "days_before": 7, "amount_minor": 4_481_50,
+                                     "currency": "SEK"},
+    "subscription_disabled": {"subscription_id": 1, "subscription": "Arkiv", "delete_on": "2027-03-13"},
+    "invoice_ready": {"invoice_id": 4, "number": "202611000001", "amount_minor": 8_140_00, "currency": "SEK",
+                      "due_on": "2026-12-31", "profile_id": 1},
+    "auto_charge_succeeded": {"invoice_id": 4, "number": "202611000001", "amount_minor": 8_140_00,
+                              "currency": "SEK", "due_on": "2026-12-31", "profile_id": 1, "method": CARD,
+                              "payment_id": 9},
+    "auto_charge_failed": {"invoice_id": 4, "number": "202611000001", "amount_minor": 8_140_00, "currency": "SEK",
+                           "due_on": "2026-12-31", "profile_id": 1, "method": CARD, "reason": "generic_decline"},
+    "invoice_past_due": {"invoice_id": 3, "number": "202610000001", "amount_minor": 7_140_00, "currency": "SEK",
+                         "due_on": "2026-12-01", "profile_id": 1},
+    "receipt": {"payment_id": 9, "amount_minor": 2_858_00, "currency": "SEK", "method": CARD,
+                "subscriptions": ["Webbshop – produktion", "Webbshop – test"]},
+    "notification_email_changed": {"old": "anna@example.com", "new": "ekonomi@example.com"},
+    "support_request_received": {"request_id": 7, "subject": "Betalat men fortfarande inaktiverad"},
+}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but /usr/bin/chromium is missing")
+        pytest.skip("Chromium is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def test_every_email_is_accessible_html_in_both_languages(app, chromium):
+    from axe_playwright_python.sync_playwright import Axe
+
+    assert set(PAYLOADS) == set(COMPOSERS)
+    emails = {}
+    for lang in ("sv", "en"):
+        for template, payload in PAYLOADS.items():
+            message = OutboxMessage(template=template, to_address="anna@example.com", locale=lang,
+                                    payload={**payload, "account_id": 1}, message_key=f"axe-{template}",
+                                    created_at=datetime(2026, 12, 1, 12))
+            emails[f"{lang}/{template}"] = render_email(app, message).get_body(("html",)).get_content()
+    page = chromium.new_page()
+    page.add_init_script(Axe().axe_script)  # compiled once, present in every email opened
+    page.route("http://mail.test/**", lambda route: route.fulfill(
+        content_type="text/html; charset=utf-8", body=emails[route.request.url.split("/", 3)[3]]))
+    problems = {}
+    for name in emails:
+        page.goto(f"http://mail.test/{name}")
+        assert page.evaluate("document.documentElement.lang") == name[:2]
+        violations = page.evaluate("axe.run({runOnly: {type: 'tag', values: %s}}).then(r => r.violations)"
+                                   % WCAG)
+        if violations:
+            problems[name] = [(v["id"], v["help"], [n["html"] for n in v["nodes"]]) for v in violations]
+    page.close()
+    assert problems == {}

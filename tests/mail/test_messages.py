@@ -1,0 +1,306 @@
+"""Billing emails as they arrive at a real SMTP server, after the billing cycle has
+run over simulated days and months: right recipients, the recipient's language,
+plain text and accessible HTML, deep links that open the page acting on it (B1)."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from portal.billing import accounts, lifecycle, payments
+from portal.billing.payments import UseSavedCard
+from portal.mail.messages import COMPOSERS
+from portal.models import (BillingProfile, Notice, OutboxMessage, OutboxStatus, PaymentMethod,
+                           Subscription, SubscriptionStatus, User)
+from tests import factories as f
+from tests.mail.conftest import deliver
+from tests.web.conftest import sign_in_as
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cycle(b, clock, first: date, last: date | None = None) -> None:
+    day = first
+    while day <= (last or first):
+        clock.current = day
+        lifecycle.run_billing_cycle(b)
+        day += timedelta(days=1)
+
+
+def user(b, email: str) -> User:
+    return b.session.scalars(select(User).where(User.email == email)).one()
+
+
+def set_default_card(b, demo, number: str) -> PaymentMethod:
+    """The agreement's billing profile pays by card (R18) instead of check/wire."""
+    profile = b.session.get(BillingProfile, demo.profile)
+    card = f.card(b, profile.account, number)
+    profile.default_payment_method_id = card.id
+    b.session.commit()
+    return card
+
+
+def assert_in_language(received, lang: str) -> None:
+    assert received.message["Content-Language"] == lang
+    assert f'<html lang="{lang}">' in received.html
+    assert received.path.startswith(f"/{lang}/")
+
+
+def assert_opens(browser, received, email: str, expect: str | None = None) -> str:
+    """B1: the email's link answers 200 for the person who acts on it."""
+    sign_in_as(browser, email, received.path[1:3])
+    response = browser.get(received.path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, (received.path, html[:300])
+    if expect:
+        assert expect in html
+    browser.post(f"/{received.path[1:3]}/sign-out", {}, token_from=received.path)
+    return html
+
+
+# --- R01: payment failed ------------------------------------------------------------
+
+def test_r01_failed_charge_emails_the_account_administrator_in_swedish_with_the_settle_link(
+        app, b, demo, clock, mail_to, browser):
+    run_cycle(b, clock, date(2026, 12, 1))
+    report = deliver(app, clock)
+    failed = mail_to.by_template_subject("Betalningen misslyckades")
+    queued = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "payment_failed")).all()
+    assert report.sent == len(mail_to.received) and len(failed) == len(queued) == 2
+    assert {r.to for r in failed} == {"anna@example.com"}  # the notification address (R11)
+    production = next(r for r in failed if "Webbshop – produktion" in r.subject)
+    assert_in_language(production, "sv")
+    assert production.path == f"/sv/accounts/{demo.payg}/subscriptions/{demo.production}/settle"
+    assert "Reglera saldot för Webbshop – produktion" in production.html  # the link's words
+    assert "Enligt din bank finns det inte tillräckligt med pengar på kortet." in production.flat_text
+    assert "13 december 2026" in production.text and "1\xa0234,50\xa0kr" in production.text
+    assert production.path in production.text.replace("http://127.0.0.1:5000", "")
+    assert_opens(browser, production, "anna@example.com", "Reglera saldo")
+
+
+def test_r01_failed_charge_also_leaves_a_notice_with_the_settle_link(app, b, demo, clock, browser):
+    run_cycle(b, clock, date(2026, 12, 1))
+    anna = user(b, "anna@example.com")
+    kinds = [n.kind for n in b.session.scalars(select(Notice).where(Notice.user_id == anna.id))]
+    assert kinds.count("payment_failed") == 3  # the demo's, and one per failed charge
+    sign_in_as(browser, "anna@example.com", "en")
+    html = browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
+    assert (f'<a href="/en/accounts/{demo.payg}/subscriptions/{demo.testing}/settle">'
+            f"Settle the balance for Webbshop – test</a>") in html
+
+
+# --- R12: will be disabled on …, disabled — data deleted on … ------------------------
+
+def test_r12_warned_7_and_1_days_before_disabling_then_told_the_deletion_date(
+        app, b, demo, clock, mail_to, browser):
+    run_cycle(b, clock, date(2026, 11, 26), date(2027, 3, 14))  # three and a half months, daily
+    deliver(app, clock)
+    production = [r for r in mail_to.to("anna@example.com") if "Webbshop – produktion" in r.subject]
+    subjects = [r.subject for r in production]
+    # Past due since 13 Nov: disabled 13 Dec (30 days), data deleted 13 Mar (90 days).
+    assert subjects == [
+        "Betalningen misslyckades: Webbshop – produktion är förfallen",  # 1 Dec charge
+        "Påminnelse: Webbshop – produktion inaktiveras 13 december 2026",  # 6 Dec: 7 days before
+        "Påminnelse: Webbshop – produktion inaktiveras 13 december 2026",  # 12 Dec: 1 day before
+        "Webbshop – produktion har inaktiverats",  # 13 Dec
+    ]
+    warning, disabled = production[1], production[3]
+    assert warning.message["Date"].datetime.date() == date(2026, 12, 6)
+    assert production[2].message["Date"].datetime.date() == date(2026, 12, 12)
+    assert "Totalt utestående belopp: 4\xa0481,50\xa0kr" in warning.text  # both subscriptions on the card
+    assert "Prenumerationens data tas bort 13 mars 2027." in disabled.flat_text
+    for received in (warning, disabled):
+        assert received.path == f"/sv/accounts/{demo.payg}/subscriptions/{demo.production}/settle"
+    assert_opens(browser, disabled, "anna@example.com", "Reglera saldo")
+    b.session.expire_all()
+    assert b.session.get(Subscription, demo.production).status == SubscriptionStatus.DELETED
+    assert len(mail_to.received) == len(set(r.message["Message-ID"] for r in mail_to.received))
+
+
+def test_r12_the_warning_is_a_notice_too_dismissible_per_user(app, b, demo, clock, browser):
+    run_cycle(b, clock, date(2026, 12, 6))
+    sign_in_as(browser, "anna@example.com", "en")
+    html = browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
+    assert "Reminder: Webbshop – produktion is past due and will be disabled on December 13, 2026" in html
+    notice = b.session.scalars(select(Notice).where(Notice.kind == "subscription_disable_warning")).first()
+    browser.post(f"/en/accounts/{demo.payg}/notices/{notice.id}/dismiss", {}, token_from=f"/en/accounts/{demo.payg}/")
+    html = browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
+    assert "Reminder: Webbshop – produktion is past due" not in html
+
+
+# --- R09 / R22: receipts --------------------------------------------------------------
+
+def test_r09_receipt_after_settling_is_emailed_with_a_link_to_the_receipt(app, b, demo, clock, mail_to, browser):
+    anna = user(b, "anna@example.com")
+    quote = payments.quote_settlement(b, anna, demo.production, demo.spare_card)
+    payment = payments.settle_balance(b, anna, demo.production, UseSavedCard(demo.spare_card),
+                                      quote.total.minor, "settle-email-0001")
+    deliver(app, clock)
+    [receipt] = mail_to.received
+    assert receipt.to == "anna@example.com"
+    assert receipt.subject == "Kvitto för din betalning på 2\xa0858,00\xa0kr"
+    assert "2\xa0858,00\xa0kr har betalats med Visa som slutar på 4242." in receipt.flat_text
+    assert "Webbshop – produktion och Webbshop – test" in receipt.flat_text  # a list in Swedish
+    assert receipt.path == f"/sv/accounts/{demo.payg}/payments/{payment.id}"
+    assert_opens(browser, receipt, "anna@example.com", "Betalningen har tagits emot")
+
+
+def test_r22_receipt_after_pay_now_goes_to_the_notification_address_in_its_language(
+        app, b, demo, clock, mail_to, browser):
+    olivia, david = user(b, "olivia@example.com"), user(b, "david@example.com")
+    accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
+    card = b.session.scalars(select(PaymentMethod).where(PaymentMethod.account_id == demo.agreement,
+                                                         PaymentMethod.kind == "card")).first()
+    quote = payments.quote_invoices(b, david, demo.profile, [demo.due])
+    payment = payments.pay_invoices(b, david, demo.profile, [demo.due], UseSavedCard(card.id),
+                                    quote.total.minor, "pay-now-email-0001")
+    deliver(app, clock)
+    [receipt] = mail_to.by_template_subject("Receipt for your payment")
+    assert receipt.to == "david@example.com"
+    assert_in_language(receipt, "en")
+    assert "These invoices are paid: 202610000001." in receipt.flat_text
+    assert receipt.path == f"/en/accounts/{demo.agreement}/payments/{payment.id}"
+    assert_opens(browser, receipt, "david@example.com", "Payment received")
+
+
+# --- R18: invoice ready, automatic charge result ----------------------------------------
+
+def test_r18_invoice_ready_and_card_charged_link_to_the_invoice(app, b, demo, clock, mail_to, browser):
+    set_default_card(b, demo, f.APPROVE)
+    run_cycle(b, clock, date(2026, 12, 1))
+    deliver(app, clock)
+    ready, = mail_to.by_template_subject("är klar")
+    paid, = mail_to.by_template_subject("har betalats")
+    assert ready.to == paid.to == "olivia@example.com"
+    assert_in_language(ready, "sv")
+    invoice_id = b.session.scalars(select(OutboxMessage.payload).where(
+        OutboxMessage.template == "invoice_ready")).one()["invoice_id"]
+    for received in (ready, paid):
+        assert received.path == f"/sv/accounts/{demo.agreement}/invoices/{invoice_id}"
+    assert "Visa som slutar på 4242" in paid.text
+    assert_opens(browser, paid, "olivia@example.com", "Betald")
+
+
+def test_r18_failed_automatic_charge_links_to_pay_now_for_that_invoice(app, b, demo, clock, mail_to, browser):
+    set_default_card(b, demo, f.DECLINE)
+    olivia = user(b, "olivia@example.com")
+    accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
+    run_cycle(b, clock, date(2026, 12, 1))
+    deliver(app, clock)
+    failed, = mail_to.by_template_subject("Payment failed for invoice")
+    assert failed.to == "david@example.com"
+    assert_in_language(failed, "en")
+    invoice_id = b.session.scalars(select(OutboxMessage.payload).where(
+        OutboxMessage.template == "auto_charge_failed")).one()["invoice_id"]
+    assert failed.path == f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/pay?invoice={invoice_id}"
+    assert "Your bank declined the payment without giving a reason." in failed.flat_text
+    html = assert_opens(browser, failed, "david@example.com", "Select a payment method")
+    assert "Pay now" in html
+
+
+# --- R11: notification address changed -----------------------------------------------------
+
+def test_r11_old_and_new_address_are_both_told_each_in_their_language(app, b, demo, clock, mail_to, browser):
+    olivia = user(b, "olivia@example.com")
+    accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
+    deliver(app, clock)
+    old, = mail_to.to("olivia@example.com")
+    new, = mail_to.to("david@example.com")
+    assert old.subject == "Adressen för faktureringsaviseringar har ändrats"
+    assert new.subject == "The billing notification address has changed"
+    assert_in_language(old, "sv")
+    assert_in_language(new, "en")
+    assert "Om du inte har bett om den här ändringen" in old.flat_text  # a hijack does not go unnoticed
+    assert "spam folder" in new.flat_text
+    assert old.path == f"/sv/accounts/{demo.agreement}/notifications"
+    assert_opens(browser, old, "olivia@example.com", "david@example.com")
+
+
+# --- R13: support request received -------------------------------------------------------------
+
+def test_r13_support_request_is_confirmed_to_the_person_who_opened_it_in_english(
+        app, b, demo, clock, mail_to, browser):
+    david = user(b, "david@example.com")
+    request = accounts.open_support_request(b, david, demo.agreement, None, "Paid but disabled",
+                                            "I paid yesterday.")
+    deliver(app, clock)
+    [confirmation] = mail_to.received
+    assert confirmation.to == "david@example.com"  # not the notification address
+    assert_in_language(confirmation, "en")
+    assert confirmation.subject == "We have received your support request"
+    assert f"Reference: #{request.id}" in confirmation.text and "Paid but disabled" in confirmation.text
+    assert_opens(browser, confirmation, "david@example.com", "Paid but disabled")
+
+
+# --- B1: every email deep-links to a page that answers ----------------------------------------
+
+def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
+        app, b, demo, clock, mail_to, browser):
+    """One of each message, then every link is followed as the person who acts on it;
+    a visitor not signed in is sent to sign in and then back to the same page."""
+    olivia, anna = user(b, "olivia@example.com"), user(b, "anna@example.com")
+    set_default_card(b, demo, f.DECLINE)
+    accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
+    accounts.open_support_request(b, anna, demo.payg, demo.archive, "Hjälp", "Arkivet är inaktiverat.")
+    run_cycle(b, clock, date(2026, 11, 26), date(2027, 1, 2))
+    quote = payments.quote_settlement(b, anna, demo.backup, demo.spare_card)
+    payments.settle_balance(b, anna, demo.backup, UseSavedCard(demo.spare_card), quote.total.minor, "b1-settle-01")
+    report = deliver(app, clock)
+    templates = set(b.session.scalars(select(OutboxMessage.template)))
+    assert templates == set(COMPOSERS) - {"auto_charge_succeeded"}  # the card declines here
+    assert report.sent == len(mail_to.received) == len(b.session.scalars(select(OutboxMessage.id)).all())
+    assert {r.to for r in mail_to.received} == {"anna@example.com", "olivia@example.com", "david@example.com"}
+    for received in mail_to.received:
+        assert len(received.links) == 1, received.subject
+        assert received.links[0].startswith("http://127.0.0.1:5000/")
+        assert_opens(browser, received, received.to)  # each recipient here is a user who acts on it
+    anonymous = browser.client.get(mail_to.received[0].path)
+    assert anonymous.status_code == 302 and "/sign-in?next=" in anonymous.headers["Location"]
+
+
+def test_b1_links_use_the_configured_base_url_and_its_path(app, b, demo, clock, mail_to):
+    app.config["PORTAL_BASE_URL"] = "https://billing.contoso.example/portal"
+    anna = user(b, "anna@example.com")
+    accounts.open_support_request(b, anna, demo.payg, None, "Fråga", "Hur?")
+    deliver(app, clock)
+    [received] = mail_to.received
+    assert received.links == [f"https://billing.contoso.example/portal/sv/accounts/{demo.payg}/support"]
+
+
+# --- the messages themselves ---------------------------------------------------------------------
+
+def test_every_queued_template_has_a_message_and_every_message_is_used():
+    source = "\n".join(p.read_text() for p in (ROOT / "portal" / "billing").glob("*.py"))
+    queued = set(re.findall(r'queue_email\([^)]*?"([a-z_]+)"', source, re.S))
+    assert queued == set(COMPOSERS)
+
+
+def test_html_part_is_accessible_and_says_what_the_text_part_says(app, b, demo, clock, mail_to):
+    run_cycle(b, clock, date(2026, 12, 1), date(2026, 12, 13))
+    deliver(app, clock)
+    assert mail_to.received
+    for received in mail_to.received:
+        html = received.html
+        assert re.search(r'<html lang="(sv|en)">', html) and f"<title>{received.subject}</title>" in html
+        assert html.count("<h1") == 1 and "<img" not in html
+        assert all('scope="row"' in th for th in re.findall(r"<th[^>]*>", html))
+        [link_text] = re.findall(r"<a [^>]*>([^<]+)</a>", html)
+        assert link_text.strip() and link_text.strip().lower() not in ("click here", "här", "klicka här")
+        heading = re.search(r"<h1[^>]*>([^<]+)</h1>", html).group(1)
+        assert heading in received.text and link_text in received.text
+
+
+def test_messages_queued_before_links_existed_are_still_sent(app, b, demo, clock, mail_to):
+    """An outbox row from an older version (no account_id in its payload) renders,
+    without a link rather than with a broken one."""
+    b.session.add(OutboxMessage(template="invoice_past_due", to_address="olivia@example.com", locale="sv",
+                                payload={"number": "202609000001", "amount_minor": 100_00, "currency": "SEK"},
+                                message_key="outbox-legacy-1", created_at=clock.now()))
+    b.session.commit()
+    report = deliver(app, clock)
+    [received] = mail_to.received
+    assert report.sent == 1 and received.links == []
+    assert "Faktura 202609000001 på 100,00\xa0kr har inte betalats." in received.flat_text
+    assert b.session.scalars(select(OutboxMessage.status)).one() == OutboxStatus.SENT

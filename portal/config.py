@@ -65,6 +65,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "REMITTANCE_BANKGIRO": env.get("REMITTANCE_BANKGIRO", "5050-1055"),
         "REMITTANCE_IBAN": env.get("REMITTANCE_IBAN", "SE4550000000058398257466"),
         "REMITTANCE_BIC": env.get("REMITTANCE_BIC", "ESSESESS"),
+        # bench/: the baseline page and the X-SQL-Queries header (never in production).
+        "BENCHMARK": env.get("PORTAL_BENCHMARK", "") == "1",
         "BABEL_DEFAULT_LOCALE": "sv",
         "BABEL_DEFAULT_TIMEZONE": env.get("PORTAL_TIMEZONE", "Europe/Stockholm"),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -16,7 +16,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def _template_helpers(app: Flask) -> None:
-    from flask_babel import get_locale
+    from flask_babel import format_number, get_locale
 
     from portal.billing.money import Money
     from portal.i18n import money
@@ -27,3 +27,16 @@ def _template_helpers(app: Flask) -> None:
         labels=labels, card_name=labels.card_name, notice_text=labels.notice_text,
         current_lang=lambda: str(get_locale()))
     app.jinja_env.filters["minor_money"] = lambda minor, currency: money(Money(minor, currency))
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.globals["page_url"] = page_url
+
+
+def page_url(param: str, number: int) -> str:
+    """This page (same path and query) showing page `number` of a paginated list."""
+    from flask import request, url_for
+
+    route_args = request.url_rule.arguments if request.url_rule else set()
+    args = {key: values for key, values in request.args.lists() if key != param and key not in route_args}
+    if number > 1:
+        args[param] = str(number)
+    return url_for(request.endpoint, **args, **(request.view_args or {}))

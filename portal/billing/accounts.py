@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access, notify
 from portal.billing.access import Action
-from portal.billing.balances import SETTLEABLE, InvoiceQuote, invoice_quote
+from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
+                                     paid_by)
 from portal.billing.context import Billing
 from portal.billing.errors import InvalidInput, NotEligible, NotFound
 from portal.billing.paging import PAGE_SIZE, Page, page_number
@@ -63,11 +64,13 @@ def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
     count = b.session.scalar(select(func.count()).select_from(Subscription)
                              .where(Subscription.account_id == account.id)) or 0
     number = page_number(page, count, per_page)
+    # The page's ids come from the index alone; only those rows are read.
+    ids = (select(Subscription.id).where(Subscription.account_id == account.id)
+           .order_by(_STATUS_RANK, Subscription.id).limit(per_page).offset((number - 1) * per_page))
     subs = b.session.scalars(
-        select(Subscription).where(Subscription.account_id == account.id)
+        select(Subscription).where(Subscription.id.in_(ids))
         .options(selectinload(Subscription.payment_method))
-        .order_by(_STATUS_RANK, Subscription.id)
-        .limit(per_page).offset((number - 1) * per_page))
+        .order_by(_STATUS_RANK, Subscription.id))
     return Page([_subscription_view(b, sub) for sub in subs], number, per_page, count)
 
 
@@ -261,10 +264,16 @@ def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invo
 def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Payment:
     """A receipt: the payment of an account the user may see."""
     account = access.get_account(b.session, user, account_id)
-    payment = b.session.get(Payment, payment_id) if isinstance(payment_id, int) else None
+    payment = b.session.get(Payment, payment_id, options=[joinedload(Payment.payment_method)]) \
+        if isinstance(payment_id, int) else None
     if payment is None or payment.account_id != account.id:
         raise NotFound("payment")
     return payment
+
+
+def paid_subscriptions(b: Billing, payment: Payment, page: int | None = 1) -> Page[SubscriptionBalance]:
+    """A receipt's settled charges, summed per subscription, a page at a time."""
+    return paid_by(b.session, payment, page)
 
 
 def notices_for(b: Billing, user: User, account_id: int) -> list[Notice]:

@@ -126,16 +126,36 @@ def _outstanding_on(method_ids):
 def _subscription_balances(session: Session, method_id: int, currency: str, count: int,
                            page: int | None, per_page: int) -> Page[SubscriptionBalance]:
     number = page_number(page, count, per_page)
+    # The page's subscriptions first (from the index), then only their charges.
+    ids = (select(Subscription.id).where(Subscription.payment_method_id == method_id)
+           .where(select(Charge.id).where(Charge.subscription_id == Subscription.id,
+                                          Charge.status == ChargeStatus.OUTSTANDING).exists())
+           .order_by(Subscription.id).limit(per_page).offset((number - 1) * per_page))
+    return Page(_balances(session, currency, Subscription.id.in_(ids), Charge.status == ChargeStatus.OUTSTANDING),
+                number, per_page, count)
+
+
+def _balances(session: Session, currency: str, *where) -> list[SubscriptionBalance]:
     rows = session.execute(
         select(Subscription.id, Subscription.name, func.count(Charge.id), func.min(Charge.period_start),
                func.max(Charge.period_end), func.sum(Charge.amount_minor))
         .join(Charge, Charge.subscription_id == Subscription.id)
-        .where(*_outstanding_on([method_id]))
+        .where(*where)
         .group_by(Subscription.id, Subscription.name)
-        .order_by(Subscription.id)
-        .limit(per_page).offset((number - 1) * per_page))
-    return Page([SubscriptionBalance(sub_id, name, n, start, end, Money(int(amount), currency))
-                 for sub_id, name, n, start, end, amount in rows], number, per_page, count)
+        .order_by(Subscription.id))
+    return [SubscriptionBalance(sub_id, name, n, start, end, Money(int(amount), currency))
+            for sub_id, name, n, start, end, amount in rows]
+
+
+def paid_by(session: Session, payment, page: int | None = 1, per_page: int = PAGE_SIZE) -> Page[SubscriptionBalance]:
+    """A receipt: what a settlement paid, per subscription, a page at a time."""
+    count = session.scalar(select(func.count(func.distinct(Charge.subscription_id)))
+                           .where(Charge.payment_id == payment.id)) or 0
+    number = page_number(page, count, per_page)
+    ids = (select(Charge.subscription_id).where(Charge.payment_id == payment.id).distinct()
+           .order_by(Charge.subscription_id).limit(per_page).offset((number - 1) * per_page))
+    return Page(_balances(session, payment.currency, Subscription.id.in_(ids), Charge.payment_id == payment.id),
+                number, per_page, count)
 
 
 def settlement_preview(session: Session, subscription: Subscription, chosen_method: PaymentMethod | None,
@@ -149,15 +169,18 @@ def settlement_preview(session: Session, subscription: Subscription, chosen_meth
     methods = [failed_method] + ([chosen_method] if chosen_method is not None
                                  and chosen_method.id != failed_method.id else [])
     sums = {}
-    for method_id, charge_currency, subs, charges, amount in session.execute(
-            select(Subscription.payment_method_id, Charge.currency, func.count(func.distinct(Subscription.id)),
-                   func.count(Charge.id), func.sum(Charge.amount_minor))
-            .join(Charge, Charge.subscription_id == Subscription.id)
-            .where(*_outstanding_on([m.id for m in methods]))
-            .group_by(Subscription.payment_method_id, Charge.currency)):
-        if charge_currency != currency or method_id in sums:
-            raise CurrencyMismatch(currency, charge_currency)
-        sums[method_id] = (subs, charges, int(amount))
+    for method in methods:
+        # Charges of the method's subscriptions: the subscriptions (by index) drive
+        # the lookups into the charges index, whatever else is outstanding elsewhere.
+        rows = session.execute(
+            select(Charge.currency, func.count(func.distinct(Charge.subscription_id)), func.count(),
+                   func.sum(Charge.amount_minor))
+            .where(Charge.subscription_id.in_(select(Subscription.id).where(
+                Subscription.payment_method_id == method.id)), Charge.status == ChargeStatus.OUTSTANDING)
+            .group_by(Charge.currency)).all()
+        if any(charge_currency != currency for charge_currency, *_rest in rows):
+            raise CurrencyMismatch(currency, rows[0][0])
+        sums[method.id] = (rows[0][1], rows[0][2], int(rows[0][3])) if rows else (0, 0, 0)
     balances = []
     for method, number in zip(methods, (page, chosen_page)):
         subs, charges, amount = sums.get(method.id, (0, 0, 0))

@@ -5,11 +5,12 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.web import account, auth, errors, invoices, overview, pages, security, settle
+    from portal.web import account, assets, auth, errors, invoices, overview, pages, security, settle
 
     for module in (pages, auth, overview, settle, invoices, account):
         app.register_blueprint(module.bp)
     _template_helpers(app)
+    assets.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     security.init_app(app)

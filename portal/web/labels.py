@@ -57,6 +57,11 @@ DECLINE_REASON = {
                            "Please try again in a few minutes."),
 }
 
+def translated(labels: dict) -> dict:
+    """The labels in the page's language, once (a page of 50 rows asks 50 times)."""
+    return {code: str(label) for code, label in labels.items()}
+
+
 CARD_BRAND = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
 
 

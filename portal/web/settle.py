@@ -45,5 +45,7 @@ def pay(account_id: int, subscription_id: int):
 
 @bp.get("/accounts/<int:account_id>/payments/<int:payment_id>")
 def receipt(account_id: int, payment_id: int):
-    payment = accounts.payment_of(billing(), user(), account_id, payment_id)
-    return render("payments/receipt.html", account=payment.payment_method.account, payment=payment)
+    b = billing()
+    payment = accounts.payment_of(b, user(), account_id, payment_id)
+    return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
+                  paid=accounts.paid_subscriptions(b, payment, page_arg()))

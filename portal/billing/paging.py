@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 
 
 def page_number(requested: int | None, total: int, per_page: int) -> int:

@@ -6,7 +6,6 @@ Create Date: 2026-11-25 13:32:48.251356
 
 """
 from alembic import op
-import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.

@@ -4,6 +4,7 @@
     python3 dev.py serve   # install, create the database, seed the demo, serve :5000
     python3 dev.py test    # install, run the whole test suite
     python3 dev.py translations extract|update|compile|check|init LANG
+    python3 dev.py bench   # install, run the benchmark with its budgets (README: Performance)
 
 Everything goes into .venv/ beside this file; nothing is installed system-wide
 except the Debian packages the test suite needs (Chromium, PostgreSQL), and only
@@ -80,8 +81,14 @@ def test(extra: list[str]) -> int:
     return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode
 
 
+def bench(extra: list[str]) -> int:
+    ensure_venv()
+    compile_catalogs()
+    return subprocess.run([str(PYTHON), "-m", "bench", *extra], cwd=ROOT).returncode
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("serve", "test", "translations"):
+    if not argv or argv[0] not in ("serve", "test", "translations", "bench"):
         print(__doc__)
         return 2
     if argv[0] == "serve":
@@ -90,6 +97,8 @@ def main(argv: list[str]) -> int:
     if argv[0] == "translations":
         ensure_venv()
         return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *argv], cwd=ROOT).returncode
+    if argv[0] == "bench":
+        return bench(argv[1:])
     return test(argv[1:])
 
 

@@ -25,7 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.billing.gateway import SandboxGateway
     from portal.billing.remittance import remittance_from_config
     from portal.extensions import babel, csrf, db, htmx, login_manager
-    from portal.web import register_blueprints
+    from portal.web import querycount, register_blueprints
 
     db.init_app(app)
     csrf.init_app(app)
@@ -37,5 +37,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The one simulated part: a real processor would implement the same interface.
     app.extensions["payment_gateway"] = SandboxGateway(app.config["SANDBOX_GATEWAY_URL"])
     register_blueprints(app)
+    querycount.init_app(app)
     cli.init_app(app)
     return app

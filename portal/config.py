@@ -123,6 +123,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "REMITTANCE_BANKGIRO": env.get("REMITTANCE_BANKGIRO", "5050-1055"),
         "REMITTANCE_IBAN": env.get("REMITTANCE_IBAN", "SE4550000000058398257466"),
         "REMITTANCE_BIC": env.get("REMITTANCE_BIC", "ESSESESS"),
+        # bench/: the baseline page and the X-SQL-Queries header (never in production).
+        "BENCHMARK": env.get("PORTAL_BENCHMARK", "") == "1",
         "BABEL_DEFAULT_LOCALE": "sv",
         # /en-XA/… pseudo-translates every message (portal/pseudo.py): for finding
         # text that skipped the catalogs. Development and tests only.

@@ -114,21 +114,46 @@ def same_page_in(lang: str) -> str:
     return url_for(request.endpoint, **{**(request.view_args or {}), "lang": lang}, **request.args)
 
 
+# Formatting with Babel costs tens of microseconds a value, and a page of 50 rows
+# formats hundreds: the same (value, locale) always gives the same text, so it is
+# remembered, process-wide and bounded.
+_FORMATTED: dict[tuple, str] = {}
+_FORMATTED_MAX = 20_000
+
+
+def _remembered(key: tuple, make) -> str:
+    text = _FORMATTED.get(key)
+    if text is None:
+        if len(_FORMATTED) >= _FORMATTED_MAX:
+            _FORMATTED.clear()
+        text = _FORMATTED[key] = make()
+    return text
+
+
 def money(value: Money | None) -> str:
     """M1 at the edge: Swedish `1 234,50 kr`; English `SEK 1,234.50` (decision: the
     ISO code is unambiguous for English readers in Sweden)."""
     if value is None:
         return ""
+    locale = str(get_locale())
+    return _remembered(("money", value.minor, value.currency, locale), lambda: _money(value, locale))
+
+
+def _money(value: Money, locale: str) -> str:
     digits = get_currency_precision(value.currency)
     amount = Decimal(value.minor).scaleb(-digits)
-    if str(get_locale()) == "sv":
+    if locale == "sv":
         return format_currency(amount, value.currency)
     return format_currency(amount, value.currency, format="¤¤\xa0#,##0.00")
 
 
 def day(value: date | datetime | None, style: str = "long") -> str:
     """A calendar day; a datetime (stored in UTC) is first moved to the user's zone."""
-    return "" if value is None else format_date(value, style)
+    if value is None:
+        return ""
+    if isinstance(value, datetime):  # shown in the user's time zone: not remembered
+        return format_date(value, style)
+    return _remembered(("day", value, style, str(get_locale())), lambda: format_date(value, style))
 
 
 def moment(value: datetime | None, style: str = "medium") -> str:

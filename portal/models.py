@@ -155,8 +155,13 @@ class PaymentMethod(db.Model):
 
 class Subscription(db.Model):
     __tablename__ = "subscriptions"
+    __table_args__ = (
+        # The Overview: count, order (settleable first) and banner dates of one
+        # account's subscriptions from the index alone (SQLite: the rowid is in it).
+        Index("ix_subscriptions_account_status", "account_id", "status", "past_due_since", "disabled_on"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
     billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[SubscriptionStatus] = mapped_column(_enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE)
@@ -180,6 +185,8 @@ class Charge(db.Model):
     __table_args__ = (
         UniqueConstraint("subscription_id", "period_start", name="uq_charges_subscription_period"),
         Index("ix_charges_status_subscription", "status", "subscription_id"),
+        # Settle balance: a subscription's outstanding charges, summed from the index.
+        Index("ix_charges_subscription_status", "subscription_id", "status", "currency", "amount_minor"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))

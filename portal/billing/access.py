@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from portal.billing.errors import NotAuthorized, NotFound
@@ -37,15 +37,44 @@ class Decision:
 ALLOW = Decision(True)
 
 
+_ROLE_CACHE = "portal.role_assignments"
+
+
+def _assignments(session: Session, user_id: int, account_id: int) -> list[tuple[Role, int | None]]:
+    """The user's role assignments on an account, read once per transaction: a page
+    asks several questions about the same user and account (a constant number of
+    queries per page). Any pending change, flush or end of transaction forgets them."""
+    cache = session.info.setdefault(_ROLE_CACHE, {})
+    if session.new or session.dirty or session.deleted:
+        cache.clear()
+    key = (user_id, account_id)
+    if key not in cache:
+        cache[key] = [(role, scope) for role, scope in session.execute(
+            select(RoleAssignment.role, RoleAssignment.billing_profile_id).where(
+                RoleAssignment.user_id == user_id, RoleAssignment.account_id == account_id))]
+    return cache[key]
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_transaction_end")
+def _forget_roles(session: Session, *_args) -> None:
+    session.info.pop(_ROLE_CACHE, None)
+
+
 def roles_of(session: Session, user: User, account_id: int, profile_id: int | None = None) -> set[Role]:
     """The user's roles on an account; for a customer agreement, on one profile when
     given (a role on the account as a whole, billing_profile_id NULL, counts for all)."""
-    query = select(RoleAssignment.role).where(
-        RoleAssignment.user_id == user.id, RoleAssignment.account_id == account_id)
-    if profile_id is not None:
-        query = query.where((RoleAssignment.billing_profile_id == profile_id)
-                            | RoleAssignment.billing_profile_id.is_(None))
-    return set(session.scalars(query))
+    return {role for role, scope in _assignments(session, user.id, account_id)
+            if profile_id is None or scope is None or scope == profile_id}
+
+
+def profiles_with_role(session: Session, user: User, account: BillingAccount) -> list[int]:
+    """Ids of the account's billing profiles the user has a role on, in one query
+    whatever the number of profiles."""
+    scopes = {scope for _role, scope in _assignments(session, user.id, account.id)}
+    if None in scopes:  # a role on the whole account
+        return [p.id for p in account.profiles]
+    return sorted(scope for scope in scopes if scope is not None)
 
 
 def decide(session: Session, user: User, account: BillingAccount, action: Action,

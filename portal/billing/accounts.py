@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access, notify
 from portal.billing.access import Action
-from portal.billing.balances import SETTLEABLE, InvoiceQuote, invoice_quote
+from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
+                                     paid_by)
 from portal.billing.context import Billing
 from portal.billing.errors import InvalidInput, NotEligible, NotFound
+from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, MethodKind,
                            Notice, Payment, PaymentMethod, Role, Subscription,
@@ -40,40 +42,70 @@ def membership(b: Billing, user: User, account_id: int) -> Membership:
     return Membership(account, frozenset(access.roles_of(b.session, user, account.id)))
 
 
+# Past-due and disabled subscriptions first (they carry the Settle balance link, B1),
+# then active, then deleted; in the order they were created within each.
+_STATUS_RANK = case({SubscriptionStatus.PAST_DUE: 0, SubscriptionStatus.DISABLED: 0,
+                     SubscriptionStatus.ACTIVE: 1}, value=Subscription.status, else_=2)
+
+
+def _subscription_view(b: Billing, sub: Subscription) -> SubscriptionView:
+    disable_on = delete_on = None
+    if sub.status == SubscriptionStatus.PAST_DUE and sub.past_due_since:
+        disable_on = b.policy.disable_date(sub.past_due_since)
+    if sub.status == SubscriptionStatus.DISABLED and sub.disabled_on:
+        delete_on = b.policy.deletion_date(sub.disabled_on)
+    return SubscriptionView(sub, sub.status in SETTLEABLE, disable_on, delete_on)
+
+
+def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
+                      per_page: int = PAGE_SIZE) -> Page[SubscriptionView]:
+    """R06: one page of the account's subscriptions with their status, those with a
+    Settle balance link first (B1), each with its payment method (one query for all)."""
+    count = b.session.scalar(select(func.count()).select_from(Subscription)
+                             .where(Subscription.account_id == account.id)) or 0
+    number = page_number(page, count, per_page)
+    # The page's ids come from the index alone; only those rows are read.
+    ids = (select(Subscription.id).where(Subscription.account_id == account.id)
+           .order_by(_STATUS_RANK, Subscription.id).limit(per_page).offset((number - 1) * per_page))
+    subs = b.session.scalars(
+        select(Subscription).where(Subscription.id.in_(ids))
+        .options(selectinload(Subscription.payment_method))
+        .order_by(_STATUS_RANK, Subscription.id))
+    return Page([_subscription_view(b, sub) for sub in subs], number, per_page, count)
+
+
 def subscription_views(b: Billing, account: BillingAccount) -> list[SubscriptionView]:
-    views = []
-    for sub in account.subscriptions:
-        disable_on = delete_on = None
-        if sub.status == SubscriptionStatus.PAST_DUE and sub.past_due_since:
-            disable_on = b.policy.disable_date(sub.past_due_since)
-        if sub.status == SubscriptionStatus.DISABLED and sub.disabled_on:
-            delete_on = b.policy.deletion_date(sub.disabled_on)
-        views.append(SubscriptionView(sub, sub.status in SETTLEABLE, disable_on, delete_on))
-    return views
+    """Every subscription of the account (for small accounts and tests)."""
+    return [_subscription_view(b, sub) for sub in account.subscriptions]
 
 
 @dataclass(frozen=True)
 class Banner:
-    """B3: level is 'info', 'warning' or 'error'; kind says which message."""
+    """B3: level is 'info', 'warning' or 'error'; kind says which message. Past-due
+    and disabled subscriptions get a banner each, up to BANNER_LIMIT of a kind; past
+    that, one banner says how many and gives the earliest date (kind '…_many')."""
     level: str
     kind: str
     subscription: Subscription | None = None
     day: date | None = None
+    count: int = 1
 
 
-def banners(b: Billing, account: BillingAccount) -> list[Banner]:
+BANNER_LIMIT = 3
+
+
+def banners(b: Billing, account: BillingAccount,
+            quotes: dict[int, InvoiceQuote] | None = None) -> list[Banner]:
     """B3: a warning per past-due subscription (with its disable date), an error per
     disabled one (with its deletion date), information when a bill is ready; none
-    when the account is in good standing."""
+    when the account is in good standing. Two queries whatever the number of
+    subscriptions; `quotes` are invoice quotes the caller already has, by profile."""
     result: list[Banner] = []
-    for view in subscription_views(b, account):
-        if view.disable_on:
-            result.append(Banner("warning", "past_due", view.subscription, view.disable_on))
-        elif view.delete_on:
-            result.append(Banner("error", "disabled", view.subscription, view.delete_on))
-    if account.kind == AccountKind.CUSTOMER_AGREEMENT:
+    if account.kind == AccountKind.PAY_AS_YOU_GO:
+        result += _subscription_banners(b, account)
+    else:
         for profile in account.profiles:
-            quote = invoice_quote(b.session, profile)
+            quote = (quotes or {}).get(profile.id) or invoice_quote(b.session, profile)
             if any(i.status == "past_due" for i in quote.invoices):
                 result.append(Banner("warning", "invoice_past_due"))
             elif quote.invoices:
@@ -81,11 +113,39 @@ def banners(b: Billing, account: BillingAccount) -> list[Banner]:
     return sorted(result, key=lambda banner: ("error", "warning", "info").index(banner.level))
 
 
+def _subscription_banners(b: Billing, account: BillingAccount) -> list[Banner]:
+    counts = {status: (n, past_due_since, disabled_on) for status, n, past_due_since, disabled_on in b.session.execute(
+        select(Subscription.status, func.count(), func.min(Subscription.past_due_since),
+               func.min(Subscription.disabled_on))
+        .where(Subscription.account_id == account.id, Subscription.status.in_(SETTLEABLE))
+        .group_by(Subscription.status))}
+    few = [status for status in SETTLEABLE if counts.get(status, (0,))[0] <= BANNER_LIMIT]
+    result: list[Banner] = []
+    for sub in b.session.scalars(select(Subscription).where(
+            Subscription.account_id == account.id, Subscription.status.in_(few)).order_by(Subscription.id)):
+        view = _subscription_view(b, sub)
+        if view.disable_on:
+            result.append(Banner("warning", "past_due", sub, view.disable_on))
+        elif view.delete_on:
+            result.append(Banner("error", "disabled", sub, view.delete_on))
+    many_past_due = counts.get(SubscriptionStatus.PAST_DUE)
+    if SubscriptionStatus.PAST_DUE not in few and many_past_due[1]:
+        result.append(Banner("warning", "past_due_many", None, b.policy.disable_date(many_past_due[1]),
+                             many_past_due[0]))
+    many_disabled = counts.get(SubscriptionStatus.DISABLED)
+    if SubscriptionStatus.DISABLED not in few and many_disabled[2]:
+        result.append(Banner("error", "disabled_many", None, b.policy.deletion_date(many_disabled[2]),
+                             many_disabled[0]))
+    return result
+
+
 def profile_summaries(b: Billing, user: User, account: BillingAccount) -> list[InvoiceQuote]:
     """R20: per billing profile the user has a role on, the open invoices and their
-    total due (the Summary tab)."""
-    return [invoice_quote(b.session, profile) for profile in account.profiles
-            if access.roles_of(b.session, user, account.id, profile.id)]
+    total due (the Summary tab). Pay-as-you-go accounts have no billing profiles."""
+    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
+        return []
+    mine = set(access.profiles_with_role(b.session, user, account))
+    return [invoice_quote(b.session, profile) for profile in account.profiles if profile.id in mine]
 
 
 def viewable_profile(b: Billing, user: User, profile_id: int) -> BillingProfile:
@@ -169,21 +229,32 @@ def support_requests_of(b: Billing, user: User, account_id: int) -> list[Support
         .order_by(SupportRequest.created_at.desc(), SupportRequest.id.desc())))
 
 
-def invoices_of(b: Billing, user: User, account_id: int, status: str | None = None) -> list[Invoice]:
-    """The invoices of every billing profile the user has a role on, newest first."""
+def invoices_of(b: Billing, user: User, account_id: int, status: str | None = None,
+                page: int | None = 1, per_page: int = PAGE_SIZE) -> Page[Invoice]:
+    """One page of the invoices of every billing profile the user has a role on,
+    newest first, each with its payment and payment method (B4): a constant number
+    of queries whatever the number of invoices or profiles."""
     account = access.get_account(b.session, user, account_id)
-    profile_ids = [p.id for p in account.profiles if access.roles_of(b.session, user, account.id, p.id)]
-    query = (select(Invoice).where(Invoice.billing_profile_id.in_(profile_ids))
-             .options(selectinload(Invoice.payment).selectinload(Payment.payment_method))
-             .order_by(Invoice.period_start.desc(), Invoice.id.desc()))
+    where = [Invoice.billing_profile_id.in_(access.profiles_with_role(b.session, user, account))]
     if status is not None:
-        query = query.where(Invoice.status == status)
-    return list(b.session.scalars(query))
+        where.append(Invoice.status == status)
+    count = b.session.scalar(select(func.count()).select_from(Invoice).where(*where)) or 0
+    number = page_number(page, count, per_page)
+    invoices = b.session.scalars(
+        select(Invoice).where(*where)
+        .options(selectinload(Invoice.payment).joinedload(Payment.payment_method))
+        .order_by(Invoice.period_start.desc(), Invoice.id.desc())
+        .limit(per_page).offset((number - 1) * per_page))
+    return Page(list(invoices), number, per_page, count)
 
 
 def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invoice:
     account = access.get_account(b.session, user, account_id)
-    invoice = b.session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
+    invoice = b.session.scalars(
+        select(Invoice).where(Invoice.id == invoice_id)
+        .options(joinedload(Invoice.billing_profile), selectinload(Invoice.lines),
+                 joinedload(Invoice.payment).joinedload(Payment.payment_method))
+    ).first() if isinstance(invoice_id, int) else None
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):
         raise NotFound("invoice")
@@ -193,10 +264,16 @@ def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invo
 def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Payment:
     """A receipt: the payment of an account the user may see."""
     account = access.get_account(b.session, user, account_id)
-    payment = b.session.get(Payment, payment_id) if isinstance(payment_id, int) else None
+    payment = b.session.get(Payment, payment_id, options=[joinedload(Payment.payment_method)]) \
+        if isinstance(payment_id, int) else None
     if payment is None or payment.account_id != account.id:
         raise NotFound("payment")
     return payment
+
+
+def paid_subscriptions(b: Billing, payment: Payment, page: int | None = 1) -> Page[SubscriptionBalance]:
+    """A receipt's settled charges, summed per subscription, a page at a time."""
+    return paid_by(b.session, payment, page)
 
 
 def notices_for(b: Billing, user: User, account_id: int) -> list[Notice]:

@@ -3,12 +3,14 @@ open invoices of a billing profile (R20)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
 
-from portal.billing.errors import NotFound
+from portal.billing.errors import CurrencyMismatch, NotFound
 from portal.billing.money import Money, total
+from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, InvoiceStatus,
                            PaymentMethod, Subscription, SubscriptionStatus)
 
@@ -66,6 +68,126 @@ def settlement_quote(session: Session, subscription: Subscription,
         chosen = outstanding_charges(session, chosen_method.id)
     return SettlementQuote(failed_method, chosen_method, failed, chosen,
                            subscription.account.currency)
+
+
+@dataclass(frozen=True)
+class SubscriptionBalance:
+    """One subscription's outstanding charges on a method, summed (the settle page
+    lists one row per subscription, however many periods it owes)."""
+    subscription_id: int
+    name: str
+    charges: int
+    period_start: date   # of the oldest outstanding charge
+    period_end: date     # of the newest
+    amount: Money
+
+
+@dataclass(frozen=True)
+class MethodBalance:
+    """What is outstanding on one payment method (R07), counted and summed in the
+    database, with one page of it per subscription."""
+    method: PaymentMethod
+    subscriptions: int
+    charges: int
+    total: Money
+    rows: Page[SubscriptionBalance]
+
+
+@dataclass(frozen=True)
+class SettlementPreview:
+    """The settle page's read model: the same charges and total as `settlement_quote`
+    (R04, R07, R08), summed by the database, with the subscriptions a page at a time,
+    so the page stays complete (every subscription can be seen, the total is whole)
+    and fast at any size."""
+    failed_method: PaymentMethod
+    chosen_method: PaymentMethod | None
+    failed: MethodBalance
+    chosen: MethodBalance | None
+    currency: str
+
+    @property
+    def failed_method_total(self) -> Money:
+        return self.failed.total
+
+    @property
+    def chosen_method_total(self) -> Money:
+        return self.chosen.total if self.chosen else Money.zero(self.currency)
+
+    @property
+    def total(self) -> Money:
+        return self.failed_method_total + self.chosen_method_total
+
+
+def _outstanding_on(method_ids):
+    return (Subscription.payment_method_id.in_(method_ids),
+            Charge.status == ChargeStatus.OUTSTANDING)
+
+
+def _subscription_balances(session: Session, method_id: int, currency: str, count: int,
+                           page: int | None, per_page: int) -> Page[SubscriptionBalance]:
+    number = page_number(page, count, per_page)
+    # The page's subscriptions first (from the index), then only their charges.
+    ids = (select(Subscription.id).where(Subscription.payment_method_id == method_id)
+           .where(select(Charge.id).where(Charge.subscription_id == Subscription.id,
+                                          Charge.status == ChargeStatus.OUTSTANDING).exists())
+           .order_by(Subscription.id).limit(per_page).offset((number - 1) * per_page))
+    return Page(_balances(session, currency, Subscription.id.in_(ids), Charge.status == ChargeStatus.OUTSTANDING),
+                number, per_page, count)
+
+
+def _balances(session: Session, currency: str, *where) -> list[SubscriptionBalance]:
+    rows = session.execute(
+        select(Subscription.id, Subscription.name, func.count(Charge.id), func.min(Charge.period_start),
+               func.max(Charge.period_end), func.sum(Charge.amount_minor))
+        .join(Charge, Charge.subscription_id == Subscription.id)
+        .where(*where)
+        .group_by(Subscription.id, Subscription.name)
+        .order_by(Subscription.id))
+    return [SubscriptionBalance(sub_id, name, n, start, end, Money(int(amount), currency))
+            for sub_id, name, n, start, end, amount in rows]
+
+
+def paid_by(session: Session, payment, page: int | None = 1, per_page: int = PAGE_SIZE) -> Page[SubscriptionBalance]:
+    """A receipt: what a settlement paid, per subscription, a page at a time."""
+    count = session.scalar(select(func.count(func.distinct(Charge.subscription_id)))
+                           .where(Charge.payment_id == payment.id)) or 0
+    number = page_number(page, count, per_page)
+    ids = (select(Charge.subscription_id).where(Charge.payment_id == payment.id).distinct()
+           .order_by(Charge.subscription_id).limit(per_page).offset((number - 1) * per_page))
+    return Page(_balances(session, payment.currency, Subscription.id.in_(ids), Charge.payment_id == payment.id),
+                number, per_page, count)
+
+
+def settlement_preview(session: Session, subscription: Subscription, chosen_method: PaymentMethod | None,
+                       page: int | None = 1, chosen_page: int | None = 1,
+                       per_page: int = PAGE_SIZE) -> SettlementPreview:
+    """What settling would charge (read only), in a constant number of queries."""
+    failed_method = subscription.payment_method
+    if failed_method is None:
+        raise NotFound("payment method")
+    currency = subscription.account.currency
+    methods = [failed_method] + ([chosen_method] if chosen_method is not None
+                                 and chosen_method.id != failed_method.id else [])
+    sums = {}
+    for method in methods:
+        # Charges of the method's subscriptions: the subscriptions (by index) drive
+        # the lookups into the charges index, whatever else is outstanding elsewhere.
+        rows = session.execute(
+            select(Charge.currency, func.count(func.distinct(Charge.subscription_id)), func.count(),
+                   func.sum(Charge.amount_minor))
+            .where(Charge.subscription_id.in_(select(Subscription.id).where(
+                Subscription.payment_method_id == method.id)), Charge.status == ChargeStatus.OUTSTANDING)
+            .group_by(Charge.currency)).all()
+        if any(charge_currency != currency for charge_currency, *_rest in rows):
+            raise CurrencyMismatch(currency, rows[0][0])
+        sums[method.id] = (rows[0][1], rows[0][2], int(rows[0][3])) if rows else (0, 0, 0)
+    balances = []
+    for method, number in zip(methods, (page, chosen_page)):
+        subs, charges, amount = sums.get(method.id, (0, 0, 0))
+        rows = _subscription_balances(session, method.id, currency, subs, number, per_page)
+        balances.append(MethodBalance(method, subs, charges, Money(amount, currency), rows))
+    return SettlementPreview(failed_method, chosen_method, balances[0],
+                             balances[1] if len(balances) > 1 else None, currency)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from portal.billing import access, notify
 from portal.billing.access import Action
-from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementQuote,
-                                     invoice_quote, settlement_quote)
+from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementPreview, SettlementQuote,
+                                     invoice_quote, settlement_preview, settlement_quote)
 from portal.billing.context import Billing
 from portal.billing.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidAmount,
                                    InvalidState, NothingToPay, NotFound, PaymentFormReused)
@@ -147,6 +147,15 @@ def quote_settlement(b: Billing, user: User, subscription_id: int,
     subscription = settleable_subscription(b, user, subscription_id)
     chosen = saved_card(b, subscription.account, chosen_method_id) if chosen_method_id is not None else None
     return settlement_quote(b.session, subscription, chosen)
+
+
+def preview_settlement(b: Billing, user: User, subscription_id: int, chosen_method_id: int | None = None,
+                       page: int | None = 1, chosen_page: int | None = 1) -> SettlementPreview:
+    """The settle page: the same total as `quote_settlement`, summed by the database,
+    with the subscriptions it covers a page at a time (read only)."""
+    subscription = settleable_subscription(b, user, subscription_id)
+    chosen = saved_card(b, subscription.account, chosen_method_id) if chosen_method_id is not None else None
+    return settlement_preview(b.session, subscription, chosen, page, chosen_page)
 
 
 def settle_balance(b: Billing, user: User, subscription_id: int, choice: MethodChoice,

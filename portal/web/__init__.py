@@ -5,17 +5,20 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.web import account, auth, errors, invoices, overview, pages, security, settle
+    from portal.web import account, assets, auth, errors, invoices, overview, pages, security, settle
 
     for module in (pages, auth, overview, settle, invoices, account):
         app.register_blueprint(module.bp)
     _template_helpers(app)
+    assets.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     security.init_app(app)
 
 
 def _template_helpers(app: Flask) -> None:
+    from flask_babel import format_number
+
     from portal.billing.money import Money
     from portal.i18n import money
     from portal.web import deeplinks, labels
@@ -25,3 +28,16 @@ def _template_helpers(app: Flask) -> None:
         labels=labels, card_name=labels.card_name, notice_text=labels.notice_text,
         notice_link=deeplinks.notice_link)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: money(Money(minor, currency))
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.globals["page_url"] = page_url
+
+
+def page_url(param: str, number: int) -> str:
+    """This page (same path and query) showing page `number` of a paginated list."""
+    from flask import request, url_for
+
+    route_args = request.url_rule.arguments if request.url_rule else set()
+    args = {key: values for key, values in request.args.lists() if key != param and key not in route_args}
+    if number > 1:
+        args[param] = str(number)
+    return url_for(request.endpoint, **args, **(request.view_args or {}))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from portal.billing import access
@@ -46,3 +46,9 @@ def safe_next(target: str | None) -> str | None:
 
 def see_other(endpoint: str, **values):
     return redirect(url_for(endpoint, **values), code=303)
+
+
+def page_arg(name: str = "page") -> int | None:
+    """?page=N of a paginated list; anything else is None (the first page)."""
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 9 else None

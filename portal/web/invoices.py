@@ -11,7 +11,7 @@ from portal.billing.remittance import remittance_from_config
 from portal.forms import InvoiceFilterForm
 from portal.models import InvoiceStatus
 from portal.web import checkout
-from portal.web.common import account_for, signed_in_blueprint, user
+from portal.web.common import account_for, page_arg, signed_in_blueprint, user
 from portal.web.deps import billing
 from portal.web.labels import INVOICE_STATUS
 from portal.web.rendering import render
@@ -29,7 +29,7 @@ def index(account_id: int):
     status_code = 200
     if status is not None and not form.validate():
         status, status_code = None, 422
-    invoices = accounts.invoices_of(b, me, account.id, status)
+    invoices = accounts.invoices_of(b, me, account.id, status, page_arg())
     can_pay = {p.id: decide(b.session, me, account, Action.PAY_INVOICES, p.id) for p in account.profiles}
     return render("invoices/list.html", block="invoice_table", status=status_code, account=account,
                   invoices=invoices, form=form, can_pay=can_pay)

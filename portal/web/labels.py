@@ -71,6 +71,10 @@ FAILURE_REASON = {
     **DECLINE_REASON,
     "not_received": _l("We have not received the check/wire transfer payment by its due date."),
 }
+def translated(labels: dict) -> dict:
+    """The labels in the page's language, once (a page of 50 rows asks 50 times)."""
+    return {code: str(label) for code, label in labels.items()}
+
 
 CARD_BRAND = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
 

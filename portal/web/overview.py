@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from portal.billing import access, accounts
 from portal.billing.access import Action
-from portal.web.common import signed_in_blueprint, user
+from portal.models import AccountKind
+from portal.web.common import page_arg, signed_in_blueprint, user
 from portal.web.deps import billing
 from portal.web.rendering import render
 
@@ -17,11 +18,12 @@ def show(account_id: int):
     b, me = billing(), user()
     membership = accounts.membership(b, me, account_id)
     account = membership.account
+    payg = account.kind == AccountKind.PAY_AS_YOU_GO
     summaries = accounts.profile_summaries(b, me, account)
     return render(
         "overview/overview.html", account=account, membership=membership,
-        subscriptions=accounts.subscription_views(b, account),
-        banners=accounts.banners(b, account),
+        subscriptions=accounts.subscription_page(b, account, page_arg()) if payg else None,
+        banners=accounts.banners(b, account, {s.profile.id: s for s in summaries}),
         notices=accounts.notices_for(b, me, account.id),
         settle=access.decide(b.session, me, account, Action.SETTLE),
         summaries=[(s, access.decide(b.session, me, account, Action.PAY_INVOICES, s.profile.id))

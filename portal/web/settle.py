@@ -7,7 +7,7 @@ from portal.billing import accounts, payments
 from portal.billing.errors import NotFound
 from portal.billing.remittance import remittance_from_config
 from portal.web import checkout
-from portal.web.common import signed_in_blueprint, user
+from portal.web.common import page_arg, signed_in_blueprint, user
 from portal.web.deps import billing
 from portal.web.rendering import render
 
@@ -22,7 +22,8 @@ def _checkout(account_id: int, subscription_id: int) -> checkout.Checkout:
     account = subscription.account
     return checkout.Checkout(
         kind="settle", account=account, cards=payments.cards_of(b, account),
-        quote=lambda method_id: payments.quote_settlement(b, me, subscription_id, method_id),
+        quote=lambda method_id: payments.preview_settlement(
+            b, me, subscription_id, method_id, page_arg(), page_arg("chosen_page")),
         pay=lambda choice, expected, key: payments.settle_balance(
             b, me, subscription_id, choice, expected, key),
         action_url=url_for("settle.pay", account_id=account_id, subscription_id=subscription_id),
@@ -44,5 +45,7 @@ def pay(account_id: int, subscription_id: int):
 
 @bp.get("/accounts/<int:account_id>/payments/<int:payment_id>")
 def receipt(account_id: int, payment_id: int):
-    payment = accounts.payment_of(billing(), user(), account_id, payment_id)
-    return render("payments/receipt.html", account=payment.payment_method.account, payment=payment)
+    b = billing()
+    payment = accounts.payment_of(b, user(), account_id, payment_id)
+    return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
+                  paid=accounts.paid_subscriptions(b, payment, page_arg()))

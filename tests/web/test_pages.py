@@ -136,7 +136,7 @@ def test_translated_500_page(app, browser, demo, monkeypatch):
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr(accounts, "subscription_views", broken)
+    monkeypatch.setattr(accounts, "subscription_page", broken)
     sign_in_as(browser, "anna@example.com", "en")
     response = browser.get(f"/en/accounts/{demo.payg}/")
     assert response.status_code == 500

@@ -151,3 +151,10 @@ def test_root_remembers_the_language_last_read(client):
 def test_404_under_a_language_prefix_is_in_that_language(client):
     response = client.get("/en/no-such-page")
     assert response.status_code == 404 and "Page not found" in response.get_data(as_text=True)
+
+
+def test_wrong_method_gets_a_translated_405_page_while_signed_in(browser, demo):
+    sign_in_as(browser, "anna@example.com", "sv")
+    response = browser.get("/sv/sign-out")
+    assert response.status_code == 405
+    assert "Åtgärden går inte att utföra här" in response.get_data(as_text=True)

@@ -36,7 +36,11 @@ def best_locale() -> str:
 
 def select_locale() -> str:
     lang = getattr(g, "lang", None)
-    return lang if lang in SUPPORTED_LOCALES else best_locale()
+    if lang in SUPPORTED_LOCALES:
+        return lang
+    # No route matched (a 404 under /sv/…): the address still says the language.
+    prefix = request.path.lstrip("/").split("/", 1)[0]
+    return prefix if prefix in SUPPORTED_LOCALES else best_locale()
 
 
 def pull_lang(endpoint: str | None, values: dict | None) -> None:

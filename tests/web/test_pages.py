@@ -120,6 +120,17 @@ def test_translated_404_page(browser, demo):
     assert browser.get(f"/sv/accounts/{demo.agreement}/").status_code == 404  # not Anna's
 
 
+def test_404_for_an_address_no_route_matches_speaks_the_address_language(client):
+    """/sv/… with no page behind it is answered in Swedish, whatever the browser
+    prefers: the page's language and <html lang> follow the address (WCAG 3.1.1)."""
+    response = client.get("/sv/no-such-page", headers={"Accept-Language": "en"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert '<html lang="sv">' in html and "Sidan hittades inte" in html
+    english = client.get("/en/no-such-page", headers={"Accept-Language": "sv"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Page not found" in english
+
+
 def test_unknown_language_prefix_redirects_to_a_supported_one(browser, demo):
     response = browser.get("/de/sign-in", headers={"Accept-Language": "en"})
     assert (response.status_code, response.location) == (302, "/en/sign-in")

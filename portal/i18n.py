@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from babel.numbers import get_currency_precision
-from flask import Flask, Response, g, redirect, request, url_for
+from flask import Flask, Response, g, has_request_context, redirect, request, url_for
 from flask_babel import Babel, format_currency, format_date, get_locale
 from werkzeug.routing import BaseConverter
 
@@ -49,8 +49,12 @@ def pull_lang(endpoint: str | None, values: dict | None) -> None:
 
 
 def add_lang(endpoint: str, values: dict) -> None:
-    if "lang" not in values and getattr(g, "lang", None) and _takes_lang(endpoint):
-        values["lang"] = g.lang
+    if "lang" in values or not _takes_lang(endpoint):
+        return
+    # g.lang is unset when no route matched (a 404): the address prefix still counts.
+    lang = getattr(g, "lang", None) or (select_locale() if has_request_context() else None)
+    if lang:
+        values["lang"] = lang
 
 
 def _takes_lang(endpoint: str) -> bool:

@@ -1,7 +1,10 @@
-"""The start page: where a signed-in user picks an account."""
+"""The start page, where a signed-in user picks an account, and the accessibility
+statement (Tillgänglighetsredogörelse), open to everyone."""
 from __future__ import annotations
 
-from flask import redirect, url_for
+from datetime import date
+
+from flask import current_app, redirect, url_for
 from flask_login import current_user
 
 from portal.billing import access
@@ -10,6 +13,10 @@ from portal.web.deps import billing
 from portal.web.rendering import render
 
 bp = lang_blueprint("pages")
+
+# When the statement was last checked against the portal; change it with the text.
+STATEMENT_REVIEWED = date(2026, 11, 25)
+DIGG_REPORT_URL = "https://www.digg.se/tdosanmalan"
 
 
 @bp.get("/")
@@ -20,3 +27,9 @@ def home():
     if len(accounts) == 1:
         return redirect(url_for("overview.show", account_id=accounts[0].id))
     return render("pages/home.html", accounts=accounts)
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render("pages/accessibility.html", reviewed=STATEMENT_REVIEWED,
+                  email=current_app.config["ACCESSIBILITY_EMAIL"], digg_url=DIGG_REPORT_URL)

@@ -152,3 +152,24 @@ def test_translated_500_page(app, browser, demo, monkeypatch):
     response = browser.get(f"/en/accounts/{demo.payg}/")
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.get_data(as_text=True)
+
+
+def test_accessibility_statement_in_both_languages_linked_from_every_footer(browser, demo):
+    """The statement (Tillgänglighetsredogörelse): the standard met, how it is tested,
+    where to report a problem and the supervisory authority — open to everyone."""
+    sv = browser.get("/sv/accessibility")
+    html = sv.get_data(as_text=True)
+    assert sv.status_code == 200 and "<h1>Tillgänglighetsredogörelse</h1>" in html
+    assert "WCAG) 2.2 på nivå AA" in html and "axe-core" in html and "enbart med tangentbordet" in html
+    assert "400 % " in html  # the catalog's %% is a percent sign on the page
+    assert 'href="mailto:accessibility@example.com"' in html
+    assert "Myndigheten för digital förvaltning (Digg)" in html and 'href="https://www.digg.se/' in html
+    en = browser.get("/en/accessibility").get_data(as_text=True)
+    assert "<h1>Accessibility statement</h1>" in en and "WCAG) 2.2 at level AA" in en and "400%" in en
+    # The footer of every page links to it, signed out and signed in.
+    assert 'href="/sv/accessibility"' in browser.get("/sv/sign-in").get_data(as_text=True)
+    sign_in_as(browser, "anna@example.com", "en")
+    for url in (f"/en/accounts/{demo.payg}/", f"/en/accounts/{demo.payg}/subscriptions/{demo.production}/settle",
+                "/en/no-such-page"):
+        page = browser.get(url).get_data(as_text=True)
+        assert '<a href="/en/accessibility"' in page and ">Accessibility statement</a>" in page, url

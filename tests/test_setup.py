@@ -99,3 +99,29 @@ def test_billing_cycle_command_runs_a_range_and_rejects_bad_dates(runner, app):
     assert "0 charges, 0 invoices" in again.output
     bad = runner.invoke(args=["billing", "cycle", "--date", "1 december"])
     assert bad.exit_code != 0 and "not a date" in bad.output
+
+
+def test_browser_tests_skip_loudly_without_chromium_and_fail_under_require_browser(tmp_path):
+    """On a machine without Chromium the browser tests skip and say why; with
+    REQUIRE_BROWSER=1 (as .ci/run sets) the same run fails instead."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    test = "tests/browser/test_helpers.py::test_a_sound_page_passes_every_check"
+    env = {k: v for k, v in os.environ.items() if k != "REQUIRE_BROWSER"}
+    env["CHROMIUM_PATH"] = str(tmp_path / "no-chromium-here")
+
+    def run(**extra):
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", test],
+                              cwd=root, env={**env, **extra}, capture_output=True, text=True, timeout=120)
+
+    skipped = run()
+    assert skipped.returncode == 0, skipped.stdout[-2000:]
+    assert "1 skipped" in skipped.stdout and "BROWSER TESTS NOT RUN" in skipped.stdout
+    assert "browser tests skipped" in skipped.stdout  # the summary section at the end
+    required = run(REQUIRE_BROWSER="1")
+    assert required.returncode != 0
+    assert "REQUIRE_BROWSER=1, so this is a failure" in required.stdout

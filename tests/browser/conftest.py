@@ -9,12 +9,13 @@ only looks, and a server of its own (`fresh_site`) for each module that pays.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.browser.a11y import HTMX_PROBE
+from tests.browser.a11y import HTMX_PROBE, SCREENSHOTS
 from tests.browser.server import LiveServer
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -49,6 +50,7 @@ def chromium():
     except Error as exc:
         manager.__exit__(None, None, None)
         _no_browser(f"Playwright could not start {CHROMIUM}: {str(exc).splitlines()[0]}")
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's screenshots only
     yield browser
     browser.close()
     manager.__exit__(None, None, None)

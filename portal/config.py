@@ -108,6 +108,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         or (f"sqlite:///{INSTANCE / 'sandbox-gateway.sqlite'}"
             if database_url.startswith("sqlite") else database_url),
         "PROVIDER_NAME": env.get("PROVIDER_NAME", "Contoso Cloud"),
+        # Where anyone, signed in or not, reports an accessibility problem (the statement).
+        "ACCESSIBILITY_EMAIL": env.get("ACCESSIBILITY_EMAIL", "accessibility@example.com"),
         # R12: days a subscription may stay past due before it is disabled.
         "GRACE_PERIOD_DAYS": _env_int(env, "GRACE_PERIOD_DAYS", 30),
         # R12: days after disabling before the subscription's data is deleted.

@@ -138,3 +138,27 @@ def test_billing_cycle_shows_a_progress_bar_on_stderr_for_many_accounts(runner, 
     assert result.exit_code == 0
     assert result.stdout.startswith("2026-12-01: 60 charges") and result.stdout.count("\n") == 1
     assert "2026-12-01" in result.stderr  # the bar's label (the bar itself only on a terminal)
+def test_browser_tests_skip_loudly_without_chromium_and_fail_under_require_browser(tmp_path):
+    """On a machine without Chromium the browser tests skip and say why; with
+    REQUIRE_BROWSER=1 (as .ci/run sets) the same run fails instead."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    test = "tests/browser/test_helpers.py::test_a_sound_page_passes_every_check"
+    env = {k: v for k, v in os.environ.items() if k != "REQUIRE_BROWSER"}
+    env["CHROMIUM_PATH"] = str(tmp_path / "no-chromium-here")
+
+    def run(**extra):
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", test],
+                              cwd=root, env={**env, **extra}, capture_output=True, text=True, timeout=120)
+
+    skipped = run()
+    assert skipped.returncode == 0, skipped.stdout[-2000:]
+    assert "1 skipped" in skipped.stdout and "BROWSER TESTS NOT RUN" in skipped.stdout
+    assert "browser tests skipped" in skipped.stdout  # the summary section at the end
+    required = run(REQUIRE_BROWSER="1")
+    assert required.returncode != 0
+    assert "REQUIRE_BROWSER=1, so this is a failure" in required.stdout

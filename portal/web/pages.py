@@ -1,5 +1,8 @@
-"""The start page: where a signed-in user picks an account."""
+"""The start page, where a signed-in user picks an account, and the accessibility
+statement (Tillgänglighetsredogörelse), open to everyone."""
 from __future__ import annotations
+
+from datetime import date
 
 from flask import abort, current_app, redirect, url_for
 from flask_login import current_user, login_required
@@ -10,6 +13,10 @@ from portal.web.deps import billing
 from portal.web.rendering import render
 
 bp = lang_blueprint("pages")
+
+# When the statement was last checked against the portal; change it with the text.
+STATEMENT_REVIEWED = date(2026, 11, 25)
+DIGG_REPORT_URL = "https://www.digg.se/tdosanmalan"
 
 
 @bp.get("/")
@@ -30,3 +37,9 @@ def baseline():
     if not current_app.config.get("BENCHMARK"):
         abort(404)
     return render("pages/baseline.html")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render("pages/accessibility.html", reviewed=STATEMENT_REVIEWED,
+                  email=current_app.config["ACCESSIBILITY_EMAIL"], digg_url=DIGG_REPORT_URL)

@@ -19,6 +19,23 @@
     if (summary) { summary.focus(); }
   });
 
+  // An error summary link puts focus in its field and shows the field's question
+  // (label, or legend for radios) above it, not just the bare input.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest(".error-summary a[href^='#']") : null;
+    var field = link ? document.getElementById(link.getAttribute("href").slice(1)) : null;
+    if (!field) { return; }
+    event.preventDefault();
+    var fieldset = field.closest("fieldset");
+    var legend = fieldset ? fieldset.querySelector("legend") : null;
+    var label = field.labels && field.labels.length ? field.labels[0] : null;
+    var question = field.type === "radio" && legend ? legend : (label || legend);
+    (question || field).scrollIntoView();
+    field.focus({ preventScroll: true });
+    var box = field.getBoundingClientRect();
+    if (box.bottom > window.innerHeight) { field.scrollIntoView({ block: "nearest" }); }
+  });
+
   document.addEventListener("htmx:configRequest", function (event) {
     var meta = document.querySelector('meta[name="csrf-token"]');
     if (meta) { event.detail.headers["X-CSRFToken"] = meta.getAttribute("content"); }

@@ -53,7 +53,8 @@ def data_values(app) -> list[str]:
     from portal.billing.remittance import remittance_from_config
     remittance = remittance_from_config(app.config)
     values = {app.config["PROVIDER_NAME"], *LANGUAGE_NAMES.values(), "Visa", "Mastercard",
-              "American Express", "SEK", remittance.iban_display, remittance.bic}
+              "American Express", "SEK", remittance.iban_display, remittance.bic,
+              app.config["ACCESSIBILITY_EMAIL"]}
     with app.app_context():
         for table in db.metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, (String, Text))]
@@ -127,6 +128,7 @@ def test_signed_out_pages_are_fully_translated(app, browser, demo):
     assert_pseudo(app, browser.post(f"/{X}/sign-in", {"email": "anna@example.com", "password": "wrong"}),
                   "sign-in refused")
     assert_pseudo(app, browser.get(f"/{X}/no-such-page"), "404 signed out")
+    assert_pseudo(app, browser.get(f"/{X}/accessibility"), "accessibility statement")
 
 
 @pytest.mark.parametrize("who", ["anna@example.com", "olivia@example.com", "erik@example.com",

@@ -253,6 +253,19 @@ def test_partial_for_htmx_and_full_page_otherwise(browser, demo):
     assert "<html" in restore.get_data(as_text=True)
 
 
+def test_partial_with_the_new_card_form_renders_for_htmx(browser, demo):
+    """The card fields come from the forms macros: the partial (one block of the page
+    template) must import them itself, or choosing "Add a new card" fails with htmx."""
+    sign_in_as(browser, "anna@example.com", "en")
+    for url in (settle_url(demo) + "?method=new", pay_url(demo) + "?method=new"):
+        if "profiles" in url:
+            sign_in_as(browser, "olivia@example.com", "en")
+        partial = browser.get(url, headers={"HX-Request": "true"})
+        text = partial.get_data(as_text=True)
+        assert partial.status_code == 200, text[:500]
+        assert 'autocomplete="cc-number"' in text and "<html" not in text
+
+
 def test_every_hx_interaction_sits_on_a_real_form(browser, demo):
     sign_in_as(browser, "anna@example.com", "en")
     for url in (settle_url(demo), f"/en/accounts/{demo.payg}/"):

@@ -120,6 +120,17 @@ def test_translated_404_page(browser, demo):
     assert browser.get(f"/sv/accounts/{demo.agreement}/").status_code == 404  # not Anna's
 
 
+def test_404_for_an_address_no_route_matches_speaks_the_address_language(client):
+    """/sv/… with no page behind it is answered in Swedish, whatever the browser
+    prefers: the page's language and <html lang> follow the address (WCAG 3.1.1)."""
+    response = client.get("/sv/no-such-page", headers={"Accept-Language": "en"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert '<html lang="sv">' in html and "Sidan hittades inte" in html
+    english = client.get("/en/no-such-page", headers={"Accept-Language": "sv"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Page not found" in english
+
+
 def test_unknown_language_prefix_redirects_to_a_supported_one(browser, demo):
     response = browser.get("/de/sign-in", headers={"Accept-Language": "en"})
     assert (response.status_code, response.location) == (302, "/en/sign-in")
@@ -158,3 +169,22 @@ def test_wrong_method_gets_a_translated_405_page_while_signed_in(browser, demo):
     response = browser.get("/sv/sign-out")
     assert response.status_code == 405
     assert "Åtgärden går inte att utföra här" in response.get_data(as_text=True)
+def test_accessibility_statement_in_both_languages_linked_from_every_footer(browser, demo):
+    """The statement (Tillgänglighetsredogörelse): the standard met, how it is tested,
+    where to report a problem and the supervisory authority — open to everyone."""
+    sv = browser.get("/sv/accessibility")
+    html = sv.get_data(as_text=True)
+    assert sv.status_code == 200 and "<h1>Tillgänglighetsredogörelse</h1>" in html
+    assert "WCAG) 2.2 på nivå AA" in html and "axe-core" in html and "enbart med tangentbordet" in html
+    assert "400 % " in html  # the catalog's %% is a percent sign on the page
+    assert 'href="mailto:accessibility@example.com"' in html
+    assert "Myndigheten för digital förvaltning (Digg)" in html and 'href="https://www.digg.se/' in html
+    en = browser.get("/en/accessibility").get_data(as_text=True)
+    assert "<h1>Accessibility statement</h1>" in en and "WCAG) 2.2 at level AA" in en and "400%" in en
+    # The footer of every page links to it, signed out and signed in.
+    assert 'href="/sv/accessibility"' in browser.get("/sv/sign-in").get_data(as_text=True)
+    sign_in_as(browser, "anna@example.com", "en")
+    for url in (f"/en/accounts/{demo.payg}/", f"/en/accounts/{demo.payg}/subscriptions/{demo.production}/settle",
+                "/en/no-such-page"):
+        page = browser.get(url).get_data(as_text=True)
+        assert '<a href="/en/accessibility"' in page and ">Accessibility statement</a>" in page, url

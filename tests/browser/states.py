@@ -1,0 +1,157 @@
+"""Every page in every state, reached the way a person reaches it: each function
+takes a page (with page.base and page.lang) and the demo's ids, and gets there by
+the real interaction (the htmx partial swapped in by choosing, the form submitted
+with errors). test_axe.py checks each of them; test_layout.py reuses them."""
+from __future__ import annotations
+
+from tests.browser.a11y import swaps, wait_for_swap
+
+ANNA, ERIK = "anna@example.com", "erik@example.com"
+OLIVIA, RASMUS = "olivia@example.com", "rasmus@example.com"
+
+
+def submit(page, selector="main button[type=submit]"):
+    with page.expect_navigation():
+        page.click(selector)
+
+
+def choose(page, value):
+    """Select a payment method with the mouse: htmx swaps in the payment panel."""
+    before = swaps(page)
+    page.check(f"input[name=method][value='{value}']")
+    wait_for_swap(page, before)
+
+
+def settle(page, ids):
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/subscriptions/{ids['production']}/settle")
+
+
+def pay_now(page, ids):
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/profiles/{ids['profile']}/pay")
+
+
+def sign_in_errors(page, ids):
+    page.goto(f"{page.base}/{page.lang}/sign-in")
+    submit(page)
+
+
+def wrong_password(page, ids):
+    page.goto(f"{page.base}/{page.lang}/sign-in")
+    page.fill("#email", ANNA)
+    page.fill("#password", "not-the-password")
+    submit(page)
+
+
+def settle_saved_card_with_charges(page, ids):  # R08: the chosen card's own charges are added
+    settle(page, ids)
+    choose(page, ids["card_4444"])
+
+
+def settle_add_card(page, ids):
+    settle(page, ids)
+    choose(page, "new")
+
+
+def settle_card_errors(page, ids):
+    settle_add_card(page, ids)
+    page.fill("#card_number", "4242 4242 4242 4241")
+    submit(page, "#payment-panel button[type=submit]")
+
+
+def settle_balance_changed(page, ids):
+    settle(page, ids)
+    choose(page, ids["card_4242"])
+    # The page was shown with another total than the one the server now has.
+    page.eval_on_selector("input[name=expected_total]", "el => { el.value = '1'; }")
+    submit(page, "#payment-panel button[type=submit]")
+
+
+def settle_declined(page, ids):  # R10: the card the gateway declines
+    settle(page, ids)
+    choose(page, ids["card_0002"])
+    submit(page, "#payment-panel button[type=submit]")
+
+
+def notifications_errors(page, ids):
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/notifications")
+    page.fill("#email", "not an address")
+    submit(page)
+
+
+def support_errors(page, ids):
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/support")
+    submit(page)
+
+
+def invoices_filtered(page, ids):
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/invoices")
+    before = swaps(page)
+    page.select_option("#status", "paid")
+    wait_for_swap(page, before)
+
+
+def pay_now_saved_card(page, ids):
+    pay_now(page, ids)
+    choose(page, ids["agreement_card"])
+
+
+def pay_now_add_card(page, ids):
+    pay_now(page, ids)
+    choose(page, "new")
+
+
+def go(path):
+    def _go(page, ids):
+        page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
+    return _go
+
+
+STATES = {
+    # signed out
+    "sign-in": (None, go("/sign-in")),
+    "sign-in-with-errors": (None, sign_in_errors),
+    "sign-in-wrong-password": (None, wrong_password),
+    "404-signed-out": (None, go("/no-such-page")),
+    "accessibility-statement": (None, go("/accessibility")),
+    # account administrator, pay-as-you-go
+    "overview-account-admin": (ANNA, go("/accounts/{payg}/")),
+    "settle-no-method": (ANNA, settle),
+    "settle-saved-card-with-own-charges": (ANNA, settle_saved_card_with_charges),
+    "settle-add-card": (ANNA, settle_add_card),
+    "settle-card-errors": (ANNA, settle_card_errors),
+    "settle-balance-changed": (ANNA, settle_balance_changed),
+    "settle-declined": (ANNA, settle_declined),
+    "settle-unknown-method": (ANNA, go("/accounts/{payg}/subscriptions/{production}/settle?method=999999")),
+    "settle-disabled-subscription": (ANNA, go("/accounts/{payg}/subscriptions/{archive}/settle")),
+    "notifications": (ANNA, go("/accounts/{payg}/notifications")),
+    "notifications-with-errors": (ANNA, notifications_errors),
+    "support": (ANNA, go("/accounts/{payg}/support?subscription={archive}")),
+    "support-with-errors": (ANNA, support_errors),
+    "404-signed-in": (ANNA, go("/accounts/999999/")),
+    "404-unknown-address-signed-in": (ANNA, go("/no-such-page")),
+    "accessibility-statement-signed-in": (ANNA, go("/accessibility")),
+    # not the account administrator
+    "overview-user": (ERIK, go("/accounts/{payg}/")),
+    "notifications-user": (ERIK, go("/accounts/{payg}/notifications")),
+    "403-settle-user": (ERIK, go("/accounts/{payg}/subscriptions/{production}/settle")),
+    # owner, customer agreement
+    "overview-owner": (OLIVIA, go("/accounts/{agreement}/")),
+    "invoices": (OLIVIA, go("/accounts/{agreement}/invoices")),
+    "invoices-filtered": (OLIVIA, invoices_filtered),
+    "invoice-detail": (OLIVIA, go("/accounts/{agreement}/invoices/{due_invoice}")),
+    "invoice-detail-paid": (OLIVIA, go("/accounts/{agreement}/invoices/{paid_invoice}")),
+    "pay-now-no-method": (OLIVIA, pay_now),
+    "pay-now-saved-card": (OLIVIA, pay_now_saved_card),
+    "pay-now-add-card": (OLIVIA, pay_now_add_card),
+    "receipt-invoice": (OLIVIA, go("/accounts/{agreement}/payments/{invoice_payment}")),
+    # reader
+    "overview-reader": (RASMUS, go("/accounts/{agreement}/")),
+    "invoices-reader": (RASMUS, go("/accounts/{agreement}/invoices")),
+    "403-pay-now-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/pay")),
+}
+
+EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "404-signed-out": 404,
+                   "settle-card-errors": 422, "settle-unknown-method": 422,
+                   "404-unknown-address-signed-in": 404, "settle-balance-changed": 409, "settle-declined": 402,
+                   "notifications-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
+                   "403-settle-user": 403, "403-pay-now-reader": 403}

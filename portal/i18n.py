@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from babel.numbers import get_currency_precision
 from flask import Flask, Response, g, redirect, request, url_for
-from flask_babel import Babel, format_currency, format_date, get_locale
+from flask_babel import Babel, format_currency, format_date, format_datetime, get_locale
 from werkzeug.routing import BaseConverter
 
 from portal.billing.money import Money
@@ -78,6 +78,11 @@ def day(value: date | datetime | None, style: str = "long") -> str:
     return "" if value is None else format_date(value, style)
 
 
+def moment(value: datetime | None) -> str:
+    """An instant (stored in UTC) in the portal's time zone, e.g. for the audit log."""
+    return "" if value is None else format_datetime(value, "medium")
+
+
 def root_redirect() -> Response:
     return redirect(url_for("pages.home", lang=best_locale()))
 
@@ -91,6 +96,7 @@ def init_app(app: Flask, babel: Babel) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["moment"] = moment
     app.jinja_env.globals.update(same_page_in=same_page_in, LANGUAGE_NAMES=LANGUAGE_NAMES,
                                  SUPPORTED_LOCALES=SUPPORTED_LOCALES)
     app.add_url_rule("/", "root", root_redirect)

@@ -87,7 +87,8 @@ def require(session: Session, user: User, account: BillingAccount, action: Actio
     if decision.reason == "not_a_member":
         raise NotFound("billing account")
     if not decision:
-        raise NotAuthorized(decision.reason or "forbidden")
+        raise NotAuthorized(decision.reason or "forbidden", account_id=account.id,
+                            action=str(action), profile_id=profile_id)
 
 
 def get_account(session: Session, user: User, account_id: int) -> BillingAccount:

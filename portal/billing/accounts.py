@@ -11,13 +11,14 @@ from sqlalchemy.orm import selectinload
 
 from portal.billing import access, notify
 from portal.billing.access import Action
+from portal.billing.notify import refusals_audited
 from portal.billing.balances import SETTLEABLE, InvoiceQuote, invoice_quote
 from portal.billing.context import Billing
 from portal.billing.errors import InvalidInput, NotEligible, NotFound
 from portal.billing.transaction import write_transaction
-from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, MethodKind,
-                           Notice, Payment, PaymentMethod, Role, Subscription,
-                           SubscriptionStatus, SupportRequest, User)
+from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice,
+                           MethodKind, Notice, Payment, PaymentMethod, Role, RoleAssignment,
+                           Subscription, SubscriptionStatus, SupportRequest, User)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,16 @@ def normalized_email(raw: str) -> str:
         raise InvalidInput("email") from exc
 
 
+@refusals_audited
+def require_allowed(b: Billing, user: User, account_id: int, action: Action) -> BillingAccount:
+    """For a view that must refuse before it calls a service (a forced POST): the
+    refusal is audited like every other."""
+    account = access.get_account(b.session, user, account_id)
+    access.require(b.session, user, account, action)
+    return account
+
+
+@refusals_audited
 def change_notification_email(b: Billing, user: User, account_id: int, new_email: str) -> str:
     """R11: the account administrator sets where billing notifications go. Both the
     old and the new address are told, so a hijack does not go unnoticed."""
@@ -120,6 +131,7 @@ def change_notification_email(b: Billing, user: User, account_id: int, new_email
         return email
 
 
+@refusals_audited
 def set_default_payment_method(b: Billing, user: User, profile_id: int, method_id: int) -> None:
     """R15: a card, or check/wire transfer once the profile is approved for it."""
     with write_transaction(b.session):
@@ -132,7 +144,8 @@ def set_default_payment_method(b: Billing, user: User, profile_id: int, method_i
             raise NotEligible("check/wire transfer needs approval")
         profile.default_payment_method_id = method.id
         notify.audit(b.session, b.clock, "payment_method.default_changed", account_id=profile.account_id,
-                     actor=user, profile_id=profile.id, method_id=method.id)
+                     actor=user, profile_id=profile.id, method_id=method.id,
+                     method={"kind": str(method.kind), "brand": method.brand, "last4": method.last4})
 
 
 SUBJECT_MAX, BODY_MAX = 200, 5000
@@ -205,11 +218,48 @@ def notices_for(b: Billing, user: User, account_id: int) -> list[Notice]:
         .order_by(Notice.created_at.desc(), Notice.id.desc())))
 
 
-def dismiss_notice(b: Billing, user: User, notice_id: int) -> None:
-    """Per user: dismissing hides it for this user only; unknown ids are NotFound."""
+def dismiss_notice(b: Billing, user: User, account_id: int, notice_id: int) -> None:
+    """Per user: dismissing hides it for this user only; unknown ids, and notices of
+    another account than the one in the address, are NotFound."""
     with write_transaction(b.session):
+        account = access.get_account(b.session, user, account_id)
         notice = b.session.get(Notice, notice_id) if isinstance(notice_id, int) else None
-        if notice is None or notice.user_id != user.id:
+        if notice is None or notice.user_id != user.id or notice.account_id != account.id:
             raise NotFound("notice")
         if notice.dismissed_at is None:
             notice.dismissed_at = b.clock.now()
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    older_than: int | None  # the cursor for the next (older) page, if there is one
+
+
+@refusals_audited
+def audit_log(b: Billing, user: User, account_id: int, before_id: int | None = None,
+              page_size: int = AUDIT_PAGE_SIZE) -> AuditPage:
+    """Who did what, when: payments and their attempts, declines, method changes,
+    role refusals, notification-address changes, the billing cycle's doings — newest
+    first. For the account administrator; for a customer agreement, a billing
+    profile's owner sees that profile's events and the account-wide ones."""
+    account = access.get_account(b.session, user, account_id)
+    access.require(b.session, user, account, Action.VIEW_AUDIT)
+    query = (select(AuditEvent).where(AuditEvent.account_id == account.id)
+             .options(selectinload(AuditEvent.actor)))
+    assignments = list(b.session.scalars(select(RoleAssignment).where(
+        RoleAssignment.user_id == user.id, RoleAssignment.account_id == account.id)))
+    sees_all = any(a.role == Role.ACCOUNT_ADMIN or (a.role == Role.OWNER and a.billing_profile_id is None)
+                   for a in assignments)
+    if not sees_all:
+        owned = [a.billing_profile_id for a in assignments if a.role == Role.OWNER]
+        query = query.where(AuditEvent.billing_profile_id.is_(None)
+                            | AuditEvent.billing_profile_id.in_(owned))
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    rows = list(b.session.scalars(query.order_by(AuditEvent.id.desc()).limit(page_size + 1)))
+    events = rows[:page_size]
+    return AuditPage(events, events[-1].id if len(rows) > page_size else None)

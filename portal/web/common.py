@@ -5,9 +5,24 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, url_for
 from flask_login import current_user, login_required
+from werkzeug.routing import IntegerConverter
 
 from portal.billing import access
 from portal.web.deps import billing
+
+
+# Ids are 32-bit integer columns: a larger number in an address is no id at all (404),
+# never a database error (SQLite and PostgreSQL both refuse it).
+MAX_ID = 2**31 - 1
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in every route: 1 … MAX_ID, else the route does not match (404)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def lang_blueprint(name: str) -> Blueprint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask, current_app, redirect, request
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -50,6 +50,12 @@ def http_error(exc: HTTPException):
         return not_found()
     if exc.code == 403:
         return forbidden()
+    if exc.code == 429:
+        return too_many_attempts(exc)
+    if exc.code == 413:
+        return error_page(413, _("Too much data was sent"),
+                          _("The form sent more data than any form here needs. Nothing was changed. "
+                            "Go back and try again."))
     if exc.code == 405:
         return error_page(405, _("This action is not possible here"),
                           _("The page does not accept this kind of request. Nothing was changed."))
@@ -71,9 +77,32 @@ def invalid_state(_exc):
                         "Open a support request if you need help."))
 
 
-def gateway_unavailable(_exc):
-    return error_page(503, _("The payment service is not answering"),
-                      _("Nothing was charged. Please try again in a few minutes."))
+def too_many_attempts(exc):
+    """Sign-in rate limit (Flask-Limiter): how long to wait, never which limit."""
+    limit = getattr(getattr(exc, "limit", None), "limit", None)
+    minutes = max(1, round(limit.get_expiry() / 60)) if limit is not None else 15
+    response = error_page(429, _("Too many attempts to sign in"), ngettext(
+        "For your security, signing in is paused after several unsuccessful attempts. "
+        "Wait %(num)d minute and try again, or ask your administrator for help.",
+        "For your security, signing in is paused after several unsuccessful attempts. "
+        "Wait %(num)d minutes and try again, or ask your administrator for help.", minutes))
+    response.headers["Retry-After"] = str(minutes * 60)
+    return response
+
+
+def gateway_unavailable(exc: domain.GatewayUnavailable):
+    """503 that tells the truth: certainly not charged, or not known yet — then the
+    attempt is kept and a check (or any new payment) settles it under the same key."""
+    maybe_charged = getattr(exc, "maybe_charged", False)
+    account_id = (request.view_args or {}).get("account_id")
+    return render("payments/unavailable.html", status=503, maybe_charged=maybe_charged,
+                       account_id=account_id, retry_url=request.full_path.rstrip("?")
+                       if request.method == "POST" else None)
+
+
+def invalid_input(_exc):
+    return error_page(422, _("Something is wrong with the request"),
+                      _("The request could not be understood. Nothing was changed. Go back and try again."))
 
 
 def init_app(app: Flask) -> None:
@@ -81,6 +110,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(domain.NotAuthorized, forbidden)
     app.register_error_handler(domain.InvalidState, invalid_state)
     app.register_error_handler(domain.GatewayUnavailable, gateway_unavailable)
+    app.register_error_handler(domain.InvalidInput, invalid_input)
+    app.register_error_handler(domain.InvalidAmount, invalid_input)
     app.register_error_handler(CSRFError, csrf_failed)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(500, server_error)

@@ -11,7 +11,7 @@ from portal.billing.remittance import remittance_from_config
 from portal.forms import InvoiceFilterForm
 from portal.models import InvoiceStatus
 from portal.web import checkout
-from portal.web.common import account_for, signed_in_blueprint, user
+from portal.web.common import MAX_ID, account_for, signed_in_blueprint, user
 from portal.web.deps import billing
 from portal.web.labels import INVOICE_STATUS
 from portal.web.rendering import render
@@ -55,7 +55,7 @@ def _invoice_ids() -> list[int] | None:
     raw = request.values.getlist("invoice")
     if not raw:
         return None
-    if not all(v.isdigit() and len(v) < 12 for v in raw):
+    if not all(v.isascii() and v.isdigit() and len(v) < 12 and int(v) <= MAX_ID for v in raw):
         raise NotFound("invoice")
     return [int(v) for v in raw]
 

@@ -302,9 +302,9 @@ def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
                 charge.status = ChargeStatus.PAID
                 charge.payment_id = payment.id
             failed_method_id = quote.failed_method.id
-            for sub in account.subscriptions:
-                if sub.payment_method_id == failed_method_id:
-                    sub.payment_method_id = method.id  # R05
+            switched = [sub for sub in account.subscriptions if sub.payment_method_id == failed_method_id]
+            for sub in switched:
+                sub.payment_method_id = method.id  # R05
             for sub in quote.subscriptions:
                 if sub.status in SETTLEABLE:  # R13: re-enabled until deleted
                     sub.status = SubscriptionStatus.ACTIVE
@@ -324,8 +324,7 @@ def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
                              actor=user, from_method_id=failed_method_id, to_method_id=method.id,
                              from_method=method_summary(quote.failed_method),
                              method=method_summary(method),
-                             subscriptions=[s.name for s in account.subscriptions
-                                            if s.payment_method_id == method.id])
+                             subscriptions=[s.name for s in switched])
             return payment
 
     return _guarded(b, user, attempt, expected_total_minor, pay)

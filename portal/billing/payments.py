@@ -244,9 +244,13 @@ def method_summary(method: PaymentMethod) -> dict:
 # --- settle a past-due balance (pay-as-you-go) ----------------------------------------
 
 @refusals_audited
-def settleable_subscription(b: Billing, user: User, subscription_id: int) -> Subscription:
+def settleable_subscription(b: Billing, user: User, subscription_id: int,
+                            account_id: int | None = None) -> Subscription:
+    """The subscription, if the user may settle it (R02). With `account_id` (the
+    account in the address), a subscription of any other account is NotFound, before
+    any role is looked at."""
     subscription = b.session.get(Subscription, subscription_id) if isinstance(subscription_id, int) else None
-    if subscription is None:
+    if subscription is None or account_id is not None and subscription.account_id != account_id:
         raise NotFound("subscription")
     access.require(b.session, user, subscription.account, Action.SETTLE)  # R02
     return subscription
@@ -333,9 +337,11 @@ def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
 # --- pay invoices (customer agreement) ----------------------------------------------
 
 @refusals_audited
-def payable_profile(b: Billing, user: User, profile_id: int) -> BillingProfile:
+def payable_profile(b: Billing, user: User, profile_id: int, account_id: int | None = None) -> BillingProfile:
+    """The billing profile, if the user may pay its invoices (R19); with `account_id`,
+    a profile of any other account is NotFound before any role is looked at."""
     profile = b.session.get(BillingProfile, profile_id) if isinstance(profile_id, int) else None
-    if profile is None:
+    if profile is None or account_id is not None and profile.account_id != account_id:
         raise NotFound("billing profile")
     access.require(b.session, user, profile.account, Action.PAY_INVOICES, profile.id)  # R19
     return profile

@@ -22,7 +22,8 @@ def notifications(account_id: int):
     b, me = billing(), user()
     account = account_for(account_id)
     allowed = access.decide(b.session, me, account, Action.MANAGE_NOTIFICATIONS)
-    form = NotificationEmailForm(data={"email": account.notification_email})
+    # Prefilled when shown; a POST counts only what it sends (no address: an error).
+    form = NotificationEmailForm(data=None if request.method == "POST" else {"email": account.notification_email})
     if request.method == "POST" and not allowed:  # a forced POST: refused whatever it holds
         accounts.require_allowed(b, me, account.id, Action.MANAGE_NOTIFICATIONS)
     if form.validate_on_submit():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, current_app, redirect, request
+from flask import Flask, current_app, g, redirect, request
 from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -21,6 +21,15 @@ UNKNOWN_LANGUAGE = re.compile(r"^/([a-z]{2}(?:-[A-Za-z]{2})?)(/.*)?$")
 def error_page(status: int, title: str, message: str, **extra):
     return render("errors/error.html", block="content", status=status, status_code=status,
                   title=title, message=message, **extra)
+
+
+def _page_language() -> None:
+    """An address no route matched still has a language: /sv/… or /en/…, else the
+    visitor's best — so the page (and its links) can be built in it."""
+    if getattr(g, "lang", None) in SUPPORTED_LOCALES:
+        return
+    prefix = UNKNOWN_LANGUAGE.match(request.path)
+    g.lang = prefix.group(1) if prefix and prefix.group(1) in SUPPORTED_LOCALES else best_locale()
 
 
 def not_found(_exc=None):
@@ -106,6 +115,7 @@ def invalid_input(_exc):
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_page_language)  # also runs when no route matched (before the 404)
     app.register_error_handler(domain.NotFound, not_found)
     app.register_error_handler(domain.NotAuthorized, forbidden)
     app.register_error_handler(domain.InvalidState, invalid_state)

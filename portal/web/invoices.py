@@ -62,9 +62,7 @@ def _invoice_ids() -> list[int] | None:
 
 def _checkout(account_id: int, profile_id: int) -> checkout.Checkout:
     b, me = billing(), user()
-    profile = payments.payable_profile(b, me, profile_id)  # R19
-    if profile.account_id != account_id:
-        raise NotFound("billing profile")
+    profile = payments.payable_profile(b, me, profile_id, account_id)  # R19
     account = profile.account
     invoice_ids = _invoice_ids()
     query = {"invoice": invoice_ids} if invoice_ids else {}

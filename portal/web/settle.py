@@ -5,7 +5,6 @@ from flask import current_app, flash, url_for
 from flask_babel import lazy_gettext as _l
 
 from portal.billing import accounts, payments
-from portal.billing.errors import NotFound
 from portal.billing.remittance import remittance_from_config
 from portal.web import checkout
 from portal.web.common import see_other, signed_in_blueprint, user
@@ -17,9 +16,7 @@ bp = signed_in_blueprint("settle")
 
 def _checkout(account_id: int, subscription_id: int) -> checkout.Checkout:
     b, me = billing(), user()
-    subscription = payments.settleable_subscription(b, me, subscription_id)  # R02
-    if subscription.account_id != account_id:
-        raise NotFound("subscription")
+    subscription = payments.settleable_subscription(b, me, subscription_id, account_id)  # R02
     account = subscription.account
     return checkout.Checkout(
         kind="settle", account=account, cards=payments.cards_of(b, account),

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from portal.billing.gateway import SandboxGateway
 from portal.config import _database_url
 from portal.models import (BillingAccount, ChargeStatus, Invoice, InvoiceStatus, Payment,
-                           PaymentMethod, Subscription)
+                           PaymentMethod, Subscription, User)
 from tests.server.live import Client, csrf_from, deployment, hidden_fields, reset_postgres
 
 CONCURRENT = 20
@@ -114,6 +114,8 @@ def test_m3_twenty_identical_submissions_across_two_instances_charge_once(live):
     ids = live.ids()
     anna = Client(live.a)
     anna.sign_in("anna@example.com")
+    [session_cookie] = [c for c in anna.set_cookie_headers if c.startswith("session=")]
+    assert all(flag in session_cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax"))  # production
     url = f"/sv/accounts/{ids['payg']}/subscriptions/{ids['subs']['Webbshop – produktion']}/settle"
     _, _, page = anna.get(f"{url}?method={ids['cards']['4242']}")
     form = hidden_fields(page)
@@ -272,3 +274,9 @@ def _every_cell(live):
                 for value in row:
                     if value is not None:
                         yield str(value)
+
+
+def test_demo_passwords_are_hashed_with_scrypt(live):
+    with live.session() as s:
+        hashes = list(s.scalars(select(User.password_hash)))
+    assert hashes and all(h.startswith("scrypt:") and "demo-password" not in h for h in hashes)

@@ -17,7 +17,10 @@ MAX_ID = 2**31 - 1
 
 
 class DatabaseId(IntegerConverter):
-    """`<int:…>` in every route: 1 … MAX_ID, else the route does not match (404)."""
+    """`<int:…>` in every route: ASCII digits, 1 … MAX_ID, else the route does not
+    match (404)."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("min", 1)

@@ -3,6 +3,7 @@ translated page and a status code — in one place."""
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Flask, current_app, g, redirect, request
 from flask_babel import gettext as _, ngettext
@@ -88,14 +89,16 @@ def invalid_state(_exc):
 
 def too_many_attempts(exc):
     """Sign-in rate limit (Flask-Limiter): how long to wait, never which limit."""
-    limit = getattr(getattr(exc, "limit", None), "limit", None)
-    minutes = max(1, round(limit.get_expiry() / 60)) if limit is not None else 15
+    from portal.extensions import limiter
+    breached = limiter.current_limit  # the window that is full, and when it ends
+    seconds = breached.reset_at - time.time() if breached is not None else 15 * 60
+    minutes = max(1, round(seconds / 60))
     response = error_page(429, _("Too many attempts to sign in"), ngettext(
         "For your security, signing in is paused after several unsuccessful attempts. "
         "Wait %(num)d minute and try again, or ask your administrator for help.",
         "For your security, signing in is paused after several unsuccessful attempts. "
         "Wait %(num)d minutes and try again, or ask your administrator for help.", minutes))
-    response.headers["Retry-After"] = str(minutes * 60)
+    response.headers["Retry-After"] = str(max(1, int(seconds)))
     return response
 
 

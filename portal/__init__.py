@@ -24,12 +24,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import cli, i18n
     from portal.billing.gateway import SandboxGateway
     from portal.billing.remittance import remittance_from_config
-    from portal.extensions import babel, csrf, db, htmx, limiter, login_manager
-    from portal.web import register_blueprints, ratelimit  # noqa: F401 - registers portal-db://
+    from portal.extensions import babel, csrf, db, htmx, login_manager
+    from portal.web import ratelimit, register_blueprints
 
     db.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
+    ratelimit.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app, babel)
     login_manager.init_app(app)

@@ -13,6 +13,7 @@ from portal.billing import access, notify
 from portal.billing.access import Action
 from portal.billing.notify import refusals_audited
 from portal.billing.balances import SETTLEABLE, InvoiceQuote, invoice_quote
+from portal.billing import ids
 from portal.billing.context import Billing
 from portal.billing.errors import InvalidInput, NotEligible, NotFound
 from portal.billing.transaction import write_transaction
@@ -90,7 +91,7 @@ def profile_summaries(b: Billing, user: User, account: BillingAccount) -> list[I
 
 
 def viewable_profile(b: Billing, user: User, profile_id: int) -> BillingProfile:
-    profile = b.session.get(BillingProfile, profile_id) if isinstance(profile_id, int) else None
+    profile = ids.get(b.session, BillingProfile, profile_id)
     if profile is None or not access.roles_of(b.session, user, profile.account_id, profile.id):
         raise NotFound("billing profile")
     return profile
@@ -137,7 +138,7 @@ def set_default_payment_method(b: Billing, user: User, profile_id: int, method_i
     with write_transaction(b.session):
         profile = viewable_profile(b, user, profile_id)
         access.require(b.session, user, profile.account, Action.MANAGE_NOTIFICATIONS, profile.id)
-        method = b.session.get(PaymentMethod, method_id) if isinstance(method_id, int) else None
+        method = ids.get(b.session, PaymentMethod, method_id)
         if method is None or method.account_id != profile.account_id:
             raise NotFound("payment method")
         if method.kind == MethodKind.CHECK_WIRE and not profile.check_wire_approved:
@@ -163,7 +164,7 @@ def open_support_request(b: Billing, user: User, account_id: int, subscription_i
         account = access.get_account(b.session, user, account_id)
         access.require(b.session, user, account, Action.OPEN_SUPPORT_REQUEST)
         if subscription_id is not None:
-            sub = b.session.get(Subscription, subscription_id) if isinstance(subscription_id, int) else None
+            sub = ids.get(b.session, Subscription, subscription_id)
             if sub is None or sub.account_id != account.id:
                 raise NotFound("subscription")
         request = SupportRequest(account_id=account.id, user_id=user.id, subscription_id=subscription_id,
@@ -196,7 +197,7 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
 
 def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invoice:
     account = access.get_account(b.session, user, account_id)
-    invoice = b.session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
+    invoice = ids.get(b.session, Invoice, invoice_id)
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):
         raise NotFound("invoice")
@@ -206,7 +207,7 @@ def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invo
 def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Payment:
     """A receipt: the payment of an account the user may see."""
     account = access.get_account(b.session, user, account_id)
-    payment = b.session.get(Payment, payment_id) if isinstance(payment_id, int) else None
+    payment = ids.get(b.session, Payment, payment_id)
     if payment is None or payment.account_id != account.id:
         raise NotFound("payment")
     return payment
@@ -223,7 +224,7 @@ def dismiss_notice(b: Billing, user: User, account_id: int, notice_id: int) -> N
     another account than the one in the address, are NotFound."""
     with write_transaction(b.session):
         account = access.get_account(b.session, user, account_id)
-        notice = b.session.get(Notice, notice_id) if isinstance(notice_id, int) else None
+        notice = ids.get(b.session, Notice, notice_id)
         if notice is None or notice.user_id != user.id or notice.account_id != account.id:
             raise NotFound("notice")
         if notice.dismissed_at is None:

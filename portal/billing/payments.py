@@ -13,6 +13,7 @@ from portal.billing import access, notify
 from portal.billing.access import Action
 from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementQuote,
                                      invoice_quote, settlement_quote)
+from portal.billing import ids
 from portal.billing.context import Billing
 from portal.billing.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined,
                                    GatewayUnavailable, InvalidAmount, InvalidInput, InvalidState,
@@ -75,7 +76,7 @@ class _Attempt:
 def saved_card(b: Billing, account: BillingAccount, method_id: int) -> PaymentMethod:
     """A card of this account; any other id (another account's, a check/wire method,
     garbage) is NotFound, so ids of other customers reveal nothing."""
-    method = b.session.get(PaymentMethod, method_id) if isinstance(method_id, int) else None
+    method = ids.get(b.session, PaymentMethod, method_id)
     if method is None or method.account_id != account.id or method.kind != MethodKind.CARD:
         raise NotFound("payment method")
     return method
@@ -249,7 +250,7 @@ def settleable_subscription(b: Billing, user: User, subscription_id: int,
     """The subscription, if the user may settle it (R02). With `account_id` (the
     account in the address), a subscription of any other account is NotFound, before
     any role is looked at."""
-    subscription = b.session.get(Subscription, subscription_id) if isinstance(subscription_id, int) else None
+    subscription = ids.get(b.session, Subscription, subscription_id)
     if subscription is None or account_id is not None and subscription.account_id != account_id:
         raise NotFound("subscription")
     access.require(b.session, user, subscription.account, Action.SETTLE)  # R02
@@ -340,7 +341,7 @@ def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
 def payable_profile(b: Billing, user: User, profile_id: int, account_id: int | None = None) -> BillingProfile:
     """The billing profile, if the user may pay its invoices (R19); with `account_id`,
     a profile of any other account is NotFound before any role is looked at."""
-    profile = b.session.get(BillingProfile, profile_id) if isinstance(profile_id, int) else None
+    profile = ids.get(b.session, BillingProfile, profile_id)
     if profile is None or account_id is not None and profile.account_id != account_id:
         raise NotFound("billing profile")
     access.require(b.session, user, profile.account, Action.PAY_INVOICES, profile.id)  # R19
@@ -360,6 +361,8 @@ def _refuse_paid(b: Billing, profile: BillingProfile, invoice_ids: list[int] | N
     NotFound: the customer (second tab) should hear 'already paid'."""
     if not invoice_ids:
         return
+    if not all(ids.is_id(i) for i in invoice_ids):
+        raise NotFound("invoice")
     paid = b.session.scalars(select(Invoice.id).where(
         Invoice.id.in_(invoice_ids), Invoice.billing_profile_id == profile.id,
         Invoice.status == InvoiceStatus.PAID)).first()

@@ -8,17 +8,13 @@ from flask_login import current_user, login_required
 from werkzeug.routing import IntegerConverter
 
 from portal.billing import access
+from portal.billing.ids import MAX_ID
 from portal.web.deps import billing
-
-
-# Ids are 32-bit integer columns: a larger number in an address is no id at all (404),
-# never a database error (SQLite and PostgreSQL both refuse it).
-MAX_ID = 2**31 - 1
 
 
 class DatabaseId(IntegerConverter):
     """`<int:…>` in every route: ASCII digits, 1 … MAX_ID, else the route does not
-    match (404)."""
+    match (404) — a larger number is no id, never a database error."""
 
     regex = r"[0-9]+"
 

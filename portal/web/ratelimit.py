@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter.util import get_remote_address
 from limits.storage import Storage
 from sqlalchemy import case, delete, select, text
@@ -85,6 +85,12 @@ class DatabaseStorage(Storage):
         table = RateLimitCounter.__table__
         with self._engine().begin() as conn:
             conn.execute(delete(table).where(table.c.key == key))
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiter; importing this module has registered `portal-db://`."""
+    from portal.extensions import limiter
+    limiter.init_app(app)
 
 
 def account_key() -> str:

@@ -16,7 +16,10 @@ from portal.billing.payments import UseNewCard, UseSavedCard
 from portal.models import (AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus, OutboxMessage,
                            Payment, PaymentMethod, Role, Subscription, UnconfirmedPayment)
 from tests import factories as f
-from tests.billing.test_settle import KEY, scene  # noqa: F401 - the fixture
+from tests.billing import test_settle
+from tests.billing.test_settle import KEY
+
+scene = test_settle.scene  # the same scene: two past-due subscriptions on one failed card
 
 TIMEOUT_CARD, AFTER_CHARGE_CARD, BEFORE_CHARGE_CARD = (c.number for c in FAULT_CARDS)
 TOTAL = 1_750_00  # the scene's failed card: 1 000 + 500 + 250

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
@@ -68,7 +68,6 @@ class _Attempt:
     method: dict | None = None  # what the audit log names it by (brand, last four)
     amount: Money | None = None
     sent: bool = False  # the charge request has gone to the gateway
-    extra: dict = field(default_factory=dict)
 
 
 # --- shared steps -------------------------------------------------------------------

@@ -25,17 +25,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.billing.gateway import SandboxGateway
     from portal.billing.remittance import remittance_from_config
     from portal.extensions import babel, csrf, db, htmx, login_manager
-    from portal.web import querycount, register_blueprints
+    from portal.web import querycount, ratelimit, register_blueprints
 
     db.init_app(app)
     csrf.init_app(app)
+    ratelimit.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app, babel)
     login_manager.init_app(app)
     # Remittance details are printed on invoices: refuse to start with invalid ones.
     remittance_from_config(app.config)
     # The one simulated part: a real processor would implement the same interface.
-    app.extensions["payment_gateway"] = SandboxGateway(app.config["SANDBOX_GATEWAY_URL"])
+    app.extensions["payment_gateway"] = SandboxGateway(
+        app.config["SANDBOX_GATEWAY_URL"], fault=app.config["SANDBOX_GATEWAY_FAULT"],
+        timeout_seconds=app.config["SANDBOX_GATEWAY_TIMEOUT_SECONDS"],
+        latency_seconds=app.config["SANDBOX_GATEWAY_LATENCY_MS"] / 1000)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_blueprints(app)
     querycount.init_app(app)
     cli.init_app(app)

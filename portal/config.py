@@ -78,6 +78,28 @@ def _mail(env, portal_env: str) -> dict:
     }
 
 
+def _env_float(env, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+SANDBOX_FAULTS = ("timeout", "after_charge", "before_charge")
+
+
+def _sandbox_fault(env) -> str | None:
+    raw = (env.get("SANDBOX_GATEWAY_FAULT") or "").strip().lower()
+    if raw in ("", "none"):
+        return None
+    if raw not in SANDBOX_FAULTS:
+        raise ConfigError(f"SANDBOX_GATEWAY_FAULT must be one of {', '.join(SANDBOX_FAULTS)}, got {raw!r}")
+    return raw
+
+
 def _database_url(raw: str | None) -> str:
     if not raw:
         return f"sqlite:///{INSTANCE / 'portal.sqlite'}"
@@ -107,6 +129,10 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "SANDBOX_GATEWAY_URL": env.get("SANDBOX_GATEWAY_URL")
         or (f"sqlite:///{INSTANCE / 'sandbox-gateway.sqlite'}"
             if database_url.startswith("sqlite") else database_url),
+        # Sandbox faults (README: "Sandbox faults"): make every charge fail that way.
+        "SANDBOX_GATEWAY_FAULT": _sandbox_fault(env),
+        "SANDBOX_GATEWAY_TIMEOUT_SECONDS": _env_float(env, "SANDBOX_GATEWAY_TIMEOUT_SECONDS", 10.0),
+        "SANDBOX_GATEWAY_LATENCY_MS": _env_int(env, "SANDBOX_GATEWAY_LATENCY_MS", 0),
         "PROVIDER_NAME": env.get("PROVIDER_NAME", "Contoso Cloud"),
         # Where anyone, signed in or not, reports an accessibility problem (the statement).
         "ACCESSIBILITY_EMAIL": env.get("ACCESSIBILITY_EMAIL", "accessibility@example.com"),
@@ -137,6 +163,18 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "SESSION_COOKIE_SECURE": portal_env != "development",
         "REMEMBER_COOKIE_SECURE": portal_env != "development",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # No form is larger than a few kilobytes; refuse anything bigger (413).
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        # Sign-in rate limits (Flask-Limiter), counted in the database by default so
+        # that every worker and instance counts together (portal/web/ratelimit.py).
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "portal-db://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SIGN_IN_LIMIT_PER_ACCOUNT": env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
+        "SIGN_IN_LIMIT_PER_ADDRESS": env.get("SIGN_IN_LIMIT_PER_ADDRESS", "20 per 15 minutes"),
+        # Number of reverse proxies in front of the portal whose X-Forwarded-For and
+        # X-Forwarded-Proto are trusted (the per-address limit needs the client's IP).
+        "TRUSTED_PROXIES": _env_int(env, "TRUSTED_PROXIES", 0),
     }
 
 

@@ -1,5 +1,7 @@
 """Extensions created once here and bound to the app in create_app()."""
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -24,3 +26,5 @@ babel = Babel()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 htmx = Htmx()
+# Storage from RATELIMIT_STORAGE_URI (the database by default: portal/web/ratelimit.py).
+limiter = Limiter(key_func=get_remote_address)

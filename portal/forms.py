@@ -49,7 +49,7 @@ class OnlyForNewCard:
 
 def _card_number(form, field) -> None:
     digits = normalize_card_number(field.data or "")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+    if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
         raise ValidationError(_l("Enter a valid card number, like 4242 4242 4242 4242"))
 
 
@@ -57,7 +57,7 @@ class PaymentForm(FlaskForm):
     """One form for both Settle balance and Pay now. The total the customer saw and a
     one-time key travel with it (M3); the card fields only count for a new card."""
     method = HiddenField(validators=[InputRequired(_l("Select a payment method"))])
-    expected_total = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,15}$")])
+    expected_total = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9]{1,15}$")])
     idempotency_key = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Za-z0-9-]{8,100}$")])
     card_number = StringField(_l("Card number"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the card number")), Length(max=30), _card_number],
@@ -68,11 +68,11 @@ class PaymentForm(FlaskForm):
         render_kw={"autocomplete": "cc-exp-month", "inputmode": "numeric"})
     exp_year = StringField(_l("Year"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the expiry year")),
-        Regexp(r"^20\d\d$", message=_l("Enter the expiry year with four digits, like 2030"))],
+        Regexp(r"^20[0-9][0-9]$", message=_l("Enter the expiry year with four digits, like 2030"))],
         render_kw={"autocomplete": "cc-exp-year", "inputmode": "numeric"})
     cvc = StringField(_l("Security code (CVC)"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the security code")),
-        Regexp(r"^\d{3,4}$", message=_l("Enter the 3 or 4 digit security code from the card"))],
+        Regexp(r"^[0-9]{3,4}$", message=_l("Enter the 3 or 4 digit security code from the card"))],
         render_kw={"autocomplete": "cc-csc", "inputmode": "numeric", "spellcheck": "false"})
     holder = StringField(_l("Name on card"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the name on the card")), Length(max=200)],

@@ -89,14 +89,6 @@ def pull_lang(endpoint: str | None, values: dict | None) -> None:
         g.lang = values.pop("lang")
 
 
-def lang_from_path() -> None:
-    """For pages no rule matched (404, 405): the language is still the URL's prefix."""
-    if getattr(g, "lang", None) is None:
-        prefix = request.path.split("/", 2)[1] if request.path.count("/") >= 1 else ""
-        if prefix in url_locales(current_app):
-            g.lang = prefix
-
-
 def add_lang(endpoint: str, values: dict) -> None:
     if "lang" not in values and getattr(g, "lang", None) and _takes_lang(endpoint):
         values["lang"] = g.lang
@@ -164,6 +156,9 @@ def moment(value: datetime | None, style: str = "medium") -> str:
 def remember_lang(response: Response) -> Response:
     """The language last read is where `/` leads next time."""
     lang = getattr(g, "lang", None)
+    rule = request.url_rule
+    if rule is None or "lang" not in rule.arguments:  # only pages the visitor chose to read
+        return response
     if lang in SUPPORTED_LOCALES and request.cookies.get(LOCALE_COOKIE) != lang:
         response.set_cookie(LOCALE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
                             secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
@@ -184,7 +179,6 @@ def init_app(app: Flask, babel: Babel) -> None:
 
     app.url_map.converters["lang"] = LangConverter
     app.url_value_preprocessor(pull_lang)
-    app.before_request(lang_from_path)
     app.after_request(remember_lang)
     app.url_defaults(add_lang)
     # Same trimming as extraction (babel.cfg), so msgids match at run time.

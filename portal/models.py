@@ -6,7 +6,8 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.money import Money
@@ -373,5 +374,41 @@ class AuditEvent(db.Model):
     at: Mapped[datetime] = mapped_column(DateTime)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("billing_accounts.id"))
+    # Set when the event concerns one billing profile: its owners may see it.
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
     action: Mapped[str] = mapped_column(String(60))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class UnconfirmedPayment(db.Model):
+    """A charge the gateway may have made but the portal has not recorded (the
+    gateway timed out or the connection was lost after the request was sent). It is
+    settled with the gateway under the same idempotency key — which never charges
+    twice — before anything else is charged for the account (M3). Holds the gateway
+    token and what a person needs to recognise the card: never the number or CVC."""
+    __tablename__ = "unconfirmed_payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[PaymentPurpose] = mapped_column(_enum(PaymentPurpose))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
+    invoice_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    # A saved card, or a new card's token and display data (saved only once paid).
+    payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
+    new_card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RateLimitCounter(db.Model):
+    """Sign-in rate-limit counters (Flask-Limiter, fixed windows), in the database so
+    that every worker and every instance counts together (portal/web/ratelimit.py)."""
+    __tablename__ = "rate_limits"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float)  # seconds since the epoch

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from portal.billing import ids
 from portal.billing.errors import NotAuthorized, NotFound
 from portal.models import AccountKind, BillingAccount, Role, RoleAssignment, User
 
@@ -116,12 +117,13 @@ def require(session: Session, user: User, account: BillingAccount, action: Actio
     if decision.reason == "not_a_member":
         raise NotFound("billing account")
     if not decision:
-        raise NotAuthorized(decision.reason or "forbidden")
+        raise NotAuthorized(decision.reason or "forbidden", account_id=account.id,
+                            action=str(action), profile_id=profile_id)
 
 
 def get_account(session: Session, user: User, account_id: int) -> BillingAccount:
     """The account if the user may see it; NotFound otherwise (never reveals others')."""
-    account = session.get(BillingAccount, account_id) if isinstance(account_id, int) else None
+    account = ids.get(session, BillingAccount, account_id)
     if account is None or not roles_of(session, user, account.id):
         raise NotFound("billing account")
     return account

@@ -11,15 +11,17 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access, notify
 from portal.billing.access import Action
+from portal.billing import ids
 from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
                                      paid_by)
+from portal.billing.notify import refusals_audited
 from portal.billing.context import Billing
 from portal.billing.errors import InvalidInput, NotEligible, NotFound
 from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.billing.transaction import write_transaction
-from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, MethodKind,
-                           Notice, Payment, PaymentMethod, Role, Subscription,
-                           SubscriptionStatus, SupportRequest, User)
+from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice,
+                           MethodKind, Notice, Payment, PaymentMethod, Role, RoleAssignment,
+                           Subscription, SubscriptionStatus, SupportRequest, User)
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def profile_summaries(b: Billing, user: User, account: BillingAccount) -> list[I
 
 
 def viewable_profile(b: Billing, user: User, profile_id: int) -> BillingProfile:
-    profile = b.session.get(BillingProfile, profile_id) if isinstance(profile_id, int) else None
+    profile = ids.get(b.session, BillingProfile, profile_id)
     if profile is None or not access.roles_of(b.session, user, profile.account_id, profile.id):
         raise NotFound("billing profile")
     return profile
@@ -162,6 +164,16 @@ def normalized_email(raw: str) -> str:
         raise InvalidInput("email") from exc
 
 
+@refusals_audited
+def require_allowed(b: Billing, user: User, account_id: int, action: Action) -> BillingAccount:
+    """For a view that must refuse before it calls a service (a forced POST): the
+    refusal is audited like every other."""
+    account = access.get_account(b.session, user, account_id)
+    access.require(b.session, user, account, action)
+    return account
+
+
+@refusals_audited
 def change_notification_email(b: Billing, user: User, account_id: int, new_email: str) -> str:
     """R11: the account administrator sets where billing notifications go. Both the
     old and the new address are told, so a hijack does not go unnoticed."""
@@ -180,19 +192,21 @@ def change_notification_email(b: Billing, user: User, account_id: int, new_email
         return email
 
 
+@refusals_audited
 def set_default_payment_method(b: Billing, user: User, profile_id: int, method_id: int) -> None:
     """R15: a card, or check/wire transfer once the profile is approved for it."""
     with write_transaction(b.session):
         profile = viewable_profile(b, user, profile_id)
         access.require(b.session, user, profile.account, Action.MANAGE_NOTIFICATIONS, profile.id)
-        method = b.session.get(PaymentMethod, method_id) if isinstance(method_id, int) else None
+        method = ids.get(b.session, PaymentMethod, method_id)
         if method is None or method.account_id != profile.account_id:
             raise NotFound("payment method")
         if method.kind == MethodKind.CHECK_WIRE and not profile.check_wire_approved:
             raise NotEligible("check/wire transfer needs approval")
         profile.default_payment_method_id = method.id
         notify.audit(b.session, b.clock, "payment_method.default_changed", account_id=profile.account_id,
-                     actor=user, profile_id=profile.id, method_id=method.id)
+                     actor=user, profile_id=profile.id, method_id=method.id,
+                     method={"kind": str(method.kind), "brand": method.brand, "last4": method.last4})
 
 
 SUBJECT_MAX, BODY_MAX = 200, 5000
@@ -210,7 +224,7 @@ def open_support_request(b: Billing, user: User, account_id: int, subscription_i
         account = access.get_account(b.session, user, account_id)
         access.require(b.session, user, account, Action.OPEN_SUPPORT_REQUEST)
         if subscription_id is not None:
-            sub = b.session.get(Subscription, subscription_id) if isinstance(subscription_id, int) else None
+            sub = ids.get(b.session, Subscription, subscription_id)
             if sub is None or sub.account_id != account.id:
                 raise NotFound("subscription")
         request = SupportRequest(account_id=account.id, user_id=user.id, subscription_id=subscription_id,
@@ -254,7 +268,7 @@ def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invo
         select(Invoice).where(Invoice.id == invoice_id)
         .options(joinedload(Invoice.billing_profile), selectinload(Invoice.lines),
                  joinedload(Invoice.payment).joinedload(Payment.payment_method))
-    ).first() if isinstance(invoice_id, int) else None
+    ).first() if ids.is_id(invoice_id) else None
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):
         raise NotFound("invoice")
@@ -265,7 +279,7 @@ def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Paym
     """A receipt: the payment of an account the user may see."""
     account = access.get_account(b.session, user, account_id)
     payment = b.session.get(Payment, payment_id, options=[joinedload(Payment.payment_method)]) \
-        if isinstance(payment_id, int) else None
+        if ids.is_id(payment_id) else None
     if payment is None or payment.account_id != account.id:
         raise NotFound("payment")
     return payment
@@ -282,11 +296,48 @@ def notices_for(b: Billing, user: User, account_id: int) -> list[Notice]:
         .order_by(Notice.created_at.desc(), Notice.id.desc())))
 
 
-def dismiss_notice(b: Billing, user: User, notice_id: int) -> None:
-    """Per user: dismissing hides it for this user only; unknown ids are NotFound."""
+def dismiss_notice(b: Billing, user: User, account_id: int, notice_id: int) -> None:
+    """Per user: dismissing hides it for this user only; unknown ids, and notices of
+    another account than the one in the address, are NotFound."""
     with write_transaction(b.session):
-        notice = b.session.get(Notice, notice_id) if isinstance(notice_id, int) else None
-        if notice is None or notice.user_id != user.id:
+        account = access.get_account(b.session, user, account_id)
+        notice = ids.get(b.session, Notice, notice_id)
+        if notice is None or notice.user_id != user.id or notice.account_id != account.id:
             raise NotFound("notice")
         if notice.dismissed_at is None:
             notice.dismissed_at = b.clock.now()
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    older_than: int | None  # the cursor for the next (older) page, if there is one
+
+
+@refusals_audited
+def audit_log(b: Billing, user: User, account_id: int, before_id: int | None = None,
+              page_size: int = AUDIT_PAGE_SIZE) -> AuditPage:
+    """Who did what, when: payments and their attempts, declines, method changes,
+    role refusals, notification-address changes, the billing cycle's doings — newest
+    first. For the account administrator; for a customer agreement, a billing
+    profile's owner sees that profile's events and the account-wide ones."""
+    account = access.get_account(b.session, user, account_id)
+    access.require(b.session, user, account, Action.VIEW_AUDIT)
+    query = (select(AuditEvent).where(AuditEvent.account_id == account.id)
+             .options(selectinload(AuditEvent.actor)))
+    assignments = list(b.session.scalars(select(RoleAssignment).where(
+        RoleAssignment.user_id == user.id, RoleAssignment.account_id == account.id)))
+    sees_all = any(a.role == Role.ACCOUNT_ADMIN or (a.role == Role.OWNER and a.billing_profile_id is None)
+                   for a in assignments)
+    if not sees_all:
+        owned = [a.billing_profile_id for a in assignments if a.role == Role.OWNER]
+        query = query.where(AuditEvent.billing_profile_id.is_(None)
+                            | AuditEvent.billing_profile_id.in_(owned))
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    rows = list(b.session.scalars(query.order_by(AuditEvent.id.desc()).limit(page_size + 1)))
+    events = rows[:page_size]
+    return AuditPage(events, events[-1].id if len(rows) > page_size else None)

@@ -15,9 +15,15 @@ class NotAuthorized(BillingError):
     """The user's role does not allow the action. `reason` is a machine code:
     'not_account_admin', 'reader_cannot_pay', 'not_a_member', 'wrong_account_kind'."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, account_id: int | None = None, action: str | None = None,
+                 profile_id: int | None = None):
         super().__init__(reason)
         self.reason = reason
+        # What was refused where, for the audit log (written by the service layer).
+        self.account_id = account_id
+        self.action = action
+        self.profile_id = profile_id
+        self.audited = False
 
 
 class InvalidAmount(BillingError):
@@ -71,7 +77,14 @@ class CardDeclined(BillingError):
 
 
 class GatewayUnavailable(BillingError):
-    """The gateway could not be reached or failed; nothing was recorded as paid."""
+    """The gateway could not be reached or did not answer; nothing was recorded as
+    paid. `maybe_charged`: the request reached the gateway and may have been charged
+    (timeout, connection lost) — the attempt is kept as unconfirmed and settled with
+    the gateway, under the same key, before anything else is charged."""
+
+    def __init__(self, maybe_charged: bool = False):
+        super().__init__("maybe charged" if maybe_charged else "not charged")
+        self.maybe_charged = maybe_charged
 
 
 class NotEligible(BillingError):

@@ -12,6 +12,7 @@ import enum
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -41,6 +42,10 @@ __all__ = [
     "CardToken",
     "ChargeResult",
     "DeclineCode",
+    "Fault",
+    "GatewayError",
+    "GatewayNoAnswer",
+    "GatewayNotReached",
     "IdempotencyConflict",
     "LedgerEntry",
     "PaymentGateway",
@@ -71,6 +76,29 @@ class IdempotencyConflict(Exception):
 
     That is a programming error on the caller's side (a key must identify exactly one
     intended charge), so it is not a BillingError shown to users."""
+
+
+class GatewayError(Exception):
+    """The processor could not be used. Never a decline: a decline is an answer."""
+
+
+class GatewayNotReached(GatewayError):
+    """The request never reached the processor (refused, unreachable): certainly
+    nothing was charged."""
+
+
+class GatewayNoAnswer(GatewayError):
+    """The request was sent but no answer came back (timed out, connection lost):
+    the charge may have gone through. Asking again with the same idempotency key
+    returns what really happened, without charging again."""
+
+
+class Fault(enum.StrEnum):
+    """Failures the sandbox can be told to simulate (README: "Sandbox faults")."""
+
+    TIMEOUT = "timeout"              # charged, but the answer comes too late
+    AFTER_CHARGE = "after_charge"    # charged, then the connection is lost
+    BEFORE_CHARGE = "before_charge"  # unreachable: nothing charged
 
 
 @dataclass(frozen=True, repr=False)
@@ -127,6 +155,9 @@ class PaymentGateway(Protocol):
       from several threads or processes. Reusing a key with a different token, amount
       or currency raises `IdempotencyConflict`. A decline is a normal `ChargeResult`,
       not an exception; `amount.minor <= 0` raises `InvalidAmount`.
+    - `charge` raises `GatewayNotReached` when the request certainly did not reach the
+      processor, and `GatewayNoAnswer` when it may have been charged but no answer
+      came back; a later call with the same key then returns the real outcome.
     """
 
     def tokenize(self, card: CardDetails) -> CardToken:
@@ -243,7 +274,14 @@ TEST_CARDS: tuple[TestCard, ...] = (
              "Recurring payments not enabled"),
 )
 
-_OUTCOME_BY_NUMBER: dict[str, str] = {c.number: c.outcome for c in TEST_CARDS}
+# Sandbox-only numbers that make the gateway itself fail (README: "Sandbox faults").
+FAULT_CARDS: tuple[TestCard, ...] = (
+    TestCard("4000000000000507", f"fault_{Fault.TIMEOUT}", "Charged, but no answer before the timeout"),
+    TestCard("4000000000000515", f"fault_{Fault.AFTER_CHARGE}", "Charged, then the connection is lost"),
+    TestCard("4000000000000523", f"fault_{Fault.BEFORE_CHARGE}", "Gateway unreachable, nothing charged"),
+)
+
+_OUTCOME_BY_NUMBER: dict[str, str] = {c.number: c.outcome for c in TEST_CARDS + FAULT_CARDS}
 
 _DECLINE_VALUES = frozenset(code.value for code in DeclineCode)
 
@@ -283,8 +321,19 @@ class SandboxGateway:
         self,
         ledger_url: str,
         clock: Callable[[], dt.date] = dt.date.today,
+        *,
+        fault: Fault | str | None = None,
+        timeout_seconds: float = 10.0,
+        latency_seconds: float = 0.0,
     ) -> None:
+        """`fault` makes every charge fail that way (a whole deployment's gateway
+        "down"); without it only the fault test cards do. `timeout_seconds` is how
+        long a timed-out charge keeps the caller waiting; `latency_seconds` delays
+        every new charge (to widen races in tests)."""
         self._clock = clock
+        self._fault = Fault(fault) if fault else None
+        self._timeout_seconds = timeout_seconds
+        self._latency_seconds = latency_seconds
         url = make_url(ledger_url)
         self._is_sqlite = url.get_backend_name() == "sqlite"
         if self._is_sqlite:
@@ -324,8 +373,9 @@ class SandboxGateway:
                 return
             try:
                 self._metadata.create_all(self._engine)
-            except (OperationalError, ProgrammingError):
-                # Another process created the table between our check and CREATE;
+            except (OperationalError, ProgrammingError, IntegrityError):
+                # Another process created the table between our check and CREATE
+                # (PostgreSQL reports that as a unique violation in its catalog);
                 # retry once, which now only checks (and re-raises real failures).
                 self._metadata.create_all(self._engine)
             self._schema_ready = True
@@ -352,16 +402,18 @@ class SandboxGateway:
             raise InvalidAmount("charge amount must be positive")
         if not idempotency_key:
             raise ValueError("idempotency_key is required")
+        fault = self._fault or _fault_of(token)
+        if fault == Fault.BEFORE_CHARGE:
+            raise GatewayNotReached("sandbox: the payment gateway cannot be reached")
         self._ensure_schema()
 
         existing = self._find(idempotency_key)
         if existing is not None:
             return self._replay(existing, token, amount)
 
+        if self._latency_seconds:
+            time.sleep(self._latency_seconds)
         result = _decide(token)
-        # FAULT INJECTION HOOK (later issue): simulate processor failures here, e.g.
-        # raise GatewayUnavailable before the ledger write (nothing charged) or after it
-        # (charged, but the caller never heard back), or add latency to widen races.
         try:
             with self._engine.begin() as conn:
                 conn.execute(
@@ -383,6 +435,12 @@ class SandboxGateway:
             if winner is None:  # pragma: no cover - the constraint was something else
                 raise
             return self._replay(winner, token, amount)
+        # The charge is in the ledger (money moved); now the answer gets lost.
+        if fault == Fault.AFTER_CHARGE:
+            raise GatewayNoAnswer("sandbox: connection lost after the charge")
+        if fault == Fault.TIMEOUT:
+            time.sleep(self._timeout_seconds)
+            raise GatewayNoAnswer(f"sandbox: no answer within {self._timeout_seconds:g} s")
         return result
 
     # -- ledger inspection (tests) --
@@ -414,10 +472,17 @@ class SandboxGateway:
         return ChargeResult(entry.approved, entry.reference, entry.decline_code)
 
 
+def _fault_of(token: str) -> Fault | None:
+    match = _TOKEN_RE.match(token)
+    outcome = match["outcome"] if match else ""
+    faults = {f"fault_{fault}": fault for fault in Fault}
+    return faults.get(outcome)
+
+
 def _decide(token: str) -> ChargeResult:
     match = _TOKEN_RE.match(token)
     outcome = match["outcome"] if match else None
-    if outcome == APPROVED:
+    if outcome == APPROVED or _fault_of(token) is not None:  # a fault card's charge goes through
         return ChargeResult(True, f"sbx_ch_{secrets.token_hex(12)}", None)
     if outcome in _DECLINE_VALUES:
         return ChargeResult(False, None, DeclineCode(outcome))

@@ -102,7 +102,8 @@ def _auto_charge(b: Billing, profile: BillingProfile, invoice: Invoice, payload:
         notify.queue_email(b.session, b.clock, account, "auto_charge_succeeded",
                            {**payload, "method": method_summary(method), "payment_id": payment.id})
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
-                     purpose="auto_charge", payment_id=payment.id, invoices=[invoice.number],
+                     profile_id=profile.id, purpose="auto_charge", payment_id=payment.id,
+                     invoices=[invoice.number], method=method_summary(method),
                      amount_minor=payment.amount_minor, currency=payment.currency)
     else:
         invoice.auto_charge_failure_code = str(result.decline_code)
@@ -112,8 +113,9 @@ def _auto_charge(b: Billing, profile: BillingProfile, invoice: Invoice, payload:
         notify.notify_users(b.session, b.clock, account, "auto_charge_failed",
                             {**payload, "reason": str(result.decline_code)})
         notify.audit(b.session, b.clock, "payment.declined", account_id=account.id,
-                     purpose="auto_charge", reason=str(result.decline_code),
-                     invoices=[invoice.number], amount_minor=invoice.amount_due.minor)
+                     profile_id=profile.id, purpose="auto_charge", reason=str(result.decline_code),
+                     invoices=[invoice.number], method=method_summary(method),
+                     amount_minor=invoice.amount_due.minor, currency=invoice.currency)
 
 
 def generate_invoices(b: Billing, period_start: date, period_end: date, progress=None) -> int:

@@ -2,13 +2,17 @@
 (M2): the outbox email, the in-portal notice and the audit event."""
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
+from portal.billing.errors import NotAuthorized
+from portal.billing.transaction import in_write_transaction, write_transaction
 from portal.models import (AuditEvent, BillingAccount, Notice, OutboxMessage, Role,
                            RoleAssignment, User)
 
@@ -55,6 +59,35 @@ def notify_users(session: Session, clock: Clock, account: BillingAccount, kind: 
 
 
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,
-          actor: User | None = None, **details: Any) -> None:
+          actor: User | None = None, profile_id: int | None = None, **details: Any) -> None:
+    """Who (actor; None for the billing cycle), when, what (action + details; never
+    card numbers or CVCs). `profile_id` lets that profile's owners see the event."""
     session.add(AuditEvent(at=clock.now(), actor_user_id=actor.id if actor else None,
-                           account_id=account_id, action=action, details=details))
+                           account_id=account_id, billing_profile_id=profile_id,
+                           action=action, details=details))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def refusals_audited(service: F) -> F:
+    """For service functions `service(b, user, …)`: a role refusal (NotAuthorized,
+    raised by access.require) is written to the audit log in a transaction of its own
+    — after the refused one has been rolled back, so the record survives it — and is
+    then raised on. Inside a write transaction the outermost decorated caller writes
+    it instead; each refusal is written once."""
+
+    @functools.wraps(service)
+    def audited(b, user, *args, **kwargs):
+        try:
+            return service(b, user, *args, **kwargs)
+        except NotAuthorized as refused:
+            if not refused.audited and not in_write_transaction(b.session):
+                refused.audited = True
+                with write_transaction(b.session):
+                    audit(b.session, b.clock, "access.refused", account_id=refused.account_id,
+                          actor=user, profile_id=refused.profile_id, attempted=refused.action,
+                          reason=refused.reason)
+            raise
+
+    return audited  # type: ignore[return-value]

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 15_000
+IN_WRITE_TRANSACTION = "portal.in_write_transaction"
 
 
 @event.listens_for(Engine, "connect")
@@ -52,14 +53,29 @@ def write_transaction(session: Session) -> Iterator[Session]:
         session.commit()
     with session.begin():
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        yield session
+        session.info[IN_WRITE_TRANSACTION] = True
+        try:
+            yield session
+        finally:
+            session.info.pop(IN_WRITE_TRANSACTION, None)
+
+
+def in_write_transaction(session: Session) -> bool:
+    return bool(session.info.get(IN_WRITE_TRANSACTION))
 
 
 def lock_account(session: Session, account_id: int):
     """Lock an account's row for the rest of the transaction (PostgreSQL); payments of
-    one account then run one after the other."""
+    one account then run one after the other.
+
+    Rows read before the lock was granted may have been changed by the request that
+    held it (READ COMMITTED): everything loaded so far is expired, so the caller reads
+    the balance, the subscriptions and the payments again, as they are now."""
     from portal.models import BillingAccount
 
-    return session.scalars(
+    account = session.scalars(
         select(BillingAccount).where(BillingAccount.id == account_id).with_for_update()
     ).one_or_none()
+    if session.get_bind().dialect.name != "sqlite":  # SQLite: locked since BEGIN IMMEDIATE
+        session.expire_all()
+    return account

@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 
 from portal.billing import access, accounts
 from portal.billing.access import Action
-from portal.billing.errors import InvalidInput
+from portal.billing.errors import InvalidInput, NotFound
 from portal.forms import NotificationEmailForm, SupportRequestForm
-from portal.web.common import account_for, see_other, signed_in_blueprint, user
+from portal.web.common import MAX_ID, account_for, see_other, signed_in_blueprint, user
 from portal.web.deps import billing
 from portal.web.labels import SUBSCRIPTION_STATUS
 from portal.web.rendering import render
@@ -22,9 +22,10 @@ def notifications(account_id: int):
     b, me = billing(), user()
     account = account_for(account_id)
     allowed = access.decide(b.session, me, account, Action.MANAGE_NOTIFICATIONS)
-    form = NotificationEmailForm(data={"email": account.notification_email})
+    # Prefilled when shown; a POST counts only what it sends (no address: an error).
+    form = NotificationEmailForm(data=None if request.method == "POST" else {"email": account.notification_email})
     if request.method == "POST" and not allowed:  # a forced POST: refused whatever it holds
-        access.require(b.session, me, account, Action.MANAGE_NOTIFICATIONS)
+        accounts.require_allowed(b, me, account.id, Action.MANAGE_NOTIFICATIONS)
     if form.validate_on_submit():
         try:
             accounts.change_notification_email(b, me, account.id, form.email.data)
@@ -62,5 +63,16 @@ def support(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/notices/<int:notice_id>/dismiss")
 def dismiss_notice(account_id: int, notice_id: int):
-    accounts.dismiss_notice(billing(), user(), notice_id)
+    accounts.dismiss_notice(billing(), user(), account_id, notice_id)
     return see_other("overview.show", account_id=account_id)
+
+
+@bp.get("/accounts/<int:account_id>/audit")
+def audit_log(account_id: int):
+    """Who did what, when — for the account administrator / profile owner."""
+    raw = request.args.get("before")
+    if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID):
+        raise NotFound("page")
+    b, me = billing(), user()
+    page = accounts.audit_log(b, me, account_id, int(raw) if raw is not None else None)
+    return render("account/audit.html", account=account_for(account_id), page=page)

@@ -7,9 +7,10 @@ from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from portal.extensions import db, login_manager
+from portal.extensions import db, limiter, login_manager
 from portal.forms import SignInForm
 from portal.models import User
+from portal.web import ratelimit
 from portal.web.common import lang_blueprint, safe_next
 from portal.web.rendering import render
 
@@ -31,6 +32,12 @@ def unauthorized():
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+# Failed attempts are limited per address and per account (429, errors.py); the
+# counters are shared by every worker and instance (ratelimit.py).
+@limiter.limit(ratelimit.per_address_limit, key_func=ratelimit.address_key, methods=["POST"],
+               deduct_when=ratelimit.failed_sign_in, scope="sign-in")
+@limiter.limit(ratelimit.per_account_limit, key_func=ratelimit.account_key, methods=["POST"],
+               deduct_when=ratelimit.failed_sign_in, scope="sign-in")
 def sign_in():
     form = SignInForm()
     if form.validate_on_submit():

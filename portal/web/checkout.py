@@ -55,7 +55,7 @@ class Checkout:
         """('12', 12) for a saved card, ('new', None), or (None, None)."""
         if raw == NEW_CARD:
             return NEW_CARD, None
-        if raw and raw.isdigit() and any(c.id == int(raw) for c in self.cards):
+        if raw and raw.isascii() and raw.isdigit() and any(c.id == int(raw) for c in self.cards):
             return raw, int(raw)
         return None, None
 
@@ -88,7 +88,7 @@ def _choice(form: PaymentForm) -> MethodChoice | None:
         return UseNewCard(CardDetails(normalize_card_number(form.card_number.data),
                                       int(form.exp_month.data), int(form.exp_year.data),
                                       form.cvc.data.strip(), form.holder.data.strip()))
-    if form.method.data and form.method.data.isdigit():
+    if form.method.data and form.method.data.isascii() and form.method.data.isdigit():
         return UseSavedCard(int(form.method.data))
     return None
 

@@ -5,9 +5,23 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.routing import IntegerConverter
 
 from portal.billing import access
+from portal.billing.ids import MAX_ID
 from portal.web.deps import billing
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in every route: ASCII digits, 1 … MAX_ID, else the route does not
+    match (404) — a larger number is no id, never a database error."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def lang_blueprint(name: str) -> Blueprint:

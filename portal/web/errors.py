@@ -3,9 +3,10 @@ translated page and a status code — in one place."""
 from __future__ import annotations
 
 import re
+import time
 
-from flask import Flask, current_app, redirect, request
-from flask_babel import gettext as _
+from flask import Flask, current_app, g, redirect, request
+from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -21,6 +22,15 @@ UNKNOWN_LANGUAGE = re.compile(r"^/([a-z]{2}(?:-[A-Za-z]{2})?)(/.*)?$")
 def error_page(status: int, title: str, message: str, **extra):
     return render("errors/error.html", block="content", status=status, status_code=status,
                   title=title, message=message, **extra)
+
+
+def _page_language() -> None:
+    """An address no route matched still has a language: /sv/… or /en/…, else the
+    visitor's best — so the page (and its links) can be built in it."""
+    if getattr(g, "lang", None) in url_locales(current_app):
+        return
+    prefix = UNKNOWN_LANGUAGE.match(request.path)
+    g.lang = prefix.group(1) if prefix and prefix.group(1) in url_locales(current_app) else best_locale()
 
 
 def not_found(_exc=None):
@@ -50,6 +60,12 @@ def http_error(exc: HTTPException):
         return not_found()
     if exc.code == 403:
         return forbidden()
+    if exc.code == 429:
+        return too_many_attempts(exc)
+    if exc.code == 413:
+        return error_page(413, _("Too much data was sent"),
+                          _("The form sent more data than any form here needs. Nothing was changed. "
+                            "Go back and try again."))
     if exc.code == 405:
         return error_page(405, _("This action is not possible here"),
                           _("The page does not accept this kind of request. Nothing was changed."))
@@ -71,16 +87,44 @@ def invalid_state(_exc):
                         "Open a support request if you need help."))
 
 
-def gateway_unavailable(_exc):
-    return error_page(503, _("The payment service is not answering"),
-                      _("Nothing was charged. Please try again in a few minutes."))
+def too_many_attempts(exc):
+    """Sign-in rate limit (Flask-Limiter): how long to wait, never which limit."""
+    from portal.extensions import limiter
+    breached = limiter.current_limit  # the window that is full, and when it ends
+    seconds = breached.reset_at - time.time() if breached is not None else 15 * 60
+    minutes = max(1, round(seconds / 60))
+    response = error_page(429, _("Too many attempts to sign in"), ngettext(
+        "For your security, signing in is paused after several unsuccessful attempts. "
+        "Wait %(num)d minute and try again, or ask your administrator for help.",
+        "For your security, signing in is paused after several unsuccessful attempts. "
+        "Wait %(num)d minutes and try again, or ask your administrator for help.", minutes))
+    response.headers["Retry-After"] = str(max(1, int(seconds)))
+    return response
+
+
+def gateway_unavailable(exc: domain.GatewayUnavailable):
+    """503 that tells the truth: certainly not charged, or not known yet — then the
+    attempt is kept and a check (or any new payment) settles it under the same key."""
+    maybe_charged = getattr(exc, "maybe_charged", False)
+    account_id = (request.view_args or {}).get("account_id")
+    return render("payments/unavailable.html", status=503, maybe_charged=maybe_charged,
+                       account_id=account_id, retry_url=request.full_path.rstrip("?")
+                       if request.method == "POST" else None)
+
+
+def invalid_input(_exc):
+    return error_page(422, _("Something is wrong with the request"),
+                      _("The request could not be understood. Nothing was changed. Go back and try again."))
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_page_language)  # also runs when no route matched (before the 404)
     app.register_error_handler(domain.NotFound, not_found)
     app.register_error_handler(domain.NotAuthorized, forbidden)
     app.register_error_handler(domain.InvalidState, invalid_state)
     app.register_error_handler(domain.GatewayUnavailable, gateway_unavailable)
+    app.register_error_handler(domain.InvalidInput, invalid_input)
+    app.register_error_handler(domain.InvalidAmount, invalid_input)
     app.register_error_handler(CSRFError, csrf_failed)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(500, server_error)

@@ -11,7 +11,7 @@ from portal.billing.remittance import remittance_from_config
 from portal.forms import InvoiceFilterForm
 from portal.models import InvoiceStatus
 from portal.web import checkout
-from portal.web.common import account_for, page_arg, signed_in_blueprint, user
+from portal.web.common import MAX_ID, account_for, page_arg, signed_in_blueprint, user
 from portal.web.deps import billing
 from portal.web.labels import INVOICE_STATUS
 from portal.web.rendering import render
@@ -55,16 +55,14 @@ def _invoice_ids() -> list[int] | None:
     raw = request.values.getlist("invoice")
     if not raw:
         return None
-    if not all(v.isdigit() and len(v) < 12 for v in raw):
+    if not all(v.isascii() and v.isdigit() and len(v) < 12 and int(v) <= MAX_ID for v in raw):
         raise NotFound("invoice")
     return [int(v) for v in raw]
 
 
 def _checkout(account_id: int, profile_id: int) -> checkout.Checkout:
     b, me = billing(), user()
-    profile = payments.payable_profile(b, me, profile_id)  # R19
-    if profile.account_id != account_id:
-        raise NotFound("billing profile")
+    profile = payments.payable_profile(b, me, profile_id, account_id)  # R19
     account = profile.account
     invoice_ids = _invoice_ids()
     query = {"invoice": invoice_ids} if invoice_ids else {}

@@ -128,3 +128,101 @@ def notice_text(notice) -> str:
             return gettext("The automatic charge for invoice %(number)s did not go through. Pay it online "
                            "with another card.", number=p.get("number", ""))
     return gettext("There is news about your billing account.")
+
+
+# The audit log: what each event's action means, per kind of attempt refused.
+REFUSED_ACTION = {
+    "settle": _l("Settle balance"),
+    "pay_invoices": _l("Pay invoices"),
+    "manage_notifications": _l("Change the billing settings"),
+    "view_audit": _l("See the audit log"),
+}
+
+
+def _method_name(summary) -> str:
+    from types import SimpleNamespace
+    if not summary or "kind" not in summary:
+        return ""
+    return card_name(SimpleNamespace(kind=summary.get("kind"), brand=summary.get("brand"),
+                                     last4=summary.get("last4")))
+
+
+def audit_actor(event) -> str:
+    """Who: a person, or the billing cycle when nobody was acting."""
+    from flask_babel import gettext
+    if event.actor is None:
+        return gettext("Automatic (billing cycle)")
+    return gettext("%(name)s (%(email)s)", name=event.actor.name, email=event.actor.email)
+
+
+def audit_text(event) -> str:
+    """What happened, as one sentence in the page's language (details never hold card
+    numbers or security codes: only brand and last four digits)."""
+    from flask_babel import gettext, ngettext
+    from portal.billing.money import Money
+    from portal.i18n import day, money
+    from datetime import date
+
+    d = event.details or {}
+    amount = money(Money(d["amount_minor"], d.get("currency", "SEK"))) if "amount_minor" in d else ""
+    method = _method_name(d.get("method"))
+    reason = str(DECLINE_REASON.get(d.get("reason"), DECLINE_REASON["generic_decline"]))
+    match event.action:
+        case "payment.succeeded" if d.get("purpose") == "auto_charge":
+            return gettext("%(amount)s was charged automatically to %(method)s.", amount=amount, method=method)
+        case "payment.succeeded" if d.get("invoices"):
+            invoices = ", ".join(d["invoices"])
+            return ngettext("%(amount)s was paid with %(method)s for invoice %(invoices)s.",
+                            "%(amount)s was paid with %(method)s for invoices %(invoices)s.",
+                            len(d["invoices"]), amount=amount, method=method, invoices=invoices)
+        case "payment.succeeded":
+            return gettext("%(amount)s was paid with %(method)s to settle the balance of %(subscriptions)s.",
+                           amount=amount, method=method, subscriptions=", ".join(d.get("subscriptions", [])))
+        case "payment.declined":
+            return gettext("A payment of %(amount)s with %(method)s was declined. %(reason)s",
+                           amount=amount, method=method, reason=reason)
+        case "payment.unconfirmed":
+            return gettext("A payment of %(amount)s with %(method)s could not be confirmed: the payment "
+                           "service did not answer. It is checked before anything else is charged.",
+                           amount=amount, method=method)
+        case "payment.gateway_unavailable":
+            return gettext("A payment of %(amount)s with %(method)s could not be made: the payment "
+                           "service could not be reached. Nothing was charged.", amount=amount, method=method)
+        case "payment_method.switched":
+            return gettext("%(method)s replaced %(previous)s as the payment method of %(subscriptions)s.",
+                           method=method, previous=_method_name(d.get("from_method")),
+                           subscriptions=", ".join(d.get("subscriptions", [])))
+        case "payment_method.default_changed":
+            return gettext("%(method)s became the default payment method of the billing profile.",
+                           method=method)
+        case "notification_email.changed":
+            return gettext("The email address for billing notifications was changed from %(old)s to %(new)s.",
+                           old=d.get("old", ""), new=d.get("new", ""))
+        case "access.refused":
+            return _refusal_text(d.get("reason"), str(REFUSED_ACTION.get(d.get("attempted"), d.get("attempted", ""))))
+        case "charge.failed":
+            return gettext("The charge of %(amount)s for %(subscription)s did not go through. %(reason)s",
+                           amount=amount, subscription=d.get("subscription", ""), reason=reason)
+        case "subscription.disabled":
+            return gettext("%(subscription)s was disabled. Its data will be deleted on %(date)s.",
+                           subscription=d.get("subscription", ""),
+                           date=day(date.fromisoformat(d["delete_on"])) if d.get("delete_on") else "")
+        case "subscription.deleted":
+            return gettext("%(subscription)s was deleted.", subscription=d.get("subscription", ""))
+    return gettext("Other event: %(code)s", code=event.action)
+
+
+def _refusal_text(reason: str | None, action: str) -> str:
+    from flask_babel import gettext
+    match reason:
+        case "not_account_admin":
+            return gettext("Refused: %(action)s. Only the account administrator may do this.", action=action)
+        case "reader_cannot_pay":
+            return gettext("Refused: %(action)s. Readers may not pay invoices.", action=action)
+        case "not_owner":
+            return gettext("Refused: %(action)s. Only an owner of the billing profile may do this.", action=action)
+        case "wrong_account_kind":
+            return gettext("Refused: %(action)s. Not available for this kind of billing account.", action=action)
+        case "no_role_on_profile":
+            return gettext("Refused: %(action)s. No role on this billing profile.", action=action)
+    return gettext("Refused: %(action)s. Not permitted.", action=action)

@@ -1,0 +1,21 @@
+"""Ids as they arrive from outside: anything that cannot be a row's id is no row."""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+# Ids are 32-bit integer columns; SQLite and PostgreSQL both refuse a larger number
+# in a query (an error, not "no row"), so it is answered here.
+MAX_ID = 2**31 - 1
+
+T = TypeVar("T")
+
+
+def is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def get(session: Session, model: type[T], value: object) -> T | None:
+    """The row with this id, or None for anything that cannot be one."""
+    return session.get(model, value) if is_id(value) else None

@@ -1,0 +1,118 @@
+"""Sign-in rate limits: Flask-Limiter, with its counters in the portal's own database.
+
+Why the database: counters in memory are per process, so with several gunicorn
+workers — or several machines — each would count alone and the limit would multiply.
+No Redis or memcached is part of this deployment, while every instance already
+shares the database (SQLite for one machine, PostgreSQL for several): a fixed-window
+counter is one upsert there. `RATELIMIT_STORAGE_URI` may point elsewhere (for
+example `redis://…`), any storage the `limits` package knows.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+
+from flask import Flask, Response, current_app, request
+from flask_limiter.util import get_remote_address
+from limits.storage import Storage
+from sqlalchemy import case, delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal.models import RateLimitCounter
+
+SCHEME = "portal-db"
+
+
+class DatabaseStorage(Storage):
+    """A `limits` storage (fixed-window strategy) in the `rate_limits` table, used
+    through the portal's engine; registered for `portal-db://`."""
+
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options) -> None:
+        super().__init__(uri, wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    @staticmethod
+    def _engine():
+        from portal.extensions import db
+        return db.engine  # the current app's: limits are checked inside requests
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        table = RateLimitCounter.__table__
+        engine = self._engine()
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        expired = table.c.expires_at <= now
+        upsert = dialect.insert(table).values(key=key, count=amount, expires_at=now + expiry)
+        upsert = upsert.on_conflict_do_update(index_elements=[table.c.key], set_={
+            "count": case((expired, amount), else_=table.c.count + amount),
+            "expires_at": case((expired, now + expiry), else_=table.c.expires_at),
+        }).returning(table.c.count)
+        with engine.begin() as conn:  # one statement: workers never lose an increment
+            return int(conn.execute(upsert).scalar_one())
+
+    def get(self, key: str) -> int:
+        table = RateLimitCounter.__table__
+        with self._engine().connect() as conn:
+            count = conn.execute(select(table.c.count).where(
+                table.c.key == key, table.c.expires_at > time.time())).scalar()
+        return int(count or 0)
+
+    def get_expiry(self, key: str) -> float:
+        table = RateLimitCounter.__table__
+        with self._engine().connect() as conn:
+            expires = conn.execute(select(table.c.expires_at).where(table.c.key == key)).scalar()
+        return float(expires) if expires is not None else time.time()
+
+    def check(self) -> bool:
+        try:
+            with self._engine().connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def reset(self) -> int | None:
+        with self._engine().begin() as conn:
+            return conn.execute(delete(RateLimitCounter.__table__)).rowcount
+
+    def clear(self, key: str) -> None:
+        table = RateLimitCounter.__table__
+        with self._engine().begin() as conn:
+            conn.execute(delete(table).where(table.c.key == key))
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiter; importing this module has registered `portal-db://`."""
+    from portal.extensions import limiter
+    limiter.init_app(app)
+
+
+def account_key() -> str:
+    """Per account: the address typed, normalised and hashed (a key of fixed length
+    that keeps no email address in the counters)."""
+    email = (request.form.get("email") or "").strip().lower()
+    return "account:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()
+
+
+def address_key() -> str:
+    """Per address: the client's IP (behind a proxy, see TRUSTED_PROXIES)."""
+    return "address:" + get_remote_address()
+
+
+def failed_sign_in(response: Response) -> bool:
+    """Only failed attempts count: a successful sign-in redirects (303)."""
+    return response.status_code != 303
+
+
+def per_account_limit() -> str:
+    return current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"]
+
+
+def per_address_limit() -> str:
+    return current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"]

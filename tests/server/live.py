@@ -1,0 +1,212 @@
+"""Real deployments for tests: gunicorn processes serving the portal on free ports of
+127.0.0.1, a database prepared with the same commands an operator runs (`flask db
+upgrade`, `flask demo seed`), and a small HTTP client that behaves like a browser
+without JavaScript (cookies, no redirects followed)."""
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from html import unescape
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import create_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "live-test-secret-shared-by-every-instance"
+START_TIMEOUT = 40.0   # seconds for a gunicorn instance to answer
+REQUEST_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def reset_postgres(url: str) -> None:
+    """An empty public schema (what an earlier test or run left behind is dropped)."""
+    engine = create_engine(_sqlalchemy_url(url))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+
+
+def _sqlalchemy_url(url: str) -> str:
+    from portal.config import _database_url
+    return _database_url(url)
+
+
+@dataclass
+class Deployment:
+    """One database (and gateway ledger) shared by one or more portal instances."""
+    database_url: str
+    ledger_url: str
+    workdir: Path
+    env: dict = field(default_factory=dict)
+    servers: list[Server] = field(default_factory=list)
+
+    def flask(self, *args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+                                env=self.env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def start(self, *names: str, workers: int = 2, threads: int = 4) -> list[Server]:
+        """Launch the instances side by side, then wait until each answers."""
+        servers = [Server(name, free_port(), self.workdir / f"{name}.log") for name in names]
+        self.servers.extend(servers)
+        for server in servers:
+            server.launch(self.env, workers, threads)
+        for server in servers:
+            server.wait_ready()
+        return servers
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def logs(self) -> str:
+        return "".join(s.log_path.read_text(errors="replace") for s in self.servers if s.log_path.exists())
+
+
+def deployment(database_url: str, ledger_url: str, workdir: Path, **extra_env: str) -> Deployment:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "RATELIMIT_", "SIGN_IN_"))}
+    env.update({
+        # Production-like: secure cookies, HSTS, a real secret shared by every instance.
+        "PORTAL_ENV": "production", "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url, "SANDBOX_GATEWAY_URL": ledger_url,
+        # The gateway takes a while, so concurrent submissions really overlap.
+        "SANDBOX_GATEWAY_LATENCY_MS": "300",
+        "PYTHONUNBUFFERED": "1",
+        **extra_env,
+    })
+    return Deployment(database_url, ledger_url, workdir, env)
+
+
+class Server:
+    def __init__(self, name: str, port: int, log_path: Path):
+        self.name, self.port, self.log_path = name, port, log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(self, env: dict, workers: int, threads: int) -> None:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+             "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", "-",
+             "--error-logfile", "-", "--log-level", "debug", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                status, _, _ = Client(self).request("GET", "/sv/sign-in")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer within {START_TIMEOUT} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return unescape(match.group(1) or match.group(2))
+
+
+def hidden_fields(html: str, start_marker: str = '<form method="post" action="') -> dict[str, str]:
+    """The hidden inputs of the first form after start_marker (the Pay form)."""
+    form = html[html.index(start_marker):]
+    form = form[:form.index("</form>")]
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name = re.search(r'name="([^"]*)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name and 'type="hidden"' in tag:
+            fields[unescape(name.group(1))] = unescape(value.group(1)) if value else ""
+    return fields
+
+
+class Client:
+    """One browser: its cookies, sent to any instance (the session is signed with the
+    shared SECRET_KEY, so every instance accepts it)."""
+
+    def __init__(self, server: Server, cookies: dict | None = None):
+        self.server = server
+        self.cookies: dict[str, str] = dict(cookies or {})
+        self.set_cookie_headers: list[str] = []
+
+    def on(self, server: Server) -> Client:
+        """The same browser talking to another instance (a load balancer's choice)."""
+        other = Client(server, self.cookies)
+        return other
+
+    def request(self, method: str, path: str, data: dict | None = None,
+                headers: dict | None = None) -> tuple[int, dict, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=REQUEST_TIMEOUT)
+        try:
+            body = urlencode(data or {}, doseq=True) if data is not None else None
+            sent = {"Accept-Language": "sv", **(headers or {})}
+            if body is not None:
+                sent["Content-Type"] = "application/x-www-form-urlencoded"
+            if self.cookies:
+                sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            conn.request(method, path, body=body, headers=sent)
+            response = conn.getresponse()
+            text = response.read().decode("utf-8", "replace")
+            set_cookies = response.msg.get_all("Set-Cookie") or []
+            self.set_cookie_headers = set_cookies
+            for header in set_cookies:
+                cookie = SimpleCookie()
+                cookie.load(header)
+                for name, morsel in cookie.items():
+                    self.cookies[name] = morsel.value
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, text
+        finally:
+            conn.close()
+
+    def get(self, path: str, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, data: dict, **kw):
+        return self.request("POST", path, data, **kw)
+
+    def sign_in(self, email: str, password: str = "demo-password", lang: str = "sv") -> None:
+        _, _, page = self.get(f"/{lang}/sign-in")
+        status, headers, body = self.post(f"/{lang}/sign-in", {
+            "csrf_token": csrf_from(page), "email": email, "password": password})
+        assert status == 303, (status, body[:500])

@@ -1,0 +1,273 @@
+"""The authorization matrix: every route of `app.url_map` × every demo role and a
+stranger with accounts of their own × their own ids, another account's ids, and the
+two mixes (own account with another's resource id, and the reverse). Nothing of
+another account is ever readable or payable (IDOR): those answers are 404, which
+does not even tell that the id exists."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.demo import DEMO_PASSWORD
+from portal.models import (AccountKind, Invoice, InvoiceStatus, Notice, Payment, PaymentPurpose,
+                           RoleAssignment, User)
+from tests import factories as f
+from tests.conftest import FAST_HASH
+from tests.web.conftest import Browser, csrf_from
+
+# Routes that carry no ids of an account: checked on their own below.
+NO_IDS = {"static", "root", "pages.home", "auth.sign_in", "auth.sign_out", "pages.accessibility",
+          "pages.baseline"}
+
+ADMIN, USER, OWNER, CONTRIBUTOR, MANAGER, READER = (
+    "account_admin", "account_user", "owner", "contributor", "invoice_manager", "reader")
+PAYING = {OWNER, CONTRIBUTOR, MANAGER}
+
+
+def expected(endpoint: str, method: str, role: str, kind: str) -> int:
+    """What a member with `role` on the account (of `kind`) gets for their own ids."""
+    payg = kind == AccountKind.PAY_AS_YOU_GO
+    match endpoint, method:
+        case ("overview.show" | "invoices.index" | "invoices.detail" | "settle.receipt"
+              | "account.notifications" | "account.support", "GET"):
+            return 200
+        case "settle.start", "GET":
+            return 200 if payg and role == ADMIN else 403          # R02; not for agreements
+        case "settle.pay", "POST":
+            return 422 if payg and role == ADMIN else 403          # empty form: "select a method"
+        case "settle.check", "POST":
+            return 403 if payg and role != ADMIN else 303
+        case "invoices.start", "GET":
+            return 200 if role in PAYING else 403                  # R19
+        case "invoices.pay", "POST":
+            return 422 if role in PAYING else 403
+        case "account.notifications", "POST":
+            return 422 if role in (ADMIN, OWNER) else 403          # R11; empty address
+        case "account.support", "POST":
+            return 422                                             # empty subject
+        case "account.dismiss_notice", "POST":
+            return 303
+        case "account.audit_log", "GET":
+            return 200 if role in (ADMIN, OWNER) else 403
+    raise AssertionError(f"no expectation for {method} {endpoint}: add it to the matrix")
+
+
+@dataclass
+class Ids:
+    """The ids of one account, as its members would use them."""
+    kind: str
+    account_id: int
+    subscription_id: int
+    payment_id: int
+    profile_id: int | None = None
+    invoice_id: int | None = None
+    card_id: int | None = None
+    notice_id: dict[str, int] = field(default_factory=dict)  # per user: notices are personal
+
+    def value(self, arg: str, email: str) -> int | None:
+        if arg == "notice_id":
+            return self.notice_id.get(email)
+        return getattr(self, arg)
+
+
+@pytest.fixture
+def world(demo, b):
+    """The demo's two accounts, and a stranger's two (admin of one, owner of the
+    other), each with a subscription, a payment and a notice per member."""
+    s = b.session
+    payg_payment = Payment(idempotency_key="matrix-payg-payment", account_id=demo.payg,
+                           payment_method_id=demo.spare_card, purpose=PaymentPurpose.SETTLE,
+                           amount_minor=100_00, currency="SEK", gateway_reference="sbx_ch_matrix",
+                           created_at=b.clock.now())
+    s.add(payg_payment)
+    demo_agreement_payment = s.scalars(select(Invoice.payment_id).where(Invoice.id == demo.paid)).one()
+    agreement_sub = s.scalars(select(RoleAssignment)).first()  # any: replaced just below
+    from portal.models import Subscription
+    agreement_sub = s.scalars(select(Subscription).where(Subscription.account_id == demo.agreement)).first()
+    agreement_card = s.scalars(select(Payment.payment_method_id).where(Payment.id == demo_agreement_payment)).one()
+
+    stranger = User(email="stranger@example.com", name="Sten Främling", locale="sv",
+                    password_hash=__import__("werkzeug.security").security.generate_password_hash(
+                        DEMO_PASSWORD, method=FAST_HASH))
+    s.add(stranger)
+    s.flush()
+    own_payg = f.account(b)
+    own_card = f.card(b, own_payg)
+    own_sub = f.past_due(b, own_payg, own_card, charges=(123_00,))
+    s.add(RoleAssignment(user_id=stranger.id, account_id=own_payg.id, role=ADMIN))
+    own_payg_payment = Payment(idempotency_key="matrix-stranger-payg", account_id=own_payg.id,
+                               payment_method_id=own_card.id, purpose=PaymentPurpose.SETTLE,
+                               amount_minor=50_00, currency="SEK", gateway_reference="sbx_ch_stranger",
+                               created_at=b.clock.now())
+    own_agreement = f.account(b, kind=AccountKind.CUSTOMER_AGREEMENT)
+    agreement_own_card = f.card(b, own_agreement)
+    profile = f.profile(b, own_agreement, default=agreement_own_card)
+    s.add(RoleAssignment(user_id=stranger.id, account_id=own_agreement.id, billing_profile_id=profile.id,
+                         role=OWNER))
+    own_agreement_sub = f.subscription(b, own_agreement, agreement_own_card, profile=profile)
+    invoice = Invoice(billing_profile_id=profile.id, number="20261099990001", currency="SEK",
+                      period_start=date(2026, 10, 1), period_end=date(2026, 10, 31), issued_on=date(2026, 11, 1),
+                      due_on=date(2026, 12, 1), status=InvoiceStatus.DUE, subtotal_minor=777_00)
+    own_agreement_payment = Payment(idempotency_key="matrix-stranger-agreement", account_id=own_agreement.id,
+                                    payment_method_id=agreement_own_card.id, purpose=PaymentPurpose.INVOICE,
+                                    amount_minor=10_00, currency="SEK", gateway_reference="sbx_ch_stranger2",
+                                    created_at=b.clock.now())
+    s.add_all([own_payg_payment, invoice, own_agreement_payment])
+    s.flush()
+
+    accounts = {
+        "demo-payg": Ids(AccountKind.PAY_AS_YOU_GO, demo.payg, demo.production, payg_payment.id,
+                         card_id=demo.spare_card),
+        "demo-agreement": Ids(AccountKind.CUSTOMER_AGREEMENT, demo.agreement, agreement_sub.id,
+                              demo_agreement_payment, demo.profile, demo.due, agreement_card),
+        "stranger-payg": Ids(AccountKind.PAY_AS_YOU_GO, own_payg.id, own_sub.id, own_payg_payment.id,
+                             card_id=own_card.id),
+        "stranger-agreement": Ids(AccountKind.CUSTOMER_AGREEMENT, own_agreement.id, own_agreement_sub.id,
+                                  own_agreement_payment.id, profile.id, invoice.id, agreement_own_card.id),
+    }
+    members = {  # email → (account, role) for each account they belong to
+        "anna@example.com": [("demo-payg", ADMIN)], "erik@example.com": [("demo-payg", USER)],
+        "olivia@example.com": [("demo-agreement", OWNER)], "david@example.com": [("demo-agreement", CONTRIBUTOR)],
+        "ines@example.com": [("demo-agreement", MANAGER)], "rasmus@example.com": [("demo-agreement", READER)],
+        "stranger@example.com": [("stranger-payg", ADMIN), ("stranger-agreement", OWNER)],
+    }
+    users = {u.email: u for u in s.scalars(select(User))}
+    for email, memberships in members.items():
+        for name, _role in memberships:
+            notice = Notice(user_id=users[email].id, account_id=accounts[name].account_id, kind="invoice_ready",
+                            payload={"number": "X", "amount_minor": 1, "currency": "SEK"}, created_at=b.clock.now())
+            s.add(notice)
+            s.flush()
+            accounts[name].notice_id[email] = notice.id
+    s.commit()
+    return accounts, members
+
+
+def rules(app):
+    return [(rule.endpoint, rule.rule, method) for rule in app.url_map.iter_rules()
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}) if rule.endpoint not in NO_IDS]
+
+
+def url(rule: str, values: dict) -> str:
+    path = rule.replace("<lang:lang>", "en")
+    for name, value in values.items():
+        path = path.replace(f"<int:{name}>", str(value))
+    assert "<" not in path, path
+    return path
+
+
+def call(browser: Browser, method: str, path: str, token: str):
+    if method == "GET":
+        return browser.get(path)
+    return browser.post(path, {"csrf_token": token})
+
+
+def test_every_route_every_role_own_and_other_ids(app, client, world, b):
+    accounts, members = world
+    payments_before = b.session.scalar(select(func.count()).select_from(Payment))
+    routes = rules(app)
+    covered = {endpoint for endpoint, _, _ in routes}
+    assert {"settle.pay", "invoices.pay", "account.audit_log", "account.dismiss_notice"} <= covered
+    failures = []
+    for email, memberships in members.items():
+        browser = Browser(app.test_client())
+        browser.sign_in(email, "en")
+        own_names = {name for name, _ in memberships}
+        token = csrf_from(browser.get(f"/en/accounts/{accounts[memberships[0][0]].account_id}/").get_data(as_text=True))
+        for endpoint, rule, method in routes:
+            args = [a for a in app.url_map._rules_by_endpoint[endpoint][0].arguments if a != "lang"]
+            for own_name, role in memberships:
+                own = accounts[own_name]
+                own_values = {a: own.value(a, email) for a in args}
+                if None in own_values.values():
+                    continue  # this kind of account has no such resource (a profile of a pay-as-you-go one)
+                cases = [("own", own_values, expected(endpoint, method, role, own.kind))]
+                for other_name, other in accounts.items():
+                    if other_name in own_names:
+                        continue
+                    other_values = {a: other.value(a, email) or other.value(a, next(iter(other.notice_id)))
+                                    for a in args}
+                    if None not in other_values.values():
+                        cases.append((f"other:{other_name}", other_values, 404))
+                    for arg in args:
+                        if arg != "account_id" and other_values[arg] is not None:
+                            # own account, another account's resource id
+                            cases.append((f"mixed:{other_name}:{arg}", {**own_values, arg: other_values[arg]}, 404))
+                    if len(args) > 1:  # another account's address, own resource id
+                        cases.append((f"swapped:{other_name}", {**own_values, "account_id": other.account_id}, 404))
+                for case, values, want in cases:
+                    response = call(browser, method, url(rule, values), token)
+                    if response.status_code != want:
+                        failures.append((email, method, endpoint, case, want, response.status_code))
+                    if want == 404:
+                        body = response.get_data(as_text=True)
+                        assert "Page not found" in body, (email, endpoint, case)
+    assert failures == [], "\n".join(map(str, failures))
+    # Nothing was paid by any of it.
+    assert b.gateway.charges_for() == []
+    b.session.rollback()
+    assert b.session.scalar(select(func.count()).select_from(Payment)) == payments_before
+
+
+def test_routes_without_ids(app, client, world):
+    """Home, sign-in and sign-out for each person; and, signed out, every route of the
+    matrix sends the visitor to sign in (even a POST with a valid form token)."""
+    accounts, members = world
+    for email in members:
+        browser = Browser(app.test_client())
+        browser.sign_in(email, "en")
+        home = browser.get("/en/")
+        assert home.status_code == (200 if email == "stranger@example.com" else 302)
+        assert browser.get("/en/sign-in").status_code == 200
+        assert browser.post("/en/sign-out", {}, token_from="/en/sign-in").status_code == 303
+        assert browser.get(f"/en/accounts/{accounts[members[email][0][0]].account_id}/").status_code == 302
+    anonymous = Browser(app.test_client())
+    assert anonymous.get("/en/accessibility").status_code == 200  # the statement is for everyone
+    assert anonymous.get("/en/benchmark/baseline").status_code == 302
+    signed_in = Browser(app.test_client())
+    signed_in.sign_in("anna@example.com", "en")
+    assert signed_in.get("/en/benchmark/baseline").status_code == 404  # only with PORTAL_BENCHMARK=1
+    token = csrf_from(anonymous.get("/en/sign-in").get_data(as_text=True))
+    for endpoint, rule, method in rules(app):
+        values = {a: 1 for a in app.url_map._rules_by_endpoint[endpoint][0].arguments if a != "lang"}
+        response = call(anonymous, method, url(rule, values), token)
+        assert response.status_code == 302 and "/en/sign-in?next=" in response.location, (method, endpoint)
+
+
+def test_idor_complete_payment_forms_for_another_accounts_ids_pay_nothing(browser, world, b):
+    """Not just empty forms: a full, well-formed payment aimed at the stranger's
+    subscription, profile, invoice and card from Anna's and David's own pages."""
+    accounts, _ = world
+    mine, theirs = accounts["demo-payg"], accounts["stranger-payg"]
+    browser.sign_in("anna@example.com", "en")
+    token = csrf_from(browser.get(f"/en/accounts/{mine.account_id}/").get_data(as_text=True))
+    form = {"csrf_token": token, "method": str(mine.card_id), "expected_total": "12300",
+            "idempotency_key": "idor-0000000001"}
+    for account_id, subscription_id, method in [
+            (mine.account_id, theirs.subscription_id, mine.card_id),     # their balance, my card
+            (theirs.account_id, theirs.subscription_id, theirs.card_id),  # their everything
+            (mine.account_id, mine.subscription_id, theirs.card_id)]:     # my balance, their card
+        response = browser.post(f"/en/accounts/{account_id}/subscriptions/{subscription_id}/settle",
+                                form | {"method": str(method), "expected_total": "285800"})
+        assert response.status_code == 404, (account_id, subscription_id, method)
+    shown = browser.get(f"/en/accounts/{mine.account_id}/subscriptions/{mine.subscription_id}/settle"
+                        f"?method={theirs.card_id}")
+    assert shown.status_code == 422  # not one of my cards: "select a payment method"
+    browser.post("/en/sign-out", {"csrf_token": token})
+
+    agreement, their_agreement = accounts["demo-agreement"], accounts["stranger-agreement"]
+    browser.sign_in("david@example.com", "en")
+    token = csrf_from(browser.get(f"/en/accounts/{agreement.account_id}/").get_data(as_text=True))
+    base = f"/en/accounts/{agreement.account_id}/profiles/{agreement.profile_id}/pay"
+    assert browser.get(f"{base}?invoice={their_agreement.invoice_id}").status_code == 404
+    for path, method in [(f"{base}?invoice={their_agreement.invoice_id}", agreement.card_id),
+                         (f"/en/accounts/{agreement.account_id}/profiles/{their_agreement.profile_id}/pay",
+                          agreement.card_id),
+                         (base, their_agreement.card_id)]:
+        response = browser.post(path, {"csrf_token": token, "method": str(method), "expected_total": "1578000",
+                                       "idempotency_key": "idor-0000000002"})
+        assert response.status_code == 404, path
+    assert b.gateway.charges_for() == []

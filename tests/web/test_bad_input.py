@@ -1,0 +1,319 @@
+"""Bad input at scale (hypothesis): generated values — unicode, very long, negative,
+zero, huge amounts, malformed ids and dates — posted to every form and sent to every
+route. The answer is always a translated 4xx (never a 500), nothing in the database
+changes, and nothing is charged.
+
+Each generated request keeps everything valid but one thing, so that the one bad
+value is what is being answered."""
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import quote, urlencode
+
+import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import HealthCheck, given, settings, strategies as st
+from sqlalchemy import text
+
+from portal.extensions import db
+from tests.web.conftest import Browser, csrf_from
+from tests.web.test_flows import pay_form
+
+SETTINGS = settings(max_examples=30, deadline=None, derandomize=False,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+# What an untranslated Swedish page would show: none of it may appear on one.
+ENGLISH = ("Page not found", "The page has expired", "Something is wrong with the request",
+           "There is a problem", "You cannot do this", "This action is not possible here",
+           "Too many attempts", "Too much data", "The amount to pay has changed", "Select a payment method",
+           "Enter a valid", "Enter the", "Check this field")
+
+# --- generated values ------------------------------------------------------------
+
+weird_text = st.one_of(
+    st.text(min_size=0, max_size=40),                                          # any unicode
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=300, max_size=3000),  # very long
+    st.sampled_from(["", " ", "\t", "-1", "0", "00", "1e9", "NaN", "Infinity", "12.50", "-0",
+                     "١٢٣", "１２３", "²", "9" * 40, "<script>alert(1)</script>", "' OR 1=1 --",
+                     "%00", "../../etc/passwd", "2026-02-30", "31/12/2026", "\u202e1234", "𝟙𝟚𝟛"]),
+)
+amounts = st.one_of(st.integers(min_value=-10**30, max_value=0), st.integers(min_value=10**15, max_value=10**40),
+                    st.floats(allow_nan=True, allow_infinity=True), weird_text)
+
+
+def bad_ids(own: set[int]):
+    """Anything but one of the user's own ids, as it would appear in an address."""
+    numbers = st.one_of(st.integers(min_value=-10**20, max_value=10**25), st.just(0),
+                        st.integers(min_value=1, max_value=2**31 + 10)).filter(lambda n: n not in own)
+    variants = [numbers.map(str), weird_text.filter(lambda t: t.strip() != "" and t not in map(str, own))]
+    if own:  # an own id written in Arabic-Indic digits is not that id
+        variants.append(st.sampled_from(sorted(own)).map(lambda n: "".join(chr(0x0660 + int(d)) for d in str(n))))
+    return st.one_of(*variants)
+
+
+def segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+# --- the world -------------------------------------------------------------------
+
+class Fuzz:
+    """Signed-in browsers for the pay-as-you-go administrator and the agreement's
+    owner, the database as it was, and checks for every answer."""
+
+    def __init__(self, app, demo, b):
+        self.app, self.demo, self.b = app, demo, b
+        self.anna = self._browser("anna@example.com")
+        self.olivia = self._browser("olivia@example.com")
+        self.before = self.snapshot()
+
+    def _browser(self, email):
+        browser = Browser(self.app.test_client())
+        browser.sign_in(email, "sv")
+        return browser
+
+    def token(self, browser, account):
+        return csrf_from(browser.get(f"/sv/accounts/{account}/").get_data(as_text=True))
+
+    def snapshot(self) -> str:
+        """A digest of every row of every table (the sign-in counters aside: counting
+        failed attempts is what they are for)."""
+        self.b.session.rollback()
+        digest = hashlib.sha256()
+        for table in db.metadata.sorted_tables:
+            if table.name == "rate_limits":
+                continue
+            for row in self.b.session.execute(text(f'SELECT * FROM "{table.name}" ORDER BY 1')):
+                digest.update(repr(tuple(row)).encode())
+        return digest.hexdigest()
+
+    def check(self, response, lang="sv", allowed=None):
+        status = response.status_code
+        body = response.get_data(as_text=True)
+        allowed = allowed or range(400, 500)
+        assert status in allowed, (status, body[:1500])
+        assert status < 500
+        if 400 <= status < 500:
+            assert f'<html lang="{lang}">' in body or body.lstrip().startswith("<section"), body[:500]
+            if lang == "sv":
+                assert not [e for e in ENGLISH if e in body], [e for e in ENGLISH if e in body]
+        assert self.snapshot() == self.before, "a bad request changed the database"
+        assert self.b.gateway.charges_for() == [], "a bad request reached the gateway"
+
+
+@pytest.fixture
+def fuzz(app, demo, b):
+    return Fuzz(app, demo, b)
+
+
+def own(demo):
+    return {"account": {demo.payg, demo.agreement}, "subscription": {demo.production, demo.testing, demo.backup,
+                                                                      demo.intranet, demo.archive},
+            "profile": {demo.profile}, "invoice": {demo.due, demo.past_due, demo.paid}}
+
+
+# --- GET: every page with malformed ids, and garbage in every query parameter -----
+
+PAGES = {  # endpoint → (who, path template with {account} and the id being fuzzed)
+    "overview.show": ("anna", "/sv/accounts/{id}/", "account"),
+    "settle.start": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/settle", "subscription"),
+    "settle.receipt": ("anna", "/sv/accounts/{payg}/payments/{id}", "payment"),
+    "invoices.index": ("olivia", "/sv/accounts/{id}/invoices", "account"),
+    "invoices.detail": ("olivia", "/sv/accounts/{agreement}/invoices/{id}", "invoice"),
+    "invoices.start": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/pay", "profile"),
+    "account.notifications": ("anna", "/sv/accounts/{id}/notifications", "account"),
+    "account.support": ("anna", "/sv/accounts/{id}/support", "account"),
+    "account.audit_log": ("anna", "/sv/accounts/{id}/audit", "account"),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(PAGES))
+@SETTINGS
+@given(data=st.data())
+def test_malformed_ids_in_every_page_address_are_a_translated_404(fuzz, endpoint, data):
+    who, template, kind = PAGES[endpoint]
+    ids = own(fuzz.demo).get(kind, set()) | ({1} if kind == "payment" else set())
+    value = data.draw(bad_ids(ids))
+    path = template.format(id=segment(value), payg=fuzz.demo.payg, agreement=fuzz.demo.agreement)
+    response = getattr(fuzz, who).get(path)
+    fuzz.check(response, allowed={400, 404})
+
+
+QUERIES = [  # (who, path) with every query parameter the pages read
+    ("anna", "/sv/accounts/{payg}/subscriptions/{production}/settle", ["method"]),
+    ("olivia", "/sv/accounts/{agreement}/profiles/{profile}/pay", ["method", "invoice"]),
+    ("olivia", "/sv/accounts/{agreement}/invoices", ["status"]),
+    ("anna", "/sv/accounts/{payg}/support", ["subscription"]),
+    ("anna", "/sv/accounts/{payg}/audit", ["before"]),
+    ("anna", "/sv/", ["next"]),
+    ("anna", "/sv/sign-in", ["next"]),
+]
+
+
+@pytest.mark.parametrize("who, template, params", QUERIES, ids=[q[1] for q in QUERIES])
+@SETTINGS
+@given(data=st.data())
+def test_garbage_query_parameters_never_break_a_page(fuzz, who, template, params, data):
+    values = {p: data.draw(st.lists(weird_text, min_size=1, max_size=3), label=p) for p in params}
+    path = template.format(payg=fuzz.demo.payg, production=fuzz.demo.production,
+                           agreement=fuzz.demo.agreement, profile=fuzz.demo.profile)
+    response = getattr(fuzz, who).get(f"{path}?{urlencode(values, doseq=True)}")
+    # Unknown values are ignored (200, or a redirect home) or refused with a reason (4xx).
+    fuzz.check(response, allowed=set(range(200, 500)) - {201, 204})
+
+
+# --- POST: every form, one field at a time ----------------------------------------
+
+def bad_card_field(draw):
+    field = draw(st.sampled_from(["card_number", "exp_month", "exp_year", "cvc", "holder"]))
+    bad = {
+        "card_number": weird_text.filter(lambda t: not _luhn_ascii(t)),
+        "exp_month": weird_text.filter(lambda t: not re.fullmatch(r"0?[1-9]|1[0-2]", t)),
+        "exp_year": st.one_of(weird_text, st.integers(-10**6, 10**6).map(str)).filter(
+            lambda t: not (re.fullmatch(r"20[0-9][0-9]", t) and 2026 <= int(t) <= 2076)),
+        "cvc": weird_text.filter(lambda t: not re.fullmatch(r"[0-9]{3}", t)),
+        "holder": st.one_of(st.sampled_from(["", " ", "\t\n"]), st.text(min_size=201, max_size=400)),
+    }[field]
+    return field, draw(bad)
+
+
+def _luhn_ascii(value: str) -> bool:
+    from portal.billing.gateway import luhn_valid, normalize_card_number
+    digits = normalize_card_number(value)
+    return digits.isascii() and digits.isdigit() and 12 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+GOOD_CARD = {"card_number": "4242 4242 4242 4242", "exp_month": "4", "exp_year": "2030", "cvc": "123",
+             "holder": "Anna Lindqvist"}
+
+
+@pytest.mark.parametrize("form", ["settle", "pay_now"])
+@SETTINGS
+@given(data=st.data())
+def test_payment_forms_with_one_bad_value_change_nothing_and_charge_nothing(fuzz, form, data):
+    demo = fuzz.demo
+    if form == "settle":
+        browser, path, cards = fuzz.anna, f"/sv/accounts/{demo.payg}/subscriptions/{demo.production}/settle", \
+            {demo.failed_card, demo.second_card, demo.spare_card, demo.declining_card}
+    else:
+        browser, path = fuzz.olivia, f"/sv/accounts/{demo.agreement}/profiles/{demo.profile}/pay"
+        cards = {_agreement_card(fuzz)}
+    new_card = data.draw(st.booleans(), label="new card")
+    saved = demo.spare_card if form == "settle" else _agreement_card(fuzz)
+    page = browser.get(path + ("?method=new" if new_card else f"?method={saved}"))
+    fields = pay_form(page.get_data(as_text=True)) | (GOOD_CARD if new_card else {})
+    choices = ["expected_total", "idempotency_key", "method", "csrf_token", "path"] + (["card"] if new_card else [])
+    what = data.draw(st.sampled_from(choices), label="bad")
+    if what == "expected_total":
+        fields["expected_total"] = str(data.draw(amounts))
+    elif what == "idempotency_key":
+        fields["idempotency_key"] = data.draw(weird_text.filter(lambda t: not re.fullmatch(r"[A-Za-z0-9-]{8,100}", t)))
+    elif what == "method":
+        valid = {"new"} | {str(c) for c in cards}
+        fields["method"] = data.draw(st.one_of(weird_text, bad_ids(set()).filter(lambda v: v not in valid))
+                                     .filter(lambda v: v not in valid))
+    elif what == "csrf_token":
+        fields["csrf_token"] = data.draw(weird_text)
+    elif what == "path":
+        ids = own(demo)["subscription" if form == "settle" else "profile"]
+        bad = segment(data.draw(bad_ids(ids)))
+        path = re.sub(r"/(subscriptions|profiles)/\d+/", rf"/\1/{bad}/", path)
+    else:
+        field, value = bad_card_field(data.draw)
+        fields[field] = value
+    response = browser.client.post(path, data=fields)
+    fuzz.check(response)
+
+
+def _agreement_card(fuzz):
+    from sqlalchemy import select
+    from portal.models import PaymentMethod
+    fuzz.b.session.rollback()
+    return fuzz.b.session.scalars(select(PaymentMethod.id).where(
+        PaymentMethod.account_id == fuzz.demo.agreement, PaymentMethod.kind == "card")).first()
+
+
+def _valid_email(value: str) -> bool:
+    try:
+        validate_email(value.strip(), check_deliverability=False)
+        return True
+    except (EmailNotValidError, ValueError):
+        return False
+
+
+@SETTINGS
+@given(data=st.data())
+def test_notification_address_form_refuses_what_is_not_an_address(fuzz, data):
+    url = f"/sv/accounts/{fuzz.demo.payg}/notifications"
+    token = fuzz.token(fuzz.anna, fuzz.demo.payg)
+    email = data.draw(st.one_of(weird_text, st.emails().map(lambda e: e + "\x00" if data.draw(st.booleans())
+                                                             else "a" * 250 + e)).filter(
+        lambda e: not _valid_email(e) or len(e) > 254))
+    fuzz.check(fuzz.anna.client.post(url, data={"csrf_token": token, "email": email}))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_support_form_refuses_empty_or_oversized_or_foreign_values(fuzz, data):
+    url = f"/sv/accounts/{fuzz.demo.payg}/support"
+    token = fuzz.token(fuzz.anna, fuzz.demo.payg)
+    fields = {"csrf_token": token, "subject": "Betalat men inaktiverad", "body": "Hej!", "subscription": ""}
+    what = data.draw(st.sampled_from(["subject", "body", "subscription"]))
+    if what == "subject":
+        fields["subject"] = data.draw(st.one_of(st.sampled_from(["", "   ", "\n"]), st.text(min_size=201, max_size=600)
+                                                .filter(lambda t: len(t.strip()) > 200)))
+    elif what == "body":
+        fields["body"] = data.draw(st.one_of(st.sampled_from(["", " \t "]), st.text(min_size=5001, max_size=6000)
+                                             .filter(lambda t: len(t.strip()) > 5000)))
+    else:
+        fields["subscription"] = data.draw(bad_ids(own(fuzz.demo)["subscription"]))
+    fuzz.check(fuzz.anna.client.post(url, data=fields))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_sign_in_with_generated_credentials_is_refused_in_swedish(fuzz, data):
+    client = fuzz.app.test_client()
+    page = client.get("/sv/sign-in")
+    email = data.draw(st.one_of(weird_text, st.emails()), label="email")
+    password = data.draw(weird_text.filter(lambda p: p != "demo-password"), label="password")
+    nxt = data.draw(weird_text, label="next")
+    response = client.post(f"/sv/sign-in?{urlencode({'next': nxt})}", data={
+        "csrf_token": csrf_from(page.get_data(as_text=True)), "email": email, "password": password})
+    fuzz.check(response, allowed={400, 422, 429})
+
+
+ACTIONS = {  # the POST routes without a form of their own: malformed ids, or a bad token
+    "settle.check": "/sv/accounts/{id}/payments/check",
+    "account.dismiss_notice": "/sv/accounts/{payg}/notices/{id}/dismiss",
+    "auth.sign_out": "/sv/sign-out",
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(ACTIONS))
+@SETTINGS
+@given(data=st.data())
+def test_actions_with_malformed_ids_or_tokens_do_nothing(fuzz, endpoint, data):
+    token = fuzz.token(fuzz.anna, fuzz.demo.payg)
+    if "{id}" in ACTIONS[endpoint] and data.draw(st.booleans(), label="bad id"):
+        from sqlalchemy import select
+        from portal.models import Notice
+        fuzz.b.session.rollback()
+        mine = set(fuzz.b.session.scalars(select(Notice.id))) | {fuzz.demo.payg, fuzz.demo.agreement}
+        path = ACTIONS[endpoint].format(id=segment(data.draw(bad_ids(mine))), payg=fuzz.demo.payg)
+        fields = {"csrf_token": token}
+        allowed = {400, 404}
+    else:
+        path = ACTIONS[endpoint].format(id=fuzz.demo.payg, payg=fuzz.demo.payg)
+        fields = {"csrf_token": data.draw(weird_text.filter(lambda t: t != token))}
+        allowed = {400}
+    fuzz.check(fuzz.anna.client.post(path, data=fields), allowed=allowed)
+
+
+def test_every_route_is_fuzzed(app):
+    covered = set(PAGES) | set(ACTIONS) | {"settle.pay", "invoices.pay", "account.notifications",
+                                           "account.support", "auth.sign_in", "pages.home"}
+    covered |= {"pages.accessibility", "pages.baseline"}  # take no input: nothing to fuzz
+    routes = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static", "root"}
+    assert routes == covered

@@ -16,14 +16,18 @@ class ConfigError(RuntimeError):
     pass
 
 
-def _env_int(env, name: str, default: int) -> int:
+def _env_number(env, name: str, default, kind=int, what: str = "a whole number"):
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:  # fail at start-up, not at the first request
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from exc
+
+
+def _env_int(env, name: str, default: int) -> int:
+    return _env_number(env, name, default)
 
 
 def _env_days(env, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -79,13 +83,7 @@ def _mail(env, portal_env: str) -> dict:
 
 
 def _env_float(env, name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    return _env_number(env, name, default, float, "a number")
 
 
 SANDBOX_FAULTS = ("timeout", "after_charge", "before_charge")

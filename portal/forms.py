@@ -47,10 +47,16 @@ class OnlyForNewCard:
             raise StopValidation()
 
 
+# Shared with the page that maps the service layer's InvalidCard (portal/web/checkout.py).
+CARD_NUMBER_INVALID = _l("Enter a valid card number, like 4242 4242 4242 4242")
+CVC_INVALID = _l("Enter the 3 or 4 digit security code from the card")
+HOLDER_MISSING = _l("Enter the name on the card")
+
+
 def _card_number(form, field) -> None:
     digits = normalize_card_number(field.data or "")
     if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
-        raise ValidationError(_l("Enter a valid card number, like 4242 4242 4242 4242"))
+        raise ValidationError(CARD_NUMBER_INVALID)
 
 
 class PaymentForm(FlaskForm):
@@ -72,10 +78,10 @@ class PaymentForm(FlaskForm):
         render_kw={"autocomplete": "cc-exp-year", "inputmode": "numeric"})
     cvc = StringField(_l("Security code (CVC)"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the security code")),
-        Regexp(r"^[0-9]{3,4}$", message=_l("Enter the 3 or 4 digit security code from the card"))],
+        Regexp(r"^[0-9]{3,4}$", message=CVC_INVALID)],
         render_kw={"autocomplete": "cc-csc", "inputmode": "numeric", "spellcheck": "false"})
     holder = StringField(_l("Name on card"), validators=[
-        OnlyForNewCard(), DataRequired(_l("Enter the name on the card")), Length(max=200)],
+        OnlyForNewCard(), DataRequired(HOLDER_MISSING), Length(max=200)],
         render_kw={"autocomplete": "cc-name", "spellcheck": "false"})
 
     CARD_FIELDS = ("card_number", "exp_month", "exp_year", "cvc", "holder")

@@ -7,6 +7,7 @@ which text did not pass through the catalogs."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -87,6 +88,19 @@ class PortalDomain(Domain):
 def pull_lang(endpoint: str | None, values: dict | None) -> None:
     if values is not None and "lang" in values:
         g.lang = values.pop("lang")
+
+
+# The first path segment when it looks like a language: /sv/…, /de/…, /en-XA/…
+LANGUAGE_PREFIX = re.compile(r"^/([a-z]{2}(?:-[A-Za-z]{2})?)(/.*)?$")
+
+
+def lang_from_path() -> None:
+    """An address no route matched (404, 405) still has a language: its /sv/… or /en/…
+    prefix, else the visitor's best — so the page and its links are built in it."""
+    if getattr(g, "lang", None) in url_locales(current_app):
+        return
+    prefix = LANGUAGE_PREFIX.match(request.path)
+    g.lang = prefix.group(1) if prefix and prefix.group(1) in url_locales(current_app) else best_locale()
 
 
 def add_lang(endpoint: str, values: dict) -> None:
@@ -179,6 +193,7 @@ def init_app(app: Flask, babel: Babel) -> None:
 
     app.url_map.converters["lang"] = LangConverter
     app.url_value_preprocessor(pull_lang)
+    app.before_request(lang_from_path)  # also runs when no route matched (before the 404)
     app.after_request(remember_lang)
     app.url_defaults(add_lang)
     # Same trimming as extraction (babel.cfg), so msgids match at run time.

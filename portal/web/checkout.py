@@ -13,7 +13,8 @@ from portal.billing.errors import (AlreadyPaid, BalanceChanged, CardDeclined, In
                                    NothingToPay, PaymentFormReused)
 from portal.billing.gateway import CardDetails, normalize_card_number
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
-from portal.forms import NEW_CARD, MethodChoiceForm, PaymentForm
+from portal.forms import (CARD_NUMBER_INVALID, CVC_INVALID, HOLDER_MISSING, NEW_CARD, MethodChoiceForm,
+                          PaymentForm)
 from portal.models import PaymentMethod
 from portal.web.labels import DECLINE_REASON, card_name
 from portal.web.rendering import render
@@ -25,11 +26,11 @@ PANEL = "payment_panel"
 CARD_ERROR_FIELD = {"number": "card_number", "expired": "exp_year", "expiry": "exp_month",
                     "cvc": "cvc", "holder": "holder"}
 CARD_ERROR_TEXT = {
-    "number": _l("Enter a valid card number, like 4242 4242 4242 4242"),
+    "number": CARD_NUMBER_INVALID,
     "expired": _l("The card has expired. Use another card."),
     "expiry": _l("Enter a valid expiry date"),
-    "cvc": _l("Enter the 3 or 4 digit security code from the card"),
-    "holder": _l("Enter the name on the card"),
+    "cvc": CVC_INVALID,
+    "holder": HOLDER_MISSING,
 }
 
 

@@ -2,21 +2,17 @@
 translated page and a status code — in one place."""
 from __future__ import annotations
 
-import re
 import time
 
-from flask import Flask, current_app, g, redirect, request
+from flask import Flask, current_app, redirect, request
 from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.billing import errors as domain
-from portal.i18n import best_locale, url_locales
+from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
 from portal.web.labels import REFUSAL
 from portal.web.rendering import render
-
-
-UNKNOWN_LANGUAGE = re.compile(r"^/([a-z]{2}(?:-[A-Za-z]{2})?)(/.*)?$")
 
 
 def error_page(status: int, title: str, message: str, **extra):
@@ -24,17 +20,8 @@ def error_page(status: int, title: str, message: str, **extra):
                   title=title, message=message, **extra)
 
 
-def _page_language() -> None:
-    """An address no route matched still has a language: /sv/… or /en/…, else the
-    visitor's best — so the page (and its links) can be built in it."""
-    if getattr(g, "lang", None) in url_locales(current_app):
-        return
-    prefix = UNKNOWN_LANGUAGE.match(request.path)
-    g.lang = prefix.group(1) if prefix and prefix.group(1) in url_locales(current_app) else best_locale()
-
-
 def not_found(_exc=None):
-    unknown_language = UNKNOWN_LANGUAGE.match(request.path)
+    unknown_language = LANGUAGE_PREFIX.match(request.path)
     if unknown_language and unknown_language.group(1) not in url_locales(current_app):
         # /de/… → the same page in the visitor's best supported language
         return redirect(f"/{best_locale()}{unknown_language.group(2) or '/'}", code=302)
@@ -108,8 +95,8 @@ def gateway_unavailable(exc: domain.GatewayUnavailable):
     maybe_charged = getattr(exc, "maybe_charged", False)
     account_id = (request.view_args or {}).get("account_id")
     return render("payments/unavailable.html", status=503, maybe_charged=maybe_charged,
-                       account_id=account_id, retry_url=request.full_path.rstrip("?")
-                       if request.method == "POST" else None)
+                  account_id=account_id,
+                  retry_url=request.full_path.rstrip("?") if request.method == "POST" else None)
 
 
 def invalid_input(_exc):
@@ -118,7 +105,6 @@ def invalid_input(_exc):
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_page_language)  # also runs when no route matched (before the 404)
     app.register_error_handler(domain.NotFound, not_found)
     app.register_error_handler(domain.NotAuthorized, forbidden)
     app.register_error_handler(domain.InvalidState, invalid_state)

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from portal.billing.balances import recount_outstanding
 from portal.billing.periods import previous_month
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus, Invoice,
                            InvoiceLine, InvoiceStatus, MethodKind, Notice, Payment, PaymentMethod,
@@ -96,6 +97,7 @@ def seed_size(session: Session, size: int, today: date, policy) -> Seeded:
                                 failed_on=None if paid else past_due_since,
                                 failure_code=None if paid else "insufficient_funds"))
     session.execute(insert(Charge), charges)
+    recount_outstanding(session, Subscription.account_id == payg)
     session.execute(insert(Notice), [dict(
         user_id=payg_user, account_id=payg, kind="payment_failed", created_at=now,
         payload={"subscription_id": sub_ids[0], "subscription": subs[0]["name"], "reason": "insufficient_funds",

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from portal.billing.balances import recount_outstanding
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails
 from portal.billing.periods import previous_month
@@ -131,6 +132,7 @@ def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[s
             session.add(Charge(subscription_id=s.id, amount_minor=s.monthly_fee_minor, currency="SEK",
                                period_start=p_start, period_end=p_end, status=ChargeStatus.OUTSTANDING,
                                failed_on=s.past_due_since, failure_code=code))
+    recount_outstanding(session, Subscription.account_id == account.id)
     admin = users["anna@example.com"]
     session.add(Notice(user_id=admin.id, account_id=account.id, kind="payment_failed",
                        payload={"subscription_id": production.id, "subscription": production.name,

@@ -160,6 +160,10 @@ class Subscription(db.Model):
         # The Overview: count, order (settleable first) and banner dates of one
         # account's subscriptions from the index alone (SQLite: the rowid is in it).
         Index("ix_subscriptions_account_status", "account_id", "status", "past_due_since", "disabled_on"),
+        # Settle balance (R04, R07): what is owed on one payment method, counted,
+        # summed and listed in id order from the index alone, at any size.
+        Index("ix_subscriptions_method_outstanding", "payment_method_id", "id", "outstanding_charges",
+              "outstanding_minor"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
@@ -167,13 +171,18 @@ class Subscription(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[SubscriptionStatus] = mapped_column(_enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE)
     # Pay-as-you-go: each subscription has one active payment method (R05).
-    payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"), index=True)
+    payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
     monthly_fee_minor: Mapped[int] = mapped_column(Integer, default=0)
     started_on: Mapped[date] = mapped_column(Date)
     # Lifecycle dates (R12); the disable and deletion dates are derived from these.
     past_due_since: Mapped[date | None] = mapped_column(Date)
     disabled_on: Mapped[date | None] = mapped_column(Date)
     deleted_on: Mapped[date | None] = mapped_column(Date)
+    # Its outstanding charges, counted and summed: derived data, recounted from the
+    # charges in every transaction that changes them (balances.recount_outstanding),
+    # so the Settle balance page need not read every charge on a card.
+    outstanding_charges: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    outstanding_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     account: Mapped[BillingAccount] = relationship(back_populates="subscriptions")
     payment_method: Mapped[PaymentMethod | None] = relationship()

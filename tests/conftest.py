@@ -41,8 +41,27 @@ def app(tmp_path, clock):
     yield app
     with app.app_context():
         db.session.remove()
+        assert outstanding_drift() == [], "Subscription.outstanding_* not recounted after a write"
+        db.session.remove()
         db.engine.dispose()  # SQLite files go with tmp_path; PostgreSQL is reset at setup
     app.extensions["payment_gateway"].close()
+
+
+def outstanding_drift() -> list[tuple]:
+    """Subscriptions whose stored outstanding figures differ from their charges:
+    checked after every test, so a write path that forgets to recount fails."""
+    from sqlalchemy import func, inspect, select
+    from portal.models import Charge, ChargeStatus, Subscription
+    if "subscriptions" not in inspect(db.engine).get_table_names():
+        return []
+    owed = (select(Charge.subscription_id, func.count().label("n"), func.sum(Charge.amount_minor).label("minor"))
+            .where(Charge.status == ChargeStatus.OUTSTANDING).group_by(Charge.subscription_id).subquery())
+    return [tuple(row) for row in db.session.execute(
+        select(Subscription.id, Subscription.outstanding_charges, Subscription.outstanding_minor,
+               owed.c.n, owed.c.minor)
+        .outerjoin(owed, owed.c.subscription_id == Subscription.id)
+        .where((Subscription.outstanding_charges != func.coalesce(owed.c.n, 0))
+               | (Subscription.outstanding_minor != func.coalesce(owed.c.minor, 0))))]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from itertools import count
 
 from sqlalchemy import select
 
+from portal.billing.balances import recount_outstanding
 from portal.billing.gateway import CardDetails
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus,
                            MethodKind, PaymentMethod, Role, RoleAssignment, Subscription,
@@ -74,6 +75,7 @@ def charge(b, sub, amount=100_00, months_ago=1, status=ChargeStatus.OUTSTANDING,
                failed_on=date(2026, 11, 2) if status == ChargeStatus.OUTSTANDING else None)
     b.session.add(c)
     b.session.flush()
+    recount_outstanding(b.session, Subscription.id == sub.id)
     return c
 
 

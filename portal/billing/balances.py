@@ -5,16 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from portal.billing.errors import CurrencyMismatch, NotFound
+from portal.billing.errors import NotFound
 from portal.billing.money import Money, total
 from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, InvoiceStatus,
                            PaymentMethod, Subscription, SubscriptionStatus)
 
 SETTLEABLE = (SubscriptionStatus.PAST_DUE, SubscriptionStatus.DISABLED)  # B1
+
+
+def recount_outstanding(session: Session, which) -> None:
+    """Recount `Subscription.outstanding_charges` and `.outstanding_minor` from the
+    charges, for the subscriptions `which` selects (a WHERE clause on Subscription).
+    Call it in every transaction that adds charges or changes their status, after
+    those writes and under the account's lock (transaction.lock_account), which
+    serialises writers, so the recount sees every committed charge."""
+    outstanding = (Charge.subscription_id == Subscription.id, Charge.status == ChargeStatus.OUTSTANDING)
+    session.execute(
+        update(Subscription).where(which)
+        .values(outstanding_charges=select(func.count()).where(*outstanding).scalar_subquery(),
+                outstanding_minor=select(func.coalesce(func.sum(Charge.amount_minor), 0))
+                .where(*outstanding).scalar_subquery())
+        .execution_options(synchronize_session="fetch"))
 
 
 def outstanding_charges(session: Session, method_id: int) -> list[Charge]:
@@ -118,18 +133,16 @@ class SettlementPreview:
         return self.failed_method_total + self.chosen_method_total
 
 
-def _outstanding_on(method_ids):
-    return (Subscription.payment_method_id.in_(method_ids),
-            Charge.status == ChargeStatus.OUTSTANDING)
+def _owing_on(method_ids):
+    """The subscriptions whose outstanding charges R07 puts on these methods."""
+    return Subscription.payment_method_id.in_(method_ids), Subscription.outstanding_charges > 0
 
 
 def _subscription_balances(session: Session, method_id: int, currency: str, count: int,
                            page: int | None, per_page: int) -> Page[SubscriptionBalance]:
     number = page_number(page, count, per_page)
     # The page's subscriptions first (from the index), then only their charges.
-    ids = (select(Subscription.id).where(Subscription.payment_method_id == method_id)
-           .where(select(Charge.id).where(Charge.subscription_id == Subscription.id,
-                                          Charge.status == ChargeStatus.OUTSTANDING).exists())
+    ids = (select(Subscription.id).where(*_owing_on([method_id]))
            .order_by(Subscription.id).limit(per_page).offset((number - 1) * per_page))
     return Page(_balances(session, currency, Subscription.id.in_(ids), Charge.status == ChargeStatus.OUTSTANDING),
                 number, per_page, count)
@@ -168,19 +181,12 @@ def settlement_preview(session: Session, subscription: Subscription, chosen_meth
     currency = subscription.account.currency
     methods = [failed_method] + ([chosen_method] if chosen_method is not None
                                  and chosen_method.id != failed_method.id else [])
-    sums = {}
-    for method in methods:
-        # Charges of the method's subscriptions: the subscriptions (by index) drive
-        # the lookups into the charges index, whatever else is outstanding elsewhere.
-        rows = session.execute(
-            select(Charge.currency, func.count(func.distinct(Charge.subscription_id)), func.count(),
-                   func.sum(Charge.amount_minor))
-            .where(Charge.subscription_id.in_(select(Subscription.id).where(
-                Subscription.payment_method_id == method.id)), Charge.status == ChargeStatus.OUTSTANDING)
-            .group_by(Charge.currency)).all()
-        if any(charge_currency != currency for charge_currency, *_rest in rows):
-            raise CurrencyMismatch(currency, rows[0][0])
-        sums[method.id] = (rows[0][1], rows[0][2], int(rows[0][3])) if rows else (0, 0, 0)
+    # Summed from the subscriptions' recounted figures, not from every charge.
+    sums = {method_id: (subs, int(charges), int(amount)) for method_id, subs, charges, amount in session.execute(
+        select(Subscription.payment_method_id, func.count(), func.sum(Subscription.outstanding_charges),
+               func.sum(Subscription.outstanding_minor))
+        .where(*_owing_on([m.id for m in methods]))
+        .group_by(Subscription.payment_method_id))}
     balances = []
     for method, number in zip(methods, (page, chosen_page)):
         subs, charges, amount = sums.get(method.id, (0, 0, 0))

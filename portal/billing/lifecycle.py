@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from portal.billing import notify
-from portal.billing.balances import settlement_quote
+from portal.billing.balances import recount_outstanding, settlement_quote
 from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
 from portal.billing.payments import method_summary, record_payment
@@ -33,6 +33,7 @@ def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
     charge.failed_on = today
     charge.failure_code = reason
     sub = charge.subscription
+    recount_outstanding(b.session, Subscription.id == sub.id)
     if sub.status == SubscriptionStatus.ACTIVE:
         sub.status = SubscriptionStatus.PAST_DUE
         sub.past_due_since = today
@@ -60,9 +61,15 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
     b.session.add(charge)
     b.session.flush()
     method = sub.payment_method
-    if method is None or method.kind != MethodKind.CARD:
-        return charge  # paid by invoice (R03): outstanding until the transfer arrives
-    key = f"auto-charge-{sub.id}-{period_start:%Y%m}"
+    # Not a card: paid by invoice (R03), outstanding until the transfer arrives.
+    if method is not None and method.kind == MethodKind.CARD:
+        _charge_card(b, sub, method, charge)
+    recount_outstanding(b.session, Subscription.id == sub.id)
+    return charge
+
+
+def _charge_card(b: Billing, sub: Subscription, method, charge: Charge) -> None:
+    key = f"auto-charge-{sub.id}-{charge.period_start:%Y%m}"
     result = b.gateway.charge(method.gateway_token, charge.amount, key)
     if result.approved:
         payment = record_payment(b, sub.account, None, method, charge.amount, result.reference,
@@ -74,7 +81,6 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
                      amount_minor=charge.amount_minor, currency=charge.currency)
     else:
         record_failed_charge(b, charge, str(result.decline_code))
-    return charge
 
 
 def billable_subscription_ids(b: Billing, period_end: date) -> list[int]:

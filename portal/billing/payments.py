@@ -13,7 +13,8 @@ from portal.billing import access, notify
 from portal.billing.access import Action
 from portal.billing import ids
 from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementPreview, SettlementQuote,
-                                     invoice_quote, settlement_preview, settlement_quote)
+                                     invoice_quote, recount_outstanding, settlement_preview,
+                                     settlement_quote)
 from portal.billing.context import Billing
 from portal.billing.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined,
                                    GatewayUnavailable, InvalidAmount, InvalidState,
@@ -23,7 +24,7 @@ from portal.billing.gateway import (CardDetails, CardToken, GatewayError, Gatewa
 from portal.billing.money import Money
 from portal.billing.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, BillingAccount, BillingProfile, ChargeStatus, Invoice,
+from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus, Invoice,
                            InvoiceStatus, MethodKind, Payment, PaymentMethod,
                            PaymentPurpose, Subscription, SubscriptionStatus,
                            UnconfirmedPayment, User)
@@ -319,6 +320,8 @@ def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
             switched = [sub for sub in account.subscriptions if sub.payment_method_id == failed_method_id]
             for sub in switched:
                 sub.payment_method_id = method.id  # R05
+            recount_outstanding(b.session, Subscription.id.in_(
+                select(Charge.subscription_id).where(Charge.payment_id == payment.id)))
             for sub in quote.subscriptions:
                 if sub.status in SETTLEABLE:  # R13: re-enabled until deleted
                     sub.status = SubscriptionStatus.ACTIVE

@@ -59,21 +59,41 @@ def _subscription_view(b: Billing, sub: Subscription) -> SubscriptionView:
     return SubscriptionView(sub, sub.status in SETTLEABLE, disable_on, delete_on)
 
 
+@dataclass(frozen=True)
+class StatusCount:
+    """How many of an account's subscriptions have one status, and the earliest
+    past-due and disabled dates among them (the banners' dates, B3)."""
+    count: int
+    earliest_past_due: date | None
+    earliest_disabled: date | None
+
+
+def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatus, StatusCount]:
+    """The account's subscriptions counted per status, from the index in one query:
+    the Overview's page count and its banners share it."""
+    return {status: StatusCount(n, past_due_since, disabled_on)
+            for status, n, past_due_since, disabled_on in b.session.execute(
+                select(Subscription.status, func.count(), func.min(Subscription.past_due_since),
+                       func.min(Subscription.disabled_on))
+                .where(Subscription.account_id == account.id).group_by(Subscription.status))}
+
+
 def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
-                      per_page: int = PAGE_SIZE) -> Page[SubscriptionView]:
+                      per_page: int = PAGE_SIZE,
+                      counts: dict[SubscriptionStatus, StatusCount] | None = None) -> Page[SubscriptionView]:
     """R06: one page of the account's subscriptions with their status, those with a
-    Settle balance link first (B1), each with its payment method (one query for all)."""
-    count = b.session.scalar(select(func.count()).select_from(Subscription)
-                             .where(Subscription.account_id == account.id)) or 0
-    number = page_number(page, count, per_page)
+    Settle balance link first (B1), each with its payment method (in the same query)."""
+    counts = status_counts(b, account) if counts is None else counts
+    total = sum(c.count for c in counts.values())
+    number = page_number(page, total, per_page)
     # The page's ids come from the index alone; only those rows are read.
     ids = (select(Subscription.id).where(Subscription.account_id == account.id)
            .order_by(_STATUS_RANK, Subscription.id).limit(per_page).offset((number - 1) * per_page))
     subs = b.session.scalars(
         select(Subscription).where(Subscription.id.in_(ids))
-        .options(selectinload(Subscription.payment_method))
+        .options(joinedload(Subscription.payment_method))
         .order_by(_STATUS_RANK, Subscription.id))
-    return Page([_subscription_view(b, sub) for sub in subs], number, per_page, count)
+    return Page([_subscription_view(b, sub) for sub in subs], number, per_page, total)
 
 
 def subscription_views(b: Billing, account: BillingAccount) -> list[SubscriptionView]:
@@ -96,15 +116,16 @@ class Banner:
 BANNER_LIMIT = 3
 
 
-def banners(b: Billing, account: BillingAccount,
-            quotes: dict[int, InvoiceQuote] | None = None) -> list[Banner]:
+def banners(b: Billing, account: BillingAccount, quotes: dict[int, InvoiceQuote] | None = None,
+            counts: dict[SubscriptionStatus, StatusCount] | None = None) -> list[Banner]:
     """B3: a warning per past-due subscription (with its disable date), an error per
     disabled one (with its deletion date), information when a bill is ready; none
     when the account is in good standing. Two queries whatever the number of
-    subscriptions; `quotes` are invoice quotes the caller already has, by profile."""
+    subscriptions; `quotes` (invoice quotes by profile) and `counts` (status_counts)
+    are what the caller already has."""
     result: list[Banner] = []
     if account.kind == AccountKind.PAY_AS_YOU_GO:
-        result += _subscription_banners(b, account)
+        result += _subscription_banners(b, account, status_counts(b, account) if counts is None else counts)
     else:
         for profile in account.profiles:
             quote = (quotes or {}).get(profile.id) or invoice_quote(b.session, profile)
@@ -115,29 +136,26 @@ def banners(b: Billing, account: BillingAccount,
     return sorted(result, key=lambda banner: ("error", "warning", "info").index(banner.level))
 
 
-def _subscription_banners(b: Billing, account: BillingAccount) -> list[Banner]:
-    counts = {status: (n, past_due_since, disabled_on) for status, n, past_due_since, disabled_on in b.session.execute(
-        select(Subscription.status, func.count(), func.min(Subscription.past_due_since),
-               func.min(Subscription.disabled_on))
-        .where(Subscription.account_id == account.id, Subscription.status.in_(SETTLEABLE))
-        .group_by(Subscription.status))}
-    few = [status for status in SETTLEABLE if counts.get(status, (0,))[0] <= BANNER_LIMIT]
+def _subscription_banners(b: Billing, account: BillingAccount,
+                          counts: dict[SubscriptionStatus, StatusCount]) -> list[Banner]:
+    few = [status for status in SETTLEABLE if 0 < counts.get(status, StatusCount(0, None, None)).count <= BANNER_LIMIT]
     result: list[Banner] = []
-    for sub in b.session.scalars(select(Subscription).where(
-            Subscription.account_id == account.id, Subscription.status.in_(few)).order_by(Subscription.id)):
-        view = _subscription_view(b, sub)
-        if view.disable_on:
-            result.append(Banner("warning", "past_due", sub, view.disable_on))
-        elif view.delete_on:
-            result.append(Banner("error", "disabled", sub, view.delete_on))
+    if few:
+        for sub in b.session.scalars(select(Subscription).where(
+                Subscription.account_id == account.id, Subscription.status.in_(few)).order_by(Subscription.id)):
+            view = _subscription_view(b, sub)
+            if view.disable_on:
+                result.append(Banner("warning", "past_due", sub, view.disable_on))
+            elif view.delete_on:
+                result.append(Banner("error", "disabled", sub, view.delete_on))
     many_past_due = counts.get(SubscriptionStatus.PAST_DUE)
-    if SubscriptionStatus.PAST_DUE not in few and many_past_due[1]:
-        result.append(Banner("warning", "past_due_many", None, b.policy.disable_date(many_past_due[1]),
-                             many_past_due[0]))
+    if many_past_due and many_past_due.count > BANNER_LIMIT and many_past_due.earliest_past_due:
+        result.append(Banner("warning", "past_due_many", None,
+                             b.policy.disable_date(many_past_due.earliest_past_due), many_past_due.count))
     many_disabled = counts.get(SubscriptionStatus.DISABLED)
-    if SubscriptionStatus.DISABLED not in few and many_disabled[2]:
-        result.append(Banner("error", "disabled_many", None, b.policy.deletion_date(many_disabled[2]),
-                             many_disabled[0]))
+    if many_disabled and many_disabled.count > BANNER_LIMIT and many_disabled.earliest_disabled:
+        result.append(Banner("error", "disabled_many", None,
+                             b.policy.deletion_date(many_disabled.earliest_disabled), many_disabled.count))
     return result
 
 

@@ -16,6 +16,7 @@ def is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
-def get(session: Session, model: type[T], value: object) -> T | None:
-    """The row with this id, or None for anything that cannot be one."""
-    return session.get(model, value) if is_id(value) else None
+def get(session: Session, model: type[T], value: object, options=()) -> T | None:
+    """The row with this id, or None for anything that cannot be one; `options`
+    (e.g. joinedload) load what the caller needs next in the same query."""
+    return session.get(model, value, options=options) if is_id(value) else None

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from portal.billing import access, notify
 from portal.billing.access import Action
@@ -251,7 +252,7 @@ def settleable_subscription(b: Billing, user: User, subscription_id: int,
     """The subscription, if the user may settle it (R02). With `account_id` (the
     account in the address), a subscription of any other account is NotFound, before
     any role is looked at."""
-    subscription = ids.get(b.session, Subscription, subscription_id)
+    subscription = ids.get(b.session, Subscription, subscription_id, [joinedload(Subscription.account)])
     if subscription is None or account_id is not None and subscription.account_id != account_id:
         raise NotFound("subscription")
     access.require(b.session, user, subscription.account, Action.SETTLE)  # R02

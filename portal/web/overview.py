@@ -20,10 +20,11 @@ def show(account_id: int):
     account = membership.account
     payg = account.kind == AccountKind.PAY_AS_YOU_GO
     summaries = accounts.profile_summaries(b, me, account)
+    counts = accounts.status_counts(b, account) if payg else None
     return render(
         "overview/overview.html", account=account, membership=membership,
-        subscriptions=accounts.subscription_page(b, account, page_arg()) if payg else None,
-        banners=accounts.banners(b, account, {s.profile.id: s for s in summaries}),
+        subscriptions=accounts.subscription_page(b, account, page_arg(), counts=counts) if payg else None,
+        banners=accounts.banners(b, account, {s.profile.id: s for s in summaries}, counts),
         notices=accounts.notices_for(b, me, account.id),
         settle=access.decide(b.session, me, account, Action.SETTLE),
         summaries=[(s, access.decide(b.session, me, account, Action.PAY_INVOICES, s.profile.id))

@@ -13,11 +13,21 @@ from wtforms.validators import (DataRequired, Email, InputRequired, Length, Rege
 
 from portal.billing.accounts import BODY_MAX, SUBJECT_MAX
 from portal.billing.gateway import luhn_valid, normalize_card_number
+from portal.i18n import WTFormsCatalog
 
 NEW_CARD = "new"
+_WTFORMS_CATALOG = WTFormsCatalog()
 
 
-class SignInForm(FlaskForm):
+class PortalForm(FlaskForm):
+    """Every form's base: Flask-WTF's CSRF, WTForms' messages from a catalog read once."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return _WTFORMS_CATALOG
+
+
+class SignInForm(PortalForm):
     email = EmailField(_l("Email address"), validators=[
         DataRequired(_l("Enter your email address")), Length(max=254)],
         render_kw={"autocomplete": "username", "spellcheck": "false"})
@@ -26,7 +36,7 @@ class SignInForm(FlaskForm):
         render_kw={"autocomplete": "current-password"})
 
 
-class MethodChoiceForm(FlaskForm):
+class MethodChoiceForm(PortalForm):
     """Select a payment method (R21): a GET form, so no CSRF; the choice only
     changes what is shown, never what is charged."""
 
@@ -59,7 +69,7 @@ def _card_number(form, field) -> None:
         raise ValidationError(CARD_NUMBER_INVALID)
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(PortalForm):
     """One form for both Settle balance and Pay now. The total the customer saw and a
     one-time key travel with it (M3); the card fields only count for a new card."""
     method = HiddenField(validators=[InputRequired(_l("Select a payment method"))])
@@ -105,7 +115,7 @@ def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
 
-class NotificationEmailForm(FlaskForm):
+class NotificationEmailForm(PortalForm):
     email = EmailField(_l("Email address for billing notifications"), validators=[
         DataRequired(_l("Enter an email address")),
         Email(_l("Enter an email address in the correct format, like name@example.com"),
@@ -121,7 +131,7 @@ class TranslatedSelectField(SelectField):
             raise StopValidation(_l("Choose one of the options in the list"))
 
 
-class SupportRequestForm(FlaskForm):
+class SupportRequestForm(PortalForm):
     subscription = TranslatedSelectField(_l("Subscription (optional)"), choices=[])
     subject = StringField(_l("Subject"), validators=[
         DataRequired(_l("Enter a subject")),
@@ -131,7 +141,7 @@ class SupportRequestForm(FlaskForm):
         Length(max=BODY_MAX, message=_l("The description can be at most %(max)d characters long"))])
 
 
-class InvoiceFilterForm(FlaskForm):
+class InvoiceFilterForm(PortalForm):
     class Meta:
         csrf = False
 

@@ -13,10 +13,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import get_currency_precision
-from babel.support import NullTranslations
+from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
-from flask_babel import Babel, Domain, format_currency, format_date, format_datetime, get_locale
+from flask_babel import (Babel, Domain, format_currency, format_date, format_datetime, format_number,
+                         get_locale)
 from werkzeug.routing import BaseConverter
+from wtforms.i18n import messages_path as wtforms_messages_path
 
 from portal.billing.money import Money
 from portal.pseudo import PseudoTranslations
@@ -160,6 +162,33 @@ def day(value: date | datetime | None, style: str = "long") -> str:
     if isinstance(value, datetime):  # shown in the user's time zone: not remembered
         return format_date(value, style)
     return _remembered(("day", value, style, str(get_locale())), lambda: format_date(value, style))
+
+
+def number(value: int | None) -> str:
+    """A count in the page's language: `1 234` in Swedish, `1,234` in English."""
+    if value is None:
+        return ""
+    return _remembered(("number", value, str(get_locale())), lambda: format_number(value))
+
+
+class WTFormsCatalog:
+    """WTForms' own messages ("Not a valid choice") in the page's language. Flask-WTF
+    reads that catalog from disk on every request that builds a form; here each
+    language's catalog is read once per process."""
+    _loaded: dict[str, Translations] = {}
+
+    def _catalog(self) -> Translations:
+        locale = str(get_locale())
+        catalog = self._loaded.get(locale)
+        if catalog is None:
+            catalog = self._loaded[locale] = Translations.load(wtforms_messages_path(), [locale], domain="wtforms")
+        return catalog
+
+    def gettext(self, string: str) -> str:
+        return self._catalog().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._catalog().ungettext(singular, plural, n)
 
 
 def moment(value: datetime | None, style: str = "medium") -> str:

@@ -19,10 +19,8 @@ def register_blueprints(app: Flask) -> None:
 
 
 def _template_helpers(app: Flask) -> None:
-    from flask_babel import format_number
-
     from portal.billing.money import Money
-    from portal.i18n import money
+    from portal.i18n import money, number
     from portal.web import deeplinks, labels
 
     app.jinja_env.add_extension("jinja2.ext.do")
@@ -30,7 +28,7 @@ def _template_helpers(app: Flask) -> None:
         labels=labels, card_name=labels.card_name, notice_text=labels.notice_text,
         notice_link=deeplinks.notice_link, audit_text=labels.audit_text, may_view_audit=_may_view_audit)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: money(Money(minor, currency))
-    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["number"] = number
     app.jinja_env.globals["page_url"] = page_url
 
 

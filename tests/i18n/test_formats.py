@@ -7,7 +7,7 @@ import pytest
 from flask import g
 
 from portal.billing.money import Money
-from portal.i18n import day, moment, money
+from portal.i18n import day, moment, money, number
 
 
 @pytest.fixture
@@ -80,3 +80,27 @@ def test_a_users_own_time_zone_is_used_when_set(app, b):
         g.lang = "en"
         login_user(user)
         assert "12:30" in moment(datetime(2026, 11, 25, 11, 30))  # falls back to Stockholm
+
+
+def test_counts_follow_the_page_language_and_are_remembered_per_language(page):
+    ctx = page("sv")
+    try:
+        assert number(1234567) == "1\xa0234\xa0567"
+    finally:
+        ctx.pop()
+    ctx = page("en")
+    try:
+        assert number(1234567) == "1,234,567"  # not the Swedish text remembered above
+    finally:
+        ctx.pop()
+
+
+def test_wtforms_own_messages_are_in_the_page_language(page):
+    from portal.forms import InvoiceFilterForm
+    for lang, expected in (("sv", "Inte ett giltigt val"), ("en", "Not a valid choice."), ("sv", "Inte ett giltigt val")):
+        ctx = page(lang)
+        try:
+            form = InvoiceFilterForm()
+            assert form.meta.get_translations(form).gettext("Not a valid choice.") == expected
+        finally:
+            ctx.pop()

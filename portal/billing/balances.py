@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from portal.billing.errors import NotFound
@@ -133,42 +133,55 @@ class SettlementPreview:
         return self.failed_method_total + self.chosen_method_total
 
 
-def _owing_on(method_ids):
-    """The subscriptions whose outstanding charges R07 puts on these methods."""
-    return Subscription.payment_method_id.in_(method_ids), Subscription.outstanding_charges > 0
+# The settle page's and the receipt's queries are built once, here, with their
+# values bound when they run: building a statement like these costs SQLAlchemy more
+# (~0.15 ms) than SQLite takes to answer it.
+_OWING = Subscription.outstanding_charges > 0  # R07: owes something on its method
+
+# Per method: how many subscriptions owe, how many charges, how much in all.
+_METHOD_SUMS = (
+    select(Subscription.payment_method_id, func.count(), func.sum(Subscription.outstanding_charges),
+           func.sum(Subscription.outstanding_minor))
+    .where(Subscription.payment_method_id.in_(bindparam("method_ids", expanding=True)), _OWING)
+    .group_by(Subscription.payment_method_id))
 
 
-def _subscription_balances(session: Session, method_id: int, currency: str, count: int,
-                           page: int | None, per_page: int) -> Page[SubscriptionBalance]:
+def _balance_rows(page_ids, charges):
+    """One row per subscription in `page_ids` (a page of ids, from an index): its
+    `charges` counted and summed, with the first and last period."""
+    return (select(Subscription.id, Subscription.name, func.count(Charge.id), func.min(Charge.period_start),
+                   func.max(Charge.period_end), func.sum(Charge.amount_minor))
+            .join(Charge, Charge.subscription_id == Subscription.id)
+            .where(Subscription.id.in_(page_ids), charges)
+            .group_by(Subscription.id, Subscription.name)
+            .order_by(Subscription.id))
+
+
+_OWING_ROWS = _balance_rows(
+    select(Subscription.id).where(Subscription.payment_method_id == bindparam("method_id"), _OWING)
+    .order_by(Subscription.id).limit(bindparam("limit")).offset(bindparam("offset")),
+    Charge.status == ChargeStatus.OUTSTANDING)
+_PAID_COUNT = select(func.count(func.distinct(Charge.subscription_id))).where(
+    Charge.payment_id == bindparam("payment_id"))
+_PAID_ROWS = _balance_rows(
+    select(Charge.subscription_id).where(Charge.payment_id == bindparam("payment_id")).distinct()
+    .order_by(Charge.subscription_id).limit(bindparam("limit")).offset(bindparam("offset")),
+    Charge.payment_id == bindparam("payment_id"))
+
+
+def _page_of_balances(session: Session, statement, params: dict, currency: str, count: int,
+                      page: int | None, per_page: int) -> Page[SubscriptionBalance]:
     number = page_number(page, count, per_page)
-    # The page's subscriptions first (from the index), then only their charges.
-    ids = (select(Subscription.id).where(*_owing_on([method_id]))
-           .order_by(Subscription.id).limit(per_page).offset((number - 1) * per_page))
-    return Page(_balances(session, currency, Subscription.id.in_(ids), Charge.status == ChargeStatus.OUTSTANDING),
-                number, per_page, count)
-
-
-def _balances(session: Session, currency: str, *where) -> list[SubscriptionBalance]:
-    rows = session.execute(
-        select(Subscription.id, Subscription.name, func.count(Charge.id), func.min(Charge.period_start),
-               func.max(Charge.period_end), func.sum(Charge.amount_minor))
-        .join(Charge, Charge.subscription_id == Subscription.id)
-        .where(*where)
-        .group_by(Subscription.id, Subscription.name)
-        .order_by(Subscription.id))
-    return [SubscriptionBalance(sub_id, name, n, start, end, Money(int(amount), currency))
-            for sub_id, name, n, start, end, amount in rows]
+    rows = session.execute(statement, {**params, "limit": per_page, "offset": (number - 1) * per_page})
+    return Page([SubscriptionBalance(sub_id, name, n, start, end, Money(int(amount), currency))
+                 for sub_id, name, n, start, end, amount in rows], number, per_page, count)
 
 
 def paid_by(session: Session, payment, page: int | None = 1, per_page: int = PAGE_SIZE) -> Page[SubscriptionBalance]:
     """A receipt: what a settlement paid, per subscription, a page at a time."""
-    count = session.scalar(select(func.count(func.distinct(Charge.subscription_id)))
-                           .where(Charge.payment_id == payment.id)) or 0
-    number = page_number(page, count, per_page)
-    ids = (select(Charge.subscription_id).where(Charge.payment_id == payment.id).distinct()
-           .order_by(Charge.subscription_id).limit(per_page).offset((number - 1) * per_page))
-    return Page(_balances(session, payment.currency, Subscription.id.in_(ids), Charge.payment_id == payment.id),
-                number, per_page, count)
+    params = {"payment_id": payment.id}
+    count = session.scalar(_PAID_COUNT, params) or 0
+    return _page_of_balances(session, _PAID_ROWS, params, payment.currency, count, page, per_page)
 
 
 def settlement_preview(session: Session, subscription: Subscription, chosen_method: PaymentMethod | None,
@@ -182,15 +195,12 @@ def settlement_preview(session: Session, subscription: Subscription, chosen_meth
     methods = [failed_method] + ([chosen_method] if chosen_method is not None
                                  and chosen_method.id != failed_method.id else [])
     # Summed from the subscriptions' recounted figures, not from every charge.
-    sums = {method_id: (subs, int(charges), int(amount)) for method_id, subs, charges, amount in session.execute(
-        select(Subscription.payment_method_id, func.count(), func.sum(Subscription.outstanding_charges),
-               func.sum(Subscription.outstanding_minor))
-        .where(*_owing_on([m.id for m in methods]))
-        .group_by(Subscription.payment_method_id))}
+    sums = {method_id: (subs, int(charges), int(amount)) for method_id, subs, charges, amount
+            in session.execute(_METHOD_SUMS, {"method_ids": [m.id for m in methods]})}
     balances = []
     for method, number in zip(methods, (page, chosen_page)):
         subs, charges, amount = sums.get(method.id, (0, 0, 0))
-        rows = _subscription_balances(session, method.id, currency, subs, number, per_page)
+        rows = _page_of_balances(session, _OWING_ROWS, {"method_id": method.id}, currency, subs, number, per_page)
         balances.append(MethodBalance(method, subs, charges, Money(amount, currency), rows))
     return SettlementPreview(failed_method, chosen_method, balances[0],
                              balances[1] if len(balances) > 1 else None, currency)

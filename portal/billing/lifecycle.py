@@ -10,9 +10,10 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from portal.billing import notify
-from portal.billing.balances import recount_outstanding, settlement_quote
+from portal.billing.balances import recount_outstanding, settlement_total
 from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
+from portal.billing.money import Money
 from portal.billing.payments import method_summary, record_payment
 from portal.billing.periods import previous_month
 from portal.billing.transaction import lock_account, write_transaction
@@ -129,6 +130,7 @@ def warn_before_disabling(b: Billing, today: date) -> int:
         return 0
     with write_transaction(b.session):
         warned = 0
+        owed_on: dict[int, Money] = {}  # R04: the whole balance on the card, as Settle balance shows it
         past_due = b.session.scalars(select(Subscription).where(
             Subscription.status == SubscriptionStatus.PAST_DUE,
             Subscription.past_due_since.is_not(None)).order_by(Subscription.id)).all()
@@ -147,7 +149,9 @@ def warn_before_disabling(b: Billing, today: date) -> int:
                 continue
             b.session.add(DisableWarning(subscription_id=sub.id, disable_on=disable_on,
                                          days_before=days_before, warned_on=today))
-            owed = settlement_quote(b.session, sub, None).total if sub.payment_method else None
+            if sub.payment_method_id is not None and sub.payment_method_id not in owed_on:
+                owed_on[sub.payment_method_id] = settlement_total(b.session, sub, None)  # once per card
+            owed = owed_on.get(sub.payment_method_id)
             payload = {"subscription_id": sub.id, "subscription": sub.name,
                        "disable_on": disable_on.isoformat(), "days_before": days_before}
             if owed is not None:

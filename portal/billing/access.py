@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from portal.billing import ids
@@ -51,9 +51,13 @@ def _assignments(session: Session, user_id: int, account_id: int) -> list[tuple[
     key = (user_id, account_id)
     if key not in cache:
         cache[key] = [(role, scope) for role, scope in session.execute(
-            select(RoleAssignment.role, RoleAssignment.billing_profile_id).where(
-                RoleAssignment.user_id == user_id, RoleAssignment.account_id == account_id))]
+            _ASSIGNMENTS, {"user_id": user_id, "account_id": account_id})]
     return cache[key]
+
+
+# Every page asks it: built once, values bound when it runs.
+_ASSIGNMENTS = select(RoleAssignment.role, RoleAssignment.billing_profile_id).where(
+    RoleAssignment.user_id == bindparam("user_id"), RoleAssignment.account_id == bindparam("account_id"))
 
 
 @event.listens_for(Session, "after_flush")

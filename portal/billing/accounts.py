@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access, notify
@@ -68,14 +68,25 @@ class StatusCount:
     earliest_disabled: date | None
 
 
+# The Overview's statements are built once, values bound when they run (building
+# them costs SQLAlchemy about as much as running them; see balances.py).
+_STATUS_COUNTS = (select(Subscription.status, func.count(), func.min(Subscription.past_due_since),
+                         func.min(Subscription.disabled_on))
+                  .where(Subscription.account_id == bindparam("account_id")).group_by(Subscription.status))
+# The page's ids come from the index alone; only those rows are read.
+_PAGE_OF_SUBSCRIPTIONS = (
+    select(Subscription).where(Subscription.id.in_(
+        select(Subscription.id).where(Subscription.account_id == bindparam("account_id"))
+        .order_by(_STATUS_RANK, Subscription.id).limit(bindparam("limit")).offset(bindparam("offset"))))
+    .options(joinedload(Subscription.payment_method))
+    .order_by(_STATUS_RANK, Subscription.id))
+
+
 def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatus, StatusCount]:
     """The account's subscriptions counted per status, from the index in one query:
     the Overview's page count and its banners share it."""
-    return {status: StatusCount(n, past_due_since, disabled_on)
-            for status, n, past_due_since, disabled_on in b.session.execute(
-                select(Subscription.status, func.count(), func.min(Subscription.past_due_since),
-                       func.min(Subscription.disabled_on))
-                .where(Subscription.account_id == account.id).group_by(Subscription.status))}
+    return {status: StatusCount(n, past_due_since, disabled_on) for status, n, past_due_since, disabled_on
+            in b.session.execute(_STATUS_COUNTS, {"account_id": account.id})}
 
 
 def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
@@ -86,13 +97,8 @@ def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
     counts = status_counts(b, account) if counts is None else counts
     total = sum(c.count for c in counts.values())
     number = page_number(page, total, per_page)
-    # The page's ids come from the index alone; only those rows are read.
-    ids = (select(Subscription.id).where(Subscription.account_id == account.id)
-           .order_by(_STATUS_RANK, Subscription.id).limit(per_page).offset((number - 1) * per_page))
-    subs = b.session.scalars(
-        select(Subscription).where(Subscription.id.in_(ids))
-        .options(joinedload(Subscription.payment_method))
-        .order_by(_STATUS_RANK, Subscription.id))
+    subs = b.session.scalars(_PAGE_OF_SUBSCRIPTIONS, {"account_id": account.id, "limit": per_page,
+                                                      "offset": (number - 1) * per_page})
     return Page([_subscription_view(b, sub) for sub in subs], number, per_page, total)
 
 

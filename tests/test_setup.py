@@ -35,66 +35,60 @@ def test_defaults_are_an_sqlite_file_under_instance_and_contoso():
         from_environment({"GRACE_PERIOD_DAYS": "thirty"})
 
 
-def test_migrations_build_exactly_the_models_schema(tmp_path):
-    """`flask db upgrade` gives the same schema as the models: no forgotten migration."""
+@pytest.fixture
+def empty_app(tmp_path):
+    """An app on an empty database (no create_all): for the migrations to build."""
     app = create_app(for_tests(tmp_path))
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    runner = app.test_cli_runner()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    app.extensions["payment_gateway"].close()
+
+
+def test_migrations_build_exactly_the_models_schema(empty_app):
+    """`flask db upgrade` gives the same schema as the models: no forgotten migration."""
+    runner = empty_app.test_cli_runner()
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    try:
-        with app.app_context():
-            with db.engine.connect() as conn:
-                diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
-            assert diff == []
-            assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0  # and back
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        app.extensions["payment_gateway"].close()
+    with empty_app.app_context():
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        assert diff == []
+        assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0  # and back
 
 
-def test_r07_upgrading_recounts_what_existing_subscriptions_owe(tmp_path):
+def test_r07_upgrading_recounts_what_existing_subscriptions_owe(empty_app):
     """f4d99dbf0521 adds the stored outstanding figures: a database that already has
     charges gets them counted, so Settle balance shows the same total after upgrading."""
     from sqlalchemy import MetaData, Table, insert
-    app = create_app(for_tests(tmp_path))
+    app, runner = empty_app, empty_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "8ed8e6f7b899"]).exit_code == 0
+    with app.app_context(), db.engine.begin() as conn:
+        old = MetaData()
+        table = {name: Table(name, old, autoload_with=conn)
+                 for name in ("billing_accounts", "subscriptions", "charges")}
+        [account] = conn.execute(insert(table["billing_accounts"]).returning(table["billing_accounts"].c.id), [
+            dict(kind="pay_as_you_go", name="Old", currency="SEK", notification_email="old@example.com",
+                 created_on=date(2026, 1, 1))]).scalars()
+        owing, paid_up = conn.execute(insert(table["subscriptions"]).returning(
+            table["subscriptions"].c.id, sort_by_parameter_order=True), [
+            dict(account_id=account, name=name, status=status, monthly_fee_minor=100_00,
+                 started_on=date(2026, 1, 1)) for name, status in (("A", "past_due"), ("B", "active"))]).scalars()
+        conn.execute(insert(table["charges"]), [
+            dict(subscription_id=sub, amount_minor=amount, currency="SEK", period_start=date(2026, month, 1),
+                 period_end=date(2026, month, 28), status=status)
+            for sub, amount, month, status in ((owing, 100_00, 9, "outstanding"), (owing, 250_00, 10, "outstanding"),
+                                               (owing, 100_00, 8, "paid"), (paid_up, 100_00, 10, "paid"))])
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    runner = app.test_cli_runner()
-    try:
-        assert runner.invoke(args=["db", "upgrade", "8ed8e6f7b899"]).exit_code == 0
-        with app.app_context(), db.engine.begin() as conn:
-            old = MetaData()
-            table = {name: Table(name, old, autoload_with=conn)
-                     for name in ("billing_accounts", "subscriptions", "charges")}
-            [account] = conn.execute(insert(table["billing_accounts"]).returning(table["billing_accounts"].c.id), [
-                dict(kind="pay_as_you_go", name="Old", currency="SEK", notification_email="old@example.com",
-                     created_on=date(2026, 1, 1))]).scalars()
-            owing, paid_up = conn.execute(insert(table["subscriptions"]).returning(
-                table["subscriptions"].c.id, sort_by_parameter_order=True), [
-                dict(account_id=account, name=name, status=status, monthly_fee_minor=100_00,
-                     started_on=date(2026, 1, 1)) for name, status in (("A", "past_due"), ("B", "active"))]).scalars()
-            conn.execute(insert(table["charges"]), [
-                dict(subscription_id=sub, amount_minor=amount, currency="SEK", period_start=date(2026, month, 1),
-                     period_end=date(2026, month, 28), status=status)
-                for sub, amount, month, status in ((owing, 100_00, 9, "outstanding"), (owing, 250_00, 10, "outstanding"),
-                                                   (owing, 100_00, 8, "paid"), (paid_up, 100_00, 10, "paid"))])
-        assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-        with app.app_context():
-            figures = {sub.id: (sub.outstanding_charges, sub.outstanding_minor)
-                       for sub in db.session.scalars(select(Subscription))}
-            assert figures == {owing: (2, 350_00), paid_up: (0, 0)}
-            db.session.remove()
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        app.extensions["payment_gateway"].close()
+        figures = {sub.id: (sub.outstanding_charges, sub.outstanding_minor)
+                   for sub in db.session.scalars(select(Subscription))}
+        assert figures == {owing: (2, 350_00), paid_up: (0, 0)}
 
 
 def test_sqlite_uses_wal_and_a_busy_timeout(app):

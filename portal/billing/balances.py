@@ -103,13 +103,11 @@ def _settled(method_ids: list[int]):
             Charge.subscription_id.in_(select(Subscription.id).where(Subscription.payment_method_id.in_(method_ids))))
 
 
-def settlement_total(session: Session, subscription: Subscription, chosen_method: PaymentMethod | None) -> Money:
-    """What settling charges, summed from the charges themselves (not the stored
-    figures): the amount the gateway is asked for."""
-    currency = subscription.account.currency
+def settlement_total(session: Session, method_ids: list[int], currency: str) -> Money:
+    """What settling charges (the methods of `settled_method_ids`), summed from the
+    charges themselves (not the stored figures): the amount the gateway is asked for."""
     rows = session.execute(select(Charge.currency, func.sum(Charge.amount_minor))
-                           .where(*_settled(settled_method_ids(subscription, chosen_method)))
-                           .group_by(Charge.currency)).all()
+                           .where(*_settled(method_ids)).group_by(Charge.currency)).all()
     if any(charge_currency != currency for charge_currency, _amount in rows):
         raise CurrencyMismatch(currency, rows[0][0])
     return Money(int(rows[0][1]) if rows else 0, currency)

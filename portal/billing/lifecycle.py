@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from portal.billing import notify
-from portal.billing.balances import recount_outstanding, settlement_total
+from portal.billing.balances import recount_outstanding, settled_method_ids, settlement_total
 from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
 from portal.billing.money import Money
@@ -28,13 +28,13 @@ NOT_RECEIVED = "not_received"  # a check/wire payment that did not arrive by its
 
 def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
     """R01: the charge is outstanding, its subscription past due, and the account
-    administrator told by email and by a notice in the portal."""
+    administrator told by email and by a notice in the portal. The charge was
+    outstanding already (created so, or unpaid since), so the stored figures stand."""
     today = b.clock.today()
     charge.status = ChargeStatus.OUTSTANDING
     charge.failed_on = today
     charge.failure_code = reason
     sub = charge.subscription
-    recount_outstanding(b.session, Subscription.id == sub.id)
     if sub.status == SubscriptionStatus.ACTIVE:
         sub.status = SubscriptionStatus.PAST_DUE
         sub.past_due_since = today
@@ -150,7 +150,8 @@ def warn_before_disabling(b: Billing, today: date) -> int:
             b.session.add(DisableWarning(subscription_id=sub.id, disable_on=disable_on,
                                          days_before=days_before, warned_on=today))
             if sub.payment_method_id is not None and sub.payment_method_id not in owed_on:
-                owed_on[sub.payment_method_id] = settlement_total(b.session, sub, None)  # once per card
+                owed_on[sub.payment_method_id] = settlement_total(  # once per card
+                    b.session, settled_method_ids(sub, None), sub.account.currency)
             owed = owed_on.get(sub.payment_method_id)
             payload = {"subscription_id": sub.id, "subscription": sub.name,
                        "disable_on": disable_on.isoformat(), "days_before": days_before}

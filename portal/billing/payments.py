@@ -311,7 +311,7 @@ def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
             # 18,000 charges and 10,000 subscriptions as objects.
             method_ids = settled_method_ids(subscription, method)
             failed_method = subscription.payment_method
-            total = settlement_total(b.session, subscription, method)
+            total = settlement_total(b.session, method_ids, account.currency)
             _check_expected(expected_total_minor, total)
             reference = _charge(b, account, token, total, idempotency_key, attempt)
             if method is None:

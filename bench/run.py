@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from contextlib import closing
-from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -119,14 +118,14 @@ def seed(app, sizes) -> list[Seeded]:
     from portal.billing.gateway import CardDetails
     from portal.extensions import db
     from portal.models import PaymentMethod
-    from portal.web.deps import policy
+    from portal.web.deps import clock, policy
 
     seeded = []
     with app.app_context():
         session, gateway = db.session(), app.extensions["payment_gateway"]
         for size in sizes:
             began = time.perf_counter()
-            seeded.append(seed_size(session, size, date.today(), policy()))
+            seeded.append(seed_size(session, size, clock().today(), policy()))
             session.commit()
             print(f"  seeded {size:>6,} subscriptions and invoices in {time.perf_counter() - began:.1f} s",
                   flush=True)

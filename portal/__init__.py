@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     INSTANCE.mkdir(exist_ok=True)
 
     from portal import cli, i18n
+    from portal.billing.clock import clock_from_config
     from portal.billing.gateway import SandboxGateway
     from portal.billing.remittance import remittance_from_config
     from portal.extensions import babel, csrf, db, htmx, login_manager
@@ -33,11 +34,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     i18n.init_app(app, babel)
     login_manager.init_app(app)
+    # M7: the one clock every service call and command is given (tests replace it).
+    app.extensions["clock"] = clock_from_config(app.config)
     # Remittance details are printed on invoices: refuse to start with invalid ones.
     remittance_from_config(app.config)
     # The one simulated part: a real processor would implement the same interface.
+    # Its calendar (card expiry) is the portal's clock, read at each call: a pinned
+    # day or a test's clock holds for the gateway too.
     app.extensions["payment_gateway"] = SandboxGateway(
-        app.config["SANDBOX_GATEWAY_URL"], fault=app.config["SANDBOX_GATEWAY_FAULT"],
+        app.config["SANDBOX_GATEWAY_URL"], lambda: app.extensions["clock"].today(), fault=app.config["SANDBOX_GATEWAY_FAULT"],
         timeout_seconds=app.config["SANDBOX_GATEWAY_TIMEOUT_SECONDS"],
         latency_seconds=app.config["SANDBOX_GATEWAY_LATENCY_MS"] / 1000)
     if app.config["TRUSTED_PROXIES"]:

@@ -10,11 +10,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import Migrate
 
-from portal.billing.clock import FixedClock, SystemClock
 from portal.billing.lifecycle import CycleSummary, cycle_size, run_billing_cycle
 from portal.config import ROOT
 from portal.extensions import db
-from portal.web.deps import billing
+from portal.web.deps import billing, clock, clock_on
 
 MIGRATIONS = str(ROOT / "portal" / "migrations")
 
@@ -42,11 +41,15 @@ def demo_cli() -> None:
 
 
 @demo_cli.command("seed")
-def demo_seed() -> None:
-    """Seed the demo data once (after `flask db upgrade`)."""
+@click.option("--today", callback=parse_day,
+              help="Seed as if today were this day, e.g. 2026-11-25 (default: the real today).")
+def demo_seed(today: date | None) -> None:
+    """Seed the demo data once (after `flask db upgrade`). Its dates are relative to
+    the day it is seeded."""
     from portal.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
-    if seed_demo(billing(SystemClock()), current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")):
+    b = billing(clock_on(today) if today else None)
+    if seed_demo(b, current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")):
         click.echo("Demo data seeded. Sign in with any of these (password: %s):" % DEMO_PASSWORD)
         for user in DEMO_USERS:
             click.echo(f"  {user.email:<22} {user.what}")
@@ -78,14 +81,14 @@ def billing_cycle(day: date | None, until: date | None) -> None:
     due, warn, disable, delete — one line per day, and a total for a range. Running
     it twice for a date changes nothing the second time. Email is queued in the
     outbox; `flask mail send` delivers it."""
-    first = day or SystemClock().today()
+    first = day or clock().today()
     last = until or first
     if last < first:
         raise click.BadParameter("--until is before --date")
     total = CycleSummary(day=first)
     current = first
     while current <= last:
-        b = billing(FixedClock(current))
+        b = billing(clock_on(current))
         items = cycle_size(b)
         if items > PROGRESS_THRESHOLD:
             # On stderr, so stdout stays one summary line per day.
@@ -208,5 +211,5 @@ def mail_requeue(message_ids: tuple[int, ...]) -> None:
     "outcome unknown" in the mail server's log)."""
     from portal.mail.outbox import requeue
 
-    changed = requeue(db.session(), SystemClock(), list(message_ids))
+    changed = requeue(db.session(), clock(), list(message_ids))
     click.echo(f"{changed} message(s) queued again.")

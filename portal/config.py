@@ -5,8 +5,10 @@ Every setting is listed in the README's configuration table.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -98,6 +100,31 @@ def _sandbox_fault(env) -> str | None:
     return raw
 
 
+def _timezone(raw: str | None) -> str:
+    """M7: days are counted in this zone; a name that is not a zone fails at start-up."""
+    name = (raw or "").strip() or "Europe/Stockholm"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"PORTAL_TIMEZONE must be a time zone like Europe/Stockholm, got {raw!r}") from exc
+    return name
+
+
+def _pinned_today(env, portal_env: str):
+    """PORTAL_TODAY=YYYY-MM-DD pins the calendar day of a server whose PORTAL_ENV is
+    `development` or `test` (production-like, for the live-server tests); refused
+    anywhere else, so a production portal always counts real days."""
+    raw = (env.get("PORTAL_TODAY") or "").strip()
+    if not raw:
+        return None
+    if portal_env not in ("development", "test"):
+        raise ConfigError("PORTAL_TODAY is only for PORTAL_ENV=development or test")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ConfigError(f"PORTAL_TODAY must be a date like 2026-11-25, got {raw!r}") from exc
+
+
 def _database_url(raw: str | None) -> str:
     if not raw:
         return f"sqlite:///{INSTANCE / 'portal.sqlite'}"
@@ -155,7 +182,9 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # /en-XA/… pseudo-translates every message (portal/pseudo.py): for finding
         # text that skipped the catalogs. Development and tests only.
         "PSEUDO_LOCALE": env.get("PSEUDO_LOCALE", "1" if portal_env == "development" else "0") == "1",
-        "BABEL_DEFAULT_TIMEZONE": env.get("PORTAL_TIMEZONE", "Europe/Stockholm"),
+        "BABEL_DEFAULT_TIMEZONE": _timezone(env.get("PORTAL_TIMEZONE")),
+        # M7: a development or test server's calendar day, pinned (None: the real day).
+        "PINNED_TODAY": _pinned_today(env, portal_env),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": portal_env != "development",

@@ -1,10 +1,20 @@
-"""Time comes from an injected clock so lifecycle rules (30 days, 90 days) are testable."""
+"""Time comes from an injected clock, so every calendar rule is testable on any day.
+
+M7: billing days are calendar days in the portal's time zone (PORTAL_TIMEZONE,
+Europe/Stockholm): a charge at 23:30 on 31 January in Stockholm belongs to January,
+though it is already 1 February nowhere and 31 January in UTC. Instants (created_at,
+next_attempt_at …) are naive UTC. Nothing else in the portal calls `date.today()` or
+`datetime.now()`.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+PORTAL_ZONE = "Europe/Stockholm"
 
 
 class Clock(Protocol):
@@ -12,28 +22,69 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def day_in_zone(instant: datetime, tz: ZoneInfo) -> date:
+    """The calendar day an instant (aware, or naive UTC) falls on in `tz`."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return instant.astimezone(tz).date()
+
+
 @dataclass(frozen=True)
 class SystemClock:
-    """Billing days are calendar days in the provider's time zone; instants are UTC."""
-    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Stockholm"))
+    """The real clock. `source` gives the current instant (aware); tests hand it a
+    fixed instant to prove where the day boundary falls."""
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(PORTAL_ZONE))
+    source: Callable[[], datetime] = _utc_now
 
     def today(self) -> date:
-        return datetime.now(self.tz).date()
+        return day_in_zone(self.source(), self.tz)
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc).replace(tzinfo=None)
+        return self.source().astimezone(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass
 class FixedClock:
-    """A clock for tests and for running the billing cycle 'as of' a date."""
+    """A clock for tests and for running the billing cycle 'as of' a date: noon of
+    that day in the portal's zone (never near a day boundary)."""
     current: date
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(PORTAL_ZONE))
 
     def today(self) -> date:
         return self.current
 
     def now(self) -> datetime:
-        return datetime(self.current.year, self.current.month, self.current.day, 12, 0)
+        noon = datetime.combine(self.current, time(12, 0), tzinfo=self.tz)
+        return noon.astimezone(timezone.utc).replace(tzinfo=None)
 
     def advance(self, days: int) -> None:
         self.current += timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class PinnedDayClock:
+    """A running server whose calendar day is pinned (PORTAL_TODAY, development and
+    tests only): today() is always that day; now() is that day at the real time of
+    day, so timestamps still move while the server runs."""
+    day: date
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(PORTAL_ZONE))
+    source: Callable[[], datetime] = _utc_now
+
+    def today(self) -> date:
+        return self.day
+
+    def now(self) -> datetime:
+        local = self.source().astimezone(self.tz)
+        pinned = datetime.combine(self.day, local.timetz().replace(tzinfo=None), tzinfo=self.tz)
+        return pinned.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def clock_from_config(config) -> Clock:
+    """The application's clock: the real one, or a pinned day when PORTAL_TODAY is set."""
+    tz = ZoneInfo(config.get("BABEL_DEFAULT_TIMEZONE") or PORTAL_ZONE)
+    pinned = config.get("PINNED_TODAY")
+    return PinnedDayClock(pinned, tz) if pinned else SystemClock(tz)

@@ -11,7 +11,7 @@ from functools import partial
 
 from flask import Flask
 
-from portal.billing.clock import Clock, SystemClock
+from portal.billing.clock import Clock
 from portal.extensions import db
 from portal.mail.outbox import OutboxSender, RetryPolicy
 from portal.mail.render import render_email
@@ -24,7 +24,7 @@ def outbox_sender(app: Flask, *, clock: Clock | None = None, transport: Transpor
     clock, transport or session."""
     return OutboxSender(
         session if session is not None else db.session(),
-        clock or app.extensions.get("clock") or SystemClock(),
+        clock or app.extensions["clock"],
         transport or transport_from_config(app.config),
         partial(render_email, app),
         RetryPolicy.from_config(app.config))

@@ -1,9 +1,11 @@
 """How views get their collaborators for service calls."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import current_app
 
-from portal.billing.clock import SystemClock
+from portal.billing.clock import Clock, FixedClock
 from portal.billing.context import Billing, BillingPolicy
 from portal.extensions import db
 
@@ -17,7 +19,16 @@ def policy() -> BillingPolicy:
                          disable_warning_days=tuple(config["DISABLE_WARNING_DAYS"]))
 
 
-def billing(clock=None) -> Billing:
+def clock() -> Clock:
+    """The application's clock (create_app; a test or PORTAL_TODAY may pin it)."""
+    return current_app.extensions["clock"]
+
+
+def clock_on(day) -> FixedClock:
+    """A clock standing on `day` in the portal's zone (commands run 'as of' a date)."""
+    return FixedClock(day, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+
+
+def billing(clock_: Clock | None = None) -> Billing:
     return Billing(session=db.session(), gateway=current_app.extensions["payment_gateway"],
-                   clock=clock or current_app.extensions.get("clock") or SystemClock(),
-                   policy=policy())
+                   clock=clock_ or clock(), policy=policy())

@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.conftest import TODAY
+
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 START_TIMEOUT = 30.0  # seconds
@@ -36,6 +38,7 @@ class LiveServer:
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SANDBOX_GATEWAY_URL")},
             "PORTAL_ENV": "development",
+            "PORTAL_TODAY": TODAY.isoformat(),  # M7: never the day the suite runs
             "DATABASE_URL": f"sqlite:///{self.folder / 'portal.sqlite'}",
             "SANDBOX_GATEWAY_URL": f"sqlite:///{self.folder / 'sandbox-gateway.sqlite'}",
             "PYTHONUNBUFFERED": "1",

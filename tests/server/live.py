@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import create_engine
 
+from tests.conftest import TODAY
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "live-test-secret-shared-by-every-instance"
 START_TIMEOUT = 40.0   # seconds for a gunicorn instance to answer
@@ -83,8 +85,9 @@ class Deployment:
 def deployment(database_url: str, ledger_url: str, workdir: Path, **extra_env: str) -> Deployment:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "RATELIMIT_", "SIGN_IN_"))}
     env.update({
-        # Production-like: secure cookies, HSTS, a real secret shared by every instance.
-        "PORTAL_ENV": "production", "SECRET_KEY": SECRET,
+        # Production-like (secure cookies, HSTS, a real secret shared by every
+        # instance), with the calendar day pinned (M7: never the day the suite runs).
+        "PORTAL_ENV": "test", "PORTAL_TODAY": TODAY.isoformat(), "SECRET_KEY": SECRET,
         "DATABASE_URL": database_url, "SANDBOX_GATEWAY_URL": ledger_url,
         # The gateway takes a while, so concurrent submissions really overlap.
         "SANDBOX_GATEWAY_LATENCY_MS": "300",

@@ -1,11 +1,15 @@
 """The demo data of SPEC.md: every state a person trying the portal should see.
 
-Dates are relative to the day it is seeded, so the demo never goes stale.
+Dates are relative to the day it is seeded (`flask demo seed --today`, default the
+real today), and every one is where the rules put it on that day: charges fail the
+day their period is billed or later, statuses follow the due, disable and deletion
+days (periods.is_past_due, BillingPolicy), so the billing cycle run on the seed day
+changes no status the demo shows (tests/test_calendar.py proves it for any day).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +18,8 @@ from werkzeug.security import generate_password_hash
 from portal.billing.balances import recount_outstanding
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails
-from portal.billing.periods import previous_month
+from portal.billing.invoices import invoice_number
+from portal.billing.periods import billing_day, is_past_due, months_back
 from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus,
                            Credit, CreditApplication, Invoice, InvoiceLine, InvoiceStatus,
@@ -48,13 +53,6 @@ AGREEMENT_USERS = (
 DEMO_USERS = PAYG_USERS + AGREEMENT_USERS
 
 
-def _month_back(day: date, months: int) -> tuple[date, date]:
-    start, end = day, day
-    for _ in range(months):
-        start, end = previous_month(start)
-    return start, end
-
-
 def seed_demo(b: Billing, password_method: str = "scrypt") -> bool:
     """Seed the demo once; returns False (and changes nothing) if users exist."""
     session = b.session
@@ -71,8 +69,9 @@ def seed_demo(b: Billing, password_method: str = "scrypt") -> bool:
     return True
 
 
-def _card(b: Billing, account: BillingAccount, number: str, holder: str, exp=(12, 2030)) -> PaymentMethod:
-    token = b.gateway.tokenize(CardDetails(number, exp[0], exp[1], "123", holder))
+def _card(b: Billing, account: BillingAccount, number: str, holder: str, month: int, years: int) -> PaymentMethod:
+    """A saved card expiring in `month` of the year `years` after the seed day's."""
+    token = b.gateway.tokenize(CardDetails(number, month, b.clock.today().year + years, "123", holder))
     method = PaymentMethod(account_id=account.id, kind=MethodKind.CARD, brand=token.brand,
                            last4=token.last4, exp_month=token.exp_month, exp_year=token.exp_year,
                            holder_name=holder, gateway_token=token.token, created_at=b.clock.now())
@@ -90,16 +89,18 @@ def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[s
     for u in PAYG_USERS:
         session.add(RoleAssignment(user=users[u.email], account_id=account.id, role=u.role))
     # The failed card: the bank now says insufficient funds, so retrying it declines (R10).
-    failed = _card(b, account, "4000000000009995", "Anna Lindqvist", (8, 2029))
+    failed = _card(b, account, "4000000000009995", "Anna Lindqvist", 8, 3)
     # A working card with outstanding charges of its own (R08).
-    second = _card(b, account, "5555555555554444", "Anna Lindqvist", (3, 2031))
+    second = _card(b, account, "5555555555554444", "Anna Lindqvist", 3, 5)
     # A working card with nothing outstanding.
-    spare = _card(b, account, "4242424242424242", "Anna Lindqvist", (11, 2030))
+    spare = _card(b, account, "4242424242424242", "Anna Lindqvist", 11, 4)
     # A card the gateway declines outright (R10).
-    declining = _card(b, account, "4000000000000002", "Nordlund Konsult AB", (5, 2030))
+    declining = _card(b, account, "4000000000000002", "Nordlund Konsult AB", 5, 4)
 
     past_due_since = today - timedelta(days=12)
     start = today - timedelta(days=300)
+    # R12: disabled 10 days ago, so past due since the grace period before that.
+    disabled_on = today - timedelta(days=10)
 
     def sub(name, method, status, fee, **dates):
         s = Subscription(account_id=account.id, name=name, status=status, payment_method_id=method.id,
@@ -115,20 +116,16 @@ def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[s
     backup = sub("Säkerhetskopiering", second, SubscriptionStatus.PAST_DUE, 249_00,
                  past_due_since=today - timedelta(days=5))
     sub("Intranät", spare, SubscriptionStatus.ACTIVE, 590_00)
-    disabled_since = today - timedelta(days=10)
     archive = sub("Arkiv", declining, SubscriptionStatus.DISABLED, 120_00,
-                  past_due_since=disabled_since - timedelta(days=b.policy.grace_period_days),
-                  disabled_on=disabled_since)
+                  past_due_since=disabled_on - timedelta(days=b.policy.grace_period_days),
+                  disabled_on=disabled_on)
 
-    period_start, period_end = previous_month(today)
-    older_start, older_end = _month_back(today, 2)
-    for s, periods, code in (
-        (production, [(older_start, older_end), (period_start, period_end)], "insufficient_funds"),
-        (testing, [(period_start, period_end)], "insufficient_funds"),
-        (backup, [(period_start, period_end)], "processing_error"),
-        (archive, [_month_back(today, 3), (older_start, older_end)], "generic_decline"),
-    ):
-        for p_start, p_end in periods:
+    # Each past-due subscription owes the months that ended before it went past due
+    # (a charge fails on its billing day or later, never before its period ends).
+    for s, months, code in ((production, 2, "insufficient_funds"), (testing, 1, "insufficient_funds"),
+                            (backup, 1, "processing_error"), (archive, 2, "generic_decline")):
+        for back in range(months, 0, -1):
+            p_start, p_end = months_back(s.past_due_since, back)
             session.add(Charge(subscription_id=s.id, amount_minor=s.monthly_fee_minor, currency="SEK",
                                period_start=p_start, period_end=p_end, status=ChargeStatus.OUTSTANDING,
                                failed_on=s.past_due_since, failure_code=code))
@@ -154,7 +151,7 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
                              default_payment_method_id=wire.id, check_wire_approved=True)
     session.add(profile)
     session.flush()
-    card = _card(b, account, "4242424242424242", "Olivia Holm", (9, 2030))
+    card = _card(b, account, "4242424242424242", "Olivia Holm", 9, 4)
     for u in AGREEMENT_USERS:
         session.add(RoleAssignment(user=users[u.email], account_id=account.id,
                                    billing_profile_id=profile.id, role=u.role))
@@ -172,19 +169,25 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
     session.add(credit)
     session.flush()
     subtotal = sum(s.monthly_fee_minor for s in subs)
-    plan = (  # months back, status, credits applied
-        (3, InvoiceStatus.PAID, 0),
-        (2, InvoiceStatus.PAST_DUE, 0),
-        (1, InvoiceStatus.DUE, 1_500_00),
-    )
-    for months, status, credits in plan:
-        p_start, p_end = _month_back(today, months)
-        issued = p_end + timedelta(days=1)
+    # Each month issued on its billing day and due `invoice_due_days` later; its status
+    # is what the calendar makes it today. The newest month already past due (two
+    # months back, or three early in a month: an invoice due 1 December is not past
+    # due on 1 December) is unpaid, the month before it paid, every later one due;
+    # last month's has the credits applied (R16).
+    def due_on(months: int) -> date:
+        return b.policy.due_date(billing_day(months_back(today, months)[1]))
+
+    newest_past_due = next(m for m in range(2, 24) if is_past_due(due_on(m), today))
+    for months in range(newest_past_due + 1, 0, -1):
+        p_start, p_end = months_back(today, months)
+        issued, credits = billing_day(p_end), 1_500_00 if months == 1 else 0
+        status = (InvoiceStatus.PAID if months > newest_past_due else
+                  InvoiceStatus.PAST_DUE if is_past_due(due_on(months), today) else InvoiceStatus.DUE)
         invoice = Invoice(billing_profile_id=profile.id,
-                          number=f"{p_start:%Y%m}{profile.id:06d}", currency="SEK",
+                          number=invoice_number(profile.id, p_start), currency="SEK",
                           period_start=p_start, period_end=p_end, issued_on=issued,
-                          due_on=issued + timedelta(days=b.policy.invoice_due_days),
-                          status=status, subtotal_minor=subtotal, credits_applied_minor=credits)
+                          due_on=due_on(months), status=status, subtotal_minor=subtotal,
+                          credits_applied_minor=credits)
         session.add(invoice)
         session.flush()
         for s in subs:
@@ -198,7 +201,7 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
                               user_id=users["olivia@example.com"].id, payment_method_id=card.id,
                               purpose=PaymentPurpose.INVOICE, amount_minor=invoice.amount_due.minor,
                               currency="SEK", gateway_reference="sbx_ch_demo",
-                              created_at=b.clock.now())
+                              created_at=datetime.combine(paid_on, time(10, 0)))
             session.add(payment)
             session.flush()
             invoice.payment_id = payment.id

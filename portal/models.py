@@ -376,6 +376,15 @@ class DisableWarning(db.Model):
     warned_on: Mapped[date] = mapped_column(Date)
 
 
+class BilledPeriod(db.Model):
+    """A calendar month the billing cycle has billed in full (every subscription and
+    billing profile), so a late run catches up every month since, none twice (M7)."""
+    __tablename__ = "billed_periods"
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    period_end: Mapped[date] = mapped_column(Date)
+    billed_on: Mapped[date] = mapped_column(Date)
+
+
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_account_at", "account_id", "at"),)

@@ -57,10 +57,10 @@ def wire(b, acc) -> PaymentMethod:
 
 
 def subscription(b, acc, method, status=SubscriptionStatus.ACTIVE, fee=100_00, profile=None,
-                 past_due_since=None, disabled_on=None, name=None) -> Subscription:
+                 past_due_since=None, disabled_on=None, name=None, started_on=date(2025, 1, 1)) -> Subscription:
     s = Subscription(account_id=acc.id, name=name or f"Sub {next(_ids)}", status=status,
                      payment_method_id=method.id if method else None, monthly_fee_minor=fee,
-                     started_on=date(2025, 1, 1), billing_profile_id=profile.id if profile else None,
+                     started_on=started_on, billing_profile_id=profile.id if profile else None,
                      past_due_since=past_due_since, disabled_on=disabled_on)
     b.session.add(s)
     b.session.flush()
@@ -109,3 +109,19 @@ def snapshot(b, *models) -> dict:
         result[model.__tablename__] = [
             {c.key: getattr(r, c.key) for c in model.__table__.columns} for r in rows]
     return result
+
+
+def empty_database(b) -> None:
+    """Every row gone (between the examples of a property-based test). Nullable
+    foreign keys are cleared first: some tables refer to each other (a billing
+    profile's default method, an invoice's payment)."""
+    from sqlalchemy import delete, update
+    from portal.extensions import db
+    b.session.rollback()
+    for table in db.metadata.sorted_tables:
+        nullable = {fk.parent.name: None for fk in table.foreign_keys if fk.parent.nullable}
+        if nullable:
+            b.session.execute(update(table).values(nullable))
+    for table in reversed(db.metadata.sorted_tables):
+        b.session.execute(delete(table))
+    b.session.commit()

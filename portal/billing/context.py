@@ -19,11 +19,24 @@ class BillingPolicy:
     # R12: "will be disabled on …" warnings this many days before the disable date.
     disable_warning_days: tuple[int, ...] = (7, 1)
 
+    # The one place each of these dates is computed: pages, banners, emails, notices,
+    # the billing cycle and the demo all call these (M7).
     def disable_date(self, past_due_since: date) -> date:
+        """R12: the day a subscription past due since `past_due_since` is disabled."""
         return past_due_since + timedelta(days=self.grace_period_days)
 
     def deletion_date(self, disabled_on: date) -> date:
+        """R12: the day a subscription disabled on `disabled_on` has its data deleted."""
         return disabled_on + timedelta(days=self.deletion_after_days)
+
+    def due_date(self, issued_on: date) -> date:
+        """The due day of an invoice (or a check/wire charge) issued on `issued_on`."""
+        return issued_on + timedelta(days=self.invoice_due_days)
+
+    def warning_dates(self, disable_on: date) -> list[tuple[int, date]]:
+        """R12: (days before, day) of each "will be disabled on …" warning, soonest last."""
+        return [(days, disable_on - timedelta(days=days)) for days in sorted(set(self.disable_warning_days),
+                                                                           reverse=True) if days > 0]
 
 
 @dataclass

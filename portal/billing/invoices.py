@@ -2,7 +2,7 @@
 automatic card charge when an invoice is generated (R18), and the due → past due step."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select
 
@@ -10,6 +10,7 @@ from portal.billing import notify
 from portal.billing.context import Billing
 from portal.billing.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
+from portal.billing.periods import billed_part, prorated
 from portal.billing.transaction import lock_account, write_transaction
 from portal.models import (BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
                            InvoiceStatus, MethodKind, PaymentPurpose, Subscription,
@@ -63,17 +64,19 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
         return None
     today = b.clock.today()
     account = profile.account
+    # A subscription that started mid-month pays for the days from its start.
+    amounts = [prorated(s.monthly_fee_minor, *billed_part(s.started_on, period_start, period_end))
+               for s in subscriptions]
     invoice = Invoice(
         billing_profile_id=profile.id, number=invoice_number(profile.id, period_start),
         currency=account.currency, period_start=period_start, period_end=period_end,
-        issued_on=today, due_on=today + timedelta(days=b.policy.invoice_due_days),
-        status=InvoiceStatus.DUE, credits_applied_minor=0,
-        subtotal_minor=sum(s.monthly_fee_minor for s in subscriptions))
+        issued_on=today, due_on=b.policy.due_date(today),
+        status=InvoiceStatus.DUE, credits_applied_minor=0, subtotal_minor=sum(amounts))
     b.session.add(invoice)
     b.session.flush()
-    for sub in subscriptions:
+    for sub, amount in zip(subscriptions, amounts):
         b.session.add(InvoiceLine(invoice_id=invoice.id, subscription_id=sub.id,
-                                  description=sub.name, amount_minor=sub.monthly_fee_minor))
+                                  description=sub.name, amount_minor=amount))
     apply_credits(b, invoice)
     payload = {"invoice_id": invoice.id, "number": invoice.number,
                "amount_minor": invoice.amount_due.minor, "currency": invoice.currency,
@@ -135,7 +138,8 @@ def generate_invoices(b: Billing, period_start: date, period_end: date, progress
 
 
 def mark_past_due_invoices(b: Billing, today: date) -> int:
-    """Invoices still open after their due date are past due (M4)."""
+    """Invoices still open after their due date are past due (M4); due through the
+    due day itself (M7, periods.is_past_due)."""
     with write_transaction(b.session):
         overdue = b.session.scalars(select(Invoice).where(
             Invoice.status == InvoiceStatus.DUE, Invoice.due_on < today)).all()

@@ -15,9 +15,9 @@ from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
 from portal.billing.money import Money
 from portal.billing.payments import method_summary, record_payment
-from portal.billing.periods import previous_month
+from portal.billing.periods import billed_part, previous_month, prorated
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus,
+from portal.models import (AccountKind, BilledPeriod, BillingAccount, BillingProfile, Charge, ChargeStatus,
                            DisableWarning, MethodKind, PaymentPurpose, Subscription,
                            SubscriptionStatus)
 
@@ -49,16 +49,18 @@ def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
 
 
 def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_end: date) -> Charge | None:
-    """The period's charge, once (unique per subscription and period), charged to the
-    subscription's card at once. The key is derived from the period, so a rerun after
-    a crash never charges twice."""
+    """The month's charge, once (unique per subscription and month), charged to the
+    subscription's card at once. The key is derived from the month, so a rerun after
+    a crash never charges twice. A subscription that started mid-month pays for the
+    days from its start (periods.prorated)."""
     exists = b.session.scalars(select(Charge.id).where(
-        Charge.subscription_id == sub.id, Charge.period_start == period_start)).first()
-    if exists is not None or sub.monthly_fee_minor <= 0:
+        Charge.subscription_id == sub.id, Charge.period_start.between(period_start, period_end))).first()
+    start, end = billed_part(sub.started_on, period_start, period_end)
+    amount = prorated(sub.monthly_fee_minor, start, end)
+    if exists is not None or amount <= 0:
         return None
-    charge = Charge(subscription_id=sub.id, amount_minor=sub.monthly_fee_minor,
-                    currency=sub.account.currency, period_start=period_start,
-                    period_end=period_end, status=ChargeStatus.OUTSTANDING)
+    charge = Charge(subscription_id=sub.id, amount_minor=amount, currency=sub.account.currency,
+                    period_start=start, period_end=end, status=ChargeStatus.OUTSTANDING)
     b.session.add(charge)
     b.session.flush()
     method = sub.payment_method
@@ -107,13 +109,16 @@ def bill_subscriptions(b: Billing, period_start: date, period_end: date,
 
 
 def mark_unreceived_transfers(b: Billing, today: date) -> int:
-    """R01 "not received": a check/wire charge with no payment by its due date."""
+    """R01 "not received": a check/wire charge with no payment by its due date (due
+    `invoice_due_days` after the period is billed; past due from the day after, M7)."""
     with write_transaction(b.session):
-        cutoff = today - timedelta(days=b.policy.invoice_due_days)
+        # is_past_due(due_date(billing_day(period_end)), today), solved for period_end
+        # so the database can use it: the latest period end whose charge is past due.
+        last_end = today - timedelta(days=b.policy.invoice_due_days + 2)
         late = b.session.scalars(
             select(Charge).join(Charge.subscription)
             .where(Charge.status == ChargeStatus.OUTSTANDING, Charge.failed_on.is_(None),
-                   Charge.period_end < cutoff)).all()
+                   Charge.period_end <= last_end)).all()
         for charge in late:
             record_failed_charge(b, charge, NOT_RECEIVED)
         return len(late)
@@ -125,8 +130,7 @@ def warn_before_disabling(b: Billing, today: date) -> int:
     subscription, disable date and warning (a unique row), so reruns of a date warn
     no one twice; a late run sends only the most urgent warning it has reached, and
     none that the payment-failed message (which gives the date) already covered."""
-    thresholds = sorted({days for days in b.policy.disable_warning_days if days > 0})
-    if not thresholds:
+    if not any(days > 0 for days in b.policy.disable_warning_days):
         return 0
     with write_transaction(b.session):
         warned = 0
@@ -136,11 +140,11 @@ def warn_before_disabling(b: Billing, today: date) -> int:
             Subscription.past_due_since.is_not(None)).order_by(Subscription.id)).all()
         for sub in past_due:
             disable_on = b.policy.disable_date(sub.past_due_since)
-            reached = [days for days in thresholds if disable_on - timedelta(days=days) <= today]
+            reached = [(days, day) for days, day in b.policy.warning_dates(disable_on) if day <= today]
             if today >= disable_on or not reached:
                 continue
-            days_before = min(reached)
-            if disable_on - timedelta(days=days_before) <= sub.past_due_since:
+            days_before, warn_on = reached[-1]  # the most urgent one reached
+            if warn_on <= sub.past_due_since:
                 continue
             given = b.session.scalars(select(DisableWarning.id).where(
                 DisableWarning.subscription_id == sub.id, DisableWarning.disable_on == disable_on,
@@ -208,22 +212,44 @@ class CycleSummary:
     subscriptions_deleted: int = 0
 
 
+def periods_to_bill(b: Billing, today: date) -> list[tuple[date, date]]:
+    """M7: the calendar months that ended since the last month billed in full, oldest
+    first: the month before `today`'s on a run that comes on time, every month missed
+    on a run that comes late, none on a second run. A portal that has never billed
+    starts with the month before `today`'s."""
+    last = b.session.scalar(select(func.max(BilledPeriod.period_start)))
+    periods = [previous_month(today)]
+    while last is not None and periods[0][0] > last:
+        start, _end = periods[0]
+        periods.insert(0, previous_month(start))
+    return [period for period in periods if last is None or period[0] > last]
+
+
+def _record_billed(b: Billing, period: tuple[date, date], today: date) -> None:
+    with write_transaction(b.session):
+        if b.session.get(BilledPeriod, period[0]) is None:
+            b.session.add(BilledPeriod(period_start=period[0], period_end=period[1], billed_on=today))
+
+
 def cycle_size(b: Billing) -> int:
     """How many subscriptions and billing profiles the cycle works through on the
     clock's date (for a progress bar)."""
-    _start, period_end = previous_month(b.clock.today())
-    profiles = b.session.scalar(select(func.count()).select_from(BillingProfile))
-    return len(billable_subscription_ids(b, period_end)) + (profiles or 0)
+    periods = periods_to_bill(b, b.clock.today())
+    profiles = b.session.scalar(select(func.count()).select_from(BillingProfile)) or 0
+    return sum(len(billable_subscription_ids(b, end)) + profiles for _start, end in periods)
 
 
 def run_billing_cycle(b: Billing, progress: Progress | None = None) -> CycleSummary:
     """Everything the billing day does, for the clock's date. Idempotent per date:
-    what exists is not made again and the gateway is asked with derived keys."""
+    what exists is not made again and the gateway is asked with derived keys. Each
+    month is recorded once billed in full; a run that crashed half-way bills the rest
+    of it next time (the per-subscription and per-profile checks skip what is done)."""
     today = b.clock.today()
-    period_start, period_end = previous_month(today)
     summary = CycleSummary(day=today)
-    summary.charges_created = bill_subscriptions(b, period_start, period_end, progress)
-    summary.invoices_created = generate_invoices(b, period_start, period_end, progress)
+    for period_start, period_end in periods_to_bill(b, today):
+        summary.charges_created += bill_subscriptions(b, period_start, period_end, progress)
+        summary.invoices_created += generate_invoices(b, period_start, period_end, progress)
+        _record_billed(b, (period_start, period_end), today)
     summary.transfers_not_received = mark_unreceived_transfers(b, today)
     summary.invoices_past_due = mark_past_due_invoices(b, today)
     summary.disable_warnings = warn_before_disabling(b, today)

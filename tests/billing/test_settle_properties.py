@@ -6,12 +6,10 @@ from __future__ import annotations
 import uuid
 
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import delete
 
 from portal.billing import payments
 from portal.billing.errors import CardDeclined
 from portal.billing.payments import UseSavedCard
-from portal.extensions import db
 from portal.models import (Charge, ChargeStatus, Payment, PaymentMethod, Role, Subscription,
                            SubscriptionStatus)
 from tests import factories as f
@@ -23,13 +21,6 @@ subscription_plan = st.tuples(
     st.sampled_from([SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE, SubscriptionStatus.DISABLED]),
     st.lists(st.tuples(st.integers(1, 10**7), st.booleans()), max_size=3),  # (amount, outstanding?)
 )
-
-
-def reset(b):
-    b.session.rollback()
-    for table in reversed(db.metadata.sorted_tables):
-        b.session.execute(delete(table))
-    b.session.commit()
 
 
 def build(b, plans):
@@ -55,7 +46,7 @@ def state(b):
 @given(plans=st.lists(subscription_plan, min_size=1, max_size=6), settled=st.integers(0, 5),
        chosen=st.integers(0, 3))
 def test_r04_r07_r08_settling_pays_exactly_the_named_charges(b, plans, settled, chosen):
-    reset(b)
+    f.empty_database(b)
     acc, methods, subs, admin = build(b, plans)
     target = subs[settled % len(subs)]
     failed, chooser = target.payment_method, methods[chosen]

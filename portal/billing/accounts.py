@@ -50,7 +50,7 @@ _STATUS_RANK = case({SubscriptionStatus.PAST_DUE: 0, SubscriptionStatus.DISABLED
                      SubscriptionStatus.ACTIVE: 1}, value=Subscription.status, else_=2)
 
 
-def _subscription_view(b: Billing, sub: Subscription) -> SubscriptionView:
+def subscription_view(b: Billing, sub: Subscription) -> SubscriptionView:
     disable_on = delete_on = None
     if sub.status == SubscriptionStatus.PAST_DUE and sub.past_due_since:
         disable_on = b.policy.disable_date(sub.past_due_since)
@@ -99,12 +99,12 @@ def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
     number = page_number(page, total, per_page)
     subs = b.session.scalars(_PAGE_OF_SUBSCRIPTIONS, {"account_id": account.id, "limit": per_page,
                                                       "offset": (number - 1) * per_page})
-    return Page([_subscription_view(b, sub) for sub in subs], number, per_page, total)
+    return Page([subscription_view(b, sub) for sub in subs], number, per_page, total)
 
 
 def subscription_views(b: Billing, account: BillingAccount) -> list[SubscriptionView]:
     """Every subscription of the account (for small accounts and tests)."""
-    return [_subscription_view(b, sub) for sub in account.subscriptions]
+    return [subscription_view(b, sub) for sub in account.subscriptions]
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,9 @@ class Banner:
     level: str
     kind: str
     subscription: Subscription | None = None
-    day: date | None = None
+    day: date | None = None      # the date ahead: disabled on (past due), deleted on (disabled)
     count: int = 1
+    since: date | None = None    # R12: the day it was disabled (kind 'disabled')
 
 
 BANNER_LIMIT = 3
@@ -142,6 +143,17 @@ def banners(b: Billing, account: BillingAccount, quotes: dict[int, InvoiceQuote]
     return sorted(result, key=lambda banner: ("error", "warning", "info").index(banner.level))
 
 
+def subscription_banner(b: Billing, sub: Subscription) -> Banner | None:
+    """B3, R12: the banner of one past-due (disable date) or disabled (the day it was
+    disabled and the deletion date) subscription — on Overview and its Settle balance page."""
+    view = subscription_view(b, sub)
+    if view.disable_on:
+        return Banner("warning", "past_due", sub, view.disable_on)
+    if view.delete_on:
+        return Banner("error", "disabled", sub, view.delete_on, since=sub.disabled_on)
+    return None
+
+
 def _subscription_banners(b: Billing, account: BillingAccount,
                           counts: dict[SubscriptionStatus, StatusCount]) -> list[Banner]:
     few = [status for status in SETTLEABLE if 0 < counts.get(status, StatusCount(0, None, None)).count <= BANNER_LIMIT]
@@ -149,11 +161,9 @@ def _subscription_banners(b: Billing, account: BillingAccount,
     if few:
         for sub in b.session.scalars(select(Subscription).where(
                 Subscription.account_id == account.id, Subscription.status.in_(few)).order_by(Subscription.id)):
-            view = _subscription_view(b, sub)
-            if view.disable_on:
-                result.append(Banner("warning", "past_due", sub, view.disable_on))
-            elif view.delete_on:
-                result.append(Banner("error", "disabled", sub, view.delete_on))
+            banner = subscription_banner(b, sub)
+            if banner is not None:
+                result.append(banner)
     many_past_due = counts.get(SubscriptionStatus.PAST_DUE)
     if many_past_due and many_past_due.count > BANNER_LIMIT and many_past_due.earliest_past_due:
         result.append(Banner("warning", "past_due_many", None,

@@ -28,6 +28,8 @@ def _checkout(account_id: int, subscription_id: int) -> checkout.Checkout:
         done_url=lambda payment_id: url_for("settle.receipt", account_id=account_id, payment_id=payment_id),
         back_url=url_for("overview.show", account_id=account_id),
         extra={"subscription": subscription, "failed_method_id": subscription.payment_method_id,
+               # R12: past due (disable date) or disabled (since, deletion date), as on Overview.
+               "banners": [x for x in [accounts.subscription_banner(b, subscription)] if x],
                "remittance": remittance_from_config(current_app.config)})
 
 

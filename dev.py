@@ -3,6 +3,7 @@
 
     python3 dev.py serve   # install, create the database, seed the demo, serve :5000
     python3 dev.py test    # install, run the whole test suite
+    python3 dev.py test-on "2028-02-29 23:30:00" [pytest args]   # the suite with the clock moved (UTC)
     python3 dev.py translations extract|update|compile|check|init LANG
     python3 dev.py bench   # install, run the benchmark with its budgets (README: Performance)
 
@@ -81,6 +82,25 @@ def test(extra: list[str]) -> int:
     return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode
 
 
+def test_on(moment: str, extra: list[str]) -> int:
+    """M7: the suite with every process's clock moved to `moment` (UTC, running on
+    from there), by libfaketime preloaded into the whole process tree. The library
+    is the one the PyPI package `libfaketime` builds: Debian's 0.9.10 makes Python's
+    time.sleep fail (EINVAL) unless monotonic time is faked too, and then timed
+    waits on locks never end."""
+    ensure_venv()
+    compile_catalogs()
+    found = subprocess.run([str(PYTHON), "-c", "import libfaketime, os; print(os.path.dirname(libfaketime.__file__))"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(ROOT / ".hypothesis"), "TZ": "UTC",
+           "LD_LIBRARY_PATH": str(Path(found) / "vendor" / "libfaketime" / "src"),
+           "LD_PRELOAD": "libfaketime.so.1", "FAKETIME": f"@{moment}",
+           # Real monotonic time: timeouts and sleeps keep working.
+           "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    print(f"+ the clock moved to {moment} UTC", flush=True)
+    return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode
+
+
 def bench(extra: list[str]) -> int:
     ensure_venv()
     compile_catalogs()
@@ -88,7 +108,7 @@ def bench(extra: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("serve", "test", "translations", "bench"):
+    if not argv or argv[0] not in ("serve", "test", "test-on", "translations", "bench"):
         print(__doc__)
         return 2
     if argv[0] == "serve":
@@ -99,6 +119,11 @@ def main(argv: list[str]) -> int:
         return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *argv], cwd=ROOT).returncode
     if argv[0] == "bench":
         return bench(argv[1:])
+    if argv[0] == "test-on":
+        if len(argv) < 2:
+            print('Give the moment, in UTC: python3 dev.py test-on "2028-02-29 23:30:00" [pytest args]')
+            return 2
+        return test_on(argv[1], argv[2:])
     return test(argv[1:])
 
 

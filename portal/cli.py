@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(billing_cli)
     app.cli.add_command(translations_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(payments_cli)
 
 
 def parse_day(_ctx, _param, value: str | None) -> date | None:
@@ -85,6 +86,9 @@ def billing_cycle(day: date | None, until: date | None) -> None:
     last = until or first
     if last < first:
         raise click.BadParameter("--until is before --date")
+    # M6: no payment left unfinished before more is charged (said on stderr, so
+    # stdout stays one summary line per day).
+    run_reconcile(billing(), quiet=True)
     total = CycleSummary(day=first)
     current = first
     while current <= last:
@@ -104,6 +108,41 @@ def billing_cycle(day: date | None, until: date | None) -> None:
     if last > first:
         click.echo(f"{first} – {last} in all: {describe(total)}")
     current_app.extensions["payment_gateway"].close()
+
+
+@click.group("payments", cls=AppGroup)
+def payments_cli() -> None:
+    """Payments: agreement between the gateway's ledger and ours (M6)."""
+
+
+def run_reconcile(b, quiet: bool = False, older_than: float = 120) -> bool:
+    """Print what reconciliation did (`quiet`: on stderr, and only if anything);
+    True when something needs a person."""
+    from portal.billing.payments import reconcile
+
+    done = reconcile(b, timedelta(seconds=older_than))
+    if not quiet or done.finished or done.declined or done.needs_a_person:
+        click.echo(f"{len(done.finished)} unfinished payments recorded, {done.declined} declined, "
+                   f"{len(done.waiting)} still waiting for the gateway, {len(done.unrecorded)} charges "
+                   f"nothing here knows of, {len(done.for_the_cycle)} automatic charges left to the "
+                   f"billing cycle", err=quiet)
+    for key in done.waiting:
+        click.echo(f"  waiting for the gateway: {key}", err=True)
+    for key in done.unrecorded:
+        click.echo(f"  charged by the gateway, not recorded: {key}", err=True)
+    return done.needs_a_person
+
+
+@payments_cli.command("reconcile")
+@click.option("--older-than", default=120.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds after which a pending attempt is no longer on its way (its request died).")
+def payments_reconcile(older_than: float) -> None:
+    """Finish every payment attempt left unfinished (a lost answer, a crash) with the
+    gateway, under its own key, and find charges the gateway approved that we have
+    not recorded. Safe from cron on every machine at once; exit status 1 when
+    something needs a person."""
+    if run_reconcile(billing(), older_than=older_than):
+        raise SystemExit(1)
 
 
 @click.group("translations")

@@ -400,14 +400,23 @@ class AuditEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
+class AttemptState(enum.StrEnum):
+    PENDING = "pending"      # written ahead, committed before the gateway is called
+    IN_DOUBT = "in_doubt"    # the gateway did not answer: it may have charged
+
+
 class UnconfirmedPayment(db.Model):
-    """A charge the gateway may have made but the portal has not recorded (the
-    gateway timed out or the connection was lost after the request was sent). It is
-    settled with the gateway under the same idempotency key — which never charges
-    twice — before anything else is charged for the account (M3). Holds the gateway
-    token and what a person needs to recognise the card: never the number or CVC."""
+    """A payment attempt not yet recorded (M5): written and committed before the
+    gateway is asked to charge (`pending`), and deleted in the transaction that
+    records its payment, or when the gateway declines it or certainly never got it.
+    One left behind — the gateway did not answer (`in_doubt`), or the process died
+    after the charge — is finished with the gateway under the same idempotency key
+    (which never charges twice) before anything else is charged for the account, by
+    "Check the payment", or by `flask payments reconcile`. Holds the gateway token and
+    what a person needs to recognise the card: never the number or CVC."""
     __tablename__ = "unconfirmed_payments"
     id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[AttemptState] = mapped_column(_enum(AttemptState), default=AttemptState.PENDING)
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -42,6 +42,7 @@ def app(tmp_path, clock):
     with app.app_context():
         db.session.remove()
         assert outstanding_drift() == [], "Subscription.outstanding_* not recounted after a write"
+        assert ledger_drift(app.extensions["payment_gateway"]) == [], "the gateway's ledger and ours disagree"
         db.session.remove()
         db.engine.dispose()  # SQLite files go with tmp_path; PostgreSQL is reset at setup
     app.extensions["payment_gateway"].close()
@@ -62,6 +63,28 @@ def outstanding_drift() -> list[tuple]:
         .outerjoin(owed, owed.c.subscription_id == Subscription.id)
         .where((Subscription.outstanding_charges != func.coalesce(owed.c.n, 0))
                | (Subscription.outstanding_minor != func.coalesce(owed.c.minor, 0))))]
+
+
+def ledger_drift(gateway) -> list[tuple]:
+    """M6, checked after every test: each charge the gateway approved is a recorded
+    payment of the same amount, or an attempt still open (to be finished under its
+    key); no payment stands for a charge the gateway declined or made for another
+    amount. (Payments a test writes by hand, with no charge behind them, are not
+    in the ledger and not compared.)"""
+    from sqlalchemy import select
+    from portal.models import Payment, UnconfirmedPayment
+    recorded = {key: (minor, currency) for key, minor, currency in db.session.execute(
+        select(Payment.idempotency_key, Payment.amount_minor, Payment.currency))}
+    open_keys = set(db.session.scalars(select(UnconfirmedPayment.idempotency_key)))
+    problems = []
+    for entry in gateway.ledger():
+        payment = recorded.get(entry.idempotency_key)
+        if entry.approved and payment != (entry.amount.minor, entry.amount.currency) \
+                and entry.idempotency_key not in open_keys:
+            problems.append(("charged, not recorded", entry.idempotency_key, entry.amount.minor, payment))
+        if not entry.approved and payment is not None:
+            problems.append(("recorded, but declined", entry.idempotency_key, payment))
+    return problems
 
 
 @pytest.fixture

@@ -168,6 +168,11 @@ class PaymentGateway(Protocol):
         """Charge `amount` to `token` at most once per `idempotency_key`."""
         ...
 
+    def ledger(self) -> list[LedgerEntry]:
+        """Every charge the processor has decided, oldest first (a real processor:
+        its "list charges" API); `reconcile` compares it with the payments recorded."""
+        ...
+
 
 # --- pure card helpers --------------------------------------------------------------
 
@@ -453,6 +458,15 @@ class SandboxGateway:
             stmt = stmt.where(self._charges.c.idempotency_key == idempotency_key)
         with self._engine.connect() as conn:
             return [_entry(row) for row in conn.execute(stmt).mappings()]
+
+    def ledger(self) -> list[LedgerEntry]:
+        return self.charges_for()
+
+    def clear_ledger(self) -> None:
+        """Forget every charge (tests that empty their world between examples)."""
+        self._ensure_schema()
+        with self._engine.begin() as conn:
+            conn.execute(self._charges.delete())
 
     def count_approved(self) -> int:
         return sum(1 for e in self.charges_for() if e.approved)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
@@ -26,7 +28,7 @@ from portal.billing.gateway import (CardDetails, CardToken, GatewayError, Gatewa
 from portal.billing.money import Money
 from portal.billing.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, Invoice,
+from portal.models import (AccountKind, AttemptState, BillingAccount, BillingProfile, Charge, Invoice,
                            InvoiceStatus, MethodKind, Payment, PaymentMethod,
                            PaymentPurpose, Subscription, SubscriptionStatus,
                            UnconfirmedPayment, User)
@@ -58,8 +60,8 @@ MethodChoice = UseSavedCard | UseNewCard | UseTokenizedCard
 
 @dataclass
 class _Attempt:
-    """What one payment request is about to charge, kept so that an attempt the
-    gateway may have charged can be recorded as unconfirmed (and finished later)."""
+    """What one payment request is about to charge: written ahead as an
+    UnconfirmedPayment before the gateway is called (M5), and the audit's details."""
     purpose: PaymentPurpose
     key: str
     account_id: int | None = None
@@ -70,7 +72,28 @@ class _Attempt:
     new_card: CardToken | None = None
     method: dict | None = None  # what the audit log names it by (brand, last four)
     amount: Money | None = None
-    sent: bool = False  # the charge request has gone to the gateway
+    taken_up: bool = False  # written by an earlier request: it may have been charged then
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """One kind of payment (settle a balance, pay invoices), in the three steps every
+    payment takes (`_pay`): `scope()` authorises and locks the account and returns
+    it; `price(account)` resolves the method (filling in the attempt) and returns the
+    token to charge and the amount, refusing a total that is not the one the customer
+    saw; `record(account, method, amount, reference)` does everything a charged
+    payment changes, in the transaction that records it."""
+    scope: Callable[[], BillingAccount]
+    price: Callable[[BillingAccount], tuple[str, Money]]
+    record: Callable[[BillingAccount, PaymentMethod, Money, str], Payment]
+
+
+class _PaymentInDoubt(Exception):
+    """Another attempt of the account is not finished: finish it first (M5)."""
+
+    def __init__(self, account_id: int):
+        super().__init__(account_id)
+        self.account_id = account_id
 
 
 # --- shared steps -------------------------------------------------------------------
@@ -111,26 +134,30 @@ def _prepare_new_card(b: Billing, card: CardDetails) -> CardToken:
     return b.gateway.tokenize(card)
 
 
-def _charge(b: Billing, account: BillingAccount, token: str, amount: Money, key: str,
-            attempt: _Attempt) -> str:
-    if amount.currency != account.currency:
-        raise InvalidAmount("currency differs from the account's")
-    attempt.amount, attempt.sent = amount, True
+def _charge(b: Billing, token: str, amount: Money, attempt: _Attempt, user: User) -> str:
+    """Step 2 of `_pay`: ask the gateway, with no transaction open (the attempt is
+    committed, the account's lock released). Every outcome but approval ends here:
+    the attempt is closed (declined, never sent, key conflict) or left in doubt."""
     try:
-        result = b.gateway.charge(token, amount, key)
+        result = b.gateway.charge(token, amount, attempt.key)
     except GatewayNotReached as unreachable:
-        attempt.sent = False  # certainly not charged
+        if attempt.taken_up:  # this call was not sent; the first one may have been charged
+            raise GatewayUnavailable(maybe_charged=True) from unreachable
+        _close_attempt(b, attempt, user, "payment.gateway_unavailable")  # certainly not charged
         raise GatewayUnavailable(maybe_charged=False) from unreachable
     except GatewayError as no_answer:
+        _attempt_in_doubt(b, attempt, user)
         raise GatewayUnavailable(maybe_charged=True) from no_answer
     except IdempotencyConflict as conflict:
         # The key was used at the gateway for another card or amount (a declined card,
         # then the same form with another; or a tampered form): nothing is charged and
         # the customer gets a fresh form.
-        attempt.sent = False
+        _close_attempt(b, attempt, user, "payment.form_reused")
         raise PaymentFormReused() from conflict
     if not result.approved:
-        raise CardDeclined(str(result.decline_code or "generic_decline"))
+        reason = str(result.decline_code or "generic_decline")
+        _close_attempt(b, attempt, user, "payment.declined", reason=reason)
+        raise CardDeclined(reason)
     assert result.reference is not None
     return result.reference
 
@@ -169,76 +196,129 @@ def record_payment(b: Billing, account: BillingAccount, user: User | None,
     return payment
 
 
-def _record_decline(b: Billing, attempt: _Attempt, user: User, reason: str,
-                    expected_total_minor: int) -> None:
-    """A decline changes nothing (R10); only the attempt is kept for the audit log
-    (and an unconfirmed attempt it answers is settled)."""
-    with write_transaction(b.session):
-        _forget_unconfirmed(b, attempt.key)
-        details = {"amount_minor": expected_total_minor, **_attempt_details(attempt)}
-        notify.audit(b.session, b.clock, "payment.declined", account_id=attempt.account_id,
-                     actor=user, profile_id=attempt.profile_id, reason=reason,
-                     purpose=str(attempt.purpose), **details)
-
-
 def _attempt_details(attempt: _Attempt) -> dict:
     amount = {"amount_minor": attempt.amount.minor, "currency": attempt.amount.currency} if attempt.amount else {}
     return {**amount, "method": attempt.method}
 
 
-def _record_gateway_failure(b: Billing, attempt: _Attempt, user: User, maybe_charged: bool) -> None:
-    """In a transaction of its own (the payment's was rolled back): the audit event,
-    and — when the gateway may have charged — the unconfirmed attempt, so that it is
-    settled under the same key before anything else is charged for the account."""
+def _close_attempt(b: Billing, attempt: _Attempt, user: User | None, action: str, **extra) -> None:
+    """A decline (R10), a charge that certainly never reached the gateway, or a key
+    the gateway knows for another charge: nothing was charged, nothing changes but the
+    audit log; the attempt is gone."""
     with write_transaction(b.session):
-        if maybe_charged and attempt.amount is not None:
-            _keep_unconfirmed(b, attempt, user)
-        notify.audit(b.session, b.clock,
-                     "payment.unconfirmed" if maybe_charged else "payment.gateway_unavailable",
-                     account_id=attempt.account_id, actor=user, profile_id=attempt.profile_id,
-                     purpose=str(attempt.purpose), idempotency_key=attempt.key,
-                     **_attempt_details(attempt))
+        _forget_unconfirmed(b, attempt.key)
+        notify.audit(b.session, b.clock, action, account_id=attempt.account_id, actor=user,
+                     profile_id=attempt.profile_id, purpose=str(attempt.purpose),
+                     idempotency_key=attempt.key, **extra, **_attempt_details(attempt))
 
 
-def _keep_unconfirmed(b: Billing, attempt: _Attempt, user: User) -> None:
-    if b.session.scalars(select(UnconfirmedPayment.id).where(
-            UnconfirmedPayment.idempotency_key == attempt.key)).first() is not None:
-        return  # a retry of the same attempt: already kept
+def _attempt_in_doubt(b: Billing, attempt: _Attempt, user: User | None) -> None:
+    """The gateway did not answer: it may have charged. The attempt (already written)
+    waits to be finished under its key; nothing else is charged for the account first."""
+    with write_transaction(b.session):
+        marked = b.session.execute(update(UnconfirmedPayment).where(
+            UnconfirmedPayment.idempotency_key == attempt.key).values(state=AttemptState.IN_DOUBT)).rowcount
+        if not marked:
+            return  # finished by another request while we waited
+        notify.audit(b.session, b.clock, "payment.unconfirmed", account_id=attempt.account_id, actor=user,
+                     profile_id=attempt.profile_id, purpose=str(attempt.purpose),
+                     idempotency_key=attempt.key, **_attempt_details(attempt))
+
+
+def _write_ahead(b: Billing, attempt: _Attempt, user: User) -> None:
+    """M5: the attempt, committed with the caller's transaction before any charge."""
     card = dataclasses.asdict(attempt.new_card) if attempt.new_card is not None else None
     b.session.add(UnconfirmedPayment(
         idempotency_key=attempt.key, account_id=attempt.account_id, user_id=user.id,
         purpose=attempt.purpose, subscription_id=attempt.subscription_id,
         billing_profile_id=attempt.profile_id, invoice_ids=attempt.invoice_ids,
         payment_method_id=attempt.method_id, new_card=card, amount_minor=attempt.amount.minor,
-        currency=attempt.amount.currency, created_at=b.clock.now()))
+        currency=attempt.amount.currency, state=AttemptState.PENDING, created_at=b.clock.now()))
+    b.session.flush()
+
+
+def _take_up(b: Billing, attempt: _Attempt, row: UnconfirmedPayment) -> tuple[str, Money]:
+    """The same form again (a double click, a retry, Pay pressed after "we could not
+    confirm"): charge exactly what its attempt was written with — key, card token,
+    amount — even for a new card, which is not tokenised again."""
+    amount = Money(row.amount_minor, row.currency)
+    attempt.amount, attempt.taken_up = amount, True
+    if row.payment_method_id is not None:
+        method = b.session.get(PaymentMethod, row.payment_method_id)
+        attempt.method_id, attempt.method = method.id, method_summary(method)
+        return method.gateway_token, amount
+    attempt.new_card = CardToken(**row.new_card)
+    attempt.method = {"kind": str(MethodKind.CARD), "brand": attempt.new_card.brand,
+                      "last4": attempt.new_card.last4}
+    return attempt.new_card.token, amount
+
+
+def _open_attempts(b: Billing, account_id: int) -> list[str]:
+    return list(b.session.scalars(select(UnconfirmedPayment.idempotency_key)
+                                  .where(UnconfirmedPayment.account_id == account_id)))
+
+
+def _pay(b: Billing, user: User, attempt: _Attempt, flow: _Flow) -> Payment:
+    """Every payment, in three steps (M2, M3, M5):
+    1. under the account's lock: refuse a key already paid; refuse while another
+       attempt of the account is unfinished (the caller finishes it first); price the
+       payment; write the attempt ahead and commit (or take up this key's own);
+    2. with no lock held: charge, under the attempt's key;
+    3. under the lock again: record the payment and all it changes, and delete the
+       attempt, in one transaction — unless someone finished this attempt meanwhile.
+    A crash between 2 and 3 leaves the attempt, so the charge is found again."""
+    with write_transaction(b.session):
+        account = flow.scope()
+        attempt.account_id = account.id
+        _check_key(b, attempt.key)
+        row = b.session.scalars(select(UnconfirmedPayment).where(
+            UnconfirmedPayment.idempotency_key == attempt.key)).first()
+        if row is not None:
+            token, amount = _take_up(b, attempt, row)
+        else:
+            if _open_attempts(b, account.id):
+                raise _PaymentInDoubt(account.id)
+            token, amount = flow.price(account)
+            if amount.currency != account.currency:
+                raise InvalidAmount("currency differs from the account's")
+            attempt.amount = amount
+            _write_ahead(b, attempt, user)
+    try:
+        reference = _charge(b, token, amount, attempt, user)
+    except GatewayUnavailable as unanswered:
+        finished = b.session.scalars(select(Payment).where(Payment.idempotency_key == attempt.key)).first()
+        if unanswered.maybe_charged and finished is not None:
+            raise AlreadyPaid(finished.id) from None  # another request finished it while we waited
+        raise
+    with write_transaction(b.session):
+        account = flow.scope()
+        done = b.session.scalars(select(Payment).where(Payment.idempotency_key == attempt.key)).first()
+        if done is not None:  # finished by another request (the same form twice, a second tab)
+            raise AlreadyPaid(done.id)
+        method = (saved_card(b, account, attempt.method_id) if attempt.method_id is not None
+                  else _save_card(b, account, attempt.new_card))
+        payment = flow.record(account, method, amount, reference)
+        _forget_unconfirmed(b, attempt.key)
+        return payment
 
 
 def _forget_unconfirmed(b: Billing, key: str) -> None:
     b.session.execute(delete(UnconfirmedPayment).where(UnconfirmedPayment.idempotency_key == key))
 
 
-def _guarded(b: Billing, user: User, attempt: _Attempt, expected_total_minor: int, pay):
-    """Run one payment transaction; record what must outlive its rollback: a decline
-    (R10), a gateway failure, or a charge that may have gone through before the
-    transaction failed (a crash between the charge and the commit)."""
+def _paying(b: Billing, user: User, pay: Callable[[], Payment]) -> Payment:
+    """Run a payment; when another attempt of the account is unfinished, finish every
+    such attempt first (each under its own key: never a second charge), then pay.
+    While one cannot be finished, nothing new is charged (GatewayUnavailable)."""
     try:
         return pay()
-    except CardDeclined as declined:
-        _record_decline(b, attempt, user, declined.reason, expected_total_minor)
-        raise
-    except GatewayUnavailable as unavailable:
-        _record_gateway_failure(b, attempt, user, unavailable.maybe_charged)
-        raise
-    except BillingError:
-        raise  # refused before anything was charged
-    except Exception:
-        if attempt.sent:
-            try:
-                b.session.rollback()
-                _record_gateway_failure(b, attempt, user, maybe_charged=True)
-            except Exception:  # the database itself is failing: the same key still recovers
-                log.exception("could not keep the unconfirmed payment %s", attempt.key)
-        raise
+    except _PaymentInDoubt as in_doubt:
+        account_id = in_doubt.account_id
+    _finish_unconfirmed(b, account_id)
+    try:
+        return pay()
+    except _PaymentInDoubt:
+        raise GatewayUnavailable(maybe_charged=True) from None
 
 
 def method_summary(method: PaymentMethod) -> dict:
@@ -286,73 +366,72 @@ def settle_balance(b: Billing, user: User, subscription_id: int, choice: MethodC
     it becomes the method of every subscription that used the failed one (R05);
     paid subscriptions that were past due or disabled are active again (R13).
 
-    An earlier attempt for this account that the gateway may have charged is settled
-    first (M3), so a reload and a new key can never charge twice."""
-    account_id = settleable_subscription(b, user, subscription_id).account_id
-    _finish_unconfirmed(b, user, account_id, PaymentPurpose.SETTLE, skip_key=idempotency_key)
-    return _settle(b, user, subscription_id, choice, expected_total_minor, idempotency_key)
+    An unfinished attempt of the account (any tab, user or instance) is finished
+    first (M5), so a reload and a new key can never charge twice."""
+    settleable_subscription(b, user, subscription_id)
+    return _paying(b, user, lambda: _settle(b, user, subscription_id, choice, expected_total_minor,
+                                            idempotency_key))
 
 
 def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
             expected_total_minor: int, idempotency_key: str) -> Payment:
     attempt = _Attempt(PaymentPurpose.SETTLE, idempotency_key, subscription_id=subscription_id)
 
-    def pay() -> Payment:
-        with write_transaction(b.session):
-            subscription = settleable_subscription(b, user, subscription_id)
-            attempt.account_id = subscription.account_id
-            lock_account(b.session, subscription.account_id)
-            account = subscription.account
-            _check_key(b, idempotency_key)
-            if subscription.status == SubscriptionStatus.DELETED:
-                raise InvalidState("subscription deleted")
-            method, token, new_card = _resolve_choice(b, account, choice, attempt)
-            # Set-based from here on: settling 10,000 subscriptions must not load
-            # 18,000 charges and 10,000 subscriptions as objects.
-            method_ids = settled_method_ids(subscription, method)
-            failed_method = subscription.payment_method
-            total = settlement_total(b.session, method_ids, account.currency)
-            _check_expected(expected_total_minor, total)
-            reference = _charge(b, account, token, total, idempotency_key, attempt)
-            if method is None:
-                method = _save_card(b, account, new_card)
-                # A new card has no charges of its own: the total stands as computed.
-            payment = record_payment(b, account, user, method, total, reference,
-                                      idempotency_key, PaymentPurpose.SETTLE)
-            pay_settled_charges(b.session, method_ids, payment)
-            paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
-            # The failed method's subscriptions first, then the chosen method's own.
-            paid_names = list(b.session.scalars(select(Subscription.name).where(paid).order_by(
-                Subscription.payment_method_id != failed_method.id, Subscription.id)))
-            on_failed = (Subscription.account_id == account.id, Subscription.payment_method_id == failed_method.id)
-            switched_names = list(b.session.scalars(select(Subscription.name).where(*on_failed)
-                                                    .order_by(Subscription.id)))
-            b.session.execute(update(Subscription).where(*on_failed)  # R05
-                              .values(payment_method_id=method.id).execution_options(synchronize_session=False))
-            b.session.execute(update(Subscription)  # R13: re-enabled until deleted
-                              .where(paid, Subscription.status.in_(SETTLEABLE))
-                              .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None)
-                              .execution_options(synchronize_session=False))
-            expire_loaded(b.session, Subscription, ["payment_method_id", "status", "past_due_since", "disabled_on"])
-            recount_outstanding(b.session, paid)
-            details = {
-                "payment_id": payment.id, "amount_minor": payment.amount_minor,
-                "currency": payment.currency, "method": method_summary(method),
-                "subscriptions": paid_names,
-            }
-            _forget_unconfirmed(b, idempotency_key)
-            notify.queue_email(b.session, b.clock, account, "receipt", details)
-            notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
-                         actor=user, purpose="settle", **details)
-            if failed_method.id != method.id:
-                notify.audit(b.session, b.clock, "payment_method.switched", account_id=account.id,
-                             actor=user, from_method_id=failed_method.id, to_method_id=method.id,
-                             from_method=method_summary(failed_method),
-                             method=method_summary(method),
-                             subscriptions=switched_names)
-            return payment
+    def scope() -> BillingAccount:
+        subscription = settleable_subscription(b, user, subscription_id)
+        lock_account(b.session, subscription.account_id)
+        return subscription.account
 
-    return _guarded(b, user, attempt, expected_total_minor, pay)
+    def price(account: BillingAccount) -> tuple[str, Money]:
+        subscription = b.session.get(Subscription, subscription_id)
+        if subscription.status == SubscriptionStatus.DELETED:
+            raise InvalidState("subscription deleted")
+        method, token, _new_card = _resolve_choice(b, account, choice, attempt)
+        total = settlement_total(b.session, settled_method_ids(subscription, method), account.currency)
+        _check_expected(expected_total_minor, total)
+        return token, total
+
+    def record(account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
+        subscription = b.session.get(Subscription, subscription_id)
+        # Set-based from here on: settling 10,000 subscriptions must not load
+        # 18,000 charges and 10,000 subscriptions as objects.
+        method_ids = settled_method_ids(subscription, method)
+        failed_method = subscription.payment_method
+        payment = record_payment(b, account, user, method, amount, reference,
+                                  idempotency_key, PaymentPurpose.SETTLE)
+        pay_settled_charges(b.session, method_ids, payment)
+        paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
+        # The failed method's subscriptions first, then the chosen method's own.
+        paid_names = list(b.session.scalars(select(Subscription.name).where(paid).order_by(
+            Subscription.payment_method_id != failed_method.id, Subscription.id)))
+        on_failed = (Subscription.account_id == account.id, Subscription.payment_method_id == failed_method.id)
+        switched_names = list(b.session.scalars(select(Subscription.name).where(*on_failed)
+                                                .order_by(Subscription.id)))
+        b.session.execute(update(Subscription).where(*on_failed)  # R05
+                          .values(payment_method_id=method.id).execution_options(synchronize_session=False))
+        b.session.execute(update(Subscription)  # R13: re-enabled until deleted
+                          .where(paid, Subscription.status.in_(SETTLEABLE))
+                          .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None)
+                          .execution_options(synchronize_session=False))
+        expire_loaded(b.session, Subscription, ["payment_method_id", "status", "past_due_since", "disabled_on"])
+        recount_outstanding(b.session, paid)
+        details = {
+            "payment_id": payment.id, "amount_minor": payment.amount_minor,
+            "currency": payment.currency, "method": method_summary(method),
+            "subscriptions": paid_names,
+        }
+        notify.queue_email(b.session, b.clock, account, "receipt", details)
+        notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
+                     actor=user, purpose="settle", **details)
+        if failed_method.id != method.id:
+            notify.audit(b.session, b.clock, "payment_method.switched", account_id=account.id,
+                         actor=user, from_method_id=failed_method.id, to_method_id=method.id,
+                         from_method=method_summary(failed_method),
+                         method=method_summary(method),
+                         subscriptions=switched_names)
+        return payment
+
+    return _pay(b, user, attempt, _Flow(scope, price, record))
 
 
 # --- pay invoices (customer agreement) ----------------------------------------------
@@ -394,11 +473,11 @@ def _refuse_paid(b: Billing, profile: BillingProfile, invoice_ids: list[int] | N
 def pay_invoices(b: Billing, user: User, profile_id: int, invoice_ids: list[int] | None,
                  choice: MethodChoice, expected_total_minor: int, idempotency_key: str) -> Payment:
     """R21/R22: pay the profile's open invoices (or the given ones) with a saved or a
-    new card; each becomes Paid with its payment date and method (B4). An earlier
-    attempt the gateway may have charged is settled first (M3)."""
+    new card; each becomes Paid with its payment date and method (B4). An unfinished
+    attempt of the account is finished first (M5)."""
     payable_profile(b, user, profile_id)
-    _finish_unconfirmed(b, user, profile_id, PaymentPurpose.INVOICE, skip_key=idempotency_key)
-    return _pay_invoices(b, user, profile_id, invoice_ids, choice, expected_total_minor, idempotency_key)
+    return _paying(b, user, lambda: _pay_invoices(b, user, profile_id, invoice_ids, choice,
+                                                  expected_total_minor, idempotency_key))
 
 
 def _pay_invoices(b: Billing, user: User, profile_id: int, invoice_ids: list[int] | None,
@@ -406,35 +485,38 @@ def _pay_invoices(b: Billing, user: User, profile_id: int, invoice_ids: list[int
     attempt = _Attempt(PaymentPurpose.INVOICE, idempotency_key, profile_id=profile_id,
                        invoice_ids=list(invoice_ids) if invoice_ids else None)
 
-    def pay() -> Payment:
-        with write_transaction(b.session):
-            profile = payable_profile(b, user, profile_id)
-            attempt.account_id = profile.account_id
-            lock_account(b.session, profile.account_id)
-            account = profile.account
-            _check_key(b, idempotency_key)
-            _refuse_paid(b, profile, invoice_ids)
-            quote = invoice_quote(b.session, profile, invoice_ids)
-            _check_expected(expected_total_minor, quote.total)
-            method, token, new_card = _resolve_choice(b, account, choice, attempt)
-            reference = _charge(b, account, token, quote.total, idempotency_key, attempt)
-            if method is None:
-                method = _save_card(b, account, new_card)
-            payment = record_payment(b, account, user, method, quote.total, reference,
-                                      idempotency_key, PaymentPurpose.INVOICE)
-            mark_invoices_paid(b, quote.invoices, payment)
-            details = {
-                "payment_id": payment.id, "amount_minor": payment.amount_minor,
-                "currency": payment.currency, "method": method_summary(method),
-                "invoices": [i.number for i in quote.invoices],
-            }
-            _forget_unconfirmed(b, idempotency_key)
-            notify.queue_email(b.session, b.clock, account, "receipt", details)
-            notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
-                         actor=user, profile_id=profile.id, purpose="invoice", **details)
-            return payment
+    def scope() -> BillingAccount:
+        profile = payable_profile(b, user, profile_id)
+        lock_account(b.session, profile.account_id)
+        return profile.account
 
-    return _guarded(b, user, attempt, expected_total_minor, pay)
+    def price(account: BillingAccount) -> tuple[str, Money]:
+        profile = b.session.get(BillingProfile, profile_id)
+        _refuse_paid(b, profile, invoice_ids)
+        quote = invoice_quote(b.session, profile, invoice_ids)
+        _check_expected(expected_total_minor, quote.total)
+        _method, token, _new_card = _resolve_choice(b, account, choice, attempt)
+        return token, quote.total
+
+    def record(account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
+        profile = b.session.get(BillingProfile, profile_id)
+        quote = invoice_quote(b.session, profile, invoice_ids)
+        if quote.total != amount:  # charged for what is owed no more: a person must look
+            raise InvalidState(f"invoices now total {quote.total}, {amount} was charged")
+        payment = record_payment(b, account, user, method, amount, reference,
+                                  idempotency_key, PaymentPurpose.INVOICE)
+        mark_invoices_paid(b, quote.invoices, payment)
+        details = {
+            "payment_id": payment.id, "amount_minor": payment.amount_minor,
+            "currency": payment.currency, "method": method_summary(method),
+            "invoices": [i.number for i in quote.invoices],
+        }
+        notify.queue_email(b.session, b.clock, account, "receipt", details)
+        notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
+                     actor=user, profile_id=profile.id, purpose="invoice", **details)
+        return payment
+
+    return _pay(b, user, attempt, _Flow(scope, price, record))
 
 
 # --- attempts the gateway may have charged ------------------------------------------
@@ -447,42 +529,38 @@ class CheckResult:
     checked: int            # how many there were
 
 
-def _unconfirmed(b: Billing, scope_id: int, purpose: PaymentPurpose,
-                 skip_key: str | None = None) -> list[UnconfirmedPayment]:
-    column = (UnconfirmedPayment.account_id if purpose == PaymentPurpose.SETTLE
-              else UnconfirmedPayment.billing_profile_id)
-    query = select(UnconfirmedPayment).where(column == scope_id, UnconfirmedPayment.purpose == purpose)
-    if skip_key is not None:
-        query = query.where(UnconfirmedPayment.idempotency_key != skip_key)
-    return list(b.session.scalars(query.order_by(UnconfirmedPayment.id)))
-
-
-def _finish_unconfirmed(b: Billing, user: User, scope_id: int, purpose: PaymentPurpose,
-                        skip_key: str | None = None) -> CheckResult:
-    """Repeat each unconfirmed attempt exactly as it was sent — same key, same card
-    token, same amount. The gateway answers from its ledger (never a second charge):
-    approved → recorded as paid now; declined → forgotten. While the gateway still
-    cannot tell, or the attempt no longer matches what is owed, nothing new is
-    charged (GatewayUnavailable(maybe_charged=True)): better refused than twice."""
-    pending = [(p.idempotency_key, p.subscription_id, p.billing_profile_id, p.invoice_ids,
-                UseSavedCard(p.payment_method_id) if p.payment_method_id is not None
+def _finish_unconfirmed(b: Billing, account_id: int, older_than: datetime | None = None) -> CheckResult:
+    """Finish each unfinished attempt of the account (`older_than`: only those written
+    before then) exactly as it was written — same key, same card token, same amount,
+    as the person who made it. The gateway answers from its ledger, never charging
+    twice: approved → recorded as paid now (receipt, email, method switch, audit);
+    declined → closed. While the gateway still cannot tell, or the attempt no longer
+    matches what is owed, nothing new is charged (GatewayUnavailable(maybe_charged=True)):
+    better refused than twice."""
+    query = select(UnconfirmedPayment).where(UnconfirmedPayment.account_id == account_id)
+    if older_than is not None:  # a young pending attempt may still be on its way
+        query = query.where((UnconfirmedPayment.state == AttemptState.IN_DOUBT)
+                            | (UnconfirmedPayment.created_at <= older_than))
+    pending = [(p.idempotency_key, p.purpose, p.user_id, p.subscription_id, p.billing_profile_id,
+                p.invoice_ids, UseSavedCard(p.payment_method_id) if p.payment_method_id is not None
                 else UseTokenizedCard(CardToken(**p.new_card)), p.amount_minor)
-               for p in _unconfirmed(b, scope_id, purpose, skip_key)]
-    b.session.rollback()  # end the read: each repeat runs in its own write transaction
+               for p in b.session.scalars(query.order_by(UnconfirmedPayment.id))]
+    b.session.rollback()  # end the read: each attempt is finished in its own transactions
     paid, declined = [], 0
-    for key, subscription_id, profile_id, invoice_ids, choice, amount in pending:
+    for key, purpose, user_id, subscription_id, profile_id, invoice_ids, choice, amount in pending:
+        owner = b.session.get(User, user_id)
         try:
             if purpose == PaymentPurpose.SETTLE:
-                paid.append(_settle(b, user, subscription_id, choice, amount, key))
+                paid.append(_settle(b, owner, subscription_id, choice, amount, key))
             else:
-                paid.append(_pay_invoices(b, user, profile_id, invoice_ids, choice, amount, key))
+                paid.append(_pay_invoices(b, owner, profile_id, invoice_ids, choice, amount, key))
         except AlreadyPaid:
             with write_transaction(b.session):
                 _forget_unconfirmed(b, key)
         except CardDeclined:
-            declined += 1  # forgotten and audited by the decline itself
-        except GatewayUnavailable:
-            raise GatewayUnavailable(maybe_charged=True)
+            declined += 1  # closed and audited by the decline itself
+        except (GatewayUnavailable, _PaymentInDoubt):
+            raise GatewayUnavailable(maybe_charged=True) from None
         except BillingError as mismatch:
             log.warning("unconfirmed payment %s cannot be finished: %r", key, mismatch)
             raise GatewayUnavailable(maybe_charged=True) from mismatch
@@ -491,18 +569,15 @@ def _finish_unconfirmed(b: Billing, user: User, scope_id: int, purpose: PaymentP
 
 @refusals_audited
 def check_unconfirmed(b: Billing, user: User, account_id: int) -> CheckResult:
-    """The customer's "check the payment" after a gateway failure: settle every
-    unconfirmed attempt of the account that this user may pay."""
+    """The customer's "check the payment" after a gateway failure: finish every
+    unfinished attempt of the account, if this user may pay for it."""
     account = access.get_account(b.session, user, account_id)
     if account.kind == AccountKind.PAY_AS_YOU_GO:
         access.require(b.session, user, account, Action.SETTLE)
-        return _finish_unconfirmed(b, user, account.id, PaymentPurpose.SETTLE)
-    results = []
-    for profile in account.profiles:
-        if access.decide(b.session, user, account, Action.PAY_INVOICES, profile.id):
-            results.append(_finish_unconfirmed(b, user, profile.id, PaymentPurpose.INVOICE))
-    return CheckResult([p for r in results for p in r.paid], sum(r.declined for r in results),
-                       sum(r.checked for r in results))
+    elif not any(access.decide(b.session, user, account, Action.PAY_INVOICES, profile.id)
+                 for profile in account.profiles):
+        return CheckResult([], 0, 0)  # a reader: nothing of theirs to check
+    return _finish_unconfirmed(b, account.id)
 
 
 def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | None) -> None:
@@ -510,3 +585,52 @@ def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | N
         invoice.status = InvoiceStatus.PAID  # R22
         invoice.paid_on = b.clock.today()
         invoice.payment_id = payment.id if payment else None
+
+
+# --- reconciliation (M6) -------------------------------------------------------------
+
+@dataclass
+class Reconciliation:
+    """What `reconcile` did, and what it leaves for a person."""
+    finished: list[Payment] = dataclasses.field(default_factory=list)  # charged: now recorded
+    declined: int = 0                                                  # closed, nothing charged
+    waiting: list[str] = dataclasses.field(default_factory=list)       # keys the gateway cannot answer yet
+    unrecorded: list[str] = dataclasses.field(default_factory=list)    # charged, no attempt, no payment
+    for_the_cycle: list[str] = dataclasses.field(default_factory=list)  # automatic charges, rebilled by the cycle
+
+    @property
+    def needs_a_person(self) -> bool:
+        return bool(self.waiting or self.unrecorded)
+
+
+AUTO_CHARGE_KEYS = ("auto-charge-", "auto-invoice-")  # the billing cycle's derived keys
+
+
+def reconcile(b: Billing, older_than: timedelta = timedelta(minutes=2)) -> Reconciliation:
+    """M6: drive every unfinished attempt written before `older_than` ago (and every
+    one in doubt) to its end under its own key, then look for charges the gateway
+    approved that nothing here knows of. Safe to run anywhere at once: each attempt is
+    finished under its account's lock, and the gateway answers a key once."""
+    done = Reconciliation()
+    cutoff = b.clock.now() - older_than
+    accounts = sorted(set(b.session.scalars(select(UnconfirmedPayment.account_id).where(
+        (UnconfirmedPayment.state == AttemptState.IN_DOUBT) | (UnconfirmedPayment.created_at <= cutoff)))))
+    b.session.rollback()
+    for account_id in accounts:
+        try:
+            result = _finish_unconfirmed(b, account_id, older_than=cutoff)
+            done.finished += result.paid
+            done.declined += result.declined
+        except GatewayUnavailable:
+            done.waiting += list(b.session.scalars(select(UnconfirmedPayment.idempotency_key).where(
+                UnconfirmedPayment.account_id == account_id)))
+            b.session.rollback()
+    recorded = set(b.session.scalars(select(Payment.idempotency_key)))
+    open_keys = set(b.session.scalars(select(UnconfirmedPayment.idempotency_key)))
+    b.session.rollback()
+    for entry in b.gateway.ledger():
+        if not entry.approved or entry.idempotency_key in recorded or entry.idempotency_key in open_keys:
+            continue
+        (done.for_the_cycle if entry.idempotency_key.startswith(AUTO_CHARGE_KEYS)
+         else done.unrecorded).append(entry.idempotency_key)
+    return done

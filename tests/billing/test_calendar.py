@@ -5,7 +5,6 @@ in Europe/Stockholm, the cycle run late or twice — and the demo right on any d
 Formulas are proven for every date hypothesis draws; each edge has a table."""
 from __future__ import annotations
 
-import uuid
 from calendar import monthrange
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -18,7 +17,6 @@ from portal.billing import lifecycle
 from portal.billing.balances import recount_outstanding
 from portal.billing.clock import FixedClock, PinnedDayClock, SystemClock, clock_from_config
 from portal.billing.context import BillingPolicy
-from portal.billing.gateway import SandboxGateway
 from portal.billing.invoices import mark_past_due_invoices
 from portal.billing.periods import (billed_part, is_past_due, months_back, previous_month,
                                     prorated)
@@ -320,18 +318,9 @@ def _statuses(b):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(today=st.dates(date(2024, 1, 1), date(2040, 12, 31)))
-def test_m7_the_demo_seeded_on_any_day_is_where_the_rules_put_it(b, clock, tmp_path, today):
+def test_m7_the_demo_seeded_on_any_day_is_where_the_rules_put_it(b, clock, today):
     f.empty_database(b)
     clock.current = today
-    # A gateway ledger of its own per example: ids start again in the emptied database.
-    b.gateway = SandboxGateway(f"sqlite:///{tmp_path / f'ledger-{uuid.uuid4().hex}.sqlite'}", clock.today)
-    try:
-        seeded_and_billed(b, today)
-    finally:
-        b.gateway.close()
-
-
-def seeded_and_billed(b, today):
     assert seed_demo(b, FAST_HASH)
     invoices = b.session.scalars(select(Invoice)).all()
     for invoice in invoices:  # M7: statuses as the calendar makes them today

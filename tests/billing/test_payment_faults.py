@@ -5,19 +5,23 @@ retry with the same key nor a fresh form (a reload) ever charges twice."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from portal.billing import payments
 from portal.billing.errors import GatewayUnavailable, NothingToPay, NotAuthorized
 from portal.billing.gateway import FAULT_CARDS, CardDetails, Fault, SandboxGateway
+from portal.billing.money import Money
 from portal.billing.payments import UseNewCard, UseSavedCard
 from portal.models import (AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus, OutboxMessage,
                            Payment, PaymentMethod, Role, Subscription, UnconfirmedPayment)
 from tests import factories as f
 from tests.billing import test_settle
 from tests.billing.test_settle import KEY
+from tests.conftest import ledger_drift
 
 scene = test_settle.scene  # the same scene: two past-due subscriptions on one failed card
 
@@ -111,7 +115,9 @@ def test_m3_a_new_card_charged_without_answer_is_saved_only_once_confirmed(b, sc
     assert lost.value.maybe_charged
     [kept] = unconfirmed(b)
     assert kept.new_card["last4"] == "0515" and kept.payment_method_id is None
-    assert AFTER_CHARGE_CARD not in str(kept.new_card) and "123" not in str(kept.new_card.values())
+    # Never the number or the CVC ("123"; the random token may contain those digits).
+    assert AFTER_CHARGE_CARD not in str(kept.new_card) and "cvc" not in kept.new_card
+    assert all(str(value) != "123" for value in kept.new_card.values())
     assert b.session.scalar(select(func.count()).select_from(PaymentMethod)) == cards_before
     # "Check the payment" on the 503 page.
     result = payments.check_unconfirmed(b, scene.admin, scene.acc.id)
@@ -218,3 +224,80 @@ def test_checking_is_for_those_who_may_pay(b, invoices, faulty):
         payments.pay_invoices(b, invoices.reader, invoices.profile.id, None,
                               UseSavedCard(invoices.card.id), 2_000_00, "key-0000000096")
     assert len(unconfirmed(b)) == 1 and b.gateway.count_approved() == 1
+
+
+# --- M5, M6: write-ahead attempts and reconciliation -----------------------------------
+
+def test_m5_the_attempt_is_written_before_the_gateway_is_called(b, scene):
+    """Whatever the gateway is asked, the attempt was committed first: seen from
+    another session at the moment of the charge."""
+    seen = []
+    real = b.gateway.charge
+
+    def charge(token, amount, key):
+        with Session(b.session.get_bind()) as other:  # another process looking
+            seen.append(other.scalars(select(UnconfirmedPayment.state).where(
+                UnconfirmedPayment.idempotency_key == key)).all())
+        return real(token, amount, key)
+    b.gateway.charge = charge
+    try:
+        payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), TOTAL, KEY)
+    finally:
+        del b.gateway.charge
+    assert seen == [["pending"]] and unconfirmed(b) == []
+
+
+def test_m3_pay_again_after_an_unconfirmed_new_card_finishes_it_with_the_first_token(b, scene, faulty):
+    """The same form sent again (new card: tokenised anew by the form) is the same
+    attempt: charged with the token it was written with, so no conflict, no 409."""
+    with pytest.raises(GatewayUnavailable):
+        payments.settle_balance(b, scene.admin, scene.web.id, new_card(AFTER_CHARGE_CARD), TOTAL, KEY)
+    payment = payments.settle_balance(b, scene.admin, scene.web.id, new_card(AFTER_CHARGE_CARD), TOTAL, KEY)
+    assert payment.amount_minor == TOTAL and b.gateway.count_approved() == 1 and unconfirmed(b) == []
+
+
+def test_m6_reconcile_records_a_charge_whose_request_died(b, scene):
+    """The process dies after the charge (here: the recording step fails): the
+    attempt stays pending; reconcile finishes it under its key, charging nothing more."""
+    real = payments.record_payment
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed")  # not an exception any handler of ours catches
+    payments.record_payment = die
+    try:
+        with pytest.raises(SystemExit):
+            payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), TOTAL, KEY)
+    finally:
+        payments.record_payment = real
+    b.session.rollback()
+    [attempt] = unconfirmed(b)
+    assert attempt.state == "pending" and b.gateway.count_approved() == 1
+    young = payments.reconcile(b)  # written a moment ago: perhaps still on its way
+    assert (young.finished, young.waiting) == ([], []) and len(unconfirmed(b)) == 1
+    done = payments.reconcile(b, older_than=timedelta(0))
+    assert [p.idempotency_key for p in done.finished] == [KEY] and not done.needs_a_person
+    assert unconfirmed(b) == [] and b.gateway.count_approved() == 1
+    assert ledger_drift(b.gateway) == []
+
+
+def test_m6_reconcile_and_the_after_test_check_find_a_charge_nothing_recorded(b, scene, runner):
+    token = scene.spare.gateway_token
+    b.gateway.charge(token, Money(123_00, "SEK"), "stray-charge-0001")
+    assert ledger_drift(b.gateway) == [("charged, not recorded", "stray-charge-0001", 123_00, None)]
+    done = payments.reconcile(b, older_than=timedelta(0))
+    assert done.unrecorded == ["stray-charge-0001"] and done.needs_a_person
+    result = runner.invoke(args=["payments", "reconcile"])
+    assert result.exit_code == 1 and "charged by the gateway, not recorded: stray-charge-0001" in result.stderr
+    b.gateway.clear_ledger()  # what a person would sort out by hand
+
+
+def test_m6_the_billing_cycle_finishes_unfinished_payments_first(b, scene, faulty, runner):
+    with pytest.raises(GatewayUnavailable):
+        payments.settle_balance(faulty(Fault.AFTER_CHARGE), scene.admin, scene.web.id,
+                                UseSavedCard(scene.spare.id), TOTAL, KEY)
+    assert [a.state for a in unconfirmed(b)] == ["in_doubt"]
+    result = runner.invoke(args=["billing", "cycle", "--date", "2026-11-26"])
+    assert result.exit_code == 0 and "1 unfinished payments recorded" in result.stderr
+    assert result.stdout.count("\n") == 1  # stdout: one summary line per day
+    assert unconfirmed(b) == [] and len(b.gateway.charges_for(KEY)) == 1
+    assert b.session.scalars(select(Payment.amount_minor).where(Payment.idempotency_key == KEY)).one() == TOTAL

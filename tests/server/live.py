@@ -12,13 +12,15 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import unescape
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
 
 from tests.conftest import TODAY
 
@@ -213,3 +215,74 @@ class Client:
         status, headers, body = self.post(f"/{lang}/sign-in", {
             "csrf_token": csrf_from(page), "email": email, "password": password})
         assert status == 303, (status, body[:500])
+
+
+def postgres_url() -> str:
+    """TEST_POSTGRES_URL, or a loud skip (a failure under REQUIRE_POSTGRES=1, as .ci/run sets)."""
+    import pytest
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if url:
+        return url
+    message = ("TEST_POSTGRES_URL is not set: the two-instance test on PostgreSQL did NOT run. "
+               ".ci/run sets it; locally point it at a database of your own, e.g. "
+               "postgresql://postgres@127.0.0.1:54330/portal_reliability_multi")
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class Live:
+    """A running deployment: instances A and B, the portal's database and the ledger."""
+
+    def __init__(self, backend, deploy, a, b, engine, gateway):
+        self.backend, self.deploy, self.a, self.b = backend, deploy, a, b
+        self.engine, self.gateway = engine, gateway
+
+    def session(self) -> Session:
+        return Session(self.engine)
+
+    def ids(self) -> dict:
+        from portal.models import BillingAccount, PaymentMethod, Subscription
+        with self.session() as s:
+            payg = s.scalars(select(BillingAccount).where(BillingAccount.kind == "pay_as_you_go")).one()
+            agreement = s.scalars(select(BillingAccount).where(BillingAccount.kind == "customer_agreement")).one()
+            subs = {x.name: x.id for x in s.scalars(select(Subscription))}
+            cards = {m.last4: m.id for m in s.scalars(select(PaymentMethod).where(
+                PaymentMethod.account_id == payg.id, PaymentMethod.kind == "card"))}
+            agreement_card = s.scalars(select(PaymentMethod.id).where(
+                PaymentMethod.account_id == agreement.id, PaymentMethod.kind == "card")).first()
+            profile = agreement.profiles[0].id
+            return dict(payg=payg.id, agreement=agreement.id, profile=profile, subs=subs, cards=cards,
+                        agreement_card=agreement_card)
+
+    def payments(self) -> int:
+        from portal.models import Payment
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(Payment))
+
+
+@contextmanager
+def live_deployment(backend: str, workdir: Path, **extra_env: str):
+    """The demo on one database (SQLite file, or TEST_POSTGRES_URL), served by
+    instances A and B, with its gateway ledger."""
+    from portal.billing.gateway import SandboxGateway
+    if backend == "postgresql":
+        url = postgres_url()
+        reset_postgres(url)
+        database_url, ledger_url = url, url  # one server holds the portal and the ledger
+    else:
+        database_url = f"sqlite:///{workdir / 'portal.sqlite'}"
+        ledger_url = f"sqlite:///{workdir / 'sandbox-gateway.sqlite'}"
+    deploy = deployment(database_url, ledger_url, workdir, **extra_env)
+    deploy.flask("db", "upgrade")
+    assert "anna@example.com" in deploy.flask("demo", "seed")
+    gateway = SandboxGateway(_sqlalchemy_url(ledger_url))
+    gateway.count_approved()  # the ledger's table exists before the instances race for it
+    engine = create_engine(_sqlalchemy_url(database_url))
+    try:
+        a, b = deploy.start("A", "B")
+        yield Live(backend, deploy, a, b, engine, gateway)
+    finally:
+        deploy.stop()
+        gateway.close()
+        engine.dispose()

@@ -7,21 +7,16 @@ PostgreSQL (TEST_POSTGRES_URL; the skip is loud, and REQUIRE_POSTGRES=1 — set 
 .ci/run — turns it into a failure)."""
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text
 
-from portal.billing.gateway import SandboxGateway
-from portal.config import _database_url
-from portal.models import (BillingAccount, ChargeStatus, Invoice, InvoiceStatus, Payment,
-                           PaymentMethod, Subscription, User)
-from tests.server.live import Client, csrf_from, deployment, hidden_fields, reset_postgres
+from portal.models import ChargeStatus, Invoice, InvoiceStatus, PaymentMethod, Subscription, User
+from tests.server.live import Client, csrf_from, hidden_fields, live_deployment
 
 CONCURRENT = 20
 # The card whose number and CVC must never be kept. A CVC with a leading zero cannot
@@ -29,68 +24,11 @@ CONCURRENT = 20
 AMEX, AMEX_CVC = "378282246310005", "0738"
 
 
-def _postgres_url() -> str:
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if url:
-        return url
-    message = ("TEST_POSTGRES_URL is not set: the two-instance test on PostgreSQL did NOT run. "
-               ".ci/run sets it; locally point it at a database of your own, e.g. "
-               "postgresql://postgres@127.0.0.1:54330/portal_reliability_multi")
-    if os.environ.get("REQUIRE_POSTGRES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live(request, tmp_path_factory):
     """The demo on one database, served by instances A and B."""
-    workdir = tmp_path_factory.mktemp(f"live-{request.param}")
-    if request.param == "postgresql":
-        url = _postgres_url()
-        reset_postgres(url)
-        database_url, ledger_url = url, url  # one server holds the portal and the ledger
-    else:
-        database_url = f"sqlite:///{workdir / 'portal.sqlite'}"
-        ledger_url = f"sqlite:///{workdir / 'sandbox-gateway.sqlite'}"
-    deploy = deployment(database_url, ledger_url, workdir)
-    deploy.flask("db", "upgrade")
-    assert "anna@example.com" in deploy.flask("demo", "seed")
-    gateway = SandboxGateway(_database_url(ledger_url))
-    gateway.count_approved()  # the ledger's table exists before the instances race for it
-    engine = create_engine(_database_url(database_url))
-    try:
-        a, b = deploy.start("A", "B")
-        yield Live(request.param, deploy, a, b, engine, gateway)
-    finally:
-        deploy.stop()
-        gateway.close()
-        engine.dispose()
-
-
-class Live:
-    def __init__(self, backend, deploy, a, b, engine, gateway):
-        self.backend, self.deploy, self.a, self.b = backend, deploy, a, b
-        self.engine, self.gateway = engine, gateway
-
-    def session(self) -> Session:
-        return Session(self.engine)
-
-    def ids(self) -> dict:
-        with self.session() as s:
-            payg = s.scalars(select(BillingAccount).where(BillingAccount.kind == "pay_as_you_go")).one()
-            agreement = s.scalars(select(BillingAccount).where(BillingAccount.kind == "customer_agreement")).one()
-            subs = {x.name: x.id for x in s.scalars(select(Subscription))}
-            cards = {m.last4: m.id for m in s.scalars(select(PaymentMethod).where(
-                PaymentMethod.account_id == payg.id, PaymentMethod.kind == "card"))}
-            agreement_card = s.scalars(select(PaymentMethod.id).where(
-                PaymentMethod.account_id == agreement.id, PaymentMethod.kind == "card")).first()
-            profile = agreement.profiles[0].id
-            return dict(payg=payg.id, agreement=agreement.id, profile=profile, subs=subs, cards=cards,
-                        agreement_card=agreement_card)
-
-    def payments(self) -> int:
-        with self.session() as s:
-            return s.scalar(select(func.count()).select_from(Payment))
+    with live_deployment(request.param, tmp_path_factory.mktemp(f"live-{request.param}")) as running:
+        yield running
 
 
 def burst(requests):

@@ -202,6 +202,10 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # Number of reverse proxies in front of the portal whose X-Forwarded-For and
         # X-Forwarded-Proto are trusted (the per-address limit needs the client's IP).
         "TRUSTED_PROXIES": _env_int(env, "TRUSTED_PROXIES", 0),
+        # A signed-in session ends after this long without a request, and this long
+        # after signing in whatever happens (the sign-in page says so).
+        "SESSION_IDLE_MINUTES": _env_int(env, "SESSION_IDLE_MINUTES", 30),
+        "SESSION_MAX_HOURS": _env_int(env, "SESSION_MAX_HOURS", 12),
     }
 
 

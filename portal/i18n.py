@@ -115,11 +115,25 @@ def _takes_lang(endpoint: str) -> bool:
     return any("lang" in rule.arguments for rule in rules)
 
 
+# The query parameters pages read (their meaning is the page's; see each view). Links
+# that keep "this page's query" keep these and nothing else: never a route argument,
+# and never url_for's own (_external, _scheme, _anchor, _method), which would let a
+# query string steer the links a page builds.
+QUERY_PARAMETERS = frozenset({"page", "chosen_page", "method", "invoice", "status", "subscription",
+                              "before", "next"})
+
+
+def kept_query(leave_out: str | None = None) -> dict[str, list[str]]:
+    """This request's declared query parameters (see QUERY_PARAMETERS), as lists."""
+    return {key: values for key, values in request.args.lists()
+            if key in QUERY_PARAMETERS and key != leave_out}
+
+
 def same_page_in(lang: str) -> str:
     """This page in another language (the language switcher, hreflang)."""
     if request.endpoint is None or request.url_rule is None or "lang" not in request.url_rule.arguments:
         return url_for("pages.home", lang=lang)
-    return url_for(request.endpoint, **{**(request.view_args or {}), "lang": lang}, **request.args)
+    return url_for(request.endpoint, **kept_query(), **{**(request.view_args or {}), "lang": lang})
 
 
 # Formatting with Babel costs tens of microseconds a value, and a page of 50 rows

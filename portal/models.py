@@ -80,6 +80,8 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     locale: Mapped[str] = mapped_column(String(8), default="sv")
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # Raised at sign-out: every session cookie issued before (copies included) ends.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     roles: Mapped[list[RoleAssignment]] = relationship(back_populates="user")
 
@@ -89,7 +91,9 @@ class User(db.Model):
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """Flask-Login's alternative id: the user and the generation of their sessions,
+        so a cookie from before the last sign-out no longer names anyone."""
+        return f"{self.id}-{self.session_generation or 0}"
 
 
 class BillingAccount(db.Model):

@@ -114,12 +114,16 @@ def cards_of(b: Billing, account: BillingAccount) -> list[PaymentMethod]:
         .order_by(PaymentMethod.id)))
 
 
-def _check_key(b: Billing, key: str) -> None:
+def _check_key(b: Billing, key: str, account_id: int) -> None:
+    """A key already paid with is "already paid" — for its own account only; the key of
+    another account's payment (a tampered form) is a form used up, telling nothing."""
     if not isinstance(key, str) or not 8 <= len(key) <= MAX_KEY_LENGTH:
         raise InvalidAmount("idempotency key missing or malformed")
-    paid = b.session.scalars(select(Payment.id).where(Payment.idempotency_key == key)).first()
+    paid = b.session.execute(select(Payment.id, Payment.account_id).where(Payment.idempotency_key == key)).first()
     if paid is not None:
-        raise AlreadyPaid(paid)
+        if paid.account_id != account_id:
+            raise PaymentFormReused()
+        raise AlreadyPaid(paid.id)
 
 
 def _check_expected(expected_minor: int, amount: Money) -> None:
@@ -270,9 +274,11 @@ def _pay(b: Billing, user: User, attempt: _Attempt, flow: _Flow) -> Payment:
     with write_transaction(b.session):
         account = flow.scope()
         attempt.account_id = account.id
-        _check_key(b, attempt.key)
+        _check_key(b, attempt.key, account.id)
         row = b.session.scalars(select(UnconfirmedPayment).where(
             UnconfirmedPayment.idempotency_key == attempt.key)).first()
+        if row is not None and row.account_id != account.id:
+            raise PaymentFormReused()  # another account's attempt: not ours to take up
         if row is not None:
             token, amount = _take_up(b, attempt, row)
         else:

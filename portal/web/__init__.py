@@ -36,10 +36,11 @@ def page_url(param: str, number: int) -> str:
     """This page (same path and query) showing page `number` of a paginated list."""
     from flask import request, url_for
 
-    route_args = request.url_rule.arguments if request.url_rule else set()
-    args = {key: values for key, values in request.args.lists() if key != param and key not in route_args}
+    from portal.i18n import kept_query
+
+    args = kept_query(leave_out=param)
     if number > 1:
-        args[param] = str(number)
+        args[param] = [str(number)]
     return url_for(request.endpoint, **args, **(request.view_args or {}))
 
 

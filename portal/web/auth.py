@@ -1,28 +1,70 @@
 """Sign-in and sign-out (Flask-Login; hashed passwords; a fresh session at sign-in)."""
 from __future__ import annotations
 
-from flask import Flask, flash, g, redirect, request, session, url_for
+import secrets
+from datetime import timezone
+
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import login_user, logout_user
-from sqlalchemy import func, select
-from werkzeug.security import check_password_hash
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db, limiter, login_manager
 from portal.forms import SignInForm
 from portal.models import User
 from portal.web import ratelimit
 from portal.web.common import lang_blueprint, safe_next
+from portal.web.deps import clock
 from portal.web.rendering import render
 
 bp = lang_blueprint("auth")
 
-# Compared against when the email is unknown, so both answers take as long.
-_DUMMY_HASH = "pbkdf2:sha256:1000$salt$" + "0" * 64
+# Compared against when the email is unknown, so both answers take as long: made
+# once per process with the same method and cost as the real hashes.
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _DUMMY_HASHES[method]
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_id: str) -> User | None:
+    """The user named by the session's alternative id ("id-generation"): none when the
+    generation is older than the user's (signed out since)."""
+    user_id, _sep, generation = session_id.partition("-")
+    if not (user_id.isascii() and user_id.isdigit() and generation.isascii() and generation.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or (user.session_generation or 0) != int(generation):
+        return None
+    return user
+
+
+def _now() -> int:
+    """Seconds since the epoch, from the application's clock (tests move it)."""
+    return int(clock().now().replace(tzinfo=timezone.utc).timestamp())
+
+
+def _session_expired() -> None:
+    """Idle timeout and absolute lifetime (SESSION_IDLE_MINUTES, SESSION_MAX_HOURS): past
+    either, the session ends and the sign-in page says so — never an error."""
+    if "_user_id" not in session:
+        return
+    now = _now()
+    config = current_app.config
+    signed_in, seen = session.get("signed_in_at", now), session.get("seen_at", now)
+    if now - seen > config["SESSION_IDLE_MINUTES"] * 60 or now - signed_in > config["SESSION_MAX_HOURS"] * 3600:
+        logout_user()
+        session.clear()
+        flash(_l("You were signed out because the session ended. Sign in again to continue."), "info")
+        return
+    if now - seen >= 60:  # a new cookie at most once a minute
+        session["seen_at"] = now
 
 
 @login_manager.unauthorized_handler
@@ -43,11 +85,17 @@ def sign_in():
     if form.validate_on_submit():
         user = db.session.scalars(select(User).where(
             func.lower(User.email) == form.email.data.strip().lower())).first()
-        valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, form.password.data)
+        valid = check_password_hash(user.password_hash if user else _dummy_hash(), form.password.data)
         if user is not None and valid:
             session.clear()  # a new session at sign-in: nothing carried over (fixation)
             login_user(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("pages.home"), code=303)
+            session["signed_in_at"] = session["seen_at"] = _now()
+            response = redirect(safe_next(request.args.get("next")) or url_for("pages.home"), code=303)
+            # This browser may keep signing in while strangers are throttled (ratelimit.py).
+            response.set_cookie(ratelimit.DEVICE_COOKIE, ratelimit.device_cookie_for(user.email),
+                                max_age=ratelimit.DEVICE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                                secure=current_app.config["SESSION_COOKIE_SECURE"])
+            return response
         form.email.errors.append(_("The email address or password is not right"))
     status = 422 if form.errors else 200
     return render("auth/sign_in.html", form=form, status=status)
@@ -55,6 +103,11 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
+    """Ends this session and every copy of it: the user's session generation moves on."""
+    if current_user.is_authenticated:
+        db.session.execute(update(User).where(User.id == current_user.id)
+                           .values(session_generation=User.session_generation + 1))
+        db.session.commit()
     logout_user()
     session.clear()
     flash(_l("You have signed out."), "info")
@@ -62,4 +115,5 @@ def sign_out():
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_session_expired)
     login_manager.session_protection = "strong"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import flash, redirect, request
+from flask import flash, make_response, redirect, request
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from portal.billing.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
@@ -71,7 +71,10 @@ def show(checkout: Checkout, status: int = 200, pay_form: PaymentForm | None = N
     if raw is not None and chosen is None:
         choice_form.method.errors = [_("Select a payment method")]
         status = 422 if status == 200 else status
-    quote = checkout.quote(method_id)
+    try:
+        quote = checkout.quote(method_id)
+    except NothingToPay:  # paid meanwhile (a second tab, an old email's Pay now link)
+        return nothing_left(checkout)
     if pay_form is None:
         pay_form = PaymentForm(formdata=None, method=chosen, expected_total=str(quote.total.minor))
     else:
@@ -126,9 +129,19 @@ def submit(checkout: Checkout):
         flash(_l("This payment has already been made. Here is the receipt."), "info")
         return see_other_url(checkout.done_url(paid.payment_id))
     except NothingToPay:
-        flash(_l("There is nothing left to pay: it has already been paid."), "info")
-        return see_other_url(checkout.back_url)
+        return nothing_left(checkout)
     return see_other_url(checkout.done_url(payment.id))
+
+
+def nothing_left(checkout: Checkout):
+    """Back to where one came from, told why; htmx is told to go there too (a
+    redirect answered to its partial request would swap a whole page into the panel)."""
+    flash(_l("There is nothing left to pay: it has already been paid."), "info")
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = checkout.back_url
+        return response
+    return see_other_url(checkout.back_url)
 
 
 def see_other_url(url: str):

@@ -65,4 +65,5 @@ def see_other(endpoint: str, **values):
 def page_arg(name: str = "page") -> int | None:
     """?page=N of a paginated list; anything else is None (the first page)."""
     raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 9 else None
+    # isascii: str.isdigit() also says yes to "²" and "٣", which int() refuses or reads.
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, current_app, redirect, request
+from flask import Flask, Response, current_app, g, redirect, request
+from markupsafe import escape
 from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -63,9 +64,25 @@ def http_error(exc: HTTPException):
 
 
 def server_error(_exc):
-    return error_page(500, _("Something went wrong on our side"),
-                      _("Nothing was charged twice and nothing was lost: a payment either goes "
-                        "through completely or not at all. Please try again in a few minutes."))
+    try:
+        title = _("Something went wrong on our side")
+        message = _("Nothing was charged twice and nothing was lost: a payment either goes "
+                    "through completely or not at all. Please try again in a few minutes.")
+    except Exception:  # the catalogs themselves failed: the source text
+        title, message = "Something went wrong on our side", "Please try again in a few minutes."
+    try:
+        return error_page(500, title, message)
+    except Exception:  # the error page itself failed: a page that cannot
+        current_app.logger.exception("the error page could not be rendered")
+        return _minimal_error_page(title, message)
+
+
+def _minimal_error_page(title: str, message: str) -> Response:
+    """No template, no layout, no database: the translated sentences alone."""
+    lang = getattr(g, "lang", None) or "sv"
+    body = (f'<!doctype html><html lang="{escape(lang)}"><meta charset="utf-8"><title>{escape(title)}</title>'
+            f"<main><h1>{escape(title)}</h1><p>{escape(message)}</p></main></html>")
+    return Response(body, status=500, content_type="text/html; charset=utf-8")
 
 
 def invalid_state(_exc):

@@ -10,10 +10,12 @@ example `redis://…`), any storage the `limits` package knows.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 
 from flask import Flask, Response, current_app, request
 from flask_limiter.util import get_remote_address
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits.storage import Storage
 from sqlalchemy import case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -93,11 +95,46 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
 
 
+DEVICE_COOKIE = "device"
+DEVICE_COOKIE_DAYS = 365
+
+
+def _email_digest(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="sign-in-device")
+
+
+def device_cookie_for(email: str) -> str:
+    """OWASP's device cookie: this browser signed in as `email` before. Signed, and
+    naming the account only by a digest."""
+    return _device_serializer().dumps({"a": _email_digest(email), "n": secrets.token_hex(8)})
+
+
+def _trusted_device(email: str) -> str | None:
+    """The nonce of a valid device cookie for this email, if the browser sent one."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _device_serializer().loads(raw, max_age=DEVICE_COOKIE_DAYS * 86400)
+    except BadSignature:
+        return None
+    return data.get("n") if isinstance(data, dict) and data.get("a") == _email_digest(email) else None
+
+
 def account_key() -> str:
     """Per account: the address typed, normalised and hashed (a key of fixed length
-    that keeps no email address in the counters)."""
-    email = (request.form.get("email") or "").strip().lower()
-    return "account:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()
+    that keeps no email address in the counters). A browser that has signed in to
+    this account before (its device cookie) counts its failures apart, so strangers
+    who exhaust the account's attempts lock out only strangers (OWASP's device-cookie
+    pattern)."""
+    email = request.form.get("email") or ""
+    key = "account:" + _email_digest(email)
+    device = _trusted_device(email)
+    return f"{key}:device:{device}" if device else key
 
 
 def address_key() -> str:

@@ -163,6 +163,29 @@ def test_garbage_query_parameters_never_break_a_page(fuzz, who, template, params
     fuzz.check(response, allowed=set(range(200, 500)) - {201, 204})
 
 
+# url_for's own keywords and the ones the language switcher passes: a query string
+# must never steer the links a page builds (issue 14: 500s and external links).
+RESERVED_KEYS = ["lang", "endpoint", "_external", "_scheme", "_anchor", "_method", "values", "page",
+                 "chosen_page", "method", "invoice"]
+query_keys = st.one_of(st.sampled_from(RESERVED_KEYS), st.text(min_size=1, max_size=20))
+
+
+@pytest.mark.parametrize("who, template, params", QUERIES, ids=[q[1] for q in QUERIES])
+@SETTINGS
+@given(data=st.data())
+def test_unknown_and_reserved_query_keys_never_break_a_page_or_its_links(fuzz, who, template, params, data):
+    pairs = data.draw(st.lists(st.tuples(query_keys, st.one_of(weird_text, st.sampled_from(
+        ["1", "sv", "en", "https", "javascript", "evil.example", "²", "٣", "x" * 5000]))), min_size=1, max_size=6))
+    path = template.format(payg=fuzz.demo.payg, production=fuzz.demo.production,
+                           agreement=fuzz.demo.agreement, profile=fuzz.demo.profile)
+    response = getattr(fuzz, who).get(f"{path}?{urlencode(pairs)}")
+    fuzz.check(response, allowed=set(range(200, 500)) - {201, 204})
+    assert response.headers.get("Content-Security-Policy"), "every answer carries the security headers"
+    body = response.get_data(as_text=True)
+    assert not re.search(r'(href|action|hx-get|hx-post)="(https?://localhost|javascript:|//)', body), \
+        "a link was made absolute (or worse) by the query"
+
+
 # --- POST: every form, one field at a time ----------------------------------------
 
 def bad_card_field(draw):

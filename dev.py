@@ -96,7 +96,10 @@ def test_on(moment: str, extra: list[str]) -> int:
            "LD_LIBRARY_PATH": str(Path(found) / "vendor" / "libfaketime" / "src"),
            "LD_PRELOAD": "libfaketime.so.1", "FAKETIME": f"@{moment}",
            # Real monotonic time: timeouts and sleeps keep working.
-           "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+           "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+           # Processes started later (servers, commands) continue the same timeline
+           # instead of each starting again at `moment`.
+           "FAKETIME_DONT_RESET": "1"}
     print(f"+ the clock moved to {moment} UTC", flush=True)
     return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode
 

@@ -68,8 +68,9 @@ class FixedClock:
 @dataclass(frozen=True)
 class PinnedDayClock:
     """A running server whose calendar day is pinned (PORTAL_TODAY, development and
-    tests only): today() is always that day; now() is that day at the real time of
-    day, so timestamps still move while the server runs."""
+    tests only): today() is always that day, for every billing rule; now() is the
+    real instant, so timestamps, timeouts and "older than" keep moving forward — in
+    every process alike, also across a real midnight."""
     day: date
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(PORTAL_ZONE))
     source: Callable[[], datetime] = _utc_now
@@ -78,9 +79,7 @@ class PinnedDayClock:
         return self.day
 
     def now(self) -> datetime:
-        local = self.source().astimezone(self.tz)
-        pinned = datetime.combine(self.day, local.timetz().replace(tzinfo=None), tzinfo=self.tz)
-        return pinned.astimezone(timezone.utc).replace(tzinfo=None)
+        return self.source().astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def clock_from_config(config) -> Clock:

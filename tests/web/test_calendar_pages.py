@@ -36,6 +36,7 @@ class TestOnTheFirstOfDecember:
         assert "1 december 2026" in html
         clock.current = date(2026, 12, 2)
         lifecycle.run_billing_cycle(b)
+        sign_in_as(browser, "olivia@example.com")  # a day later: the session has ended
         html = browser.get(url).get_data(as_text=True)
         assert "status--past_due" in html and "Förfallen" in html
 

@@ -627,7 +627,10 @@ def reconcile(b: Billing, older_than: timedelta = timedelta(minutes=2)) -> Recon
             result = _finish_unconfirmed(b, account_id, older_than=cutoff)
             done.finished += result.paid
             done.declined += result.declined
-        except GatewayUnavailable:
+        except Exception as failed:  # the gateway cannot tell, or recording failed: a person looks
+            if not isinstance(failed, GatewayUnavailable):
+                log.exception("reconciling the payments of account %s failed", account_id)
+            b.session.rollback()
             done.waiting += list(b.session.scalars(select(UnconfirmedPayment.idempotency_key).where(
                 UnconfirmedPayment.account_id == account_id)))
             b.session.rollback()

@@ -2,6 +2,7 @@
 DATABASE_URL is set), the sandbox gateway with its own ledger, a fixed clock."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -34,10 +35,7 @@ def app(tmp_path, clock):
     app = create_app(for_tests(tmp_path, PASSWORD_HASH_METHOD=FAST_HASH))
     app.extensions["clock"] = clock
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:  # whatever an earlier test or run left behind
-                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        db.create_all()
+        fresh_schema()
     yield app
     with app.app_context():
         db.session.remove()
@@ -46,6 +44,31 @@ def app(tmp_path, clock):
         db.session.remove()
         db.engine.dispose()  # SQLite files go with tmp_path; PostgreSQL is reset at setup
     app.extensions["payment_gateway"].close()
+
+
+def fresh_schema() -> None:
+    """Empty tables for this test (in an application context): a new SQLite file, or on
+    PostgreSQL whatever an earlier test or run left behind dropped."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    db.create_all()
+
+
+@contextmanager
+def separate_app(tmp_path, **config):
+    """An application of its own (other settings than the `app` fixture's), on a fresh
+    schema, its connections closed afterwards."""
+    app = create_app(for_tests(tmp_path, **config))
+    try:
+        with app.app_context():
+            fresh_schema()
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        app.extensions["payment_gateway"].close()
 
 
 def outstanding_drift() -> list[tuple]:

@@ -10,14 +10,13 @@ from datetime import timedelta
 import pytest
 from werkzeug.security import generate_password_hash
 
-from portal import create_app
 from portal.billing import payments
 from portal.billing.errors import PaymentFormReused
 from portal.billing.payments import UseSavedCard
-from portal.config import for_tests
 from portal.extensions import db
 from portal.models import User
 from tests import factories as f
+from tests.conftest import separate_app
 from tests.web.conftest import Browser, csrf_from, sign_in_as
 from tests.web.test_flows import pay_url, settle_url
 
@@ -63,14 +62,16 @@ def test_reserved_and_unicode_query_values_are_ignored_not_a_crash(browser, demo
 
 
 def test_every_answer_carries_the_security_headers_even_a_crash(tmp_path, monkeypatch):
-    app = create_app(for_tests(tmp_path))
+    with separate_app(tmp_path) as app:
+        crashing_app_answers_with_headers(app, monkeypatch)
+
+
+def crashing_app_answers_with_headers(app, monkeypatch):
     app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
 
     @app.get("/sv/crash-for-the-test")
     def crash():
         raise RuntimeError("boom")
-    with app.app_context():
-        db.create_all()
     client = app.test_client()
     response = client.get("/sv/crash-for-the-test")
     assert response.status_code == 500 and "Något gick fel hos oss" in response.get_data(as_text=True)
@@ -83,7 +84,6 @@ def test_every_answer_carries_the_security_headers_even_a_crash(tmp_path, monkey
     assert_security_headers(response)
     for url in ("/sv/no-such-page", "/static/nothing.css", "/sv/sign-in"):
         assert_security_headers(client.get(url))
-    app.extensions["payment_gateway"].close()
 
 
 # --- sessions that end ---------------------------------------------------------------------
@@ -131,11 +131,13 @@ def test_idle_and_absolute_session_lifetimes_end_in_a_translated_sign_in(app, de
 def test_sign_in_takes_as_long_for_an_unknown_email_as_for_a_known_one(tmp_path):
     """Real hashes (scrypt, as in production); a dummy made the same way for unknown
     emails. The medians of both must be within 20 % of each other."""
-    app = create_app(for_tests(tmp_path, SIGN_IN_LIMIT_PER_ACCOUNT="1000 per minute",
-                               SIGN_IN_LIMIT_PER_ADDRESS="1000 per minute", PASSWORD_HASH_METHOD="scrypt",
-                               WTF_CSRF_ENABLED=False))
+    with separate_app(tmp_path, SIGN_IN_LIMIT_PER_ACCOUNT="1000 per minute", SIGN_IN_LIMIT_PER_ADDRESS="1000 per minute",
+                      PASSWORD_HASH_METHOD="scrypt", WTF_CSRF_ENABLED=False) as app:
+        known_and_unknown_take_as_long(app)
+
+
+def known_and_unknown_take_as_long(app):
     with app.app_context():
-        db.create_all()
         db.session.add(User(email="known@example.com", name="Known", locale="sv",
                             password_hash=generate_password_hash("right-password", method="scrypt")))
         db.session.commit()
@@ -153,7 +155,6 @@ def test_sign_in_takes_as_long_for_an_unknown_email_as_for_a_known_one(tmp_path)
         unknown.append(attempt("nobody@example.com"))
     ratio = statistics.median(unknown) / statistics.median(known)
     assert 0.8 <= ratio <= 1.25, (statistics.median(known), statistics.median(unknown))
-    app.extensions["payment_gateway"].close()
 
 
 # --- payment keys are looked up within their account ----------------------------------------

@@ -163,13 +163,20 @@ def test_focus_moves_to_the_panel_heading_when_a_swap_replaces_the_focused_contr
     """A keyboard user who Tabs into the old payment panel before the new one arrives
     lands on the new panel's heading, not on <body>."""
     page = open_page(site, ANNA, "en")
+    held, holding = [], []
+
+    def panel_request(route):  # registered before any request, so none can slip past it
+        if holding:
+            held.append(route)  # hold the answer back
+        else:
+            route.continue_()
+    page.route(re.compile(r".*/settle\?method=.*"), panel_request)
     page.goto(f"{page.base}/en/accounts/{site.ids['payg']}/subscriptions/{site.ids['production']}/settle")
     press_tab_until(page, is_radio)
     before = swaps(page)
     page.keyboard.press("ArrowDown")
     wait_for_swap(page, before)
-    held = []
-    page.route(re.compile(r".*/settle\?method=.*"), lambda route: held.append(route))  # hold the answer back
+    holding.append(True)
     page.keyboard.press("ArrowDown")  # the next card: a request is on its way ...
     page.wait_for_function("() => document.querySelector('.htmx-request') !== null")
     press_tab_until(page, lambda w: w["tag"] == "button")  # ... while focus goes into the old panel

@@ -210,6 +210,7 @@ def _close_attempt(b: Billing, attempt: _Attempt, user: User | None, action: str
     the gateway knows for another charge: nothing was charged, nothing changes but the
     audit log; the attempt is gone."""
     with write_transaction(b.session):
+        lock_account(b.session, attempt.account_id)  # always the account first, then its attempt
         _forget_unconfirmed(b, attempt.key)
         notify.audit(b.session, b.clock, action, account_id=attempt.account_id, actor=user,
                      profile_id=attempt.profile_id, purpose=str(attempt.purpose),
@@ -220,6 +221,7 @@ def _attempt_in_doubt(b: Billing, attempt: _Attempt, user: User | None) -> None:
     """The gateway did not answer: it may have charged. The attempt (already written)
     waits to be finished under its key; nothing else is charged for the account first."""
     with write_transaction(b.session):
+        lock_account(b.session, attempt.account_id)  # always the account first, then its attempt
         marked = b.session.execute(update(UnconfirmedPayment).where(
             UnconfirmedPayment.idempotency_key == attempt.key).values(state=AttemptState.IN_DOUBT)).rowcount
         if not marked:

@@ -68,13 +68,19 @@ def lock_account(session: Session, account_id: int):
     """Lock an account's row for the rest of the transaction (PostgreSQL); payments of
     one account then run one after the other.
 
+    FOR NO KEY UPDATE, not FOR UPDATE: it is as exclusive between payments, but does
+    not block the key-share locks that inserting a row referring to the account takes
+    (an audit event, an email). With FOR UPDATE, a request writing an audit event while
+    holding an attempt's row waits for the account, whose holder waits for that row:
+    a deadlock, seen as a 500 by one of two racing tabs.
+
     Rows read before the lock was granted may have been changed by the request that
     held it (READ COMMITTED): everything loaded so far is expired, so the caller reads
     the balance, the subscriptions and the payments again, as they are now."""
     from portal.models import BillingAccount
 
     account = session.scalars(
-        select(BillingAccount).where(BillingAccount.id == account_id).with_for_update()
+        select(BillingAccount).where(BillingAccount.id == account_id).with_for_update(key_share=True)
     ).one_or_none()
     if session.get_bind().dialect.name != "sqlite":  # SQLite: locked since BEGIN IMMEDIATE
         session.expire_all()

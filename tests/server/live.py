@@ -237,6 +237,7 @@ class Live:
     def __init__(self, backend, deploy, a, b, engine, gateway):
         self.backend, self.deploy, self.a, self.b = backend, deploy, a, b
         self.engine, self.gateway = engine, gateway
+        self._seen: dict[str, int] = {}
 
     def session(self) -> Session:
         return Session(self.engine)
@@ -254,6 +255,16 @@ class Live:
             profile = agreement.profiles[0].id
             return dict(payg=payg.id, agreement=agreement.id, profile=profile, subs=subs, cards=cards,
                         agreement_card=agreement_card)
+
+    def crashes(self) -> list[str]:
+        """Every exception an instance logged since the last call (each one a 500 some
+        client saw): a live test ends with none, and shows them when it does not."""
+        found = []
+        for server in self.deploy.servers:
+            log = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
+            new, self._seen[server.name] = log[self._seen.get(server.name, 0):], len(log)
+            found += [f"{server.name}:{part[:4000]}" for part in new.split("ERROR in app:")[1:]]
+        return found
 
     def payments(self) -> int:
         from portal.models import Payment
@@ -281,7 +292,9 @@ def live_deployment(backend: str, workdir: Path, **extra_env: str):
     engine = create_engine(_sqlalchemy_url(database_url))
     try:
         a, b = deploy.start("A", "B")
-        yield Live(backend, deploy, a, b, engine, gateway)
+        running = Live(backend, deploy, a, b, engine, gateway)
+        running.crashes()  # start-up logs are not a test's
+        yield running
     finally:
         deploy.stop()
         gateway.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
@@ -75,17 +75,21 @@ class _Attempt:
     taken_up: bool = False  # written by an earlier request: it may have been charged then
 
 
-@dataclass(frozen=True)
-class _Flow:
-    """One kind of payment (settle a balance, pay invoices), in the three steps every
-    payment takes (`_pay`): `scope()` authorises and locks the account and returns
-    it; `price(account)` resolves the method (filling in the attempt) and returns the
-    token to charge and the amount, refusing a total that is not the one the customer
-    saw; `record(account, method, amount, reference)` does everything a charged
-    payment changes, in the transaction that records it."""
-    scope: Callable[[], BillingAccount]
-    price: Callable[[BillingAccount], tuple[str, Money]]
-    record: Callable[[BillingAccount, PaymentMethod, Money, str], Payment]
+class _Flow(Protocol):
+    """One kind of payment (settle a balance, pay invoices), in the steps every payment
+    takes (`_pay`)."""
+    attempt: _Attempt
+
+    def authorize_and_lock(self) -> BillingAccount:
+        """The role check that counts (under the lock, the account locked)."""
+
+    def price(self, account: BillingAccount) -> tuple[str, Money]:
+        """The token to charge and the amount, filling in the attempt's method;
+        refuses a total other than the one the customer saw."""
+
+    def record(self, account: BillingAccount, method: PaymentMethod, amount: Money,
+               reference: str) -> Payment:
+        """Everything a charged payment changes, in the transaction that records it."""
 
 
 class _PaymentInDoubt(Exception):
@@ -264,33 +268,28 @@ def _open_attempts(b: Billing, account_id: int) -> list[str]:
                                   .where(UnconfirmedPayment.account_id == account_id)))
 
 
-def _pay(b: Billing, user: User, attempt: _Attempt, flow: _Flow) -> Payment:
+def _pay(b: Billing, user: User, flow: _Flow, finish_others: bool = True) -> Payment:
     """Every payment, in three steps (M2, M3, M5):
-    1. under the account's lock: refuse a key already paid; refuse while another
-       attempt of the account is unfinished (the caller finishes it first); price the
-       payment; write the attempt ahead and commit (or take up this key's own);
+    1. under the account's lock, after the role check that counts: refuse a key
+       already paid; while another attempt of the account is unfinished, finish it
+       first (under its own key: never a second charge; `finish_others`) or refuse;
+       price the payment; write the attempt ahead and commit (or take up this key's own);
     2. with no lock held: charge, under the attempt's key;
     3. under the lock again: record the payment and all it changes, and delete the
        attempt, in one transaction — unless someone finished this attempt meanwhile.
+       No role check here: the money has moved, so it is recorded.
     A crash between 2 and 3 leaves the attempt, so the charge is found again."""
-    with write_transaction(b.session):
-        account = flow.scope()
-        attempt.account_id = account.id
-        _check_key(b, attempt.key, account.id)
-        row = b.session.scalars(select(UnconfirmedPayment).where(
-            UnconfirmedPayment.idempotency_key == attempt.key)).first()
-        if row is not None and row.account_id != account.id:
-            raise PaymentFormReused()  # another account's attempt: not ours to take up
-        if row is not None:
-            token, amount = _take_up(b, attempt, row)
-        else:
-            if _open_attempts(b, account.id):
-                raise _PaymentInDoubt(account.id)
-            token, amount = flow.price(account)
-            if amount.currency != account.currency:
-                raise InvalidAmount("currency differs from the account's")
-            attempt.amount = amount
-            _write_ahead(b, attempt, user)
+    attempt = flow.attempt
+    try:
+        token, amount = _begin(b, user, flow)
+    except _PaymentInDoubt as in_doubt:
+        if not finish_others:
+            raise
+        _finish_unconfirmed(b, in_doubt.account_id)
+        try:
+            token, amount = _begin(b, user, flow)
+        except _PaymentInDoubt:
+            raise GatewayUnavailable(maybe_charged=True) from None
     try:
         reference = _charge(b, token, amount, attempt, user)
     except GatewayUnavailable as unanswered:
@@ -299,7 +298,7 @@ def _pay(b: Billing, user: User, attempt: _Attempt, flow: _Flow) -> Payment:
             raise AlreadyPaid(finished.id) from None  # another request finished it while we waited
         raise
     with write_transaction(b.session):
-        account = flow.scope()
+        account = lock_account(b.session, attempt.account_id)
         done = b.session.scalars(select(Payment).where(Payment.idempotency_key == attempt.key)).first()
         if done is not None:  # finished by another request (the same form twice, a second tab)
             raise AlreadyPaid(done.id)
@@ -310,23 +309,31 @@ def _pay(b: Billing, user: User, attempt: _Attempt, flow: _Flow) -> Payment:
         return payment
 
 
+def _begin(b: Billing, user: User, flow: _Flow) -> tuple[str, Money]:
+    """Step 1 of `_pay`: the token and amount to charge, the attempt committed."""
+    attempt = flow.attempt
+    with write_transaction(b.session):
+        account = flow.authorize_and_lock()
+        attempt.account_id = account.id
+        _check_key(b, attempt.key, account.id)
+        row = b.session.scalars(select(UnconfirmedPayment).where(
+            UnconfirmedPayment.idempotency_key == attempt.key)).first()
+        if row is not None and row.account_id != account.id:
+            raise PaymentFormReused()  # another account's attempt: not ours to take up
+        if row is not None:
+            return _take_up(b, attempt, row)
+        if _open_attempts(b, account.id):
+            raise _PaymentInDoubt(account.id)
+        token, amount = flow.price(account)
+        if amount.currency != account.currency:
+            raise InvalidAmount("currency differs from the account's")
+        attempt.amount = amount
+        _write_ahead(b, attempt, user)
+        return token, amount
+
+
 def _forget_unconfirmed(b: Billing, key: str) -> None:
     b.session.execute(delete(UnconfirmedPayment).where(UnconfirmedPayment.idempotency_key == key))
-
-
-def _paying(b: Billing, user: User, pay: Callable[[], Payment]) -> Payment:
-    """Run a payment; when another attempt of the account is unfinished, finish every
-    such attempt first (each under its own key: never a second charge), then pay.
-    While one cannot be finished, nothing new is charged (GatewayUnavailable)."""
-    try:
-        return pay()
-    except _PaymentInDoubt as in_doubt:
-        account_id = in_doubt.account_id
-    _finish_unconfirmed(b, account_id)
-    try:
-        return pay()
-    except _PaymentInDoubt:
-        raise GatewayUnavailable(maybe_charged=True) from None
 
 
 def method_summary(method: PaymentMethod) -> dict:
@@ -357,12 +364,12 @@ def quote_settlement(b: Billing, user: User, subscription_id: int,
     return settlement_quote(b.session, subscription, chosen)
 
 
-def preview_settlement(b: Billing, user: User, subscription_id: int, chosen_method_id: int | None = None,
+def preview_settlement(b: Billing, subscription: Subscription, method_id: int | None = None,
                        page: int | None = 1, chosen_page: int | None = 1) -> SettlementPreview:
-    """The settle page: the same total as `quote_settlement`, summed by the database,
+    """The settle page, for a subscription `settleable_subscription` gave (R02 checked
+    once, for the page): the same total as `quote_settlement`, summed by the database,
     with the subscriptions it covers a page at a time (read only)."""
-    subscription = settleable_subscription(b, user, subscription_id)
-    chosen = saved_card(b, subscription.account, chosen_method_id) if chosen_method_id is not None else None
+    chosen = saved_card(b, subscription.account, method_id) if method_id is not None else None
     return settlement_preview(b.session, subscription, chosen, page, chosen_page)
 
 
@@ -376,37 +383,44 @@ def settle_balance(b: Billing, user: User, subscription_id: int, choice: MethodC
 
     An unfinished attempt of the account (any tab, user or instance) is finished
     first (M5), so a reload and a new key can never charge twice."""
-    settleable_subscription(b, user, subscription_id)
-    return _paying(b, user, lambda: _settle(b, user, subscription_id, choice, expected_total_minor,
-                                            idempotency_key))
+    return _pay(b, user, _Settlement(b, user, subscription_id, choice, expected_total_minor,
+                                     _Attempt(PaymentPurpose.SETTLE, idempotency_key,
+                                              subscription_id=subscription_id)))
 
 
-def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
-            expected_total_minor: int, idempotency_key: str) -> Payment:
-    attempt = _Attempt(PaymentPurpose.SETTLE, idempotency_key, subscription_id=subscription_id)
+@dataclass
+class _Settlement:
+    """Settling a balance, in the steps of `_pay`."""
+    b: Billing
+    user: User
+    subscription_id: int
+    choice: MethodChoice
+    expected_total_minor: int
+    attempt: _Attempt
 
-    def scope() -> BillingAccount:
-        subscription = settleable_subscription(b, user, subscription_id)
-        lock_account(b.session, subscription.account_id)
-        return subscription.account
+    def authorize_and_lock(self) -> BillingAccount:
+        subscription = settleable_subscription(self.b, self.user, self.subscription_id)  # R02
+        return lock_account(self.b.session, subscription.account_id)
 
-    def price(account: BillingAccount) -> tuple[str, Money]:
-        subscription = b.session.get(Subscription, subscription_id)
+    def price(self, account: BillingAccount) -> tuple[str, Money]:
+        b = self.b
+        subscription = b.session.get(Subscription, self.subscription_id)
         if subscription.status == SubscriptionStatus.DELETED:
             raise InvalidState("subscription deleted")
-        method, token, _new_card = _resolve_choice(b, account, choice, attempt)
+        method, token, _new_card = _resolve_choice(b, account, self.choice, self.attempt)
         total = settlement_total(b.session, settled_method_ids(subscription, method), account.currency)
-        _check_expected(expected_total_minor, total)
+        _check_expected(self.expected_total_minor, total)
         return token, total
 
-    def record(account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
-        subscription = b.session.get(Subscription, subscription_id)
+    def record(self, account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
+        b = self.b
+        subscription = b.session.get(Subscription, self.subscription_id)
         # Set-based from here on: settling 10,000 subscriptions must not load
         # 18,000 charges and 10,000 subscriptions as objects.
         method_ids = settled_method_ids(subscription, method)
         failed_method = subscription.payment_method
-        payment = record_payment(b, account, user, method, amount, reference,
-                                  idempotency_key, PaymentPurpose.SETTLE)
+        payment = record_payment(b, account, self.user, method, amount, reference,
+                                  self.attempt.key, PaymentPurpose.SETTLE)
         pay_settled_charges(b.session, method_ids, payment)
         paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
         # The failed method's subscriptions first, then the chosen method's own.
@@ -430,16 +444,14 @@ def _settle(b: Billing, user: User, subscription_id: int, choice: MethodChoice,
         }
         notify.queue_email(b.session, b.clock, account, "receipt", details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
-                     actor=user, purpose="settle", **details)
+                     actor=self.user, purpose="settle", **details)
         if failed_method.id != method.id:
             notify.audit(b.session, b.clock, "payment_method.switched", account_id=account.id,
-                         actor=user, from_method_id=failed_method.id, to_method_id=method.id,
+                         actor=self.user, from_method_id=failed_method.id, to_method_id=method.id,
                          from_method=method_summary(failed_method),
                          method=method_summary(method),
                          subscriptions=switched_names)
         return payment
-
-    return _pay(b, user, attempt, _Flow(scope, price, record))
 
 
 # --- pay invoices (customer agreement) ----------------------------------------------
@@ -458,7 +470,12 @@ def payable_profile(b: Billing, user: User, profile_id: int, account_id: int | N
 @refusals_audited
 def quote_invoices(b: Billing, user: User, profile_id: int,
                    invoice_ids: list[int] | None = None) -> InvoiceQuote:
-    profile = payable_profile(b, user, profile_id)
+    return invoices_to_pay(b, payable_profile(b, user, profile_id), invoice_ids)
+
+
+def invoices_to_pay(b: Billing, profile: BillingProfile, invoice_ids: list[int] | None = None) -> InvoiceQuote:
+    """The Pay now page, for a profile `payable_profile` gave (R19 checked once, for
+    the page): what paying would charge (read only)."""
     _refuse_paid(b, profile, invoice_ids)
     return invoice_quote(b.session, profile, invoice_ids)
 
@@ -483,36 +500,41 @@ def pay_invoices(b: Billing, user: User, profile_id: int, invoice_ids: list[int]
     """R21/R22: pay the profile's open invoices (or the given ones) with a saved or a
     new card; each becomes Paid with its payment date and method (B4). An unfinished
     attempt of the account is finished first (M5)."""
-    payable_profile(b, user, profile_id)
-    return _paying(b, user, lambda: _pay_invoices(b, user, profile_id, invoice_ids, choice,
-                                                  expected_total_minor, idempotency_key))
+    invoice_ids = list(invoice_ids) if invoice_ids else None
+    return _pay(b, user, _InvoicePayment(b, user, profile_id, invoice_ids, choice, expected_total_minor,
+                                         _Attempt(PaymentPurpose.INVOICE, idempotency_key,
+                                                  profile_id=profile_id, invoice_ids=invoice_ids)))
 
 
-def _pay_invoices(b: Billing, user: User, profile_id: int, invoice_ids: list[int] | None,
-                  choice: MethodChoice, expected_total_minor: int, idempotency_key: str) -> Payment:
-    attempt = _Attempt(PaymentPurpose.INVOICE, idempotency_key, profile_id=profile_id,
-                       invoice_ids=list(invoice_ids) if invoice_ids else None)
+@dataclass
+class _InvoicePayment:
+    """Paying invoices, in the steps of `_pay`."""
+    b: Billing
+    user: User
+    profile_id: int
+    invoice_ids: list[int] | None
+    choice: MethodChoice
+    expected_total_minor: int
+    attempt: _Attempt
 
-    def scope() -> BillingAccount:
-        profile = payable_profile(b, user, profile_id)
-        lock_account(b.session, profile.account_id)
-        return profile.account
+    def authorize_and_lock(self) -> BillingAccount:
+        profile = payable_profile(self.b, self.user, self.profile_id)  # R19
+        return lock_account(self.b.session, profile.account_id)
 
-    def price(account: BillingAccount) -> tuple[str, Money]:
-        profile = b.session.get(BillingProfile, profile_id)
-        _refuse_paid(b, profile, invoice_ids)
-        quote = invoice_quote(b.session, profile, invoice_ids)
-        _check_expected(expected_total_minor, quote.total)
-        _method, token, _new_card = _resolve_choice(b, account, choice, attempt)
+    def price(self, account: BillingAccount) -> tuple[str, Money]:
+        quote = invoices_to_pay(self.b, self.b.session.get(BillingProfile, self.profile_id), self.invoice_ids)
+        _check_expected(self.expected_total_minor, quote.total)
+        _method, token, _new_card = _resolve_choice(self.b, account, self.choice, self.attempt)
         return token, quote.total
 
-    def record(account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
-        profile = b.session.get(BillingProfile, profile_id)
-        quote = invoice_quote(b.session, profile, invoice_ids)
+    def record(self, account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
+        b = self.b
+        profile = b.session.get(BillingProfile, self.profile_id)
+        quote = invoice_quote(b.session, profile, self.invoice_ids)
         if quote.total != amount:  # charged for what is owed no more: a person must look
             raise InvalidState(f"invoices now total {quote.total}, {amount} was charged")
-        payment = record_payment(b, account, user, method, amount, reference,
-                                  idempotency_key, PaymentPurpose.INVOICE)
+        payment = record_payment(b, account, self.user, method, amount, reference,
+                                  self.attempt.key, PaymentPurpose.INVOICE)
         mark_invoices_paid(b, quote.invoices, payment)
         details = {
             "payment_id": payment.id, "amount_minor": payment.amount_minor,
@@ -521,10 +543,8 @@ def _pay_invoices(b: Billing, user: User, profile_id: int, invoice_ids: list[int
         }
         notify.queue_email(b.session, b.clock, account, "receipt", details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
-                     actor=user, profile_id=profile.id, purpose="invoice", **details)
+                     actor=self.user, profile_id=profile.id, purpose="invoice", **details)
         return payment
-
-    return _pay(b, user, attempt, _Flow(scope, price, record))
 
 
 # --- attempts the gateway may have charged ------------------------------------------
@@ -549,19 +569,13 @@ def _finish_unconfirmed(b: Billing, account_id: int, older_than: datetime | None
     if older_than is not None:  # a young pending attempt may still be on its way
         query = query.where((UnconfirmedPayment.state == AttemptState.IN_DOUBT)
                             | (UnconfirmedPayment.created_at <= older_than))
-    pending = [(p.idempotency_key, p.purpose, p.user_id, p.subscription_id, p.billing_profile_id,
-                p.invoice_ids, UseSavedCard(p.payment_method_id) if p.payment_method_id is not None
-                else UseTokenizedCard(CardToken(**p.new_card)), p.amount_minor)
-               for p in b.session.scalars(query.order_by(UnconfirmedPayment.id))]
+    pending = [_unfinished_flow(b, row) for row in b.session.scalars(query.order_by(UnconfirmedPayment.id))]
     b.session.rollback()  # end the read: each attempt is finished in its own transactions
     paid, declined = [], 0
-    for key, purpose, user_id, subscription_id, profile_id, invoice_ids, choice, amount in pending:
-        owner = b.session.get(User, user_id)
+    for flow in pending:
+        key = flow.attempt.key
         try:
-            if purpose == PaymentPurpose.SETTLE:
-                paid.append(_settle(b, owner, subscription_id, choice, amount, key))
-            else:
-                paid.append(_pay_invoices(b, owner, profile_id, invoice_ids, choice, amount, key))
+            paid.append(_pay(b, flow.user, flow, finish_others=False))
         except AlreadyPaid:
             with write_transaction(b.session):
                 _forget_unconfirmed(b, key)
@@ -573,6 +587,20 @@ def _finish_unconfirmed(b: Billing, account_id: int, older_than: datetime | None
             log.warning("unconfirmed payment %s cannot be finished: %r", key, mismatch)
             raise GatewayUnavailable(maybe_charged=True) from mismatch
     return CheckResult(paid, declined, len(pending))
+
+
+def _unfinished_flow(b: Billing, row: UnconfirmedPayment) -> _Flow:
+    """The attempt exactly as it was written — same key, card token, amount and
+    person — ready to run through `_pay` again."""
+    choice = (UseSavedCard(row.payment_method_id) if row.payment_method_id is not None
+              else UseTokenizedCard(CardToken(**row.new_card)))
+    owner = b.session.get(User, row.user_id)
+    if row.purpose == PaymentPurpose.SETTLE:
+        return _Settlement(b, owner, row.subscription_id, choice, row.amount_minor,
+                           _Attempt(row.purpose, row.idempotency_key, subscription_id=row.subscription_id))
+    return _InvoicePayment(b, owner, row.billing_profile_id, row.invoice_ids, choice, row.amount_minor,
+                           _Attempt(row.purpose, row.idempotency_key, profile_id=row.billing_profile_id,
+                                    invoice_ids=row.invoice_ids))
 
 
 @refusals_audited

@@ -5,11 +5,11 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.web import account, assets, auth, errors, invoices, overview, pages, security, settle
+    from portal.web import account, assets, auth, errors, invoices, overview, pages, receipts, security, settle
     from portal.web.common import DatabaseId
 
     app.url_map.converters["int"] = DatabaseId  # before any route is added
-    for module in (pages, auth, overview, settle, invoices, account):
+    for module in (pages, auth, overview, settle, invoices, receipts, account):
         app.register_blueprint(module.bp)
     _template_helpers(app)
     assets.init_app(app)

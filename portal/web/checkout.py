@@ -1,15 +1,17 @@
-"""The one payment flow behind Settle balance and Pay now: Select a payment method
-(an htmx partial), see what will be charged, Pay (one PaymentForm, one template)."""
+"""The pages of the one payment flow behind Settle balance and Pay now: Select a
+payment method (an htmx partial), see what will be charged, Pay (one PaymentForm, one
+template). Each route calls its own service (settle.py, invoices.py); this module only
+turns a form into a `MethodChoice` and a service's answer or refusal into a page."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import flash, make_response, redirect, request
+from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
-from portal.billing.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
+from portal.billing.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined, InvalidCard,
                                    NothingToPay, PaymentFormReused)
 from portal.billing.gateway import CardDetails, normalize_card_number
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
@@ -36,16 +38,18 @@ CARD_ERROR_TEXT = {
 
 @dataclass
 class Checkout:
-    """What one checkout page needs; `quote(method_id)` asks the service layer."""
+    """What one checkout page needs, for a payer the route has checked (R02/R19);
+    `quote(method_id)` asks the service layer what would be charged."""
     kind: str                                   # "settle" or "invoices"
     account: Any
     cards: list[PaymentMethod]
     quote: Callable[[int | None], Any]
-    pay: Callable[[MethodChoice, int, str], Any]
     action_url: str
-    done_url: Callable[[Any], str]              # receipt of a payment
     back_url: str
     extra: dict = field(default_factory=dict)
+
+    def receipt_url(self, payment_id: int) -> str:
+        return url_for("receipts.show", account_id=self.account.id, payment_id=payment_id)
 
     def choices(self) -> list[tuple[str, str]]:
         failed = self.extra.get("failed_method_id")
@@ -87,6 +91,16 @@ def show(checkout: Checkout, status: int = 200, pay_form: PaymentForm | None = N
                   form=pay_form, notice=notice, **checkout.extra)
 
 
+def submitted() -> tuple[PaymentForm, MethodChoice | None]:
+    """The posted Pay form and the method it chose; None when the form is invalid
+    (its errors say why: `show(…, status=422, pay_form=form)`)."""
+    form = PaymentForm()
+    choice = _choice(form) if form.validate_on_submit() else None
+    if choice is None and not form.errors:
+        form.method.errors = [_("Select a payment method")]
+    return form, choice
+
+
 def _choice(form: PaymentForm) -> MethodChoice | None:
     if form.is_new_card:
         return UseNewCard(CardDetails(normalize_card_number(form.card_number.data),
@@ -97,40 +111,38 @@ def _choice(form: PaymentForm) -> MethodChoice | None:
     return None
 
 
-def submit(checkout: Checkout):
-    """POST: pay, then the receipt (303); every refusal is a page that says why."""
-    form = PaymentForm()
-    choice = _choice(form) if form.validate_on_submit() else None
-    if choice is None:
-        if not form.errors:
-            form.method.errors = [_("Select a payment method")]
+def refused(checkout: Checkout, form: PaymentForm, refusal: BillingError):
+    """A payment the service refused, as a page that says why and what to do; a
+    refusal with no page of its own here goes on to the error pages (errors.py)."""
+    if isinstance(refusal, InvalidCard):
+        getattr(form, CARD_ERROR_FIELD.get(refusal.reason, "card_number")).errors = [
+            CARD_ERROR_TEXT.get(refusal.reason, CARD_ERROR_TEXT["number"])]
         return show(checkout, status=422, pay_form=form)
-    try:
-        payment = checkout.pay(choice, int(form.expected_total.data), form.idempotency_key.data)
-    except InvalidCard as invalid:
-        getattr(form, CARD_ERROR_FIELD.get(invalid.reason, "card_number")).errors = [
-            CARD_ERROR_TEXT.get(invalid.reason, CARD_ERROR_TEXT["number"])]
-        return show(checkout, status=422, pay_form=form)
-    except CardDeclined as declined:
+    if isinstance(refusal, CardDeclined):
         return render("payments/declined.html", status=402, checkout=checkout, account=checkout.account,
-                      reason=DECLINE_REASON.get(declined.reason, DECLINE_REASON["generic_decline"]),
-                      reason_code=declined.reason)
-    except BalanceChanged:
+                      reason=DECLINE_REASON.get(refusal.reason, DECLINE_REASON["generic_decline"]),
+                      reason_code=refusal.reason)
+    if isinstance(refusal, BalanceChanged):
         form = PaymentForm(formdata=None, method=form.method.data)  # a fresh key for the new total
         return show(checkout, status=409, pay_form=form, notice=_(
             "The amount to pay has changed since the page was shown. Nothing was charged. "
             "Check the new total below and press the button again."))
-    except PaymentFormReused:
+    if isinstance(refusal, PaymentFormReused):
         form = PaymentForm(formdata=None, method=form.method.data)
         return show(checkout, status=409, pay_form=form, notice=_(
             "This payment form was already used for an attempt with another card or amount, so "
             "nothing more was charged. Check the details below and press the button again."))
-    except AlreadyPaid as paid:
+    if isinstance(refusal, AlreadyPaid):
         flash(_l("This payment has already been made. Here is the receipt."), "info")
-        return see_other_url(checkout.done_url(paid.payment_id))
-    except NothingToPay:
+        return see_other_url(checkout.receipt_url(refusal.payment_id))
+    if isinstance(refusal, NothingToPay):
         return nothing_left(checkout)
-    return see_other_url(checkout.done_url(payment.id))
+    raise refusal
+
+
+def paid(checkout: Checkout, payment_id: int):
+    """After Pay: the receipt (303, so a reload does not post again)."""
+    return see_other_url(checkout.receipt_url(payment_id))
 
 
 def nothing_left(checkout: Checkout):

@@ -44,7 +44,7 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
         return Target("invoices.detail", {"account_id": account_id, "invoice_id": invoice_id},
                       gettext("View invoice %(number)s", number=number))
     if kind == "receipt" and payment_id is not None:
-        return Target("settle.receipt", {"account_id": account_id, "payment_id": payment_id},
+        return Target("receipts.show", {"account_id": account_id, "payment_id": payment_id},
                       gettext("View the receipt"))
     if kind == "notification_email_changed":
         return Target("account.notifications", {"account_id": account_id},

@@ -6,10 +6,11 @@ from flask import current_app, request, url_for
 
 from portal.billing import accounts, payments
 from portal.billing.access import Action, decide
-from portal.billing.errors import NotFound
+from portal.billing.context import Billing
+from portal.billing.errors import BillingError, NotFound
 from portal.billing.remittance import remittance_from_config
 from portal.forms import InvoiceFilterForm
-from portal.models import InvoiceStatus
+from portal.models import BillingProfile, InvoiceStatus
 from portal.web import checkout
 from portal.web.common import MAX_ID, account_for, page_arg, signed_in_blueprint, user
 from portal.web.deps import billing
@@ -60,28 +61,36 @@ def _invoice_ids() -> list[int] | None:
     return [int(v) for v in raw]
 
 
-def _checkout(account_id: int, profile_id: int) -> checkout.Checkout:
-    b, me = billing(), user()
-    profile = payments.payable_profile(b, me, profile_id, account_id)  # R19
+def _checkout(b: Billing, profile: BillingProfile, invoice_ids: list[int] | None) -> checkout.Checkout:
     account = profile.account
-    invoice_ids = _invoice_ids()
     query = {"invoice": invoice_ids} if invoice_ids else {}
     return checkout.Checkout(
         kind="invoices", account=account, cards=payments.cards_of(b, account),
-        quote=lambda _method_id: payments.quote_invoices(b, me, profile_id, invoice_ids),
-        pay=lambda choice, expected, key: payments.pay_invoices(
-            b, me, profile_id, invoice_ids, choice, expected, key),
-        action_url=url_for("invoices.pay", account_id=account_id, profile_id=profile_id, **query),
-        done_url=lambda payment_id: url_for("settle.receipt", account_id=account_id, payment_id=payment_id),
-        back_url=url_for("invoices.index", account_id=account_id),
+        quote=lambda _method_id: payments.invoices_to_pay(b, profile, invoice_ids),
+        action_url=url_for("invoices.pay", account_id=account.id, profile_id=profile.id, **query),
+        back_url=url_for("invoices.index", account_id=account.id),
         extra={"profile": profile, "remittance": remittance_from_config(current_app.config)})
 
 
 @bp.get("/accounts/<int:account_id>/profiles/<int:profile_id>/pay")
 def start(account_id: int, profile_id: int):
-    return checkout.show(_checkout(account_id, profile_id))
+    b = billing()
+    profile = payments.payable_profile(b, user(), profile_id, account_id)  # R19
+    return checkout.show(_checkout(b, profile, _invoice_ids()))
 
 
 @bp.post("/accounts/<int:account_id>/profiles/<int:profile_id>/pay")
 def pay(account_id: int, profile_id: int):
-    return checkout.submit(_checkout(account_id, profile_id))
+    b, me = billing(), user()
+    profile = payments.payable_profile(b, me, profile_id, account_id)  # R19, for the page
+    invoice_ids = _invoice_ids()
+    page = _checkout(b, profile, invoice_ids)
+    form, choice = checkout.submitted()
+    if choice is None:
+        return checkout.show(page, status=422, pay_form=form)
+    try:
+        payment = payments.pay_invoices(b, me, profile_id, invoice_ids, choice, int(form.expected_total.data),
+                                        form.idempotency_key.data)  # R19 again, under the lock
+    except BillingError as refusal:
+        return checkout.refused(page, form, refusal)
+    return checkout.paid(page, payment.id)

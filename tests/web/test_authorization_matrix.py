@@ -31,14 +31,14 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
     """What a member with `role` on the account (of `kind`) gets for their own ids."""
     payg = kind == AccountKind.PAY_AS_YOU_GO
     match endpoint, method:
-        case ("overview.show" | "invoices.index" | "invoices.detail" | "settle.receipt"
+        case ("overview.show" | "invoices.index" | "invoices.detail" | "receipts.show"
               | "account.notifications" | "account.support", "GET"):
             return 200
         case "settle.start", "GET":
             return 200 if payg and role == ADMIN else 403          # R02; not for agreements
         case "settle.pay", "POST":
             return 422 if payg and role == ADMIN else 403          # empty form: "select a method"
-        case "settle.check", "POST":
+        case "receipts.check", "POST":
             return 403 if payg and role != ADMIN else 303
         case "invoices.start", "GET":
             return 200 if role in PAYING else 403                  # R19

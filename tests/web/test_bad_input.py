@@ -118,7 +118,7 @@ def own(demo):
 PAGES = {  # endpoint → (who, path template with {account} and the id being fuzzed)
     "overview.show": ("anna", "/sv/accounts/{id}/", "account"),
     "settle.start": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/settle", "subscription"),
-    "settle.receipt": ("anna", "/sv/accounts/{payg}/payments/{id}", "payment"),
+    "receipts.show": ("anna", "/sv/accounts/{payg}/payments/{id}", "payment"),
     "invoices.index": ("olivia", "/sv/accounts/{id}/invoices", "account"),
     "invoices.detail": ("olivia", "/sv/accounts/{agreement}/invoices/{id}", "invoice"),
     "invoices.start": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/pay", "profile"),
@@ -308,7 +308,7 @@ def test_sign_in_with_generated_credentials_is_refused_in_swedish(fuzz, data):
 
 
 ACTIONS = {  # the POST routes without a form of their own: malformed ids, or a bad token
-    "settle.check": "/sv/accounts/{id}/payments/check",
+    "receipts.check": "/sv/accounts/{id}/payments/check",
     "account.dismiss_notice": "/sv/accounts/{payg}/notices/{id}/dismiss",
     "auth.sign_out": "/sv/sign-out",
 }

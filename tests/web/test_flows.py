@@ -7,6 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from portal.billing import access
+from portal.billing.transaction import in_write_transaction
 from portal.models import (Charge, ChargeStatus, Invoice, InvoiceStatus, Payment, PaymentMethod,
                            Subscription, SubscriptionStatus)
 from tests.web.conftest import hidden, sign_in_as
@@ -284,3 +286,23 @@ def test_htmx_is_vendored_and_nothing_loads_from_elsewhere(browser, demo):
                for url in re.findall(r'(?:src|href|action)="([^"]+)"', html))
     with browser.get(scripts[0]) as response:
         assert 'version:"2.0.' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("flow", ["settle", "pay_now"])
+def test_a2_a_pay_post_checks_the_role_once_for_the_page_and_once_under_the_lock(browser, demo, b,
+                                                                                monkeypatch, flow):
+    """Issue 15: one POST to Settle balance or Pay now asks R02/R19 twice — for the
+    page, then inside the write transaction that holds the account's lock (the check
+    that counts) — and not again when recording what was charged."""
+    who, url = (("anna@example.com", settle_url(demo)) if flow == "settle"
+                else ("david@example.com", pay_url(demo)))
+    sign_in_as(browser, who, "en")
+    card = demo.spare_card if flow == "settle" else b.session.scalars(select(PaymentMethod.id).where(
+        PaymentMethod.account_id == demo.agreement, PaymentMethod.kind == "card")).first()
+    form = pay_form(browser.get(f"{url}?method={card}").get_data(as_text=True))
+    checks, require = [], access.require
+    monkeypatch.setattr(access, "require", lambda session, *args, **kw: (
+        checks.append(in_write_transaction(session)), require(session, *args, **kw))[1])
+    response = browser.post(url, form)
+    assert response.status_code == 303 and "/payments/" in response.location
+    assert checks == [False, True]

@@ -30,7 +30,7 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "auth.sign_in": ("anna@example.com", "/en/sign-in"),
         "auth.sign_out": ("anna@example.com", "/en/sign-out"),
         "settle.pay": ("anna@example.com", settle_url(demo)),
-        "settle.check": ("anna@example.com", f"/en/accounts/{demo.payg}/payments/check"),
+        "receipts.check": ("anna@example.com", f"/en/accounts/{demo.payg}/payments/check"),
         "invoices.pay": ("olivia@example.com", f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/pay"),
         "account.notifications": ("anna@example.com", f"/en/accounts/{demo.payg}/notifications"),
         "account.support": ("anna@example.com", f"/en/accounts/{demo.payg}/support"),

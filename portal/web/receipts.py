@@ -1,0 +1,35 @@
+"""A payment's receipt (Kvitto), for every kind of payment, and "Check the payment"
+after the gateway could not confirm one (M5)."""
+from __future__ import annotations
+
+from flask import flash
+from flask_babel import lazy_gettext as _l
+
+from portal.billing import accounts, payments
+from portal.web.common import page_arg, see_other, signed_in_blueprint, user
+from portal.web.deps import billing
+from portal.web.rendering import render
+
+bp = signed_in_blueprint("receipts")
+
+
+@bp.get("/accounts/<int:account_id>/payments/<int:payment_id>")
+def show(account_id: int, payment_id: int):
+    b = billing()
+    payment = accounts.payment_of(b, user(), account_id, payment_id)
+    return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
+                  paid=accounts.paid_subscriptions(b, payment, page_arg()))
+
+
+@bp.post("/accounts/<int:account_id>/payments/check")
+def check(account_id: int):
+    """After "we could not confirm the payment": ask the gateway under the same key."""
+    result = payments.check_unconfirmed(billing(), user(), account_id)
+    if result.paid:
+        flash(_l("The payment went through. Here is the receipt."), "success")
+        return see_other("receipts.show", account_id=account_id, payment_id=result.paid[-1].id)
+    if result.declined:
+        flash(_l("The payment was declined after all. Nothing was charged."), "info")
+    else:
+        flash(_l("No payment is waiting to be confirmed."), "info")
+    return see_other("overview.show", account_id=account_id)

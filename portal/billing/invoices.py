@@ -11,7 +11,7 @@ from portal.billing.context import Billing
 from portal.billing.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated
-from portal.billing.transaction import lock_account, write_transaction
+from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
 from portal.models import (BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
                            InvoiceStatus, MethodKind, PaymentPurpose, Subscription,
                            SubscriptionStatus)
@@ -121,20 +121,12 @@ def _auto_charge(b: Billing, profile: BillingProfile, invoice: Invoice, payload:
                      amount_minor=invoice.amount_due.minor, currency=invoice.currency)
 
 
-def generate_invoices(b: Billing, period_start: date, period_end: date, progress=None) -> int:
-    """Each profile in its own transaction, so one failure does not undo the rest.
-    `progress(1)` is called after each profile (the CLI's progress bar)."""
-    created = 0
+def generate_invoices(b: Billing, period_start: date, period_end: date, progress: Progress | None = None) -> int:
+    """Each profile in its own transaction, so one failure does not undo the rest."""
     profile_ids = b.session.scalars(select(BillingProfile.id).order_by(BillingProfile.id)).all()
-    for profile_id in profile_ids:
-        with write_transaction(b.session):
-            profile = b.session.get(BillingProfile, profile_id)
-            lock_account(b.session, profile.account_id)
-            if generate_invoice(b, profile, period_start, period_end) is not None:
-                created += 1
-        if progress is not None:
-            progress(1)
-    return created
+    return each_under_its_account_lock(
+        b.session, BillingProfile, profile_ids,
+        lambda profile: generate_invoice(b, profile, period_start, period_end), progress)
 
 
 def mark_past_due_invoices(b: Billing, today: date) -> int:

@@ -3,7 +3,6 @@ active → past due (R01) → disabled (R12) → deleted 90 days later (R12), ba
 by settling until deleted (R13) — and the billing cycle that drives it all."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -16,13 +15,12 @@ from portal.billing.invoices import generate_invoices, mark_past_due_invoices
 from portal.billing.money import Money
 from portal.billing.payments import method_summary, record_payment
 from portal.billing.periods import billed_part, previous_month, prorated
-from portal.billing.transaction import lock_account, write_transaction
+from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
 from portal.models import (AccountKind, BilledPeriod, BillingAccount, BillingProfile, Charge, ChargeStatus,
                            DisableWarning, MethodKind, PaymentPurpose, Subscription,
                            SubscriptionStatus)
 
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
-Progress = Callable[[int], None]  # told how many more items are done
 NOT_RECEIVED = "not_received"  # a check/wire payment that did not arrive by its due date
 
 
@@ -96,16 +94,10 @@ def billable_subscription_ids(b: Billing, period_end: date) -> list[int]:
 
 def bill_subscriptions(b: Billing, period_start: date, period_end: date,
                        progress: Progress | None = None) -> int:
-    created = 0
-    for sub_id in billable_subscription_ids(b, period_end):
-        with write_transaction(b.session):
-            sub = b.session.get(Subscription, sub_id)
-            lock_account(b.session, sub.account_id)
-            if bill_subscription(b, sub, period_start, period_end) is not None:
-                created += 1
-        if progress is not None:
-            progress(1)
-    return created
+    """Each subscription in its own transaction, so one failure does not undo the rest."""
+    return each_under_its_account_lock(
+        b.session, Subscription, billable_subscription_ids(b, period_end),
+        lambda sub: bill_subscription(b, sub, period_start, period_end), progress)
 
 
 def mark_unreceived_transfers(b: Billing, today: date) -> int:

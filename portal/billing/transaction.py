@@ -9,7 +9,7 @@ go on meanwhile. PostgreSQL: callers lock the rows they pay with SELECT … FOR 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event, select
@@ -85,3 +85,23 @@ def lock_account(session: Session, account_id: int):
     if session.get_bind().dialect.name != "sqlite":  # SQLite: locked since BEGIN IMMEDIATE
         session.expire_all()
     return account
+
+
+Progress = Callable[[int], None]  # told how many more items are done (the CLI's progress bar)
+
+
+def each_under_its_account_lock(session: Session, model, row_ids, work: Callable[[object], object],
+                                progress: Progress | None = None) -> int:
+    """`work(row)` for each row of `model` (anything with an `account_id`), each in a
+    transaction of its own under its account's lock — one failure does not undo the
+    rest, and a payment of the account waits for it. How many rows gave a result."""
+    made = 0
+    for row_id in row_ids:
+        with write_transaction(session):
+            row = session.get(model, row_id)
+            lock_account(session, row.account_id)
+            if work(row) is not None:
+                made += 1
+        if progress is not None:
+            progress(1)
+    return made

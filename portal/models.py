@@ -122,7 +122,8 @@ class BillingProfile(db.Model):
     check_wire_approved: Mapped[bool] = mapped_column(Boolean, default=False)
 
     account: Mapped[BillingAccount] = relationship(back_populates="profiles")
-    default_payment_method: Mapped[PaymentMethod | None] = relationship(foreign_keys=[default_payment_method_id])
+    default_payment_method: Mapped[PaymentMethod | None] = relationship(
+        foreign_keys=[default_payment_method_id], lazy="joined")  # shown wherever the profile is
 
 
 class RoleAssignment(db.Model):

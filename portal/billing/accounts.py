@@ -312,7 +312,7 @@ def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invo
 def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Payment:
     """A receipt: the payment of an account the user may see."""
     account = access.get_account(b.session, user, account_id)
-    payment = b.session.get(Payment, payment_id, options=[joinedload(Payment.payment_method)]) \
+    payment = b.session.get(Payment, payment_id, options=[joinedload(Payment.payment_method), selectinload(Payment.invoices)]) \
         if ids.is_id(payment_id) else None
     if payment is None or payment.account_id != account.id:
         raise NotFound("payment")

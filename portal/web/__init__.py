@@ -26,7 +26,7 @@ def _template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(
         labels=labels, card_name=labels.card_name, notice_text=labels.notice_text,
-        notice_link=deeplinks.notice_link, audit_text=labels.audit_text, may_view_audit=_may_view_audit)
+        notice_link=deeplinks.notice_link, audit_text=labels.audit_text)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: money(Money(minor, currency))
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals["page_url"] = page_url
@@ -42,13 +42,3 @@ def page_url(param: str, number: int) -> str:
     if number > 1:
         args[param] = [str(number)]
     return url_for(request.endpoint, **args, **(request.view_args or {}))
-
-
-def _may_view_audit(account) -> bool:
-    """The account navigation links the audit log only for those who may see it."""
-    from flask_login import current_user
-
-    from portal.billing import access
-    from portal.extensions import db
-    return bool(current_user.is_authenticated and access.decide(
-        db.session, current_user, account, access.Action.VIEW_AUDIT))

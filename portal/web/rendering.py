@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from flask import Response, make_response, render_template, request
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
+
+from portal.billing import access
+from portal.extensions import db
 
 
 def wants_fragment() -> bool:
@@ -19,8 +23,18 @@ def render(template: str, *, block: str | None = None, status: int = 200, **cont
     if block is not None and wants_fragment():
         body = render_block(template, block, **context)
     else:
-        body = render_template(template, **context)
+        body = render_template(template, **_layout(context))
     response = make_response(body, status)
     response.vary.add("HX-Request")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _layout(context: dict) -> dict:
+    """What the layout shows around a whole page, decided here (templates only show):
+    the account's navigation links the audit log only for those who may see it."""
+    account = context.get("account")
+    context.setdefault("may_view_audit", bool(
+        account is not None and current_user.is_authenticated
+        and access.decide(db.session, current_user, account, access.Action.VIEW_AUDIT)))
+    return context

@@ -11,6 +11,7 @@ import io
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +146,6 @@ def _write(path: Path, catalog: Catalog) -> None:
 
 
 def _fresh_template() -> Path:
-    import tempfile
     target = Path(tempfile.mkdtemp()) / "messages.pot"
     extract(target)
     return target

@@ -17,6 +17,7 @@ from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_babel import (Babel, Domain, format_currency, format_date, format_datetime, format_number,
                          get_locale)
+from flask_login import current_user
 from werkzeug.routing import BaseConverter
 from wtforms.i18n import messages_path as wtforms_messages_path
 
@@ -61,7 +62,6 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str | None:
-    from flask_login import current_user
     zone = getattr(current_user, "timezone", None) if current_user else None
     if zone:
         try:

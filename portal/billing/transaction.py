@@ -16,6 +16,8 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from portal.models import BillingAccount
+
 BUSY_TIMEOUT_MS = 15_000
 IN_WRITE_TRANSACTION = "portal.in_write_transaction"
 
@@ -77,8 +79,6 @@ def lock_account(session: Session, account_id: int):
     Rows read before the lock was granted may have been changed by the request that
     held it (READ COMMITTED): everything loaded so far is expired, so the caller reads
     the balance, the subscriptions and the payments again, as they are now."""
-    from portal.models import BillingAccount
-
     account = session.scalars(
         select(BillingAccount).where(BillingAccount.id == account_id).with_for_update(key_share=True)
     ).one_or_none()

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.billing import errors as domain
+from portal.extensions import limiter
 from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
 from portal.web.labels import REFUSAL
 from portal.web.rendering import render
@@ -93,7 +94,6 @@ def invalid_state(_exc):
 
 def too_many_attempts(exc):
     """Sign-in rate limit (Flask-Limiter): how long to wait, never which limit."""
-    from portal.extensions import limiter
     breached = limiter.current_limit  # the window that is full, and when it ends
     seconds = breached.reset_at - time.time() if breached is not None else 15 * 60
     minutes = max(1, round(seconds / 60))

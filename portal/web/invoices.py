@@ -3,6 +3,7 @@ R17, B4), and Pay now (Betala nu) through the shared checkout (R19–R22)."""
 from __future__ import annotations
 
 from flask import current_app, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from portal.billing import accounts, payments
 from portal.billing.access import Action, decide
@@ -37,7 +38,6 @@ def index(account_id: int):
 
 
 def _all_label():
-    from flask_babel import lazy_gettext as _l
     return _l("All")
 
 

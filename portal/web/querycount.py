@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask import Flask, Response, g, has_request_context
 from sqlalchemy import event
 
+from portal.extensions import db
+
 HEADER = "X-SQL-Queries"
 
 
@@ -26,8 +28,6 @@ def _expose(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     if not (app.config.get("BENCHMARK") or app.config.get("TESTING")):
         return
-    from portal.extensions import db
-
     with app.app_context():
         engine = db.engine  # the portal's own engine: not the sandbox gateway's ledger
     event.listen(engine, "before_cursor_execute", _count)

@@ -21,6 +21,7 @@ from sqlalchemy import case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from portal.extensions import db, limiter
 from portal.models import RateLimitCounter
 
 SCHEME = "portal-db"
@@ -41,7 +42,6 @@ class DatabaseStorage(Storage):
 
     @staticmethod
     def _engine():
-        from portal.extensions import db
         return db.engine  # the current app's: limits are checked inside requests
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
@@ -91,7 +91,6 @@ class DatabaseStorage(Storage):
 
 def init_app(app: Flask) -> None:
     """Bind the limiter; importing this module has registered `portal-db://`."""
-    from portal.extensions import limiter
     limiter.init_app(app)
 
 

@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from portal import cli, i18n
     from portal.billing.clock import clock_from_config
-    from portal.billing.gateway import SandboxGateway
+    from portal.billing.sandbox_gateway import SandboxGateway
     from portal.billing.remittance import remittance_from_config
     from portal.extensions import babel, csrf, db, htmx, login_manager
     from portal.web import querycount, ratelimit, register_blueprints

@@ -14,18 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.billing.errors import InvalidAmount, InvalidCard
-from portal.billing.gateway import (
-    TEST_CARDS,
-    CardDetails,
-    ChargeResult,
-    DeclineCode,
-    IdempotencyConflict,
-    SandboxGateway,
-    card_brand,
-    luhn_valid,
-    normalize_card_number,
-    validate_card,
-)
+from portal.billing.gateway import (CardDetails, ChargeResult, DeclineCode, IdempotencyConflict, card_brand,
+                                    luhn_valid, normalize_card_number, validate_card)
+from portal.billing.sandbox_gateway import TEST_CARDS, SandboxGateway
 from portal.billing.money import Money
 
 TODAY = dt.date(2030, 6, 15)

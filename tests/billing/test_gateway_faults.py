@@ -10,8 +10,8 @@ import uuid
 import pytest
 
 from portal import create_app
-from portal.billing.gateway import (FAULT_CARDS, TEST_CARDS, CardDetails, Fault, GatewayNoAnswer,
-                                    GatewayNotReached, SandboxGateway, luhn_valid)
+from portal.billing.gateway import CardDetails, GatewayNoAnswer, GatewayNotReached, luhn_valid
+from portal.billing.sandbox_gateway import FAULT_CARDS, TEST_CARDS, Fault, SandboxGateway
 from portal.billing.money import Money
 from portal.config import ConfigError, for_tests, from_environment
 

@@ -276,7 +276,7 @@ class Live:
 def live_deployment(backend: str, workdir: Path, **extra_env: str):
     """The demo on one database (SQLite file, or TEST_POSTGRES_URL), served by
     instances A and B, with its gateway ledger."""
-    from portal.billing.gateway import SandboxGateway
+    from portal.billing.sandbox_gateway import SandboxGateway
     if backend == "postgresql":
         url = postgres_url()
         reset_postgres(url)

@@ -21,7 +21,7 @@ from flask_login import current_user
 from werkzeug.routing import BaseConverter
 from wtforms.i18n import messages_path as wtforms_messages_path
 
-from portal.billing.money import Money
+from portal.money import Money
 from portal.pseudo import PseudoTranslations
 
 SUPPORTED_LOCALES = ("sv", "en")

@@ -10,7 +10,7 @@ from sqlalchemy import (JSON, Boolean, Date, DateTime, Enum, Float, ForeignKey, 
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.billing.money import Money
+from portal.money import Money
 from portal.extensions import db
 
 

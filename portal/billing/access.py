@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from portal.billing import ids
-from portal.billing.errors import NotAuthorized, NotFound
+from portal.errors import NotAuthorized, NotFound
 from portal.models import AccountKind, BillingAccount, Role, RoleAssignment, User
 
 

@@ -16,7 +16,7 @@ from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalan
                                      paid_by)
 from portal.billing.notify import refusals_audited
 from portal.billing.context import Billing
-from portal.billing.errors import InvalidInput, NotEligible, NotFound
+from portal.errors import InvalidInput, NotEligible, NotFound
 from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice,

@@ -8,8 +8,8 @@ from datetime import date
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from portal.billing.errors import CurrencyMismatch, NotFound
-from portal.billing.money import Money, total
+from portal.errors import CurrencyMismatch, NotFound
+from portal.money import Money, total
 from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, InvoiceStatus,
                            PaymentMethod, Subscription, SubscriptionStatus)

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from portal.billing.errors import InvalidCard
-from portal.billing.money import Money
+from portal.errors import InvalidCard
+from portal.money import Money
 
 
 class DeclineCode(enum.StrEnum):

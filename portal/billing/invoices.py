@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.billing import notify
 from portal.billing.context import Billing
-from portal.billing.errors import InvalidAmount
+from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction

@@ -12,7 +12,7 @@ from portal.billing import notify
 from portal.billing.balances import recount_outstanding, settled_method_ids, settlement_total
 from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
-from portal.billing.money import Money
+from portal.money import Money
 from portal.billing.payments import method_summary, record_payment
 from portal.billing.periods import billed_part, previous_month, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction

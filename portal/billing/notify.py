@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
-from portal.billing.errors import NotAuthorized
+from portal.errors import NotAuthorized
 from portal.billing.transaction import in_write_transaction, write_transaction
 from portal.models import (AuditEvent, BillingAccount, Notice, OutboxMessage, Role,
                            RoleAssignment, User)

@@ -20,12 +20,12 @@ from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementPreview
                                      recount_outstanding, settled_method_ids, settlement_preview,
                                      settlement_quote, settlement_total)
 from portal.billing.context import Billing
-from portal.billing.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined,
+from portal.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined,
                                    GatewayUnavailable, InvalidAmount, InvalidState,
                                    NothingToPay, NotFound, PaymentFormReused)
 from portal.billing.gateway import (CardDetails, CardToken, GatewayError, GatewayNotReached,
                                     IdempotencyConflict, validate_card)
-from portal.billing.money import Money
+from portal.money import Money
 from portal.billing.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
 from portal.models import (AccountKind, AttemptState, BillingAccount, BillingProfile, Charge, Invoice,

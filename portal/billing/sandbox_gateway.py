@@ -31,11 +31,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from portal.billing.errors import InvalidAmount
+from portal.errors import InvalidAmount
 from portal.billing.gateway import (CardDetails, CardToken, ChargeResult, DeclineCode, GatewayNoAnswer,
                                     GatewayNotReached, IdempotencyConflict, LedgerEntry, card_brand,
                                     normalize_card_number, validate_card)
-from portal.billing.money import Money
+from portal.money import Money
 
 
 class Fault(enum.StrEnum):

@@ -13,7 +13,7 @@ from typing import Any
 from babel.lists import format_list
 from flask_babel import get_locale, gettext as _
 
-from portal.billing.money import Money
+from portal.money import Money
 from portal.i18n import day, money
 from portal.web.labels import FAILURE_REASON, card_name
 

@@ -19,7 +19,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def _template_helpers(app: Flask) -> None:
-    from portal.billing.money import Money
+    from portal.money import Money
     from portal.i18n import money, number
     from portal.web import deeplinks, labels
 

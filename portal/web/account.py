@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.billing import access, accounts
 from portal.billing.access import Action
-from portal.billing.errors import InvalidInput, NotFound
+from portal.errors import InvalidInput, NotFound
 from portal.forms import NotificationEmailForm, SupportRequestForm
 from portal.web.common import MAX_ID, account_for, see_other, signed_in_blueprint, user
 from portal.web.deps import billing

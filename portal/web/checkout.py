@@ -11,7 +11,7 @@ from typing import Any
 from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
-from portal.billing.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined, InvalidCard,
+from portal.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined, InvalidCard,
                                    NothingToPay, PaymentFormReused)
 from portal.billing.gateway import CardDetails, normalize_card_number
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard

@@ -10,7 +10,7 @@ from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from portal.billing import errors as domain
+from portal import errors as domain
 from portal.extensions import limiter
 from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
 from portal.web.labels import REFUSAL

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from portal.billing import accounts, payments
 from portal.billing.access import Action, decide
 from portal.billing.context import Billing
-from portal.billing.errors import BillingError, NotFound
+from portal.errors import BillingError, NotFound
 from portal.billing.remittance import remittance_from_config
 from portal.forms import InvoiceFilterForm
 from portal.models import BillingProfile, InvoiceStatus

@@ -99,7 +99,7 @@ BANNER_LEVEL = {"info": _l("Information"), "warning": _l("Warning"), "error": _l
 def notice_text(notice) -> str:
     """The in-portal notice (R01) for its kind and payload, in the page's language."""
     from flask_babel import gettext
-    from portal.billing.money import Money
+    from portal.money import Money
     from portal.i18n import day, money
     from datetime import date
 
@@ -159,7 +159,7 @@ def audit_text(event) -> str:
     """What happened, as one sentence in the page's language (details never hold card
     numbers or security codes: only brand and last four digits)."""
     from flask_babel import gettext, ngettext
-    from portal.billing.money import Money
+    from portal.money import Money
     from portal.i18n import day, money
     from datetime import date
 

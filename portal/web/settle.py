@@ -5,7 +5,7 @@ from flask import current_app, url_for
 
 from portal.billing import accounts, payments
 from portal.billing.context import Billing
-from portal.billing.errors import BillingError
+from portal.errors import BillingError
 from portal.billing.remittance import remittance_from_config
 from portal.models import Subscription, User
 from portal.web import checkout

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.billing import access, accounts
 from portal.billing.access import Action
-from portal.billing.errors import InvalidInput, NotAuthorized, NotFound
+from portal.errors import InvalidInput, NotAuthorized, NotFound
 from portal.models import (AccountKind, AuditEvent, OutboxMessage, Role, SubscriptionStatus)
 from tests import factories as f
 

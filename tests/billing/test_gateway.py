@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.billing.errors import InvalidAmount, InvalidCard
+from portal.errors import InvalidAmount, InvalidCard
 from portal.billing.gateway import (CardDetails, ChargeResult, DeclineCode, IdempotencyConflict, card_brand,
                                     luhn_valid, normalize_card_number, validate_card)
 from portal.billing.sandbox_gateway import TEST_CARDS, SandboxGateway
-from portal.billing.money import Money
+from portal.money import Money
 
 TODAY = dt.date(2030, 6, 15)
 SEK_100 = Money(10_000, "SEK")

@@ -12,7 +12,7 @@ import pytest
 from portal import create_app
 from portal.billing.gateway import CardDetails, GatewayNoAnswer, GatewayNotReached, luhn_valid
 from portal.billing.sandbox_gateway import FAULT_CARDS, TEST_CARDS, Fault, SandboxGateway
-from portal.billing.money import Money
+from portal.money import Money
 from portal.config import ConfigError, for_tests, from_environment
 
 TODAY = dt.date(2030, 6, 15)

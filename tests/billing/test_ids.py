@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from portal.billing import access, accounts, payments
-from portal.billing.errors import NotFound
+from portal.errors import NotFound
 from portal.billing.ids import MAX_ID, is_id
 from portal.billing.payments import UseSavedCard
 from portal.models import Role

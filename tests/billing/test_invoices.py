@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.billing import accounts, invoices, payments
-from portal.billing.errors import (AlreadyPaid, CardDeclined, NotAuthorized, NotEligible,
+from portal.errors import (AlreadyPaid, CardDeclined, NotAuthorized, NotEligible,
                                    NothingToPay, NotFound)
 from portal.billing.gateway import CardDetails
 from portal.billing.payments import UseNewCard, UseSavedCard

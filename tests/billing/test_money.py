@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from portal.billing.errors import CurrencyMismatch, InvalidAmount
-from portal.billing.money import Money, total
+from portal.errors import CurrencyMismatch, InvalidAmount
+from portal.money import Money, total
 
 
 def test_m1_money_is_integer_minor_units_with_a_currency():

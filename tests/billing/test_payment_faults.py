@@ -12,10 +12,10 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from portal.billing import payments
-from portal.billing.errors import GatewayUnavailable, NothingToPay, NotAuthorized
+from portal.errors import GatewayUnavailable, NothingToPay, NotAuthorized
 from portal.billing.gateway import CardDetails
 from portal.billing.sandbox_gateway import FAULT_CARDS, Fault, SandboxGateway
-from portal.billing.money import Money
+from portal.money import Money
 from portal.billing.payments import UseNewCard, UseSavedCard
 from portal.models import (AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus, OutboxMessage,
                            Payment, PaymentMethod, Role, Subscription, UnconfirmedPayment)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.billing import payments
-from portal.billing.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
+from portal.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
                                    InvalidState, NothingToPay, NotAuthorized, NotFound)
 from portal.billing.gateway import CardDetails
 from portal.billing.payments import UseNewCard, UseSavedCard

@@ -8,7 +8,7 @@ import uuid
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from portal.billing import payments
-from portal.billing.errors import CardDeclined
+from portal.errors import CardDeclined
 from portal.billing.payments import UseSavedCard
 from portal.models import (Charge, ChargeStatus, Payment, PaymentMethod, Role, Subscription,
                            SubscriptionStatus)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 import pytest
 from flask import g
 
-from portal.billing.money import Money
+from portal.money import Money
 from portal.i18n import day, moment, money, number
 
 

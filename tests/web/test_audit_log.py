@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.billing import accounts, payments
-from portal.billing.errors import NotAuthorized
+from portal.errors import NotAuthorized
 from portal.billing.payments import UseSavedCard
 from portal.models import AuditEvent, Invoice, InvoiceStatus, Role
 from tests import factories as f

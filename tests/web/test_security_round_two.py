@@ -11,7 +11,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from portal.billing import payments
-from portal.billing.errors import PaymentFormReused
+from portal.errors import PaymentFormReused
 from portal.billing.payments import UseSavedCard
 from portal.extensions import db
 from portal.models import User

@@ -1,5 +1,7 @@
-"""Typed domain errors. Views translate each one to a message and a status code in
-one place (portal/web/errors.py); the service layer never formats user text."""
+"""Typed domain errors, raised by the service layer (portal/billing/) and by Money.
+They stand below both (this module imports nothing of the portal), so models and
+money never reach up into billing. Views translate each one to a message and a status
+code in one place (portal/web/errors.py); the service layer never formats user text."""
 from __future__ import annotations
 
 

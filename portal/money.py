@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.billing.errors import CurrencyMismatch, InvalidAmount
+from portal.errors import CurrencyMismatch, InvalidAmount
 
 
 @dataclass(frozen=True, order=False)
@@ -40,10 +40,6 @@ class Money:
     def __le__(self, other: Money) -> bool:
         self._same_currency(other)
         return self.minor <= other.minor
-
-    @property
-    def is_positive(self) -> bool:
-        return self.minor > 0
 
 
 def total(amounts, currency: str) -> Money:

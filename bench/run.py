@@ -118,7 +118,7 @@ def seed(app, sizes) -> list[Seeded]:
     from portal.billing.gateway import CardDetails
     from portal.extensions import db
     from portal.models import PaymentMethod
-    from portal.web.deps import clock, policy
+    from portal.services import clock, policy
 
     seeded = []
     with app.app_context():

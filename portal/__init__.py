@@ -5,8 +5,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import cli, i18n
+from portal.billing.clock import clock_from_config
+from portal.billing.remittance import remittance_from_config
+from portal.billing.sandbox_gateway import SandboxGateway
 from portal.config import INSTANCE, ROOT, from_environment
+from portal.extensions import babel, csrf, db, htmx, login_manager
+from portal.web import querycount, ratelimit, register_blueprints
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -20,13 +27,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(from_environment() if config is None else {**from_environment(), **config})
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
     INSTANCE.mkdir(exist_ok=True)
-
-    from portal import cli, i18n
-    from portal.billing.clock import clock_from_config
-    from portal.billing.sandbox_gateway import SandboxGateway
-    from portal.billing.remittance import remittance_from_config
-    from portal.extensions import babel, csrf, db, htmx, login_manager
-    from portal.web import querycount, ratelimit, register_blueprints
 
     db.init_app(app)
     csrf.init_app(app)
@@ -46,7 +46,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         timeout_seconds=app.config["SANDBOX_GATEWAY_TIMEOUT_SECONDS"],
         latency_seconds=app.config["SANDBOX_GATEWAY_LATENCY_MS"] / 1000)
     if app.config["TRUSTED_PROXIES"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_blueprints(app)

@@ -9,11 +9,18 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import Migrate
+from sqlalchemy import select
 
+from portal import catalogs
 from portal.billing.lifecycle import CycleSummary, cycle_size, run_billing_cycle
+from portal.billing.payments import reconcile
 from portal.config import ROOT
+from portal.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from portal.extensions import db
-from portal.web.deps import billing, clock, clock_on
+from portal.mail import outbox_sender
+from portal.mail.outbox import counts_by_status, due_now, requeue
+from portal.models import OutboxMessage, OutboxStatus
+from portal.services import billing, clock, clock_on
 
 MIGRATIONS = str(ROOT / "portal" / "migrations")
 
@@ -47,8 +54,6 @@ def demo_cli() -> None:
 def demo_seed(today: date | None) -> None:
     """Seed the demo data once (after `flask db upgrade`). Its dates are relative to
     the day it is seeded."""
-    from portal.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
-
     b = billing(clock_on(today) if today else None)
     if seed_demo(b, current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")):
         click.echo("Demo data seeded. Sign in with any of these (password: %s):" % DEMO_PASSWORD)
@@ -118,8 +123,6 @@ def payments_cli() -> None:
 def run_reconcile(b, quiet: bool = False, older_than: float = 120) -> bool:
     """Print what reconciliation did (`quiet`: on stderr, and only if anything);
     True when something needs a person."""
-    from portal.billing.payments import reconcile
-
     done = reconcile(b, timedelta(seconds=older_than))
     if not quiet or done.finished or done.declined or done.needs_a_person:
         click.echo(f"{len(done.finished)} unfinished payments recorded, {done.declined} declined, "
@@ -153,7 +156,6 @@ def translations_cli() -> None:
 @translations_cli.command("extract")
 def translations_extract() -> None:
     """Write every marked string to translations/messages.pot."""
-    from portal import catalogs
     catalogs.extract()
     click.echo(f"Wrote {catalogs.POT.relative_to(ROOT)}")
 
@@ -161,7 +163,6 @@ def translations_extract() -> None:
 @translations_cli.command("update")
 def translations_update() -> None:
     """Extract, then merge new and changed messages into every language."""
-    from portal import catalogs
     catalogs.update()
     click.echo("Updated: " + ", ".join(catalogs.locales()) + ". New messages are empty, changed ones fuzzy.")
 
@@ -169,7 +170,6 @@ def translations_update() -> None:
 @translations_cli.command("compile")
 def translations_compile() -> None:
     """Build the .mo files the portal reads."""
-    from portal import catalogs
     errors = catalogs.compile_all()
     for error in errors:
         click.echo(f"not compiled: {error}", err=True)
@@ -182,7 +182,6 @@ def translations_compile() -> None:
 @click.argument("locale")
 def translations_init(locale: str) -> None:
     """Add a language, e.g. `fi`."""
-    from portal import catalogs
     catalogs.init(locale)
     click.echo(f"Created translations/{locale}/LC_MESSAGES/messages.po — translate it, then add "
                f"'{locale}' to SUPPORTED_LOCALES and LANGUAGE_NAMES in portal/i18n.py.")
@@ -192,7 +191,6 @@ def translations_init(locale: str) -> None:
 def translations_check() -> None:
     """Everything to fix before release: out-of-date template, missing, empty or fuzzy
     translations, placeholders or HTML tags that differ, missing plural forms."""
-    from portal import catalogs
     problems = catalogs.check()
     for problem in problems:
         click.echo(str(problem))
@@ -212,9 +210,6 @@ def mail_send(limit: int) -> None:
     """Deliver pending email (MAIL_BACKEND: smtp, or .eml files in development).
     Safe to run from cron on several machines at once; exits with status 1 when the
     mail server could not be reached (the messages wait for the next run)."""
-    from portal.mail import outbox_sender
-    from portal.mail.outbox import due_now
-
     sender = outbox_sender(current_app._get_current_object())
     report = sender.deliver(limit=limit)
     left = due_now(sender.session, sender.clock.now())
@@ -229,10 +224,7 @@ def mail_send(limit: int) -> None:
 @mail_cli.command("status")
 def mail_status() -> None:
     """How many messages are pending, sending, sent and failed; the failed ones."""
-    from sqlalchemy import select
 
-    from portal.mail.outbox import counts_by_status
-    from portal.models import OutboxMessage, OutboxStatus
 
     counts = counts_by_status(db.session())
     click.echo(", ".join(f"{counts.get(str(s), 0)} {s}" for s in OutboxStatus))
@@ -248,7 +240,5 @@ def mail_status() -> None:
 def mail_requeue(message_ids: tuple[int, ...]) -> None:
     """Send failed messages again, with the same Message-ID (e.g. after checking an
     "outcome unknown" in the mail server's log)."""
-    from portal.mail.outbox import requeue
-
     changed = requeue(db.session(), clock(), list(message_ids))
     click.echo(f"{changed} message(s) queued again.")

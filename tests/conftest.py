@@ -12,7 +12,7 @@ from portal.billing.clock import FixedClock
 from portal.billing.context import Billing
 from portal.config import for_tests
 from portal.extensions import db
-from portal.web.deps import policy
+from portal.services import policy
 
 TODAY = date(2026, 11, 25)
 FAST_HASH = "pbkdf2:sha256:1000"  # demo passwords hashed cheaply: tests seed often

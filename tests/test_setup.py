@@ -159,7 +159,7 @@ def test_billing_cycle_shows_a_progress_bar_on_stderr_for_many_accounts(runner, 
 
     from portal.billing.clock import FixedClock
     from portal.billing.context import Billing
-    from portal.web.deps import policy
+    from portal.services import policy
     from tests import factories as f
 
     with app.app_context():

@@ -16,11 +16,11 @@ from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalan
                                      paid_by)
 from portal.billing.notify import refusals_audited
 from portal.billing.context import Billing
-from portal.errors import InvalidInput, NotEligible, NotFound
+from portal.errors import InvalidInput, NotFound
 from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice,
-                           MethodKind, Notice, Payment, PaymentMethod, Role, RoleAssignment,
+                           Notice, Payment, Role, RoleAssignment,
                            Subscription, SubscriptionStatus, SupportRequest, User)
 
 
@@ -100,11 +100,6 @@ def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
     subs = b.session.scalars(_PAGE_OF_SUBSCRIPTIONS, {"account_id": account.id, "limit": per_page,
                                                       "offset": (number - 1) * per_page})
     return Page([subscription_view(b, sub) for sub in subs], number, per_page, total)
-
-
-def subscription_views(b: Billing, account: BillingAccount) -> list[SubscriptionView]:
-    """Every subscription of the account (for small accounts and tests)."""
-    return [subscription_view(b, sub) for sub in account.subscriptions]
 
 
 @dataclass(frozen=True)
@@ -224,23 +219,6 @@ def change_notification_email(b: Billing, user: User, account_id: int, new_email
         notify.queue_email(b.session, b.clock, account, "notification_email_changed", payload, to_address=email)
         notify.audit(b.session, b.clock, "notification_email.changed", account_id=account.id, actor=user, **payload)
         return email
-
-
-@refusals_audited
-def set_default_payment_method(b: Billing, user: User, profile_id: int, method_id: int) -> None:
-    """R15: a card, or check/wire transfer once the profile is approved for it."""
-    with write_transaction(b.session):
-        profile = viewable_profile(b, user, profile_id)
-        access.require(b.session, user, profile.account, Action.MANAGE_NOTIFICATIONS, profile.id)
-        method = ids.get(b.session, PaymentMethod, method_id)
-        if method is None or method.account_id != profile.account_id:
-            raise NotFound("payment method")
-        if method.kind == MethodKind.CHECK_WIRE and not profile.check_wire_approved:
-            raise NotEligible("check/wire transfer needs approval")
-        profile.default_payment_method_id = method.id
-        notify.audit(b.session, b.clock, "payment_method.default_changed", account_id=profile.account_id,
-                     actor=user, profile_id=profile.id, method_id=method.id,
-                     method={"kind": str(method.kind), "brand": method.brand, "last4": method.last4})
 
 
 SUBJECT_MAX, BODY_MAX = 200, 5000

@@ -21,8 +21,8 @@ from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementPreview
                                      settlement_quote, settlement_total)
 from portal.billing.context import Billing
 from portal.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined,
-                                   GatewayUnavailable, InvalidAmount, InvalidState,
-                                   NothingToPay, NotFound, PaymentFormReused)
+                           GatewayUnavailable, InvalidAmount, InvalidState,
+                           NothingToPay, NotFound, PaymentFormReused)
 from portal.billing.gateway import (CardDetails, CardToken, GatewayError, GatewayNotReached,
                                     IdempotencyConflict, validate_card)
 from portal.money import Money

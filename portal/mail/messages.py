@@ -15,7 +15,7 @@ from flask_babel import get_locale, gettext as _
 
 from portal.money import Money
 from portal.i18n import day, money
-from portal.web.labels import FAILURE_REASON, card_name
+from portal.wording import FAILURE_REASON, card_name
 
 
 @dataclass(frozen=True)

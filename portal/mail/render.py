@@ -14,7 +14,7 @@ from flask_babel import force_locale
 from portal.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from portal.mail.messages import Link, compose
 from portal.models import OutboxMessage
-from portal.web.deeplinks import target
+from portal.deeplinks import target
 
 
 def _one_line(text: str) -> str:

@@ -10,8 +10,8 @@ from portal.billing.access import Action
 from portal.errors import InvalidInput, NotFound
 from portal.forms import NotificationEmailForm, SupportRequestForm
 from portal.web.common import MAX_ID, account_for, see_other, signed_in_blueprint, user
-from portal.web.deps import billing
-from portal.web.labels import SUBSCRIPTION_STATUS
+from portal.services import billing
+from portal.wording import SUBSCRIPTION_STATUS
 from portal.web.rendering import render
 
 bp = signed_in_blueprint("account")

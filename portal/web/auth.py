@@ -15,7 +15,7 @@ from portal.forms import SignInForm
 from portal.models import User
 from portal.web import ratelimit
 from portal.web.common import lang_blueprint, safe_next
-from portal.web.deps import clock
+from portal.services import clock
 from portal.web.rendering import render
 
 bp = lang_blueprint("auth")

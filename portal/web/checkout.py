@@ -12,13 +12,13 @@ from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from portal.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined, InvalidCard,
-                                   NothingToPay, PaymentFormReused)
+                           NothingToPay, PaymentFormReused)
 from portal.billing.gateway import CardDetails, normalize_card_number
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
 from portal.forms import (CARD_NUMBER_INVALID, CVC_INVALID, HOLDER_MISSING, NEW_CARD, MethodChoiceForm,
                           PaymentForm)
 from portal.models import PaymentMethod
-from portal.web.labels import DECLINE_REASON, card_name
+from portal.wording import DECLINE_REASON, card_name
 from portal.web.rendering import render
 
 TEMPLATE = "payments/checkout.html"

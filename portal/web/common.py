@@ -9,7 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from portal.billing import access
 from portal.billing.ids import MAX_ID
-from portal.web.deps import billing
+from portal.services import billing
 
 
 class DatabaseId(IntegerConverter):

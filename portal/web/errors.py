@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from portal import errors as domain
 from portal.extensions import limiter
 from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
-from portal.web.labels import REFUSAL
+from portal.wording import REFUSAL
 from portal.web.rendering import render
 
 

@@ -14,8 +14,8 @@ from portal.forms import InvoiceFilterForm
 from portal.models import BillingProfile, InvoiceStatus
 from portal.web import checkout
 from portal.web.common import MAX_ID, account_for, page_arg, signed_in_blueprint, user
-from portal.web.deps import billing
-from portal.web.labels import INVOICE_STATUS
+from portal.services import billing
+from portal.wording import INVOICE_STATUS
 from portal.web.rendering import render
 
 bp = signed_in_blueprint("invoices")

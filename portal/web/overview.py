@@ -7,7 +7,7 @@ from portal.billing import access, accounts
 from portal.billing.access import Action
 from portal.models import AccountKind
 from portal.web.common import page_arg, signed_in_blueprint, user
-from portal.web.deps import billing
+from portal.services import billing
 from portal.web.rendering import render
 
 bp = signed_in_blueprint("overview")

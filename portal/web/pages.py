@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from portal.billing import access
 from portal.web.common import lang_blueprint, user
-from portal.web.deps import billing
+from portal.services import billing
 from portal.web.rendering import render
 
 bp = lang_blueprint("pages")

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.billing import accounts, payments
 from portal.web.common import page_arg, see_other, signed_in_blueprint, user
-from portal.web.deps import billing
+from portal.services import billing
 from portal.web.rendering import render
 
 bp = signed_in_blueprint("receipts")

@@ -10,7 +10,7 @@ from portal.billing.remittance import remittance_from_config
 from portal.models import Subscription, User
 from portal.web import checkout
 from portal.web.common import page_arg, signed_in_blueprint, user
-from portal.web.deps import billing
+from portal.services import billing
 
 bp = signed_in_blueprint("settle")
 

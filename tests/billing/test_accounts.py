@@ -29,14 +29,14 @@ def payg(b):
 
 
 def test_r06_overview_lists_subscriptions_with_status_and_settle_link(b, payg):
-    views = {v.subscription.id: v for v in accounts.subscription_views(b, payg.acc)}
+    views = {v.subscription.id: v for v in accounts.subscription_page(b, payg.acc)}
     assert views[payg.late.id].subscription.status == SubscriptionStatus.PAST_DUE
     assert views[payg.late.id].can_settle
     assert not views[payg.ok.id].can_settle
 
 
 def test_b1_disabled_subscription_has_the_settle_link_too(b, payg):
-    views = {v.subscription.id: v for v in accounts.subscription_views(b, payg.acc)}
+    views = {v.subscription.id: v for v in accounts.subscription_page(b, payg.acc)}
     assert views[payg.off.id].can_settle
     assert views[payg.off.id].delete_on == date(2026, 12, 30)
 

@@ -38,7 +38,6 @@ def test_every_lookup_answers_not_found(b, bad):
         lambda: payments.payable_profile(b, owner, bad),
         lambda: payments.quote_invoices(b, owner, profile.id, [bad]),
         lambda: accounts.viewable_profile(b, owner, bad),
-        lambda: accounts.set_default_payment_method(b, owner, profile.id, bad),
         lambda: accounts.open_support_request(b, admin, acc.id, bad, "Hej", "Hjälp"),
         lambda: accounts.invoice_of(b, owner, agreement.id, bad),
         lambda: accounts.payment_of(b, admin, acc.id, bad),

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.billing import accounts, invoices, payments
-from portal.errors import (AlreadyPaid, CardDeclined, NotAuthorized, NotEligible,
-                                   NothingToPay, NotFound)
+from portal.errors import (AlreadyPaid, CardDeclined, NotAuthorized,
+                           NothingToPay, NotFound)
 from portal.billing.gateway import CardDetails
 from portal.billing.payments import UseNewCard, UseSavedCard
 from portal.models import (AccountKind, Credit, Invoice, InvoiceStatus, OutboxMessage, Payment,
@@ -194,19 +194,3 @@ def test_invoice_of_another_profile_is_not_found(b, agreement):
         payments.quote_invoices(b, agreement.people[Role.OWNER], agreement.profile.id, [foreign.id])
     with pytest.raises(NotFound):  # and the other profile itself is invisible
         payments.quote_invoices(b, agreement.people[Role.OWNER], other_profile.id)
-
-
-def test_r15_check_wire_as_default_needs_approval(b, agreement):
-    owner = agreement.people[Role.OWNER]
-    agreement.profile.check_wire_approved = False
-    agreement.profile.default_payment_method_id = agreement.card.id
-    f.commit(b)
-    with pytest.raises(NotEligible):
-        accounts.set_default_payment_method(b, owner, agreement.profile.id, agreement.wire.id)
-    agreement.profile.check_wire_approved = True
-    f.commit(b)
-    accounts.set_default_payment_method(b, owner, agreement.profile.id, agreement.wire.id)
-    assert agreement.profile.default_payment_method_id == agreement.wire.id
-    with pytest.raises(NotAuthorized):
-        accounts.set_default_payment_method(b, agreement.people[Role.READER], agreement.profile.id,
-                                            agreement.card.id)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal.billing import payments
 from portal.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
-                                   InvalidState, NothingToPay, NotAuthorized, NotFound)
+                           InvalidState, NothingToPay, NotAuthorized, NotFound)
 from portal.billing.gateway import CardDetails
 from portal.billing.payments import UseNewCard, UseSavedCard
 from portal.models import (AuditEvent, Charge, ChargeStatus, Notice, OutboxMessage, Payment,
@@ -59,10 +59,13 @@ def test_r04_one_subscription_alone_cannot_be_paid(b, scene):
 
 
 def test_r08_chosen_methods_own_charges_are_added_and_paid(b, scene):
-    quote = payments.quote_settlement(b, scene.admin, scene.web.id, scene.second.id)
-    assert quote.failed_method_total.minor == 1_750_00
-    assert [c.subscription_id for c in quote.chosen_method_charges] == [scene.backup.id]
-    assert quote.total.minor == 1_825_00
+    """What the Settle page shows (preview_settlement, the function it calls) is
+    what Pay charges and pays."""
+    subscription = payments.settleable_subscription(b, scene.admin, scene.web.id, scene.web.account_id)
+    page = payments.preview_settlement(b, subscription, scene.second.id)
+    assert page.failed_method_total.minor == 1_750_00
+    assert [row.subscription_id for row in page.chosen.rows] == [scene.backup.id]
+    assert page.total.minor == 1_825_00
     payment = settle(b, scene, scene.second, 1_825_00)
     assert payment.amount_minor == 1_825_00
     b.session.refresh(scene.backup)

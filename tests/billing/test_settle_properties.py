@@ -56,6 +56,8 @@ def test_r04_r07_r08_settling_pays_exactly_the_named_charges(b, plans, settled, 
     quote = payments.quote_settlement(b, admin, target.id, chooser.id)
     assert {c.id for c in quote.charges} == named
     assert quote.total.minor == expected_total
+    page = payments.preview_settlement(b, payments.settleable_subscription(b, admin, target.id), chooser.id)
+    assert page.total.minor == expected_total  # the Settle page shows what Pay charges
     if expected_total == 0:
         return
     before = state(b)

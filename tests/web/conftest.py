@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal.billing.context import Billing
 from portal.demo import DEMO_PASSWORD, seed_demo
 from portal.extensions import db
-from portal.web.deps import policy
+from portal.services import policy
 from portal.models import BillingAccount, BillingProfile, Invoice, PaymentMethod, Subscription
 from tests.conftest import FAST_HASH
 

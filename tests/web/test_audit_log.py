@@ -123,6 +123,7 @@ def test_a_profile_owner_sees_that_profiles_events_and_the_account_wide_ones(b):
     mine, theirs = f.profile(b, acc, default=card), f.profile(b, acc, default=card)
     owner = f.user(b, Role.OWNER, acc, mine)
     manager = f.user(b, Role.INVOICE_MANAGER, acc, theirs)
+    reader = f.user(b, Role.READER, acc, theirs)
     admin_wide = f.user(b, Role.OWNER, acc)  # an owner for the whole account
     b.session.add(Invoice(billing_profile_id=theirs.id, number="INV-THEIRS", currency="SEK",
                           period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
@@ -132,7 +133,8 @@ def test_a_profile_owner_sees_that_profiles_events_and_the_account_wide_ones(b):
     payments.pay_invoices(b, manager, theirs.id, None, UseSavedCard(card.id), 500_00, "key-theirs-0001")
     accounts.change_notification_email(b, admin_wide, acc.id, "ekonomi@example.com")
     with pytest.raises(NotAuthorized):
-        accounts.set_default_payment_method(b, manager, theirs.id, card.id)  # not an owner
+        payments.pay_invoices(b, reader, theirs.id, None, UseSavedCard(card.id), 500_00,
+                              "key-theirs-0002")  # a reader of their profile: refused
     seen_by_owner = [e.action for e in accounts.audit_log(b, owner, acc.id).events]
     seen_by_wide = [e.action for e in accounts.audit_log(b, admin_wide, acc.id).events]
     assert seen_by_owner == ["notification_email.changed"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import url_for
 from flask_babel import gettext
 
 SETTLE_KINDS = ("payment_failed", "subscription_disable_warning", "subscription_disabled")
@@ -57,7 +58,5 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
 
 def notice_link(notice) -> tuple[str, str] | None:
     """(href, words) for an in-portal notice (R01, B3), in the page's language."""
-    from flask import url_for
-
     found = target(notice.kind, notice.payload or {}, notice.account_id)
     return None if found is None else (url_for(found.endpoint, **found.values), found.text)

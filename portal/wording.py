@@ -1,9 +1,16 @@
-"""Every word the pages show for a code of the service layer, in one place."""
+"""Every word the pages and the emails show for a code of the service layer, in one
+place: web/ and mail/ both stand on it, so a status or a decline reason reads the same
+in a page, a notice and an email."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l, lazy_pgettext, pgettext
+from datetime import date
+from types import SimpleNamespace
 
+from flask_babel import gettext, lazy_gettext as _l, lazy_pgettext, ngettext, pgettext
+
+from portal.i18n import day, money
 from portal.models import AccountKind, InvoiceStatus, Role, SubscriptionStatus
+from portal.money import Money
 
 # Statuses carry a context: the same English word may need another Swedish form
 # for a subscription (en prenumeration) than for an invoice (en faktura).
@@ -81,7 +88,6 @@ CARD_BRAND = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Expr
 
 def card_name(method) -> str:
     """'Visa ending in 4242' — or 'Check/wire transfer'."""
-    from flask_babel import gettext
     if method is None:
         return ""
     if method.kind == "check_wire":
@@ -98,11 +104,6 @@ BANNER_LEVEL = {"info": _l("Information"), "warning": _l("Warning"), "error": _l
 
 def notice_text(notice) -> str:
     """The in-portal notice (R01) for its kind and payload, in the page's language."""
-    from flask_babel import gettext
-    from portal.money import Money
-    from portal.i18n import day, money
-    from datetime import date
-
     p = notice.payload
     amount = money(Money(p["amount_minor"], p["currency"])) if "amount_minor" in p else ""
     match notice.kind:
@@ -140,7 +141,6 @@ REFUSED_ACTION = {
 
 
 def _method_name(summary) -> str:
-    from types import SimpleNamespace
     if not summary or "kind" not in summary:
         return ""
     return card_name(SimpleNamespace(kind=summary.get("kind"), brand=summary.get("brand"),
@@ -149,7 +149,6 @@ def _method_name(summary) -> str:
 
 def audit_actor(event) -> str:
     """Who: a person, or the billing cycle when nobody was acting."""
-    from flask_babel import gettext
     if event.actor is None:
         return gettext("Automatic (billing cycle)")
     return gettext("%(name)s (%(email)s)", name=event.actor.name, email=event.actor.email)
@@ -158,11 +157,6 @@ def audit_actor(event) -> str:
 def audit_text(event) -> str:
     """What happened, as one sentence in the page's language (details never hold card
     numbers or security codes: only brand and last four digits)."""
-    from flask_babel import gettext, ngettext
-    from portal.money import Money
-    from portal.i18n import day, money
-    from datetime import date
-
     d = event.details or {}
     amount = money(Money(d["amount_minor"], d.get("currency", "SEK"))) if "amount_minor" in d else ""
     method = _method_name(d.get("method"))
@@ -213,7 +207,6 @@ def audit_text(event) -> str:
 
 
 def _refusal_text(reason: str | None, action: str) -> str:
-    from flask_babel import gettext
     match reason:
         case "not_account_admin":
             return gettext("Refused: %(action)s. Only the account administrator may do this.", action=action)

@@ -1,4 +1,5 @@
-"""How views get their collaborators for service calls."""
+"""The service layer's collaborators — a `Billing` (session, gateway, clock, policy) —
+built from the running application, for views, emails and commands alike."""
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo

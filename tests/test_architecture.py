@@ -1,0 +1,92 @@
+"""Issue 15: the layers a newcomer can rely on, checked by walking every module's
+imports (top-level and inside functions alike).
+
+    errors, money, models            (nothing of the portal above them)
+    billing/                         the service layer
+    wording, deeplinks, services     what web/, mail/ and the CLI share
+    web/   mail/   cli               the edges: none reaches into another
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PORTAL = ROOT / "portal"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> list[tuple[int, str, bool]]:
+    """(line, imported module, inside a function?) for every import in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if isinstance(child, ast.Import):
+                found.extend((child.lineno, alias.name, in_function) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                # `from portal import wording` imports portal.wording
+                found.extend((child.lineno, f"{child.module}.{alias.name}", in_function) for alias in child.names)
+            visit(child, inner)
+
+    visit(tree, False)
+    return found
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in PORTAL.rglob("*.py") if "migrations" not in p.parts)
+
+
+def arrows(source_prefix: str, target_prefix: str) -> list[str]:
+    bad = []
+    for path in modules():
+        name = module_name(path)
+        if name != source_prefix and not name.startswith(source_prefix + "."):
+            continue
+        for line, imported, _ in imports_of(path):
+            if imported == target_prefix or imported.startswith(target_prefix + "."):
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {imported}")
+    return bad
+
+
+@pytest.mark.parametrize("edge", ["portal.mail", "portal.cli"])
+def test_a1_mail_and_the_cli_never_import_web(edge):
+    assert arrows(edge, "portal.web") == []
+
+
+@pytest.mark.parametrize("bottom", ["portal.models", "portal.money", "portal.errors"])
+def test_a1_models_money_and_errors_never_import_billing(bottom):
+    assert arrows(bottom, "portal.billing") == []
+
+
+@pytest.mark.parametrize("layer", ["portal.billing", "portal.wording", "portal.deeplinks", "portal.services"])
+def test_a1_the_service_layer_and_what_edges_share_never_import_an_edge(layer):
+    assert [a for edge in ("portal.web", "portal.mail", "portal.cli") for a in arrows(layer, edge)] == []
+
+
+def test_a1_the_walk_sees_an_arrow_when_there_is_one(tmp_path):
+    """The check itself can fail: a module importing web inside a function is seen."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from portal.web import checkout\n")
+    assert imports_of(probe) == [(2, "portal.web.checkout", True)]
+
+
+def test_a3_function_level_imports_say_which_cycle_they_break():
+    """An import inside a function hides a dependency; it is there only to break an
+    import cycle, and a comment on its line or the line above says which."""
+    unexplained = []
+    for path in modules():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for line, imported, in_function in imports_of(path):
+            said = " ".join(lines[max(line - 2, 0):line]).lower()
+            if in_function and "cycle" not in said:
+                unexplained.append(f"{path.relative_to(ROOT)}:{line} {imported}")
+    assert unexplained == []

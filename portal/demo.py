@@ -80,12 +80,17 @@ def _card(b: Billing, account: BillingAccount, number: str, holder: str, month: 
     return method
 
 
-def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[str, User]) -> None:
-    account = BillingAccount(kind=AccountKind.PAY_AS_YOU_GO, name="Nordlund Konsult AB",
-                             currency="SEK", notification_email="anna@example.com",
-                             created_on=today - timedelta(days=400))
+def _account(session: Session, kind: AccountKind, name: str, email: str, created_on: date) -> BillingAccount:
+    account = BillingAccount(kind=kind, name=name, currency="SEK", notification_email=email,
+                             created_on=created_on)
     session.add(account)
     session.flush()
+    return account
+
+
+def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[str, User]) -> None:
+    account = _account(session, AccountKind.PAY_AS_YOU_GO, "Nordlund Konsult AB", "anna@example.com",
+                       today - timedelta(days=400))
     for u in PAYG_USERS:
         session.add(RoleAssignment(user=users[u.email], account_id=account.id, role=u.role))
     # The failed card: the bank now says insufficient funds, so retrying it declines (R10).
@@ -139,11 +144,8 @@ def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[s
 
 
 def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, User]) -> None:
-    account = BillingAccount(kind=AccountKind.CUSTOMER_AGREEMENT, name="Fjällström Logistik AB",
-                             currency="SEK", notification_email="olivia@example.com",
-                             created_on=today - timedelta(days=500))
-    session.add(account)
-    session.flush()
+    account = _account(session, AccountKind.CUSTOMER_AGREEMENT, "Fjällström Logistik AB", "olivia@example.com",
+                       today - timedelta(days=500))
     wire = PaymentMethod(account_id=account.id, kind=MethodKind.CHECK_WIRE, created_at=b.clock.now())
     session.add(wire)
     session.flush()

@@ -55,28 +55,48 @@ def compile_catalogs() -> None:
 
 def serve() -> None:
     ensure_venv()
+    ensure_pdf_libraries()
     compile_catalogs()
     flask("db", "upgrade")
     flask("demo", "seed")
     flask("run", "--host", "127.0.0.1", "--port", "5000")
 
 
-def ensure_chromium() -> None:
-    """Browser tests drive Debian's Chromium; install it when we may (root + apt).
-    Without it they skip with a loud reason, or fail under REQUIRE_BROWSER=1."""
-    if Path("/usr/bin/chromium").exists() or not Path("/usr/bin/apt-get").exists():
+def _debian_packages(wanted: dict[str, bool], why: str) -> None:
+    """Install the Debian packages whose check is False, when we may (root + apt)."""
+    missing = [name for name, present in wanted.items() if not present]
+    if not missing or not Path("/usr/bin/apt-get").exists():
         return
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        print("! Chromium is not installed and we are not root: browser tests will skip.")
+        print(f"! {', '.join(missing)} not installed and we are not root: {why}")
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
+
+
+def _has_library(name: str) -> bool:
+    return any(Path(d).glob(f"{name}*") for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                                                  "/usr/lib", "/lib/x86_64-linux-gnu"))
+
+
+def ensure_pdf_libraries() -> None:
+    """Invoice PDFs (WeasyPrint) need the system's Pango and a font to embed."""
+    _debian_packages({"libpangoft2-1.0-0": _has_library("libpangoft2-1.0.so"),
+                      "fonts-dejavu-core": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists()},
+                     "invoice PDFs cannot be made.")
+
+
+def ensure_chromium() -> None:
+    """Browser tests drive Debian's Chromium; install it when we may (root + apt).
+    Without it they skip with a loud reason, or fail under REQUIRE_BROWSER=1."""
+    _debian_packages({"chromium": Path("/usr/bin/chromium").exists()}, "browser tests will skip.")
 
 
 def test(extra: list[str]) -> int:
     ensure_venv()
     ensure_chromium()
+    ensure_pdf_libraries()
     compile_catalogs()
     env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(ROOT / ".hypothesis")}
     return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode

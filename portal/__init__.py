@@ -11,6 +11,7 @@ from portal import cli, i18n
 from portal.billing.clock import clock_from_config
 from portal.billing.remittance import remittance_from_config
 from portal.billing.sandbox_gateway import SandboxGateway
+from portal.billing.seller import seller_from_config
 from portal.config import INSTANCE, ROOT, from_environment
 from portal.extensions import babel, csrf, db, htmx, login_manager
 from portal.web import querycount, ratelimit, register_blueprints
@@ -36,8 +37,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     # M7: the one clock every service call and command is given (tests replace it).
     app.extensions["clock"] = clock_from_config(app.config)
-    # Remittance details are printed on invoices: refuse to start with invalid ones.
+    # Remittance details and the seller's identity are printed on invoices: refuse to
+    # start with invalid ones.
     remittance_from_config(app.config)
+    seller_from_config(app.config)
     # The one simulated part: a real processor would implement the same interface.
     # Its calendar (card expiry) is the portal's clock, read at each call: a pinned
     # day or a test's clock holds for the gateway too.

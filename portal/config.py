@@ -176,6 +176,13 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "REMITTANCE_BANKGIRO": env.get("REMITTANCE_BANKGIRO", "5050-1055"),
         "REMITTANCE_IBAN": env.get("REMITTANCE_IBAN", "SE4550000000058398257466"),
         "REMITTANCE_BIC": env.get("REMITTANCE_BIC", "ESSESESS"),
+        # Who issues the invoices (portal/billing/seller.py); example values.
+        "SELLER_NAME": env.get("SELLER_NAME", "Contoso Cloud AB"),
+        "SELLER_ADDRESS": env.get("SELLER_ADDRESS", "Box 1234; 111 22 Stockholm; Sverige"),
+        "SELLER_ORGNR": env.get("SELLER_ORGNR", "556677-8899"),
+        "SELLER_VAT_NUMBER": env.get("SELLER_VAT_NUMBER", "SE556677889901"),
+        "SELLER_F_TAX": env.get("SELLER_F_TAX", "1"),
+        "SELLER_EMAIL": env.get("SELLER_EMAIL", "faktura@contoso.example"),
         # bench/: the baseline page and the X-SQL-Queries header (never in production).
         "BENCHMARK": env.get("PORTAL_BENCHMARK", "") == "1",
         "BABEL_DEFAULT_LOCALE": "sv",

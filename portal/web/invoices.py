@@ -2,14 +2,16 @@
 R17, B4), and Pay now (Betala nu) through the shared checkout (R19–R22)."""
 from __future__ import annotations
 
-from flask import current_app, request, url_for
-from flask_babel import lazy_gettext as _l
+from flask import current_app, make_response, request, url_for
+from flask_babel import lazy_gettext as _l, pgettext
 
-from portal.billing import accounts, payments
+from portal.billing import accounts, documents, payments
 from portal.billing.access import Action, decide
 from portal.billing.context import Billing
 from portal.errors import BillingError, NotFound
 from portal.billing.remittance import remittance_from_config
+from portal.billing.seller import seller_from_config
+from portal.documents import invoice_filename, invoice_pdf
 from portal.forms import InvoiceFilterForm
 from portal.models import BillingProfile, InvoiceStatus
 from portal.web import checkout
@@ -46,9 +48,26 @@ def detail(account_id: int, invoice_id: int):
     b, me = billing(), user()
     invoice = accounts.invoice_of(b, me, account_id, invoice_id)
     account = invoice.billing_profile.account
-    remittance = remittance_from_config(current_app.config).for_invoice(invoice.number)
-    return render("invoices/detail.html", account=account, invoice=invoice, remittance=remittance,
+    return render("invoices/detail.html", account=account, invoice=invoice, doc=_document(invoice),
                   can_pay=decide(b.session, me, account, Action.PAY_INVOICES, invoice.billing_profile_id))
+
+
+@bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>/pdf")
+def pdf(account_id: int, invoice_id: int):
+    """The invoice as a PDF/A-3 file, in the page's language (B6)."""
+    doc = _document(accounts.invoice_of(billing(), user(), account_id, invoice_id))
+    response = make_response(invoice_pdf(doc))
+    response.headers["Content-Type"] = "application/pdf"
+    # Translators: the start of a downloaded invoice's file name, e.g. "invoice-202610000001.pdf".
+    word = pgettext("file name", "invoice")
+    response.headers["Content-Disposition"] = f'attachment; filename="{invoice_filename(doc, word)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _document(invoice):
+    config = current_app.config
+    return documents.invoice_document(invoice, seller_from_config(config), remittance_from_config(config))
 
 
 def _invoice_ids() -> list[int] | None:

@@ -51,10 +51,11 @@ class ReadableText(HTMLParser):
 def data_values(app) -> list[str]:
     """Every string the database holds (names, emails, invoice numbers…): data, not UI."""
     from portal.billing.remittance import remittance_from_config
-    remittance = remittance_from_config(app.config)
+    from portal.billing.seller import seller_from_config
+    remittance, seller = remittance_from_config(app.config), seller_from_config(app.config)
     values = {app.config["PROVIDER_NAME"], *LANGUAGE_NAMES.values(), "Visa", "Mastercard",
               "American Express", "SEK", remittance.iban_display, remittance.bic,
-              app.config["ACCESSIBILITY_EMAIL"]}
+              app.config["ACCESSIBILITY_EMAIL"], seller.name, *seller.address, seller.vat_number, seller.email}
     with app.app_context():
         for table in db.metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, (String, Text))]

@@ -121,6 +121,7 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "receipts.show": ("anna", "/sv/accounts/{payg}/payments/{id}", "payment"),
     "invoices.index": ("olivia", "/sv/accounts/{id}/invoices", "account"),
     "invoices.detail": ("olivia", "/sv/accounts/{agreement}/invoices/{id}", "invoice"),
+    "invoices.pdf": ("olivia", "/sv/accounts/{agreement}/invoices/{id}/pdf", "invoice"),
     "invoices.start": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/pay", "profile"),
     "account.notifications": ("anna", "/sv/accounts/{id}/notifications", "account"),
     "account.support": ("anna", "/sv/accounts/{id}/support", "account"),

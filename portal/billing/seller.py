@@ -1,0 +1,49 @@
+"""Who issues the invoices: the provider's legal identity, printed on every invoice
+(Mervärdesskattelagen 17 kap. 24 §: name, address, VAT registration number; the
+Swedish F-tax approval, "Godkänd för F-skatt"). From configuration, validated at
+start-up with python-stdnum, like the remittance details."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from stdnum.eu import vat
+from stdnum.se import orgnr
+
+SETTINGS = ("SELLER_NAME", "SELLER_ADDRESS", "SELLER_ORGNR", "SELLER_VAT_NUMBER", "SELLER_EMAIL")
+
+
+class InvalidSellerDetails(ValueError):
+    """A seller setting is missing or invalid; the message names the setting."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class Seller:
+    name: str
+    address: tuple[str, ...]   # lines, as printed
+    org_number: str            # NNNNNN-NNNN
+    vat_number: str            # SE + org number + 01
+    f_tax: bool                # "Godkänd för F-skatt"
+    email: str
+
+
+def seller_from_config(config: Mapping) -> Seller:
+    values = {}
+    for key in SETTINGS:
+        value = config.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidSellerDetails(key, "is not set")
+        values[key] = value.strip()
+    if not orgnr.is_valid(values["SELLER_ORGNR"]):
+        raise InvalidSellerDetails("SELLER_ORGNR", f"{values['SELLER_ORGNR']!r} is not a Swedish organisationsnummer")
+    if not vat.is_valid(values["SELLER_VAT_NUMBER"]):
+        raise InvalidSellerDetails("SELLER_VAT_NUMBER", f"{values['SELLER_VAT_NUMBER']!r} is not an EU VAT number")
+    address = tuple(line.strip() for line in values["SELLER_ADDRESS"].split(";") if line.strip())
+    return Seller(name=values["SELLER_NAME"], address=address, org_number=orgnr.format(values["SELLER_ORGNR"]),
+                  vat_number=vat.compact(values["SELLER_VAT_NUMBER"]),
+                  f_tax=str(config.get("SELLER_F_TAX", "1")).strip().lower() in ("1", "true", "yes"),
+                  email=values["SELLER_EMAIL"])

@@ -1,0 +1,131 @@
+"""B6: the invoice as a document — read back from the PDF the customer downloads:
+every field Swedish law asks for (ESV, "Vad en faktura ska innehålla"; ML 17 kap.),
+in Swedish and English; archival and accessible (PDF/A-3b, tagged, language, title);
+the same figures as the invoice page; paid and unpaid differ only in status."""
+from __future__ import annotations
+
+import io
+import re
+
+import pikepdf
+import pypdf
+import pytest
+from hypothesis import given, strategies as st
+from sqlalchemy import select
+
+from portal.billing import payments
+from portal.billing.documents import VAT_RATE_PERCENT, vat_included
+from portal.billing.payments import UseSavedCard
+from portal.billing.remittance import ocr_reference
+from portal.models import Invoice, PaymentMethod, User
+from portal.money import Money
+from tests.web.conftest import sign_in_as
+
+SWEDISH = ["Från", "Till", "Contoso Cloud AB", "Box 1234", "111 22 Stockholm", "Organisationsnummer",
+           "556677-8899", "Momsregistreringsnummer", "SE556677889901", "Godkänd för F-skatt",
+           "Fjällström Logistik AB", "Fakturanummer", "Fakturadatum", "Förfallodatum", "Period",
+           "Betalningsvillkor", "30 dagar netto", "Belopp inkl. moms", "Underlag för moms 25 %", "Moms 25 %",
+           "Att betala", "Bankgiro", "5050-1055", "IBAN", "BIC", "OCR-nummer"]
+ENGLISH = ["From", "To", "Contoso Cloud AB", "Organisation number", "556677-8899", "VAT registration number",
+           "SE556677889901", "Approved for F-tax", "Fjällström Logistik AB", "Invoice number", "Invoice date",
+           "Due date", "Payment terms", "30 days net", "Amount incl. VAT", "Taxable amount at 25 % VAT",
+           "VAT 25 %", "Amount due", "Bankgiro", "OCR reference"]
+
+
+MONEY = re.compile(r"(?<![\d,])(?<!\d )\d{1,3}(?: \d{3})*,\d\d kr")  # "1 234,50 kr", spaces made plain
+
+
+def pdf_of(browser, demo, invoice_id, lang):
+    response = browser.get(f"/{lang}/accounts/{demo.agreement}/invoices/{invoice_id}/pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    return response
+
+
+def text_of(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+@pytest.mark.parametrize("lang, words, filename", [("sv", SWEDISH, "faktura-"), ("en", ENGLISH, "invoice-")])
+def test_b6_the_pdf_holds_every_field_the_law_asks_for(browser, demo, b, lang, words, filename):
+    sign_in_as(browser, "olivia@example.com", lang)
+    invoice = b.session.get(Invoice, demo.due)
+    response = pdf_of(browser, demo, demo.due, lang)
+    assert f'filename="{filename}{invoice.number}.pdf"' in response.headers["Content-Disposition"]
+    text = text_of(response.data)
+    missing = [w for w in words + [invoice.number, ocr_reference(invoice.number)] if w not in text]
+    assert missing == [], text
+    for line in invoice.lines:
+        assert line.description in text
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_b6_the_pdf_is_archival_tagged_and_in_the_pages_language(browser, demo, b, lang):
+    sign_in_as(browser, "olivia@example.com", lang)
+    number = b.session.get(Invoice, demo.due).number
+    with pikepdf.open(io.BytesIO(pdf_of(browser, demo, demo.due, lang).data)) as pdf:
+        assert str(pdf.Root.Lang) == lang
+        assert "/StructTreeRoot" in pdf.Root and bool(pdf.Root.MarkInfo.Marked)  # tagged
+        with pdf.open_metadata() as meta:
+            assert (meta["pdfaid:part"], meta["pdfaid:conformance"]) == ("3", "B")  # PDF/A-3b
+            assert number in meta["dc:title"]
+        assert number in str(pdf.docinfo["/Title"])
+        # The tags say what each part is: headings and a table, not just text.
+        kinds = {str(node.get("/S")) for node in _struct_nodes(pdf.Root.StructTreeRoot)}
+        assert {"/H1", "/H2", "/Table", "/TH", "/TD"} <= kinds, kinds
+
+
+def _struct_nodes(node, depth=0):
+    kids = node.get("/K")
+    if kids is None or depth > 40:
+        return
+    for kid in (kids if isinstance(kids, pikepdf.Array) else [kids]):
+        if isinstance(kid, pikepdf.Dictionary):
+            yield kid
+            yield from _struct_nodes(kid, depth + 1)
+
+
+def test_b6_page_and_pdf_show_the_same_figures(browser, demo, b):
+    sign_in_as(browser, "olivia@example.com", "sv")
+    page = browser.get(f"/sv/accounts/{demo.agreement}/invoices/{demo.due}").get_data(as_text=True)
+    text = text_of(pdf_of(browser, demo, demo.due, "sv").data)
+    amounts = set(MONEY.findall(re.sub(r"\s+", " ", page)))
+    assert len(amounts) >= 7  # three lines, subtotal, credits, taxable amount, VAT (and amount due)
+    plain_text = re.sub(r"\s+", " ", text)
+    assert [a for a in amounts if a not in plain_text] == []
+
+
+def test_b6_a_paid_and_an_unpaid_invoice_differ_only_in_status(browser, demo, b):
+    sign_in_as(browser, "olivia@example.com", "en")
+    before = text_of(pdf_of(browser, demo, demo.due, "en").data).splitlines()
+    owner = b.session.scalars(select(User).where(User.email == "olivia@example.com")).one()
+    card = b.session.scalars(select(PaymentMethod.id).where(PaymentMethod.account_id == demo.agreement,
+                                                             PaymentMethod.kind == "card")).first()
+    quote = payments.quote_invoices(b, owner, demo.profile, [demo.due])
+    payments.pay_invoices(b, owner, demo.profile, [demo.due], UseSavedCard(card), quote.total.minor, "b6-pay-0001")
+    after = text_of(pdf_of(browser, demo, demo.due, "en").data).splitlines()
+    changed = [(x, y) for x, y in zip(before, after) if x != y]
+    assert len(before) == len(after) and len(changed) == 1, changed
+    assert changed[0][0] == "Due" and changed[0][1].startswith("Paid on ")
+
+
+def test_b6_r19_only_people_of_the_account_get_its_invoices(browser, demo):
+    sign_in_as(browser, "rasmus@example.com", "en")  # a reader: may see, and download
+    assert pdf_of(browser, demo, demo.due, "en").status_code == 200
+    sign_in_as(browser, "anna@example.com", "en")  # another customer: it does not exist
+    assert browser.get(f"/en/accounts/{demo.agreement}/invoices/{demo.due}/pdf").status_code == 404
+
+
+def test_b6_every_invoice_row_links_its_pdf(browser, demo):
+    sign_in_as(browser, "olivia@example.com", "sv")
+    listing = browser.get(f"/sv/accounts/{demo.agreement}/invoices").get_data(as_text=True)
+    for invoice_id in (demo.due, demo.past_due, demo.paid):
+        assert f"/invoices/{invoice_id}/pdf" in listing
+    assert listing.count("Ladda ner faktura (PDF)") == 3
+
+
+@given(st.integers(0, 10**12))
+def test_b6_vat_is_inside_the_amount_and_rounded_to_the_nearest_ore(minor):
+    part = vat_included(Money(minor, "SEK"))
+    assert part.taxable.minor + part.vat.minor == minor
+    exact = minor * VAT_RATE_PERCENT / (100 + VAT_RATE_PERCENT)
+    assert abs(part.vat.minor - exact) <= 0.5

@@ -8,6 +8,7 @@ from flask import current_app
 
 from portal.billing.clock import Clock, FixedClock
 from portal.billing.context import Billing, BillingPolicy
+from portal.billing.seller import seller_from_config
 from portal.extensions import db
 
 
@@ -17,7 +18,8 @@ def policy() -> BillingPolicy:
                          deletion_after_days=config["DELETION_AFTER_DAYS"],
                          invoice_due_days=config["INVOICE_DUE_DAYS"],
                          currency=config["BILLING_CURRENCY"],
-                         disable_warning_days=tuple(config["DISABLE_WARNING_DAYS"]))
+                         disable_warning_days=tuple(config["DISABLE_WARNING_DAYS"]),
+                         seller=seller_from_config(config))
 
 
 def clock() -> Clock:

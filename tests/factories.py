@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from portal.billing.balances import recount_outstanding
 from portal.billing.gateway import CardDetails
-from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus,
-                           MethodKind, PaymentMethod, Role, RoleAssignment, Subscription,
-                           SubscriptionStatus, User)
+from portal.models import (FIRST_INVOICE_NUMBER, INVOICE_SERIES, AccountKind, BillingAccount, BillingProfile,
+                           Charge, ChargeStatus, InvoiceNumberSeries, MethodKind, PaymentMethod, Role,
+                           RoleAssignment, Subscription, SubscriptionStatus, User)
 
 APPROVE = "4242424242424242"
 INSUFFICIENT_FUNDS = "4000000000009995"
@@ -125,5 +125,7 @@ def empty_database(b) -> None:
             b.session.execute(update(table).values(nullable))
     for table in reversed(db.metadata.sorted_tables):
         b.session.execute(delete(table))
+    b.session.execute(InvoiceNumberSeries.__table__.insert().values(  # as a new schema starts it
+        name=INVOICE_SERIES, next_number=FIRST_INVOICE_NUMBER))
     b.session.commit()
     b.gateway.clear_ledger()  # ids start again: keys derived from them must too

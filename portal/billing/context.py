@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
 from portal.billing.gateway import PaymentGateway
+from portal.billing.seller import Seller
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class BillingPolicy:
     currency: str = "SEK"
     # R12: "will be disabled on …" warnings this many days before the disable date.
     disable_warning_days: tuple[int, ...] = (7, 1)
+    # B6: who issues the invoices (SELLER_* settings), kept on each invoice issued.
+    seller: Seller | None = None
 
     # The one place each of these dates is computed: pages, banners, emails, notices,
     # the billing cycle and the demo all call these (M7).

@@ -8,12 +8,13 @@ and rate, the VAT is the amount due × rate / (100 + rate), rounded half up to a
 öre; the taxable amount is the rest. Money stays in integer minor units throughout."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
 from portal.billing.remittance import RemittanceDetails
 from portal.billing.seller import Seller
-from portal.models import Invoice, InvoiceStatus
+from portal.models import BillingProfile, Invoice, InvoiceStatus
 from portal.money import Money
 
 VAT_RATE_PERCENT = 25  # the Swedish standard rate; every line of ours is at it
@@ -64,15 +65,26 @@ def vat_included(amount: Money, rate_percent: int = VAT_RATE_PERCENT) -> VatBrea
                         Money(vat_minor, amount.currency))
 
 
+def frozen_parties(seller: Seller | None, profile: BillingProfile) -> dict:
+    """Seller and buyer as they are now, to keep on an invoice being issued."""
+    return {"seller": dataclasses.asdict(seller) if seller is not None else None,
+            "buyer": {"name": profile.account.name, "reference": profile.name}}
+
+
 def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDetails) -> InvoiceDocument:
-    """The document of an invoice the caller may see (accounts.invoice_of)."""
+    """The document of an invoice the caller may see (accounts.invoice_of): with the
+    seller and buyer it was issued with (`seller`, today's, only for invoices issued
+    before parties were kept)."""
     currency = invoice.currency
-    profile = invoice.billing_profile
+    parties = invoice.parties or frozen_parties(None, invoice.billing_profile)
+    if parties.get("seller"):
+        seller = Seller(**{**parties["seller"], "address": tuple(parties["seller"]["address"])})
+    buyer = parties["buyer"]
     return InvoiceDocument(
         number=invoice.number, issued_on=invoice.issued_on, due_on=invoice.due_on,
         period_start=invoice.period_start, period_end=invoice.period_end,
         status=invoice.status, paid_on=invoice.paid_on, seller=seller,
-        buyer_name=profile.account.name, buyer_reference=profile.name,
+        buyer_name=buyer["name"], buyer_reference=buyer["reference"],
         lines=[DocumentLine(line.description, invoice.period_start, invoice.period_end,
                             Money(line.amount_minor, currency)) for line in invoice.lines],
         subtotal=Money(invoice.subtotal_minor, currency),

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from portal.billing import notify
 from portal.billing.context import Billing
+from portal.billing.documents import frozen_parties
 from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
-from portal.models import (BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
-                           InvoiceStatus, MethodKind, PaymentPurpose, Subscription,
+from portal.models import (INVOICE_SERIES, BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
+                           InvoiceNumberSeries, InvoiceStatus, MethodKind, PaymentPurpose, Subscription,
                            SubscriptionStatus)
 
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 
 
-def invoice_number(profile_id: int, period_start: date) -> str:
-    """Digits only, so it doubles as the base of the OCR reference."""
-    return f"{period_start:%Y%m}{profile_id:06d}"
+def next_invoice_number(session: Session) -> str:
+    """B6: the next number of the one gap-free series. Taken with an UPDATE that holds
+    the series row's lock until the issuing transaction ends, so a rollback gives the
+    number back (no gaps) and issuing on several machines takes turns (no doubles).
+    Digits only: it doubles as the base of the OCR reference."""
+    taken = session.execute(
+        update(InvoiceNumberSeries).where(InvoiceNumberSeries.name == INVOICE_SERIES)
+        .values(next_number=InvoiceNumberSeries.next_number + 1)
+        .returning(InvoiceNumberSeries.next_number)).scalar_one()
+    return str(taken - 1)
 
 
 def apply_credits(b: Billing, invoice: Invoice) -> int:
@@ -68,7 +77,8 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
     amounts = [prorated(s.monthly_fee_minor, *billed_part(s.started_on, period_start, period_end))
                for s in subscriptions]
     invoice = Invoice(
-        billing_profile_id=profile.id, number=invoice_number(profile.id, period_start),
+        billing_profile_id=profile.id, number=next_invoice_number(b.session),
+        parties=frozen_parties(b.policy.seller, profile),
         currency=account.currency, period_start=period_start, period_end=period_end,
         issued_on=today, due_on=b.policy.due_date(today),
         status=InvoiceStatus.DUE, credits_applied_minor=0, subtotal_minor=sum(amounts))

@@ -178,7 +178,9 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "REMITTANCE_BIC": env.get("REMITTANCE_BIC", "ESSESESS"),
         # Who issues the invoices (portal/billing/seller.py); example values.
         "SELLER_NAME": env.get("SELLER_NAME", "Contoso Cloud AB"),
-        "SELLER_ADDRESS": env.get("SELLER_ADDRESS", "Box 1234; 111 22 Stockholm; Sverige"),
+        "SELLER_STREET": env.get("SELLER_STREET", "Box 1234"),
+        "SELLER_POSTCODE": env.get("SELLER_POSTCODE", "111 22"),
+        "SELLER_CITY": env.get("SELLER_CITY", "Stockholm"),
         "SELLER_ORGNR": env.get("SELLER_ORGNR", "556677-8899"),
         "SELLER_VAT_NUMBER": env.get("SELLER_VAT_NUMBER", "SE556677889901"),
         "SELLER_F_TAX": env.get("SELLER_F_TAX", "1"),

@@ -78,7 +78,7 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
     currency = invoice.currency
     parties = invoice.parties or frozen_parties(None, invoice.billing_profile)
     if parties.get("seller"):
-        seller = Seller(**{**parties["seller"], "address": tuple(parties["seller"]["address"])})
+        seller = Seller(**parties["seller"])
     buyer = parties["buyer"]
     return InvoiceDocument(
         number=invoice.number, issued_on=invoice.issued_on, due_on=invoice.due_on,

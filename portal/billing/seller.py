@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from stdnum.eu import vat
 from stdnum.se import orgnr
 
-SETTINGS = ("SELLER_NAME", "SELLER_ADDRESS", "SELLER_ORGNR", "SELLER_VAT_NUMBER", "SELLER_EMAIL")
+SETTINGS = ("SELLER_NAME", "SELLER_STREET", "SELLER_POSTCODE", "SELLER_CITY", "SELLER_ORGNR",
+            "SELLER_VAT_NUMBER", "SELLER_EMAIL")
 
 
 class InvalidSellerDetails(ValueError):
@@ -24,11 +25,18 @@ class InvalidSellerDetails(ValueError):
 @dataclass(frozen=True)
 class Seller:
     name: str
-    address: tuple[str, ...]   # lines, as printed
+    street: str                # "Box 1234"
+    postcode: str              # "111 22"
+    city: str
     org_number: str            # NNNNNN-NNNN
     vat_number: str            # SE + org number + 01
     f_tax: bool                # "Godkänd för F-skatt"
     email: str
+
+    @property
+    def address(self) -> tuple[str, ...]:
+        """The address lines, as printed on a Swedish invoice."""
+        return self.street, f"{self.postcode} {self.city}"
 
 
 def seller_from_config(config: Mapping) -> Seller:
@@ -42,8 +50,8 @@ def seller_from_config(config: Mapping) -> Seller:
         raise InvalidSellerDetails("SELLER_ORGNR", f"{values['SELLER_ORGNR']!r} is not a Swedish organisationsnummer")
     if not vat.is_valid(values["SELLER_VAT_NUMBER"]):
         raise InvalidSellerDetails("SELLER_VAT_NUMBER", f"{values['SELLER_VAT_NUMBER']!r} is not an EU VAT number")
-    address = tuple(line.strip() for line in values["SELLER_ADDRESS"].split(";") if line.strip())
-    return Seller(name=values["SELLER_NAME"], address=address, org_number=orgnr.format(values["SELLER_ORGNR"]),
+    return Seller(name=values["SELLER_NAME"], street=values["SELLER_STREET"], postcode=values["SELLER_POSTCODE"],
+                  city=values["SELLER_CITY"], org_number=orgnr.format(values["SELLER_ORGNR"]),
                   vat_number=vat.compact(values["SELLER_VAT_NUMBER"]),
                   f_tax=str(config.get("SELLER_F_TAX", "1")).strip().lower() in ("1", "true", "yes"),
                   email=values["SELLER_EMAIL"])

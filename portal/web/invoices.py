@@ -11,7 +11,7 @@ from portal.billing.context import Billing
 from portal.errors import BillingError, NotFound
 from portal.billing.remittance import remittance_from_config
 from portal.billing.seller import seller_from_config
-from portal.documents import invoice_filename, invoice_pdf
+from portal.documents import invoice_filename, invoice_pdf, invoice_xml
 from portal.forms import InvoiceFilterForm
 from portal.models import BillingProfile, InvoiceStatus
 from portal.web import checkout
@@ -56,11 +56,23 @@ def detail(account_id: int, invoice_id: int):
 def pdf(account_id: int, invoice_id: int):
     """The invoice as a PDF/A-3 file, in the page's language (B6)."""
     doc = _document(accounts.invoice_of(billing(), user(), account_id, invoice_id))
-    response = make_response(invoice_pdf(doc))
-    response.headers["Content-Type"] = "application/pdf"
-    # Translators: the start of a downloaded invoice's file name, e.g. "invoice-202610000001.pdf".
+    # Translators: the start of a downloaded invoice's file name, e.g. "invoice-10001.pdf".
     word = pgettext("file name", "invoice")
-    response.headers["Content-Disposition"] = f'attachment; filename="{invoice_filename(doc, word)}"'
+    return _download(invoice_pdf(doc), "application/pdf", invoice_filename(doc, word))
+
+
+@bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>/ubl")
+def ubl(account_id: int, invoice_id: int):
+    """The invoice's EN 16931 data as UBL 2.1 XML, for accounts-payable systems (B6)."""
+    doc = _document(accounts.invoice_of(billing(), user(), account_id, invoice_id))
+    word = pgettext("file name", "invoice")
+    return _download(invoice_xml(doc), "application/xml", invoice_filename(doc, word, "xml"))
+
+
+def _download(body: bytes, mimetype: str, filename: str):
+    response = make_response(body)
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -5,19 +5,26 @@ from __future__ import annotations
 import dataclasses
 import threading
 from datetime import date
+from decimal import Decimal
 
+from hypothesis import given, settings, strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.billing import invoices
 from portal.billing.context import Billing
-from portal.billing.documents import invoice_document
+from portal.billing.documents import DocumentLine, InvoiceDocument, invoice_document, vat_included
+from portal.billing.einvoice import en16931_terms
+from portal.billing.seller import Seller
 from portal.billing.remittance import RemittanceDetails
 from portal.billing.transaction import write_transaction
-from portal.models import AccountKind, BillingProfile, Invoice
+from portal.models import AccountKind, BillingProfile, Invoice, InvoiceStatus
+from portal.money import Money
 from tests import factories as f
 
 OCT = (date(2026, 10, 1), date(2026, 10, 31))
+SELLER = Seller(name="Contoso Cloud AB", street="Box 1234", postcode="111 22", city="Stockholm",
+                org_number="556677-8899", vat_number="SE556677889901", f_tax=True, email="faktura@contoso.example")
 REMITTANCE = RemittanceDetails(bankgiro="5050-1055", iban="SE4550000000058398257466",
                                iban_display="SE45 5000 0000 0583 9825 7466", bic="ESSESESS")
 
@@ -82,9 +89,33 @@ def test_b6_an_issued_invoice_keeps_its_seller_and_buyer(b):
     with write_transaction(b.session):
         invoice = invoices.generate_invoice(b, profile, *OCT)
     before = invoice_document(invoice, b.policy.seller, REMITTANCE)
-    renamed = dataclasses.replace(b.policy.seller, name="Contoso Moln AB", address=("Ny väg 1", "222 33 Lund"))
+    renamed = dataclasses.replace(b.policy.seller, name="Contoso Moln AB", street="Ny väg 1", postcode="222 33", city="Lund")
     profile.account.name, profile.name = "Another Name AB", "Another profile"
     f.commit(b)
     after = invoice_document(b.session.get(Invoice, invoice.id), renamed, REMITTANCE)
     assert after == before
     assert (after.seller.name, after.buyer_name) == (b.policy.seller.name, before.buyer_name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.integers(1, 10**9), min_size=0, max_size=8), credit_share=st.floats(0, 1))
+def test_b6_the_en16931_terms_add_up_to_the_document_for_any_lines_and_credits(lines, credit_share):
+    """BR-CO-10/13/15: line nets less allowances are the taxable amount, taxable plus
+    VAT is the total, and the total is what the document says is due — exactly."""
+    subtotal = sum(lines) or 1_000_00
+    credits = int(subtotal * credit_share)
+    due = Money(subtotal - credits, "SEK")
+    doc = InvoiceDocument(
+        number="10001", issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1), period_start=OCT[0],
+        period_end=OCT[1], status=InvoiceStatus.DUE, paid_on=None, seller=SELLER, buyer_name="Köpare AB",
+        buyer_reference="Köpare", lines=[DocumentLine(f"Line {i}", *OCT, Money(m, "SEK")) for i, m in enumerate(lines)],
+        subtotal=Money(subtotal, "SEK"), credits=Money(credits, "SEK"), amount_due=due, vat=[vat_included(due)],
+        remittance=REMITTANCE.for_invoice("10001"), payment_terms_days=30)
+    terms = en16931_terms(doc)
+    minor = lambda text: round(Decimal(text) * 100)  # noqa: E731
+    nets = sum(minor(line["BT-131"]) for line in terms["BG-25"])
+    allowance = minor(terms.get("BT-107", "0"))
+    assert nets == minor(terms["BT-106"])
+    assert nets - allowance == minor(terms["BT-109"]) == minor(terms["BG-23"][0]["BT-116"])
+    assert minor(terms["BT-109"]) + minor(terms["BT-110"]) == minor(terms["BT-112"]) == due.minor
+    assert all(minor(line["BT-131"]) >= 0 for line in terms["BG-25"]) and allowance >= 0

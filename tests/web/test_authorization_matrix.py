@@ -31,7 +31,8 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
     """What a member with `role` on the account (of `kind`) gets for their own ids."""
     payg = kind == AccountKind.PAY_AS_YOU_GO
     match endpoint, method:
-        case ("overview.show" | "invoices.index" | "invoices.detail" | "invoices.pdf" | "receipts.show"
+        case ("overview.show" | "invoices.index" | "invoices.detail" | "invoices.pdf" | "invoices.ubl"
+              | "receipts.show"
               | "account.notifications" | "account.support", "GET"):
             return 200
         case "settle.start", "GET":

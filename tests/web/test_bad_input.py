@@ -122,6 +122,7 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "invoices.index": ("olivia", "/sv/accounts/{id}/invoices", "account"),
     "invoices.detail": ("olivia", "/sv/accounts/{agreement}/invoices/{id}", "invoice"),
     "invoices.pdf": ("olivia", "/sv/accounts/{agreement}/invoices/{id}/pdf", "invoice"),
+    "invoices.ubl": ("olivia", "/sv/accounts/{agreement}/invoices/{id}/ubl", "invoice"),
     "invoices.start": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/pay", "profile"),
     "account.notifications": ("anna", "/sv/accounts/{id}/notifications", "account"),
     "account.support": ("anna", "/sv/accounts/{id}/support", "account"),

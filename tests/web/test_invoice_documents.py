@@ -10,7 +10,9 @@ import re
 import pikepdf
 import pypdf
 import pytest
+from facturx import get_xml_from_pdf, xml_check_xsd
 from hypothesis import given, strategies as st
+from lxml import etree
 from sqlalchemy import select
 
 from portal.billing import payments
@@ -129,3 +131,57 @@ def test_b6_vat_is_inside_the_amount_and_rounded_to_the_nearest_ore(minor):
     assert part.taxable.minor + part.vat.minor == minor
     exact = minor * VAT_RATE_PERCENT / (100 + VAT_RATE_PERCENT)
     assert abs(part.vat.minor - exact) <= 0.5
+
+
+# --- the EN 16931 data: UBL 2.1 to download, Factur-X inside the PDF ------------------
+
+UBL_NS = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+          "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"}
+
+
+def cents(node) -> int:
+    whole, _, fraction = node.text.partition(".")
+    return int(whole) * 100 + int((fraction + "00")[:2]) * (-1 if whole.startswith("-") else 1)
+
+
+@pytest.mark.parametrize("invoice", ["due", "past_due", "paid"])
+def test_b6_the_ubl_xml_validates_and_its_sums_add_up_to_the_page(browser, demo, b, invoice):
+    sign_in_as(browser, "olivia@example.com", "en")
+    invoice_id = getattr(demo, invoice)
+    response = browser.get(f"/en/accounts/{demo.agreement}/invoices/{invoice_id}/ubl")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    assert xml_check_xsd(response.data, flavor="ubl-2.1", level="en16931")  # the standard's own schema
+    root = etree.fromstring(response.data)
+    one = lambda path: root.find(path, UBL_NS)  # noqa: E731
+    stored = b.session.get(Invoice, invoice_id)
+    assert one("cbc:ID").text == stored.number and one("cbc:IssueDate").text == stored.issued_on.isoformat()
+    assert one("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID").text == "SE556677889901"
+    lines = [cents(n) for n in root.findall("cac:InvoiceLine/cbc:LineExtensionAmount", UBL_NS)]
+    allowances = sum(cents(n) for n in root.findall("cac:AllowanceCharge/cbc:Amount", UBL_NS))
+    totals = {tag: cents(one(f"cac:LegalMonetaryTotal/cbc:{tag}")) for tag in
+              ("LineExtensionAmount", "TaxExclusiveAmount", "TaxInclusiveAmount", "PayableAmount")}
+    vat = cents(one("cac:TaxTotal/cbc:TaxAmount"))
+    taxable = cents(one("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount"))
+    assert totals["LineExtensionAmount"] == sum(lines)                      # BR-CO-10
+    assert totals["TaxExclusiveAmount"] == sum(lines) - allowances == taxable  # BR-CO-13
+    assert totals["TaxInclusiveAmount"] == taxable + vat                    # BR-CO-15
+    assert totals["PayableAmount"] == stored.amount_due.minor              # what the page says is due
+    assert vat == vat_included(stored.amount_due).vat.minor
+    assert abs(vat - taxable * VAT_RATE_PERCENT / 100) <= 1                 # BR-CO-17, to the öre
+    assert one("cac:PaymentMeans/cbc:PaymentID").text == ocr_reference(stored.number)
+
+
+def test_b6_the_pdf_carries_the_same_data_as_factur_x(browser, demo, b):
+    sign_in_as(browser, "olivia@example.com", "sv")
+    pdf = pdf_of(browser, demo, demo.due, "sv").data
+    filename, xml = get_xml_from_pdf(pdf, check_xsd=True)
+    assert filename == "factur-x.xml"
+    root = etree.fromstring(xml)
+    ns = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+    due = root.find(".//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:DuePayableAmount", ns)
+    assert cents(due) == b.session.get(Invoice, demo.due).amount_due.minor
+    with pikepdf.open(io.BytesIO(pdf)) as opened:  # still archival and tagged with the XML inside
+        assert str(opened.Root.Lang) == "sv" and bool(opened.Root.MarkInfo.Marked)
+        with opened.open_metadata() as meta:
+            assert (meta["pdfaid:part"], meta["pdfaid:conformance"]) == ("3", "B")
+            assert meta["dc:title"].startswith("Faktura ")

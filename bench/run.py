@@ -43,6 +43,7 @@ LABELS = {"baseline": "Baseline (no data)", "overview": "Overview", "settle": "S
           "partial": "Payment-method partial", "invoices": "Invoices", "invoice": "Invoice detail",
           "invoice_filter": "Invoice filter partial", "receipt": "Receipt"}
 MAX_QUERIES = 12
+PDF_BUDGET_S = {20: 0.2, 1_000: 2.0}              # p95 seconds to make an invoice PDF of that many lines
 P95_BUDGET = {1_000: 3.0, 10_000: 5.0}          # × baseline p95, Overview and Settle balance
 FLOW_BUDGET_GZ = 60 * 1024
 PARTIAL_BUDGET = 8 * 1024
@@ -258,6 +259,50 @@ def page_plans(app, s: Seeded) -> dict[str, list]:
     return result
 
 
+def pdf_timings(app, repeats: dict[int, int] | None = None) -> dict[int, dict]:
+    """B6: making an invoice's PDF (PDF/A-3b, tagged, Factur-X inside) in process, for
+    a 20-line and a 1,000-line invoice: p95 seconds, and the ratio to rendering the
+    same document's HTML alone (the baseline, measured in the same run)."""
+    import statistics
+    from datetime import date
+
+    from flask import render_template
+
+    from portal.billing.documents import DocumentLine, InvoiceDocument, vat_included
+    from portal.billing.remittance import remittance_from_config
+    from portal.billing.seller import seller_from_config
+    from portal.documents import invoice_pdf
+    from portal.models import InvoiceStatus
+    from portal.money import Money
+
+    repeats = repeats or {20: 20, 1_000: 3}
+    result = {}
+    with app.test_request_context("/sv/"):
+        for lines, times in repeats.items():
+            start, end = date(2026, 10, 1), date(2026, 10, 31)
+            amounts = [Money(12_345 + i, "SEK") for i in range(lines)]
+            due = Money(sum(a.minor for a in amounts), "SEK")
+            doc = InvoiceDocument(
+                number="10001", issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1), period_start=start,
+                period_end=end, status=InvoiceStatus.DUE, paid_on=None, seller=seller_from_config(app.config),
+                buyer_name="Bench AB", buyer_reference="Bench", subtotal=due, credits=Money(0, "SEK"),
+                lines=[DocumentLine(f"Subscription {i}", start, end, a) for i, a in enumerate(amounts)],
+                amount_due=due, vat=[vat_included(due)], payment_terms_days=30,
+                remittance=remittance_from_config(app.config).for_invoice("10001"))
+            pdf, html = [], []
+            for _ in range(times):
+                began = time.perf_counter()
+                render_template("documents/invoice.html", doc=doc, lang="sv")
+                html.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                invoice_pdf(doc)
+                pdf.append(time.perf_counter() - began)
+            p95 = statistics.quantiles(pdf, n=20)[-1] if len(pdf) >= 20 else max(pdf)
+            base = statistics.quantiles(html, n=20)[-1] if len(html) >= 20 else max(html)
+            result[lines] = {"p95_s": p95, "html_p95_s": base, "ratio": p95 / base, "runs": times}
+    return result
+
+
 # --- the report --------------------------------------------------------------------
 
 def machine() -> str:
@@ -310,13 +355,15 @@ def main(argv: list[str] | None = None) -> int:
         first_page = pages[(seeded[0].size, "settle")]["body"]
         assets = [fetch_asset(port, path) for path in assets_of(first_page)]
         receipts = {s.size: pay_and_receipt(port, s) for s in seeded}
-        print_report(report, args, env, sizes, seeded, pages, loads, plan_by_page, assets, receipts)
+        print("  making invoice PDFs …", flush=True)
+        pdfs = pdf_timings(app)
+        print_report(report, args, env, sizes, seeded, pages, loads, plan_by_page, assets, receipts, pdfs)
         if args.json:
             args.json.write_text(json.dumps({
                 "machine": machine(), "sizes": sizes,
                 "pages": {f"{size}:{name}": {k: v for k, v in row.items() if k != "body"}
                           for (size, name), row in pages.items()},
-                "load": loads, "assets": assets, "receipts": receipts,
+                "load": loads, "assets": assets, "receipts": receipts, "pdfs": pdfs,
                 "failures": report.failures}, indent=2, default=str))
     finally:
         if server is not None:
@@ -329,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report.failures else 0
 
 
-def print_report(report: Report, args, env, sizes, seeded, pages, loads, plan_by_page, assets, receipts) -> None:
+def print_report(report: Report, args, env, sizes, seeded, pages, loads, plan_by_page, assets, receipts,
+                 pdfs) -> None:
     out = report.out
     database = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     out()
@@ -414,6 +462,11 @@ def print_report(report: Report, args, env, sizes, seeded, pages, loads, plan_by
         report.budget(bool(HASHED.search(a["path"])) and age is not None and int(age.group(1)) >= 31_536_000
                       and "immutable" in a["cache"],
                       f"{a['path']}: content-hashed name, Cache-Control {a['cache']}")
+    for lines, row in pdfs.items():
+        report.budget(row["p95_s"] <= PDF_BUDGET_S[lines],
+                      f"invoice PDF of {lines:,} lines: p95 {row['p95_s'] * 1000:.0f} ms "
+                      f"({row['ratio']:.0f}× its HTML alone, {row['html_p95_s'] * 1000:.1f} ms; {row['runs']} runs), "
+                      f"budget {PDF_BUDGET_S[lines] * 1000:.0f} ms")
     scans = sorted({f"{LABELS[name]}: {table}" for name, rows in plan_by_page.items()
                     for plan, _real in rows for table in plan.full_scans})
     report.budget(not scans, "every query of every page uses an index" + (f" — full scans: {scans}" if scans else ""))

@@ -9,12 +9,17 @@ from email.utils import format_datetime, formataddr
 from urllib.parse import urlsplit
 
 from flask import Flask, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, pgettext
 
+from portal.billing.documents import invoice_document
+from portal.billing.remittance import remittance_from_config
+from portal.billing.seller import seller_from_config
+from portal.deeplinks import target
+from portal.documents import invoice_filename, invoice_pdf
+from portal.extensions import db
 from portal.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from portal.mail.messages import Link, compose
-from portal.models import OutboxMessage
-from portal.deeplinks import target
+from portal.models import Invoice, OutboxMessage
 
 
 def _one_line(text: str) -> str:
@@ -48,6 +53,7 @@ def render_email(app: Flask, message: OutboxMessage) -> EmailMessage:
         context = dict(content=content, lang=lang, provider=provider)
         text = render_template("email/message.txt", **context)
         html = render_template("email/message.html", **context)
+        attachment = _invoice_attachment(app, message)
     email = EmailMessage()
     email["Subject"] = _one_line(content.subject)
     email["From"] = formataddr((provider, config["MAIL_FROM"]))
@@ -59,5 +65,21 @@ def render_email(app: Flask, message: OutboxMessage) -> EmailMessage:
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
     email.set_content(text)
     email.add_alternative(html, subtype="html")
-    email["Content-Language"] = lang  # after set_content, which clears Content-* headers
+    if attachment is not None:
+        email.add_attachment(attachment[1], maintype="application", subtype="pdf", filename=attachment[0])
+    # Last: set_content and add_attachment move or clear the Content-* headers.
+    email["Content-Language"] = lang
     return email
+
+
+def _invoice_attachment(app: Flask, message: OutboxMessage) -> tuple[str, bytes] | None:
+    """B6: "invoice ready" carries the invoice's PDF, in the recipient's language (the
+    caller forces it), made when the email goes out from the invoice as issued."""
+    invoice_id = (message.payload or {}).get("invoice_id")
+    if message.template != "invoice_ready" or invoice_id is None:
+        return None
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        return None
+    doc = invoice_document(invoice, seller_from_config(app.config), remittance_from_config(app.config))
+    return invoice_filename(doc, pgettext("file name", "invoice")), invoice_pdf(doc)

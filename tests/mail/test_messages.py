@@ -3,10 +3,12 @@ run over simulated days and months: right recipients, the recipient's language,
 plain text and accessible HTML, deep links that open the page acting on it (B1)."""
 from __future__ import annotations
 
+import io
 import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import pypdf
 from sqlalchemy import select
 
 from portal.billing import accounts, lifecycle, payments
@@ -181,6 +183,13 @@ def test_r18_invoice_ready_and_card_charged_link_to_the_invoice(app, b, demo, cl
         assert received.path == f"/sv/accounts/{demo.agreement}/invoices/{invoice_id}"
     assert "Visa som slutar på 4242" in paid.text
     assert_opens(browser, paid, "olivia@example.com", "Betald")
+    # B6: the invoice itself comes along, as a PDF in the recipient's language.
+    number = b.session.get(Invoice, invoice_id).number
+    [attached] = [part for part in ready.message.iter_attachments()]
+    assert attached.get_content_type() == "application/pdf" and attached.get_filename() == f"faktura-{number}.pdf"
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(attached.get_content())).pages)
+    assert f"Faktura {number}" in text and "Godkänd för F-skatt" in text and "Belopp att betala" in text
+    assert list(paid.message.iter_attachments()) == []  # only the invoice email carries it
 
 
 def test_r18_failed_automatic_charge_links_to_pay_now_for_that_invoice(app, b, demo, clock, mail_to, browser):

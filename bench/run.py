@@ -268,7 +268,7 @@ def pdf_timings(app, repeats: dict[int, int] | None = None) -> dict[int, dict]:
 
     from flask import render_template
 
-    from portal.billing.documents import DocumentLine, InvoiceDocument, vat_included
+    from portal.billing.documents import Buyer, DocumentLine, InvoiceDocument, vat_included
     from portal.billing.remittance import remittance_from_config
     from portal.billing.seller import seller_from_config
     from portal.documents import invoice_pdf
@@ -285,7 +285,7 @@ def pdf_timings(app, repeats: dict[int, int] | None = None) -> dict[int, dict]:
             doc = InvoiceDocument(
                 number="10001", issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1), period_start=start,
                 period_end=end, status=InvoiceStatus.DUE, paid_on=None, seller=seller_from_config(app.config),
-                buyer_name="Bench AB", buyer_reference="Bench", subtotal=due, credits=Money(0, "SEK"),
+                buyer=Buyer("Bench AB", "Bench"), subtotal=due, credits=Money(0, "SEK"),
                 lines=[DocumentLine(f"Subscription {i}", start, end, a) for i, a in enumerate(amounts)],
                 amount_due=due, vat=[vat_included(due)], payment_terms_days=30,
                 remittance=remittance_from_config(app.config).for_invoice("10001"))

@@ -50,6 +50,11 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
     if kind == "notification_email_changed":
         return Target("account.notifications", {"account_id": account_id},
                       gettext("Review the billing notification settings"))
+    if kind == "billing_details_changed":
+        if profile_id is not None:
+            return Target("account.profile_billing_details", {"account_id": account_id, "profile_id": profile_id},
+                          gettext("Review the billing details"))
+        return Target("account.billing_details", {"account_id": account_id}, gettext("Review the billing details"))
     if kind == "support_request_received":
         return Target("account.support", {"account_id": account_id},
                       gettext("See your support requests"))

@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 from portal.billing.balances import recount_outstanding
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails
-from portal.billing.documents import frozen_parties
+from portal.billing.documents import buyer_of, frozen_parties
 from portal.billing.invoices import next_invoice_number
 from portal.billing.periods import billing_day, is_past_due, months_back
 from portal.billing.transaction import write_transaction
@@ -187,7 +187,7 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
         status = (InvoiceStatus.PAID if months > newest_past_due else
                   InvoiceStatus.PAST_DUE if is_past_due(due_on(months), today) else InvoiceStatus.DUE)
         invoice = Invoice(billing_profile_id=profile.id,
-                          number=next_invoice_number(session), parties=frozen_parties(b.policy.seller, profile),
+                          number=next_invoice_number(session), parties=frozen_parties(b.policy.seller, buyer_of(profile, None)),
                           currency="SEK",
                           period_start=p_start, period_end=p_end, issued_on=issued,
                           due_on=due_on(months), status=status, subtotal_minor=subtotal,

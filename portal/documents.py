@@ -40,7 +40,7 @@ def invoice_pdf(doc: InvoiceDocument) -> bytes:
                                       pdf_variant=PDF_VARIANT, pdf_tags=True)
     title = gettext("Invoice %(number)s", number=doc.number)
     metadata = {"title": f"{title} – {doc.seller.name}", "author": doc.seller.name,
-                "subject": gettext("Invoice %(number)s to %(buyer)s", number=doc.number, buyer=doc.buyer_name),
+                "subject": gettext("Invoice %(number)s to %(buyer)s", number=doc.number, buyer=doc.buyer.name),
                 "keywords": "EN16931, Factur-X"}
     return generate_from_binary(pdf, invoice_xml(doc, FACTUR_X), flavor=FACTUR_X, level="en16931",
                                 check_xsd=True, check_schematron=False, lang=lang, pdf_metadata=metadata)

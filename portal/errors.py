@@ -105,6 +105,14 @@ class InvalidInput(BillingError):
         self.field = field
 
 
+class InvalidDetails(BillingError):
+    """Several values the user typed are not acceptable: field → reason code."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(problems)
+        self.problems = problems
+
+
 class PaymentFormReused(BillingError):
     """The one-time key of a payment form was already used for a different card or
     amount (e.g. a declined card, then the same form resubmitted with another).

@@ -146,3 +146,20 @@ class InvoiceFilterForm(PortalForm):
         csrf = False
 
     status = TranslatedSelectField(_l("Status"), choices=[])
+
+
+class BillingDetailsForm(PortalForm):
+    """B7. Only the shape is checked here; what the values must be (an
+    organisationsnummer, a VAT number of the right country…) is the service's rule
+    (billing/details.py), whose errors the view puts on these fields."""
+    company_name = StringField(_l("Company name"), render_kw={"autocomplete": "organization"})
+    country = TranslatedSelectField(_l("Country"), choices=[], render_kw={"autocomplete": "country"})
+    org_number = StringField(_l("Organisation number"), render_kw={"spellcheck": "false"})
+    vat_number = StringField(_l("VAT registration number (optional)"), render_kw={"spellcheck": "false"})
+    street = StringField(_l("Street address or box"), render_kw={"autocomplete": "street-address"})
+    postcode = StringField(_l("Postcode"), render_kw={"autocomplete": "postal-code"})
+    city = StringField(_l("City"), render_kw={"autocomplete": "address-level2"})
+    reference = StringField(_l("Your reference or purchase order number (optional)"))
+    recipients = TextAreaField(_l("Also send invoices to (optional)"),
+                               render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off"})
+    invoice_language = RadioField(_l("Invoice language"), choices=[])  # the languages, set by the view

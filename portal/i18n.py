@@ -61,6 +61,12 @@ def select_locale() -> str:
     return "en" if lang == PSEUDO_LOCALE else lang
 
 
+def country_name(code: str) -> str:
+    """A country by its name in the current language (Babel's CLDR data)."""
+    locale = get_locale()
+    return locale.territories.get(code, code) if locale is not None else code
+
+
 def select_timezone() -> str | None:
     zone = getattr(current_user, "timezone", None) if current_user else None
     if zone:

@@ -126,6 +126,28 @@ class BillingProfile(db.Model):
         foreign_keys=[default_payment_method_id], lazy="joined")  # shown wherever the profile is
 
 
+class BillingDetails(db.Model):
+    """B7: who the customer is on its invoices — per billing profile (customer
+    agreement) or per account (pay-as-you-go, billing_profile_id NULL). The customer's
+    to keep; an invoice copies them when it is issued (Invoice.parties)."""
+    __tablename__ = "billing_details"
+    __table_args__ = (UniqueConstraint("account_id", "billing_profile_id", name="uq_billing_details_owner"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
+    company_name: Mapped[str] = mapped_column(String(200))
+    org_number: Mapped[str] = mapped_column(String(40), default="")      # organisationsnummer
+    vat_number: Mapped[str] = mapped_column(String(20), default="")      # momsregistreringsnummer
+    street: Mapped[str] = mapped_column(String(200))
+    postcode: Mapped[str] = mapped_column(String(20))
+    city: Mapped[str] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2))                      # ISO 3166-1 alpha-2
+    reference: Mapped[str] = mapped_column(String(100), default="")      # "Er referens", PO number
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)    # invoice emails, e.g. accounts payable
+    invoice_language: Mapped[str] = mapped_column(String(8), default="sv")
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class RoleAssignment(db.Model):
     __tablename__ = "role_assignments"
     __table_args__ = (UniqueConstraint("user_id", "account_id", "billing_profile_id", name="uq_role_assignments_scope"),)

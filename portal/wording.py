@@ -60,6 +60,23 @@ REFUSAL = {
     "forbidden": _l("You do not have permission to do this."),
 }
 
+# B7: why a billing detail was refused, per field and reason (billing/details.py).
+DETAILS_ERROR = {
+    ("company_name", "missing"): _l("Enter the company name"),
+    ("street", "missing"): _l("Enter the street address or box"),
+    ("postcode", "missing"): _l("Enter the postcode"),
+    ("city", "missing"): _l("Enter the city"),
+    ("org_number", "missing"): _l("Enter the organisation number, like 556677-8899"),
+    ("org_number", "invalid"): _l("Enter a valid Swedish organisation number, like 556677-8899"),
+    ("vat_number", "invalid"): _l("Enter a valid EU VAT registration number, like SE556677889901"),
+    ("vat_number", "other_country"): _l("The VAT registration number must be from the country of the address"),
+    ("country", "unknown"): _l("Choose one of the options in the list"),
+    ("recipients", "invalid"): _l("Enter each email address in the correct format, like name@example.com, one per line"),
+    ("recipients", "too_many"): _l("Enter at most %(max)s email addresses", max=5),
+    ("invoice_language", "unknown"): _l("Choose the invoice language"),
+}
+TOO_LONG = _l("This is too long")
+
 # R10: what the gateway said, in words the customer can take to the bank.
 DECLINE_REASON = {
     "generic_decline": _l("Your bank declined the payment without giving a reason."),
@@ -137,6 +154,7 @@ REFUSED_ACTION = {
     "pay_invoices": _l("Pay invoices"),
     "manage_notifications": _l("Change the billing settings"),
     "view_audit": _l("See the audit log"),
+    "manage_billing_details": _l("Change the billing details"),
 }
 
 
@@ -192,6 +210,8 @@ def audit_text(event) -> str:
         case "notification_email.changed":
             return gettext("The email address for billing notifications was changed from %(old)s to %(new)s.",
                            old=d.get("old", ""), new=d.get("new", ""))
+        case "billing_details.changed":
+            return gettext("The billing details of %(company)s were changed.", company=d.get("company_name", ""))
         case "access.refused":
             return _refusal_text(d.get("reason"), str(REFUSED_ACTION.get(d.get("attempted"), d.get("attempted", ""))))
         case "charge.failed":

@@ -20,6 +20,7 @@ class Action(enum.StrEnum):
     MANAGE_NOTIFICATIONS = "manage_notifications"
     OPEN_SUPPORT_REQUEST = "open_support_request"
     VIEW_AUDIT = "view_audit"
+    MANAGE_BILLING_DETAILS = "manage_billing_details"
 
 
 PAYING_ROLES = frozenset({Role.OWNER, Role.CONTRIBUTOR, Role.INVOICE_MANAGER})  # R19
@@ -105,7 +106,7 @@ def decide(session: Session, user: User, account: BillingAccount, action: Action
             if roles & PAYING_ROLES:
                 return ALLOW
             return Decision(False, "reader_cannot_pay")
-        case Action.MANAGE_NOTIFICATIONS | Action.VIEW_AUDIT:
+        case Action.MANAGE_NOTIFICATIONS | Action.VIEW_AUDIT | Action.MANAGE_BILLING_DETAILS:
             # Product decision: the account administrator, or a profile owner.
             if roles & {Role.ACCOUNT_ADMIN, Role.OWNER}:
                 return ALLOW

@@ -194,11 +194,12 @@ def normalized_email(raw: str) -> str:
 
 
 @refusals_audited
-def require_allowed(b: Billing, user: User, account_id: int, action: Action) -> BillingAccount:
+def require_allowed(b: Billing, user: User, account_id: int, action: Action,
+                    profile_id: int | None = None) -> BillingAccount:
     """For a view that must refuse before it calls a service (a forced POST): the
     refusal is audited like every other."""
     account = access.get_account(b.session, user, account_id)
-    access.require(b.session, user, account, action)
+    access.require(b.session, user, account, action, profile_id)
     return account
 
 

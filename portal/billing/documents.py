@@ -14,7 +14,8 @@ from datetime import date
 
 from portal.billing.remittance import RemittanceDetails
 from portal.billing.seller import Seller
-from portal.models import BillingProfile, Invoice, InvoiceStatus
+from portal.billing.details import reverse_charge
+from portal.models import BillingDetails, BillingProfile, Invoice, InvoiceStatus
 from portal.money import Money
 
 VAT_RATE_PERCENT = 25  # the Swedish standard rate; every line of ours is at it
@@ -37,6 +38,26 @@ class DocumentLine:
 
 
 @dataclass(frozen=True)
+class Buyer:
+    """Who the invoice is made out to, as it was when issued (B7's billing details, or
+    the account's name where none were given)."""
+    name: str
+    profile: str                  # the billing profile (customer agreement) it is for
+    org_number: str = ""
+    vat_number: str = ""
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
+    country: str = "SE"
+    reference: str = ""           # "Er referens" / purchase order
+    reverse_charge: bool = False  # another EU country, VAT number given: no Swedish VAT
+
+    @property
+    def address(self) -> tuple[str, ...]:
+        return tuple(line for line in (self.street, f"{self.postcode} {self.city}".strip()) if line)
+
+
+@dataclass(frozen=True)
 class InvoiceDocument:
     """Everything the invoice shows, in the order it shows it."""
     number: str
@@ -47,8 +68,7 @@ class InvoiceDocument:
     status: InvoiceStatus
     paid_on: date | None
     seller: Seller
-    buyer_name: str          # the customer (billing account)
-    buyer_reference: str     # the billing profile the invoice is for
+    buyer: Buyer
     lines: list[DocumentLine]
     subtotal: Money
     credits: Money
@@ -65,10 +85,28 @@ def vat_included(amount: Money, rate_percent: int = VAT_RATE_PERCENT) -> VatBrea
                         Money(vat_minor, amount.currency))
 
 
-def frozen_parties(seller: Seller | None, profile: BillingProfile) -> dict:
+def buyer_of(profile: BillingProfile, details: BillingDetails | None) -> Buyer:
+    """The buyer as it is now: the billing details given (B7), else the account's name."""
+    if details is None:
+        return Buyer(name=profile.account.name, profile=profile.name)
+    return Buyer(name=details.company_name, profile=profile.name, org_number=details.org_number,
+                 vat_number=details.vat_number, street=details.street, postcode=details.postcode,
+                 city=details.city, country=details.country, reference=details.reference,
+                 reverse_charge=reverse_charge(details))
+
+
+def frozen_parties(seller: Seller | None, buyer: Buyer) -> dict:
     """Seller and buyer as they are now, to keep on an invoice being issued."""
     return {"seller": dataclasses.asdict(seller) if seller is not None else None,
-            "buyer": {"name": profile.account.name, "reference": profile.name}}
+            "buyer": dataclasses.asdict(buyer)}
+
+
+def _buyer(stored: dict) -> Buyer:
+    """A kept buyer; those kept before billing details existed had name and profile
+    (then called "reference") only."""
+    if "profile" not in stored:
+        return Buyer(name=stored["name"], profile=stored.get("reference", ""))
+    return Buyer(**stored)
 
 
 def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDetails) -> InvoiceDocument:
@@ -76,20 +114,20 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
     seller and buyer it was issued with (`seller`, today's, only for invoices issued
     before parties were kept)."""
     currency = invoice.currency
-    parties = invoice.parties or frozen_parties(None, invoice.billing_profile)
+    parties = invoice.parties or frozen_parties(None, buyer_of(invoice.billing_profile, None))
     if parties.get("seller"):
         seller = Seller(**parties["seller"])
-    buyer = parties["buyer"]
+    buyer = _buyer(parties["buyer"])
     return InvoiceDocument(
         number=invoice.number, issued_on=invoice.issued_on, due_on=invoice.due_on,
         period_start=invoice.period_start, period_end=invoice.period_end,
         status=invoice.status, paid_on=invoice.paid_on, seller=seller,
-        buyer_name=buyer["name"], buyer_reference=buyer["reference"],
+        buyer=buyer,
         lines=[DocumentLine(line.description, invoice.period_start, invoice.period_end,
                             Money(line.amount_minor, currency)) for line in invoice.lines],
         subtotal=Money(invoice.subtotal_minor, currency),
         credits=Money(invoice.credits_applied_minor, currency),
         amount_due=invoice.amount_due,
-        vat=[vat_included(invoice.amount_due)],
+        vat=[vat_included(invoice.amount_due, 0 if buyer.reverse_charge else VAT_RATE_PERCENT)],
         remittance=remittance.for_invoice(invoice.number),
         payment_terms_days=(invoice.due_on - invoice.issued_on).days)

@@ -9,11 +9,13 @@ from sqlalchemy.orm import Session
 
 from portal.billing import notify
 from portal.billing.context import Billing
-from portal.billing.documents import frozen_parties
+from portal.billing.details import details_for
+from portal.billing.documents import buyer_of, frozen_parties, vat_included
 from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
+from portal.money import Money
 from portal.models import (INVOICE_SERIES, BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
                            InvoiceNumberSeries, InvoiceStatus, MethodKind, PaymentPurpose, Subscription,
                            SubscriptionStatus)
@@ -73,12 +75,16 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
         return None
     today = b.clock.today()
     account = profile.account
+    details = details_for(b.session, account.id, profile.id)
+    buyer = buyer_of(profile, details)
     # A subscription that started mid-month pays for the days from its start.
     amounts = [prorated(s.monthly_fee_minor, *billed_part(s.started_on, period_start, period_end))
                for s in subscriptions]
+    if buyer.reverse_charge:  # prices include Swedish VAT, which this buyer does not pay
+        amounts = [vat_included(Money(a, account.currency)).taxable.minor for a in amounts]
     invoice = Invoice(
         billing_profile_id=profile.id, number=next_invoice_number(b.session),
-        parties=frozen_parties(b.policy.seller, profile),
+        parties=frozen_parties(b.policy.seller, buyer),
         currency=account.currency, period_start=period_start, period_end=period_end,
         issued_on=today, due_on=b.policy.due_date(today),
         status=InvoiceStatus.DUE, credits_applied_minor=0, subtotal_minor=sum(amounts))
@@ -94,6 +100,10 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
     if invoice.amount_due.minor == 0:  # credits covered it all
         mark_invoices_paid(b, [invoice], None)
     notify.queue_email(b.session, b.clock, account, "invoice_ready", payload)
+    for address in details.recipients if details else []:  # B7: e.g. the accounts payable inbox
+        if address != account.notification_email:
+            notify.queue_email(b.session, b.clock, account, "invoice_ready", payload, to_address=address,
+                               locale=details.invoice_language)
     notify.notify_users(b.session, b.clock, account, "invoice_ready", payload)
     method = profile.default_payment_method
     if invoice.is_open and method is not None and method.kind == MethodKind.CARD:

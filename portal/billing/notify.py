@@ -39,12 +39,13 @@ def contact_locale(session: Session, account: BillingAccount, to_address: str | 
 
 
 def queue_email(session: Session, clock: Clock, account: BillingAccount, template: str,
-                payload: dict[str, Any], to_address: str | None = None) -> OutboxMessage:
+                payload: dict[str, Any], to_address: str | None = None, locale: str | None = None) -> OutboxMessage:
     """The email is a row in the outbox, committed with the event or not at all (M2).
-    The payload always carries the account, so the message can link to its pages (B1)."""
+    The payload always carries the account, so the message can link to its pages (B1).
+    `locale`: the language the customer chose for this mail (an invoice recipient's)."""
     address = to_address or account.notification_email
     message = OutboxMessage(
-        template=template, to_address=address, locale=contact_locale(session, account, address),
+        template=template, to_address=address, locale=locale or contact_locale(session, account, address),
         payload={**payload, "account_id": account.id}, message_key=uuid4().hex,
         created_at=clock.now())
     session.add(message)

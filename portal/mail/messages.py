@@ -227,10 +227,24 @@ def support_request_received(p: Payload, provider: str) -> Content:  # R13
                  "billing portal.", provider=provider))
 
 
+def billing_details_changed(p: Payload, provider: str) -> Content:  # B7, told as R11
+    return Content(
+        subject=_("Your billing details have changed"),
+        heading=_("Your billing details have changed"),
+        paragraphs=[_("The billing details of %(company)s at %(provider)s were changed. Invoices issued from "
+                      "now on carry the new details; invoices already issued do not change.",
+                      company=p.text("company_name"), provider=provider),
+                    _("If you did not expect this change, sign in and check the billing details, or contact "
+                      "your account administrator.")],
+        facts=_facts((_("Company name"), p.text("company_name"))),
+        footer=_billing_footer(p, provider))
+
+
 COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
     f.__name__: f for f in (payment_failed, subscription_disable_warning, subscription_disabled,
                             invoice_ready, auto_charge_succeeded, auto_charge_failed, invoice_past_due,
-                            receipt, notification_email_changed, support_request_received)
+                            receipt, notification_email_changed, support_request_received,
+                            billing_details_changed)
 }
 
 

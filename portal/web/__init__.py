@@ -24,7 +24,8 @@ def _template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(
         labels=wording, card_name=wording.card_name, notice_text=wording.notice_text,
-        notice_link=deeplinks.notice_link, audit_text=wording.audit_text, page_url=page_url)
+        notice_link=deeplinks.notice_link, audit_text=wording.audit_text, page_url=page_url,
+        country_name=i18n.country_name)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: i18n.money(Money(minor, currency))
     app.jinja_env.filters["number"] = i18n.number
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from flask import flash, request
 from flask_babel import lazy_gettext as _l
 
-from portal.billing import access, accounts
+from portal import wording
+from portal.billing import access, accounts, details
 from portal.billing.access import Action
-from portal.errors import InvalidInput, NotFound
-from portal.forms import NotificationEmailForm, SupportRequestForm
+from portal.errors import InvalidDetails, InvalidInput, NotFound
+from portal.i18n import LANGUAGE_NAMES, country_name
+from portal.forms import BillingDetailsForm, NotificationEmailForm, SupportRequestForm
+from portal.models import AccountKind
 from portal.web.common import MAX_ID, account_for, see_other, signed_in_blueprint, user
 from portal.services import billing
 from portal.wording import SUBSCRIPTION_STATUS
@@ -36,6 +39,63 @@ def notifications(account_id: int):
             return see_other("account.notifications", account_id=account.id)
     status = 422 if form.errors else 200
     return render("account/notifications.html", status=status, account=account, form=form, allowed=allowed)
+
+
+@bp.route("/accounts/<int:account_id>/billing-details", methods=["GET", "POST"])
+def billing_details(account_id: int):
+    """B7: a pay-as-you-go account's billing details; for a customer agreement, those
+    of the first billing profile the person has a role on (each has its own)."""
+    b, me = billing(), user()
+    account = account_for(account_id)
+    if account.kind == AccountKind.CUSTOMER_AGREEMENT:
+        mine = access.profiles_with_role(b.session, me, account)
+        if not mine:
+            raise NotFound("billing profile")
+        return see_other("account.profile_billing_details", account_id=account.id, profile_id=mine[0])
+    return _billing_details(b, me, account_id, None)
+
+
+@bp.route("/accounts/<int:account_id>/profiles/<int:profile_id>/billing-details", methods=["GET", "POST"])
+def profile_billing_details(account_id: int, profile_id: int):
+    """B7: a billing profile's details (customer agreement)."""
+    return _billing_details(billing(), user(), account_id, profile_id)
+
+
+def _billing_details(b, me, account_id: int, profile_id: int | None):
+    page = details.details_page(b, me, account_id, profile_id)
+    form = BillingDetailsForm(data=None if request.method == "POST" else _form_data(page.details, page))
+    form.country.choices = _countries()
+    form.invoice_language.choices = [(code, LANGUAGE_NAMES[code]) for code in details.LANGUAGES]
+    if request.method == "POST" and not page.may_change:  # a forced POST: refused whatever it holds
+        accounts.require_allowed(b, me, page.account.id, Action.MANAGE_BILLING_DETAILS, profile_id)
+    if form.validate_on_submit():
+        values = details.DetailsInput(**{name: getattr(form, name).data or "" for name in (
+            "company_name", "org_number", "vat_number", "street", "postcode", "city", "country", "reference",
+            "invoice_language")}, recipients=(form.recipients.data or "").splitlines())
+        try:
+            details.change_billing_details(b, me, page.account.id, profile_id, values)
+        except InvalidDetails as invalid:
+            for name, reason in invalid.problems.items():
+                getattr(form, name).errors.append(wording.DETAILS_ERROR.get((name, reason), wording.TOO_LONG))
+        else:
+            flash(_l("The billing details have been saved. The next invoice will carry them."), "success")
+            return see_other(request.endpoint, **request.view_args)
+    status = 422 if form.errors else 200
+    return render("account/billing_details.html", status=status, account=page.account, page=page, form=form)
+
+
+def _form_data(saved, page) -> dict:
+    if saved is None:  # never given: start from what the portal knows
+        return {"company_name": page.account.name, "country": details.HOME, "invoice_language": "sv"}
+    return {name: getattr(saved, name) for name in (
+        "company_name", "org_number", "vat_number", "street", "postcode", "city", "country", "reference",
+        "invoice_language")} | {"recipients": "\n".join(saved.recipients)}
+
+
+def _countries() -> list[tuple[str, str]]:
+    """Each country by its name in the page's language, Sweden first."""
+    rest = sorted((c for c in details.COUNTRIES if c != details.HOME), key=country_name)
+    return [(code, country_name(code)) for code in (details.HOME, *rest)]
 
 
 @bp.route("/accounts/<int:account_id>/support", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from portal.billing import invoices
 from portal.billing.context import Billing
-from portal.billing.documents import DocumentLine, InvoiceDocument, invoice_document, vat_included
+from portal.billing.documents import Buyer, DocumentLine, InvoiceDocument, invoice_document, vat_included
 from portal.billing.einvoice import en16931_terms
 from portal.billing.seller import Seller
 from portal.billing.remittance import RemittanceDetails
@@ -94,7 +94,7 @@ def test_b6_an_issued_invoice_keeps_its_seller_and_buyer(b):
     f.commit(b)
     after = invoice_document(b.session.get(Invoice, invoice.id), renamed, REMITTANCE)
     assert after == before
-    assert (after.seller.name, after.buyer_name) == (b.policy.seller.name, before.buyer_name)
+    assert (after.seller.name, after.buyer.name) == (b.policy.seller.name, before.buyer.name)
 
 
 @settings(max_examples=60, deadline=None)
@@ -107,8 +107,8 @@ def test_b6_the_en16931_terms_add_up_to_the_document_for_any_lines_and_credits(l
     due = Money(subtotal - credits, "SEK")
     doc = InvoiceDocument(
         number="10001", issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1), period_start=OCT[0],
-        period_end=OCT[1], status=InvoiceStatus.DUE, paid_on=None, seller=SELLER, buyer_name="Köpare AB",
-        buyer_reference="Köpare", lines=[DocumentLine(f"Line {i}", *OCT, Money(m, "SEK")) for i, m in enumerate(lines)],
+        period_end=OCT[1], status=InvoiceStatus.DUE, paid_on=None, seller=SELLER, buyer=Buyer("Köpare AB", "Köpare"),
+        lines=[DocumentLine(f"Line {i}", *OCT, Money(m, "SEK")) for i, m in enumerate(lines)],
         subtotal=Money(subtotal, "SEK"), credits=Money(credits, "SEK"), amount_due=due, vat=[vat_included(due)],
         remittance=REMITTANCE.for_invoice("10001"), payment_terms_days=30)
     terms = en16931_terms(doc)

@@ -83,6 +83,13 @@ def support_errors(page, ids):
     submit(page)
 
 
+def billing_details_errors(page, ids):
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/profiles/{ids['profile']}/billing-details")
+    page.fill("#org_number", "556677-8898")
+    page.fill("#city", "")
+    submit(page)
+
+
 def invoices_filtered(page, ids):
     page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/invoices")
     before = swaps(page)
@@ -138,6 +145,8 @@ STATES = {
     "overview-owner": (OLIVIA, go("/accounts/{agreement}/")),
     "invoices": (OLIVIA, go("/accounts/{agreement}/invoices")),
     "invoices-filtered": (OLIVIA, invoices_filtered),
+    "billing-details": (OLIVIA, go("/accounts/{agreement}/profiles/{profile}/billing-details")),
+    "billing-details-with-errors": (OLIVIA, billing_details_errors),
     "invoice-detail": (OLIVIA, go("/accounts/{agreement}/invoices/{due_invoice}")),
     "invoice-detail-paid": (OLIVIA, go("/accounts/{agreement}/invoices/{paid_invoice}")),
     "pay-now-no-method": (OLIVIA, pay_now),
@@ -147,11 +156,12 @@ STATES = {
     # reader
     "overview-reader": (RASMUS, go("/accounts/{agreement}/")),
     "invoices-reader": (RASMUS, go("/accounts/{agreement}/invoices")),
+    "billing-details-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/billing-details")),
     "403-pay-now-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/pay")),
 }
 
 EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "404-signed-out": 404,
                    "settle-card-errors": 422, "settle-unknown-method": 422,
                    "404-unknown-address-signed-in": 404, "settle-balance-changed": 409, "settle-declined": 402,
-                   "notifications-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
+                   "notifications-with-errors": 422, "billing-details-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
                    "403-settle-user": 403, "403-pay-now-reader": 403}

@@ -200,6 +200,7 @@ KEY_PAGES = {
     "overview-owner": (OLIVIA, "/accounts/{agreement}/"),
     "invoices": (OLIVIA, "/accounts/{agreement}/invoices"),
     "invoice-detail": (OLIVIA, "/accounts/{agreement}/invoices/{due_invoice}"),
+    "billing-details": (OLIVIA, "/accounts/{agreement}/profiles/{profile}/billing-details"),
     "pay-now": (OLIVIA, "/accounts/{agreement}/profiles/{profile}/pay?method={agreement_card}"),
     "accessibility-statement": (None, "/accessibility"),
 }

@@ -38,6 +38,8 @@ PAYLOADS = {
                 "subscriptions": ["Webbshop – produktion", "Webbshop – test"]},
     "notification_email_changed": {"old": "anna@example.com", "new": "ekonomi@example.com"},
     "support_request_received": {"request_id": 7, "subject": "Betalat men fortfarande inaktiverad"},
+    "billing_details_changed": {"profile_id": 1, "company_name": "Fjällström Logistik AB",
+                                "changed": ["org_number", "street"]},
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pypdf
 from sqlalchemy import select
 
-from portal.billing import accounts, lifecycle, payments
+from portal.billing import accounts, details, lifecycle, payments
 from portal.billing.payments import UseSavedCard
 from portal.mail.messages import COMPOSERS
 from portal.models import (BillingProfile, Invoice, Notice, OutboxMessage, OutboxStatus, PaymentMethod,
@@ -253,6 +253,9 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
     set_default_card(b, demo, f.DECLINE)
     accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
     accounts.open_support_request(b, anna, demo.payg, demo.archive, "Hjälp", "Arkivet är inaktiverat.")
+    details.change_billing_details(b, olivia, demo.agreement, demo.profile, details.DetailsInput(
+        company_name="Fjällström Logistik AB", org_number="556677-8899", street="Hamngatan 1", postcode="411 14",
+        city="Göteborg"))
     run_cycle(b, clock, date(2026, 11, 26), date(2027, 1, 2))
     quote = payments.quote_settlement(b, anna, demo.backup, demo.spare_card)
     payments.settle_balance(b, anna, demo.backup, UseSavedCard(demo.spare_card), quote.total.minor, "b1-settle-01")

@@ -51,6 +51,14 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 422                                             # empty subject
         case "account.dismiss_notice", "POST":
             return 303
+        case "account.billing_details", "GET":
+            return 200 if payg else 303                            # an agreement: to its profile's page
+        case "account.billing_details", "POST":
+            return (422 if role == ADMIN else 403) if payg else 303  # B7; empty form
+        case "account.profile_billing_details", "GET":
+            return 200
+        case "account.profile_billing_details", "POST":
+            return 422 if role == OWNER else 403
         case "account.audit_log", "GET":
             return 200 if role in (ADMIN, OWNER) else 403
     raise AssertionError(f"no expectation for {method} {endpoint}: add it to the matrix")

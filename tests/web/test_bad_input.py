@@ -123,6 +123,8 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "invoices.detail": ("olivia", "/sv/accounts/{agreement}/invoices/{id}", "invoice"),
     "invoices.pdf": ("olivia", "/sv/accounts/{agreement}/invoices/{id}/pdf", "invoice"),
     "invoices.ubl": ("olivia", "/sv/accounts/{agreement}/invoices/{id}/ubl", "invoice"),
+    "account.profile_billing_details": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/billing-details",
+                                        "profile"),
     "invoices.start": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/pay", "profile"),
     "account.notifications": ("anna", "/sv/accounts/{id}/notifications", "account"),
     "account.support": ("anna", "/sv/accounts/{id}/support", "account"),
@@ -338,7 +340,31 @@ def test_actions_with_malformed_ids_or_tokens_do_nothing(fuzz, endpoint, data):
 
 def test_every_route_is_fuzzed(app):
     covered = set(PAGES) | set(ACTIONS) | {"settle.pay", "invoices.pay", "account.notifications",
+                                           "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
     covered |= {"pages.accessibility", "pages.baseline"}  # take no input: nothing to fuzz
     routes = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static", "root"}
     assert routes == covered
+
+
+@SETTINGS
+@given(data=st.data())
+def test_b7_billing_details_with_one_bad_value_change_nothing(fuzz, data):
+    """B7: any text in any one field of an otherwise valid form: saved cleanly, or a
+    translated 422 that changes nothing — never a 500."""
+    url = f"/sv/accounts/{fuzz.demo.agreement}/profiles/{fuzz.demo.profile}/billing-details"
+    form = {"company_name": "Fjällström Logistik AB", "country": "SE", "org_number": "556677-8899",
+            "vat_number": "", "street": "Hamngatan 1", "postcode": "411 14", "city": "Göteborg", "reference": "",
+            "recipients": "", "invoice_language": "sv"}
+    name = data.draw(st.sampled_from(sorted(form)), label="field")
+    form[name] = data.draw(weird_text, label="value")
+    response = fuzz.olivia.client.post(url, data=form | {"csrf_token": fuzz.token(fuzz.olivia, fuzz.demo.agreement)})
+    if response.status_code == 303:  # acceptable after all: saved as typed, cleaned
+        fuzz.b.session.rollback()
+        fuzz.b.session.execute(text("DELETE FROM billing_details"))
+        fuzz.b.session.execute(text("DELETE FROM audit_events WHERE action = 'billing_details.changed'"))
+        fuzz.b.session.execute(text("DELETE FROM outbox WHERE template = 'billing_details_changed'"))
+        fuzz.b.session.commit()
+        assert fuzz.snapshot() == fuzz.before
+        return
+    fuzz.check(response, allowed={400, 422})  # 400: a NUL byte, refused before any view

@@ -22,7 +22,7 @@ from portal.billing.documents import buyer_of, frozen_parties
 from portal.billing.invoices import next_invoice_number
 from portal.billing.periods import billing_day, is_past_due, months_back
 from portal.billing.transaction import write_transaction
-from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus,
+from portal.models import (AccountKind, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
                            Credit, CreditApplication, Invoice, InvoiceLine, InvoiceStatus,
                            MethodKind, Notice, Payment, PaymentMethod, PaymentPurpose, Role,
                            RoleAssignment, Subscription, SubscriptionStatus, User)
@@ -92,6 +92,10 @@ def _account(session: Session, kind: AccountKind, name: str, email: str, created
 def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[str, User]) -> None:
     account = _account(session, AccountKind.PAY_AS_YOU_GO, "Nordlund Konsult AB", "anna@example.com",
                        today - timedelta(days=400))
+    session.add(BillingDetails(  # B7: the account's own (pay-as-you-go has no billing profiles)
+        account_id=account.id, company_name="Nordlund Konsult AB", org_number="559123-4561",
+        street="Storgatan 3", postcode="903 26", city="Umeå", country="SE", reference="Anna Lindqvist",
+        recipients=[], invoice_language="sv", updated_at=b.clock.now()))
     for u in PAYG_USERS:
         session.add(RoleAssignment(user=users[u.email], account_id=account.id, role=u.role))
     # The failed card: the bank now says insufficient funds, so retrying it declines (R10).
@@ -155,6 +159,12 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
     session.add(profile)
     session.flush()
     card = _card(b, account, "4242424242424242", "Olivia Holm", 9, 4)
+    details = BillingDetails(  # B7: a Swedish company, with its VAT number and a reference
+        account_id=account.id, billing_profile_id=profile.id, company_name="Fjällström Logistik AB",
+        org_number="556036-0793", vat_number="SE556036079301", street="Hamngatan 12", postcode="411 14",
+        city="Göteborg", country="SE", reference="Olivia Holm", recipients=["leverantorsfakturor@example.com"],
+        invoice_language="sv", updated_at=b.clock.now())
+    session.add(details)
     for u in AGREEMENT_USERS:
         session.add(RoleAssignment(user=users[u.email], account_id=account.id,
                                    billing_profile_id=profile.id, role=u.role))
@@ -187,7 +197,7 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
         status = (InvoiceStatus.PAID if months > newest_past_due else
                   InvoiceStatus.PAST_DUE if is_past_due(due_on(months), today) else InvoiceStatus.DUE)
         invoice = Invoice(billing_profile_id=profile.id,
-                          number=next_invoice_number(session), parties=frozen_parties(b.policy.seller, buyer_of(profile, None)),
+                          number=next_invoice_number(session), parties=frozen_parties(b.policy.seller, buyer_of(profile, details)),
                           currency="SEK",
                           period_start=p_start, period_end=p_end, issued_on=issued,
                           due_on=due_on(months), status=status, subtotal_minor=subtotal,

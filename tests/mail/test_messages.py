@@ -173,12 +173,16 @@ def test_r18_invoice_ready_and_card_charged_link_to_the_invoice(app, b, demo, cl
     set_default_card(b, demo, f.APPROVE)
     run_cycle(b, clock, date(2026, 12, 1))
     deliver(app, clock)
-    ready, = mail_to.by_template_subject("är klar")
+    ready, = [r for r in mail_to.by_template_subject("är klar") if r.to == "olivia@example.com"]
     paid, = mail_to.by_template_subject("har betalats")
-    assert ready.to == paid.to == "olivia@example.com"
+    assert paid.to == "olivia@example.com"
+    # B7: and to the invoice recipient of the billing details, in the invoice language.
+    [payable] = [r for r in mail_to.by_template_subject("är klar") if r.to == "leverantorsfakturor@example.com"]
+    assert_in_language(payable, "sv")
+    assert [a.get_content_type() for a in payable.message.iter_attachments()] == ["application/pdf"]
     assert_in_language(ready, "sv")
     invoice_id = b.session.scalars(select(OutboxMessage.payload).where(
-        OutboxMessage.template == "invoice_ready")).one()["invoice_id"]
+        OutboxMessage.template == "invoice_ready")).first()["invoice_id"]
     for received in (ready, paid):
         assert received.path == f"/sv/accounts/{demo.agreement}/invoices/{invoice_id}"
     assert "Visa som slutar på 4242" in paid.text

@@ -35,6 +35,9 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "account.notifications": ("anna@example.com", f"/en/accounts/{demo.payg}/notifications"),
         "account.support": ("anna@example.com", f"/en/accounts/{demo.payg}/support"),
         "account.dismiss_notice": ("anna@example.com", notice),
+        "account.billing_details": ("anna@example.com", f"/en/accounts/{demo.payg}/billing-details"),
+        "account.profile_billing_details": ("olivia@example.com",
+                                            f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/billing-details"),
     }
 
 

@@ -11,7 +11,7 @@ from flask import render_template
 from flask_babel import get_locale, gettext
 from weasyprint import CSS, HTML
 
-from portal.billing.documents import InvoiceDocument
+from portal.billing.documents import InvoiceDocument, ReceiptDocument
 from portal.billing.einvoice import en16931_terms
 from portal.config import ROOT
 
@@ -44,6 +44,13 @@ def invoice_pdf(doc: InvoiceDocument) -> bytes:
                 "keywords": "EN16931, Factur-X"}
     return generate_from_binary(pdf, invoice_xml(doc, FACTUR_X), flavor=FACTUR_X, level="en16931",
                                 check_xsd=True, check_schematron=False, lang=lang, pdf_metadata=metadata)
+
+
+def receipt_pdf(doc: ReceiptDocument) -> bytes:
+    """A payment's receipt in the current language, as PDF/A-3b bytes (tagged)."""
+    html = render_template("documents/receipt.html", doc=doc, lang=str(get_locale() or "sv"))
+    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET))],
+                                       pdf_variant=PDF_VARIANT, pdf_tags=True)
 
 
 def invoice_filename(doc: InvoiceDocument, word: str, extension: str = "pdf") -> str:

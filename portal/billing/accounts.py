@@ -13,7 +13,7 @@ from portal.billing import access, notify
 from portal.billing.access import Action
 from portal.billing import ids
 from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
-                                     paid_by)
+                                     paid_by, paid_count)
 from portal.billing.notify import refusals_audited
 from portal.billing.context import Billing
 from portal.errors import InvalidInput, NotFound
@@ -298,9 +298,11 @@ def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Paym
     return payment
 
 
-def paid_subscriptions(b: Billing, payment: Payment, page: int | None = 1) -> Page[SubscriptionBalance]:
-    """A receipt's settled charges, summed per subscription, a page at a time."""
-    return paid_by(b.session, payment, page)
+def paid_subscriptions(b: Billing, payment: Payment, page: int | None = 1,
+                       per_page: int | None = PAGE_SIZE) -> Page[SubscriptionBalance]:
+    """A receipt's settled charges, summed per subscription, a page at a time
+    (`per_page` None: all of them, for the receipt's PDF)."""
+    return paid_by(b.session, payment, page, per_page or max(1, paid_count(b.session, payment)))
 
 
 def notices_for(b: Billing, user: User, account_id: int) -> list[Notice]:

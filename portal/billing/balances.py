@@ -226,10 +226,15 @@ def _page_of_balances(session: Session, statement, params: dict, currency: str, 
                  for sub_id, name, n, start, end, amount in rows], number, per_page, count)
 
 
+def paid_count(session: Session, payment) -> int:
+    """How many subscriptions a settlement paid."""
+    return session.scalar(_PAID_COUNT, {"payment_id": payment.id}) or 0
+
+
 def paid_by(session: Session, payment, page: int | None = 1, per_page: int = PAGE_SIZE) -> Page[SubscriptionBalance]:
     """A receipt: what a settlement paid, per subscription, a page at a time."""
     params = {"payment_id": payment.id}
-    count = session.scalar(_PAID_COUNT, params) or 0
+    count = paid_count(session, payment)
     return _page_of_balances(session, _PAID_ROWS, params, payment.currency, count, page, per_page)
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from portal.billing.remittance import RemittanceDetails
 from portal.billing.seller import Seller
 from portal.billing.details import reverse_charge
-from portal.models import BillingDetails, BillingProfile, Invoice, InvoiceStatus
+from portal.models import BillingDetails, Invoice, InvoiceStatus
 from portal.money import Money
 
 VAT_RATE_PERCENT = 25  # the Swedish standard rate; every line of ours is at it
@@ -85,11 +85,12 @@ def vat_included(amount: Money, rate_percent: int = VAT_RATE_PERCENT) -> VatBrea
                         Money(vat_minor, amount.currency))
 
 
-def buyer_of(profile: BillingProfile, details: BillingDetails | None) -> Buyer:
-    """The buyer as it is now: the billing details given (B7), else the account's name."""
+def buyer_of(account_name: str, profile_name: str, details: BillingDetails | None) -> Buyer:
+    """The buyer as it is now: the billing details given (B7), else the account's name;
+    `profile_name` is the billing profile's (customer agreement), "" for pay-as-you-go."""
     if details is None:
-        return Buyer(name=profile.account.name, profile=profile.name)
-    return Buyer(name=details.company_name, profile=profile.name, org_number=details.org_number,
+        return Buyer(name=account_name, profile=profile_name)
+    return Buyer(name=details.company_name, profile=profile_name, org_number=details.org_number,
                  vat_number=details.vat_number, street=details.street, postcode=details.postcode,
                  city=details.city, country=details.country, reference=details.reference,
                  reverse_charge=reverse_charge(details))
@@ -114,7 +115,8 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
     seller and buyer it was issued with (`seller`, today's, only for invoices issued
     before parties were kept)."""
     currency = invoice.currency
-    parties = invoice.parties or frozen_parties(None, buyer_of(invoice.billing_profile, None))
+    parties = invoice.parties or frozen_parties(None, buyer_of(invoice.billing_profile.account.name,
+                                                                    invoice.billing_profile.name, None))
     if parties.get("seller"):
         seller = Seller(**parties["seller"])
     buyer = _buyer(parties["buyer"])
@@ -131,3 +133,30 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
         vat=[vat_included(invoice.amount_due, 0 if buyer.reverse_charge else VAT_RATE_PERCENT)],
         remittance=remittance.for_invoice(invoice.number),
         payment_terms_days=(invoice.due_on - invoice.issued_on).days)
+
+
+@dataclass(frozen=True)
+class ReceiptDocument:
+    """A payment's receipt as a document (B6 for pay-as-you-go): who was paid, by whom,
+    when, how much (with the VAT inside it) and for what."""
+    reference: str
+    paid_on: date
+    seller: Seller
+    buyer: Buyer
+    amount: Money
+    vat: VatBreakdown
+    method: str                          # "Visa ending in 4242", in the current language
+    subscriptions: list[tuple[str, date, date, Money]]  # settled: name, first and last period, amount
+    invoices: list[str]                  # paid invoices' numbers
+
+
+def receipt_document(payment, seller: Seller, details: BillingDetails | None, paid_on: date, method: str,
+                     subscriptions: list, invoices: list[str]) -> ReceiptDocument:
+    """The receipt of a payment the caller may see (accounts.payment_of)."""
+    account = payment.payment_method.account
+    buyer = buyer_of(account.name, "", details)
+    amount = Money(payment.amount_minor, payment.currency)
+    return ReceiptDocument(reference=payment.gateway_reference, paid_on=paid_on, seller=seller, buyer=buyer,
+                           amount=amount, vat=vat_included(amount, 0 if buyer.reverse_charge else VAT_RATE_PERCENT),
+                           method=method, subscriptions=subscriptions, invoices=invoices)
+

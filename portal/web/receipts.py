@@ -2,10 +2,15 @@
 after the gateway could not confirm one (M5)."""
 from __future__ import annotations
 
-from flask import flash
-from flask_babel import lazy_gettext as _l
+from flask import current_app, flash, make_response
+from flask_babel import lazy_gettext as _l, pgettext
 
-from portal.billing import accounts, payments
+from portal.billing import accounts, documents, payments
+from portal.billing.clock import day_in_zone
+from portal.billing.details import details_for
+from portal.billing.seller import seller_from_config
+from portal.documents import receipt_pdf
+from portal.wording import card_name
 from portal.web.common import page_arg, see_other, signed_in_blueprint, user
 from portal.services import billing
 from portal.web.rendering import render
@@ -19,6 +24,26 @@ def show(account_id: int, payment_id: int):
     payment = accounts.payment_of(b, user(), account_id, payment_id)
     return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
                   paid=accounts.paid_subscriptions(b, payment, page_arg()))
+
+
+@bp.get("/accounts/<int:account_id>/payments/<int:payment_id>/pdf")
+def pdf(account_id: int, payment_id: int):
+    """The receipt as a PDF/A-3 file, in the page's language (B6)."""
+    b = billing()
+    payment = accounts.payment_of(b, user(), account_id, payment_id)
+    paid = accounts.paid_subscriptions(b, payment, per_page=None)
+    doc = documents.receipt_document(
+        payment, seller_from_config(current_app.config), details_for(b.session, account_id, None),
+        day_in_zone(payment.created_at, b.clock.tz), card_name(payment.payment_method),
+        [(row.name, row.period_start, row.period_end, row.amount) for row in paid],
+        [invoice.number for invoice in payment.invoices])
+    response = make_response(receipt_pdf(doc))
+    response.headers["Content-Type"] = "application/pdf"
+    # Translators: the start of a downloaded receipt's file name, e.g. "receipt-sbx_ch_1234.pdf".
+    word = pgettext("file name", "receipt")
+    response.headers["Content-Disposition"] = f'attachment; filename="{word}-{payment.id}.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/accounts/<int:account_id>/payments/check")

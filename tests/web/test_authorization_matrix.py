@@ -32,7 +32,7 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
     payg = kind == AccountKind.PAY_AS_YOU_GO
     match endpoint, method:
         case ("overview.show" | "invoices.index" | "invoices.detail" | "invoices.pdf" | "invoices.ubl"
-              | "receipts.show"
+              | "receipts.show" | "receipts.pdf"
               | "account.notifications" | "account.support", "GET"):
             return 200
         case "settle.start", "GET":

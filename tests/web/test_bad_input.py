@@ -119,6 +119,7 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "overview.show": ("anna", "/sv/accounts/{id}/", "account"),
     "settle.start": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/settle", "subscription"),
     "receipts.show": ("anna", "/sv/accounts/{payg}/payments/{id}", "payment"),
+    "receipts.pdf": ("anna", "/sv/accounts/{payg}/payments/{id}/pdf", "payment"),
     "invoices.index": ("olivia", "/sv/accounts/{id}/invoices", "account"),
     "invoices.detail": ("olivia", "/sv/accounts/{agreement}/invoices/{id}", "invoice"),
     "invoices.pdf": ("olivia", "/sv/accounts/{agreement}/invoices/{id}/pdf", "invoice"),

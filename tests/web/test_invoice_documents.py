@@ -10,6 +10,7 @@ import re
 import pikepdf
 import pypdf
 import pytest
+from flask_babel import force_locale
 from facturx import get_xml_from_pdf, xml_check_xsd
 from hypothesis import given, strategies as st
 from lxml import etree
@@ -20,6 +21,7 @@ from portal.billing.documents import VAT_RATE_PERCENT, vat_included
 from portal.billing.payments import UseSavedCard
 from portal.billing.remittance import ocr_reference
 from portal.models import Invoice, PaymentMethod, User
+from portal.i18n import money
 from portal.money import Money
 from tests.web.conftest import sign_in_as
 
@@ -185,3 +187,35 @@ def test_b6_the_pdf_carries_the_same_data_as_factur_x(browser, demo, b):
         with opened.open_metadata() as meta:
             assert (meta["pdfaid:part"], meta["pdfaid:conformance"]) == ("3", "B")
             assert meta["dc:title"].startswith("Faktura ")
+
+
+# --- pay-as-you-go: a receipt PDF per payment ---------------------------------------------
+
+@pytest.mark.parametrize("lang, words", [
+    ("sv", ["Kvitto", "Contoso Cloud AB", "556677-8899", "Godkänd för F-skatt", "Nordlund Konsult AB", "559123-4561",
+            "Webbshop – produktion", "Webbshop – test", "Moms 25 %", "Betalt belopp", "Visa som slutar på 4242"]),
+    ("en", ["Receipt", "Contoso Cloud AB", "Approved for F-tax", "Nordlund Konsult AB", "Webbshop – produktion",
+            "VAT 25 %", "Amount paid", "Visa ending in 4242"]),
+])
+def test_b6_a_settlement_has_a_receipt_pdf_in_the_pages_language(app, browser, demo, b, lang, words):
+    anna = b.session.scalars(select(User).where(User.email == "anna@example.com")).one()
+    quote = payments.quote_settlement(b, anna, demo.production, demo.spare_card)
+    payment = payments.settle_balance(b, anna, demo.production, UseSavedCard(demo.spare_card), quote.total.minor,
+                                      f"receipt-pdf-{lang}-01")
+    sign_in_as(browser, "anna@example.com", lang)
+    page = browser.get(f"/{lang}/accounts/{demo.payg}/payments/{payment.id}").get_data(as_text=True)
+    assert f"/payments/{payment.id}/pdf" in page
+    response = browser.get(f"/{lang}/accounts/{demo.payg}/payments/{payment.id}/pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = re.sub(r"\s+", " ", text_of(response.data))
+    assert [w for w in words if w not in text] == [], text
+    vat = vat_included(Money(payment.amount_minor, "SEK"))
+    with app.test_request_context(f"/{lang}/"), force_locale(lang):
+        shown = money(vat.vat)
+    assert re.sub(r"\s", " ", shown) in text  # the VAT inside what was paid
+    with pikepdf.open(io.BytesIO(response.data)) as pdf:
+        assert str(pdf.Root.Lang) == lang and "/StructTreeRoot" in pdf.Root
+        with pdf.open_metadata() as meta:
+            assert (meta["pdfaid:part"], meta["pdfaid:conformance"]) == ("3", "B")
+    sign_in_as(browser, "olivia@example.com", lang)  # another customer: no such receipt
+    assert browser.get(f"/{lang}/accounts/{demo.payg}/payments/{payment.id}/pdf").status_code == 404

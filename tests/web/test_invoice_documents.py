@@ -187,6 +187,9 @@ def test_b6_the_pdf_carries_the_same_data_as_factur_x(browser, demo, b):
         with opened.open_metadata() as meta:
             assert (meta["pdfaid:part"], meta["pdfaid:conformance"]) == ("3", "B")
             assert meta["dc:title"].startswith("Faktura ")
+            fx = "{urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#}"
+            assert (meta[f"{fx}DocumentType"], meta[f"{fx}ConformanceLevel"]) == ("INVOICE", "EN 16931")
+        assert str(opened.Root.AF[0].AFRelationship) == "/Data"
 
 
 # --- pay-as-you-go: a receipt PDF per payment ---------------------------------------------

@@ -156,7 +156,9 @@ def receipt_document(payment, seller: Seller, details: BillingDetails | None, pa
     account = payment.payment_method.account
     buyer = buyer_of(account.name, "", details)
     amount = Money(payment.amount_minor, payment.currency)
+    # What was paid carried Swedish VAT: pay-as-you-go charges are billed at the
+    # VAT-inclusive price whoever the buyer is (reverse charge applies to invoices).
     return ReceiptDocument(reference=payment.gateway_reference, paid_on=paid_on, seller=seller, buyer=buyer,
-                           amount=amount, vat=vat_included(amount, 0 if buyer.reverse_charge else VAT_RATE_PERCENT),
-                           method=method, subscriptions=subscriptions, invoices=invoices)
+                           amount=amount, vat=vat_included(amount), method=method,
+                           subscriptions=subscriptions, invoices=invoices)
 

@@ -97,6 +97,9 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+SCHEMA_ATTEMPTS = 12  # about 4 s in all, for processes racing to create the ledger
+
+
 class SandboxGateway:
     """Deterministic PaymentGateway backed by its own ledger database.
 
@@ -161,13 +164,19 @@ class SandboxGateway:
         with self._schema_lock:
             if self._schema_ready:
                 return
-            try:
-                self._metadata.create_all(self._engine)
-            except (OperationalError, ProgrammingError, IntegrityError):
-                # Another process created the table between our check and CREATE
-                # (PostgreSQL reports that as a unique violation in its catalog);
-                # retry once, which now only checks (and re-raises real failures).
-                self._metadata.create_all(self._engine)
+            for attempt in range(SCHEMA_ATTEMPTS):
+                try:
+                    self._metadata.create_all(self._engine)
+                    break
+                except (OperationalError, ProgrammingError, IntegrityError):
+                    # Another process is creating the table at this moment: PostgreSQL
+                    # reports a unique violation in its catalog; SQLite answers "database
+                    # is locked" at once when a check-then-create cannot take the write
+                    # lock. Wait a little and check again (which then only checks and
+                    # re-raises a real failure).
+                    if attempt == SCHEMA_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
             self._schema_ready = True
 
     # -- PaymentGateway --

@@ -40,7 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Remittance details and the seller's identity are printed on invoices: refuse to
     # start with invalid ones.
     remittance_from_config(app.config)
-    seller_from_config(app.config)
+    app.extensions["seller"] = seller_from_config(app.config)
     # The one simulated part: a real processor would implement the same interface.
     # Its calendar (card expiry) is the portal's clock, read at each call: a pinned
     # day or a test's clock holds for the gateway too.

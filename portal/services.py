@@ -8,7 +8,6 @@ from flask import current_app
 
 from portal.billing.clock import Clock, FixedClock
 from portal.billing.context import Billing, BillingPolicy
-from portal.billing.seller import seller_from_config
 from portal.extensions import db
 
 
@@ -19,7 +18,7 @@ def policy() -> BillingPolicy:
                          invoice_due_days=config["INVOICE_DUE_DAYS"],
                          currency=config["BILLING_CURRENCY"],
                          disable_warning_days=tuple(config["DISABLE_WARNING_DAYS"]),
-                         seller=seller_from_config(config))
+                         seller=current_app.extensions["seller"])  # validated once, by create_app
 
 
 def clock() -> Clock:

@@ -102,14 +102,6 @@ def frozen_parties(seller: Seller | None, buyer: Buyer) -> dict:
             "buyer": dataclasses.asdict(buyer)}
 
 
-def _buyer(stored: dict) -> Buyer:
-    """A kept buyer; those kept before billing details existed had name and profile
-    (then called "reference") only."""
-    if "profile" not in stored:
-        return Buyer(name=stored["name"], profile=stored.get("reference", ""))
-    return Buyer(**stored)
-
-
 def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDetails) -> InvoiceDocument:
     """The document of an invoice the caller may see (accounts.invoice_of): with the
     seller and buyer it was issued with (`seller`, today's, only for invoices issued
@@ -119,7 +111,7 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
                                                                     invoice.billing_profile.name, None))
     if parties.get("seller"):
         seller = Seller(**parties["seller"])
-    buyer = _buyer(parties["buyer"])
+    buyer = Buyer(**parties["buyer"])
     return InvoiceDocument(
         number=invoice.number, issued_on=invoice.issued_on, due_on=invoice.due_on,
         period_start=invoice.period_start, period_end=invoice.period_end,

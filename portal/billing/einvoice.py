@@ -12,7 +12,6 @@ BT-109 = Σ BT-131 − BT-107 = BT-116, BT-112 = BT-109 + BT-110, BT-115 = BT-11
 from __future__ import annotations
 
 from portal.billing.documents import DocumentLine, InvoiceDocument, vat_included
-from portal.billing.remittance import ocr_reference
 
 SPECIFICATION = "urn:cen.eu:en16931:2017"  # BT-24: EN 16931, no extension
 INVOICE = "380"                            # BT-3: commercial invoice (UNTDID 1001)
@@ -53,7 +52,7 @@ def en16931_terms(doc: InvoiceDocument) -> dict:
                  "legal_identifier": seller.org_number.replace("-", ""),
                  "country_code": "SE", "city": seller.city, "postcode": seller.postcode, "addr_l1": seller.street},
         "BG-7": _party(doc),
-        "BT-81": CREDIT_TRANSFER, "BT-83": ocr_reference(doc.number) if doc.number.isdigit() else doc.number,
+        "BT-81": CREDIT_TRANSFER, "BT-83": doc.remittance.ocr,
         "BT-84": doc.remittance.iban,
         "BG-25": [{"BT-126": str(i), "BT-129": "1", "BT-130": ONE_UNIT, "BT-131": decimal(net),
                    "BT-146": decimal(net), "BT-151": category, "BT-152": rate, "BT-153": line.description,

@@ -13,7 +13,6 @@ from flask_babel import force_locale, pgettext
 
 from portal.billing.documents import invoice_document
 from portal.billing.remittance import remittance_from_config
-from portal.billing.seller import seller_from_config
 from portal.deeplinks import target
 from portal.documents import invoice_filename, invoice_pdf
 from portal.extensions import db
@@ -81,5 +80,5 @@ def _invoice_attachment(app: Flask, message: OutboxMessage) -> tuple[str, bytes]
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         return None
-    doc = invoice_document(invoice, seller_from_config(app.config), remittance_from_config(app.config))
+    doc = invoice_document(invoice, app.extensions["seller"], remittance_from_config(app.config))
     return invoice_filename(doc, pgettext("file name", "invoice")), invoice_pdf(doc)

@@ -2,7 +2,7 @@
 R17, B4), and Pay now (Betala nu) through the shared checkout (R19–R22)."""
 from __future__ import annotations
 
-from flask import current_app, make_response, request, url_for
+from flask import current_app, request, url_for
 from flask_babel import lazy_gettext as _l, pgettext
 
 from portal.billing import accounts, documents, payments
@@ -10,7 +10,6 @@ from portal.billing.access import Action, decide
 from portal.billing.context import Billing
 from portal.errors import BillingError, NotFound
 from portal.billing.remittance import remittance_from_config
-from portal.billing.seller import seller_from_config
 from portal.documents import invoice_filename, invoice_pdf, invoice_xml
 from portal.forms import InvoiceFilterForm
 from portal.models import BillingProfile, InvoiceStatus
@@ -18,7 +17,7 @@ from portal.web import checkout
 from portal.web.common import MAX_ID, account_for, page_arg, signed_in_blueprint, user
 from portal.services import billing
 from portal.wording import INVOICE_STATUS
-from portal.web.rendering import render
+from portal.web.rendering import download, render
 
 bp = signed_in_blueprint("invoices")
 
@@ -58,7 +57,7 @@ def pdf(account_id: int, invoice_id: int):
     doc = _document(accounts.invoice_of(billing(), user(), account_id, invoice_id))
     # Translators: the start of a downloaded invoice's file name, e.g. "invoice-10001.pdf".
     word = pgettext("file name", "invoice")
-    return _download(invoice_pdf(doc), "application/pdf", invoice_filename(doc, word))
+    return download(invoice_pdf(doc), "application/pdf", invoice_filename(doc, word))
 
 
 @bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>/ubl")
@@ -66,20 +65,12 @@ def ubl(account_id: int, invoice_id: int):
     """The invoice's EN 16931 data as UBL 2.1 XML, for accounts-payable systems (B6)."""
     doc = _document(accounts.invoice_of(billing(), user(), account_id, invoice_id))
     word = pgettext("file name", "invoice")
-    return _download(invoice_xml(doc), "application/xml", invoice_filename(doc, word, "xml"))
-
-
-def _download(body: bytes, mimetype: str, filename: str):
-    response = make_response(body)
-    response.headers["Content-Type"] = mimetype
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download(invoice_xml(doc), "application/xml", invoice_filename(doc, word, "xml"))
 
 
 def _document(invoice):
-    config = current_app.config
-    return documents.invoice_document(invoice, seller_from_config(config), remittance_from_config(config))
+    return documents.invoice_document(invoice, current_app.extensions["seller"],
+                                      remittance_from_config(current_app.config))
 
 
 def _invoice_ids() -> list[int] | None:

@@ -2,18 +2,17 @@
 after the gateway could not confirm one (M5)."""
 from __future__ import annotations
 
-from flask import current_app, flash, make_response
+from flask import current_app, flash
 from flask_babel import lazy_gettext as _l, pgettext
 
 from portal.billing import accounts, documents, payments
 from portal.billing.clock import day_in_zone
 from portal.billing.details import details_for
-from portal.billing.seller import seller_from_config
 from portal.documents import receipt_pdf
 from portal.wording import card_name
 from portal.web.common import page_arg, see_other, signed_in_blueprint, user
 from portal.services import billing
-from portal.web.rendering import render
+from portal.web.rendering import download, render
 
 bp = signed_in_blueprint("receipts")
 
@@ -33,17 +32,13 @@ def pdf(account_id: int, payment_id: int):
     payment = accounts.payment_of(b, user(), account_id, payment_id)
     paid = accounts.paid_subscriptions(b, payment, per_page=None)
     doc = documents.receipt_document(
-        payment, seller_from_config(current_app.config), details_for(b.session, account_id, None),
+        payment, current_app.extensions["seller"], details_for(b.session, account_id, None),
         day_in_zone(payment.created_at, b.clock.tz), card_name(payment.payment_method),
         [(row.name, row.period_start, row.period_end, row.amount) for row in paid],
         [invoice.number for invoice in payment.invoices])
-    response = make_response(receipt_pdf(doc))
-    response.headers["Content-Type"] = "application/pdf"
-    # Translators: the start of a downloaded receipt's file name, e.g. "receipt-sbx_ch_1234.pdf".
+    # Translators: the start of a downloaded receipt's file name, e.g. "receipt-12.pdf".
     word = pgettext("file name", "receipt")
-    response.headers["Content-Disposition"] = f'attachment; filename="{word}-{payment.id}.pdf"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download(receipt_pdf(doc), "application/pdf", f"{word}-{payment.id}.pdf")
 
 
 @bp.post("/accounts/<int:account_id>/payments/check")

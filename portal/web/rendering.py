@@ -38,3 +38,12 @@ def _layout(context: dict) -> dict:
         account is not None and current_user.is_authenticated
         and access.decide(db.session, current_user, account, access.Action.VIEW_AUDIT)))
     return context
+
+
+def download(body: bytes, mimetype: str, filename: str) -> Response:
+    """A file to save (an invoice's PDF or XML, a receipt): never cached (account data)."""
+    response = make_response(body)
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -125,7 +125,9 @@ def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[s
                   past_due_since=past_due_since)
     backup = sub("Säkerhetskopiering", second, SubscriptionStatus.PAST_DUE, 249_00,
                  past_due_since=today - timedelta(days=5))
-    sub("Intranät", spare, SubscriptionStatus.ACTIVE, 590_00)
+    intranet = sub("Intranät", spare, SubscriptionStatus.ACTIVE, 590_00)
+    # B8: a card nothing uses that expires this month (the reminder, and a card to remove).
+    _card(b, account, "4000056655665556", "Anna Lindqvist", today.month, 0)
     archive = sub("Arkiv", declining, SubscriptionStatus.DISABLED, 120_00,
                   past_due_since=disabled_on - timedelta(days=b.policy.grace_period_days),
                   disabled_on=disabled_on)
@@ -139,6 +141,17 @@ def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[s
             session.add(Charge(subscription_id=s.id, amount_minor=s.monthly_fee_minor, currency="SEK",
                                period_start=p_start, period_end=p_end, status=ChargeStatus.OUTSTANDING,
                                failed_on=s.past_due_since, failure_code=code))
+    # B9: the months Intranät was charged automatically, for the Payments page.
+    for back in range(3, 0, -1):
+        p_start, p_end = months_back(today, back)
+        payment = Payment(idempotency_key=f"demo-auto-{intranet.id}-{p_end.isoformat()}", account_id=account.id,
+                          payment_method_id=spare.id, purpose=PaymentPurpose.AUTO_CHARGE,
+                          amount_minor=intranet.monthly_fee_minor, currency="SEK", gateway_reference="sbx_ch_demo",
+                          created_at=datetime.combine(billing_day(p_end), time(3, 0)))
+        session.add(payment)
+        session.flush()
+        session.add(Charge(subscription_id=intranet.id, amount_minor=intranet.monthly_fee_minor, currency="SEK",
+                           period_start=p_start, period_end=p_end, status=ChargeStatus.PAID, payment_id=payment.id))
     recount_outstanding(session, Subscription.account_id == account.id)
     admin = users["anna@example.com"]
     session.add(Notice(user_id=admin.id, account_id=account.id, kind="payment_failed",
@@ -212,6 +225,7 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
         if status == InvoiceStatus.PAID:
             paid_on = issued + timedelta(days=7)
             payment = Payment(idempotency_key=f"demo-paid-{invoice.number}", account_id=account.id,
+                              billing_profile_id=invoice.billing_profile_id,
                               user_id=users["olivia@example.com"].id, payment_method_id=card.id,
                               purpose=PaymentPurpose.INVOICE, amount_minor=invoice.amount_due.minor,
                               currency="SEK", gateway_reference="sbx_ch_demo",

@@ -93,6 +93,18 @@ class NotEligible(BillingError):
     """Check/wire transfer needs approval first (R15)."""
 
 
+class MethodInUse(BillingError):
+    """A payment method something still uses cannot be removed (B8): the billing
+    profiles whose default it is, how many subscriptions it pays for, and whether a
+    payment with it is not finished yet."""
+
+    def __init__(self, default_for: list[str], subscriptions: int, unconfirmed: bool):
+        super().__init__(default_for, subscriptions, unconfirmed)
+        self.default_for = default_for
+        self.subscriptions = subscriptions
+        self.unconfirmed = unconfirmed
+
+
 class InvalidState(BillingError):
     """The object is in a state that does not allow the action (e.g. deleted)."""
 

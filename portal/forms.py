@@ -6,13 +6,14 @@ import uuid
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField,
-                     TextAreaField)
-from wtforms.validators import (DataRequired, Email, InputRequired, Length, Regexp, StopValidation,
+from wtforms import (DateField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField)
+from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import (DataRequired, Email, InputRequired, Length, Optional, Regexp, StopValidation,
                                 ValidationError)
 
 from portal.billing.accounts import BODY_MAX, SUBJECT_MAX
-from portal.billing.gateway import luhn_valid, normalize_card_number
+from portal.billing.gateway import CardDetails, luhn_valid, normalize_card_number
 from portal.i18n import WTFormsCatalog
 
 NEW_CARD = "new"
@@ -69,12 +70,9 @@ def _card_number(form, field) -> None:
         raise ValidationError(CARD_NUMBER_INVALID)
 
 
-class PaymentForm(PortalForm):
-    """One form for both Settle balance and Pay now. The total the customer saw and a
-    one-time key travel with it (M3); the card fields only count for a new card."""
+class CardForm(PortalForm):
+    """A card's fields, which only count when 'add a card' (NEW_CARD) is the method."""
     method = HiddenField(validators=[InputRequired(_l("Select a payment method"))])
-    expected_total = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9]{1,15}$")])
-    idempotency_key = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Za-z0-9-]{8,100}$")])
     card_number = StringField(_l("Card number"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the card number")), Length(max=30), _card_number],
         render_kw={"autocomplete": "cc-number", "inputmode": "numeric", "spellcheck": "false"})
@@ -96,19 +94,40 @@ class PaymentForm(PortalForm):
 
     CARD_FIELDS = ("card_number", "exp_month", "exp_year", "cvc", "holder")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.idempotency_key.data:
-            self.idempotency_key.data = new_idempotency_key()
-
     @property
     def is_new_card(self) -> bool:
         return self.method.data == NEW_CARD
+
+    def card(self) -> CardDetails:
+        """The new card typed in (after validation)."""
+        return CardDetails(normalize_card_number(self.card_number.data), int(self.exp_month.data),
+                           int(self.exp_year.data), self.cvc.data.strip(), self.holder.data.strip())
 
     def forget_secrets(self) -> None:
         """Never send a card number or CVC back to the browser."""
         self.card_number.data = ""
         self.cvc.data = ""
+
+
+class PaymentForm(CardForm):
+    """One form for both Settle balance and Pay now. The total the customer saw and a
+    one-time key travel with it (M3)."""
+    expected_total = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9]{1,15}$")])
+    idempotency_key = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Za-z0-9-]{8,100}$")])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = new_idempotency_key()
+
+
+class AddCardForm(CardForm):
+    """B8: a card saved without paying: always a new card, whatever is posted."""
+    method = HiddenField(default=NEW_CARD)
+
+    @property
+    def is_new_card(self) -> bool:
+        return True
 
 
 def new_idempotency_key() -> str:
@@ -163,3 +182,49 @@ class BillingDetailsForm(PortalForm):
     recipients = TextAreaField(_l("Also send invoices to (optional)"),
                                render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off"})
     invoice_language = RadioField(_l("Invoice language"), choices=[])  # the languages, set by the view
+
+
+class DefaultMethodForm(PortalForm):
+    """R15: a billing profile's default payment method (choices set by the view)."""
+    method = RadioField(_l("Default payment method"), choices=[], validate_choice=False,
+                        validators=[InputRequired(_l("Select a payment method"))])
+
+
+class MoveSubscriptionsForm(PortalForm):
+    """B8: pay-as-you-go subscriptions to move to another card (choices set by the view).
+    A GET form for the preview; the confirmation posts the same fields with CSRF."""
+
+    class Meta:
+        csrf = False
+
+    subscriptions = SelectMultipleField(_l("Subscriptions to move"), choices=[], coerce=str,
+                                        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+                                        validators=[InputRequired(_l("Select at least one subscription"))])
+    to = TranslatedSelectField(_l("Move them to"), choices=[])
+
+
+class ConfirmMoveForm(PortalForm):
+    expected_outstanding = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9]{1,15}$")])
+
+
+DATE_INVALID = _l("Enter a date like 2026-11-30")
+
+
+class PeriodForm(PortalForm):
+    """A period of days, either end open (a GET filter: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    first = DateField(_l("From"), validators=[Optional()], invalid_value_message=DATE_INVALID)
+    last = DateField(_l("To"), validators=[Optional()], invalid_value_message=DATE_INVALID)
+
+    def validate_last(self, field) -> None:
+        if field.data and self.first.data and field.data < self.first.data:
+            raise ValidationError(_l("The end of the period must be on or after its start"))
+
+
+class PersonalSettingsForm(PortalForm):
+    """B10: the person's own language (emails, documents) and time zone."""
+    locale = RadioField(_l("Language for emails and documents"), choices=[])
+    timezone = TranslatedSelectField(_l("Time zone"), choices=[])

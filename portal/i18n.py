@@ -12,6 +12,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.core import Locale, get_global
+from babel.dates import get_timezone_location
 from babel.numbers import get_currency_precision
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
@@ -65,6 +67,35 @@ def country_name(code: str) -> str:
     """A country by its name in the current language (Babel's CLDR data)."""
     locale = get_locale()
     return locale.territories.get(code, code) if locale is not None else code
+
+
+# B10: the time zones offered in personal settings: Europe's, UTC and the largest
+# elsewhere (the service accepts any IANA zone; a person's own is always offered).
+OFFERED_ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo",
+                 "Africa/Johannesburg", "Asia/Dubai", "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo",
+                 "Australia/Sydney", "Atlantic/Reykjavik", "Europe/Amsterdam", "Europe/Athens", "Europe/Berlin",
+                 "Europe/Brussels", "Europe/Copenhagen", "Europe/Dublin", "Europe/Helsinki", "Europe/Lisbon",
+                 "Europe/London", "Europe/Madrid", "Europe/Oslo", "Europe/Paris", "Europe/Riga", "Europe/Rome",
+                 "Europe/Stockholm", "Europe/Tallinn", "Europe/Vienna", "Europe/Vilnius", "Europe/Warsaw",
+                 "Europe/Zurich")
+
+
+def zone_choices(current: str | None) -> list[tuple[str, str]]:
+    """(zone, its city and country in the page's language), sorted by what is shown."""
+    locale = str(get_locale())
+    zones = set(OFFERED_ZONES) | ({current} if current else set())
+    named = [(zone, _remembered(("zone", zone, locale), lambda zone=zone: _zone_name(zone, locale)))
+             for zone in zones]
+    return sorted(named, key=lambda pair: pair[1])
+
+
+def _zone_name(zone: str, locale: str) -> str:
+    """'Sverige (Stockholm)', 'USA (Chicago)'; 'UTC' as it is."""
+    territory = get_global("zone_territories").get(zone)
+    city = get_timezone_location(zone, locale=locale, return_city=True)
+    if not territory:
+        return city
+    return f"{Locale.parse(locale).territories.get(territory, territory)} ({city})"
 
 
 def select_timezone() -> str | None:
@@ -126,7 +157,7 @@ def _takes_lang(endpoint: str) -> bool:
 # and never url_for's own (_external, _scheme, _anchor, _method), which would let a
 # query string steer the links a page builds.
 QUERY_PARAMETERS = frozenset({"page", "chosen_page", "method", "invoice", "status", "subscription",
-                              "before", "next"})
+                              "before", "next", "first", "last", "topic"})
 
 
 def kept_query(leave_out: str | None = None) -> dict[str, list[str]]:

@@ -177,16 +177,25 @@ class PaymentMethod(db.Model):
     holder_name: Mapped[str | None] = mapped_column(String(200))
     gateway_token: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # B8: removed by the customer. Kept (payments name it), never offered again.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # B8: the "expires soon" reminder was given (once per card: a renewed card is a new row).
+    expiry_reminded_on: Mapped[date | None] = mapped_column(Date)
 
     account: Mapped[BillingAccount] = relationship(back_populates="payment_methods")
+
+    @property
+    def is_card(self) -> bool:
+        return self.kind == MethodKind.CARD
 
 
 class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
-        # The Overview: count, order (settleable first) and banner dates of one
-        # account's subscriptions from the index alone (SQLite: the rowid is in it).
-        Index("ix_subscriptions_account_status", "account_id", "status", "past_due_since", "disabled_on"),
+        # The Overview: count, order (settleable first), banner dates and what is owed
+        # of one account's subscriptions from the index alone (SQLite: the rowid is in it).
+        Index("ix_subscriptions_account_status", "account_id", "status", "past_due_since", "disabled_on",
+              "outstanding_minor"),
         # Settle balance (R04, R07): what is owed on one payment method, counted,
         # summed and listed in id order from the index alone, at any size.
         Index("ix_subscriptions_method_outstanding", "payment_method_id", "id", "outstanding_charges",
@@ -322,9 +331,15 @@ class Payment(db.Model):
     """A successful payment. The unique idempotency key is what makes a double click,
     a retry or a second tab unable to pay twice (M3)."""
     __tablename__ = "payments"
+    __table_args__ = (
+        # B9: an account's payments, newest first, a period and a page at a time.
+        Index("ix_payments_account_created", "account_id", "created_at", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    # Customer agreement: the billing profile whose invoices it paid (who may see it).
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
     purpose: Mapped[PaymentPurpose] = mapped_column(_enum(PaymentPurpose))
@@ -334,6 +349,7 @@ class Payment(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     payment_method: Mapped[PaymentMethod] = relationship()
+    billing_profile: Mapped[BillingProfile | None] = relationship()
     charges: Mapped[list[Charge]] = relationship(back_populates="payment", order_by="Charge.id")
     invoices: Mapped[list[Invoice]] = relationship(back_populates="payment", order_by="Invoice.id")
 

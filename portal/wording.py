@@ -58,6 +58,15 @@ REFUSAL = {
     "wrong_account_kind": _l("This is not available for this kind of billing account."),
     "no_role_on_profile": _l("You have no role on this billing profile."),
     "forbidden": _l("You do not have permission to do this."),
+    "cannot_manage_methods": _l("Only an owner or contributor of the billing profile can change its payment "
+                                "methods. Ask one of them, or your account administrator."),
+}
+
+# B9: what a payment was for.
+PAYMENT_PURPOSE = {
+    "settle": _l("Settled balance"),
+    "invoice": _l("Invoice payment"),
+    "auto_charge": _l("Automatic charge"),
 }
 
 # B7: why a billing detail was refused, per field and reason (billing/details.py).
@@ -145,6 +154,10 @@ def notice_text(notice) -> str:
         case "auto_charge_failed":
             return gettext("The automatic charge for invoice %(number)s did not go through. Pay it online "
                            "with another card.", number=p.get("number", ""))
+        case "card_expiring":
+            return gettext("%(card)s expires on %(date)s. Add a new card and choose it for what the old one pays.",
+                           card=_method_name(p.get("method")),
+                           date=day(date.fromisoformat(p["expires_on"])) if p.get("expires_on") else "")
     return gettext("There is news about your billing account.")
 
 
@@ -155,6 +168,7 @@ REFUSED_ACTION = {
     "manage_notifications": _l("Change the billing settings"),
     "view_audit": _l("See the audit log"),
     "manage_billing_details": _l("Change the billing details"),
+    "manage_payment_methods": _l("Change the payment methods"),
 }
 
 
@@ -204,9 +218,27 @@ def audit_text(event) -> str:
             return gettext("%(method)s replaced %(previous)s as the payment method of %(subscriptions)s.",
                            method=method, previous=_method_name(d.get("from_method")),
                            subscriptions=", ".join(d.get("subscriptions", [])))
+        case "payment_method.default_changed" if d.get("profile"):
+            return gettext("%(method)s became the default payment method of %(profile)s.",
+                           method=method, profile=d["profile"])
         case "payment_method.default_changed":
             return gettext("%(method)s became the default payment method of the billing profile.",
                            method=method)
+        case "payment_method.added":
+            return gettext("%(method)s was added. Nothing was charged.", method=method)
+        case "payment_method.declined":
+            return gettext("%(method)s was not added: the bank did not accept it. %(reason)s",
+                           method=method, reason=reason)
+        case "payment_method.removed":
+            return gettext("%(method)s was removed.", method=method)
+        case "payment_method.expiry_reminded":
+            return gettext("A reminder was sent that %(method)s expires on %(date)s.", method=method,
+                           date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")
+        case "subscriptions.moved":
+            return gettext("%(subscriptions)s moved to %(method)s.", method=method,
+                           subscriptions=", ".join(d.get("subscriptions", [])))
+        case "settings.changed":
+            return gettext("Personal settings were changed.")
         case "notification_email.changed":
             return gettext("The email address for billing notifications was changed from %(old)s to %(new)s.",
                            old=d.get("old", ""), new=d.get("new", ""))

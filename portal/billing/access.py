@@ -21,9 +21,13 @@ class Action(enum.StrEnum):
     OPEN_SUPPORT_REQUEST = "open_support_request"
     VIEW_AUDIT = "view_audit"
     MANAGE_BILLING_DETAILS = "manage_billing_details"
+    MANAGE_PAYMENT_METHODS = "manage_payment_methods"
 
 
 PAYING_ROLES = frozenset({Role.OWNER, Role.CONTRIBUTOR, Role.INVOICE_MANAGER})  # R19
+# B8 (product decision, as in the articles' portal): owners and contributors manage a
+# profile's payment methods; an invoice manager pays with them but does not change them.
+METHOD_MANAGING_ROLES = frozenset({Role.ACCOUNT_ADMIN, Role.OWNER, Role.CONTRIBUTOR})
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,10 @@ def decide(session: Session, user: User, account: BillingAccount, action: Action
             if roles & PAYING_ROLES:
                 return ALLOW
             return Decision(False, "reader_cannot_pay")
+        case Action.MANAGE_PAYMENT_METHODS:
+            if roles & METHOD_MANAGING_ROLES:
+                return ALLOW
+            return Decision(False, "not_account_admin" if payg else "cannot_manage_methods")
         case Action.MANAGE_NOTIFICATIONS | Action.VIEW_AUDIT | Action.MANAGE_BILLING_DETAILS:
             # Product decision: the account administrator, or a profile owner.
             if roles & {Role.ACCOUNT_ADMIN, Role.OWNER}:

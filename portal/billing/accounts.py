@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.billing import access, notify
+from portal.billing import access, details, notify
 from portal.billing.access import Action
 from portal.billing import ids
 from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
@@ -19,6 +20,7 @@ from portal.billing.context import Billing
 from portal.errors import InvalidInput, NotFound
 from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.billing.transaction import write_transaction
+from portal.money import Money
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice,
                            Notice, Payment, Role, RoleAssignment,
                            Subscription, SubscriptionStatus, SupportRequest, User)
@@ -66,12 +68,13 @@ class StatusCount:
     count: int
     earliest_past_due: date | None
     earliest_disabled: date | None
+    outstanding_minor: int = 0  # what they owe together
 
 
 # The Overview's statements are built once, values bound when they run (building
 # them costs SQLAlchemy about as much as running them; see balances.py).
 _STATUS_COUNTS = (select(Subscription.status, func.count(), func.min(Subscription.past_due_since),
-                         func.min(Subscription.disabled_on))
+                         func.min(Subscription.disabled_on), func.coalesce(func.sum(Subscription.outstanding_minor), 0))
                   .where(Subscription.account_id == bindparam("account_id")).group_by(Subscription.status))
 # The page's ids come from the index alone; only those rows are read.
 _PAGE_OF_SUBSCRIPTIONS = (
@@ -85,8 +88,15 @@ _PAGE_OF_SUBSCRIPTIONS = (
 def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatus, StatusCount]:
     """The account's subscriptions counted per status, from the index in one query:
     the Overview's page count and its banners share it."""
-    return {status: StatusCount(n, past_due_since, disabled_on) for status, n, past_due_since, disabled_on
+    return {status: StatusCount(n, past_due_since, disabled_on, owed) for status, n, past_due_since, disabled_on, owed
             in b.session.execute(_STATUS_COUNTS, {"account_id": account.id})}
+
+
+def total_outstanding(account: BillingAccount, counts: dict[SubscriptionStatus, StatusCount]) -> Money:
+    """B11: what the account's subscriptions owe together, shown to every role that
+    sees the account (one who may not settle still needs the sum to ask for it).
+    A deleted subscription's charges are still owed, so they count too."""
+    return Money(sum(c.outstanding_minor for c in counts.values()), account.currency)
 
 
 def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
@@ -222,6 +232,25 @@ def change_notification_email(b: Billing, user: User, account_id: int, new_email
         return email
 
 
+TIME_ZONES = frozenset(available_timezones())
+
+
+def change_personal_settings(b: Billing, user: User, locale: str, zone: str) -> None:
+    """B10: the language of the person's emails and documents, and the time zone their
+    times are shown in. Each person's own; no account role is needed."""
+    if locale not in details.LANGUAGES:
+        raise InvalidInput("locale")
+    if zone not in TIME_ZONES:
+        raise InvalidInput("timezone")
+    with write_transaction(b.session):
+        me = b.session.get(User, user.id)
+        if (me.locale, me.timezone) != (locale, zone):
+            notify.audit(b.session, b.clock, "settings.changed", account_id=None, actor=me,
+                         before={"locale": me.locale, "timezone": me.timezone},
+                         after={"locale": locale, "timezone": zone})
+            me.locale, me.timezone = locale, zone
+
+
 SUBJECT_MAX, BODY_MAX = 200, 5000
 
 
@@ -293,7 +322,8 @@ def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Paym
     account = access.get_account(b.session, user, account_id)
     payment = b.session.get(Payment, payment_id, options=[joinedload(Payment.payment_method), selectinload(Payment.invoices)]) \
         if ids.is_id(payment_id) else None
-    if payment is None or payment.account_id != account.id:
+    if (payment is None or payment.account_id != account.id or payment.billing_profile_id is not None
+            and not access.roles_of(b.session, user, account.id, payment.billing_profile_id)):
         raise NotFound("payment")
     return payment
 

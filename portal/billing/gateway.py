@@ -116,6 +116,12 @@ class PaymentGateway(Protocol):
         """Charge `amount` to `token` at most once per `idempotency_key`."""
         ...
 
+    def verify(self, token: str) -> DeclineCode | None:
+        """Ask the issuer whether the card can be charged, charging nothing (a real
+        processor: a zero-amount authorization). None: it can; else why not. Raises
+        GatewayError when no answer comes (nothing moved either way)."""
+        ...
+
     def ledger(self) -> list[LedgerEntry]:
         """Every charge the processor has decided, oldest first (a real processor:
         its "list charges" API); `reconcile` compares it with the payments recorded."""

@@ -120,7 +120,7 @@ def _auto_charge(b: Billing, profile: BillingProfile, invoice: Invoice, payload:
     account = profile.account
     if result.approved:
         payment = record_payment(b, account, None, method, invoice.amount_due,
-                                  result.reference, key, PaymentPurpose.AUTO_CHARGE)
+                                  result.reference, key, PaymentPurpose.AUTO_CHARGE, profile.id)
         mark_invoices_paid(b, [invoice], payment)
         notify.queue_email(b.session, b.clock, account, "auto_charge_succeeded",
                            {**payload, "method": method_summary(method), "payment_id": payment.id})

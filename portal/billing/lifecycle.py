@@ -13,6 +13,7 @@ from portal.billing.balances import recount_outstanding, settled_method_ids, set
 from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
 from portal.money import Money
+from portal.billing.methods import remind_expiring_cards
 from portal.billing.payments import method_summary, record_payment
 from portal.billing.periods import billed_part, previous_month, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
@@ -202,6 +203,7 @@ class CycleSummary:
     disable_warnings: int = 0
     subscriptions_disabled: int = 0
     subscriptions_deleted: int = 0
+    cards_reminded: int = 0
 
 
 def periods_to_bill(b: Billing, today: date) -> list[tuple[date, date]]:
@@ -246,4 +248,5 @@ def run_billing_cycle(b: Billing, progress: Progress | None = None) -> CycleSumm
     summary.invoices_past_due = mark_past_due_invoices(b, today)
     summary.disable_warnings = warn_before_disabling(b, today)
     summary.subscriptions_disabled, summary.subscriptions_deleted = advance_lifecycle(b, today)
+    summary.cards_reminded = remind_expiring_cards(b, today)
     return summary

@@ -52,6 +52,16 @@ def queue_email(session: Session, clock: Clock, account: BillingAccount, templat
     return message
 
 
+def queue_receipt(session: Session, clock: Clock, account: BillingAccount, payer: User | None,
+                  details: dict[str, Any]) -> None:
+    """A receipt goes to the billing address and, in their own language (B10), to the
+    person who paid, unless that is the same address."""
+    queue_email(session, clock, account, "receipt", details)
+    if payer is not None and payer.email.strip().lower() != account.notification_email.strip().lower():
+        queue_email(session, clock, account, "receipt", {**details, "payer_copy": True},
+                    to_address=payer.email, locale=payer.locale)
+
+
 def notify_users(session: Session, clock: Clock, account: BillingAccount, kind: str,
                  payload: dict[str, Any], roles=ACTING_ROLES) -> None:
     for user in users_with_roles(session, account.id, roles):

@@ -106,7 +106,8 @@ def saved_card(b: Billing, account: BillingAccount, method_id: int) -> PaymentMe
     """A card of this account; any other id (another account's, a check/wire method,
     garbage) is NotFound, so ids of other customers reveal nothing."""
     method = ids.get(b.session, PaymentMethod, method_id)
-    if method is None or method.account_id != account.id or method.kind != MethodKind.CARD:
+    if (method is None or method.account_id != account.id or method.kind != MethodKind.CARD
+            or method.removed_at is not None):
         raise NotFound("payment method")
     return method
 
@@ -114,7 +115,7 @@ def saved_card(b: Billing, account: BillingAccount, method_id: int) -> PaymentMe
 def cards_of(b: Billing, account: BillingAccount) -> list[PaymentMethod]:
     return list(b.session.scalars(
         select(PaymentMethod).where(PaymentMethod.account_id == account.id,
-                                    PaymentMethod.kind == MethodKind.CARD)
+                                    PaymentMethod.kind == MethodKind.CARD, PaymentMethod.removed_at.is_(None))
         .order_by(PaymentMethod.id)))
 
 
@@ -137,7 +138,7 @@ def _check_expected(expected_minor: int, amount: Money) -> None:
         raise BalanceChanged(expected_minor, amount.minor)
 
 
-def _prepare_new_card(b: Billing, card: CardDetails) -> CardToken:
+def prepare_new_card(b: Billing, card: CardDetails) -> CardToken:
     validate_card(card, b.clock.today())  # before the gateway is called
     return b.gateway.tokenize(card)
 
@@ -170,7 +171,7 @@ def _charge(b: Billing, token: str, amount: Money, attempt: _Attempt, user: User
     return result.reference
 
 
-def _save_card(b: Billing, account: BillingAccount, token: CardToken) -> PaymentMethod:
+def save_card(b: Billing, account: BillingAccount, token: CardToken) -> PaymentMethod:
     method = PaymentMethod(
         account_id=account.id, kind=MethodKind.CARD, brand=token.brand, last4=token.last4,
         exp_month=token.exp_month, exp_year=token.exp_year, holder_name=token.holder,
@@ -186,7 +187,7 @@ def _resolve_choice(b: Billing, account: BillingAccount, choice: MethodChoice, a
         method = saved_card(b, account, choice.method_id)
         attempt.method_id, attempt.method = method.id, method_summary(method)
         return method, method.gateway_token, None
-    token = choice.token if isinstance(choice, UseTokenizedCard) else _prepare_new_card(b, choice.card)
+    token = choice.token if isinstance(choice, UseTokenizedCard) else prepare_new_card(b, choice.card)
     attempt.new_card = token
     attempt.method = {"kind": str(MethodKind.CARD), "brand": token.brand, "last4": token.last4}
     return None, token.token, token
@@ -194,8 +195,8 @@ def _resolve_choice(b: Billing, account: BillingAccount, choice: MethodChoice, a
 
 def record_payment(b: Billing, account: BillingAccount, user: User | None,
                     method: PaymentMethod, amount: Money, reference: str, key: str,
-                    purpose: PaymentPurpose) -> Payment:
-    payment = Payment(idempotency_key=key, account_id=account.id,
+                    purpose: PaymentPurpose, profile_id: int | None = None) -> Payment:
+    payment = Payment(idempotency_key=key, account_id=account.id, billing_profile_id=profile_id,
                       user_id=user.id if user else None, payment_method_id=method.id,
                       purpose=purpose, amount_minor=amount.minor, currency=amount.currency,
                       gateway_reference=reference, created_at=b.clock.now())
@@ -303,7 +304,7 @@ def _pay(b: Billing, user: User, flow: _Flow, finish_others: bool = True) -> Pay
         if done is not None:  # finished by another request (the same form twice, a second tab)
             raise AlreadyPaid(done.id)
         method = (saved_card(b, account, attempt.method_id) if attempt.method_id is not None
-                  else _save_card(b, account, attempt.new_card))
+                  else save_card(b, account, attempt.new_card))
         payment = flow.record(account, method, amount, reference)
         _forget_unconfirmed(b, attempt.key)
         return payment
@@ -442,7 +443,7 @@ class _Settlement:
             "currency": payment.currency, "method": method_summary(method),
             "subscriptions": paid_names,
         }
-        notify.queue_email(b.session, b.clock, account, "receipt", details)
+        notify.queue_receipt(b.session, b.clock, account, self.user, details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
                      actor=self.user, purpose="settle", **details)
         if failed_method.id != method.id:
@@ -534,14 +535,14 @@ class _InvoicePayment:
         if quote.total != amount:  # charged for what is owed no more: a person must look
             raise InvalidState(f"invoices now total {quote.total}, {amount} was charged")
         payment = record_payment(b, account, self.user, method, amount, reference,
-                                  self.attempt.key, PaymentPurpose.INVOICE)
+                                  self.attempt.key, PaymentPurpose.INVOICE, profile.id)
         mark_invoices_paid(b, quote.invoices, payment)
         details = {
             "payment_id": payment.id, "amount_minor": payment.amount_minor,
             "currency": payment.currency, "method": method_summary(method),
             "invoices": [i.number for i in quote.invoices],
         }
-        notify.queue_email(b.session, b.clock, account, "receipt", details)
+        notify.queue_receipt(b.session, b.clock, account, self.user, details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
                      actor=self.user, profile_id=profile.id, purpose="invoice", **details)
         return payment

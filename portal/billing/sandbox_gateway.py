@@ -242,6 +242,12 @@ class SandboxGateway:
             raise GatewayNoAnswer(f"sandbox: no answer within {self._timeout_seconds:g} s")
         return result
 
+    def verify(self, token: str) -> DeclineCode | None:
+        # Verifying moves no money: it leaves the ledger alone.
+        if (self._fault or _fault_of(token)) in (Fault.BEFORE_CHARGE, Fault.TIMEOUT):
+            raise GatewayNotReached("sandbox: the payment gateway cannot be reached")
+        return _decide(token).decline_code
+
     # -- ledger inspection (tests) --
 
     def charges_for(self, idempotency_key: str | None = None) -> list[LedgerEntry]:

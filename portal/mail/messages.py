@@ -190,10 +190,25 @@ def receipt(p: Payload, provider: str) -> Content:  # R09, R22
                             subscriptions=p.names("subscriptions")))
     if p.names("invoices"):
         paragraphs.append(_("These invoices are paid: %(invoices)s.", invoices=p.names("invoices")))
+    footer = (_("You receive this email because you made this payment in the %(provider)s billing portal. "
+                "The account's billing address has its own copy.", provider=provider)
+              if p.raw.get("payer_copy") else _billing_footer(p, provider))
     return Content(
         subject=_("Receipt for your payment of %(amount)s", amount=p.money()),
         heading=_("Payment received"), paragraphs=paragraphs,
         facts=_facts((_("Amount"), p.money()), (_("Payment method"), p.method())),
+        footer=footer)
+
+
+def card_expiring(p: Payload, provider: str) -> Content:  # B8
+    return Content(
+        subject=_("%(card)s expires soon", card=p.method()),
+        heading=_("Your card expires soon"),
+        paragraphs=[_("%(card)s expires on %(date)s. After that, payments with it will be declined.",
+                      card=p.method(), date=p.day("expires_on")),
+                    _("Add a new card on the Payment methods page and choose it as the default or for the "
+                      "subscriptions the old card pays for.")],
+        facts=_facts((_("Payment method"), p.method()), (_("Expires"), p.day("expires_on"))),
         footer=_billing_footer(p, provider))
 
 
@@ -244,7 +259,7 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
     f.__name__: f for f in (payment_failed, subscription_disable_warning, subscription_disabled,
                             invoice_ready, auto_charge_succeeded, auto_charge_failed, invoice_past_due,
                             receipt, notification_email_changed, support_request_received,
-                            billing_details_changed)
+                            billing_details_changed, card_expiring)
 }
 
 

@@ -9,10 +9,10 @@ from portal import wording
 from portal.billing import access, accounts, details
 from portal.billing.access import Action
 from portal.errors import InvalidDetails, InvalidInput, NotFound
-from portal.i18n import LANGUAGE_NAMES, country_name
-from portal.forms import BillingDetailsForm, NotificationEmailForm, SupportRequestForm
+from portal.i18n import LANGUAGE_NAMES, country_name, zone_choices
+from portal.forms import BillingDetailsForm, NotificationEmailForm, PersonalSettingsForm, SupportRequestForm
 from portal.models import AccountKind
-from portal.web.common import MAX_ID, account_for, see_other, signed_in_blueprint, user
+from portal.web.common import MAX_ID, account_for, safe_next, see_other, signed_in_blueprint, user
 from portal.services import billing
 from portal.wording import SUBSCRIPTION_STATUS
 from portal.web.rendering import render
@@ -98,6 +98,15 @@ def _countries() -> list[tuple[str, str]]:
     return [(code, country_name(code)) for code in (details.HOME, *rest)]
 
 
+# Links that open a support request already filled in (the person can change it).
+SUPPORT_TOPICS = {
+    # R15: check/wire transfer needs approval; the Payment methods page links here.
+    "pay_by_invoice": (_l("Request to pay by invoice (check/wire transfer)"),
+                       _l("We would like to pay our invoices by check/wire transfer instead of by card. "
+                          "Please tell us what you need from us to approve it.")),
+}
+
+
 @bp.route("/accounts/<int:account_id>/support", methods=["GET", "POST"])
 def support(account_id: int):
     b, me = billing(), user()
@@ -107,6 +116,9 @@ def support(account_id: int):
         (str(s.id), f"{s.name} ({SUBSCRIPTION_STATUS[s.status]})") for s in account.subscriptions]
     if request.method == "GET" and request.args.get("subscription"):
         form.subscription.data = request.args["subscription"]
+    if request.method == "GET" and request.args.get("topic") in SUPPORT_TOPICS:
+        subject, body = SUPPORT_TOPICS[request.args["topic"]]
+        form.subject.data, form.body.data = str(subject), str(body)
     if form.validate_on_submit():
         chosen = int(form.subscription.data) if form.subscription.data else None
         try:
@@ -136,3 +148,20 @@ def audit_log(account_id: int):
     b, me = billing(), user()
     page = accounts.audit_log(b, me, account_id, int(raw) if raw is not None else None)
     return render("account/audit.html", account=account_for(account_id), page=page)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    """B10: Mina inställningar — the person's own language for emails and documents,
+    and the time zone the portal shows times in."""
+    b, me = billing(), user()
+    back = safe_next(request.values.get("next"))
+    zone = me.timezone or b.clock.tz.key
+    form = PersonalSettingsForm(data=None if request.method == "POST" else {"locale": me.locale, "timezone": zone})
+    form.locale.choices = [(code, LANGUAGE_NAMES[code]) for code in details.LANGUAGES]
+    form.timezone.choices = zone_choices(zone)
+    if form.validate_on_submit():
+        accounts.change_personal_settings(b, me, form.locale.data, form.timezone.data)
+        flash(_l("Your settings have been saved."), "success")
+        return see_other("account.settings", **({"next": back} if back else {}))
+    return render("account/settings.html", status=422 if form.errors else 200, form=form, back=back)

@@ -13,7 +13,6 @@ from flask_babel import gettext as _, lazy_gettext as _l
 
 from portal.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined, InvalidCard,
                            NothingToPay, PaymentFormReused)
-from portal.billing.gateway import CardDetails, normalize_card_number
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
 from portal.forms import (CARD_NUMBER_INVALID, CVC_INVALID, HOLDER_MISSING, NEW_CARD, MethodChoiceForm,
                           PaymentForm)
@@ -103,9 +102,7 @@ def submitted() -> tuple[PaymentForm, MethodChoice | None]:
 
 def _choice(form: PaymentForm) -> MethodChoice | None:
     if form.is_new_card:
-        return UseNewCard(CardDetails(normalize_card_number(form.card_number.data),
-                                      int(form.exp_month.data), int(form.exp_year.data),
-                                      form.cvc.data.strip(), form.holder.data.strip()))
+        return UseNewCard(form.card())
     if form.method.data and form.method.data.isascii() and form.method.data.isdigit():
         return UseSavedCard(int(form.method.data))
     return None

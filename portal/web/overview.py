@@ -24,6 +24,7 @@ def show(account_id: int):
     return render(
         "overview/overview.html", account=account, membership=membership,
         subscriptions=accounts.subscription_page(b, account, page_arg(), counts=counts) if payg else None,
+        outstanding=accounts.total_outstanding(account, counts) if payg else None,
         banners=accounts.banners(b, account, {s.profile.id: s for s in summaries}, counts),
         notices=accounts.notices_for(b, me, account.id),
         settle=access.decide(b.session, me, account, Action.SETTLE),

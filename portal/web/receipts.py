@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash
 from flask_babel import lazy_gettext as _l, pgettext
 
-from portal.billing import accounts, documents, payments
+from portal.billing import accounts, documents, methods, payments
 from portal.billing.clock import day_in_zone
 from portal.billing.details import details_for
 from portal.documents import receipt_pdf
@@ -22,7 +22,8 @@ def show(account_id: int, payment_id: int):
     b = billing()
     payment = accounts.payment_of(b, user(), account_id, payment_id)
     return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
-                  paid=accounts.paid_subscriptions(b, payment, page_arg()))
+                  paid=accounts.paid_subscriptions(b, payment, page_arg()),
+                  offer_default=methods.offer_as_default(b, user(), payment))
 
 
 @bp.get("/accounts/<int:account_id>/payments/<int:payment_id>/pdf")

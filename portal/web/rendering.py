@@ -1,6 +1,8 @@
 """One template per page; an htmx request gets one named block of it (STYLE.md)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Response, make_response, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -40,8 +42,9 @@ def _layout(context: dict) -> dict:
     return context
 
 
-def download(body: bytes, mimetype: str, filename: str) -> Response:
-    """A file to save (an invoice's PDF or XML, a receipt): never cached (account data)."""
+def download(body: bytes | Iterable[bytes], mimetype: str, filename: str) -> Response:
+    """A file to save (an invoice's PDF or XML, a receipt, an export, which may stream
+    as it is made): never cached (account data)."""
     response = make_response(body)
     response.headers["Content-Type"] = mimetype
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

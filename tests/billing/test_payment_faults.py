@@ -179,8 +179,9 @@ def test_m2_a_payment_commits_everything_together(b, scene):
     assert sum(c.amount_minor for c in charges) == TOTAL
     assert {s.payment_method_id for s in (b.session.get(Subscription, scene.web.id),
                                           b.session.get(Subscription, scene.shop.id))} == {scene.spare.id}
-    receipt = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")).one()
-    assert receipt.payload["payment_id"] == payment.id
+    receipts = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")).all()
+    assert {r.to_address for r in receipts} == {scene.acc.notification_email, scene.admin.email}  # B10: payer too
+    assert {r.payload["payment_id"] for r in receipts} == {payment.id}
     assert audit_actions(b)[-2:] == ["payment.succeeded", "payment_method.switched"]
 
 

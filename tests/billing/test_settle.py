@@ -88,9 +88,12 @@ def test_r09_pay_completes_the_settlement_with_receipt(b, scene):
     assert scene.web.past_due_since is None
     assert all(c.status == ChargeStatus.PAID and c.payment_id == payment.id
                for c in scene.web.charges + scene.shop.charges)
-    receipt = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")).one()
-    assert receipt.to_address == scene.acc.notification_email
+    receipt = b.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.template == "receipt", OutboxMessage.to_address == scene.acc.notification_email)).one()
     assert receipt.payload["amount_minor"] == 1_750_00
+    payer_copy = b.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.template == "receipt", OutboxMessage.to_address == scene.admin.email)).one()
+    assert payer_copy.payload["payer_copy"] and payer_copy.locale == scene.admin.locale  # B10
     assert b.gateway.count_approved() == 1
 
 

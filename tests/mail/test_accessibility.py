@@ -40,6 +40,7 @@ PAYLOADS = {
     "support_request_received": {"request_id": 7, "subject": "Betalat men fortfarande inaktiverad"},
     "billing_details_changed": {"profile_id": 1, "company_name": "Fjällström Logistik AB",
                                 "changed": ["org_number", "street"]},
+    "card_expiring": {"method": CARD, "method_id": 3, "expires_on": "2026-12-31"},
 }
 
 

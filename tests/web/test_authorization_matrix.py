@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.demo import DEMO_PASSWORD
-from portal.models import (AccountKind, Invoice, InvoiceStatus, Notice, Payment, PaymentPurpose,
+from portal.models import (AccountKind, BillingProfile, Invoice, InvoiceStatus, Notice, Payment, PaymentPurpose,
                            RoleAssignment, User)
 from tests import factories as f
 from tests.conftest import FAST_HASH
@@ -20,11 +20,12 @@ from tests.web.conftest import Browser, csrf_from
 
 # Routes that carry no ids of an account: checked on their own below.
 NO_IDS = {"static", "root", "pages.home", "auth.sign_in", "auth.sign_out", "pages.accessibility",
-          "pages.baseline"}
+          "pages.baseline", "account.settings"}
 
 ADMIN, USER, OWNER, CONTRIBUTOR, MANAGER, READER = (
     "account_admin", "account_user", "owner", "contributor", "invoice_manager", "reader")
 PAYING = {OWNER, CONTRIBUTOR, MANAGER}
+MANAGING = {ADMIN, OWNER, CONTRIBUTOR}  # B8: who changes payment methods
 
 
 def expected(endpoint: str, method: str, role: str, kind: str) -> int:
@@ -32,9 +33,15 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
     payg = kind == AccountKind.PAY_AS_YOU_GO
     match endpoint, method:
         case ("overview.show" | "invoices.index" | "invoices.detail" | "invoices.pdf" | "invoices.ubl"
-              | "receipts.show" | "receipts.pdf"
+              | "receipts.show" | "receipts.pdf" | "payments.index" | "payments.payments_csv" | "methods.index"
               | "account.notifications" | "account.support", "GET"):
             return 200
+        case "payments.invoices_csv", "GET":
+            return 404 if payg else 200                            # B9: invoices are an agreement's
+        case ("methods.add_card" | "methods.move", "POST") | ("methods.preview_move", "GET"):
+            return 422 if role in MANAGING else 403                # B8; empty form
+        case ("methods.remove" | "methods.set_default"), "POST":
+            return 303 if role in MANAGING else 403                # B8/R15: in use / nothing chosen, told why
         case "settle.start", "GET":
             return 200 if payg and role == ADMIN else 403          # R02; not for agreements
         case "settle.pay", "POST":
@@ -79,6 +86,8 @@ class Ids:
     def value(self, arg: str, email: str) -> int | None:
         if arg == "notice_id":
             return self.notice_id.get(email)
+        if arg == "method_id":
+            return self.card_id
         return getattr(self, arg)
 
 
@@ -97,6 +106,8 @@ def world(demo, b):
     from portal.models import Subscription
     agreement_sub = s.scalars(select(Subscription).where(Subscription.account_id == demo.agreement)).first()
     agreement_card = s.scalars(select(Payment.payment_method_id).where(Payment.id == demo_agreement_payment)).one()
+    # Every card of the matrix is in use, so no role's "remove" (B8) takes one away from the next.
+    s.get(BillingProfile, demo.profile).default_payment_method_id = agreement_card
 
     stranger = User(email="stranger@example.com", name="Sten Främling", locale="sv",
                     password_hash=__import__("werkzeug.security").security.generate_password_hash(

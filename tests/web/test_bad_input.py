@@ -130,6 +130,11 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "account.notifications": ("anna", "/sv/accounts/{id}/notifications", "account"),
     "account.support": ("anna", "/sv/accounts/{id}/support", "account"),
     "account.audit_log": ("anna", "/sv/accounts/{id}/audit", "account"),
+    "payments.index": ("anna", "/sv/accounts/{id}/payments", "account"),
+    "payments.payments_csv": ("anna", "/sv/accounts/{id}/payments.csv", "account"),
+    "payments.invoices_csv": ("olivia", "/sv/accounts/{id}/invoices.csv", "account"),
+    "methods.index": ("anna", "/sv/accounts/{id}/payment-methods", "account"),
+    "methods.preview_move": ("anna", "/sv/accounts/{id}/payment-methods/move", "account"),
 }
 
 
@@ -151,6 +156,11 @@ QUERIES = [  # (who, path) with every query parameter the pages read
     ("olivia", "/sv/accounts/{agreement}/invoices", ["status"]),
     ("anna", "/sv/accounts/{payg}/support", ["subscription"]),
     ("anna", "/sv/accounts/{payg}/audit", ["before"]),
+    ("anna", "/sv/accounts/{payg}/payments", ["first", "last", "page"]),
+    ("anna", "/sv/accounts/{payg}/payments.csv", ["first", "last"]),
+    ("anna", "/sv/accounts/{payg}/payment-methods/move", ["subscriptions", "to"]),
+    ("anna", "/sv/accounts/{payg}/support", ["topic"]),
+    ("anna", "/sv/settings", ["next"]),
     ("anna", "/sv/", ["next"]),
     ("anna", "/sv/sign-in", ["next"]),
 ]
@@ -312,10 +322,49 @@ def test_sign_in_with_generated_credentials_is_refused_in_swedish(fuzz, data):
     fuzz.check(response, allowed={400, 422, 429})
 
 
+@SETTINGS
+@given(data=st.data())
+def test_b8_add_card_form_with_one_bad_value_saves_nothing_and_charges_nothing(fuzz, data):
+    path = f"/sv/accounts/{fuzz.demo.payg}/payment-methods/cards"
+    fields = {"csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg)} | GOOD_CARD
+    field, value = bad_card_field(data.draw)
+    fuzz.check(fuzz.anna.client.post(path, data=fields | {field: value}))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_b8_move_confirmation_with_garbage_moves_nothing(fuzz, data):
+    path = f"/sv/accounts/{fuzz.demo.payg}/payment-methods/move"
+    fields = {"csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg), "expected_outstanding": "246900",
+              "subscriptions": [str(fuzz.demo.production)], "to": str(fuzz.demo.second_card)}
+    what = data.draw(st.sampled_from(["expected_outstanding", "subscriptions", "to"]))
+    if what == "expected_outstanding":
+        fields[what] = data.draw(st.one_of(weird_text, st.integers(0, 10**16).map(str)).filter(
+            lambda v: not (v.isascii() and v.isdigit() and int(v) == 246900)))
+    else:
+        from sqlalchemy import select
+        from portal.models import PaymentMethod
+        fuzz.b.session.rollback()
+        cards = set(fuzz.b.session.scalars(select(PaymentMethod.id)))
+        fields[what] = data.draw(bad_ids(own(fuzz.demo)["subscription"] if what == "subscriptions" else cards))
+    fuzz.check(fuzz.anna.client.post(path, data=fields), allowed=set(range(300, 500)))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_b10_personal_settings_refuse_unknown_languages_and_zones(fuzz, data):
+    fields = {"csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg), "locale": "sv", "timezone": "Europe/Stockholm"}
+    what = data.draw(st.sampled_from(["locale", "timezone"]))
+    fields[what] = data.draw(weird_text.filter(lambda t: t not in ("sv", "en", "Europe/Stockholm")))
+    fuzz.check(fuzz.anna.client.post("/sv/settings", data=fields))
+
+
 ACTIONS = {  # the POST routes without a form of their own: malformed ids, or a bad token
     "receipts.check": "/sv/accounts/{id}/payments/check",
     "account.dismiss_notice": "/sv/accounts/{payg}/notices/{id}/dismiss",
     "auth.sign_out": "/sv/sign-out",
+    "methods.remove": "/sv/accounts/{payg}/payment-methods/{id}/remove",
+    "methods.set_default": "/sv/accounts/{payg}/profiles/{id}/default-method",
 }
 
 
@@ -341,6 +390,7 @@ def test_actions_with_malformed_ids_or_tokens_do_nothing(fuzz, endpoint, data):
 
 def test_every_route_is_fuzzed(app):
     covered = set(PAGES) | set(ACTIONS) | {"settle.pay", "invoices.pay", "account.notifications",
+                                           "methods.add_card", "methods.move", "account.settings",
                                            "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
     covered |= {"pages.accessibility", "pages.baseline"}  # take no input: nothing to fuzz

@@ -1,6 +1,8 @@
 """Every page in both languages, for each kind of user: R06, R14, R20, B1, B2, B3."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.web.conftest import sign_in_as
@@ -15,12 +17,17 @@ def pages_for(demo, who):
                 f"/{{lang}}/accounts/{a}/subscriptions/{demo.production}/settle?method={demo.second_card}",
                 f"/{{lang}}/accounts/{a}/subscriptions/{demo.production}/settle?method=new",
                 f"/{{lang}}/accounts/{a}/subscriptions/{demo.archive}/settle",
-                f"/{{lang}}/accounts/{a}/notifications", f"/{{lang}}/accounts/{a}/support"]
+                f"/{{lang}}/accounts/{a}/notifications", f"/{{lang}}/accounts/{a}/support",
+                f"/{{lang}}/accounts/{a}/payments", f"/{{lang}}/accounts/{a}/payment-methods",
+                f"/{{lang}}/accounts/{a}/payment-methods/move?subscriptions={demo.production}&to={demo.spare_card}",
+                "/{lang}/settings"]
     return [f"/{{lang}}/accounts/{p}/", f"/{{lang}}/accounts/{p}/invoices",
             f"/{{lang}}/accounts/{p}/invoices?status=paid", f"/{{lang}}/accounts/{p}/invoices/{demo.due}",
             f"/{{lang}}/accounts/{p}/invoices/{demo.paid}", f"/{{lang}}/accounts/{p}/profiles/{demo.profile}/pay",
             f"/{{lang}}/accounts/{p}/profiles/{demo.profile}/pay?method=new&invoice={demo.due}",
-            f"/{{lang}}/accounts/{p}/notifications", f"/{{lang}}/accounts/{p}/support"]
+            f"/{{lang}}/accounts/{p}/notifications", f"/{{lang}}/accounts/{p}/support",
+            f"/{{lang}}/accounts/{p}/payments", f"/{{lang}}/accounts/{p}/payments?first=2026-01-01&last=2026-12-31",
+            f"/{{lang}}/accounts/{p}/payment-methods", "/{lang}/settings"]
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -101,9 +108,10 @@ def test_r20_summary_shows_total_due_and_pay_now(browser, demo):
 def test_r19_b2_reader_sees_no_pay_now_and_is_told_why(browser, demo):
     sign_in_as(browser, "rasmus@example.com", "en")
     html = browser.get(f"/en/accounts/{demo.agreement}/").get_data(as_text=True)
-    assert "/pay" not in html and "Readers can see invoices but cannot pay them" in html
+    pay_link = re.compile(r'/pay[?"]')  # Pay now (…/pay or …/pay?invoice=), not …/payments
+    assert not pay_link.search(html) and "Readers can see invoices but cannot pay them" in html
     listing = browser.get(f"/en/accounts/{demo.agreement}/invoices").get_data(as_text=True)
-    assert "/pay" not in listing
+    assert not pay_link.search(listing)
 
 
 def test_signed_out_visitor_is_sent_to_sign_in(client, demo):

@@ -38,6 +38,12 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "account.billing_details": ("anna@example.com", f"/en/accounts/{demo.payg}/billing-details"),
         "account.profile_billing_details": ("olivia@example.com",
                                             f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/billing-details"),
+        "account.settings": ("anna@example.com", "/en/settings"),
+        "methods.add_card": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/cards"),
+        "methods.remove": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/{demo.spare_card}/remove"),
+        "methods.move": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/move"),
+        "methods.set_default": ("olivia@example.com",
+                                f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/default-method"),
     }
 
 

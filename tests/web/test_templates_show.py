@@ -23,13 +23,20 @@ PAGES = [  # (who, address)
     ("anna@example.com", "/{lang}/accounts/{payg}/notifications"),
     ("anna@example.com", "/{lang}/accounts/{payg}/support"),
     ("anna@example.com", "/{lang}/accounts/{payg}/audit"),
+    ("anna@example.com", "/{lang}/accounts/{payg}/payments"),
+    ("anna@example.com", "/{lang}/accounts/{payg}/payment-methods"),
+    ("anna@example.com", "/{lang}/accounts/{payg}/payment-methods/move?subscriptions={production}&to={second_card}"),
+    ("anna@example.com", "/{lang}/settings"),
     ("erik@example.com", "/{lang}/accounts/{payg}/"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/invoices"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/invoices?status=paid"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/invoices/{paid}"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/profiles/{profile}/pay"),
+    ("olivia@example.com", "/{lang}/accounts/{agreement}/payments"),
+    ("olivia@example.com", "/{lang}/accounts/{agreement}/payment-methods"),
     ("rasmus@example.com", "/{lang}/accounts/{agreement}/invoices"),
+    ("rasmus@example.com", "/{lang}/accounts/{agreement}/payment-methods"),
 ]
 
 

@@ -1,0 +1,124 @@
+"""Exports (B9): a period's payments and invoices as CSV that a spreadsheet opens
+correctly in the reader's language — Swedish: semicolon, decimal comma, UTF-8 with a
+byte-order mark (Excel reads the encoding from it); English: comma and dot. The column
+order is fixed and documented in the README ("CSV exports"); only the headings are
+translated. Rows are written as they are read, so an export of any size streams."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.numbers import get_currency_precision
+from flask_babel import lazy_gettext as _l
+
+from portal.billing.clock import day_in_zone
+from portal.billing.history import PaymentRow
+from portal.models import Invoice
+from portal.wording import INVOICE_STATUS, PAYMENT_PURPOSE, card_name
+
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    separator: str
+    decimal: str
+    bom: bool
+
+
+DIALECTS = {"sv": Dialect(";", ",", True), "en": Dialect(",", ".", False)}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str        # stable name, documented in the README
+    heading: object  # lazy-translated heading
+
+
+# Translators: headings of the payments spreadsheet (CSV export).
+PAYMENT_COLUMNS = (
+    Column("date", _l("Date")),
+    Column("payment_id", _l("Payment ID")),
+    Column("purpose", _l("Paid for")),
+    Column("amount", _l("Amount")),
+    Column("currency", _l("Currency")),
+    Column("payment_method", _l("Payment method")),
+    Column("invoices", _l("Invoices")),
+    Column("subscriptions", _l("Number of subscriptions")),
+)
+
+# Translators: headings of the invoices spreadsheet (CSV export).
+INVOICE_COLUMNS = (
+    Column("invoice_number", _l("Invoice number")),
+    Column("billing_profile", _l("Billing profile")),
+    Column("issued_on", _l("Invoice date")),
+    Column("period_start", _l("Period start")),
+    Column("period_end", _l("Period end")),
+    Column("due_on", _l("Due date")),
+    Column("amount", _l("Amount")),
+    Column("credits_applied", _l("Credits applied")),
+    Column("amount_due", _l("Amount due")),
+    Column("currency", _l("Currency")),
+    Column("status", _l("Status")),
+    Column("paid_on", _l("Paid on")),
+    Column("payment_id", _l("Payment ID")),
+)
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str | None) -> str:
+    """Text a person typed (names) never starts a formula when the file is opened
+    (CSV injection): it is prefixed with an apostrophe, which spreadsheets hide."""
+    value = value or ""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def amount_cell(minor: int, currency: str, dialect: Dialect) -> str:
+    """A plain number a spreadsheet reads as one: no grouping, the language's decimal mark."""
+    digits = get_currency_precision(currency)
+    return f"{Decimal(minor).scaleb(-digits):.{digits}f}".replace(".", dialect.decimal)
+
+
+def day_cell(value: date | None) -> str:
+    return value.isoformat() if value else ""  # ISO 8601: read as a date in every language
+
+
+def payment_cells(row: PaymentRow, zone: ZoneInfo, dialect: Dialect) -> list[str]:
+    p = row.payment
+    return [day_cell(day_in_zone(p.created_at, zone)), str(p.id), str(PAYMENT_PURPOSE.get(p.purpose, p.purpose)),
+            amount_cell(p.amount_minor, p.currency, dialect), p.currency, card_name(p.payment_method),
+            " ".join(row.invoices), str(row.subscription_count) if row.subscription_count else ""]
+
+
+def invoice_cells(invoice: Invoice, dialect: Dialect) -> list[str]:
+    return [invoice.number, text_cell(invoice.billing_profile.name), day_cell(invoice.issued_on),
+            day_cell(invoice.period_start), day_cell(invoice.period_end), day_cell(invoice.due_on),
+            amount_cell(invoice.subtotal_minor, invoice.currency, dialect),
+            amount_cell(invoice.credits_applied_minor, invoice.currency, dialect),
+            amount_cell(invoice.amount_due.minor, invoice.currency, dialect), invoice.currency,
+            str(INVOICE_STATUS[invoice.status]), day_cell(invoice.paid_on),
+            str(invoice.payment_id) if invoice.payment_id else ""]
+
+
+def csv_lines(columns: tuple[Column, ...], rows: Iterable, cells: Callable[[object], list[str]],
+              dialect: Dialect) -> Iterator[str]:
+    """The file, a line at a time: headings first, CRLF line ends (RFC 4180)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=dialect.separator, lineterminator="\r\n")
+
+    def line(values: list[str]) -> str:
+        writer.writerow(values)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield (BOM if dialect.bom else "") + line([str(c.heading) for c in columns])
+    for row in rows:
+        yield line(cells(row))

@@ -1,0 +1,179 @@
+"""Payment methods (Betalningsmetoder, B8, R15): see every method and what uses it,
+add a card without paying, remove one nothing uses, set a billing profile's default,
+move pay-as-you-go subscriptions to another card after seeing what moves."""
+from __future__ import annotations
+
+from flask import flash, request, url_for
+from flask_babel import gettext as _, ngettext
+
+from portal.billing import accounts, methods
+from portal.billing.access import Action
+from portal.billing.methods import CHECK_WIRE
+from portal.errors import CardDeclined, InvalidCard, InvalidInput, MethodInUse, NotEligible
+from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm
+from portal.services import billing
+from portal.wording import DECLINE_REASON, card_name
+from portal.web.checkout import CARD_ERROR_FIELD, CARD_ERROR_TEXT, see_other_url
+from portal.web.common import safe_next, see_other, signed_in_blueprint, user
+from portal.web.rendering import render
+
+bp = signed_in_blueprint("methods")
+TEMPLATE = "methods/index.html"
+
+
+@bp.get("/accounts/<int:account_id>/payment-methods")
+def index(account_id: int):
+    return _page(account_id)
+
+
+def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = None,
+          move_form: MoveSubscriptionsForm | None = None):
+    b, me = billing(), user()
+    page = methods.methods_page(b, me, account_id)
+    if card_form is None:
+        card_form = AddCardForm(formdata=None)
+    card_form.forget_secrets()
+    if move_form is None:
+        move_form = MoveSubscriptionsForm(formdata=None)
+    _move_choices(move_form, page)
+    defaults = {}
+    for entry in page.profiles:
+        form = DefaultMethodForm(formdata=None, prefix=f"p{entry.profile.id}",
+                                 method=str(entry.profile.default_payment_method_id or ""))
+        form.method.choices = _default_choices(page, entry.profile)
+        if entry.profile.default_payment_method and not entry.profile.default_payment_method.is_card:
+            form.method.data = CHECK_WIRE
+        defaults[entry.profile.id] = form
+    return render(TEMPLATE, status=status, account=page.account, page=page, card_form=card_form,
+                  move_form=move_form, defaults=defaults)
+
+
+def _default_choices(page, profile) -> list[tuple[str, str]]:
+    """R15: the saved cards, and check/wire transfer where the profile is approved."""
+    choices = [(str(use.method.id), card_name(use.method)) for use in page.methods
+               if use.method.is_card and not use.expired]
+    if profile.check_wire_approved:
+        choices.append((CHECK_WIRE, _("Check/wire transfer")))
+    return choices
+
+
+def _move_choices(form: MoveSubscriptionsForm, page) -> None:
+    form.subscriptions.choices = [(str(s.id), s.name) for s in page.movable]
+    form.to.choices = [(str(use.method.id), card_name(use.method)) for use in page.methods
+                       if use.method.is_card and not use.expired]
+
+
+@bp.post("/accounts/<int:account_id>/payment-methods/cards")
+def add_card(account_id: int):
+    form = AddCardForm()
+    if not form.validate_on_submit():
+        accounts.require_allowed(billing(), user(), account_id, Action.MANAGE_PAYMENT_METHODS)
+        return _page(account_id, 422, card_form=form)
+    try:
+        method = methods.add_card(billing(), user(), account_id, form.card())
+    except InvalidCard as invalid:
+        getattr(form, CARD_ERROR_FIELD.get(invalid.reason, "card_number")).errors = [
+            CARD_ERROR_TEXT.get(invalid.reason, CARD_ERROR_TEXT["number"])]
+        return _page(account_id, 422, card_form=form)
+    except CardDeclined as declined:
+        form.card_number.errors = [_("The bank did not accept the card, so it was not saved. %(reason)s",
+                                     reason=DECLINE_REASON.get(declined.reason, DECLINE_REASON["generic_decline"]))]
+        return _page(account_id, 402, card_form=form)
+    flash(_("%(card)s has been added. Nothing was charged.", card=card_name(method)), "success")
+    return see_other("methods.index", account_id=account_id)
+
+
+@bp.post("/accounts/<int:account_id>/payment-methods/<int:method_id>/remove")
+def remove(account_id: int, method_id: int):
+    try:
+        methods.remove_card(billing(), user(), account_id, method_id)
+    except MethodInUse as in_use:
+        flash(in_use_text(in_use), "error")
+    else:
+        flash(_("The card has been removed."), "success")
+    return see_other("methods.index", account_id=account_id)
+
+
+def in_use_text(in_use: MethodInUse) -> str:
+    """Why a card cannot be removed (B2), the same words as on the page."""
+    reasons = []
+    if in_use.default_for:
+        reasons.append(_("it is the default payment method of %(profiles)s", profiles=", ".join(in_use.default_for)))
+    if in_use.subscriptions:
+        reasons.append(ngettext("%(num)d subscription uses it", "%(num)d subscriptions use it", in_use.subscriptions))
+    if in_use.unconfirmed:
+        reasons.append(_("a payment with it is not confirmed yet"))
+    return _("The card cannot be removed: %(reasons)s. Choose another card for them first.",
+             reasons="; ".join(reasons))
+
+
+@bp.post("/accounts/<int:account_id>/profiles/<int:profile_id>/default-method")
+def set_default(account_id: int, profile_id: int):
+    """R15; also "Use this card for future invoices" on a receipt (B5), which comes
+    back to the receipt (`next`)."""
+    methods.profile_of(billing(), user(), account_id, profile_id)  # another's id: 404 before anything
+    form = DefaultMethodForm(prefix=f"p{profile_id}")
+    back = safe_next(request.form.get("next")) or url_for("methods.index", account_id=account_id)
+    raw = form.method.data or ""
+    choice = CHECK_WIRE if raw == CHECK_WIRE else int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+    if not form.validate_on_submit() or choice is None:
+        accounts.require_allowed(billing(), user(), account_id, Action.MANAGE_PAYMENT_METHODS, profile_id)
+        flash(_("Select a payment method"), "error")
+        return see_other_url(back)
+    try:
+        method = methods.set_profile_default(billing(), user(), account_id, profile_id, choice)
+    except NotEligible:
+        flash(_("This billing profile is not approved to pay by check/wire transfer. "
+                 "You can ask for it with a support request."), "error")
+        return see_other_url(back)
+    flash(_("%(method)s is now the default payment method. Invoices issued from now on are charged to it.",
+            method=card_name(method)) if method.is_card else
+          _("Check/wire transfer is now the default payment method. Pay invoices to the remittance details "
+             "on each invoice."), "success")
+    return see_other_url(back)
+
+
+@bp.get("/accounts/<int:account_id>/payment-methods/move")
+def preview_move(account_id: int):
+    """B8: which subscriptions change, and the outstanding charges that go with them,
+    before anything is changed."""
+    b, me = billing(), user()
+    accounts.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
+    page = methods.methods_page(b, me, account_id)
+    form = MoveSubscriptionsForm(request.args)
+    _move_choices(form, page)
+    if not form.validate():
+        return _page(account_id, 422, move_form=form)
+    try:
+        preview = methods.preview_move(b, me, account_id, _ids(form.subscriptions.data), int(form.to.data))
+    except InvalidInput:
+        form.subscriptions.errors = [_("These subscriptions already use that card. Choose others.")]
+        return _page(account_id, 422, move_form=form)
+    confirm = ConfirmMoveForm(formdata=None, expected_outstanding=str(preview.outstanding.minor))
+    return render("methods/move.html", account=page.account, preview=preview, form=form, confirm=confirm)
+
+
+@bp.post("/accounts/<int:account_id>/payment-methods/move")
+def move(account_id: int):
+    b, me = billing(), user()
+    form = MoveSubscriptionsForm(request.form)
+    page = methods.methods_page(b, me, account_id)
+    _move_choices(form, page)
+    confirm = ConfirmMoveForm()
+    if not (form.validate() and confirm.validate_on_submit()):
+        accounts.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
+        return _page(account_id, 422, move_form=form)
+    try:
+        preview = methods.move_subscriptions(b, me, account_id, _ids(form.subscriptions.data), int(form.to.data),
+                                             int(confirm.expected_outstanding.data))
+    except InvalidInput:
+        flash(_("The subscriptions or their charges changed since the page was shown. Nothing was moved. "
+                 "Check them and try again."), "error")
+        return see_other("methods.index", account_id=account_id)
+    flash(ngettext("%(num)d subscription now uses %(card)s.", "%(num)d subscriptions now use %(card)s.",
+                   len(preview.subscriptions), card=card_name(preview.target)), "success")
+    return see_other("methods.index", account_id=account_id)
+
+
+def _ids(raw: list[str]) -> list[int]:
+    return [int(value) for value in raw if value.isascii() and value.isdigit() and len(value) < 10]

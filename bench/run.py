@@ -38,13 +38,14 @@ from bench.seed import PASSWORD, Seeded, seed_size
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SIZES = (1, 100, 1_000, 10_000)
-PAGES = ("overview", "settle", "partial", "invoices", "invoice")
+PAGES = ("overview", "settle", "partial", "invoices", "invoice", "payments", "methods")
 LABELS = {"baseline": "Baseline (no data)", "overview": "Overview", "settle": "Settle balance",
           "partial": "Payment-method partial", "invoices": "Invoices", "invoice": "Invoice detail",
-          "invoice_filter": "Invoice filter partial", "receipt": "Receipt"}
+          "invoice_filter": "Invoice filter partial", "receipt": "Receipt", "payments": "Payments",
+          "methods": "Payment methods"}
 MAX_QUERIES = 12
 PDF_BUDGET_S = {20: 0.2, 1_000: 2.0}              # p95 seconds to make an invoice PDF of that many lines
-P95_BUDGET = {1_000: 3.0, 10_000: 5.0}          # × baseline p95, Overview and Settle balance
+P95_BUDGET = {1_000: 3.0, 10_000: 5.0}          # × baseline p95, Overview, Settle balance, Payments
 FLOW_BUDGET_GZ = 60 * 1024
 PARTIAL_BUDGET = 8 * 1024
 IMMUTABLE = re.compile(r"max-age=(\d+)")
@@ -70,6 +71,8 @@ def urls(s: Seeded) -> dict[str, tuple[str, str, dict]]:
         "invoices": (s.agreement_email, f"{agr}/invoices", {}),
         "invoice": (s.agreement_email, f"{agr}/invoices/{s.invoice}", {}),
         "invoice_filter": (s.agreement_email, f"{agr}/invoices?status=paid", hx),
+        "payments": (s.payg_email, f"{payg}/payments", {}),
+        "methods": (s.payg_email, f"{payg}/payment-methods", {}),
     }
 
 
@@ -442,7 +445,7 @@ def print_report(report: Report, args, env, sizes, seeded, pages, loads, plan_by
     for size, factor in P95_BUDGET.items():
         if size not in loads:
             continue
-        for name in ("overview", "settle"):
+        for name in ("overview", "settle", "payments"):
             p95, base = loads[size][name]["p95"], loads[size][name]["baseline"]["p95"]
             report.budget(p95 <= factor * base, f"{LABELS[name]} p95 at {size:,}: {p95:.1f} ms = "
                           f"{p95 / base:.1f}× baseline ({base:.1f} ms), budget {factor:g}×")

@@ -6,6 +6,8 @@ For each size N:
   card (R04's worst case: the settle page covers them all), one past due on a second
   card that has outstanding charges of its own (R08), one in ten active on a third;
   two monthly charges each (outstanding for past due, paid for active);
+- ten payments per subscription on the pay-as-you-go account (100,000 at 10,000), the
+  newest of them paying the active subscriptions' charges (B9: the Payments page);
 - a customer-agreement account whose one billing profile has N monthly invoices:
   the newest due, the one before past due, all older ones paid by card.
 """
@@ -96,7 +98,18 @@ def seed_size(session: Session, size: int, today: date, policy) -> Seeded:
                                 status=ChargeStatus.PAID if paid else ChargeStatus.OUTSTANDING,
                                 failed_on=None if paid else past_due_since,
                                 failure_code=None if paid else "insufficient_funds"))
-    session.execute(insert(Charge), charges)
+    # B9: ten payments per subscription, an hour apart, newest first; the paid charges
+    # belong to the newest ones (a settlement's or an automatic charge's subscriptions).
+    payments = _ids(session, Payment, [dict(
+        idempotency_key=f"bench-payg-{size}-{n}", account_id=payg, payment_method_id=spare,
+        purpose=PaymentPurpose.AUTO_CHARGE, amount_minor=100_00 + n % 900, currency="SEK",
+        gateway_reference="bench", created_at=now - timedelta(hours=n)) for n in range(10 * size)])
+    paid_charges = [c for c in charges if c["status"] == ChargeStatus.PAID]
+    for n, c in enumerate(paid_charges):
+        c["payment_id"] = payments[n % len(payments)]
+    session.execute(insert(Charge), [c for c in charges if "payment_id" not in c])
+    if paid_charges:
+        session.execute(insert(Charge), paid_charges)
     recount_outstanding(session, Subscription.account_id == payg)
     session.execute(insert(Notice), [dict(
         user_id=payg_user, account_id=payg, kind="payment_failed", created_at=now,
@@ -134,7 +147,7 @@ def seed_size(session: Session, size: int, today: date, policy) -> Seeded:
     paid = [(invoice_id, inv) for invoice_id, inv, status in zip(invoice_ids, invoices, statuses)
             if status == InvoiceStatus.PAID]
     payment_ids = _ids(session, Payment, [dict(
-        idempotency_key=f"bench-{inv['number']}", account_id=agreement, user_id=agreement_user,
+        idempotency_key=f"bench-{inv['number']}", account_id=agreement, billing_profile_id=profile, user_id=agreement_user,
         payment_method_id=card, purpose=PaymentPurpose.INVOICE, amount_minor=subtotal, currency="SEK",
         gateway_reference="bench", created_at=now) for _invoice_id, inv in paid])
     if paid:

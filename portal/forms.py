@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (DateField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, Optional, Regexp, StopValidation,
                                 ValidationError)
 
@@ -197,7 +197,7 @@ class MoveSubscriptionsForm(PortalForm):
     class Meta:
         csrf = False
 
-    subscriptions = SelectMultipleField(_l("Subscriptions to move"), choices=[], coerce=str,
+    subscriptions = SelectMultipleField(_l("Subscriptions to move"), choices=[], coerce=str, validate_choice=False,
                                         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                         validators=[InputRequired(_l("Select at least one subscription"))])
     to = TranslatedSelectField(_l("Move them to"), choices=[])
@@ -208,6 +208,7 @@ class ConfirmMoveForm(PortalForm):
 
 
 DATE_INVALID = _l("Enter a date like 2026-11-30")
+DATE_INPUT = {"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false", "size": 10}
 
 
 class PeriodForm(PortalForm):
@@ -216,8 +217,12 @@ class PeriodForm(PortalForm):
     class Meta:
         csrf = False
 
-    first = DateField(_l("From"), validators=[Optional()], invalid_value_message=DATE_INVALID)
-    last = DateField(_l("To"), validators=[Optional()], invalid_value_message=DATE_INVALID)
+    # Text, not <input type=date>: the native picker's parts are separate tab stops with
+    # poor screen-reader support (GOV.UK's advice); the hint shows the format.
+    first = DateField(_l("From"), validators=[Optional()], invalid_value_message=DATE_INVALID,
+                      widget=TextInput(), render_kw=DATE_INPUT)
+    last = DateField(_l("To"), validators=[Optional()], invalid_value_message=DATE_INVALID,
+                     widget=TextInput(), render_kw=DATE_INPUT)
 
     def validate_last(self, field) -> None:
         if field.data and self.first.data and field.data < self.first.data:

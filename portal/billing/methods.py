@@ -11,9 +11,11 @@ from sqlalchemy import func, select, update
 
 from portal.billing import access, ids, notify
 from portal.billing.access import Action, Decision
+from portal.billing.accounts import SubscriptionView, subscription_page
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails, GatewayError
 from portal.billing.notify import refusals_audited
+from portal.billing.paging import Page
 from portal.billing.payments import method_summary, prepare_new_card, save_card, saved_card
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import CardDeclined, GatewayUnavailable, InvalidInput, MethodInUse, NotEligible, NotFound
@@ -61,7 +63,7 @@ class MethodsPage:
     methods: list[MethodUse]
     profiles: list[ProfileDefault]  # customer agreement: the profiles the person has a role on
     may_manage: Decision            # add and remove cards, move subscriptions
-    movable: list[Subscription]     # pay-as-you-go: subscriptions that can move to another card
+    movable: Page[SubscriptionView] | None  # pay-as-you-go: subscriptions (deleted ones cannot move)
 
 
 _USE_BY_METHOD = (select(Subscription.payment_method_id, func.count(), func.coalesce(func.sum(Subscription.outstanding_minor), 0))
@@ -69,30 +71,32 @@ _USE_BY_METHOD = (select(Subscription.payment_method_id, func.count(), func.coal
                   .group_by(Subscription.payment_method_id))
 
 
-def methods_page(b: Billing, user: User, account_id: int) -> MethodsPage:
-    """Every method the account keeps, with what uses it: a constant number of queries
-    whatever the number of cards, profiles or subscriptions."""
+def methods_page(b: Billing, user: User, account_id: int, page: int | None = 1) -> MethodsPage:
+    """Every method the account keeps, with what uses it, and one page of the
+    subscriptions that could move: a constant number of queries whatever the number
+    of cards, profiles or subscriptions."""
     account = access.get_account(b.session, user, account_id)
+    mine = set(access.profiles_with_role(b.session, user, account))
+    profiles = [ProfileDefault(p, access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS, p.id))
+                for p in account.profiles if p.id in mine]
+    # Pay-as-you-go: the subscriptions to choose from, a page at a time as on the Overview.
+    movable = subscription_page(b, account, page) if account.kind == AccountKind.PAY_AS_YOU_GO else None
+    return MethodsPage(account, method_uses(b, account), profiles,
+                       access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS), movable)
+
+
+def method_uses(b: Billing, account: BillingAccount) -> list[MethodUse]:
+    """The account's methods (removed cards aside), each with what uses it."""
     methods = list(b.session.scalars(select(PaymentMethod).where(
         PaymentMethod.account_id == account.id, PaymentMethod.removed_at.is_(None)).order_by(PaymentMethod.id)))
     uses = {method_id: (n, minor) for method_id, n, minor in b.session.execute(
-        _USE_BY_METHOD.where(Subscription.account_id == account.id))}
+        _USE_BY_METHOD.where(Subscription.payment_method_id.in_([m.id for m in methods])))}
     unconfirmed = set(b.session.scalars(select(UnconfirmedPayment.payment_method_id).where(
         UnconfirmedPayment.account_id == account.id, UnconfirmedPayment.payment_method_id.is_not(None))))
-    mine = set(access.profiles_with_role(b.session, user, account))
     today = b.clock.today()
-    views = [_use(method, [p.name for p in account.profiles if p.default_payment_method_id == method.id],
-                  uses.get(method.id, (0, 0)), method.id in unconfirmed, account.currency, today)
-             for method in methods]
-    profiles = [ProfileDefault(p, access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS, p.id))
-                for p in account.profiles if p.id in mine]
-    movable = []
-    if account.kind == AccountKind.PAY_AS_YOU_GO:
-        movable = list(b.session.scalars(select(Subscription).where(
-            Subscription.account_id == account.id, Subscription.status != SubscriptionStatus.DELETED)
-            .order_by(Subscription.id)))
-    return MethodsPage(account, views, profiles, access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS),
-                       movable)
+    return [_use(method, [p.name for p in account.profiles if p.default_payment_method_id == method.id],
+                 uses.get(method.id, (0, 0)), method.id in unconfirmed, account.currency, today)
+            for method in methods]
 
 
 def _use(method: PaymentMethod, default_for: list[str], use: tuple[int, int], unconfirmed: bool,
@@ -142,13 +146,23 @@ def remove_card(b: Billing, user: User, account_id: int, method_id: int) -> None
         method = saved_card(b, account, method_id)  # another account's id: NotFound, whoever asks
         access.require(b.session, user, account, Action.MANAGE_PAYMENT_METHODS)
         lock_account(b.session, account.id)
-        use = next(u for u in methods_page(b, user, account.id).methods if u.method.id == method.id)
+        use = next(u for u in method_uses(b, account) if u.method.id == method.id)
         if use.in_use:
             raise MethodInUse(list(use.default_for), use.subscriptions, use.unconfirmed)
         method.removed_at = b.clock.now()
         method.gateway_token = None  # a real processor: detach the card
         notify.audit(b.session, b.clock, "payment_method.removed", account_id=account.id, actor=user,
                      method=method_summary(method))
+
+
+def _usable_card(b: Billing, account: BillingAccount, method_id: int) -> PaymentMethod:
+    """A saved card that can still be charged: an expired one is never chosen for
+    future payments (the pages do not offer it; a forced request is refused)."""
+    method = saved_card(b, account, method_id)
+    ends = expires_on(method)
+    if ends is not None and ends < b.clock.today():
+        raise InvalidInput("expired")
+    return method
 
 
 def profile_of(b: Billing, user: User, account_id: int, profile_id: int) -> BillingProfile:
@@ -173,7 +187,7 @@ def set_profile_default(b: Billing, user: User, account_id: int, profile_id: int
                 raise NotEligible()
             method = _check_wire_method(b, account)
         elif isinstance(choice, int):
-            method = saved_card(b, account, choice)
+            method = _usable_card(b, account, choice)
         else:
             raise InvalidInput("method")
         if profile.default_payment_method_id != method.id:
@@ -193,8 +207,10 @@ def offer_as_default(b: Billing, user: User, payment: Payment) -> BillingProfile
     if (payment.purpose != PaymentPurpose.INVOICE or profile is None or not method.is_card
             or method.removed_at is not None or profile.default_payment_method_id == method.id):
         return None
-    allowed = access.decide(b.session, user, profile.account, Action.MANAGE_PAYMENT_METHODS, profile.id)
-    return profile if allowed else None
+    if not access.decide(b.session, user, profile.account, Action.MANAGE_PAYMENT_METHODS, profile.id):
+        return None
+    _ = profile.default_payment_method  # the offer names it: loaded here, not while rendering
+    return profile
 
 
 def _check_wire_method(b: Billing, account: BillingAccount) -> PaymentMethod:
@@ -227,7 +243,7 @@ def preview_move(b: Billing, user: User, account_id: int, subscription_ids: list
     account = _managed_account(b, user, account_id)
     if account.kind != AccountKind.PAY_AS_YOU_GO:
         raise NotFound("subscription")
-    target = saved_card(b, account, to_method_id)
+    target = _usable_card(b, account, to_method_id)
     if not subscription_ids or len(subscription_ids) > 1000:
         raise InvalidInput("subscriptions")
     subs = list(b.session.scalars(select(Subscription).where(

@@ -14,7 +14,7 @@ from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSu
 from portal.services import billing
 from portal.wording import DECLINE_REASON, card_name
 from portal.web.checkout import CARD_ERROR_FIELD, CARD_ERROR_TEXT, see_other_url
-from portal.web.common import safe_next, see_other, signed_in_blueprint, user
+from portal.web.common import page_arg, safe_next, see_other, signed_in_blueprint, user
 from portal.web.rendering import render
 
 bp = signed_in_blueprint("methods")
@@ -29,7 +29,7 @@ def index(account_id: int):
 def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = None,
           move_form: MoveSubscriptionsForm | None = None):
     b, me = billing(), user()
-    page = methods.methods_page(b, me, account_id)
+    page = methods.methods_page(b, me, account_id, page_arg())
     if card_form is None:
         card_form = AddCardForm(formdata=None)
     card_form.forget_secrets()
@@ -58,7 +58,7 @@ def _default_choices(page, profile) -> list[tuple[str, str]]:
 
 
 def _move_choices(form: MoveSubscriptionsForm, page) -> None:
-    form.subscriptions.choices = [(str(s.id), s.name) for s in page.movable]
+    # The subscriptions are not limited to the page shown: the service checks them.
     form.to.choices = [(str(use.method.id), card_name(use.method)) for use in page.methods
                        if use.method.is_card and not use.expired]
 

@@ -58,7 +58,7 @@ def test_b8_the_page_says_what_uses_each_card(b, payg, agreement):
     uses = {u.method.id: u for u in page.methods}
     assert uses[payg.failed.id].subscriptions == 2 and uses[payg.failed.id].outstanding.minor == 150_00
     assert uses[payg.failed.id].in_use and not uses[payg.unused.id].in_use
-    assert [s.id for s in page.movable] == [payg.late.id, payg.ok.id]
+    assert [v.subscription.id for v in page.movable] == [payg.late.id, payg.ok.id]
     ca = methods.methods_page(b, agreement.owner, agreement.acc.id)
     ca_uses = {u.method.id: u for u in ca.methods}
     assert ca_uses[agreement.card.id].default_for == (agreement.profile.name,)
@@ -167,6 +167,17 @@ def test_r15_check_wire_only_where_the_profile_is_approved(b, agreement):
     assert not wire.is_card and agreement.profile.default_payment_method_id == wire.id
     again = methods.set_profile_default(b, agreement.owner, agreement.acc.id, agreement.profile.id, methods.CHECK_WIRE)
     assert again.id == wire.id  # one check/wire method per account
+
+
+def test_r15_b8_an_expired_card_is_never_chosen_for_future_payments(b, agreement, payg):
+    agreement.other.exp_month, agreement.other.exp_year = 10, 2026  # ended 2026-10-31; today 2026-11-25
+    payg.spare.exp_month, payg.spare.exp_year = 10, 2026
+    f.commit(b)
+    with pytest.raises(InvalidInput):
+        methods.set_profile_default(b, agreement.owner, agreement.acc.id, agreement.profile.id, agreement.other.id)
+    b.session.rollback()
+    with pytest.raises(InvalidInput):
+        methods.preview_move(b, payg.admin, payg.acc.id, [payg.late.id], payg.spare.id)
 
 
 def test_r15_readers_and_invoice_managers_may_not_change_the_default(b, agreement):

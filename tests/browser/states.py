@@ -107,6 +107,23 @@ def pay_now_add_card(page, ids):
     choose(page, "new")
 
 
+def add_card_errors(page, ids):  # B8: a card number that fails its check digit
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/payment-methods")
+    page.fill("#card_number", "4242 4242 4242 4241")
+    page.fill("#exp_month", "04")
+    page.fill("#exp_year", "2031")
+    page.fill("#cvc", "123")
+    page.fill("#holder", "Anna Lindqvist")
+    submit(page, "form[action$='/payment-methods/cards'] button[type=submit]")
+
+
+def move_preview(page, ids):  # B8: what moves, shown before anything moves
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/payment-methods")
+    page.check(f"input[name=subscriptions][value='{ids['production']}']")
+    page.select_option("#to", str(ids["card_4444"]))
+    submit(page, "form[action$='/payment-methods/move'] button[type=submit]")
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -135,12 +152,19 @@ STATES = {
     "support": (ANNA, go("/accounts/{payg}/support?subscription={archive}")),
     "support-with-errors": (ANNA, support_errors),
     "404-signed-in": (ANNA, go("/accounts/999999/")),
+    "payments": (ANNA, go("/accounts/{payg}/payments")),
+    "payments-with-errors": (ANNA, go("/accounts/{payg}/payments?first=31%2F12%2F2026")),
+    "payment-methods": (ANNA, go("/accounts/{payg}/payment-methods")),
+    "payment-methods-add-card-errors": (ANNA, add_card_errors),
+    "payment-methods-move-preview": (ANNA, move_preview),
+    "my-settings": (ANNA, go("/settings")),
     "404-unknown-address-signed-in": (ANNA, go("/no-such-page")),
     "accessibility-statement-signed-in": (ANNA, go("/accessibility")),
     # not the account administrator
     "overview-user": (ERIK, go("/accounts/{payg}/")),
     "notifications-user": (ERIK, go("/accounts/{payg}/notifications")),
     "403-settle-user": (ERIK, go("/accounts/{payg}/subscriptions/{production}/settle")),
+    "payment-methods-user": (ERIK, go("/accounts/{payg}/payment-methods")),
     # owner, customer agreement
     "overview-owner": (OLIVIA, go("/accounts/{agreement}/")),
     "invoices": (OLIVIA, go("/accounts/{agreement}/invoices")),
@@ -153,15 +177,19 @@ STATES = {
     "pay-now-saved-card": (OLIVIA, pay_now_saved_card),
     "pay-now-add-card": (OLIVIA, pay_now_add_card),
     "receipt-invoice": (OLIVIA, go("/accounts/{agreement}/payments/{invoice_payment}")),
+    "payments-owner": (OLIVIA, go("/accounts/{agreement}/payments")),
+    "payment-methods-owner": (OLIVIA, go("/accounts/{agreement}/payment-methods")),
     # reader
     "overview-reader": (RASMUS, go("/accounts/{agreement}/")),
     "invoices-reader": (RASMUS, go("/accounts/{agreement}/invoices")),
     "billing-details-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/billing-details")),
     "403-pay-now-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/pay")),
+    "payment-methods-reader": (RASMUS, go("/accounts/{agreement}/payment-methods")),
 }
 
 EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "404-signed-out": 404,
                    "settle-card-errors": 422, "settle-unknown-method": 422,
                    "404-unknown-address-signed-in": 404, "settle-balance-changed": 409, "settle-declined": 402,
                    "notifications-with-errors": 422, "billing-details-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
-                   "403-settle-user": 403, "403-pay-now-reader": 403}
+                   "403-settle-user": 403, "403-pay-now-reader": 403,
+                   "payments-with-errors": 422, "payment-methods-add-card-errors": 422}

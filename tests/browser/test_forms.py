@@ -13,7 +13,8 @@ from tests.browser.a11y import focused
 from tests.browser.states import STATES
 
 ERROR_STATES = ["sign-in-with-errors", "settle-card-errors", "settle-unknown-method",
-                "notifications-with-errors", "support-with-errors"]
+                "notifications-with-errors", "support-with-errors", "payments-with-errors",
+                "payment-methods-add-card-errors"]
 
 
 @pytest.mark.parametrize("state", ERROR_STATES)

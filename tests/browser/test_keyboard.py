@@ -203,6 +203,10 @@ KEY_PAGES = {
     "billing-details": (OLIVIA, "/accounts/{agreement}/profiles/{profile}/billing-details"),
     "pay-now": (OLIVIA, "/accounts/{agreement}/profiles/{profile}/pay?method={agreement_card}"),
     "accessibility-statement": (None, "/accessibility"),
+    "payments": (ANNA, "/accounts/{payg}/payments"),
+    "payment-methods": (ANNA, "/accounts/{payg}/payment-methods"),
+    "payment-methods-owner": (OLIVIA, "/accounts/{agreement}/payment-methods"),
+    "my-settings": (ANNA, "/settings"),
 }
 
 

@@ -20,7 +20,8 @@ DESKTOP, ZOOM_200, PHONE, ZOOM_400 = (1280, 800), (640, 360), (390, 844), (320, 
 KEY_STATES = ["sign-in", "overview-account-admin", "settle-saved-card-with-own-charges",
               "settle-card-errors", "settle-declined", "overview-owner", "invoices", "invoice-detail",
               "pay-now-add-card", "receipt-invoice", "support-with-errors", "accessibility-statement",
-              "billing-details-with-errors"]
+              "billing-details-with-errors", "payments", "payment-methods", "payment-methods-move-preview",
+              "payment-methods-owner", "my-settings"]
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])

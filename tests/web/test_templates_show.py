@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from portal.extensions import db
 from portal.billing import payments
 from portal.billing.payments import UseSavedCard
-from portal.models import User
+from portal.models import Invoice, User
 from tests.web.conftest import sign_in_as
 
 PAGES = [  # (who, address)
@@ -34,6 +34,7 @@ PAGES = [  # (who, address)
     ("olivia@example.com", "/{lang}/accounts/{agreement}/invoices/{paid}"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/profiles/{profile}/pay"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/payments"),
+    ("olivia@example.com", "/{lang}/accounts/{agreement}/payments/{agreement_payment}"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/payment-methods"),
     ("rasmus@example.com", "/{lang}/accounts/{agreement}/invoices"),
     ("rasmus@example.com", "/{lang}/accounts/{agreement}/payment-methods"),
@@ -73,7 +74,9 @@ def test_a3_no_template_sends_a_query(browser, demo, b, queries_while_rendering,
     payment = payments.settle_balance(b, anna, demo.testing, UseSavedCard(demo.spare_card), quote.total.minor,
                                       f"templates-show-{lang}").id
     b.session.commit()
-    ids = {k: v for k, v in vars(demo).items() if not k.startswith("_")} | {"payment": payment, "lang": lang}
+    agreement_payment = b.session.scalars(select(Invoice.payment_id).where(Invoice.id == demo.paid)).one()
+    ids = {k: v for k, v in vars(demo).items() if not k.startswith("_")} | {
+        "payment": payment, "agreement_payment": agreement_payment, "lang": lang}
     signed_in = None
     for who, address in PAGES:
         if who != signed_in:

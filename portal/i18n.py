@@ -17,7 +17,7 @@ from babel.dates import get_timezone_location
 from babel.numbers import get_currency_precision
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
-from flask_babel import (Babel, Domain, format_currency, format_date, format_datetime, format_number,
+from flask_babel import (Babel, Domain, format_currency, format_date, format_datetime, format_number, get_timezone,
                          get_locale)
 from flask_login import current_user
 from werkzeug.routing import BaseConverter
@@ -243,8 +243,12 @@ class WTFormsCatalog:
 
 
 def moment(value: datetime | None, style: str = "medium") -> str:
-    """Date and time in the user's time zone (stored in UTC)."""
-    return "" if value is None else format_datetime(value, style)
+    """Date and time in the user's time zone (stored in UTC); remembered per zone, as
+    a list of payments formats 25 of them a page."""
+    if value is None:
+        return ""
+    return _remembered(("moment", value, style, str(get_locale()), str(get_timezone())),
+                       lambda: format_datetime(value, style))
 
 
 def remember_lang(response: Response) -> Response:

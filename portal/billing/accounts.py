@@ -93,7 +93,7 @@ def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatu
 
 
 def total_outstanding(account: BillingAccount, counts: dict[SubscriptionStatus, StatusCount]) -> Money:
-    """B11: what the account's subscriptions owe together, shown to every role that
+    """R06/B2: what the account's subscriptions owe together, shown to every role that
     sees the account (one who may not settle still needs the sum to ask for it).
     A deleted subscription's charges are still owed, so they count too."""
     return Money(sum(c.outstanding_minor for c in counts.values()), account.currency)

@@ -1,5 +1,5 @@
 """Payment methods (B8, R15), payments history and exports (B9), personal settings
-(B10) and what the Overview says is owed (B11), in the service layer."""
+(B10) and what the Overview says is owed (R06, B2), in the service layer."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -328,9 +328,9 @@ def test_b10_a_person_chooses_their_language_and_time_zone(b, payg):
             accounts.change_personal_settings(b, payg.member, locale, zone)
 
 
-# --- B11: what is owed, for every role ------------------------------------------------------
+# --- R06/B2: what is owed, for every role ------------------------------------------------------
 
-def test_b11_the_overview_total_is_what_every_subscription_owes(b, payg):
+def test_r06_b2_the_overview_total_is_what_every_subscription_owes(b, payg):
     deleted = f.past_due(b, payg.acc, payg.spare, charges=(7_00,))
     deleted.status = SubscriptionStatus.DELETED  # its charges are still owed
     f.commit(b)

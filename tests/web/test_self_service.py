@@ -1,6 +1,6 @@
 """Issue 17 through the pages, without JavaScript, in both languages and for each role:
 payment methods (B8, R15, B5), payments and their receipts (B9), CSV exports (B9),
-personal settings (B10), what is owed on the Overview (B11) and the navigation."""
+personal settings (B10), what is owed on the Overview (R06, B2) and the navigation."""
 from __future__ import annotations
 
 import csv
@@ -362,10 +362,10 @@ def test_b10_a_payer_gets_their_own_receipt_in_their_own_language(browser, demo,
     assert receipts == {"olivia@example.com": "sv", "david@example.com": "en"}
 
 
-# --- B11: what is owed ---------------------------------------------------------------------
+# --- R06/B2: what is owed ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_b11_every_role_sees_what_each_subscription_owes_and_the_total(browser, demo, lang):
+def test_r06_b2_every_role_sees_what_each_subscription_owes_and_the_total(browser, demo, lang):
     sign_in_as(browser, "erik@example.com", lang)  # may not settle
     page = text(main(browser.get(f"/{lang}/accounts/{demo.payg}/").get_data(as_text=True)))
     total = {"sv": "Totalt utestående 3 347,00 kr", "en": "Total outstanding SEK 3,347.00"}[lang]

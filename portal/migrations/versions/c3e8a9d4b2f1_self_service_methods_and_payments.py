@@ -3,7 +3,7 @@
 B8/B9 (issue 17): cards can be removed (kept, since payments name them) and are
 reminded of once before they expire; payments know the billing profile they paid
 for (who may see them) and are read an account and a period at a time. The Overview
-sums what each status owes from the subscriptions index alone (B11), so the index
+sums what each status owes from the subscriptions index alone (R06, B2), so the index
 carries outstanding_minor.
 
 Revision ID: c3e8a9d4b2f1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import fields
+from pathlib import Path
 from datetime import date, timedelta
 
 import click
@@ -13,9 +14,11 @@ from sqlalchemy import select
 
 from portal import catalogs
 from portal.billing.lifecycle import CycleSummary, cycle_size, run_billing_cycle
+from portal.billing.bgmax import BgMaxRejected
 from portal.billing.payments import reconcile
+from portal.billing.transfers import REASONS, import_bgmax, settle_review, waiting_for_review
 from portal.config import ROOT
-from portal.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from portal.demo import DEMO_PASSWORD, DEMO_USERS, bgmax_paying_the_demo, seed_demo
 from portal.extensions import db
 from portal.mail import outbox_sender
 from portal.mail.outbox import counts_by_status, due_now, requeue
@@ -61,6 +64,19 @@ def demo_seed(today: date | None) -> None:
             click.echo(f"  {user.email:<22} {user.what}")
     else:
         click.echo("The database already has users; demo data left as it is.")
+
+
+@demo_cli.command("bgmax")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def demo_bgmax(path: Path) -> None:
+    """Write a Bankgirot BgMax file that pays the demo's past-due invoice (B11), for
+    `flask billing import-bgmax PATH`."""
+    try:
+        content = bgmax_paying_the_demo(billing(), current_app.config["REMITTANCE_BANKGIRO"])
+    except LookupError as nothing:
+        raise click.ClickException(str(nothing)) from None
+    path.write_bytes(content)
+    click.echo(f"Wrote {path}: import it with flask billing import-bgmax {path}")
 
 
 @click.group("billing", cls=AppGroup)
@@ -113,6 +129,46 @@ def billing_cycle(day: date | None, until: date | None) -> None:
     if last > first:
         click.echo(f"{first} – {last} in all: {describe(total)}")
     current_app.extensions["payment_gateway"].close()
+
+
+@billing_cli.command("import-bgmax")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_bgmax_command(path: Path) -> None:
+    """Record the payments of a Bankgirot BgMax file (B11). The file is checked whole
+    first: one whose totals do not add up is refused and nothing is recorded. Payments
+    whose OCR pays open invoices exactly are recorded; the rest wait in `flask billing
+    transfers`. Importing a file again records nothing new."""
+    def lines():
+        with path.open("rb") as handle:
+            yield from handle
+
+    try:
+        summary = import_bgmax(billing(), lines, current_app.config["REMITTANCE_BANKGIRO"])
+    except BgMaxRejected as refused:
+        raise click.ClickException(f"{path.name} refused, nothing recorded: {refused}") from None
+    click.echo(f"{path.name}: {summary.payments} payments; {summary.recorded} recorded "
+               f"({summary.recorded_minor / 100:.2f} SEK), {summary.duplicates} already imported, "
+               f"{summary.to_review} to review" + "".join(f"; {n} {REASONS[r]}" for r, n in summary.reasons.items()))
+
+
+@billing_cli.command("transfers")
+@click.option("--settle", "settle_id", type=int, help="Take this transfer off the list …")
+@click.option("--note", default="", help="… saying what was done (assigned by hand, refunded).")
+def transfers_command(settle_id: int | None, note: str) -> None:
+    """The bank transfers that wait for a person (B11), oldest first."""
+    b = billing()
+    if settle_id is not None:
+        try:
+            settle_review(b, settle_id, note)
+        except (ValueError, LookupError) as refused:
+            raise click.ClickException(str(refused)) from None
+        click.echo(f"Transfer {settle_id} settled: {note.strip()}")
+        return
+    waiting = waiting_for_review(b)
+    for row in waiting:
+        click.echo(f"{row.id:>6}  {row.paid_on}  {row.amount_minor / 100:>12.2f} {row.currency}  "
+                   f"ref {row.reference or '-':<27} from {row.payer_name or row.sender_bankgiro}: {REASONS[row.reason]}")
+    click.echo(f"{len(waiting)} transfers wait for review.")
 
 
 @click.group("payments", cls=AppGroup)

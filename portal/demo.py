@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from portal.billing.balances import recount_outstanding
+from portal.billing.bgmax import Transfer, build_file
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails
 from portal.billing.documents import buyer_of, frozen_parties
 from portal.billing.invoices import next_invoice_number
 from portal.billing.periods import billing_day, is_past_due, months_back
+from portal.billing.remittance import ocr_reference
 from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
                            Credit, CreditApplication, Invoice, InvoiceLine, InvoiceStatus,
@@ -234,3 +236,16 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
             session.flush()
             invoice.payment_id = payment.id
             invoice.paid_on = paid_on
+
+
+def bgmax_paying_the_demo(b: Billing, our_bankgiro: str) -> bytes:
+    """B11: a Bankgirot file as the bank would send it today: Fjällström Logistik pays its
+    past-due invoice by bankgiro with the invoice's OCR, and someone sends 100 kr with a
+    reference that names nothing (it waits in `flask billing transfers`)."""
+    past_due = b.session.scalars(select(Invoice).where(Invoice.status == InvoiceStatus.PAST_DUE)
+                                 .order_by(Invoice.id)).all()
+    if not past_due:
+        raise LookupError("the demo has no past-due invoice (seed it first, or it is already paid)")
+    transfers = [Transfer(ocr_reference(i.number), i.amount_due.minor, name="Fjällström Logistik AB") for i in past_due]
+    transfers.append(Transfer("4711", 100_00, name="Okänd betalare"))
+    return build_file([transfers], our_bankgiro, b.clock.today())

@@ -63,6 +63,7 @@ class PaymentPurpose(enum.StrEnum):
     SETTLE = "settle"          # pay-as-you-go: settle a past-due balance
     INVOICE = "invoice"        # customer agreement: Pay now
     AUTO_CHARGE = "auto_charge"  # billing cycle: card charged automatically
+    TRANSFER = "transfer"      # money that arrived by bank (Bankgirot's BgMax file, B11)
 
 
 class OutboxStatus(enum.StrEnum):
@@ -468,6 +469,26 @@ class AuditEvent(db.Model):
 class AttemptState(enum.StrEnum):
     PENDING = "pending"      # written ahead, committed before the gateway is called
     IN_DOUBT = "in_doubt"    # the gateway did not answer: it may have charged
+
+
+class TransferToReview(db.Model):
+    """B11: money that arrived by bank but matched nothing it could pay whole (unknown
+    or invalid OCR, more or less than owed, another currency): kept for a person, never
+    dropped. `key` is the payment's key in its file, so a second import adds nothing."""
+    __tablename__ = "transfers_to_review"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    sender_bankgiro: Mapped[str] = mapped_column(String(10))
+    payer_name: Mapped[str] = mapped_column(String(100))
+    paid_on: Mapped[date] = mapped_column(Date)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))  # when the OCR named one
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    settled_note: Mapped[str | None] = mapped_column(String(500))
 
 
 class UnconfirmedPayment(db.Model):

@@ -67,6 +67,7 @@ PAYMENT_PURPOSE = {
     "settle": _l("Settled balance"),
     "invoice": _l("Invoice payment"),
     "auto_charge": _l("Automatic charge"),
+    "transfer": _l("Bank transfer"),
 }
 
 # B7: why a billing detail was refused, per field and reason (billing/details.py).

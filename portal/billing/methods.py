@@ -185,7 +185,7 @@ def set_profile_default(b: Billing, user: User, account_id: int, profile_id: int
         if choice == CHECK_WIRE:
             if not profile.check_wire_approved:
                 raise NotEligible()
-            method = _check_wire_method(b, account)
+            method = check_wire_method(b, account)
         elif isinstance(choice, int):
             method = _usable_card(b, account, choice)
         else:
@@ -213,7 +213,7 @@ def offer_as_default(b: Billing, user: User, payment: Payment) -> BillingProfile
     return profile
 
 
-def _check_wire_method(b: Billing, account: BillingAccount) -> PaymentMethod:
+def check_wire_method(b: Billing, account: BillingAccount) -> PaymentMethod:
     method = b.session.scalars(select(PaymentMethod).where(
         PaymentMethod.account_id == account.id, PaymentMethod.kind == MethodKind.CHECK_WIRE)).first()
     if method is None:

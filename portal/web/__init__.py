@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, request, url_for
 
 from portal import deeplinks, i18n, wording
+from portal.billing import remittance
 from portal.money import Money
 from portal.web import (account, assets, auth, errors, invoices, methods, overview, pages, payments, receipts,
                         security, settle)
@@ -26,7 +27,7 @@ def _template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         labels=wording, card_name=wording.card_name, notice_text=wording.notice_text,
         notice_link=deeplinks.notice_link, audit_text=wording.audit_text, page_url=page_url,
-        country_name=i18n.country_name)
+        country_name=i18n.country_name, ocr_reference=remittance.ocr_reference)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: i18n.money(Money(minor, currency))
     app.jinja_env.filters["number"] = i18n.number
 

@@ -307,6 +307,54 @@ def pdf_timings(app, repeats: dict[int, int] | None = None) -> dict[int, dict]:
     return result
 
 
+def bgmax_timings(app, workdir: Path, payments: int) -> dict:
+    """B11: importing a Bankgirot file of `payments` payments (none of which names
+    anything here, so each is a transaction that adds a row to the review list): checking
+    it (a pass over the file, the baseline), importing it (a transaction per payment), and
+    importing it again (every payment found already imported). Peak memory of the check
+    at a tenth of the size and at the full size shows that the file streams."""
+    import tracemalloc
+
+    from portal.billing import bgmax, transfers
+    from portal.services import billing
+
+    our = app.config["REMITTANCE_BANKGIRO"]
+    result: dict = {"payments": payments, "peak_kb": {}}
+    for count in (payments // 10, payments):
+        path = workdir / f"bgmax-{count}.txt"
+        per_deposit = 1_000
+        deposits = [[bgmax.Transfer(str(10_000_000 + d * per_deposit + i), 100 + i, name="Bench")
+                     for i in range(min(per_deposit, count - d * per_deposit))]
+                    for d in range(-(-count // per_deposit))]
+        path.write_bytes(bgmax.build_file(deposits, our, datetime_date_today()))
+
+        def lines(path=path):
+            with path.open("rb") as handle:
+                yield from handle
+
+        tracemalloc.start()
+        began = time.perf_counter()
+        assert bgmax.check(lines(), our) == count
+        result.setdefault("check_s", {})[count] = time.perf_counter() - began
+        result["peak_kb"][count] = tracemalloc.get_traced_memory()[1] / 1024
+        tracemalloc.stop()
+    with app.app_context():
+        b = billing()
+        began = time.perf_counter()
+        first = transfers.import_bgmax(b, lines, our)
+        result["import_s"] = time.perf_counter() - began
+        began = time.perf_counter()
+        again = transfers.import_bgmax(b, lines, our)
+        result["again_s"] = time.perf_counter() - began
+    result["to_review"], result["duplicates"] = first.to_review, again.duplicates
+    return result
+
+
+def datetime_date_today():
+    from portal.services import clock
+    return clock().today()
+
+
 # --- the report --------------------------------------------------------------------
 
 def machine() -> str:
@@ -328,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="measured time per page and size")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each")
     parser.add_argument("--concurrency", type=int, default=2, help="client connections at once")
+    parser.add_argument("--bgmax-payments", type=int, default=100_000,
+                        help="payments in the Bankgirot file whose import is timed (B11)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--database-url", help="a PostgreSQL database the benchmark may WIPE "
                         "(default: SQLite in a temporary folder)")
@@ -361,7 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         receipts = {s.size: pay_and_receipt(port, s) for s in seeded}
         print("  making invoice PDFs …", flush=True)
         pdfs = pdf_timings(app)
-        print_report(report, args, env, sizes, seeded, pages, loads, plan_by_page, assets, receipts, pdfs)
+        print(f"  importing a Bankgirot file of {args.bgmax_payments:,} payments …", flush=True)
+        with app.app_context():
+            bank = bgmax_timings(app, workdir, args.bgmax_payments)
+        print_report(report, args, env, sizes, seeded, pages, loads, plan_by_page, assets, receipts, pdfs, bank)
         if args.json:
             args.json.write_text(json.dumps({
                 "machine": machine(), "sizes": sizes,
@@ -381,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_report(report: Report, args, env, sizes, seeded, pages, loads, plan_by_page, assets, receipts,
-                 pdfs) -> None:
+                 pdfs, bank) -> None:
     out = report.out
     database = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     out()
@@ -473,6 +526,14 @@ def print_report(report: Report, args, env, sizes, seeded, pages, loads, plan_by
                       f"budget {PDF_BUDGET_S[lines] * 1000:.0f} ms")
     scans = sorted({f"{LABELS[name]}: {table}" for name, rows in plan_by_page.items()
                     for plan, _real in rows for table in plan.full_scans})
+    n, tenth = bank["payments"], bank["payments"] // 10
+    out(f"Bankgirot file (B11), {n:,} payments: check {n / bank['check_s'][n]:,.0f} payments/s (the baseline: "
+        f"one pass, no database); import {n / bank['import_s']:,.0f} transactions/s "
+        f"({bank['check_s'][n] / bank['import_s'] * 100:.1f} % of the check's speed; {bank['to_review']:,} to review); "
+        f"again {n / bank['again_s']:,.0f} payments/s ({bank['duplicates']:,} already imported)")
+    report.budget(bank["peak_kb"][n] < 2 * bank["peak_kb"][tenth] + 256,
+                  f"Bankgirot file streams: peak memory of the check {bank['peak_kb'][tenth]:,.0f} KB at "
+                  f"{tenth:,} payments, {bank['peak_kb'][n]:,.0f} KB at {n:,} (budget: less than twice)")
     report.budget(not scans, "every query of every page uses an index" + (f" — full scans: {scans}" if scans else ""))
     out()
     out(f"{len(report.failures)} budget(s) failed." if report.failures else "All budgets met.")

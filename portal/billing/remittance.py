@@ -46,6 +46,27 @@ def ocr_reference(invoice_number: str) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+ACCOUNT_PREFIX = "0"  # invoice numbers never start with 0: an OCR body that does names an account
+
+
+def account_reference(account_id: int) -> str:
+    """B11: the OCR reference a pay-as-you-go account pays its check/wire charges with
+    (no invoice to quote): 0 + the account id in 7 digits, then length and check digit."""
+    return ocr_reference(ACCOUNT_PREFIX + str(account_id).rjust(7, "0"))
+
+
+def ocr_target(reference: str) -> tuple[str, int | str] | None:
+    """What a valid OCR reference names: ("account", id) or ("invoice", number); None
+    when it is not a valid one."""
+    digits = _compact(reference)
+    if not is_valid_ocr(digits):
+        return None
+    body = digits[:-2]
+    if body.startswith(ACCOUNT_PREFIX):
+        return ("account", int(body)) if body.strip("0") else None
+    return ("invoice", body)
+
+
 def is_valid_ocr(reference: str) -> bool:
     """True if the reference (spaces ignored) has a correct length digit and Luhn check digit."""
     digits = _compact(reference)
@@ -78,6 +99,10 @@ class RemittanceDetails:
     def for_invoice(self, invoice_number: str) -> RemittanceDetails:
         """A copy carrying the OCR reference for one invoice."""
         return replace(self, ocr=ocr_reference(invoice_number))
+
+    def for_account(self, account_id: int) -> RemittanceDetails:
+        """A copy carrying a pay-as-you-go account's OCR reference (B11)."""
+        return replace(self, ocr=account_reference(account_id))
 
 
 def remittance_from_config(config: Mapping[str, str]) -> RemittanceDetails:

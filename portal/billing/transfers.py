@@ -17,10 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from portal.billing import bgmax, notify
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
-from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
-from portal.billing.remittance import is_valid_ocr
+from portal.billing.balances import settlement_total
+from portal.billing.payments import mark_invoices_paid, method_summary, pay_charges, record_payment
+from portal.billing.remittance import ocr_target
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import BillingProfile, Invoice, Payment, PaymentPurpose, TransferToReview
+from portal.models import (AccountKind, BillingAccount, Invoice, MethodKind, Payment, PaymentMethod,
+                           PaymentPurpose, TransferToReview)
 from portal.money import Money
 
 HOME_CURRENCY = "SEK"  # invoices are in kronor; money in another currency waits for a person
@@ -30,9 +32,9 @@ REASONS = {
     "currency": "not in SEK",
     "no_reference": "no OCR reference",
     "invalid_reference": "the reference is not a valid OCR number",
-    "unknown_reference": "no invoice has this OCR number",
-    "already_paid": "the invoice is already paid",
-    "several_profiles": "the references name invoices of different billing profiles",
+    "unknown_reference": "no invoice or pay-as-you-go account has this OCR number",
+    "already_paid": "the invoice is already paid, or the account owes nothing by transfer",
+    "several_profiles": "the references name invoices of different billing profiles, or an account too",
     "underpaid": "less than the invoices' amount due",
     "overpaid": "more than the invoices' amount due",
 }
@@ -66,30 +68,47 @@ def import_bgmax(b: Billing, open_file: Callable[[], Iterable[bytes | str]], our
     return summary
 
 
+@dataclass
+class _Match:
+    """What a payment's references name, and whether it pays that whole."""
+    reason: str | None = None          # None: it pays exactly what is owed
+    invoices: list[Invoice] = field(default_factory=list)
+    account: BillingAccount | None = None   # a pay-as-you-go account's check/wire charges
+
+    @property
+    def account_id(self) -> int | None:
+        if self.account is not None:
+            return self.account.id
+        return self.invoices[0].billing_profile.account_id if self.invoices else None
+
+
 def _apply(b: Billing, paid: bgmax.Payment) -> str:
     """'recorded', 'duplicate', or the reason it waits for a person."""
     try:
         with write_transaction(b.session):
             if _seen(b, paid.key):
                 return "duplicate"
-            invoices, reason = _match(b, paid)
-            if reason is None:
-                profile = b.session.get(BillingProfile, invoices[0].billing_profile_id)
-                account = lock_account(b.session, profile.account_id)
-                # Again under the lock: another import of this file, or Pay now, may have
-                # recorded it or paid the invoices meanwhile (PostgreSQL; SQLite's write
-                # transaction held the lock from its start).
+            match = _match(b, paid)
+            if match.reason is None:
+                account = lock_account(b.session, match.account_id)
+                # Again under the lock: another import of this file, or a card payment, may
+                # have recorded it or paid what it names meanwhile (PostgreSQL; SQLite's
+                # write transaction held the lock from its start).
                 if _seen(b, paid.key):
                     return "duplicate"
-                invoices, reason = _match(b, paid)
-            if reason is not None:
+                match = _match(b, paid)
+            if match.reason is not None:
                 b.session.add(TransferToReview(
-                    key=paid.key, reason=reason, reference=" ".join((paid.reference,) + paid.extra_references)[:200],
+                    key=paid.key, reason=match.reason,
+                    reference=" ".join((paid.reference,) + paid.extra_references)[:200],
                     amount_minor=paid.amount_minor, currency=paid.currency, sender_bankgiro=paid.sender_bankgiro,
                     payer_name=paid.payer_name[:100], paid_on=paid.paid_on,
-                    invoice_id=invoices[0].id if invoices else None, created_at=b.clock.now()))
-                return reason
-            _record(b, account, profile, invoices, paid)
+                    invoice_id=match.invoices[0].id if match.invoices else None, created_at=b.clock.now()))
+                return match.reason
+            if match.invoices:
+                _record_invoices(b, account, match.invoices, paid)
+            else:
+                _record_charges(b, account, paid)
             return "recorded"
     except IntegrityError:  # the same payment, applied by another import at this moment
         b.session.rollback()
@@ -103,45 +122,85 @@ def _seen(b: Billing, key: str) -> bool:
             or b.session.scalar(select(TransferToReview.id).where(TransferToReview.key == key)) is not None)
 
 
-def _match(b: Billing, paid: bgmax.Payment) -> tuple[list[Invoice], str | None]:
-    """The open invoices the payment's references name, or why it cannot pay them whole."""
+def _match(b: Billing, paid: bgmax.Payment) -> _Match:
     if paid.currency != HOME_CURRENCY:
-        return [], "currency"
+        return _Match("currency")
     references = [r for r in ((paid.reference,) + paid.extra_references) if r]
     if not references:
-        return [], "no_reference"
-    digits = ["".join(r.split()) for r in references]
-    if not all(is_valid_ocr(d) for d in digits):
-        return [], "invalid_reference"
-    numbers = list(dict.fromkeys(d[:-2] for d in digits))  # OCR = invoice number + length + check digit
+        return _Match("no_reference")
+    targets = [ocr_target(r) for r in references]
+    if None in targets:
+        return _Match("invalid_reference")
+    accounts = {value for kind, value in targets if kind == "account"}
+    if accounts:
+        if len(set(targets)) > 1:
+            return _Match("several_profiles")
+        return _match_account(b, paid, accounts.pop())
+    return _match_invoices(b, paid, list(dict.fromkeys(value for _kind, value in targets)))
+
+
+def _match_invoices(b: Billing, paid: bgmax.Payment, numbers: list[str]) -> _Match:
     invoices = list(b.session.scalars(select(Invoice).where(Invoice.number.in_(numbers)).order_by(Invoice.id)
                                       .execution_options(populate_existing=True)))
     if len(invoices) != len(numbers):
-        return invoices, "unknown_reference"
+        return _Match("unknown_reference", invoices)
     if any(not invoice.is_open for invoice in invoices):
-        return invoices, "already_paid"
+        return _Match("already_paid", invoices)
     if len({invoice.billing_profile_id for invoice in invoices}) > 1:
-        return invoices, "several_profiles"
-    due = sum(invoice.amount_due.minor for invoice in invoices)
-    if paid.amount_minor < due:
-        return invoices, "underpaid"
-    if paid.amount_minor > due:
-        return invoices, "overpaid"
-    return invoices, None
+        return _Match("several_profiles", invoices)
+    return _Match(_compare(paid.amount_minor, sum(invoice.amount_due.minor for invoice in invoices)), invoices)
 
 
-def _record(b: Billing, account, profile: BillingProfile, invoices: list[Invoice], paid: bgmax.Payment) -> None:
-    """As a card payment is recorded (M2): payment, invoices Paid, receipt, audit — one commit."""
-    method = check_wire_method(b, account)
-    payment = record_payment(b, account, None, method, Money(paid.amount_minor, paid.currency),
-                             f"bgmax:{paid.deposit_serial}-{paid.serial}", paid.key, PaymentPurpose.TRANSFER,
-                             profile.id)
+def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
+    """A pay-as-you-go account's reference pays what its check/wire subscriptions owe."""
+    account = b.session.get(BillingAccount, account_id)
+    if account is None or account.kind != AccountKind.PAY_AS_YOU_GO:
+        return _Match("unknown_reference")
+    wire = b.session.scalar(select(PaymentMethod.id).where(PaymentMethod.account_id == account.id,
+                                                           PaymentMethod.kind == MethodKind.CHECK_WIRE))
+    owed = settlement_total(b.session, [wire], account.currency).minor if wire is not None else 0
+    if owed == 0:
+        return _Match("already_paid", account=account)
+    return _Match(_compare(paid.amount_minor, owed), account=account)
+
+
+def _compare(amount_minor: int, owed_minor: int) -> str | None:
+    if amount_minor < owed_minor:
+        return "underpaid"
+    if amount_minor > owed_minor:
+        return "overpaid"
+    return None
+
+
+def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice], paid: bgmax.Payment) -> None:
+    """As Pay now records (M2): payment, invoices Paid, receipt, audit — one commit."""
+    profile_id = invoices[0].billing_profile_id
+    payment = _payment(b, account, paid, profile_id)
     mark_invoices_paid(b, invoices, payment)
+    _tell(b, account, payment, paid, profile_id=profile_id, invoices=[i.number for i in invoices])
+
+
+def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) -> None:
+    """As Settle balance records (M2): the check/wire charges paid, their subscriptions
+    active again (R13) — and the "not received" rule (R01) no longer has anything to find."""
+    method = check_wire_method(b, account)
+    payment = _payment(b, account, paid, None)
+    names = pay_charges(b, [method.id], payment, first_method_id=method.id)
+    _tell(b, account, payment, paid, subscriptions=names)
+
+
+def _payment(b: Billing, account: BillingAccount, paid: bgmax.Payment, profile_id: int | None) -> Payment:
+    return record_payment(b, account, None, check_wire_method(b, account), Money(paid.amount_minor, paid.currency),
+                          f"bgmax:{paid.deposit_serial}-{paid.serial}", paid.key, PaymentPurpose.TRANSFER, profile_id)
+
+
+def _tell(b: Billing, account: BillingAccount, payment: Payment, paid: bgmax.Payment, **what) -> None:
     details = {"payment_id": payment.id, "amount_minor": payment.amount_minor, "currency": payment.currency,
-               "method": method_summary(method), "invoices": [i.number for i in invoices]}
+               "method": method_summary(payment.payment_method), **{k: v for k, v in what.items() if k != "profile_id"}}
     notify.queue_receipt(b.session, b.clock, account, None, details)
     notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id, actor=None,
-                 profile_id=profile.id, purpose="transfer", paid_on=paid.paid_on.isoformat(), **details)
+                 purpose="transfer", paid_on=paid.paid_on.isoformat(),
+                 **({"profile_id": what["profile_id"]} if "profile_id" in what else {}), **details)
 
 
 def waiting_for_review(b: Billing) -> list[TransferToReview]:

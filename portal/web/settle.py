@@ -26,7 +26,8 @@ def _checkout(b: Billing, me: User, subscription: Subscription) -> checkout.Chec
         extra={"subscription": subscription, "failed_method_id": subscription.payment_method_id,
                # R12: past due (disable date) or disabled (since, deletion date), as on Overview.
                "banners": [x for x in [accounts.subscription_banner(b, subscription)] if x],
-               "remittance": remittance_from_config(current_app.config)})
+               # B11: a check/wire payer quotes the account's OCR reference with the transfer.
+               "remittance": remittance_from_config(current_app.config).for_account(account.id)})
 
 
 @bp.get("/accounts/<int:account_id>/subscriptions/<int:subscription_id>/settle")

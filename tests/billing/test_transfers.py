@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from portal.billing import bgmax, transfers
 from portal.billing.context import Billing
-from portal.billing.remittance import ocr_reference
-from portal.models import (AccountKind, AuditEvent, Invoice, InvoiceStatus, OutboxMessage, Payment,
-                           PaymentPurpose, Role, TransferToReview)
+from portal.billing.remittance import account_reference, ocr_reference
+from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus, OutboxMessage,
+                           Payment, PaymentPurpose, Role, Subscription, SubscriptionStatus, TransferToReview)
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 
@@ -176,3 +176,43 @@ def test_b11_the_cli_imports_a_file_and_lists_what_waits(app, runner, b, wire, t
     bad.write_bytes(bgmax_file([[Paid("12345", 5_00)]], deposit_amounts=[6_00]))
     refused = runner.invoke(args=["billing", "import-bgmax", str(bad)])
     assert refused.exit_code != 0 and "refused, nothing recorded" in refused.output
+
+
+@pytest.fixture
+def payg_wire(b):
+    acc = f.account(b)
+    wire_method, card = f.wire(b, acc), f.card(b, acc)
+    late = f.past_due(b, acc, wire_method, charges=(100_00, 50_00))
+    off = f.past_due(b, acc, wire_method, charges=(30_00,))
+    off.status = SubscriptionStatus.DISABLED
+    on_card = f.past_due(b, acc, card, charges=(999_00,))
+    f.commit(b)
+    return type("PaygWire", (), dict(acc=acc, late=late, off=off, on_card=on_card))
+
+
+def test_b11_r13_a_transfer_with_the_accounts_ocr_pays_its_check_wire_charges(b, payg_wire):
+    summary = importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), 180_00)]]))
+    assert summary.recorded == 1
+    b.session.rollback()
+    for sub in (payg_wire.late, payg_wire.off):
+        assert b.session.get(Subscription, sub.id).status == SubscriptionStatus.ACTIVE  # R13: re-enabled
+        assert b.session.get(Subscription, sub.id).outstanding_minor == 0
+    assert b.session.get(Subscription, payg_wire.on_card.id).outstanding_minor == 999_00  # the card's own stay
+    payment = b.session.scalars(select(Payment)).one()
+    assert payment.purpose == PaymentPurpose.TRANSFER and payment.billing_profile_id is None
+    assert b.session.scalar(select(func.count()).select_from(Charge).where(
+        Charge.payment_id == payment.id, Charge.status == ChargeStatus.PAID)) == 3
+    receipt = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")).one()
+    assert sorted(receipt.payload["subscriptions"]) == sorted([payg_wire.late.name, payg_wire.off.name])
+
+
+@pytest.mark.parametrize("amount, reason", [(179_00, "underpaid"), (181_00, "overpaid")])
+def test_b11_an_account_transfer_of_another_amount_waits_for_a_person(b, payg_wire, amount, reason):
+    importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), amount)]]))
+    assert [r.reason for r in transfers.waiting_for_review(b)] == [reason]
+    assert b.session.get(Subscription, payg_wire.late.id).status == SubscriptionStatus.PAST_DUE
+
+
+def test_b11_an_account_reference_of_no_pay_as_you_go_account_is_unknown(b, wire):
+    importing(b, bgmax_file([[Paid(account_reference(wire.acc.id), 100_00), Paid(account_reference(9_999_999), 1_00)]]))
+    assert [r.reason for r in transfers.waiting_for_review(b)] == ["unknown_reference", "unknown_reference"]

@@ -7,8 +7,11 @@ import re
 
 from sqlalchemy import select
 
-from portal.billing.remittance import ocr_reference
-from portal.models import Invoice, InvoiceStatus, Payment
+from portal.billing import transfers
+from portal.billing.remittance import account_reference, ocr_reference
+from portal.models import (Invoice, InvoiceStatus, MethodKind, Payment, PaymentMethod, Subscription,
+                           SubscriptionStatus)
+from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 from tests.web.conftest import sign_in_as
 
 
@@ -39,3 +42,25 @@ def test_b11_the_demo_invoice_turns_paid_after_importing_the_bank_file(app, runn
     receipt = browser.get(f"/sv/accounts/{demo.agreement}/payments/{invoice.payment_id}")
     assert receipt.status_code == 200
     assert b.session.scalars(select(Payment.purpose).where(Payment.id == invoice.payment_id)).one() == "transfer"
+
+
+def test_b11_a_pay_as_you_go_check_wire_payer_sees_the_accounts_ocr_and_is_settled_by_the_file(
+        app, browser, demo, b):
+    wire = PaymentMethod(account_id=demo.payg, kind=MethodKind.CHECK_WIRE, created_at=b.clock.now())
+    b.session.add(wire)
+    b.session.flush()
+    testing = b.session.get(Subscription, demo.testing)
+    testing.payment_method_id = wire.id
+    owed = testing.outstanding_minor
+    b.session.commit()
+    sign_in_as(browser, "anna@example.com", "sv")
+    page = text(browser.get(f"/sv/accounts/{demo.payg}/subscriptions/{demo.testing}/settle").get_data(as_text=True))
+    assert f"OCR-nummer {account_reference(demo.payg)}" in page
+    content = bgmax_file([[Paid(account_reference(demo.payg), owed, name="Nordlund Konsult AB")]])
+    with app.app_context():
+        summary = transfers.import_bgmax(b, lambda: content.splitlines(keepends=True), OUR_BANKGIRO)
+    assert summary.recorded == 1
+    b.session.rollback()
+    assert b.session.get(Subscription, demo.testing).status == SubscriptionStatus.ACTIVE
+    overview = text(browser.get(f"/sv/accounts/{demo.payg}/").get_data(as_text=True))
+    assert "Webbshop – test Aktiv" in overview

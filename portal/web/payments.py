@@ -53,7 +53,7 @@ def payments_csv(account_id: int):
     # Translators: the start of the payments export's file name, e.g. "payments-2026-11-01-2026-11-30.csv".
     word = pgettext("file name", "payments")
     return _csv(exports.csv_lines(exports.PAYMENT_COLUMNS, rows,
-                                  lambda row: exports.payment_cells(row, zone, dialect), dialect), word, period)
+                                  lambda row: exports.payment_cells(row, zone, dialect), dialect), word, period, b)
 
 
 @bp.get("/accounts/<int:account_id>/invoices.csv")
@@ -68,7 +68,7 @@ def invoices_csv(account_id: int):
     # Translators: the start of the invoices export's file name, e.g. "invoices-2026-11-01-2026-11-30.csv".
     word = pgettext("file name", "invoices")
     return _csv(exports.csv_lines(exports.INVOICE_COLUMNS, rows,
-                                  lambda invoice: exports.invoice_cells(invoice, dialect), dialect), word, period)
+                                  lambda invoice: exports.invoice_cells(invoice, dialect), dialect), word, period, b)
 
 
 def _valid_period() -> Period:
@@ -82,6 +82,17 @@ def _dialect() -> exports.Dialect:
     return exports.DIALECTS.get(str(get_locale()), exports.DIALECTS["en"])
 
 
-def _csv(lines, word: str, period: Period) -> Response:
+def _csv(lines, word: str, period: Period, b) -> Response:
     name = "-".join([word] + [d.isoformat() for d in (period.first, period.last) if d]) + ".csv"
-    return download(stream_with_context(line.encode("utf-8") for line in lines), "text/csv; charset=utf-8", name)
+
+    def body():
+        try:
+            for line in lines:
+                yield line.encode("utf-8")
+        finally:
+            # The export only reads: its transaction ends with the file, not when the
+            # server gets round to closing the response (a client that never closes it
+            # would otherwise keep a transaction, and its locks, open).
+            b.session.rollback()
+
+    return download(stream_with_context(body()), "text/csv; charset=utf-8", name)

@@ -175,32 +175,33 @@ def _compare(amount_minor: int, owed_minor: int) -> str | None:
 def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice], paid: bgmax.Payment) -> None:
     """As Pay now records (M2): payment, invoices Paid, receipt, audit — one commit."""
     profile_id = invoices[0].billing_profile_id
-    payment = _payment(b, account, paid, profile_id)
+    payment = _payment(b, account, check_wire_method(b, account), paid, profile_id)
     mark_invoices_paid(b, invoices, payment)
-    _tell(b, account, payment, paid, profile_id=profile_id, invoices=[i.number for i in invoices])
+    _tell(b, account, payment, paid, {"invoices": [i.number for i in invoices]}, {"profile_id": profile_id})
 
 
 def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) -> None:
     """As Settle balance records (M2): the check/wire charges paid, their subscriptions
     active again (R13) — and the "not received" rule (R01) no longer has anything to find."""
     method = check_wire_method(b, account)
-    payment = _payment(b, account, paid, None)
+    payment = _payment(b, account, method, paid, None)
     names = pay_charges(b, [method.id], payment, first_method_id=method.id)
-    _tell(b, account, payment, paid, subscriptions=names)
+    _tell(b, account, payment, paid, {"subscriptions": names})
 
 
-def _payment(b: Billing, account: BillingAccount, paid: bgmax.Payment, profile_id: int | None) -> Payment:
-    return record_payment(b, account, None, check_wire_method(b, account), Money(paid.amount_minor, paid.currency),
+def _payment(b: Billing, account: BillingAccount, method, paid: bgmax.Payment, profile_id: int | None) -> Payment:
+    return record_payment(b, account, None, method, Money(paid.amount_minor, paid.currency),
                           f"bgmax:{paid.deposit_serial}-{paid.serial}", paid.key, PaymentPurpose.TRANSFER, profile_id)
 
 
-def _tell(b: Billing, account: BillingAccount, payment: Payment, paid: bgmax.Payment, **what) -> None:
+def _tell(b: Billing, account: BillingAccount, payment: Payment, paid: bgmax.Payment, what: dict,
+          audit_only: dict | None = None) -> None:
+    """The receipt (what was paid) and the audit event (and, for invoices, the profile)."""
     details = {"payment_id": payment.id, "amount_minor": payment.amount_minor, "currency": payment.currency,
-               "method": method_summary(payment.payment_method), **{k: v for k, v in what.items() if k != "profile_id"}}
+               "method": method_summary(payment.payment_method), **what}
     notify.queue_receipt(b.session, b.clock, account, None, details)
     notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id, actor=None,
-                 purpose="transfer", paid_on=paid.paid_on.isoformat(),
-                 **({"profile_id": what["profile_id"]} if "profile_id" in what else {}), **details)
+                 purpose="transfer", paid_on=paid.paid_on.isoformat(), **(audit_only or {}), **details)
 
 
 def waiting_for_review(b: Billing) -> list[TransferToReview]:

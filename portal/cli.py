@@ -16,7 +16,7 @@ from portal import catalogs
 from portal.billing.lifecycle import CycleSummary, cycle_size, run_billing_cycle
 from portal.billing.bgmax import BgMaxRejected
 from portal.billing.payments import reconcile
-from portal.billing.transfers import REASONS, import_bgmax, settle_review, waiting_for_review
+from portal.billing.transfers import REASONS, assign_review, import_bgmax, settle_review, waiting_for_review
 from portal.config import ROOT
 from portal.demo import DEMO_PASSWORD, DEMO_USERS, bgmax_paying_the_demo, seed_demo
 from portal.extensions import db
@@ -153,10 +153,23 @@ def import_bgmax_command(path: Path) -> None:
 
 @billing_cli.command("transfers")
 @click.option("--settle", "settle_id", type=int, help="Take this transfer off the list …")
-@click.option("--note", default="", help="… saying what was done (assigned by hand, refunded).")
-def transfers_command(settle_id: int | None, note: str) -> None:
-    """The bank transfers that wait for a person (B11), oldest first."""
+@click.option("--note", default="", help="… saying what was done (refunded, …).")
+@click.option("--assign", "assign_id", type=int, help="Apply this transfer where it belongs: …")
+@click.option("--invoice", help="… to the invoice with this number (in full or in part), or …")
+@click.option("--account", "account_id", type=int, help="… to this pay-as-you-go account's check/wire charges.")
+def transfers_command(settle_id: int | None, note: str, assign_id: int | None, invoice: str | None,
+                      account_id: int | None) -> None:
+    """The bank transfers that wait for a person (B11), oldest first; a person takes one
+    off the list by assigning it (recorded like a matching payment) or with a note."""
     b = billing()
+    if assign_id is not None:
+        try:
+            payment = assign_review(b, assign_id, invoice, account_id)
+        except (ValueError, LookupError) as refused:
+            raise click.ClickException(f"transfer {assign_id} not assigned: {refused}") from None
+        click.echo(f"Transfer {assign_id} recorded as payment {payment.id} "
+                   f"({payment.amount_minor / 100:.2f} {payment.currency}).")
+        return
     if settle_id is not None:
         try:
             settle_review(b, settle_id, note)

@@ -25,7 +25,7 @@ from portal.billing.periods import billing_day, is_past_due, months_back
 from portal.billing.remittance import ocr_reference
 from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
-                           Credit, CreditApplication, Invoice, InvoiceLine, InvoiceStatus,
+                           Credit, CreditApplication, Invoice, InvoiceLine, InvoicePayment, InvoiceStatus,
                            MethodKind, Notice, Payment, PaymentMethod, PaymentPurpose, Role,
                            RoleAssignment, Subscription, SubscriptionStatus, User)
 
@@ -236,6 +236,8 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
             session.flush()
             invoice.payment_id = payment.id
             invoice.paid_on = paid_on
+            invoice.paid_minor = payment.amount_minor
+            session.add(InvoicePayment(invoice_id=invoice.id, payment_id=payment.id, amount_minor=payment.amount_minor))
 
 
 def bgmax_paying_the_demo(b: Billing, our_bankgiro: str) -> bytes:
@@ -246,6 +248,6 @@ def bgmax_paying_the_demo(b: Billing, our_bankgiro: str) -> bytes:
                                  .order_by(Invoice.id)).all()
     if not past_due:
         raise LookupError("the demo has no past-due invoice (seed it first, or it is already paid)")
-    transfers = [Transfer(ocr_reference(i.number), i.amount_due.minor, name="Fjällström Logistik AB") for i in past_due]
+    transfers = [Transfer(ocr_reference(i.number), i.left.minor, name="Fjällström Logistik AB") for i in past_due]
     transfers.append(Transfer("4711", 100_00, name="Okänd betalare"))
     return build_file([transfers], our_bankgiro, b.clock.today())

@@ -32,6 +32,16 @@ class InvalidAmount(BillingError):
     """Amounts must be positive integers of minor units."""
 
 
+class InvalidPart(BillingError):
+    """B12: a part of an invoice payment must be at least the minimum and less than
+    the whole (the whole is paid without a part)."""
+
+    def __init__(self, minimum_minor: int, total_minor: int):
+        super().__init__(f"a part must be {minimum_minor} or more and less than {total_minor}")
+        self.minimum_minor = minimum_minor
+        self.total_minor = total_minor
+
+
 class CurrencyMismatch(BillingError):
     def __init__(self, expected: str, got: str):
         super().__init__(f"{expected} != {got}")

@@ -114,11 +114,24 @@ class PaymentForm(CardForm):
     one-time key travel with it (M3)."""
     expected_total = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9]{1,15}$")])
     idempotency_key = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Za-z0-9-]{8,100}$")])
+    # B12: Pay now of only this much (minor units) of the expected total; empty: all of it.
+    part = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,15}$")])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.idempotency_key.data:
             self.idempotency_key.data = new_idempotency_key()
+
+
+class PartForm(PortalForm):
+    """B12: how much of the invoices to pay now. A GET form: it only changes what the
+    Pay now page shows and asks for; the service checks the amount (payments.part_to_pay)."""
+
+    class Meta:
+        csrf = False
+
+    part = StringField(_l("Amount to pay now"), validators=[DataRequired(_l("Enter the amount to pay now"))],
+                       render_kw={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
 
 
 class AddCardForm(CardForm):

@@ -206,6 +206,25 @@ def _money(value: Money, locale: str) -> str:
     return format_currency(amount, value.currency, format="¤¤\xa0#,##0.00")
 
 
+def parse_money(text: str, currency: str) -> Money | None:
+    """An amount a person typed, in the page's language: `1 234,50`, `1234,5`, `500 kr`
+    in Swedish; `1,234.50`, `SEK 500` in English. None when it is not one (no more
+    decimals than the currency has, not negative)."""
+    locale = get_locale()
+    cleaned = re.sub(r"[\s\u00a0\u202f]", "", text or "")
+    for symbol in {currency, locale.currency_symbols.get(currency, currency), "kr", "kr."}:
+        cleaned = cleaned.removeprefix(symbol).removesuffix(symbol)
+    group, decimal_sign = locale.number_symbols["latn"]["group"], locale.number_symbols["latn"]["decimal"]
+    if not re.fullmatch(rf"[0-9]{{1,3}}(\{group}?[0-9]{{3}})*(\{decimal_sign}[0-9]+)?|[0-9]+(\{decimal_sign}[0-9]+)?",
+                        cleaned):
+        return None
+    amount = Decimal(cleaned.replace(group, "").replace(decimal_sign, "."))
+    digits = get_currency_precision(currency)
+    if amount.as_tuple().exponent < -digits or len(cleaned) > 20:
+        return None
+    return Money(int(amount.scaleb(digits)), currency)
+
+
 def day(value: date | datetime | None, style: str = "long") -> str:
     """A calendar day; a datetime (stored in UTC) is first moved to the user's zone."""
     if value is None:

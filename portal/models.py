@@ -273,7 +273,11 @@ class Invoice(db.Model):
     # R18: result of the automatic card charge when the invoice was generated.
     auto_charge_failure_code: Mapped[str | None] = mapped_column(String(40))
     paid_on: Mapped[date | None] = mapped_column(Date)
+    # The payment that paid it in full (the last one, when it was paid in parts).
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    # B12: received so far, summed from its allocations (InvoicePayment) in the
+    # transaction that adds one; amount_due - paid_minor is what is left to pay.
+    paid_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # B6: seller and buyer as they were when the invoice was issued; an issued invoice
     # never changes (bookkeeping law), whatever the configuration or the customer's
     # details say later. None for invoices issued before this was kept.
@@ -283,14 +287,38 @@ class Invoice(db.Model):
     lines: Mapped[list[InvoiceLine]] = relationship(back_populates="invoice", order_by="InvoiceLine.id")
     credit_applications: Mapped[list[CreditApplication]] = relationship(back_populates="invoice")
     payment: Mapped[Payment | None] = relationship()
+    payments_received: Mapped[list[InvoicePayment]] = relationship(order_by="InvoicePayment.id", viewonly=True)
 
     @property
     def amount_due(self) -> Money:
         return Money(self.subtotal_minor - self.credits_applied_minor, self.currency)
 
     @property
+    def left(self) -> Money:
+        """What is still to pay (B12): the amount due less what has been received."""
+        return Money(self.subtotal_minor - self.credits_applied_minor - (self.paid_minor or 0), self.currency)
+
+    @property
     def is_open(self) -> bool:
         return self.status != InvoiceStatus.PAID
+
+    @property
+    def is_partly_paid(self) -> bool:
+        return self.is_open and (self.paid_minor or 0) > 0
+
+
+class InvoicePayment(db.Model):
+    """B12: how much of a payment went to an invoice. An invoice paid at once has one;
+    one paid in parts has one per payment; a payment of several invoices has one each."""
+    __tablename__ = "invoice_payments"
+    __table_args__ = (UniqueConstraint("invoice_id", "payment_id", name="uq_invoice_payments_invoice_payment"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+
+    invoice: Mapped[Invoice] = relationship()
+    payment: Mapped[Payment] = relationship()
 
 
 class InvoiceLine(db.Model):
@@ -352,7 +380,9 @@ class Payment(db.Model):
     payment_method: Mapped[PaymentMethod] = relationship()
     billing_profile: Mapped[BillingProfile | None] = relationship()
     charges: Mapped[list[Charge]] = relationship(back_populates="payment", order_by="Charge.id")
-    invoices: Mapped[list[Invoice]] = relationship(back_populates="payment", order_by="Invoice.id")
+    # Every invoice it paid, in full or in part (B12).
+    invoices: Mapped[list[Invoice]] = relationship(secondary="invoice_payments", order_by="Invoice.id",
+                                                   viewonly=True)
 
     @property
     def amount(self) -> Money:
@@ -514,6 +544,8 @@ class UnconfirmedPayment(db.Model):
     payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
     new_card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     amount_minor: Mapped[int] = mapped_column(Integer)
+    # B12: set when the attempt pays part of the invoices: the whole the payer saw.
+    part_of_minor: Mapped[int | None] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 

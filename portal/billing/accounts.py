@@ -21,7 +21,7 @@ from portal.errors import InvalidInput, NotFound
 from portal.billing.paging import PAGE_SIZE, Page, page_number
 from portal.billing.transaction import write_transaction
 from portal.money import Money
-from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice,
+from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice, InvoicePayment,
                            Notice, Payment, Role, RoleAssignment,
                            Subscription, SubscriptionStatus, SupportRequest, User)
 
@@ -309,7 +309,9 @@ def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invo
     invoice = b.session.scalars(
         select(Invoice).where(Invoice.id == invoice_id)
         .options(joinedload(Invoice.billing_profile), selectinload(Invoice.lines),
-                 joinedload(Invoice.payment).joinedload(Payment.payment_method))
+                 joinedload(Invoice.payment).joinedload(Payment.payment_method),
+                 selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment)
+                 .joinedload(Payment.payment_method))
     ).first() if ids.is_id(invoice_id) else None
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):

@@ -113,11 +113,25 @@ def settlement_total(session: Session, method_ids: list[int], currency: str) -> 
     return Money(int(rows[0][1]) if rows else 0, currency)
 
 
-def pay_settled_charges(session: Session, method_ids: list[int], payment) -> None:
-    """Mark what `settlement_total` summed as paid by `payment`, in one statement.
-    The caller holds the account's lock, so these are the very charges it summed;
-    checked anyway, since the money has been taken by now."""
-    session.execute(update(Charge).where(*_settled(method_ids))
+def oldest_charges_within(session: Session, method_ids: list[int], amount_minor: int) -> list[int]:
+    """B12: the outstanding charges on these methods that `amount_minor` pays whole,
+    the oldest first, stopping at the first it cannot pay (a charge is never half paid)."""
+    chosen, money_left = [], amount_minor
+    for charge_id, charge_minor in session.execute(select(Charge.id, Charge.amount_minor).where(
+            *_settled(method_ids)).order_by(Charge.period_start, Charge.id)):
+        if charge_minor > money_left:
+            break
+        chosen.append(charge_id)
+        money_left -= charge_minor
+    return chosen
+
+
+def pay_settled_charges(session: Session, method_ids: list[int], payment, charge_ids: list[int] | None = None) -> None:
+    """Mark what `settlement_total` summed (or only `charge_ids` of it) as paid by
+    `payment`, in one statement. The caller holds the account's lock, so these are the
+    very charges it summed; checked anyway, since the money has been taken by now."""
+    only = [Charge.id.in_(charge_ids)] if charge_ids is not None else []
+    session.execute(update(Charge).where(*_settled(method_ids), *only)
                     .values(status=ChargeStatus.PAID, payment_id=payment.id)
                     .execution_options(synchronize_session=False))
     paid = session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
@@ -268,7 +282,8 @@ class InvoiceQuote:
 
     @property
     def total(self) -> Money:
-        return total((i.amount_due for i in self.invoices), self.currency)
+        """What is left to pay of them (B12: an invoice may be partly paid)."""
+        return total((i.left for i in self.invoices), self.currency)
 
 
 def open_invoices(session: Session, profile_id: int) -> list[Invoice]:

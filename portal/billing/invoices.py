@@ -158,8 +158,8 @@ def mark_past_due_invoices(b: Billing, today: date) -> int:
         for invoice in overdue:
             invoice.status = InvoiceStatus.PAST_DUE
             account = invoice.billing_profile.account
-            payload = {"invoice_id": invoice.id, "number": invoice.number,
-                       "amount_minor": invoice.amount_due.minor, "currency": invoice.currency,
+            payload = {"invoice_id": invoice.id, "number": invoice.number,  # what is left of it (B12)
+                       "amount_minor": invoice.left.minor, "currency": invoice.currency,
                        "due_on": invoice.due_on.isoformat(), "profile_id": invoice.billing_profile_id}
             notify.queue_email(b.session, b.clock, account, "invoice_past_due", payload)
             notify.notify_users(b.session, b.clock, account, "invoice_past_due", payload)

@@ -21,21 +21,24 @@ from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementPreview
                                      settlement_quote, settlement_total)
 from portal.billing.context import Billing
 from portal.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined,
-                           GatewayUnavailable, InvalidAmount, InvalidState,
+                           GatewayUnavailable, InvalidAmount, InvalidPart, InvalidState,
                            NothingToPay, NotFound, PaymentFormReused)
 from portal.billing.gateway import (CardDetails, CardToken, GatewayError, GatewayNotReached,
                                     IdempotencyConflict, validate_card)
 from portal.money import Money
 from portal.billing.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, AttemptState, BillingAccount, BillingProfile, Charge, Invoice,
-                           InvoiceStatus, MethodKind, Payment, PaymentMethod,
+from portal.models import (AccountKind, AttemptState, BillingAccount, BillingProfile, Charge, ChargeStatus, Invoice,
+                           InvoicePayment, InvoiceStatus, MethodKind, Payment, PaymentMethod,
                            PaymentPurpose, Subscription, SubscriptionStatus,
                            UnconfirmedPayment, User)
 
 log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 100
+# B12: the least part of an invoice payment (in minor units of the account's currency:
+# 100 kr). A total of less than twice this is paid whole.
+MINIMUM_PART_MINOR = 100_00
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class _Attempt:
     new_card: CardToken | None = None
     method: dict | None = None  # what the audit log names it by (brand, last four)
     amount: Money | None = None
+    part_of: Money | None = None  # B12: a part payment: the whole the payer saw
     taken_up: bool = False  # written by an earlier request: it may have been charged then
 
 
@@ -244,6 +248,7 @@ def _write_ahead(b: Billing, attempt: _Attempt, user: User) -> None:
         purpose=attempt.purpose, subscription_id=attempt.subscription_id,
         billing_profile_id=attempt.profile_id, invoice_ids=attempt.invoice_ids,
         payment_method_id=attempt.method_id, new_card=card, amount_minor=attempt.amount.minor,
+        part_of_minor=attempt.part_of.minor if attempt.part_of is not None else None,
         currency=attempt.amount.currency, state=AttemptState.PENDING, created_at=b.clock.now()))
     b.session.flush()
 
@@ -446,17 +451,23 @@ class _Settlement:
         return payment
 
 
-def pay_charges(b: Billing, method_ids: list[int], payment: Payment, first_method_id: int) -> list[str]:
+def pay_charges(b: Billing, method_ids: list[int], payment: Payment, first_method_id: int,
+                charge_ids: list[int] | None = None) -> list[str]:
     """What a settlement pays, set-based (settling 10,000 subscriptions must not load
-    18,000 charges as objects): the outstanding charges on these methods marked paid by
-    `payment` (checked against its amount), their subscriptions re-enabled until deleted
-    (R13) and recounted. The names of the subscriptions paid, `first_method_id`'s first."""
-    pay_settled_charges(b.session, method_ids, payment)
+    18,000 charges as objects): the outstanding charges on these methods (or only
+    `charge_ids` of them: B12's partial payment) marked paid by `payment` (checked
+    against its amount), their subscriptions re-enabled until deleted (R13) — when they
+    owe nothing more — and recounted. The names of the subscriptions paid,
+    `first_method_id`'s first."""
+    pay_settled_charges(b.session, method_ids, payment, charge_ids)
     paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
     paid_names = list(b.session.scalars(select(Subscription.name).where(paid).order_by(
         Subscription.payment_method_id != first_method_id, Subscription.id)))
+    owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
+                                            Charge.status == ChargeStatus.OUTSTANDING).exists()
     b.session.execute(update(Subscription)  # R13: re-enabled until deleted
-                      .where(paid, Subscription.status.in_(SETTLEABLE))
+                      .where(paid, Subscription.status.in_(SETTLEABLE),
+                             *([owes_nothing] if charge_ids is not None else []))
                       .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None)
                       .execution_options(synchronize_session=False))
     expire_loaded(b.session, Subscription, ["status", "past_due_since", "disabled_on"])
@@ -504,16 +515,32 @@ def _refuse_paid(b: Billing, profile: BillingProfile, invoice_ids: list[int] | N
         raise NothingToPay()
 
 
+def can_pay_part(quote: InvoiceQuote) -> bool:
+    """B12: whether paying only part now is offered: the whole is at least twice the minimum."""
+    return quote.total.minor >= 2 * MINIMUM_PART_MINOR
+
+
+def part_to_pay(quote: InvoiceQuote, part_minor: int) -> Money:
+    """B12 (Azure's split payment): a part of the quote's total, paid now — the rest
+    later, with this or another card. At least MINIMUM_PART_MINOR, less than the whole."""
+    if not can_pay_part(quote) or not MINIMUM_PART_MINOR <= part_minor < quote.total.minor:
+        raise InvalidPart(MINIMUM_PART_MINOR, quote.total.minor)
+    return Money(part_minor, quote.currency)
+
+
 @refusals_audited
 def pay_invoices(b: Billing, user: User, profile_id: int, invoice_ids: list[int] | None,
-                 choice: MethodChoice, expected_total_minor: int, idempotency_key: str) -> Payment:
+                 choice: MethodChoice, expected_total_minor: int, idempotency_key: str,
+                 part_minor: int | None = None) -> Payment:
     """R21/R22: pay the profile's open invoices (or the given ones) with a saved or a
-    new card; each becomes Paid with its payment date and method (B4). An unfinished
-    attempt of the account is finished first (M5)."""
+    new card; each becomes Paid with its payment date and method (B4). With
+    `part_minor`, only that much of `expected_total_minor` now, the oldest due first
+    (B12). An unfinished attempt of the account is finished first (M5)."""
     invoice_ids = list(invoice_ids) if invoice_ids else None
     return _pay(b, user, _InvoicePayment(b, user, profile_id, invoice_ids, choice, expected_total_minor,
                                          _Attempt(PaymentPurpose.INVOICE, idempotency_key,
-                                                  profile_id=profile_id, invoice_ids=invoice_ids)))
+                                                  profile_id=profile_id, invoice_ids=invoice_ids),
+                                         part_minor))
 
 
 @dataclass
@@ -526,6 +553,7 @@ class _InvoicePayment:
     choice: MethodChoice
     expected_total_minor: int
     attempt: _Attempt
+    part_minor: int | None = None  # B12: only this much of the total, now
 
     def authorize_and_lock(self) -> BillingAccount:
         profile = payable_profile(self.b, self.user, self.profile_id)  # R19
@@ -534,23 +562,31 @@ class _InvoicePayment:
     def price(self, account: BillingAccount) -> tuple[str, Money]:
         quote = invoices_to_pay(self.b, self.b.session.get(BillingProfile, self.profile_id), self.invoice_ids)
         _check_expected(self.expected_total_minor, quote.total)
+        amount = quote.total
+        if self.part_minor is not None:
+            amount, self.attempt.part_of = part_to_pay(quote, self.part_minor), quote.total
         _method, token, _new_card = _resolve_choice(self.b, account, self.choice, self.attempt)
-        return token, quote.total
+        return token, amount
 
     def record(self, account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
         b = self.b
         profile = b.session.get(BillingProfile, self.profile_id)
         quote = invoice_quote(b.session, profile, self.invoice_ids)
-        if quote.total != amount:  # charged for what is owed no more: a person must look
+        is_part = self.part_minor is not None
+        if amount > quote.total if is_part else amount != quote.total:
+            # charged for what is owed no more: a person must look
             raise InvalidState(f"invoices now total {quote.total}, {amount} was charged")
         payment = record_payment(b, account, self.user, method, amount, reference,
                                   self.attempt.key, PaymentPurpose.INVOICE, profile.id)
-        mark_invoices_paid(b, quote.invoices, payment)
+        left_minor = quote.total.minor - amount.minor  # before applying changes the quote's invoices
+        applied = apply_to_invoices(b, quote.invoices, payment, amount.minor)
         details = {
             "payment_id": payment.id, "amount_minor": payment.amount_minor,
             "currency": payment.currency, "method": method_summary(method),
-            "invoices": [i.number for i in quote.invoices],
+            "invoices": [i.number for i in applied],
         }
+        if is_part:
+            details["left_minor"] = left_minor
         notify.queue_receipt(b.session, b.clock, account, self.user, details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
                      actor=self.user, profile_id=profile.id, purpose="invoice", **details)
@@ -608,9 +644,12 @@ def _unfinished_flow(b: Billing, row: UnconfirmedPayment) -> _Flow:
     if row.purpose == PaymentPurpose.SETTLE:
         return _Settlement(b, owner, row.subscription_id, choice, row.amount_minor,
                            _Attempt(row.purpose, row.idempotency_key, subscription_id=row.subscription_id))
-    return _InvoicePayment(b, owner, row.billing_profile_id, row.invoice_ids, choice, row.amount_minor,
+    is_part = row.part_of_minor is not None
+    return _InvoicePayment(b, owner, row.billing_profile_id, row.invoice_ids, choice,
+                           row.part_of_minor if is_part else row.amount_minor,
                            _Attempt(row.purpose, row.idempotency_key, profile_id=row.billing_profile_id,
-                                    invoice_ids=row.invoice_ids))
+                                    invoice_ids=row.invoice_ids),
+                           row.amount_minor if is_part else None)
 
 
 @refusals_audited
@@ -627,10 +666,36 @@ def check_unconfirmed(b: Billing, user: User, account_id: int) -> CheckResult:
 
 
 def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | None) -> None:
-    for invoice in invoices:
-        invoice.status = InvoiceStatus.PAID  # R22
-        invoice.paid_on = b.clock.today()
-        invoice.payment_id = payment.id if payment else None
+    """R22: these invoices paid in full — by `payment`, or (None) by credits alone."""
+    if payment is None:
+        for invoice in invoices:
+            invoice.status, invoice.paid_on = InvoiceStatus.PAID, b.clock.today()
+        return
+    apply_to_invoices(b, invoices, payment, sum(invoice.left.minor for invoice in invoices))
+
+
+def apply_to_invoices(b: Billing, invoices: list[Invoice], payment: Payment, amount_minor: int) -> list[Invoice]:
+    """B12: `amount_minor` of `payment` to these open invoices, the oldest due first:
+    each gets what is left of it, or what is left of the money. One that is covered
+    becomes Paid (R22) by this payment; the others keep their state, partly paid. The
+    invoices that got some of it. The caller holds the account's lock."""
+    applied: list[Invoice] = []
+    money_left = amount_minor
+    for invoice in sorted(invoices, key=lambda i: (i.due_on, i.id)):
+        share = min(invoice.left.minor, money_left)
+        if share <= 0:
+            continue
+        b.session.add(InvoicePayment(invoice_id=invoice.id, payment_id=payment.id, amount_minor=share))
+        invoice.paid_minor = (invoice.paid_minor or 0) + share
+        money_left -= share
+        if invoice.left.minor == 0:
+            invoice.status, invoice.paid_on, invoice.payment_id = InvoiceStatus.PAID, b.clock.today(), payment.id
+        applied.append(invoice)
+    if money_left:  # the money has been taken: every öre must be somewhere
+        raise RuntimeError(f"payment {payment.id}: {money_left} of {amount_minor} went to no invoice")
+    b.session.flush()
+    b.session.expire(payment, ["invoices"])
+    return applied
 
 
 # --- reconciliation (M6) -------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Money that arrives by bank (B11): a Bankgirot BgMax file is checked whole, then each
 payment in it is applied in a transaction of its own. A payment whose OCR reference (or
 references, when one transfer pays several invoices) names open invoices that it pays
-exactly is recorded like a card payment — purpose `transfer`, invoices Paid, a receipt
-email and an audit event, all in one commit. Anything else waits in the review list
+exactly, or in part, is recorded like a card payment — purpose `transfer`, invoices Paid
+(or partly paid, the oldest due first: B12), a receipt email and an audit event, all in
+one commit. Less than a pay-as-you-go account owes pays its oldest charges whole; what
+pays no whole charge waits for a person. Anything else waits in the review list
 (`TransferToReview`) for a person, with its reason. Each payment's key in the file is
 unique among payments and among reviewed transfers, so importing a file again — or the
 same file twice at once — records nothing new."""
@@ -10,18 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.billing import bgmax, notify
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
-from portal.billing.balances import settlement_total
-from portal.billing.payments import mark_invoices_paid, method_summary, pay_charges, record_payment
-from portal.billing.remittance import ocr_target
+from portal.billing.balances import oldest_charges_within, settlement_total
+from portal.billing.payments import apply_to_invoices, method_summary, pay_charges, record_payment
+from portal.billing.remittance import account_reference, ocr_reference, ocr_target
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, BillingAccount, Invoice, MethodKind, Payment, PaymentMethod,
+from portal.models import (AccountKind, BillingAccount, Charge, Invoice, MethodKind, Payment, PaymentMethod,
                            PaymentPurpose, TransferToReview)
 from portal.money import Money
 
@@ -35,8 +38,9 @@ REASONS = {
     "unknown_reference": "no invoice or pay-as-you-go account has this OCR number",
     "already_paid": "the invoice is already paid, or the account owes nothing by transfer",
     "several_profiles": "the references name invoices of different billing profiles, or an account too",
-    "underpaid": "less than the invoices' amount due",
+    "underpaid": "less than the oldest charge the account owes",
     "overpaid": "more than the invoices' amount due",
+    "remainder": "the part of a partial payment that pays no whole charge",
 }
 
 
@@ -71,7 +75,7 @@ def import_bgmax(b: Billing, open_file: Callable[[], Iterable[bytes | str]], our
 @dataclass
 class _Match:
     """What a payment's references name, and whether it pays that whole."""
-    reason: str | None = None          # None: it pays exactly what is owed
+    reason: str | None = None          # None: it pays what is owed, or part of it (B12)
     invoices: list[Invoice] = field(default_factory=list)
     account: BillingAccount | None = None   # a pay-as-you-go account's check/wire charges
 
@@ -98,17 +102,10 @@ def _apply(b: Billing, paid: bgmax.Payment) -> str:
                     return "duplicate"
                 match = _match(b, paid)
             if match.reason is not None:
-                b.session.add(TransferToReview(
-                    key=paid.key, reason=match.reason,
-                    reference=" ".join((paid.reference,) + paid.extra_references)[:200],
-                    amount_minor=paid.amount_minor, currency=paid.currency, sender_bankgiro=paid.sender_bankgiro,
-                    payer_name=paid.payer_name[:100], paid_on=paid.paid_on,
-                    invoice_id=match.invoices[0].id if match.invoices else None, created_at=b.clock.now()))
+                _to_review(b, paid, match.reason, paid.key, paid.amount_minor,
+                           match.invoices[0].id if match.invoices else None)
                 return match.reason
-            if match.invoices:
-                _record_invoices(b, account, match.invoices, paid)
-            else:
-                _record_charges(b, account, paid)
+            _record(b, account, match, paid)
             return "recorded"
     except IntegrityError:  # the same payment, applied by another import at this moment
         b.session.rollback()
@@ -148,7 +145,9 @@ def _match_invoices(b: Billing, paid: bgmax.Payment, numbers: list[str]) -> _Mat
         return _Match("already_paid", invoices)
     if len({invoice.billing_profile_id for invoice in invoices}) > 1:
         return _Match("several_profiles", invoices)
-    return _Match(_compare(paid.amount_minor, sum(invoice.amount_due.minor for invoice in invoices)), invoices)
+    # Less than is left to pay is a partial payment (B12); more waits for a person.
+    overpaid = paid.amount_minor > sum(invoice.left.minor for invoice in invoices)
+    return _Match("overpaid" if overpaid else None, invoices)
 
 
 def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
@@ -161,37 +160,58 @@ def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
     owed = settlement_total(b.session, [wire], account.currency).minor if wire is not None else 0
     if owed == 0:
         return _Match("already_paid", account=account)
-    return _Match(_compare(paid.amount_minor, owed), account=account)
+    if paid.amount_minor > owed:
+        return _Match("overpaid", account=account)
+    if not oldest_charges_within(b.session, [wire], paid.amount_minor):
+        return _Match("underpaid", account=account)
+    return _Match(None, account=account)
 
 
-def _compare(amount_minor: int, owed_minor: int) -> str | None:
-    if amount_minor < owed_minor:
-        return "underpaid"
-    if amount_minor > owed_minor:
-        return "overpaid"
-    return None
+def _record(b: Billing, account: BillingAccount, match: _Match, paid: bgmax.Payment) -> Payment:
+    if match.invoices:
+        return _record_invoices(b, account, match.invoices, paid)
+    return _record_charges(b, account, paid)
 
 
-def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice], paid: bgmax.Payment) -> None:
+def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice], paid: bgmax.Payment) -> Payment:
     """As Pay now records (M2): payment, invoices Paid, receipt, audit — one commit."""
     profile_id = invoices[0].billing_profile_id
-    payment = _payment(b, account, check_wire_method(b, account), paid, profile_id)
-    mark_invoices_paid(b, invoices, payment)
-    _tell(b, account, payment, paid, {"invoices": [i.number for i in invoices]}, {"profile_id": profile_id})
+    payment = _payment(b, account, check_wire_method(b, account), paid.amount_minor, paid, profile_id)
+    applied = apply_to_invoices(b, invoices, payment, paid.amount_minor)
+    left = sum(invoice.left.minor for invoice in applied)
+    _tell(b, account, payment, paid, {"invoices": [i.number for i in applied], "left_minor": left},
+          {"profile_id": profile_id})
+    return payment
 
 
-def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) -> None:
+def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) -> Payment:
     """As Settle balance records (M2): the check/wire charges paid, their subscriptions
-    active again (R13) — and the "not received" rule (R01) no longer has anything to find."""
+    active again (R13) — and the "not received" rule (R01) no longer has anything to find.
+    Less than is owed (B12) pays the oldest charges whole; the rest of the money, too
+    little for the next charge, waits for a person (never half a charge)."""
     method = check_wire_method(b, account)
-    payment = _payment(b, account, method, paid, None)
-    names = pay_charges(b, [method.id], payment, first_method_id=method.id)
+    charge_ids = oldest_charges_within(b.session, [method.id], paid.amount_minor)
+    applied = b.session.scalar(select(func.sum(Charge.amount_minor)).where(Charge.id.in_(charge_ids)))
+    payment = _payment(b, account, method, applied, paid, None)
+    names = pay_charges(b, [method.id], payment, first_method_id=method.id, charge_ids=charge_ids)
+    if applied < paid.amount_minor:
+        _to_review(b, paid, "remainder", f"{paid.key}-rest", paid.amount_minor - applied, None)
     _tell(b, account, payment, paid, {"subscriptions": names})
+    return payment
 
 
-def _payment(b: Billing, account: BillingAccount, method, paid: bgmax.Payment, profile_id: int | None) -> Payment:
-    return record_payment(b, account, None, method, Money(paid.amount_minor, paid.currency),
+def _payment(b: Billing, account: BillingAccount, method, amount_minor: int, paid: bgmax.Payment,
+             profile_id: int | None) -> Payment:
+    return record_payment(b, account, None, method, Money(amount_minor, paid.currency),
                           f"bgmax:{paid.deposit_serial}-{paid.serial}", paid.key, PaymentPurpose.TRANSFER, profile_id)
+
+
+def _to_review(b: Billing, paid: bgmax.Payment, reason: str, key: str, amount_minor: int,
+               invoice_id: int | None) -> None:
+    b.session.add(TransferToReview(
+        key=key, reason=reason, reference=" ".join((paid.reference,) + paid.extra_references)[:200],
+        amount_minor=amount_minor, currency=paid.currency, sender_bankgiro=paid.sender_bankgiro,
+        payer_name=paid.payer_name[:100], paid_on=paid.paid_on, invoice_id=invoice_id, created_at=b.clock.now()))
 
 
 def _tell(b: Billing, account: BillingAccount, payment: Payment, paid: bgmax.Payment, what: dict,
@@ -209,6 +229,56 @@ def waiting_for_review(b: Billing) -> list[TransferToReview]:
                                   .order_by(TransferToReview.id)))
 
 
+@dataclass(frozen=True)
+class _Assigned:
+    """A waiting transfer as a person has placed it: the payment it was, with the
+    reference of where it belongs (what `_match` and `_record` read of a bgmax.Payment)."""
+    key: str
+    reference: str
+    amount_minor: int
+    currency: str
+    paid_on: date
+    sender_bankgiro: str
+    payer_name: str
+    serial: str                        # the review row's id: its gateway reference is bgmax:review-ID
+    deposit_serial: str = "review"
+    extra_references: tuple[str, ...] = ()
+
+
+def assign_review(b: Billing, review_id: int, invoice_number: str | None = None,
+                  account_id: int | None = None) -> Payment:
+    """A person has found where a waiting transfer belongs — an invoice (by its number)
+    or a pay-as-you-go account: it is applied there as a matching payment would have
+    been (the invoice in full or in part; the account's oldest charges, the rest
+    waiting again) and leaves the list, noted. Refused, nothing changed, when it cannot
+    go there (more than is owed, a paid invoice…): ValueError with the reason."""
+    if (invoice_number is None) == (account_id is None):
+        raise ValueError("say either the invoice or the account it belongs to")
+    reference = ocr_reference(invoice_number) if invoice_number is not None else account_reference(account_id)
+    with write_transaction(b.session):
+        row = _waiting(b, review_id)
+        paid = _Assigned(row.key, reference, row.amount_minor, row.currency, row.paid_on, row.sender_bankgiro,
+                         row.payer_name, str(row.id))
+        match = _match(b, paid)
+        if match.reason is None:
+            account = lock_account(b.session, match.account_id)
+            row = _waiting(b, review_id)  # again under the lock: another person may have placed it
+            match = _match(b, paid)
+        if match.reason is not None:
+            raise ValueError(f"it cannot go there: {REASONS[match.reason]}")
+        payment = _record(b, account, match, paid)
+        where = f"invoice {invoice_number}" if invoice_number is not None else f"account {account_id}"
+        row.settled_at, row.settled_note = b.clock.now(), f"Assigned to {where}: payment {payment.id}"
+        return payment
+
+
+def _waiting(b: Billing, review_id: int) -> TransferToReview:
+    row = b.session.get(TransferToReview, review_id, with_for_update=True, populate_existing=True)
+    if row is None or row.settled_at is not None:
+        raise LookupError(f"no transfer {review_id} waits for review")
+    return row
+
+
 def settle_review(b: Billing, review_id: int, note: str) -> TransferToReview:
     """A person has dealt with a transfer (assigned by hand, refunded): noted, and it
     leaves the list. The note says what was done."""
@@ -216,8 +286,6 @@ def settle_review(b: Billing, review_id: int, note: str) -> TransferToReview:
     if not note:
         raise ValueError("say what was done with the transfer")
     with write_transaction(b.session):
-        row = b.session.get(TransferToReview, review_id)
-        if row is None or row.settled_at is not None:
-            raise LookupError(f"no transfer {review_id} waits for review")
+        row = _waiting(b, review_id)
         row.settled_at, row.settled_note = b.clock.now(), note[:500]
         return row

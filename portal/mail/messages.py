@@ -188,7 +188,10 @@ def receipt(p: Payload, provider: str) -> Content:  # R09, R22
     if p.names("subscriptions"):
         paragraphs.append(_("These subscriptions are paid and active: %(subscriptions)s.",
                             subscriptions=p.names("subscriptions")))
-    if p.names("invoices"):
+    if p.names("invoices") and p.raw.get("left_minor"):  # B12: paid in part
+        paragraphs.append(_("It was applied to these invoices, the oldest due first: %(invoices)s. "
+                            "%(left)s is left to pay.", invoices=p.names("invoices"), left=p.money("left_minor")))
+    elif p.names("invoices"):
         paragraphs.append(_("These invoices are paid: %(invoices)s.", invoices=p.names("invoices")))
     footer = (_("You receive this email because you made this payment in the %(provider)s billing portal. "
                 "The account's billing address has its own copy.", provider=provider)

@@ -78,12 +78,14 @@ def show(checkout: Checkout, status: int = 200, pay_form: PaymentForm | None = N
         quote = checkout.quote(method_id)
     except NothingToPay:  # paid meanwhile (a second tab, an old email's Pay now link)
         return nothing_left(checkout)
+    part = checkout.extra.get("part")  # B12: only this much of the total, now
     if pay_form is None:
         pay_form = PaymentForm(formdata=None, method=chosen, expected_total=str(quote.total.minor))
     else:
         pay_form.method.data = chosen
         pay_form.expected_total.data = str(quote.total.minor)
         pay_form.forget_secrets()
+    pay_form.part.data = str(part.minor) if part is not None else ""
     chosen_card = next((c for c in checkout.cards if c.id == method_id), None)
     return render(TEMPLATE, block=PANEL, status=status, checkout=checkout, account=checkout.account,
                   quote=quote, chosen=chosen, chosen_card=chosen_card, choice_form=choice_form,

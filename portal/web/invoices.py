@@ -3,16 +3,18 @@ R17, B4), and Pay now (Betala nu) through the shared checkout (R19–R22)."""
 from __future__ import annotations
 
 from flask import current_app, request, url_for
-from flask_babel import lazy_gettext as _l, pgettext
+from flask_babel import gettext as _, lazy_gettext as _l, pgettext
 
 from portal.billing import accounts, documents, payments
 from portal.billing.access import Action, decide
 from portal.billing.context import Billing
-from portal.errors import BillingError, NotFound
+from portal.errors import BillingError, InvalidPart, NotFound, NothingToPay
 from portal.billing.remittance import remittance_from_config
 from portal.documents import invoice_filename, invoice_pdf, invoice_xml
-from portal.forms import InvoiceFilterForm
+from portal.forms import InvoiceFilterForm, PartForm, PaymentForm
+from portal.i18n import money, parse_money
 from portal.models import BillingProfile, InvoiceStatus
+from portal.money import Money
 from portal.web import checkout
 from portal.web.common import MAX_ID, account_for, page_arg, signed_in_blueprint, user
 from portal.services import billing
@@ -83,22 +85,63 @@ def _invoice_ids() -> list[int] | None:
     return [int(v) for v in raw]
 
 
-def _checkout(b: Billing, profile: BillingProfile, invoice_ids: list[int] | None) -> checkout.Checkout:
+def _checkout(b: Billing, profile: BillingProfile, invoice_ids: list[int] | None,
+              part_form: PartForm | None = None, part: Money | None = None) -> checkout.Checkout:
     account = profile.account
     query = {"invoice": invoice_ids} if invoice_ids else {}
+    try:
+        can_pay_part = payments.can_pay_part(payments.invoices_to_pay(b, profile, invoice_ids))
+    except NothingToPay:  # checkout.show says so
+        can_pay_part = False
     return checkout.Checkout(
         kind="invoices", account=account, cards=payments.cards_of(b, account),
         quote=lambda _method_id: payments.invoices_to_pay(b, profile, invoice_ids),
         action_url=url_for("invoices.pay", account_id=account.id, profile_id=profile.id, **query),
         back_url=url_for("invoices.index", account_id=account.id),
-        extra={"profile": profile, "remittance": remittance_from_config(current_app.config)})
+        extra={"profile": profile, "remittance": remittance_from_config(current_app.config),
+               "can_pay_part": can_pay_part, "part": part,
+               "part_form": part_form or PartForm(formdata=None),
+               "minimum_part": Money(payments.MINIMUM_PART_MINOR, account.currency)})
+
+
+def _part(b: Billing, profile: BillingProfile, invoice_ids: list[int] | None) -> tuple[PartForm | None, Money | None]:
+    """B12: ?part=AMOUNT (typed in the page's language) asks to pay only that much now.
+    The form, with its error if the amount is not one the service takes."""
+    if "part" not in request.args:
+        return None, None
+    form = PartForm(request.args)
+    if not form.validate():
+        return form, None
+    try:
+        quote = payments.invoices_to_pay(b, profile, invoice_ids)
+    except NothingToPay:
+        return None, None
+    amount = parse_money(form.part.data, quote.currency)
+    if amount is None:
+        # Translators: the example is an amount in the page's language, like "500,50".
+        form.part.errors = [_("Enter an amount in numbers, like %(example)s", example=money(
+            Money(500_50, quote.currency)))]
+        return form, None
+    try:
+        return form, payments.part_to_pay(quote, amount.minor)
+    except InvalidPart as refusal:
+        form.part.errors = [part_refused(refusal, quote.currency)]
+        return form, None
+
+
+def part_refused(refusal: InvalidPart, currency: str) -> str:
+    return _("Enter at least %(minimum)s and less than the whole %(total)s",
+             minimum=money(Money(refusal.minimum_minor, currency)), total=money(Money(refusal.total_minor, currency)))
 
 
 @bp.get("/accounts/<int:account_id>/profiles/<int:profile_id>/pay")
 def start(account_id: int, profile_id: int):
     b = billing()
     profile = payments.payable_profile(b, user(), profile_id, account_id)  # R19
-    return checkout.show(_checkout(b, profile, _invoice_ids()))
+    invoice_ids = _invoice_ids()
+    part_form, part = _part(b, profile, invoice_ids)
+    status = 422 if part_form is not None and part_form.errors else 200
+    return checkout.show(_checkout(b, profile, invoice_ids, part_form, part), status=status)
 
 
 @bp.post("/accounts/<int:account_id>/profiles/<int:profile_id>/pay")
@@ -106,13 +149,19 @@ def pay(account_id: int, profile_id: int):
     b, me = billing(), user()
     profile = payments.payable_profile(b, me, profile_id, account_id)  # R19, for the page
     invoice_ids = _invoice_ids()
-    page = _checkout(b, profile, invoice_ids)
     form, choice = checkout.submitted()
+    part_minor = int(form.part.data) if choice is not None and form.part.data else None
+    page = _checkout(b, profile, invoice_ids, part=Money(part_minor, profile.account.currency) if part_minor else None)
     if choice is None:
         return checkout.show(page, status=422, pay_form=form)
     try:
         payment = payments.pay_invoices(b, me, profile_id, invoice_ids, choice, int(form.expected_total.data),
-                                        form.idempotency_key.data)  # R19 again, under the lock
+                                        form.idempotency_key.data, part_minor)  # R19 again, under the lock
+    except InvalidPart as refusal:  # the page's part is no longer one: the whole, with why
+        page.extra["part"] = None
+        form = PaymentForm(formdata=None, method=form.method.data)
+        return checkout.show(page, status=409, pay_form=form, notice=_(
+            "Nothing was charged. %(why)s.", why=part_refused(refusal, profile.account.currency)))
     except BillingError as refusal:
         return checkout.refused(page, form, refusal)
     return checkout.paid(page, payment.id)

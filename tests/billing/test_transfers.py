@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import bgmax, transfers
+from portal.billing import bgmax, payments, transfers
 from portal.billing.context import Billing
+from portal.billing.invoices import mark_past_due_invoices
+from portal.billing.payments import UseSavedCard
 from portal.billing.remittance import account_reference, ocr_reference
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus, OutboxMessage,
                            Payment, PaymentPurpose, Role, Subscription, SubscriptionStatus, TransferToReview)
@@ -102,12 +104,61 @@ def test_b11_unknown_or_invalid_ocr_waits_for_a_person(b, wire):
     assert rows == {"12345": "invalid_reference", unknown: "unknown_reference", "": "no_reference"}
 
 
-@pytest.mark.parametrize("amount, reason", [(8_000_00, "underpaid"), (9_000_00, "overpaid")])
-def test_b11_more_or_less_than_owed_waits_for_a_person_and_the_invoice_stays_open(b, wire, amount, reason):
-    importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), amount)]]))
+def test_b11_more_than_owed_waits_for_a_person_and_the_invoice_stays_open(b, wire):
+    importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), 9_000_00)]]))
     [row] = transfers.waiting_for_review(b)
-    assert (row.reason, row.invoice_id, row.amount_minor) == (reason, wire.first.id, amount)
+    assert (row.reason, row.invoice_id, row.amount_minor) == ("overpaid", wire.first.id, 9_000_00)
     assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.DUE
+    assert count(b, Payment) == 0
+
+
+def test_b12_less_than_owed_pays_the_invoice_in_part_and_the_rest_by_card_pays_it(b, wire):
+    summary = importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), 8_000_00)]]))
+    assert (summary.recorded, summary.to_review) == (1, 0)
+    b.session.rollback()
+    partly = b.session.get(Invoice, wire.first.id)
+    assert partly.status == InvoiceStatus.DUE and partly.is_partly_paid
+    assert partly.left.minor == 640_00 and partly.payment_id is None
+    event = b.session.scalars(select(AuditEvent).where(AuditEvent.action == "payment.succeeded")).one()
+    assert event.details["left_minor"] == 640_00 and event.details["invoices"] == [wire.first.number]
+    # The rest, by card, through the same Pay now: the quote asks for what is left.
+    card = f.card(b, wire.acc)
+    f.commit(b)
+    quote = payments.quote_invoices(b, wire.owner, wire.profile.id, [wire.first.id])
+    assert quote.total.minor == 640_00
+    rest = payments.pay_invoices(b, wire.owner, wire.profile.id, [wire.first.id], UseSavedCard(card.id),
+                                 640_00, "pay-the-rest-0001")
+    b.session.rollback()
+    paid = b.session.get(Invoice, wire.first.id)
+    assert paid.status == InvoiceStatus.PAID and paid.payment_id == rest.id and paid.left.minor == 0
+    assert [(p.payment.purpose, p.amount_minor) for p in paid.payments_received] == [
+        (PaymentPurpose.TRANSFER, 8_000_00), (PaymentPurpose.INVOICE, 640_00)]
+    assert [i.id for i in b.session.get(Payment, rest.id).invoices] == [wire.first.id]
+
+
+def test_b12_a_second_transfer_pays_what_is_left_and_no_more(b, wire):
+    ref = ocr_reference(wire.first.number)
+    importing(b, bgmax_file([[Paid(ref, 8_000_00)]]))
+    importing(b, bgmax_file([[Paid(ref, 641_00)]], first_serial=7))  # 1 kr too much: a person looks
+    assert [r.reason for r in transfers.waiting_for_review(b)] == ["overpaid"]
+    importing(b, bgmax_file([[Paid(ref, 640_00)]], first_serial=9))
+    b.session.rollback()
+    invoice = b.session.get(Invoice, wire.first.id)
+    assert invoice.status == InvoiceStatus.PAID and invoice.paid_minor == 8_640_00
+    assert sum(p.amount_minor for p in invoice.payments_received) == 8_640_00
+
+
+def test_b12_one_transfer_for_two_invoices_pays_the_oldest_due_first(b, wire):
+    wire.second.due_on = date(2026, 11, 20)  # due before the first: paid first
+    f.commit(b)
+    refs = [ocr_reference(wire.first.number), ocr_reference(wire.second.number)]
+    importing(b, bgmax_file([[Paid(refs[0], 1_500_00, extra=refs)]]))
+    b.session.rollback()
+    older, newer = b.session.get(Invoice, wire.second.id), b.session.get(Invoice, wire.first.id)
+    assert older.status == InvoiceStatus.PAID
+    assert newer.status == InvoiceStatus.DUE and newer.paid_minor == 500_00 and newer.left.minor == 8_140_00
+    payment = b.session.scalars(select(Payment)).one()
+    assert {i.id for i in payment.invoices} == {older.id, newer.id} and payment.amount_minor == 1_500_00
 
 
 def test_b11_one_transfer_for_several_invoices_pays_each_of_them(b, wire):
@@ -206,13 +257,92 @@ def test_b11_r13_a_transfer_with_the_accounts_ocr_pays_its_check_wire_charges(b,
     assert sorted(receipt.payload["subscriptions"]) == sorted([payg_wire.late.name, payg_wire.off.name])
 
 
-@pytest.mark.parametrize("amount, reason", [(179_00, "underpaid"), (181_00, "overpaid")])
-def test_b11_an_account_transfer_of_another_amount_waits_for_a_person(b, payg_wire, amount, reason):
+@pytest.mark.parametrize("amount, reason", [(49_00, "underpaid"), (181_00, "overpaid")])
+def test_b11_an_account_transfer_that_pays_no_whole_charge_or_too_much_waits_for_a_person(b, payg_wire, amount, reason):
     importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), amount)]]))
-    assert [r.reason for r in transfers.waiting_for_review(b)] == [reason]
+    assert [(r.reason, r.amount_minor) for r in transfers.waiting_for_review(b)] == [(reason, amount)]
     assert b.session.get(Subscription, payg_wire.late.id).status == SubscriptionStatus.PAST_DUE
+    assert count(b, Payment) == 0
+
+
+def test_b12_less_than_an_account_owes_pays_its_oldest_charges_whole_and_the_rest_waits(b, payg_wire):
+    # Oldest first: late's 50 kr (two months ago), then late's 100 kr; 179 kr cannot pay
+    # off's 30 kr as well, and a charge is never half paid: 29 kr wait for a person.
+    importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), 179_00)]]))
+    b.session.rollback()
+    payment = b.session.scalars(select(Payment)).one()
+    assert payment.amount_minor == 150_00 and payment.purpose == PaymentPurpose.TRANSFER
+    late, off = b.session.get(Subscription, payg_wire.late.id), b.session.get(Subscription, payg_wire.off.id)
+    assert late.status == SubscriptionStatus.ACTIVE and late.outstanding_minor == 0  # R13: owes nothing more
+    assert off.status == SubscriptionStatus.DISABLED and off.outstanding_minor == 30_00
+    assert [(r.reason, r.amount_minor) for r in transfers.waiting_for_review(b)] == [("remainder", 29_00)]
+    again = importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), 179_00)]]))
+    assert again.duplicates == 1 and count(b, TransferToReview) == 1
+
+
+def test_b12_a_subscription_still_owing_after_a_partial_payment_stays_past_due(b, payg_wire):
+    importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), 50_00)]]))  # the oldest charge only
+    b.session.rollback()
+    late = b.session.get(Subscription, payg_wire.late.id)
+    assert late.status == SubscriptionStatus.PAST_DUE and late.outstanding_minor == 100_00
+    assert transfers.waiting_for_review(b) == []
 
 
 def test_b11_an_account_reference_of_no_pay_as_you_go_account_is_unknown(b, wire):
     importing(b, bgmax_file([[Paid(account_reference(wire.acc.id), 100_00), Paid(account_reference(9_999_999), 1_00)]]))
     assert [r.reason for r in transfers.waiting_for_review(b)] == ["unknown_reference", "unknown_reference"]
+
+
+def test_b11_a_person_assigns_a_waiting_transfer_to_an_invoice_and_it_is_recorded_like_a_match(b, wire):
+    importing(b, bgmax_file([[Paid("12345", 500_00, name="Contoso AB")]]))  # an invalid OCR: waits
+    [row] = transfers.waiting_for_review(b)
+    payment = transfers.assign_review(b, row.id, invoice_number=wire.second.number)
+    b.session.rollback()
+    assert payment.purpose == PaymentPurpose.TRANSFER and payment.idempotency_key == row.key
+    second = b.session.get(Invoice, wire.second.id)
+    assert second.status == InvoiceStatus.DUE and second.left.minor == 500_00  # in part (B12)
+    assert transfers.waiting_for_review(b) == []
+    assert b.session.get(TransferToReview, row.id).settled_note == f"Assigned to invoice {wire.second.number}: " \
+                                                                   f"payment {payment.id}"
+    with pytest.raises(LookupError):  # placed once
+        transfers.assign_review(b, row.id, invoice_number=wire.second.number)
+
+
+def test_b11_a_transfer_that_cannot_go_where_a_person_says_stays_on_the_list(b, wire, payg_wire):
+    importing(b, bgmax_file([[Paid("12345", 9_000_00)]]))
+    [row] = transfers.waiting_for_review(b)
+    with pytest.raises(ValueError, match="more than"):
+        transfers.assign_review(b, row.id, invoice_number=wire.first.number)
+    with pytest.raises(ValueError):
+        transfers.assign_review(b, row.id, invoice_number="99999999")
+    with pytest.raises(ValueError):
+        transfers.assign_review(b, row.id)
+    assert [r.id for r in transfers.waiting_for_review(b)] == [row.id] and count(b, Payment) == 0
+    # A pay-as-you-go account's charges: the oldest whole, the rest waits again.
+    importing(b, bgmax_file([[Paid("12345", 60_00)]], first_serial=5))
+    small = transfers.waiting_for_review(b)[-1]
+    transfers.assign_review(b, small.id, account_id=payg_wire.acc.id)
+    assert [(r.reason, r.amount_minor) for r in transfers.waiting_for_review(b)] == [
+        ("invalid_reference", 9_000_00), ("remainder", 10_00)]
+
+
+def test_b11_the_cli_assigns_a_waiting_transfer(app, runner, b, wire):
+    importing(b, bgmax_file([[Paid("12345", 1_000_00)]]))
+    [row] = transfers.waiting_for_review(b)
+    refused = runner.invoke(args=["billing", "transfers", "--assign", str(row.id), "--invoice", "00000000"])
+    assert refused.exit_code != 0 and "not assigned" in refused.output
+    result = runner.invoke(args=["billing", "transfers", "--assign", str(row.id), "--invoice", wire.second.number])
+    assert result.exit_code == 0 and "recorded as payment" in result.output, result.output
+    b.session.rollback()
+    assert b.session.get(Invoice, wire.second.id).status == InvoiceStatus.PAID
+
+
+def test_b12_a_partly_paid_invoice_going_past_due_is_reminded_of_what_is_left(b, wire):
+    importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), 8_000_00)]]))
+    mark_past_due_invoices(b, date(2026, 12, 2))
+    b.session.rollback()
+    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.PAST_DUE
+    reminder = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "invoice_past_due",
+                                                             OutboxMessage.payload["number"].as_string()
+                                                             == wire.first.number)).one()
+    assert reminder.payload["amount_minor"] == 640_00

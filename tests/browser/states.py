@@ -176,6 +176,8 @@ STATES = {
     "pay-now-no-method": (OLIVIA, pay_now),
     "pay-now-saved-card": (OLIVIA, pay_now_saved_card),
     "pay-now-add-card": (OLIVIA, pay_now_add_card),
+    "pay-now-part": (OLIVIA, go("/accounts/{agreement}/profiles/{profile}/pay?method={agreement_card}&part=1000")),
+    "pay-now-part-errors": (OLIVIA, go("/accounts/{agreement}/profiles/{profile}/pay?part=5")),
     "receipt-invoice": (OLIVIA, go("/accounts/{agreement}/payments/{invoice_payment}")),
     "payments-owner": (OLIVIA, go("/accounts/{agreement}/payments")),
     "payment-methods-owner": (OLIVIA, go("/accounts/{agreement}/payment-methods")),
@@ -191,5 +193,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "settle-card-errors": 422, "settle-unknown-method": 422,
                    "404-unknown-address-signed-in": 404, "settle-balance-changed": 409, "settle-declined": 402,
                    "notifications-with-errors": 422, "billing-details-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
-                   "403-settle-user": 403, "403-pay-now-reader": 403,
+                   "403-settle-user": 403, "403-pay-now-reader": 403, "pay-now-part-errors": 422,
                    "payments-with-errors": 422, "payment-methods-add-card-errors": 422}

@@ -162,7 +162,7 @@ def test_malformed_ids_in_every_page_address_are_a_translated_404(fuzz, endpoint
 
 QUERIES = [  # (who, path) with every query parameter the pages read
     ("anna", "/sv/accounts/{payg}/subscriptions/{production}/settle", ["method"]),
-    ("olivia", "/sv/accounts/{agreement}/profiles/{profile}/pay", ["method", "invoice"]),
+    ("olivia", "/sv/accounts/{agreement}/profiles/{profile}/pay", ["method", "invoice", "part"]),
     ("olivia", "/sv/accounts/{agreement}/invoices", ["status"]),
     ("anna", "/sv/accounts/{payg}/support", ["subscription"]),
     ("anna", "/sv/accounts/{payg}/audit", ["before"]),

@@ -64,3 +64,26 @@ def test_b11_a_pay_as_you_go_check_wire_payer_sees_the_accounts_ocr_and_is_settl
     assert b.session.get(Subscription, demo.testing).status == SubscriptionStatus.ACTIVE
     overview = text(browser.get(f"/sv/accounts/{demo.payg}/").get_data(as_text=True))
     assert "Webbshop – test Aktiv" in overview
+
+
+def test_b12_a_partly_paid_invoice_says_what_is_left_in_both_languages_and_pay_now_asks_for_it(
+        app, browser, demo, b):
+    invoice = b.session.get(Invoice, demo.past_due)
+    whole, part = invoice.left.minor, 1_000_00
+    content = bgmax_file([[Paid(ocr_reference(invoice.number), part, name="Fjällström Logistik AB")]])
+    with app.app_context():
+        assert transfers.import_bgmax(b, lambda: content.splitlines(keepends=True), OUR_BANKGIRO).recorded == 1
+    b.session.rollback()
+    left = (whole - part) // 100
+    left_sv, left_en = f"{left:,}".replace(",", " "), f"{left:,}"
+    sign_in_as(browser, "olivia@example.com", "sv")
+    listing = text(browser.get(f"/sv/accounts/{demo.agreement}/invoices").get_data(as_text=True))
+    assert f"Förfallen Delvis betald – {left_sv},00 kr kvar" in listing
+    detail = text(browser.get(f"/sv/accounts/{demo.agreement}/invoices/{demo.past_due}").get_data(as_text=True))
+    assert "Mottagna betalningar" in detail and "1 000,00 kr" in detail
+    assert f"Kvar att betala: {left_sv},00 kr" in detail
+    pay_now = text(browser.get(f"/sv/accounts/{demo.agreement}/profiles/{demo.profile}/pay"
+                               f"?invoice={demo.past_due}").get_data(as_text=True))
+    assert f"{left_sv},00 kr" in pay_now and f"{whole // 100:,},00 kr".replace(",", " ") not in pay_now
+    english = text(browser.get(f"/en/accounts/{demo.agreement}/invoices/{demo.past_due}").get_data(as_text=True))
+    assert f"Partly paid – SEK {left_en}.00 left" in english and "Payments received" in english

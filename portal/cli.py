@@ -92,7 +92,8 @@ def describe(summary: CycleSummary) -> str:
     return (f"{summary.charges_created} charges, {summary.invoices_created} invoices, "
             f"{summary.transfers_not_received} transfers not received, {summary.invoices_past_due} invoices "
             f"past due, {summary.disable_warnings} warned, {summary.subscriptions_disabled} disabled, "
-            f"{summary.subscriptions_deleted} deleted, {summary.cards_reminded} expiring cards reminded")
+            f"{summary.subscriptions_deleted} deleted, {summary.cards_reminded} expiring cards reminded, "
+            f"{summary.charges_retried} retried ({summary.retries_paid} paid)")
 
 
 @billing_cli.command("cycle")

@@ -42,6 +42,22 @@ class InvalidPart(BillingError):
         self.total_minor = total_minor
 
 
+class AuthenticationRequired(BillingError):
+    """B13: the bank wants the cardholder to authenticate this payment first (3-D
+    Secure). Nothing is charged yet; the attempt waits under its key for their return."""
+
+    def __init__(self, account_id: int, key: str, challenge: str):
+        super().__init__(key)
+        self.account_id = account_id
+        self.key = key
+        self.challenge = challenge
+
+
+class PaymentAwaitsAuthentication(AuthenticationRequired):
+    """B13: another payment of the account waits for its cardholder to authenticate:
+    it is finished (or expires, charging nothing) before anything else is charged."""
+
+
 class CurrencyMismatch(BillingError):
     def __init__(self, expected: str, got: str):
         super().__init__(f"{expected} != {got}")

@@ -220,6 +220,9 @@ class Subscription(db.Model):
     # so the Settle balance page need not read every charge on a card.
     outstanding_charges: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     outstanding_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # B14: automatic retries of a failed card charge (portal/billing/retries.py).
+    retry_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_retry_on: Mapped[date | None] = mapped_column(Date)
 
     account: Mapped[BillingAccount] = relationship(back_populates="subscriptions")
     payment_method: Mapped[PaymentMethod | None] = relationship()
@@ -499,6 +502,7 @@ class AuditEvent(db.Model):
 class AttemptState(enum.StrEnum):
     PENDING = "pending"      # written ahead, committed before the gateway is called
     IN_DOUBT = "in_doubt"    # the gateway did not answer: it may have charged
+    AWAITING_ACTION = "awaiting_action"  # B13: the bank wants the cardholder to authenticate first
 
 
 class TransferToReview(db.Model):
@@ -546,6 +550,8 @@ class UnconfirmedPayment(db.Model):
     amount_minor: Mapped[int] = mapped_column(Integer)
     # B12: set when the attempt pays part of the invoices: the whole the payer saw.
     part_of_minor: Mapped[int | None] = mapped_column(Integer)
+    # B13: the gateway's challenge while the cardholder authenticates (awaiting_action).
+    challenge: Mapped[str | None] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 

@@ -98,6 +98,35 @@ DECLINE_REASON = {
     "incorrect_cvc": _l("Your bank says the security code (CVC) is incorrect."),
     "processing_error": _l("The payment could not be processed because of a temporary error. "
                            "Please try again in a few minutes."),
+    "authentication_required": _l("Your bank wants you to confirm this payment yourself, so it could not be "
+                                  "charged automatically."),
+    "authentication_failed": _l("Your bank could not confirm that it was you: the confirmation failed, was "
+                                "cancelled or was not finished in time."),
+}
+
+# R10, issue 19: what to check with the bank, for the reason given. A reason not listed
+# gets every check; an empty list: nothing to ask the bank (DECLINE_NEXT says what to do).
+_INTERNATIONAL = _l("international transactions are enabled on the card")
+_FUNDS = _l("the card has a high enough credit limit, or enough money in the account, for the payment")
+_RECURRING = _l("recurring payments are enabled on the card")
+DECLINE_CHECKS = {
+    "generic_decline": [_INTERNATIONAL, _FUNDS, _RECURRING],
+    "insufficient_funds": [_FUNDS],
+    "credit_limit_exceeded": [_FUNDS],
+    "international_not_allowed": [_INTERNATIONAL],
+    "recurring_not_enabled": [_RECURRING],
+    "expired_card": [],
+    "incorrect_cvc": [],
+    "processing_error": [],
+    "authentication_required": [],
+    "authentication_failed": [],
+}
+DECLINE_NEXT = {
+    "expired_card": _l("Use another card, or add the renewed card under Payment methods."),
+    "incorrect_cvc": _l("Check the three digits on the back of the card and try again, or use another card."),
+    "processing_error": _l("Try again in a few minutes, or use another card."),
+    "authentication_required": _l("Pay it here: your bank will ask you to confirm the payment."),
+    "authentication_failed": _l("Try again and confirm the payment when your bank asks, or use another card."),
 }
 
 # R01: why a charge failed — the gateway's reasons, or a transfer that never arrived.

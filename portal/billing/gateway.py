@@ -25,6 +25,10 @@ class DeclineCode(enum.StrEnum):
     EXPIRED_CARD = "expired_card"
     INCORRECT_CVC = "incorrect_cvc"
     PROCESSING_ERROR = "processing_error"
+    # B13: an off-session charge (the billing cycle) the bank will only take with the
+    # cardholder present; and a challenge the cardholder failed, cancelled or abandoned.
+    AUTHENTICATION_REQUIRED = "authentication_required"
+    AUTHENTICATION_FAILED = "authentication_failed"
 
 
 class IdempotencyConflict(Exception):
@@ -84,11 +88,19 @@ class CardToken:
 
 @dataclass(frozen=True)
 class ChargeResult:
-    """Outcome of a charge. `reference` is set iff approved; `decline_code` iff not."""
+    """Outcome of a charge. `reference` is set iff approved; `decline_code` iff
+    declined; `challenge` iff the bank wants the cardholder to authenticate first
+    (B13, 3-D Secure): send them to `challenge_url(challenge, …)`, and ask `charge`
+    again with the same key when they come back."""
 
     approved: bool
     reference: str | None
     decline_code: DeclineCode | None
+    challenge: str | None = None
+
+    @property
+    def requires_action(self) -> bool:
+        return self.challenge is not None
 
 
 class PaymentGateway(Protocol):
@@ -106,14 +118,24 @@ class PaymentGateway(Protocol):
     - `charge` raises `GatewayNotReached` when the request certainly did not reach the
       processor, and `GatewayNoAnswer` when it may have been charged but no answer
       came back; a later call with the same key then returns the real outcome.
+    - B13: a charge the issuer wants authenticated answers `requires_action` (nothing
+      charged yet); the same key asked again answers the same challenge until the
+      cardholder has passed it (approved or declined then, once) or it has expired
+      (declined `authentication_failed`). `off_session=True` (nobody there to
+      authenticate: the billing cycle) answers `authentication_required` instead.
     """
 
     def tokenize(self, card: CardDetails) -> CardToken:
         """Validate `card` and return a token for it. Raises InvalidCard."""
         ...
 
-    def charge(self, token: str, amount: Money, idempotency_key: str) -> ChargeResult:
+    def charge(self, token: str, amount: Money, idempotency_key: str, off_session: bool = False) -> ChargeResult:
         """Charge `amount` to `token` at most once per `idempotency_key`."""
+        ...
+
+    def challenge_url(self, challenge: str, return_to: str) -> str:
+        """Where the cardholder authenticates (the bank's page), coming back to the
+        portal's `return_to` (a path) when done."""
         ...
 
     def verify(self, token: str) -> DeclineCode | None:

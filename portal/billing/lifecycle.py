@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from portal.billing import notify
+from portal.billing import notify, retries
 from portal.billing.balances import recount_outstanding, settled_method_ids, settlement_total
 from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
@@ -37,10 +37,15 @@ def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
     if sub.status == SubscriptionStatus.ACTIVE:
         sub.status = SubscriptionStatus.PAST_DUE
         sub.past_due_since = today
+        sub.retry_count = 0
     account = sub.account
     payload = {"subscription_id": sub.id, "subscription": sub.name, "reason": reason,
                "amount_minor": charge.amount_minor, "currency": charge.currency,
                "disable_on": b.policy.disable_date(sub.past_due_since or today).isoformat()}
+    if sub.payment_method is not None and sub.payment_method.kind == MethodKind.CARD:
+        next_retry = retries.schedule(b, sub, reason, today)  # B14: soft declines only
+        if next_retry is not None:
+            payload["next_retry_on"] = next_retry.isoformat()
     notify.queue_email(b.session, b.clock, account, "payment_failed", payload)
     notify.notify_users(b.session, b.clock, account, "payment_failed", payload)
     notify.audit(b.session, b.clock, "charge.failed", account_id=account.id,
@@ -72,7 +77,7 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
 
 def _charge_card(b: Billing, sub: Subscription, method, charge: Charge) -> None:
     key = f"auto-charge-{sub.id}-{charge.period_start:%Y%m}"
-    result = b.gateway.charge(method.gateway_token, charge.amount, key)
+    result = b.gateway.charge(method.gateway_token, charge.amount, key, off_session=True)  # B13
     if result.approved:
         payment = record_payment(b, sub.account, None, method, charge.amount, result.reference,
                                  key, PaymentPurpose.AUTO_CHARGE)
@@ -204,6 +209,8 @@ class CycleSummary:
     subscriptions_disabled: int = 0
     subscriptions_deleted: int = 0
     cards_reminded: int = 0
+    charges_retried: int = 0   # B14
+    retries_paid: int = 0
 
 
 def periods_to_bill(b: Billing, today: date) -> list[tuple[date, date]]:
@@ -246,6 +253,7 @@ def run_billing_cycle(b: Billing, progress: Progress | None = None) -> CycleSumm
         _record_billed(b, (period_start, period_end), today)
     summary.transfers_not_received = mark_unreceived_transfers(b, today)
     summary.invoices_past_due = mark_past_due_invoices(b, today)
+    summary.charges_retried, summary.retries_paid = retries.retry_due(b, today)  # B14, before disabling
     summary.disable_warnings = warn_before_disabling(b, today)
     summary.subscriptions_disabled, summary.subscriptions_deleted = advance_lifecycle(b, today)
     summary.cards_reminded = remind_expiring_cards(b, today)

@@ -20,7 +20,8 @@ from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementPreview
                                      recount_outstanding, settled_method_ids, settlement_preview,
                                      settlement_quote, settlement_total)
 from portal.billing.context import Billing
-from portal.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined,
+from portal.errors import (AlreadyPaid, AuthenticationRequired, BalanceChanged, BillingError, CardDeclined,
+                           PaymentAwaitsAuthentication,
                            GatewayUnavailable, InvalidAmount, InvalidPart, InvalidState,
                            NothingToPay, NotFound, PaymentFormReused)
 from portal.billing.gateway import (CardDetails, CardToken, GatewayError, GatewayNotReached,
@@ -152,7 +153,8 @@ def _charge(b: Billing, token: str, amount: Money, attempt: _Attempt, user: User
     committed, the account's lock released). Every outcome but approval ends here:
     the attempt is closed (declined, never sent, key conflict) or left in doubt."""
     try:
-        result = b.gateway.charge(token, amount, attempt.key)
+        # The billing cycle's retries (B14) charge with nobody there to authenticate (B13).
+        result = b.gateway.charge(token, amount, attempt.key, off_session=attempt.purpose == PaymentPurpose.AUTO_CHARGE)
     except GatewayNotReached as unreachable:
         if attempt.taken_up:  # this call was not sent; the first one may have been charged
             raise GatewayUnavailable(maybe_charged=True) from unreachable
@@ -167,6 +169,9 @@ def _charge(b: Billing, token: str, amount: Money, attempt: _Attempt, user: User
         # the customer gets a fresh form.
         _close_attempt(b, attempt, user, "payment.form_reused")
         raise PaymentFormReused() from conflict
+    if result.requires_action:  # B13: nothing charged yet; the attempt waits for the cardholder
+        _awaiting_action(b, attempt, user, result.challenge)
+        raise AuthenticationRequired(attempt.account_id, attempt.key, result.challenge)
     if not result.approved:
         reason = str(result.decline_code or "generic_decline")
         _close_attempt(b, attempt, user, "payment.declined", reason=reason)
@@ -226,6 +231,22 @@ def _close_attempt(b: Billing, attempt: _Attempt, user: User | None, action: str
                      idempotency_key=attempt.key, **extra, **_attempt_details(attempt))
 
 
+def _awaiting_action(b: Billing, attempt: _Attempt, user: User | None, challenge: str) -> None:
+    """B13: the bank asked for the cardholder. The attempt keeps its key, card and
+    amount while they authenticate, and blocks any other payment of the account (as
+    one in doubt does) until it is finished or its challenge expires."""
+    with write_transaction(b.session):
+        lock_account(b.session, attempt.account_id)  # always the account first, then its attempt
+        marked = b.session.execute(update(UnconfirmedPayment).where(
+            UnconfirmedPayment.idempotency_key == attempt.key,
+            UnconfirmedPayment.state != AttemptState.AWAITING_ACTION)
+            .values(state=AttemptState.AWAITING_ACTION, challenge=challenge)).rowcount
+        if marked:
+            notify.audit(b.session, b.clock, "payment.authentication_requested", account_id=attempt.account_id,
+                         actor=user, profile_id=attempt.profile_id, purpose=str(attempt.purpose),
+                         idempotency_key=attempt.key, **_attempt_details(attempt))
+
+
 def _attempt_in_doubt(b: Billing, attempt: _Attempt, user: User | None) -> None:
     """The gateway did not answer: it may have charged. The attempt (already written)
     waits to be finished under its key; nothing else is charged for the account first."""
@@ -244,7 +265,7 @@ def _write_ahead(b: Billing, attempt: _Attempt, user: User) -> None:
     """M5: the attempt, committed with the caller's transaction before any charge."""
     card = dataclasses.asdict(attempt.new_card) if attempt.new_card is not None else None
     b.session.add(UnconfirmedPayment(
-        idempotency_key=attempt.key, account_id=attempt.account_id, user_id=user.id,
+        idempotency_key=attempt.key, account_id=attempt.account_id, user_id=user.id if user else None,
         purpose=attempt.purpose, subscription_id=attempt.subscription_id,
         billing_profile_id=attempt.profile_id, invoice_ids=attempt.invoice_ids,
         payment_method_id=attempt.method_id, new_card=card, amount_minor=attempt.amount.minor,
@@ -465,14 +486,75 @@ def pay_charges(b: Billing, method_ids: list[int], payment: Payment, first_metho
         Subscription.payment_method_id != first_method_id, Subscription.id)))
     owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
                                             Charge.status == ChargeStatus.OUTSTANDING).exists()
-    b.session.execute(update(Subscription)  # R13: re-enabled until deleted
+    b.session.execute(update(Subscription)  # R13: re-enabled until deleted; B14: no more retries
                       .where(paid, Subscription.status.in_(SETTLEABLE),
                              *([owes_nothing] if charge_ids is not None else []))
-                      .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None)
+                      .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None,
+                              retry_count=0, next_retry_on=None)
                       .execution_options(synchronize_session=False))
-    expire_loaded(b.session, Subscription, ["status", "past_due_since", "disabled_on"])
+    expire_loaded(b.session, Subscription, ["status", "past_due_since", "disabled_on", "retry_count",
+                                            "next_retry_on"])
     recount_outstanding(b.session, paid)
     return paid_names
+
+
+# --- retry a failed automatic charge (B14) ---------------------------------------------
+
+def retry_subscription(b: Billing, subscription_id: int) -> Payment:
+    """B14 (the billing cycle, no person): charge what one past-due subscription owes to
+    its card again, as a payment of its own — its own key (the subscription, the day it
+    went past due, which retry), written ahead and finished under that key if the answer
+    is lost (M5), off-session (B13). Paid: its charges paid, the subscription active
+    again (R13), receipt and audit. Declined: CardDeclined, nothing changed."""
+    sub = b.session.get(Subscription, subscription_id)
+    key = f"auto-retry-{sub.id}-{sub.past_due_since:%Y%m%d}-{(sub.retry_count or 0) + 1}"
+    b.session.rollback()
+    return _pay(b, None, _Retry(b, subscription_id, _Attempt(PaymentPurpose.AUTO_CHARGE, key,
+                                                             subscription_id=subscription_id)))
+
+
+@dataclass
+class _Retry:
+    """Retrying a subscription's failed charges, in the steps of `_pay`."""
+    b: Billing
+    subscription_id: int
+    attempt: _Attempt
+    user: User | None = None
+
+    def authorize_and_lock(self) -> BillingAccount:  # the billing cycle: no role to check
+        sub = self.b.session.get(Subscription, self.subscription_id)
+        return lock_account(self.b.session, sub.account_id)
+
+    def price(self, account: BillingAccount) -> tuple[str, Money]:
+        sub = self.b.session.get(Subscription, self.subscription_id, populate_existing=True)
+        method = sub.payment_method
+        if sub.status != SubscriptionStatus.PAST_DUE or method is None or method.kind != MethodKind.CARD \
+                or method.removed_at is not None:
+            raise NothingToPay()
+        owed = self._owed()
+        if not owed:
+            raise NothingToPay()
+        self.attempt.method_id, self.attempt.method = method.id, method_summary(method)
+        return method.gateway_token, Money(sum(minor for _id, minor in owed), account.currency)
+
+    def _owed(self) -> list[tuple[int, int]]:
+        return list(self.b.session.execute(select(Charge.id, Charge.amount_minor).where(
+            Charge.subscription_id == self.subscription_id, Charge.status == ChargeStatus.OUTSTANDING)))
+
+    def record(self, account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
+        b = self.b
+        owed = self._owed()
+        if sum(minor for _id, minor in owed) != amount.minor:  # charged for what is owed no more
+            raise InvalidState(f"subscription {self.subscription_id} now owes another amount; {amount} was charged")
+        payment = record_payment(b, account, None, method, amount, reference, self.attempt.key,
+                                 PaymentPurpose.AUTO_CHARGE)
+        names = pay_charges(b, [method.id], payment, method.id, charge_ids=[charge_id for charge_id, _ in owed])
+        details = {"payment_id": payment.id, "amount_minor": payment.amount_minor, "currency": payment.currency,
+                   "method": method_summary(method), "subscriptions": names}
+        notify.queue_receipt(b.session, b.clock, account, None, details)
+        notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id, actor=None,
+                     purpose="auto_charge_retry", **details)
+        return payment
 
 
 # --- pay invoices (customer agreement) ----------------------------------------------
@@ -627,6 +709,8 @@ def _finish_unconfirmed(b: Billing, account_id: int, older_than: datetime | None
                 _forget_unconfirmed(b, key)
         except CardDeclined:
             declined += 1  # closed and audited by the decline itself
+        except AuthenticationRequired as waiting:  # B13: its cardholder has not come back yet
+            raise PaymentAwaitsAuthentication(waiting.account_id, waiting.key, waiting.challenge) from None
         except (GatewayUnavailable, _PaymentInDoubt):
             raise GatewayUnavailable(maybe_charged=True) from None
         except BillingError as mismatch:
@@ -640,7 +724,10 @@ def _unfinished_flow(b: Billing, row: UnconfirmedPayment) -> _Flow:
     person — ready to run through `_pay` again."""
     choice = (UseSavedCard(row.payment_method_id) if row.payment_method_id is not None
               else UseTokenizedCard(CardToken(**row.new_card)))
-    owner = b.session.get(User, row.user_id)
+    owner = b.session.get(User, row.user_id) if row.user_id is not None else None
+    if row.purpose == PaymentPurpose.AUTO_CHARGE:
+        return _Retry(b, row.subscription_id, _Attempt(row.purpose, row.idempotency_key,
+                                                       subscription_id=row.subscription_id))
     if row.purpose == PaymentPurpose.SETTLE:
         return _Settlement(b, owner, row.subscription_id, choice, row.amount_minor,
                            _Attempt(row.purpose, row.idempotency_key, subscription_id=row.subscription_id))
@@ -650,6 +737,47 @@ def _unfinished_flow(b: Billing, row: UnconfirmedPayment) -> _Flow:
                            _Attempt(row.purpose, row.idempotency_key, profile_id=row.billing_profile_id,
                                     invoice_ids=row.invoice_ids),
                            row.amount_minor if is_part else None)
+
+
+@refusals_audited
+def finish_authenticated(b: Billing, user: User, account_id: int, key: str) -> Payment:
+    """B13: the cardholder is back from the bank's challenge: finish their attempt under
+    its key — the gateway now answers approved (recorded, with receipt) or declined
+    (closed), or the same challenge again while it is not done. A return replayed or
+    arriving twice finds the payment (AlreadyPaid). Only the person who started it."""
+    account = access.get_account(b.session, user, account_id)
+    if not isinstance(key, str) or not 8 <= len(key) <= MAX_KEY_LENGTH:
+        raise NotFound("payment")
+    done = b.session.scalar(select(Payment.id).where(Payment.idempotency_key == key,
+                                                     Payment.account_id == account.id))
+    if done is not None:
+        raise AlreadyPaid(done)
+    row = b.session.scalars(select(UnconfirmedPayment).where(
+        UnconfirmedPayment.idempotency_key == key, UnconfirmedPayment.account_id == account.id,
+        UnconfirmedPayment.user_id == user.id)).first()
+    if row is None:
+        raise NotFound("payment")
+    flow = _unfinished_flow(b, row)
+    b.session.rollback()  # end the read: `_pay` takes the lock itself
+    return _pay(b, user, flow, finish_others=False)
+
+
+@dataclass(frozen=True)
+class WaitingAttempt:
+    """What a payment waiting for its cardholder pays for (kept after the attempt is gone)."""
+    purpose: PaymentPurpose
+    subscription_id: int | None
+    billing_profile_id: int | None
+    invoice_ids: list[int] | None
+
+
+def awaiting_purpose(b: Billing, user: User, account_id: int, key: str) -> WaitingAttempt | None:
+    """What a return from the bank is about (where to send a declined payer back to)."""
+    row = b.session.execute(select(UnconfirmedPayment.purpose, UnconfirmedPayment.subscription_id,
+                                   UnconfirmedPayment.billing_profile_id, UnconfirmedPayment.invoice_ids).where(
+        UnconfirmedPayment.idempotency_key == key, UnconfirmedPayment.account_id == account_id,
+        UnconfirmedPayment.user_id == user.id)).first()
+    return WaitingAttempt(*row) if row is not None else None
 
 
 @refusals_audited
@@ -733,7 +861,7 @@ def reconcile(b: Billing, older_than: timedelta = timedelta(minutes=2)) -> Recon
             done.finished += result.paid
             done.declined += result.declined
         except Exception as failed:  # the gateway cannot tell, or recording failed: a person looks
-            if not isinstance(failed, GatewayUnavailable):
+            if not isinstance(failed, (GatewayUnavailable, AuthenticationRequired)):
                 log.exception("reconciling the payments of account %s failed", account_id)
             b.session.rollback()
             done.waiting += list(b.session.scalars(select(UnconfirmedPayment.idempotency_key).where(

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import NamedTuple
+from urllib.parse import quote
 
 from sqlalchemy import (
     Boolean,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -51,6 +53,9 @@ class Fault(enum.StrEnum):
 # --- sandbox test cards -------------------------------------------------------------
 
 APPROVED = "approved"
+# B13: outcomes of cards whose issuer wants the cardholder to authenticate (3-D Secure).
+CHALLENGE = "challenge"              # approved once the challenge is passed
+CHALLENGE_FAILS = "challenge_fails"  # the issuer fails the challenge, whatever is pressed
 
 
 class TestCard(NamedTuple):
@@ -78,6 +83,13 @@ TEST_CARDS: tuple[TestCard, ...] = (
              "Recurring payments not enabled"),
 )
 
+# B13: Stripe's public 3-D Secure test numbers. On-session: the bank's challenge first;
+# off-session (the billing cycle): declined `authentication_required`.
+CHALLENGE_CARDS: tuple[TestCard, ...] = (
+    TestCard("4000002760003184", CHALLENGE, "Authentication required, approved once the cardholder confirms"),
+    TestCard("4000008400001629", CHALLENGE_FAILS, "Authentication required, and the bank fails it"),
+)
+
 # Sandbox-only numbers that make the gateway itself fail (README: "Sandbox faults").
 FAULT_CARDS: tuple[TestCard, ...] = (
     TestCard("4000000000000507", f"fault_{Fault.TIMEOUT}", "Charged, but no answer before the timeout"),
@@ -85,7 +97,7 @@ FAULT_CARDS: tuple[TestCard, ...] = (
     TestCard("4000000000000523", f"fault_{Fault.BEFORE_CHARGE}", "Gateway unreachable, nothing charged"),
 )
 
-_OUTCOME_BY_NUMBER: dict[str, str] = {c.number: c.outcome for c in TEST_CARDS + FAULT_CARDS}
+_OUTCOME_BY_NUMBER: dict[str, str] = {c.number: c.outcome for c in TEST_CARDS + FAULT_CARDS + CHALLENGE_CARDS}
 
 _DECLINE_VALUES = frozenset(code.value for code in DeclineCode)
 
@@ -97,6 +109,7 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+CHALLENGE_SECONDS = 10 * 60  # a challenge not passed within this is abandoned: declined
 SCHEMA_ATTEMPTS = 12  # about 4 s in all, for processes racing to create the ledger
 
 
@@ -118,6 +131,7 @@ class SandboxGateway:
         fault: Fault | str | None = None,
         timeout_seconds: float = 10.0,
         latency_seconds: float = 0.0,
+        challenge_seconds: float = CHALLENGE_SECONDS,
     ) -> None:
         """`fault` makes every charge fail that way (a whole deployment's gateway
         "down"); without it only the fault test cards do. `timeout_seconds` is how
@@ -127,6 +141,7 @@ class SandboxGateway:
         self._fault = Fault(fault) if fault else None
         self._timeout_seconds = timeout_seconds
         self._latency_seconds = latency_seconds
+        self._challenge_seconds = challenge_seconds
         url = make_url(ledger_url)
         self._is_sqlite = url.get_backend_name() == "sqlite"
         if self._is_sqlite:
@@ -148,6 +163,20 @@ class SandboxGateway:
             Column("decline_code", String(64), nullable=True),
             Column("reference", String(64), nullable=True),
             Column("created_at", DateTime(timezone=True), nullable=False, default=_utcnow),
+        )
+        # B13: the sandbox bank's challenges, one per idempotency key; the charge is
+        # decided (a ledger row) only once its challenge is passed, failed or abandoned.
+        self._challenges = Table(
+            "sandbox_gateway_challenges",
+            self._metadata,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("challenge", String(64), nullable=False, unique=True),
+            Column("idempotency_key", String(255), nullable=False, unique=True),
+            Column("token", String(255), nullable=False),
+            Column("amount_minor", Integer, nullable=False),
+            Column("currency", String(3), nullable=False),
+            Column("state", String(16), nullable=False),  # waiting, passed, failed
+            Column("created_at", DateTime(timezone=True), nullable=False),
         )
         self._schema_ready = False
         self._schema_lock = threading.Lock()
@@ -196,7 +225,7 @@ class SandboxGateway:
             holder=card.holder.strip(),
         )
 
-    def charge(self, token: str, amount: Money, idempotency_key: str) -> ChargeResult:
+    def charge(self, token: str, amount: Money, idempotency_key: str, off_session: bool = False) -> ChargeResult:
         if amount.minor <= 0:
             raise InvalidAmount("charge amount must be positive")
         if not idempotency_key:
@@ -213,6 +242,13 @@ class SandboxGateway:
         if self._latency_seconds:
             time.sleep(self._latency_seconds)
         result = _decide(token)
+        if _outcome(token) in (CHALLENGE, CHALLENGE_FAILS):
+            if off_session:  # nobody there to authenticate
+                result = ChargeResult(False, None, DeclineCode.AUTHENTICATION_REQUIRED)
+            else:
+                result = self._challenged(token, amount, idempotency_key)
+                if result.requires_action:
+                    return result
         try:
             with self._engine.begin() as conn:
                 conn.execute(
@@ -242,6 +278,33 @@ class SandboxGateway:
             raise GatewayNoAnswer(f"sandbox: no answer within {self._timeout_seconds:g} s")
         return result
 
+    def challenge_url(self, challenge: str, return_to: str) -> str:
+        """The sandbox bank's page (portal/web/sandbox.py), in the language of the
+        portal page the cardholder comes back to."""
+        lang = return_to.split("/")[1] if return_to.count("/") > 1 else "sv"
+        return f"/{lang}/sandbox/challenge/{challenge}?return_to={quote(return_to, safe='/')}"
+
+    def challenge(self, challenge: str) -> tuple[Money, str] | None:
+        """What the bank's page shows: the amount, and 'waiting', 'passed' or 'failed'
+        ('failed' also once abandoned). None for a challenge it never issued."""
+        row = self._challenge_row(self._challenges.c.challenge == challenge)
+        if row is None:
+            return None
+        return Money(row["amount_minor"], row["currency"]), self._state(row)
+
+    def complete_challenge(self, challenge: str, confirmed: bool) -> bool:
+        """The cardholder confirmed (or cancelled) on the bank's page. A challenge
+        card that fails is failed either way. False when it was no longer waiting."""
+        row = self._challenge_row(self._challenges.c.challenge == challenge)
+        if row is None or self._state(row) != "waiting":
+            return False
+        passed = confirmed and _outcome(row["token"]) == CHALLENGE
+        with self._engine.begin() as conn:
+            done = conn.execute(update(self._challenges).where(
+                self._challenges.c.challenge == challenge, self._challenges.c.state == "waiting")
+                .values(state="passed" if passed else "failed")).rowcount
+        return bool(done)
+
     def verify(self, token: str) -> DeclineCode | None:
         # Verifying moves no money: it leaves the ledger alone.
         if (self._fault or _fault_of(token)) in (Fault.BEFORE_CHARGE, Fault.TIMEOUT):
@@ -267,11 +330,48 @@ class SandboxGateway:
         self._ensure_schema()
         with self._engine.begin() as conn:
             conn.execute(self._charges.delete())
+            conn.execute(self._challenges.delete())
 
     def count_approved(self) -> int:
         return sum(1 for e in self.charges_for() if e.approved)
 
     # -- internals --
+
+    def _challenged(self, token: str, amount: Money, idempotency_key: str) -> ChargeResult:
+        """B13: the key's challenge (issued now if it has none): still waiting → the
+        same challenge again; passed → approved; failed or abandoned → declined."""
+        row = self._challenge_row(self._challenges.c.idempotency_key == idempotency_key)
+        if row is None:
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(insert(self._challenges).values(
+                        challenge=f"sbx_3ds_{secrets.token_hex(12)}", idempotency_key=idempotency_key,
+                        token=token, amount_minor=amount.minor, currency=amount.currency, state="waiting",
+                        created_at=_utcnow()))
+            except IntegrityError:
+                pass  # another caller issued it first: theirs is the one
+            row = self._challenge_row(self._challenges.c.idempotency_key == idempotency_key)
+        if row["token"] != token or Money(row["amount_minor"], row["currency"]) != amount:
+            raise IdempotencyConflict(f"idempotency key {idempotency_key!r} was used for a different charge")
+        state = self._state(row)
+        if state == "waiting":
+            return ChargeResult(False, None, None, challenge=row["challenge"])
+        if state == "passed":
+            return ChargeResult(True, f"sbx_ch_{secrets.token_hex(12)}", None)
+        return ChargeResult(False, None, DeclineCode.AUTHENTICATION_FAILED)
+
+    def _challenge_row(self, where):
+        self._ensure_schema()
+        with self._engine.connect() as conn:
+            return conn.execute(select(self._challenges).where(where)).mappings().first()
+
+    def _state(self, row) -> str:
+        created = row["created_at"]
+        if created.tzinfo is None:  # SQLite gives it back naive
+            created = created.replace(tzinfo=dt.UTC)
+        if row["state"] == "waiting" and (_utcnow() - created).total_seconds() > self._challenge_seconds:
+            return "failed"  # abandoned
+        return row["state"]
 
     def _find(self, idempotency_key: str) -> LedgerEntry | None:
         entries = self.charges_for(idempotency_key)
@@ -284,6 +384,11 @@ class SandboxGateway:
                 f"idempotency key {entry.idempotency_key!r} was used for a different charge"
             )
         return ChargeResult(entry.approved, entry.reference, entry.decline_code)
+
+
+def _outcome(token: str) -> str:
+    match = _TOKEN_RE.match(token)
+    return match["outcome"] if match else ""
 
 
 def _fault_of(token: str) -> Fault | None:

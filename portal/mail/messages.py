@@ -87,6 +87,9 @@ def payment_failed(p: Payload, provider: str) -> Content:  # R01
                     "is past due.", subscription=sub)]
     if p.reason():
         paragraphs.append(p.reason())
+    if p.day("next_retry_on"):  # B14
+        paragraphs.append(_("We will try the card again on %(date)s. You can settle the balance now instead.",
+                            date=p.day("next_retry_on")))
     if p.day("disable_on"):
         paragraphs.append(_("Settle the balance by %(date)s to keep the subscription running. If it is "
                             "not settled by then, the subscription will be disabled and its services "

@@ -11,8 +11,9 @@ from typing import Any
 from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
-from portal.errors import (AlreadyPaid, BalanceChanged, BillingError, CardDeclined, InvalidCard,
-                           NothingToPay, PaymentFormReused)
+from portal.errors import (AlreadyPaid, AuthenticationRequired, BalanceChanged, BillingError, CardDeclined,
+                           InvalidCard, NothingToPay, PaymentAwaitsAuthentication, PaymentFormReused)
+from portal.services import billing
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
 from portal.forms import (CARD_NUMBER_INVALID, CVC_INVALID, HOLDER_MISSING, NEW_CARD, MethodChoiceForm,
                           PaymentForm)
@@ -118,9 +119,9 @@ def refused(checkout: Checkout, form: PaymentForm, refusal: BillingError):
             CARD_ERROR_TEXT.get(refusal.reason, CARD_ERROR_TEXT["number"])]
         return show(checkout, status=422, pay_form=form)
     if isinstance(refusal, CardDeclined):
-        return render("payments/declined.html", status=402, checkout=checkout, account=checkout.account,
-                      reason=DECLINE_REASON.get(refusal.reason, DECLINE_REASON["generic_decline"]),
-                      reason_code=refusal.reason)
+        return declined(checkout, refusal.reason)
+    if isinstance(refusal, AuthenticationRequired) and not isinstance(refusal, PaymentAwaitsAuthentication):
+        return to_the_bank(refusal)
     if isinstance(refusal, BalanceChanged):
         form = PaymentForm(formdata=None, method=form.method.data)  # a fresh key for the new total
         return show(checkout, status=409, pay_form=form, notice=_(
@@ -137,6 +138,23 @@ def refused(checkout: Checkout, form: PaymentForm, refusal: BillingError):
     if isinstance(refusal, NothingToPay):
         return nothing_left(checkout)
     raise refusal
+
+
+def declined(checkout: Checkout, reason: str):
+    """R10: why, and what to check with the bank for that reason (B14 item 5)."""
+    return render("payments/declined.html", status=402, checkout=checkout, account=checkout.account,
+                  reason=DECLINE_REASON.get(reason, DECLINE_REASON["generic_decline"]), reason_code=reason)
+
+
+def to_the_bank(waiting: AuthenticationRequired):
+    """B13: to the bank's challenge (303, a plain redirect: no JavaScript needed), which
+    sends the cardholder back to `receipts.authenticated` under the attempt's key."""
+    return see_other_url(challenge_url(waiting))
+
+
+def challenge_url(waiting: AuthenticationRequired) -> str:
+    return billing().gateway.challenge_url(
+        waiting.challenge, url_for("receipts.authenticated", account_id=waiting.account_id, key=waiting.key))
 
 
 def paid(checkout: Checkout, payment_id: int):

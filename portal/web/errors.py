@@ -14,6 +14,7 @@ from portal import errors as domain
 from portal.extensions import limiter
 from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
 from portal.wording import REFUSAL
+from portal.web.checkout import challenge_url
 from portal.web.rendering import render
 
 
@@ -116,6 +117,12 @@ def gateway_unavailable(exc: domain.GatewayUnavailable):
                   retry_url=request.full_path.rstrip("?") if request.method == "POST" else None)
 
 
+def awaiting_authentication(exc: domain.PaymentAwaitsAuthentication):
+    """B13: another payment of the account waits for its cardholder at the bank:
+    nothing new is charged until it is finished or its challenge expires."""
+    return render("payments/awaiting.html", status=409, continue_url=challenge_url(exc))
+
+
 def invalid_input(_exc):
     return error_page(422, _("Something is wrong with the request"),
                       _("The request could not be understood. Nothing was changed. Go back and try again."))
@@ -126,6 +133,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(domain.NotAuthorized, forbidden)
     app.register_error_handler(domain.InvalidState, invalid_state)
     app.register_error_handler(domain.GatewayUnavailable, gateway_unavailable)
+    app.register_error_handler(domain.PaymentAwaitsAuthentication, awaiting_authentication)
     app.register_error_handler(domain.InvalidInput, invalid_input)
     app.register_error_handler(domain.InvalidAmount, invalid_input)
     app.register_error_handler(CSRFError, csrf_failed)

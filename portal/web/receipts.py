@@ -1,16 +1,19 @@
-"""A payment's receipt (Kvitto), for every kind of payment, and "Check the payment"
-after the gateway could not confirm one (M5)."""
+"""A payment's receipt (Kvitto), for every kind of payment, "Check the payment" after
+the gateway could not confirm one (M5), and the return from the bank's challenge (B13)."""
 from __future__ import annotations
 
-from flask import current_app, flash
+from flask import current_app, flash, url_for
 from flask_babel import lazy_gettext as _l, pgettext
 
 from portal.billing import accounts, documents, methods, payments
+from portal.errors import AlreadyPaid, AuthenticationRequired, CardDeclined
+from portal.models import PaymentPurpose
+from portal.web import checkout
 from portal.billing.clock import day_in_zone
 from portal.billing.details import details_for
 from portal.documents import receipt_pdf
 from portal.wording import card_name
-from portal.web.common import page_arg, see_other, signed_in_blueprint, user
+from portal.web.common import account_for, page_arg, see_other, signed_in_blueprint, user
 from portal.services import billing
 from portal.web.rendering import download, render
 
@@ -40,6 +43,39 @@ def pdf(account_id: int, payment_id: int):
     # Translators: the start of a downloaded receipt's file name, e.g. "receipt-12.pdf".
     word = pgettext("file name", "receipt")
     return download(receipt_pdf(doc), "application/pdf", f"{word}-{payment.id}.pdf")
+
+
+@bp.get("/accounts/<int:account_id>/payments/authenticated/<key>")
+def authenticated(account_id: int, key: str):
+    """B13: back from the bank's challenge (a plain redirect, as banks send people
+    back): finish the payment under its key. Safe to arrive twice or to reload: the
+    key charges once, and a finished one shows its receipt."""
+    b, me = billing(), user()
+    account = account_for(account_id)
+    waiting = payments.awaiting_purpose(b, me, account.id, key)  # where a decline sends them back to
+    try:
+        payment = payments.finish_authenticated(b, me, account.id, key)
+    except AlreadyPaid as done:
+        return see_other("receipts.show", account_id=account.id, payment_id=done.payment_id)
+    except AuthenticationRequired as still_waiting:  # came back without finishing: the bank again
+        return checkout.to_the_bank(still_waiting)
+    except CardDeclined as refusal:
+        return checkout.declined(_try_again(account, waiting), refusal.reason)
+    flash(_l("The payment went through. Here is the receipt."), "success")
+    return see_other("receipts.show", account_id=account.id, payment_id=payment.id)
+
+
+def _try_again(account, attempt) -> checkout.Checkout:
+    """The decline page's way back: the page the payment was started from."""
+    if attempt is not None and attempt.purpose == PaymentPurpose.SETTLE:
+        kind, again = "settle", url_for("settle.start", account_id=account.id, subscription_id=attempt.subscription_id)
+    elif attempt is not None:
+        kind, again = "invoices", url_for("invoices.start", account_id=account.id,
+                                          profile_id=attempt.billing_profile_id, invoice=attempt.invoice_ids or [])
+    else:
+        kind, again = "settle", url_for("overview.show", account_id=account.id)
+    return checkout.Checkout(kind=kind, account=account, cards=[], quote=lambda _method_id: None,
+                             action_url=again, back_url=url_for("overview.show", account_id=account.id))
 
 
 @bp.post("/accounts/<int:account_id>/payments/check")

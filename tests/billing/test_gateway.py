@@ -53,7 +53,9 @@ def test_test_card_numbers_are_luhn_valid(test_card):
 
 def test_test_cards_cover_every_decline_code_once():
     outcomes = [c.outcome for c in TEST_CARDS if c.outcome != "approved"]
-    assert sorted(outcomes) == sorted(DeclineCode)
+    # B13's two are the challenge cards' (tests/billing/test_gateway_challenges.py).
+    assert sorted(outcomes) == sorted(set(DeclineCode) - {DeclineCode.AUTHENTICATION_REQUIRED,
+                                                           DeclineCode.AUTHENTICATION_FAILED})
     assert len({c.number for c in TEST_CARDS}) == len(TEST_CARDS)
 
 

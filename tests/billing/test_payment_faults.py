@@ -236,11 +236,11 @@ def test_m5_the_attempt_is_written_before_the_gateway_is_called(b, scene):
     seen = []
     real = b.gateway.charge
 
-    def charge(token, amount, key):
+    def charge(token, amount, key, off_session=False):
         with Session(b.session.get_bind()) as other:  # another process looking
             seen.append(other.scalars(select(UnconfirmedPayment.state).where(
                 UnconfirmedPayment.idempotency_key == key)).all())
-        return real(token, amount, key)
+        return real(token, amount, key, off_session)
     b.gateway.charge = charge
     try:
         payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), TOTAL, KEY)

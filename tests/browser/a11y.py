@@ -168,6 +168,9 @@ _TABBABLE_JS = """() => {""" + _PATH_JS + """ return [...document.querySelectorA
     'a[href], button, input, select, textarea, summary, [tabindex]')].filter(el => {
   if (el.disabled || el.tabIndex < 0 || el.type === 'hidden') return false;
   if (el.closest('[inert], [hidden]')) return false;
+  // Inside a closed disclosure: reached by opening it (its summary is the stop).
+  const closed = el.closest('details:not([open])');
+  if (closed && !(el.tagName === 'SUMMARY' && el.parentElement === closed)) return false;
   const s = getComputedStyle(el);
   if (s.visibility === 'hidden' || s.display === 'none') return false;
   if (el.type === 'radio' && el.name && !el.checked) {

@@ -92,7 +92,10 @@ def test_r21_r22_keyboard_only_pay_now_with_a_new_card_and_an_error(fresh_site, 
     assert page.is_checked("#method-2")
     wait_for_announcement(page, "Total to pay: SEK\xa015,780.00")
 
-    # The card form, field by field; the security code is forgotten.
+    # B12: "Pay only part of it now?" is the next stop (a closed disclosure), then the
+    # card form, field by field; the security code is forgotten.
+    page.keyboard.press("Tab")
+    assert focused(page)["tag"] == "summary" and focused(page)["text"] == "Pay only part of it now?"
     for field_id, text in (("card_number", "4242 4242 4242 4242"), ("exp_month", "4"),
                            ("exp_year", "2030"), ("cvc", None), ("holder", "Olivia Holm")):
         page.keyboard.press("Tab")

@@ -44,6 +44,8 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "methods.move": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/move"),
         "methods.set_default": ("olivia@example.com",
                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/default-method"),
+        "sandbox.challenge": ("anna@example.com", f"/en/sandbox/challenge/sbx_3ds_none?return_to=/en/accounts/"
+                                                  f"{demo.payg}/payments/authenticated/no-such-key"),
     }
 
 

@@ -33,6 +33,7 @@ PAGES = [  # (who, address)
     ("olivia@example.com", "/{lang}/accounts/{agreement}/invoices?status=paid"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/invoices/{paid}"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/profiles/{profile}/pay"),
+    ("olivia@example.com", "/{lang}/accounts/{agreement}/profiles/{profile}/pay?part=1000"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/payments"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/payments/{agreement_payment}"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/payment-methods"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import date, datetime
+from urllib.parse import urlsplit
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -166,6 +167,15 @@ def kept_query(leave_out: str | None = None) -> dict[str, list[str]]:
             if key in QUERY_PARAMETERS and key != leave_out}
 
 
+def alternate_url(lang: str | None) -> str:
+    """This page in `lang` (None: the language chooser), as an absolute address on
+    PORTAL_BASE_URL's host — hreflang links must be absolute, and the request's own
+    Host header is not to be trusted for it."""
+    path = same_page_in(lang) if lang else url_for("root")
+    base = urlsplit(current_app.config["PORTAL_BASE_URL"])
+    return f"{base.scheme}://{base.netloc}{path}"
+
+
 def same_page_in(lang: str) -> str:
     """This page in another language (the language switcher, hreflang)."""
     if request.endpoint is None or request.url_rule is None or "lang" not in request.url_rule.arguments:
@@ -302,6 +312,6 @@ def init_app(app: Flask, babel: Babel) -> None:
     # Same trimming as extraction (babel.cfg), so msgids match at run time.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters.update(money=money, day=day, moment=moment)
-    app.jinja_env.globals.update(same_page_in=same_page_in, LANGUAGE_NAMES=LANGUAGE_NAMES,
+    app.jinja_env.globals.update(same_page_in=same_page_in, alternate_url=alternate_url, LANGUAGE_NAMES=LANGUAGE_NAMES,
                                  SUPPORTED_LOCALES=SUPPORTED_LOCALES, current_lang=page_lang)
     app.add_url_rule("/", "root", root_redirect)

@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import Flask, Response, current_app, request, url_for
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+FAVICON = "img/favicon.svg"
 COMPRESSIBLE = {".css", ".js", ".svg", ".txt", ".json", ".map"}
 
 
@@ -94,7 +95,17 @@ def serve_static(filename: str) -> Response:
     return response.make_conditional(request)
 
 
+def favicon() -> Response:
+    """The icon, for those who ask for /favicon.ico (pages name it with <link rel="icon">)."""
+    asset = current_app.extensions["assets"].by_name[FAVICON]
+    response = Response(asset.data, mimetype=asset.mimetype)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.extensions["assets"] = Assets(app.static_folder, watch=app.debug)
     app.view_functions["static"] = serve_static
     app.jinja_env.globals["static_url"] = static_url
+    # Browsers and crawlers ask for /favicon.ico whatever the page says (issue 20 item 15).
+    app.add_url_rule("/favicon.ico", "favicon", favicon)

@@ -21,7 +21,7 @@ from tests.web.conftest import Browser, csrf_from
 # Routes that carry no ids of an account: checked on their own below.
 NO_IDS = {"static", "root", "pages.home", "auth.sign_in", "auth.sign_out", "pages.accessibility",
           "pages.baseline", "account.settings",
-          "sandbox.challenge"}  # B13: the sandbox bank's page, no account in it (tests/web/test_authentication_pages.py)
+          "sandbox.challenge", "favicon"}  # B13: the sandbox bank's page, no account in it (tests/web/test_authentication_pages.py)
 
 ADMIN, USER, OWNER, CONTRIBUTOR, MANAGER, READER = (
     "account_admin", "account_user", "owner", "contributor", "invoice_manager", "reader")

@@ -413,7 +413,7 @@ def test_every_route_is_fuzzed(app):
                                            "methods.add_card", "methods.move", "account.settings",
                                            "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
-    covered |= {"pages.accessibility", "pages.baseline"}  # take no input: nothing to fuzz
+    covered |= {"pages.accessibility", "pages.baseline", "favicon"}  # take no input: nothing to fuzz
     # B13: garbage keys, challenges and return addresses: tests/web/test_authentication_pages.py
     covered |= {"receipts.authenticated", "sandbox.challenge"}
     routes = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static", "root"}

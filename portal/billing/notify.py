@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import uuid4
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
@@ -67,6 +67,26 @@ def notify_users(session: Session, clock: Clock, account: BillingAccount, kind: 
     for user in users_with_roles(session, account.id, roles):
         session.add(Notice(user_id=user.id, account_id=account.id, kind=kind,
                            payload=payload, created_at=clock.now()))
+
+
+# Issue 20 item 1: notices that are about something that can stop being true.
+SUBSCRIPTION_NOTICES = ("payment_failed", "subscription_disable_warning", "subscription_disabled")
+INVOICE_NOTICES = ("invoice_ready", "invoice_past_due", "auto_charge_failed")
+
+
+def resolve_notices(session: Session, clock: Clock, account_id: int, *, subscription_ids=None,
+                    invoice_ids=None) -> None:
+    """A notice whose cause is gone goes away by itself: the subscriptions are paid
+    and active again, or the invoices are paid. `subscription_ids` / `invoice_ids`: a
+    list or a SELECT of ids. Set-based (a settlement may cover thousands)."""
+    for kinds, key, ids in ((SUBSCRIPTION_NOTICES, "subscription_id", subscription_ids),
+                            (INVOICE_NOTICES, "invoice_id", invoice_ids)):
+        if ids is None:
+            continue
+        session.execute(update(Notice).where(
+            Notice.account_id == account_id, Notice.dismissed_at.is_(None), Notice.kind.in_(kinds),
+            Notice.payload[key].as_integer().in_(ids)).values(dismissed_at=clock.now())
+            .execution_options(synchronize_session=False))
 
 
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,

@@ -382,6 +382,13 @@ def settleable_subscription(b: Billing, user: User, subscription_id: int,
     return subscription
 
 
+def last_payment_of(b: Billing, subscription: Subscription) -> int | None:
+    """The payment that last paid a charge of the subscription (its receipt), if any."""
+    return b.session.scalar(select(Charge.payment_id).where(
+        Charge.subscription_id == subscription.id, Charge.payment_id.is_not(None))
+        .order_by(Charge.payment_id.desc()).limit(1))
+
+
 @refusals_audited
 def quote_settlement(b: Billing, user: User, subscription_id: int,
                      chosen_method_id: int | None = None) -> SettlementQuote:
@@ -495,6 +502,10 @@ def pay_charges(b: Billing, method_ids: list[int], payment: Payment, first_metho
     expire_loaded(b.session, Subscription, ["status", "past_due_since", "disabled_on", "retry_count",
                                             "next_retry_on"])
     recount_outstanding(b.session, paid)
+    # Issue 20 item 1: "payment failed", "will be disabled" and "disabled" notices of the
+    # subscriptions now active go away by themselves.
+    notify.resolve_notices(b.session, b.clock, payment.account_id, subscription_ids=select(Subscription.id).where(
+        paid, Subscription.status == SubscriptionStatus.ACTIVE))
     return paid_names
 
 
@@ -819,6 +830,8 @@ def apply_to_invoices(b: Billing, invoices: list[Invoice], payment: Payment, amo
         if invoice.left.minor == 0:
             invoice.status, invoice.paid_on, invoice.payment_id = InvoiceStatus.PAID, b.clock.today(), payment.id
         applied.append(invoice)
+    notify.resolve_notices(b.session, b.clock, payment.account_id,  # issue 20 item 1
+                           invoice_ids=[i.id for i in applied if i.status == InvoiceStatus.PAID])
     if money_left:  # the money has been taken: every öre must be somewhere
         raise RuntimeError(f"payment {payment.id}: {money_left} of {amount_minor} went to no invoice")
     b.session.flush()

@@ -47,6 +47,8 @@ class Checkout:
     action_url: str
     back_url: str
     extra: dict = field(default_factory=dict)
+    # Settle balance: the payment that last paid (a page opened again after paying).
+    paid_by: Callable[[], int | None] | None = None
 
     def receipt_url(self, payment_id: int) -> str:
         return url_for("receipts.show", account_id=self.account.id, payment_id=payment_id)
@@ -79,6 +81,10 @@ def show(checkout: Checkout, status: int = 200, pay_form: PaymentForm | None = N
         quote = checkout.quote(method_id)
     except NothingToPay:  # paid meanwhile (a second tab, an old email's Pay now link)
         return nothing_left(checkout)
+    if checkout.kind == "settle" and quote.total.minor <= 0 and checkout.paid_by is not None:
+        payment_id = checkout.paid_by()  # Back after paying, or a second tab (issue 20 item 2)
+        if payment_id is not None:
+            return already_paid(checkout, payment_id)
     part = checkout.extra.get("part")  # B12: only this much of the total, now
     if pay_form is None:
         pay_form = PaymentForm(formdata=None, method=chosen, expected_total=str(quote.total.minor))
@@ -160,6 +166,17 @@ def challenge_url(waiting: AuthenticationRequired) -> str:
 def paid(checkout: Checkout, payment_id: int):
     """After Pay: the receipt (303, so a reload does not post again)."""
     return see_other_url(checkout.receipt_url(payment_id))
+
+
+def already_paid(checkout: Checkout, payment_id: int):
+    """The balance is paid: say so, and show the receipt — never the page that asks to pay."""
+    flash(_l("The balance is paid. Here is the receipt."), "success")
+    url = checkout.receipt_url(payment_id)
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return see_other_url(url)
 
 
 def nothing_left(checkout: Checkout):

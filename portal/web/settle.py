@@ -23,6 +23,7 @@ def _checkout(b: Billing, me: User, subscription: Subscription) -> checkout.Chec
             b, subscription, method_id, page_arg(), page_arg("chosen_page")),
         action_url=url_for("settle.pay", account_id=account.id, subscription_id=subscription.id),
         back_url=url_for("overview.show", account_id=account.id),
+        paid_by=lambda: payments.last_payment_of(b, subscription),
         extra={"subscription": subscription, "failed_method_id": subscription.payment_method_id,
                # R12: past due (disable date) or disabled (since, deletion date), as on Overview.
                "banners": [x for x in [accounts.subscription_banner(b, subscription)] if x],

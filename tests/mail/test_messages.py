@@ -51,14 +51,20 @@ def assert_in_language(received, lang: str) -> None:
 
 
 def assert_opens(browser, received, email: str, expect: str | None = None) -> str:
-    """B1: the email's link answers 200 for the person who acts on it."""
+    """B1: the email's link answers 200 for the person who acts on it — or, for a
+    balance paid since the email was sent, shows that payment's receipt (issue 20 item 2)."""
     sign_in_as(browser, email, received.path[1:3])
-    response = browser.get(received.path)
+    path = received.path
+    response = browser.get(path)
+    if response.status_code == 303 and path.endswith("/settle"):
+        assert "/payments/" in response.location, path
+        path = response.location
+        response = browser.get(path)
     html = response.get_data(as_text=True)
     assert response.status_code == 200, (received.path, html[:300])
     if expect:
         assert expect in html
-    browser.post(f"/{received.path[1:3]}/sign-out", {}, token_from=received.path)
+    browser.post(f"/{received.path[1:3]}/sign-out", {}, token_from=path)
     return html
 
 

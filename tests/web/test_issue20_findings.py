@@ -7,8 +7,9 @@ import re
 from sqlalchemy import select
 
 from portal.mail.render import render_email
-from portal.models import OutboxMessage
+from portal.models import Notice, OutboxMessage, User
 from tests.web.conftest import csrf_from, sign_in_as
+from tests.web.test_flows import pay_form, settle_url
 
 
 def test_i20_15_every_page_has_absolute_hreflang_links_a_description_and_an_icon(app, browser, demo):
@@ -44,3 +45,58 @@ def test_i20_11_a_swedish_email_names_its_role_in_swedish(app, browser, demo, b)
         html = render_email(app, message).get_body(("html",)).get_content()
         want = "e-postmeddelande" if message.locale == "sv" else "email message"
         assert f'aria-roledescription="{want}"' in html, message.template
+
+
+def test_i20_2_after_paying_back_or_a_second_tab_says_the_balance_is_paid_and_shows_the_receipt(browser, demo, b):
+    sign_in_as(browser, "anna@example.com", "sv")
+    html = browser.get(settle_url(demo, lang="sv") + f"?method={demo.spare_card}").get_data(as_text=True)
+    paid = browser.post(settle_url(demo, lang="sv"), pay_form(html))
+    assert paid.status_code == 303
+    back = browser.get(settle_url(demo, lang="sv") + f"?method={demo.spare_card}")  # Back, or another tab
+    assert back.status_code == 303 and back.location == paid.location  # the receipt, not "0,00 kr to pay"
+    receipt = browser.get(back.location).get_data(as_text=True)
+    assert "Saldot är betalt. Här är kvittot." in receipt and "gick inte igenom" not in receipt
+    swapped = browser.get(settle_url(demo, lang="sv") + f"?method={demo.spare_card}", headers={"HX-Request": "true"})
+    assert swapped.status_code == 200 and swapped.headers["HX-Redirect"] == paid.location
+
+
+def test_i20_1_a_notice_whose_cause_is_gone_goes_away_by_itself(browser, demo, b):
+    sign_in_as(browser, "anna@example.com", "sv")
+    before = browser.get(f"/sv/accounts/{demo.payg}/").get_data(as_text=True)
+    assert "gick inte igenom" in before  # the demo's payment-failed notice
+    html = browser.get(settle_url(demo, lang="sv") + f"?method={demo.spare_card}").get_data(as_text=True)
+    assert browser.post(settle_url(demo, lang="sv"), pay_form(html)).status_code == 303
+    after = browser.get(f"/sv/accounts/{demo.payg}/").get_data(as_text=True)
+    b.session.rollback()
+    left = b.session.scalars(select(Notice).where(Notice.account_id == demo.payg,
+                                                  Notice.dismissed_at.is_(None))).all()
+    assert not [n for n in left if n.payload.get("subscription_id") in (demo.production, demo.testing)]
+    assert "Webbshop – produktion gick inte igenom" not in after.replace("\xa0", " ")
+
+
+def test_i20_1_a_paid_invoices_notices_go_away(browser, demo, b):
+    sign_in_as(browser, "olivia@example.com", "en")
+    b.session.add(Notice(user_id=b.session.scalars(select(User.id).where(User.email == "olivia@example.com")).one(),
+                         account_id=demo.agreement, kind="invoice_past_due",
+                         payload={"invoice_id": demo.past_due, "number": "X", "amount_minor": 1, "currency": "SEK",
+                                  "due_on": "2026-11-01"}, created_at=b.clock.now()))
+    b.session.commit()
+    html = browser.get(f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/pay?invoice={demo.past_due}"
+                       "&method=new").get_data(as_text=True)
+    data = pay_form(html) | {"card_number": "4242424242424242", "exp_month": "12", "exp_year": "2031",
+                             "cvc": "123", "holder": "Olivia Holm"}
+    assert browser.post(f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/pay?invoice={demo.past_due}",
+                        data).status_code == 303
+    b.session.rollback()
+    assert b.session.scalars(select(Notice).where(Notice.kind == "invoice_past_due",
+                                                  Notice.dismissed_at.is_(None))).all() == []
+
+
+def test_i20_13_the_swap_announces_why_the_total_changed_and_that_card_fields_appeared(browser, demo):
+    sign_in_as(browser, "anna@example.com", "sv")
+    htmx = {"HX-Request": "true"}
+    own = browser.get(settle_url(demo, lang="sv") + f"?method={demo.second_card}", headers=htmx).get_data(as_text=True)
+    announced = re.search(r'data-announce="([^"]+)"', own).group(1).replace("\xa0", " ")
+    assert announced.startswith("Summa att betala: 3 107,00 kr.") and "har också utestående avgifter" in announced
+    new = browser.get(settle_url(demo, lang="sv") + "?method=new", headers=htmx).get_data(as_text=True)
+    assert "Fält för det nya kortets uppgifter har visats nedan." in re.search(r'data-announce="([^"]+)"', new).group(1)

@@ -71,8 +71,10 @@ def queries_while_rendering(app):
 @pytest.mark.parametrize("lang", ["sv", "en"])
 def test_a3_no_template_sends_a_query(browser, demo, b, queries_while_rendering, lang):
     anna = b.session.scalars(select(User).where(User.email == "anna@example.com")).one()
-    quote = payments.quote_settlement(b, anna, demo.testing, demo.spare_card)
-    payment = payments.settle_balance(b, anna, demo.testing, UseSavedCard(demo.spare_card), quote.total.minor,
+    # A settlement's receipt — of the second card's own balance, so the failed card's
+    # Settle balance pages below still have something to pay (a paid one shows the receipt).
+    quote = payments.quote_settlement(b, anna, demo.backup, demo.spare_card)
+    payment = payments.settle_balance(b, anna, demo.backup, UseSavedCard(demo.spare_card), quote.total.minor,
                                       f"templates-show-{lang}").id
     b.session.commit()
     agreement_payment = b.session.scalars(select(Invoice.payment_id).where(Invoice.id == demo.paid)).one()

@@ -57,6 +57,7 @@ def chromium():
         browser.close()
 
 
+@pytest.mark.chromium
 def test_every_email_is_accessible_html_in_both_languages(app, chromium):
     from axe_playwright_python.sync_playwright import Axe
 

@@ -4,11 +4,23 @@ and message, so a translator can act on them without reading Python.
 
 Decision: `translations/messages.pot` and the `.po` files are committed; compiled
 `.mo` files are not (they are built by `python3 dev.py serve|test` and by
-`flask translations compile`), so a stale `.mo` cannot be committed."""
+`flask translations compile`), so a stale `.mo` cannot be committed.
+
+Decision: the committed files name each message's source file but not its line
+(`#: templates/base.html`), and an extraction that finds the same messages leaves the
+template as it is (its creation date included): a translator's first `update` after
+unrelated code moved by a few lines changes nothing. The problems the check reports
+still name file and line: it extracts a fresh template of its own, with line numbers.
+Babel is pinned in pyproject.toml because its output format is part of these files.
+
+A language whose catalog exists but is not yet switched on (`SUPPORTED_LOCALES`) is in
+progress: the check reports only what would break it (unparsable file, placeholders,
+tags), not what is still untranslated, so `init fi` leaves the check green."""
 from __future__ import annotations
 
 import io
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +32,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po, write_po
 
 from portal.config import ROOT
+from portal.i18n import SUPPORTED_LOCALES
 
 TRANSLATIONS = ROOT / "translations"
 POT = TRANSLATIONS / "messages.pot"
@@ -47,29 +60,42 @@ def _pybabel(*args: str) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def extract(output: Path = POT) -> None:
-    """Read every marked string from portal/ and templates/ into the template catalog."""
-    args = ["extract", "-F", str(MAPPING), "--add-comments=Translators:", "--sort-by-file", "--no-wrap",
-            "--project=billing-portal", "--copyright-holder=Billing portal", "-o", str(output)]
-    for keyword in KEYWORDS:
-        args += ["-k", keyword]
-    _pybabel(*args, ".")
+def extract(output: Path = POT, *, line_numbers: bool = False) -> None:
+    """Read every marked string from portal/ and templates/ into the template catalog.
+    The file is left untouched when it already holds the same messages."""
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "messages.pot"
+        args = ["extract", "-F", str(MAPPING), "--add-comments=Translators:", "--sort-by-file", "--no-wrap",
+                f"--add-location={'full' if line_numbers else 'file'}",
+                "--project=billing-portal", "--copyright-holder=Billing portal", "-o", str(fresh)]
+        for keyword in KEYWORDS:
+            args += ["-k", keyword]
+        _pybabel(*args, ".")
+        if not (output.exists() and _same_messages(_read(output), _read(fresh))):
+            shutil.copyfile(fresh, output)
+
+
+def _same_messages(one: Catalog, other: Catalog) -> bool:
+    def content(catalog: Catalog) -> list[tuple]:
+        return [(m.context, m.id, m.locations, m.auto_comments, sorted(m.flags)) for m in catalog if m.id]
+    return content(one) == content(other)
 
 
 def locales(directory: Path = TRANSLATIONS) -> list[str]:
     return sorted(p.parent.parent.name for p in directory.glob("*/LC_MESSAGES/messages.po"))
 
 
-def update() -> None:
+def update(directory: Path = TRANSLATIONS) -> None:
     """Extract, then merge the template into every language (new messages empty,
     changed ones fuzzy); the English catalog is filled with the source text."""
-    extract()
-    _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-wrap", "--ignore-obsolete")
-    fill_source_catalog()
+    template = directory / "messages.pot"
+    extract(template)
+    _pybabel("update", "-i", str(template), "-d", str(directory), "--no-wrap", "--ignore-obsolete")
+    fill_source_catalog(directory)
 
 
-def fill_source_catalog() -> None:
-    path = _po(SOURCE_LOCALE)
+def fill_source_catalog(directory: Path = TRANSLATIONS) -> None:
+    path = _po(SOURCE_LOCALE, directory)
     catalog = _read(path)
     for message in catalog:
         if not message.id:
@@ -83,9 +109,25 @@ def fill_source_catalog() -> None:
     _write(path, catalog)
 
 
-def init(locale: str) -> None:
-    """Add a language: a new catalog from the template."""
-    _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", locale, "--no-wrap")
+def init(locale: str, directory: Path = TRANSLATIONS) -> None:
+    """Add a language: a new catalog from the template, in progress until the
+    language is switched on in `SUPPORTED_LOCALES`."""
+    _pybabel("init", "-i", str(directory / "messages.pot"), "-d", str(directory), "-l", locale, "--no-wrap")
+
+
+def in_progress(directory: Path = TRANSLATIONS, enabled=SUPPORTED_LOCALES) -> dict[str, tuple[int, int]]:
+    """Languages with a catalog that are not switched on: (translated, all) messages."""
+    progress = {}
+    for locale in locales(directory):
+        if locale in enabled or locale == SOURCE_LOCALE:
+            continue
+        try:
+            messages = [m for m in _read(_po(locale, directory)) if m.id]
+        except PoFileError:
+            continue  # check() reports it
+        done = [m for m in messages if not m.fuzzy and all(m.string if isinstance(m.string, tuple) else (m.string,))]
+        progress[locale] = (len(done), len(messages))
+    return progress
 
 
 def compile_all(directory: Path = TRANSLATIONS) -> list[str]:
@@ -108,9 +150,10 @@ def compile_all(directory: Path = TRANSLATIONS) -> list[str]:
     return errors
 
 
-def check(directory: Path = TRANSLATIONS, fresh: Path | None = None) -> list[Problem]:
+def check(directory: Path = TRANSLATIONS, fresh: Path | None = None, enabled=SUPPORTED_LOCALES) -> list[Problem]:
     """Everything a translator must fix before release; empty when all is well.
-    `fresh` is a template just extracted from the code (extracted here if not given)."""
+    `fresh` is a template just extracted from the code (extracted here if not given).
+    Languages not in `enabled` are in progress: only what would break them counts."""
     problems: list[Problem] = []
     template = _read(directory / "messages.pot")
     problems += _template_problems(template, _read(fresh or _fresh_template()))
@@ -121,7 +164,8 @@ def check(directory: Path = TRANSLATIONS, fresh: Path | None = None) -> list[Pro
         except PoFileError as exc:
             problems.append(Problem(_name(path), _line_of(exc), "", f"the file does not parse: {exc}"))
             continue
-        problems += _catalog_problems(path, catalog, template)
+        problems += _catalog_problems(path, catalog, template,
+                                      complete=locale in enabled or locale == SOURCE_LOCALE)
     return problems
 
 
@@ -142,12 +186,12 @@ def _read(path: Path) -> Catalog:
 
 def _write(path: Path, catalog: Catalog) -> None:
     with path.open("wb") as handle:
-        write_po(handle, catalog, width=0, sort_by_file=True, ignore_obsolete=True)
+        write_po(handle, catalog, width=0, sort_by_file=True, ignore_obsolete=True, include_lineno=False)
 
 
 def _fresh_template() -> Path:
     target = Path(tempfile.mkdtemp()) / "messages.pot"
-    extract(target)
+    extract(target, line_numbers=True)  # so problems name the line
     return target
 
 
@@ -163,6 +207,13 @@ def _template_problems(committed: Catalog, fresh: Catalog) -> list[Problem]:
     problems = []
     old = {_key(m): m for m in committed if m.id}
     new = {_key(m): m for m in fresh if m.id}
+    for key in new.keys() & old.keys():
+        if {file for file, _ in new[key].locations} != {file for file, _ in old[key].locations} or \
+                new[key].auto_comments != old[key].auto_comments:
+            file, line = _where(new[key], "?")
+            problems.append(Problem(file, line, _text(new[key].id),
+                                    "its source files or translator comments changed "
+                                    "(run: python3 dev.py translations update)"))
     for key in new.keys() - old.keys():
         file, line = _where(new[key], "?")
         problems.append(Problem(file, line, _text(new[key].id),
@@ -174,12 +225,12 @@ def _template_problems(committed: Catalog, fresh: Catalog) -> list[Problem]:
     return problems
 
 
-def _catalog_problems(path: Path, catalog: Catalog, template: Catalog) -> list[Problem]:
+def _catalog_problems(path: Path, catalog: Catalog, template: Catalog, complete: bool = True) -> list[Problem]:
     name = _name(path)
     problems = []
     translated = {_key(m): m for m in catalog if m.id}
     for message in template:
-        if message.id and _key(message) not in translated:
+        if complete and message.id and _key(message) not in translated:
             problems.append(Problem(name, 0, _text(message.id),
                                     "missing from this catalog (run: python3 dev.py translations update)"))
     for message in catalog:
@@ -190,12 +241,13 @@ def _catalog_problems(path: Path, catalog: Catalog, template: Catalog) -> list[P
             problems.append(Problem(name, message.lineno or 0, _text(message.id), problem))
 
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if message.fuzzy:
+        if message.fuzzy and complete:
             report("marked fuzzy: check the translation and remove the fuzzy flag")
         if isinstance(message.id, tuple) and len(strings) != catalog.num_plurals:
             report(f"needs {catalog.num_plurals} plural forms, has {len(strings)}")
         if any(not s for s in strings):
-            report("not translated (empty msgstr)")
+            if complete:
+                report("not translated (empty msgstr)")
             continue
         source = message.id if isinstance(message.id, tuple) else (message.id,)
         wanted = set(PLACEHOLDER.findall(" ".join(source)))

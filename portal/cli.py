@@ -253,8 +253,8 @@ def translations_compile() -> None:
 def translations_init(locale: str) -> None:
     """Add a language, e.g. `fi`."""
     catalogs.init(locale)
-    click.echo(f"Created translations/{locale}/LC_MESSAGES/messages.po — translate it, then add "
-               f"'{locale}' to SUPPORTED_LOCALES and LANGUAGE_NAMES in portal/i18n.py.")
+    click.echo(f"Created translations/{locale}/LC_MESSAGES/messages.po, in progress until switched on: "
+               f"translate it, then add '{locale}' to SUPPORTED_LOCALES and LANGUAGE_NAMES in portal/i18n.py.")
 
 
 @translations_cli.command("check")
@@ -264,6 +264,8 @@ def translations_check() -> None:
     problems = catalogs.check()
     for problem in problems:
         click.echo(str(problem))
+    for locale, (done, total) in catalogs.in_progress().items():
+        click.echo(f"{locale}: in progress, {done} of {total} messages translated (not switched on)")
     if problems:
         click.echo(f"{len(problems)} problem(s).", err=True)
         raise SystemExit(1)

@@ -4,6 +4,9 @@ placeholders or HTML tags differ, or plural forms are missing. A broken catalog 
 reported by the check and never crashes the portal."""
 from __future__ import annotations
 
+import re
+import shutil
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from babel.messages.pofile import write_po
 
 from portal import catalogs
 from portal.catalogs import TRANSLATIONS
+from portal.config import ROOT
 
 
 def test_catalogs_are_complete_and_up_to_date():
@@ -102,3 +106,65 @@ def test_a_broken_compiled_catalog_never_crashes_a_page(client):
 def test_extraction_uses_the_same_trimming_as_run_time(path):
     config = (Path(catalogs.ROOT) / path).read_text()
     assert "trimmed = true" in config and "silent = false" in config
+
+
+# --- Issue 20 item 10: a translator's first extract changes nothing ---------------------
+
+def _copy_of_the_catalogs(tmp_path: Path) -> Path:
+    folder = tmp_path / "translations"
+    shutil.copytree(TRANSLATIONS, folder, ignore=shutil.ignore_patterns("*.mo"))
+    return folder
+
+
+def test_i20_10_an_update_with_no_new_messages_rewrites_nothing(tmp_path):
+    folder = _copy_of_the_catalogs(tmp_path)
+    before = {path: path.read_bytes() for path in folder.rglob("*.po*")}
+    catalogs.update(folder)
+    assert {path: path.read_bytes() for path in folder.rglob("*.po*")} == before
+
+
+def test_i20_10_committed_catalogs_name_source_files_not_lines():
+    text = (TRANSLATIONS / "messages.pot").read_text(encoding="utf-8")
+    locations = [line for line in text.splitlines() if line.startswith("#: ")]
+    assert locations and not [line for line in locations if re.search(r":\d+\b", line)]
+
+
+def test_i20_10_babel_is_pinned_to_the_version_that_wrote_the_catalogs():
+    pinned = re.search(r'"Babel==([\d.]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert pinned == version("babel")
+    assert f"Generated-By: Babel {pinned}" in (TRANSLATIONS / "messages.pot").read_text(encoding="utf-8")
+
+
+def test_i20_10_a_new_language_is_in_progress_and_leaves_the_check_green(tmp_path):
+    folder = _copy_of_the_catalogs(tmp_path)
+    catalogs.init("fi", folder)
+    total = len([m for m in catalogs._read(folder / "messages.pot") if m.id])
+    assert catalogs.check(folder, fresh=folder / "messages.pot") == []
+    assert catalogs.in_progress(folder) == {"fi": (0, total)}
+    # Switched on, the same catalog is reported as untranslated.
+    assert catalogs.check(folder, fresh=folder / "messages.pot", enabled=("sv", "en", "fi"))
+
+
+def test_i20_10_an_in_progress_language_still_reports_what_would_break_it(tmp_path):
+    folder = _catalogs(tmp_path, ("Total %(amount)s", "", (), None), ("Pay now", "", (), None))
+    finnish = Catalog(locale="fi")
+    finnish.add("Total %(amount)s", "Yhteensä %(summa)s", locations=[("templates/x.html", 3)])
+    finnish.add("Pay now", "", locations=[("templates/x.html", 4)])
+    (folder / "fi/LC_MESSAGES").mkdir(parents=True)
+    with (folder / "fi/LC_MESSAGES/messages.po").open("wb") as handle:
+        write_po(handle, finnish)
+    problems = [str(p) for p in catalogs.check(folder, fresh=folder / "messages.pot", enabled=())]
+    assert [p for p in problems if "fi/LC_MESSAGES" in p and "placeholders differ" in p]
+    assert not [p for p in problems if "fi/LC_MESSAGES" in p and "not translated" in p]
+    assert catalogs.in_progress(folder, enabled=()) == {"fi": (1, 2), "sv": (0, 2)}
+
+
+def test_i20_10_the_check_reports_a_template_whose_comments_or_files_are_stale(tmp_path):
+    folder = _catalogs(tmp_path, ("Pay now", "Betala nu", (), None))
+    fresh = tmp_path / "fresh.pot"
+    catalog = Catalog()
+    catalog.add("Pay now", locations=[("templates/moved.html", 9)], auto_comments=["Translators: a button"])
+    with fresh.open("wb") as handle:
+        write_po(handle, catalog)
+    problems = [str(p) for p in catalogs.check(folder, fresh=fresh)]
+    assert any(p.startswith("templates/moved.html:9:") and "translator comments changed" in p for p in problems)

@@ -186,7 +186,7 @@ def _read(path: Path) -> Catalog:
 
 def _write(path: Path, catalog: Catalog) -> None:
     with path.open("wb") as handle:
-        write_po(handle, catalog, width=0, sort_by_file=True, ignore_obsolete=True, include_lineno=False)
+        write_po(handle, catalog, width=0, ignore_obsolete=True, include_lineno=False)  # order as extracted
 
 
 def _fresh_template() -> Path:

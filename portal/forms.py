@@ -76,10 +76,12 @@ class CardForm(PortalForm):
     card_number = StringField(_l("Card number"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the card number")), Length(max=30), _card_number],
         render_kw={"autocomplete": "cc-number", "inputmode": "numeric", "spellcheck": "false"})
+    # Translators: the card's expiry month (a field label, 1–12).
     exp_month = StringField(_l("Month"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the expiry month")),
         Regexp(r"^(0?[1-9]|1[0-2])$", message=_l("Enter the expiry month as a number from 1 to 12"))],
         render_kw={"autocomplete": "cc-exp-month", "inputmode": "numeric"})
+    # Translators: the card's expiry year (a field label, four digits).
     exp_year = StringField(_l("Year"), validators=[
         OnlyForNewCard(), DataRequired(_l("Enter the expiry year")),
         Regexp(r"^20[0-9][0-9]$", message=_l("Enter the expiry year with four digits, like 2030"))],
@@ -165,6 +167,7 @@ class TranslatedSelectField(SelectField):
 
 class SupportRequestForm(PortalForm):
     subscription = TranslatedSelectField(_l("Subscription (optional)"), choices=[])
+    # Translators: a support request's subject line (a field label).
     subject = StringField(_l("Subject"), validators=[
         DataRequired(_l("Enter a subject")),
         Length(max=SUBJECT_MAX, message=_l("The subject can be at most %(max)d characters long"))])

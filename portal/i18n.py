@@ -18,8 +18,8 @@ from babel.dates import get_timezone_location
 from babel.numbers import get_currency_precision
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
-from flask_babel import (Babel, Domain, format_currency, format_date, format_datetime, format_number, get_timezone,
-                         get_locale)
+from flask_babel import (Babel, Domain, format_currency, format_date, format_number, format_time, get_timezone,
+                         get_locale, gettext)
 from flask_login import current_user
 from werkzeug.routing import BaseConverter
 from wtforms.i18n import messages_path as wtforms_messages_path
@@ -271,13 +271,16 @@ class WTFormsCatalog:
         return self._catalog().ungettext(singular, plural, n)
 
 
-def moment(value: datetime | None, style: str = "medium") -> str:
-    """Date and time in the user's time zone (stored in UTC); remembered per zone, as
-    a list of payments formats 25 of them a page."""
+def moment(value: datetime | None) -> str:
+    """Date and time in the user's time zone (stored in UTC), to the minute, as people
+    write it: "25 november 2026 kl. 14:05", "November 25, 2026 at 2:05 PM". Remembered
+    per zone, as a list of payments formats 25 of them a page."""
     if value is None:
         return ""
-    return _remembered(("moment", value, style, str(get_locale()), str(get_timezone())),
-                       lambda: format_datetime(value, style))
+    # Translators: a moment: the date, then the time to the minute ("25 november 2026 kl. 14:05").
+    return _remembered(("moment", value, page_lang(), str(get_locale()), str(get_timezone())),
+                       lambda: gettext("%(date)s at %(time)s", date=format_date(value, "long"),
+                                       time=format_time(value, "short")))
 
 
 def remember_lang(response: Response) -> Response:

@@ -153,9 +153,16 @@ def card_name(method) -> str:
     return gettext("%(brand)s ending in %(last4)s", brand=brand, last4=method.last4)
 
 
-# Translators: the word that starts a banner on the Overview, before a colon; it says
-# how serious the message is (colour alone must not say it).
-BANNER_LEVEL = {"info": _l("Information"), "warning": _l("Warning"), "error": _l("Alert")}
+# The heading of the page's one banner: how serious it is (colour alone must not say it).
+BANNER_LEVEL = {
+    # Translators: banner level, the mildest: something to know, nothing to do.
+    "info": _l("Information"),
+    # Translators: banner level: something needs doing soon (a subscription is past due).
+    "warning": _l("Warning"),
+    # Translators: banner level, the most serious, above Warning: something must be done now
+    # (services have stopped). SPEC: "Åtgärd krävs".
+    "error": _l("Action required"),
+}
 
 
 def notice_text(notice) -> str:

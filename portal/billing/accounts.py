@@ -123,6 +123,7 @@ class Banner:
     day: date | None = None      # the date ahead: disabled on (past due), deleted on (disabled)
     count: int = 1
     since: date | None = None    # R12: the day it was disabled (kind 'disabled')
+    profile: BillingProfile | None = None  # kinds 'invoice_past_due' and 'bill_ready'
 
 
 BANNER_LIMIT = 3
@@ -142,9 +143,9 @@ def banners(b: Billing, account: BillingAccount, quotes: dict[int, InvoiceQuote]
         for profile in account.profiles:
             quote = (quotes or {}).get(profile.id) or invoice_quote(b.session, profile)
             if any(i.status == "past_due" for i in quote.invoices):
-                result.append(Banner("warning", "invoice_past_due"))
+                result.append(Banner("warning", "invoice_past_due", profile=profile))
             elif quote.invoices:
-                result.append(Banner("info", "bill_ready"))
+                result.append(Banner("info", "bill_ready", profile=profile))
     return sorted(result, key=lambda banner: ("error", "warning", "info").index(banner.level))
 
 
@@ -337,10 +338,20 @@ def paid_subscriptions(b: Billing, payment: Payment, page: int | None = 1,
     return paid_by(b.session, payment, page, per_page or max(1, paid_count(b.session, payment)))
 
 
-def notices_for(b: Billing, user: User, account_id: int) -> list[Notice]:
-    return list(b.session.scalars(select(Notice).where(
-        Notice.user_id == user.id, Notice.account_id == account_id, Notice.dismissed_at.is_(None))
-        .order_by(Notice.created_at.desc(), Notice.id.desc())))
+# Issue 20 item 3: notices that only repeat what the banner says while their cause
+# lasts (they go away with it, notify.resolve_notices); news stays a notice.
+NOTICES_THE_BANNER_COVERS = frozenset({"payment_failed", "subscription_disable_warning", "subscription_disabled",
+                                       "invoice_past_due"})
+
+
+def notices_for(b: Billing, user: User, account_id: int, banners: list[Banner] | None = None) -> list[Notice]:
+    """The user's notices, newest first; with `banners` (the page shows them), without
+    the notices those banners already say."""
+    query = select(Notice).where(Notice.user_id == user.id, Notice.account_id == account_id,
+                                 Notice.dismissed_at.is_(None))
+    if banners:
+        query = query.where(Notice.kind.not_in(NOTICES_THE_BANNER_COVERS))
+    return list(b.session.scalars(query.order_by(Notice.created_at.desc(), Notice.id.desc())))
 
 
 def dismiss_notice(b: Billing, user: User, account_id: int, notice_id: int) -> None:

@@ -242,6 +242,7 @@ def support_request_received(p: Payload, provider: str) -> Content:  # R13
         subject=_("We have received your support request"),
         heading=_("We have received your support request"),
         paragraphs=[_("Thank you. We have received your support request and will answer by email.")],
+        # Translators: the number a person quotes about a support request or payment (a label).
         facts=_facts((_("Reference"), f"#{p.text('request_id')}" if p.text("request_id") else ""),
                      (_("Subject"), p.text("subject"))),
         footer=_("You receive this email because you opened a support request in the %(provider)s "

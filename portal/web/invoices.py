@@ -41,6 +41,7 @@ def index(account_id: int):
 
 
 def _all_label():
+    # Translators: the invoice filter's choice that shows every billing profile or status.
     return _l("All")
 
 

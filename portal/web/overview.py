@@ -21,12 +21,13 @@ def show(account_id: int):
     payg = account.kind == AccountKind.PAY_AS_YOU_GO
     summaries = accounts.profile_summaries(b, me, account)
     counts = accounts.status_counts(b, account) if payg else None
+    banners = accounts.banners(b, account, {s.profile.id: s for s in summaries}, counts)
+    can_pay = {s.profile.id: access.decide(b.session, me, account, Action.PAY_INVOICES, s.profile.id)
+               for s in summaries}
     return render(
         "overview/overview.html", account=account, membership=membership,
         subscriptions=accounts.subscription_page(b, account, page_arg(), counts=counts) if payg else None,
         outstanding=accounts.total_outstanding(account, counts) if payg else None,
-        banners=accounts.banners(b, account, {s.profile.id: s for s in summaries}, counts),
-        notices=accounts.notices_for(b, me, account.id),
+        banners=banners, notices=accounts.notices_for(b, me, account.id, banners),
         settle=access.decide(b.session, me, account, Action.SETTLE),
-        summaries=[(s, access.decide(b.session, me, account, Action.PAY_INVOICES, s.profile.id))
-                   for s in summaries])
+        summaries=[(s, can_pay[s.profile.id]) for s in summaries], can_pay=can_pay)

@@ -168,3 +168,18 @@ def test_i20_10_the_check_reports_a_template_whose_comments_or_files_are_stale(t
         write_po(handle, catalog)
     problems = [str(p) for p in catalogs.check(folder, fresh=fresh)]
     assert any(p.startswith("templates/moved.html:9:") and "translator comments changed" in p for p in problems)
+
+
+# --- Issue 20 item 9: short or ambiguous strings explain themselves ----------------------
+
+AMBIGUOUS = ("Filter", "All", "Back", "Dismiss", "Reference", "Subject", "Pay", "Month", "Year", "When", "Who",
+             "What", "Summary", "Warning", "Action required", "Information", "Description")
+
+
+def test_i20_9_every_short_or_ambiguous_string_has_a_translator_comment():
+    template = {m.id: m for m in catalogs._read(TRANSLATIONS / "messages.pot") if m.id and not m.context}
+    missing = [text for text in AMBIGUOUS if not template[text].auto_comments]
+    assert not missing, f"add a '# Translators:' comment for: {missing}"
+    # ... and the comments reach the catalog a translator edits.
+    swedish = {m.id: m for m in catalogs._read(TRANSLATIONS / "sv/LC_MESSAGES/messages.po") if m.id}
+    assert all(swedish[text].auto_comments for text in AMBIGUOUS)

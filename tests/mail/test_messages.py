@@ -110,15 +110,15 @@ def test_r12_warned_7_and_1_days_before_disabling_then_told_the_deletion_date(
     # Past due since 13 Nov: disabled 13 Dec (30 days), data deleted 13 Mar (90 days).
     assert subjects == [
         "Betalningen misslyckades: Webbshop – produktion är förfallen",  # 1 Dec charge
-        "Påminnelse: Webbshop – produktion inaktiveras 13 december 2026",  # 6 Dec: 7 days before
-        "Påminnelse: Webbshop – produktion inaktiveras 13 december 2026",  # 12 Dec: 1 day before
+        "Påminnelse: Webbshop – produktion inaktiveras den 13 december 2026",  # 6 Dec: 7 days before
+        "Påminnelse: Webbshop – produktion inaktiveras den 13 december 2026",  # 12 Dec: 1 day before
         "Webbshop – produktion har inaktiverats",  # 13 Dec
     ]
     warning, disabled = production[1], production[3]
     assert warning.message["Date"].datetime.date() == date(2026, 12, 6)
     assert production[2].message["Date"].datetime.date() == date(2026, 12, 12)
     assert "Totalt utestående belopp: 4\xa0481,50\xa0kr" in warning.text  # both subscriptions on the card
-    assert "Prenumerationens data tas bort 13 mars 2027." in disabled.flat_text
+    assert "Prenumerationens data tas bort den 13 mars 2027." in disabled.flat_text
     for received in (warning, disabled):
         assert received.path == f"/sv/accounts/{demo.payg}/subscriptions/{demo.production}/settle"
     assert_opens(browser, disabled, "anna@example.com", "Reglera saldo")
@@ -127,15 +127,20 @@ def test_r12_warned_7_and_1_days_before_disabling_then_told_the_deletion_date(
     assert len(mail_to.received) == len(set(r.message["Message-ID"] for r in mail_to.received))
 
 
-def test_r12_the_warning_is_a_notice_too_dismissible_per_user(app, b, demo, clock, browser):
+def test_r12_the_warning_reaches_the_portal_in_its_one_banner(app, b, demo, clock, browser):
+    """The warning is stored as Anna's notice; on Overview the page's one banner says it
+    (with the Settle link) and the notice is not listed again under it (issue 20 item 3)."""
     run_cycle(b, clock, date(2026, 12, 6))
     sign_in_as(browser, "anna@example.com", "en")
     html = browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
-    assert "Reminder: Webbshop – produktion is past due and will be disabled on December 13, 2026" in html
-    notice = b.session.scalars(select(Notice).where(Notice.kind == "subscription_disable_warning")).first()
-    browser.post(f"/en/accounts/{demo.payg}/notices/{notice.id}/dismiss", {}, token_from=f"/en/accounts/{demo.payg}/")
-    html = browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
+    banner = html[html.index('aria-labelledby="banner-title"'):]
+    banner = banner[:banner.index("</div>")]
+    assert "Webbshop – produktion is past due and will be disabled on December 13, 2026" in banner
+    assert f"/subscriptions/{demo.production}/settle" in banner
     assert "Reminder: Webbshop – produktion is past due" not in html
+    b.session.rollback()
+    notice = b.session.scalars(select(Notice).where(Notice.kind == "subscription_disable_warning")).first()
+    assert notice is not None and notice.dismissed_at is None
 
 
 # --- R09 / R22: receipts --------------------------------------------------------------

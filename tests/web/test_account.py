@@ -71,14 +71,26 @@ def test_r13_support_request_needs_subject_and_description(browser, demo, b):
 
 
 def test_r01_notice_shown_and_dismissed_per_user(browser, demo, b):
+    """R01: the failed payment is a notice in the portal: while the subscription is
+    past due the page's one banner says it (the stored notice is not listed twice,
+    issue 20 item 3); news such as an expiring card is listed and dismissed per user."""
     sign_in_as(browser, "anna@example.com", "en")
     html = browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
-    assert "did not go through, so it is past due" in html
-    notice = b.session.scalars(select(Notice)).one()
+    assert "Webbshop – produktion is past due and will be disabled on" in html
+    assert "did not go through, so it is past due" not in html
+    [failed] = b.session.scalars(select(Notice)).all()
+    assert failed.kind == "payment_failed"
+    b.session.add(Notice(user_id=failed.user_id, account_id=demo.payg, kind="card_expiring",
+                         payload={"method": {"kind": "card", "brand": "visa", "last4": "4242"},
+                                  "expires_on": "2026-12-31"}, created_at=failed.created_at))
+    b.session.commit()
+    html = browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
+    assert "Visa ending in 4242 expires on" in html
+    notice = b.session.scalars(select(Notice).where(Notice.kind == "card_expiring")).one()
     response = browser.post(f"/en/accounts/{demo.payg}/notices/{notice.id}/dismiss", {},
                             token_from=f"/en/accounts/{demo.payg}/")
     assert response.status_code == 303
-    assert "did not go through, so it is past due" not in browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
+    assert "Visa ending in 4242 expires on" not in browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
 
 
 def test_someone_elses_notice_cannot_be_dismissed(browser, demo, b):

@@ -201,7 +201,7 @@ def test_r21_r22_pay_now_flow_without_javascript(browser, demo, b):
     assert response.status_code == 303
     assert "Payment received" in browser.get(response.location).get_data(as_text=True)
     listing = browser.get(f"/en/accounts/{demo.agreement}/invoices").get_data(as_text=True)
-    assert listing.count('status--paid">Paid<') == 3
+    assert listing.count('status--paid status--sentence">Paid on ') == 3
     b.session.rollback()  # end the read snapshot: see what the requests wrote
     assert {i.status for i in b.session.scalars(select(Invoice))} == {InvoiceStatus.PAID}
 

@@ -63,7 +63,7 @@ def test_i20_2_after_paying_back_or_a_second_tab_says_the_balance_is_paid_and_sh
 def test_i20_1_a_notice_whose_cause_is_gone_goes_away_by_itself(browser, demo, b):
     sign_in_as(browser, "anna@example.com", "sv")
     before = browser.get(f"/sv/accounts/{demo.payg}/").get_data(as_text=True)
-    assert "gick inte igenom" in before  # the demo's payment-failed notice
+    assert "Webbshop – produktion är förfallen" in before  # the banner says the demo's failed payment
     html = browser.get(settle_url(demo, lang="sv") + f"?method={demo.spare_card}").get_data(as_text=True)
     assert browser.post(settle_url(demo, lang="sv"), pay_form(html)).status_code == 303
     after = browser.get(f"/sv/accounts/{demo.payg}/").get_data(as_text=True)
@@ -97,6 +97,6 @@ def test_i20_13_the_swap_announces_why_the_total_changed_and_that_card_fields_ap
     htmx = {"HX-Request": "true"}
     own = browser.get(settle_url(demo, lang="sv") + f"?method={demo.second_card}", headers=htmx).get_data(as_text=True)
     announced = re.search(r'data-announce="([^"]+)"', own).group(1).replace("\xa0", " ")
-    assert announced.startswith("Summa att betala: 3 107,00 kr.") and "har också utestående avgifter" in announced
+    assert announced.startswith("Totalt att betala: 3 107,00 kr.") and "har också utestående avgifter" in announced
     new = browser.get(settle_url(demo, lang="sv") + "?method=new", headers=htmx).get_data(as_text=True)
     assert "Fält för det nya kortets uppgifter har visats nedan." in re.search(r'data-announce="([^"]+)"', new).group(1)

@@ -76,8 +76,9 @@ def test_b1_disabled_subscription_has_settle_link_and_deletion_date(browser, dem
 def test_b3_banners_on_overview(browser, demo):
     sign_in_as(browser, "anna@example.com", "en")
     html = browser.get(f"/en/accounts/{demo.payg}/").get_data(as_text=True)
-    assert "banner--error" in html and "will be deleted on" in html
-    assert "banner--warning" in html and "will be disabled on" in html
+    # One banner (issue 20 item 3), named by the worst level, saying both.
+    assert html.count('class="banner ') == 1 and "banner--error" in html
+    assert "will be deleted on" in html and "will be disabled on" in html
 
 
 def test_r02_b2_non_admin_is_not_offered_settle_and_told_why(browser, demo):

@@ -28,7 +28,7 @@ def test_m3_lost_answer_says_we_could_not_confirm_and_the_check_finds_the_paymen
     html = response.get_data(as_text=True)
     assert response.status_code == 503 and f'<html lang="{lang}">' in html
     assert all(text in html for text in texts)
-    assert "Nothing was charged" not in html and "Inga pengar har dragits" not in html  # not a lie
+    assert "Nothing was charged" not in html and "Ingenting har debiterats" not in html  # not a lie
     assert b.gateway.count_approved() == 1
     b.session.rollback()
     assert b.session.scalar(select(func.count()).select_from(UnconfirmedPayment)) == 1
@@ -48,7 +48,7 @@ def test_unreachable_gateway_says_nothing_was_charged(browser, demo, b):
     response = pay_with_new_card(browser, demo, "4000000000000523", "sv")
     html = response.get_data(as_text=True)
     assert response.status_code == 503
-    assert "Betaltjänsten svarar inte" in html and "Inga pengar har dragits" in html
+    assert "Betaltjänsten svarar inte" in html and "Ingenting har debiterats" in html
     assert f'href="{settle_url(demo, lang="sv")}">Försök igen<' in html
     assert b.gateway.charges_for() == []
     b.session.rollback()

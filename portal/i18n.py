@@ -158,7 +158,7 @@ def _takes_lang(endpoint: str) -> bool:
 # and never url_for's own (_external, _scheme, _anchor, _method), which would let a
 # query string steer the links a page builds.
 QUERY_PARAMETERS = frozenset({"page", "chosen_page", "method", "invoice", "status", "subscription",
-                              "before", "next", "first", "last", "topic"})
+                              "before", "next", "first", "last", "topic", "payment"})
 
 
 def kept_query(leave_out: str | None = None) -> dict[str, list[str]]:

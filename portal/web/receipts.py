@@ -11,6 +11,7 @@ from portal.models import PaymentPurpose
 from portal.web import checkout
 from portal.billing.clock import day_in_zone
 from portal.billing.details import details_for
+from portal.billing.ids import payment_reference
 from portal.documents import receipt_pdf
 from portal.wording import card_name
 from portal.web.common import account_for, page_arg, see_other, signed_in_blueprint, user
@@ -25,7 +26,9 @@ def show(account_id: int, payment_id: int):
     b = billing()
     payment = accounts.payment_of(b, user(), account_id, payment_id)
     return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
+                  reference=payment_reference(payment.id),
                   paid=accounts.paid_subscriptions(b, payment, page_arg()),
+                  not_active=accounts.paid_but_not_active(b, payment),
                   offer_default=methods.offer_as_default(b, user(), payment))
 
 

@@ -170,6 +170,7 @@ QUERIES = [  # (who, path) with every query parameter the pages read
     ("anna", "/sv/accounts/{payg}/payments.csv", ["first", "last"]),
     ("anna", "/sv/accounts/{payg}/payment-methods/move", ["subscriptions", "to"]),
     ("anna", "/sv/accounts/{payg}/support", ["topic"]),
+    ("anna", "/sv/accounts/{payg}/support", ["payment"]),
     ("anna", "/sv/settings", ["next"]),
     ("anna", "/sv/", ["next"]),
     ("anna", "/sv/sign-in", ["next"]),

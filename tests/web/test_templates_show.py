@@ -22,6 +22,7 @@ PAGES = [  # (who, address)
     ("anna@example.com", "/{lang}/accounts/{payg}/payments/{payment}"),
     ("anna@example.com", "/{lang}/accounts/{payg}/notifications"),
     ("anna@example.com", "/{lang}/accounts/{payg}/support"),
+    ("anna@example.com", "/{lang}/accounts/{payg}/support?payment={payment}"),  # issue 20 item 4
     ("anna@example.com", "/{lang}/accounts/{payg}/audit"),
     ("anna@example.com", "/{lang}/accounts/{payg}/payments"),
     ("anna@example.com", "/{lang}/accounts/{payg}/payment-methods"),

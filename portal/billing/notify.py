@@ -105,12 +105,14 @@ def resolve_notices(session: Session, clock: Clock, account_id: int, *, subscrip
 
 
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,
-          actor: User | None = None, profile_id: int | None = None, **details: Any) -> None:
+          actor: User | None = None, profile_id: int | None = None, **details: Any) -> AuditEvent:
     """Who (actor; None for the billing cycle), when, what (action + details; never
     card numbers or CVCs). `profile_id` lets that profile's owners see the event."""
-    session.add(AuditEvent(at=clock.now(), actor_user_id=actor.id if actor else None,
-                           account_id=account_id, billing_profile_id=profile_id,
-                           action=action, details=details))
+    event = AuditEvent(at=clock.now(), actor_user_id=actor.id if actor else None,
+                       account_id=account_id, billing_profile_id=profile_id,
+                       action=action, details=details)
+    session.add(event)
+    return event
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -120,6 +120,7 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "settle.start": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/settle", "subscription"),
     "receipts.show": ("anna", "/sv/accounts/{payg}/payments/{id}", "payment"),
     "receipts.pdf": ("anna", "/sv/accounts/{payg}/payments/{id}/pdf", "payment"),
+    "receipts.declined": ("anna", "/sv/accounts/{payg}/payments/declined/{id}", "attempt"),
     "invoices.index": ("olivia", "/sv/accounts/{id}/invoices", "account"),
     "invoices.detail": ("olivia", "/sv/accounts/{agreement}/invoices/{id}", "invoice"),
     "invoices.pdf": ("olivia", "/sv/accounts/{agreement}/invoices/{id}/pdf", "invoice"),

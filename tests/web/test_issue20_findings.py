@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from portal.mail.render import render_email
+from portal.demo import DEMO_PASSWORD
 from portal.models import Notice, OutboxMessage, Payment, Subscription, SubscriptionStatus, User
-from tests.web.conftest import csrf_from, sign_in_as
+from tests.web.conftest import Browser, csrf_from, sign_in_as
 from tests.web.test_flows import pay_form, settle_url
 
 
@@ -173,3 +174,61 @@ def test_i20_4_a_deleted_subscription_is_never_called_active(app, browser, demo,
     assert "Arkiv" not in active and "Webbshop – produktion" in active
     assert "Dessa prenumerationer har tagits bort: deras avgifter är betalda, men en borttagen prenumeration " \
            "kan inte bli aktiv igen: Arkiv." in text
+
+
+# --- item 5: languages --------------------------------------------------------------
+
+def _language_link(html, lang):
+    return re.search(rf'<a href="([^"]+)" hreflang="{lang}" lang="{lang}">', html).group(1)
+
+
+def test_i20_5_the_decline_pages_language_link_leads_to_the_decline_in_the_other_language(app, browser, demo, b):
+    sign_in_as(browser, "anna@example.com", "sv")
+    declined = _settle(browser, demo, demo.failed_card)
+    assert declined.status_code == 402  # the POST's answer is the decline page, as before
+    html = declined.get_data(as_text=True)
+    link = _language_link(html, "en")
+    assert re.fullmatch(rf"/en/accounts/{demo.payg}/payments/declined/\d+", link), link
+    english = browser.get(link)
+    page = english.get_data(as_text=True)
+    assert english.status_code == 200 and "The payment was declined" in page and "not enough funds" in page
+    assert f'href="/en/accounts/{demo.payg}/subscriptions/{demo.production}/settle">Try again</a>' in page
+    assert _language_link(page, "sv") == link.replace("/en/", "/sv/", 1)  # and back
+    assert "Betalningen nekades" in browser.get(link.replace("/en/", "/sv/", 1)).get_data(as_text=True)
+    # Only the person whose payment it was sees it: another user of the account, or anyone else, gets 404.
+    erik = Browser(app.test_client())
+    sign_in_as(erik, "erik@example.com", "en")
+    assert erik.get(link).status_code == 404
+    olivia = Browser(app.test_client())
+    sign_in_as(olivia, "olivia@example.com", "en")
+    assert olivia.get(link).status_code == 404
+    assert olivia.get(link.replace(str(demo.payg), str(demo.agreement))).status_code == 404
+    # Reading it charges nothing and changes nothing.
+    b.session.rollback()
+    assert b.gateway.count_approved() == 0
+    assert b.session.get(Subscription, demo.production).status == SubscriptionStatus.PAST_DUE
+
+
+def test_i20_5_signing_in_from_sv_leads_to_ones_own_language(app, browser, demo, b):
+    anna = b.session.scalars(select(User).where(User.email == "anna@example.com")).one()
+    anna.locale = "en"  # My settings: English
+    b.session.commit()
+    page = f"/sv/accounts/{demo.payg}/payments"
+    response = browser.post(f"/sv/sign-in?next={page}", {"email": "anna@example.com", "password": DEMO_PASSWORD},
+                            token_from="/sv/sign-in")
+    assert response.status_code == 303
+    assert response.location == f"/en/accounts/{demo.payg}/payments"
+    assert "lang=en" in "; ".join(response.headers.getlist("Set-Cookie"))
+    assert "Payments" in browser.get(response.location).get_data(as_text=True)
+    # Without a page to return to: their own language's home; `/` follows the cookie.
+    other = Browser(app.test_client())
+    home = other.post("/sv/sign-in", {"email": "anna@example.com", "password": DEMO_PASSWORD})
+    assert home.location == "/en/"
+    assert other.get("/").location.endswith("/en/")
+
+
+def test_i20_5_swedish_the_default_does_not_move_someone_reading_in_english(browser, demo):
+    """Everyone has Swedish until they choose: signing in from /en/ stays in English."""
+    response = browser.post(f"/en/sign-in?next=/en/accounts/{demo.payg}/", {"email": "anna@example.com",
+                                                                         "password": DEMO_PASSWORD})
+    assert response.location == f"/en/accounts/{demo.payg}/"

@@ -97,11 +97,13 @@ class InvalidCard(BillingError):
 
 class CardDeclined(BillingError):
     """The gateway declined the charge (R10). `reason` is a decline code of
-    portal.billing.gateway.DeclineCode."""
+    portal.billing.gateway.DeclineCode. `attempt_id`: the decline's record (its audit
+    event) for a payment a person made, so its page can be shown again by address."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, attempt_id: int | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.attempt_id = attempt_id
 
 
 class GatewayUnavailable(BillingError):

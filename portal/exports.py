@@ -17,6 +17,7 @@ from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
 
 from portal.billing.clock import day_in_zone
+from portal.billing.ids import payment_reference
 from portal.billing.history import PaymentRow
 from portal.models import Invoice
 from portal.wording import INVOICE_STATUS, PAYMENT_PURPOSE, card_name
@@ -91,7 +92,7 @@ def day_cell(value: date | None) -> str:
 
 def payment_cells(row: PaymentRow, zone: ZoneInfo, dialect: Dialect) -> list[str]:
     p = row.payment
-    return [day_cell(day_in_zone(p.created_at, zone)), str(p.id), str(PAYMENT_PURPOSE.get(p.purpose, p.purpose)),
+    return [day_cell(day_in_zone(p.created_at, zone)), payment_reference(p.id), str(PAYMENT_PURPOSE.get(p.purpose, p.purpose)),
             amount_cell(p.amount_minor, p.currency, dialect), p.currency, card_name(p.payment_method),
             " ".join(row.invoices), str(row.subscription_count) if row.subscription_count else ""]
 
@@ -103,7 +104,7 @@ def invoice_cells(invoice: Invoice, dialect: Dialect) -> list[str]:
             amount_cell(invoice.credits_applied_minor, invoice.currency, dialect),
             amount_cell(invoice.amount_due.minor, invoice.currency, dialect), invoice.currency,
             str(INVOICE_STATUS[invoice.status]), day_cell(invoice.paid_on),
-            str(invoice.payment_id) if invoice.payment_id else ""]
+            payment_reference(invoice.payment_id) if invoice.payment_id else ""]
 
 
 def csv_lines(columns: tuple[Column, ...], rows: Iterable, cells: Callable[[object], list[str]],

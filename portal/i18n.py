@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import date, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -158,7 +158,7 @@ def _takes_lang(endpoint: str) -> bool:
 # and never url_for's own (_external, _scheme, _anchor, _method), which would let a
 # query string steer the links a page builds.
 QUERY_PARAMETERS = frozenset({"page", "chosen_page", "method", "invoice", "status", "subscription",
-                              "before", "next", "first", "last", "topic"})
+                              "before", "next", "first", "last", "topic", "payment"})
 
 
 def kept_query(leave_out: str | None = None) -> dict[str, list[str]]:
@@ -176,8 +176,37 @@ def alternate_url(lang: str | None) -> str:
     return f"{base.scheme}://{base.netloc}{path}"
 
 
+def answer_in(lang: str) -> None:
+    """From here on this request leads to `lang`: the links it makes, and the `lang`
+    cookie (remember_lang) — after sign-in, the person's own language (issue 20 item 5)."""
+    if lang in SUPPORTED_LOCALES:
+        g.lang = lang
+
+
+def path_in(path: str, lang: str) -> str:
+    """A same-site path with its language prefix (one this app answers) changed to
+    `lang`; a path without one is left as it is."""
+    parts = urlsplit(path)
+    segments = parts.path.split("/", 2)  # "", "sv", the rest
+    if len(segments) >= 2 and segments[1] in url_locales(current_app):
+        segments[1] = lang
+        return urlunsplit(parts._replace(path="/".join(segments)))
+    return path
+
+
+def this_page_is(endpoint: str, **values) -> None:
+    """This response shows a page whose own address is not the request's — a POST
+    answered with a page that also has a GET address (the decline page): the language
+    switch and hreflang lead there, not to the POST's address."""
+    g.page_address = (endpoint, values)
+
+
 def same_page_in(lang: str) -> str:
     """This page in another language (the language switcher, hreflang)."""
+    page = g.get("page_address")
+    if page is not None:
+        endpoint, values = page
+        return url_for(endpoint, **{**values, "lang": lang})
     if request.endpoint is None or request.url_rule is None or "lang" not in request.url_rule.arguments:
         return url_for("pages.home", lang=lang)
     return url_for(request.endpoint, **kept_query(), **{**(request.view_args or {}), "lang": lang})

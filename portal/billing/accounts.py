@@ -338,6 +338,14 @@ def paid_subscriptions(b: Billing, payment: Payment, page: int | None = 1,
     return paid_by(b.session, payment, page, per_page or max(1, paid_count(b.session, payment)))
 
 
+def paid_but_not_active(b: Billing, payment: Payment) -> dict[str, list[str]]:
+    """A receipt's subscriptions that are not active now, by name (issue 20 item 4):
+    {"deleted": [...], "still_owing": [...]}; none for a payment of invoices."""
+    if payment.billing_profile_id is not None:  # it paid invoices
+        return {"deleted": [], "still_owing": []}
+    return notify.paid_but_not_active(b.session, payment.id)
+
+
 # Issue 20 item 3: notices that only repeat what the banner says while their cause
 # lasts (they go away with it, notify.resolve_notices); news stays a notice.
 NOTICES_THE_BANNER_COVERS = frozenset({"payment_failed", "subscription_disable_warning", "subscription_disabled",

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
+from portal.billing import ids
 from portal.billing.remittance import RemittanceDetails
 from portal.billing.seller import Seller
 from portal.billing.details import reverse_charge
@@ -150,7 +151,7 @@ def receipt_document(payment, seller: Seller, details: BillingDetails | None, pa
     amount = Money(payment.amount_minor, payment.currency)
     # What was paid carried Swedish VAT: pay-as-you-go charges are billed at the
     # VAT-inclusive price whoever the buyer is (reverse charge applies to invoices).
-    return ReceiptDocument(reference=payment.gateway_reference, paid_on=paid_on, seller=seller, buyer=buyer,
+    return ReceiptDocument(reference=ids.payment_reference(payment.id), paid_on=paid_on, seller=seller, buyer=buyer,
                            amount=amount, vat=vat_included(amount), method=method,
                            subscriptions=subscriptions, invoices=invoices)
 

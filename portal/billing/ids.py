@@ -1,4 +1,5 @@
-"""Ids as they arrive from outside: anything that cannot be a row's id is no row."""
+"""Ids as they arrive from outside: anything that cannot be a row's id is no row; and
+the one id a person quotes for a payment."""
 from __future__ import annotations
 
 from typing import TypeVar
@@ -20,3 +21,11 @@ def get(session: Session, model: type[T], value: object, options=()) -> T | None
     """The row with this id, or None for anything that cannot be one; `options`
     (e.g. joinedload) load what the caller needs next in the same query."""
     return session.get(model, value, options=options) if is_id(value) else None
+
+
+def payment_reference(payment_id: int) -> str:
+    """What a customer quotes for a payment (issue 20 item 4): its number — short,
+    stable, the same on the receipt page, its PDF and email, in a support request and
+    in the exports' Payment ID column. The gateway's own reference (`gateway_reference`)
+    is for staff and the gateway's ledger, never what a customer is told to quote."""
+    return str(payment_id)

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from portal.billing.clock import Clock
 from portal.errors import NotAuthorized
 from portal.billing.transaction import in_write_transaction, write_transaction
-from portal.models import (AuditEvent, BillingAccount, Notice, OutboxMessage, Role,
-                           RoleAssignment, User)
+from portal.models import (AuditEvent, BillingAccount, Charge, Notice, OutboxMessage, Role,
+                           RoleAssignment, Subscription, SubscriptionStatus, User)
 
 CONTACT_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER)
 ACTING_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER, Role.CONTRIBUTOR, Role.INVOICE_MANAGER)
@@ -55,11 +55,26 @@ def queue_email(session: Session, clock: Clock, account: BillingAccount, templat
 def queue_receipt(session: Session, clock: Clock, account: BillingAccount, payer: User | None,
                   details: dict[str, Any]) -> None:
     """A receipt goes to the billing address and, in their own language (B10), to the
-    person who paid, unless that is the same address."""
+    person who paid, unless that is the same address. A receipt that paid charges of
+    subscriptions says which of them are not active now (issue 20 item 4): deleted ones
+    (their charges are still owed, R12, but they are never re-enabled) and, after a
+    partial payment, those that still owe (B12)."""
+    if details.get("subscriptions") and details.get("payment_id"):
+        details = {**details, **paid_but_not_active(session, details["payment_id"])}
     queue_email(session, clock, account, "receipt", details)
     if payer is not None and payer.email.strip().lower() != account.notification_email.strip().lower():
         queue_email(session, clock, account, "receipt", {**details, "payer_copy": True},
                     to_address=payer.email, locale=payer.locale)
+
+
+def paid_but_not_active(session: Session, payment_id: int) -> dict[str, list[str]]:
+    """The subscriptions a payment paid charges of that are not active after it, by
+    name: {"deleted": [...], "still_owing": [...]} (the rest are active)."""
+    rows = session.execute(select(Subscription.name, Subscription.status).where(
+        Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment_id)),
+        Subscription.status != SubscriptionStatus.ACTIVE).order_by(Subscription.id)).all()
+    return {"deleted": [name for name, status in rows if status == SubscriptionStatus.DELETED],
+            "still_owing": [name for name, status in rows if status != SubscriptionStatus.DELETED]}
 
 
 def notify_users(session: Session, clock: Clock, account: BillingAccount, kind: str,
@@ -90,12 +105,14 @@ def resolve_notices(session: Session, clock: Clock, account_id: int, *, subscrip
 
 
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,
-          actor: User | None = None, profile_id: int | None = None, **details: Any) -> None:
+          actor: User | None = None, profile_id: int | None = None, **details: Any) -> AuditEvent:
     """Who (actor; None for the billing cycle), when, what (action + details; never
     card numbers or CVCs). `profile_id` lets that profile's owners see the event."""
-    session.add(AuditEvent(at=clock.now(), actor_user_id=actor.id if actor else None,
-                           account_id=account_id, billing_profile_id=profile_id,
-                           action=action, details=details))
+    event = AuditEvent(at=clock.now(), actor_user_id=actor.id if actor else None,
+                       account_id=account_id, billing_profile_id=profile_id,
+                       action=action, details=details)
+    session.add(event)
+    return event
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -29,8 +29,8 @@ from portal.billing.gateway import (CardDetails, CardToken, GatewayError, Gatewa
 from portal.money import Money
 from portal.billing.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, AttemptState, BillingAccount, BillingProfile, Charge, ChargeStatus, Invoice,
-                           InvoicePayment, InvoiceStatus, MethodKind, Payment, PaymentMethod,
+from portal.models import (AccountKind, AttemptState, AuditEvent, BillingAccount, BillingProfile, Charge,
+                           ChargeStatus, Invoice, InvoicePayment, InvoiceStatus, MethodKind, Payment, PaymentMethod,
                            PaymentPurpose, Subscription, SubscriptionStatus,
                            UnconfirmedPayment, User)
 
@@ -174,8 +174,12 @@ def _charge(b: Billing, token: str, amount: Money, attempt: _Attempt, user: User
         raise AuthenticationRequired(attempt.account_id, attempt.key, result.challenge)
     if not result.approved:
         reason = str(result.decline_code or "generic_decline")
-        _close_attempt(b, attempt, user, "payment.declined", reason=reason)
-        raise CardDeclined(reason)
+        # What was being paid, so the decline can be shown again, by its own address
+        # (issue 20 item 5: the page in the other language), with its way back.
+        target = {"subscription_id": attempt.subscription_id, "invoice_ids": attempt.invoice_ids}
+        attempt_id = _close_attempt(b, attempt, user, "payment.declined", reason=reason,
+                                    **{name: value for name, value in target.items() if value})
+        raise CardDeclined(reason, attempt_id)
     assert result.reference is not None
     return result.reference
 
@@ -219,16 +223,19 @@ def _attempt_details(attempt: _Attempt) -> dict:
     return {**amount, "method": attempt.method}
 
 
-def _close_attempt(b: Billing, attempt: _Attempt, user: User | None, action: str, **extra) -> None:
+def _close_attempt(b: Billing, attempt: _Attempt, user: User | None, action: str, **extra) -> int:
     """A decline (R10), a charge that certainly never reached the gateway, or a key
     the gateway knows for another charge: nothing was charged, nothing changes but the
-    audit log; the attempt is gone."""
+    audit log; the attempt is gone. Its audit event (the id returned) is what is left."""
     with write_transaction(b.session):
         lock_account(b.session, attempt.account_id)  # always the account first, then its attempt
         _forget_unconfirmed(b, attempt.key)
-        notify.audit(b.session, b.clock, action, account_id=attempt.account_id, actor=user,
-                     profile_id=attempt.profile_id, purpose=str(attempt.purpose),
-                     idempotency_key=attempt.key, **extra, **_attempt_details(attempt))
+        event = notify.audit(b.session, b.clock, action, account_id=attempt.account_id, actor=user,
+                             profile_id=attempt.profile_id, purpose=str(attempt.purpose),
+                             idempotency_key=attempt.key, **extra, **_attempt_details(attempt))
+        b.session.flush()
+        event_id = event.id
+    return event_id
 
 
 def _awaiting_action(b: Billing, attempt: _Attempt, user: User | None, challenge: str) -> None:
@@ -789,6 +796,35 @@ def awaiting_purpose(b: Billing, user: User, account_id: int, key: str) -> Waiti
         UnconfirmedPayment.idempotency_key == key, UnconfirmedPayment.account_id == account_id,
         UnconfirmedPayment.user_id == user.id)).first()
     return WaitingAttempt(*row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class DeclinedAttempt:
+    """A declined payment as its decline page shows it again (issue 20 item 5): why,
+    and what it paid for (where "Try again" leads)."""
+    reason: str
+    purpose: PaymentPurpose | None
+    subscription_id: int | None
+    billing_profile_id: int | None
+    invoice_ids: list[int] | None
+
+
+def declined_attempt(b: Billing, user: User, account_id: int, attempt_id: int) -> DeclinedAttempt:
+    """The decline `attempt_id` (its audit event), for the person whose payment it was
+    only: anyone else's, another account's or anything else is NotFound. Read only."""
+    account = access.get_account(b.session, user, account_id)
+    event = ids.get(b.session, AuditEvent, attempt_id)
+    if (event is None or event.action != "payment.declined" or event.account_id != account.id
+            or event.actor_user_id != user.id):
+        raise NotFound("payment attempt")
+    d = event.details or {}
+    purpose = d.get("purpose")
+    invoice_ids = [i for i in d.get("invoice_ids") or [] if ids.is_id(i)]
+    return DeclinedAttempt(
+        reason=str(d.get("reason") or "generic_decline"),
+        purpose=PaymentPurpose(purpose) if purpose in {str(p) for p in PaymentPurpose} else None,
+        subscription_id=d.get("subscription_id") if ids.is_id(d.get("subscription_id")) else None,
+        billing_profile_id=event.billing_profile_id, invoice_ids=invoice_ids or None)
 
 
 @refusals_audited

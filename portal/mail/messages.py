@@ -11,10 +11,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from babel.lists import format_list
-from flask_babel import get_locale, gettext as _
+from flask_babel import get_locale, get_translations, gettext as _
 
 from portal.money import Money
-from portal.i18n import day, money
+from portal.billing.history import NAMES_SHOWN
+from portal.billing.ids import payment_reference
+from portal.i18n import day, money, number
 from portal.wording import FAILURE_REASON, card_name
 
 
@@ -186,11 +188,41 @@ def invoice_past_due(p: Payload, provider: str) -> Content:  # R01-like for invo
         footer=_billing_footer(p, provider))
 
 
+def _some(names: list[str]) -> str:
+    """The first few names and how many more (issue 20 item 4: a settlement of 300
+    subscriptions is not a 300-name sentence), as the Payments page lists them."""
+    rest = len(names) - NAMES_SHOWN
+    if rest <= 0:
+        return format_list(names, locale=get_locale())  # "A, B och C"
+    # The plural form chosen by the count, the count in the language's digits ("1 234").
+    more = get_translations().ungettext("and %(num)s more", "and %(num)s more", rest) % {"num": number(rest)}
+    return ", ".join(names[:NAMES_SHOWN]) + " " + more
+
+
+def _left_out(names: list[str], *others: list[str]) -> list[str]:
+    """`names` less those in `others` (as often as they occur there)."""
+    left, out = list(names), [name for group in others for name in group]
+    for name in out:
+        if name in left:
+            left.remove(name)
+    return left
+
+
 def receipt(p: Payload, provider: str) -> Content:  # R09, R22
     paragraphs = [_("Thank you. %(amount)s was paid with %(method)s.", amount=p.money(), method=p.method())]
-    if p.names("subscriptions"):
+    paid = [str(v) for v in p.raw.get("subscriptions") or [] if v]
+    deleted = [str(v) for v in p.raw.get("deleted") or [] if v]
+    owing = [str(v) for v in p.raw.get("still_owing") or [] if v]
+    active = _left_out(paid, deleted, owing)
+    if active:
         paragraphs.append(_("These subscriptions are paid and active: %(subscriptions)s.",
-                            subscriptions=p.names("subscriptions")))
+                            subscriptions=_some(active)))
+    if owing:  # B12: a transfer that paid their oldest charges only
+        paragraphs.append(_("These subscriptions still owe charges and are not active yet: %(subscriptions)s.",
+                            subscriptions=_some(owing)))
+    if deleted:  # never re-enabled (M4); their charges were still owed (R12)
+        paragraphs.append(_("These subscriptions have been deleted: their charges are paid, but a deleted "
+                            "subscription cannot be active again: %(subscriptions)s.", subscriptions=_some(deleted)))
     if p.names("invoices") and p.raw.get("left_minor"):  # B12: paid in part
         paragraphs.append(_("It was applied to these invoices, the oldest due first: %(invoices)s. "
                             "%(left)s is left to pay.", invoices=p.names("invoices"), left=p.money("left_minor")))
@@ -202,7 +234,9 @@ def receipt(p: Payload, provider: str) -> Content:  # R09, R22
     return Content(
         subject=_("Receipt for your payment of %(amount)s", amount=p.money()),
         heading=_("Payment received"), paragraphs=paragraphs,
-        facts=_facts((_("Amount"), p.money()), (_("Payment method"), p.method())),
+        facts=_facts((_("Payment ID"), payment_reference(p.raw["payment_id"])
+                                         if isinstance(p.raw.get("payment_id"), int) else ""), (_("Amount"), p.money()),
+                     (_("Payment method"), p.method())),
         footer=footer)
 
 

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from portal import wording
 from portal.billing import access, accounts, details
 from portal.billing.access import Action
+from portal.billing.ids import payment_reference
 from portal.errors import InvalidDetails, InvalidInput, NotFound
 from portal.i18n import LANGUAGE_NAMES, country_name, zone_choices
 from portal.forms import BillingDetailsForm, NotificationEmailForm, PersonalSettingsForm, SupportRequestForm
@@ -119,6 +120,12 @@ def support(account_id: int):
     if request.method == "GET" and request.args.get("topic") in SUPPORT_TOPICS:
         subject, body = SUPPORT_TOPICS[request.args["topic"]]
         form.subject.data, form.body.data = str(subject), str(body)
+    if request.method == "GET" and request.args.get("payment"):  # from a receipt (issue 20 item 4, R13)
+        reference = _payment_reference(b, me, account.id, request.args["payment"])
+        if reference is not None:
+            # Translators: the subject of a support request opened from a receipt;
+            # %(reference)s is the payment ID shown on the receipt, e.g. "12".
+            form.subject.data = str(_l("About payment %(reference)s", reference=reference))
     if form.validate_on_submit():
         chosen = int(form.subscription.data) if form.subscription.data else None
         try:
@@ -131,6 +138,17 @@ def support(account_id: int):
     status = 422 if form.errors else 200
     return render("account/support.html", status=status, account=account, form=form,
                   requests=accounts.support_requests_of(b, me, account.id))
+
+
+def _payment_reference(b, me, account_id: int, raw: str) -> str | None:
+    """The ID a person quotes for one of their own receipts; None for anything else."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 11):
+        return None
+    try:
+        payment = accounts.payment_of(b, me, account_id, int(raw))
+    except NotFound:
+        return None
+    return payment_reference(payment.id)
 
 
 @bp.post("/accounts/<int:account_id>/notices/<int:notice_id>/dismiss")

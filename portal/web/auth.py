@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db, limiter, login_manager
 from portal.forms import SignInForm
+from portal.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, answer_in, path_in
 from portal.models import User
 from portal.web import ratelimit
 from portal.web.common import lang_blueprint, safe_next
@@ -90,7 +91,19 @@ def sign_in():
             session.clear()  # a new session at sign-in: nothing carried over (fixation)
             login_user(user)
             session["signed_in_at"] = session["seen_at"] = _now()
-            response = redirect(safe_next(request.args.get("next")) or url_for("pages.home"), code=303)
+            # Issue 20 item 5: on into the language the person chose in My settings, from
+            # whichever language the sign-in page was read in; the `lang` cookie follows.
+            # Swedish, the default, is what everyone has until they choose: it does not
+            # move someone who is reading in English.
+            own = user.locale if getattr(g, "lang", None) in SUPPORTED_LOCALES else None
+            if own not in SUPPORTED_LOCALES or own == DEFAULT_LOCALE:
+                own = None
+            if own is not None:
+                answer_in(own)
+            target = safe_next(request.args.get("next"))
+            if target and own is not None:
+                target = path_in(target, own)
+            response = redirect(target or url_for("pages.home"), code=303)
             # This browser may keep signing in while strangers are throttled (ratelimit.py).
             response.set_cookie(ratelimit.DEVICE_COOKIE, ratelimit.device_cookie_for(user.email),
                                 max_age=ratelimit.DEVICE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",

@@ -13,6 +13,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 
 from portal.errors import (AlreadyPaid, AuthenticationRequired, BalanceChanged, BillingError, CardDeclined,
                            InvalidCard, NothingToPay, PaymentAwaitsAuthentication, PaymentFormReused)
+from portal.i18n import this_page_is
 from portal.services import billing
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
 from portal.forms import (CARD_NUMBER_INVALID, CVC_INVALID, HOLDER_MISSING, NEW_CARD, MethodChoiceForm,
@@ -125,7 +126,7 @@ def refused(checkout: Checkout, form: PaymentForm, refusal: BillingError):
             CARD_ERROR_TEXT.get(refusal.reason, CARD_ERROR_TEXT["number"])]
         return show(checkout, status=422, pay_form=form)
     if isinstance(refusal, CardDeclined):
-        return declined(checkout, refusal.reason)
+        return declined(checkout, refusal.reason, refusal.attempt_id)
     if isinstance(refusal, AuthenticationRequired) and not isinstance(refusal, PaymentAwaitsAuthentication):
         return to_the_bank(refusal)
     if isinstance(refusal, BalanceChanged):
@@ -146,9 +147,13 @@ def refused(checkout: Checkout, form: PaymentForm, refusal: BillingError):
     raise refusal
 
 
-def declined(checkout: Checkout, reason: str):
-    """R10: why, and what to check with the bank for that reason (B14 item 5)."""
-    return render("payments/declined.html", status=402, checkout=checkout, account=checkout.account,
+def declined(checkout: Checkout, reason: str, attempt_id: int | None = None, status: int = 402):
+    """R10: why, and what to check with the bank for that reason (B14 item 5). The
+    answer to the Pay POST; `attempt_id` gives the page its own GET address
+    (`receipts.declined`), where the language switch leads (issue 20 item 5)."""
+    if attempt_id is not None:
+        this_page_is("receipts.declined", account_id=checkout.account.id, attempt_id=attempt_id)
+    return render("payments/declined.html", status=status, checkout=checkout, account=checkout.account,
                   reason=DECLINE_REASON.get(reason, DECLINE_REASON["generic_decline"]), reason_code=reason)
 
 

@@ -11,6 +11,7 @@ from portal.models import PaymentPurpose
 from portal.web import checkout
 from portal.billing.clock import day_in_zone
 from portal.billing.details import details_for
+from portal.billing.ids import payment_reference
 from portal.documents import receipt_pdf
 from portal.wording import card_name
 from portal.web.common import account_for, page_arg, see_other, signed_in_blueprint, user
@@ -25,7 +26,9 @@ def show(account_id: int, payment_id: int):
     b = billing()
     payment = accounts.payment_of(b, user(), account_id, payment_id)
     return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
+                  reference=payment_reference(payment.id),
                   paid=accounts.paid_subscriptions(b, payment, page_arg()),
+                  not_active=accounts.paid_but_not_active(b, payment),
                   offer_default=methods.offer_as_default(b, user(), payment))
 
 
@@ -60,9 +63,20 @@ def authenticated(account_id: int, key: str):
     except AuthenticationRequired as still_waiting:  # came back without finishing: the bank again
         return checkout.to_the_bank(still_waiting)
     except CardDeclined as refusal:
-        return checkout.declined(_try_again(account, waiting), refusal.reason)
+        return checkout.declined(_try_again(account, waiting), refusal.reason, refusal.attempt_id)
     flash(_l("The payment went through. Here is the receipt."), "success")
     return see_other("receipts.show", account_id=account.id, payment_id=payment.id)
+
+
+@bp.get("/accounts/<int:account_id>/payments/declined/<int:attempt_id>")
+def declined(account_id: int, attempt_id: int):
+    """A declined payment's page again, by its own address (issue 20 item 5): the Pay
+    POST shows it, and its language switch leads here. Only the person who paid sees
+    it; it reads the audit log and charges nothing."""
+    b = billing()
+    account = account_for(account_id)
+    attempt = payments.declined_attempt(b, user(), account.id, attempt_id)
+    return checkout.declined(_try_again(account, attempt), attempt.reason, attempt_id, status=200)
 
 
 def _try_again(account, attempt) -> checkout.Checkout:

@@ -71,6 +71,9 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 200 if role in (ADMIN, OWNER) else 403
         case "receipts.authenticated", "GET":
             return 404                                             # B13: no payment of theirs waits under it
+        case "receipts.declined", "GET":
+            return 404                                             # issue 20 item 5: no decline of theirs
+            # (a decline shown to its payer only: tests/web/test_issue20_findings.py)
     raise AssertionError(f"no expectation for {method} {endpoint}: add it to the matrix")
 
 
@@ -93,6 +96,8 @@ class Ids:
             return self.card_id
         if arg == "key":  # B13: an attempt's key (none waits in the matrix)
             return "matrix-no-such-key"
+        if arg == "attempt_id":  # issue 20 item 5: a declined attempt (an audit event; none is a decline here)
+            return self.payment_id
         return getattr(self, arg)
 
 

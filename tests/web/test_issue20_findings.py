@@ -3,12 +3,14 @@ still open; see the README)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import select
 
 from portal.mail.render import render_email
-from portal.models import Notice, OutboxMessage, User
-from tests.web.conftest import csrf_from, sign_in_as
+from portal.demo import DEMO_PASSWORD
+from portal.models import Notice, OutboxMessage, Payment, Subscription, SubscriptionStatus, User
+from tests.web.conftest import Browser, csrf_from, sign_in_as
 from tests.web.test_flows import pay_form, settle_url
 
 
@@ -100,3 +102,133 @@ def test_i20_13_the_swap_announces_why_the_total_changed_and_that_card_fields_ap
     assert announced.startswith("Totalt att betala: 3 107,00 kr.") and "har också utestående avgifter" in announced
     new = browser.get(settle_url(demo, lang="sv") + "?method=new", headers=htmx).get_data(as_text=True)
     assert "Fält för det nya kortets uppgifter har visats nedan." in re.search(r'data-announce="([^"]+)"', new).group(1)
+
+
+# --- item 4: the receipt ------------------------------------------------------------
+
+def _settle(browser, demo, card, lang="sv"):
+    html = browser.get(settle_url(demo, lang=lang) + f"?method={card}").get_data(as_text=True)
+    return browser.post(settle_url(demo, lang=lang), pay_form(html))
+
+
+def test_i20_4_the_receipt_gives_a_payment_id_to_quote_and_a_support_request_about_it(browser, demo, b):
+    sign_in_as(browser, "anna@example.com", "sv")
+    paid = _settle(browser, demo, demo.spare_card)
+    assert paid.status_code == 303
+    b.session.rollback()
+    payment = b.session.scalars(select(Payment).order_by(Payment.id.desc())).first()
+    receipt = browser.get(paid.location).get_data(as_text=True)
+    assert payment.gateway_reference not in receipt  # the gateway's id is not what a customer quotes
+    assert re.search(rf"<dt>Betalnings-ID</dt><dd>{payment.id}</dd>", receipt)
+    assert f"ange betalnings-ID {payment.id}" in receipt  # the same ID as in the payments export
+    link = re.search(r'<a href="([^"]+)">Skicka en supportbegäran om den här betalningen</a>', receipt).group(1)
+    assert link == f"/sv/accounts/{demo.payg}/support?payment={payment.id}"
+    form = browser.get(link).get_data(as_text=True)
+    assert f'value="Gäller betalning {payment.id}"' in form  # R13: the subject names the payment
+    # Someone else's payment id fills in nothing.
+    assert "Gäller betalning" not in browser.get(f"/sv/accounts/{demo.payg}/support?payment=999999").get_data(
+        as_text=True)
+    csv = browser.get(f"/sv/accounts/{demo.payg}/payments.csv").get_data(as_text=True)
+    assert f";{payment.id};" in csv
+
+
+def _receipt(app, locale, payload):
+    message = OutboxMessage(template="receipt", to_address="billing@example.com", locale=locale,
+                            payload={"amount_minor": 12_00, "currency": "SEK", "payment_id": 41,
+                                     "method": {"kind": "card", "brand": "visa", "last4": "4242"}, **payload},
+                            message_key="i20-4", created_at=datetime(2026, 11, 25, 12, 0))
+    return " ".join(render_email(app, message).get_body(("plain",)).get_content().split())
+
+
+def test_i20_4_the_receipt_email_names_three_subscriptions_and_counts_the_rest(app):
+    names = [f"Webbshop {n}" for n in range(1, 13)]  # 12 paid: three named, 9 counted
+    swedish = _receipt(app, "sv", {"subscriptions": names})
+    assert "Dessa prenumerationer är betalda och aktiva: Webbshop 1, Webbshop 2, Webbshop 3 och 9 till." in swedish
+    assert "Webbshop 4" not in swedish
+    english = _receipt(app, "en", {"subscriptions": names[:4]})
+    assert "These subscriptions are paid and active: Webbshop 1, Webbshop 2, Webbshop 3 and 1 more." in english
+    assert re.search(r"Betalnings-ID:? 41\b", swedish)  # the ID to quote
+    few = _receipt(app, "sv", {"subscriptions": names[:2]})
+    assert "Webbshop 1 och Webbshop 2." in few  # a short list stays a sentence
+
+
+def test_i20_4_a_deleted_subscription_is_never_called_active(app, browser, demo, b):
+    """Its charges are still owed and paid with the rest (R12), but it is not re-enabled (M4)."""
+    archive = b.session.get(Subscription, demo.archive)
+    archive.status, archive.payment_method_id = SubscriptionStatus.DELETED, demo.failed_card
+    b.session.commit()
+    sign_in_as(browser, "anna@example.com", "sv")
+    paid = _settle(browser, demo, demo.spare_card)
+    assert paid.status_code == 303
+    b.session.rollback()
+    assert b.session.get(Subscription, demo.archive).status == SubscriptionStatus.DELETED
+    receipt = browser.get(paid.location).get_data(as_text=True)
+    assert "Arkiv har tagits bort: dess avgifter är betalda, men en borttagen prenumeration kan inte bli aktiv igen." \
+        in receipt
+    assert "Prenumerationerna som inte har tagits bort är aktiva igen" in receipt
+    assert "Prenumerationerna är aktiva igen" not in receipt
+    message = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")
+                                .order_by(OutboxMessage.id.desc())).first()
+    text = " ".join(render_email(app, message).get_body(("plain",)).get_content().split())
+    active = re.search(r"betalda och aktiva: ([^.]*)\.", text).group(1)
+    assert "Arkiv" not in active and "Webbshop – produktion" in active
+    assert "Dessa prenumerationer har tagits bort: deras avgifter är betalda, men en borttagen prenumeration " \
+           "kan inte bli aktiv igen: Arkiv." in text
+
+
+# --- item 5: languages --------------------------------------------------------------
+
+def _language_link(html, lang):
+    return re.search(rf'<a href="([^"]+)" hreflang="{lang}" lang="{lang}">', html).group(1)
+
+
+def test_i20_5_the_decline_pages_language_link_leads_to_the_decline_in_the_other_language(app, browser, demo, b):
+    sign_in_as(browser, "anna@example.com", "sv")
+    declined = _settle(browser, demo, demo.failed_card)
+    assert declined.status_code == 402  # the POST's answer is the decline page, as before
+    html = declined.get_data(as_text=True)
+    link = _language_link(html, "en")
+    assert re.fullmatch(rf"/en/accounts/{demo.payg}/payments/declined/\d+", link), link
+    english = browser.get(link)
+    page = english.get_data(as_text=True)
+    assert english.status_code == 200 and "The payment was declined" in page and "not enough funds" in page
+    assert f'href="/en/accounts/{demo.payg}/subscriptions/{demo.production}/settle">Try again</a>' in page
+    assert _language_link(page, "sv") == link.replace("/en/", "/sv/", 1)  # and back
+    assert "Betalningen nekades" in browser.get(link.replace("/en/", "/sv/", 1)).get_data(as_text=True)
+    # Only the person whose payment it was sees it: another user of the account, or anyone else, gets 404.
+    erik = Browser(app.test_client())
+    sign_in_as(erik, "erik@example.com", "en")
+    assert erik.get(link).status_code == 404
+    olivia = Browser(app.test_client())
+    sign_in_as(olivia, "olivia@example.com", "en")
+    assert olivia.get(link).status_code == 404
+    assert olivia.get(link.replace(str(demo.payg), str(demo.agreement))).status_code == 404
+    # Reading it charges nothing and changes nothing.
+    b.session.rollback()
+    assert b.gateway.count_approved() == 0
+    assert b.session.get(Subscription, demo.production).status == SubscriptionStatus.PAST_DUE
+
+
+def test_i20_5_signing_in_from_sv_leads_to_ones_own_language(app, browser, demo, b):
+    anna = b.session.scalars(select(User).where(User.email == "anna@example.com")).one()
+    anna.locale = "en"  # My settings: English
+    b.session.commit()
+    page = f"/sv/accounts/{demo.payg}/payments"
+    response = browser.post(f"/sv/sign-in?next={page}", {"email": "anna@example.com", "password": DEMO_PASSWORD},
+                            token_from="/sv/sign-in")
+    assert response.status_code == 303
+    assert response.location == f"/en/accounts/{demo.payg}/payments"
+    assert "lang=en" in "; ".join(response.headers.getlist("Set-Cookie"))
+    assert "Payments" in browser.get(response.location).get_data(as_text=True)
+    # Without a page to return to: their own language's home; `/` follows the cookie.
+    other = Browser(app.test_client())
+    home = other.post("/sv/sign-in", {"email": "anna@example.com", "password": DEMO_PASSWORD})
+    assert home.location == "/en/"
+    assert other.get("/").location.endswith("/en/")
+
+
+def test_i20_5_swedish_the_default_does_not_move_someone_reading_in_english(browser, demo):
+    """Everyone has Swedish until they choose: signing in from /en/ stays in English."""
+    response = browser.post(f"/en/sign-in?next=/en/accounts/{demo.payg}/", {"email": "anna@example.com",
+                                                                         "password": DEMO_PASSWORD})
+    assert response.location == f"/en/accounts/{demo.payg}/"

@@ -11,6 +11,7 @@ from sqlalchemy import event, select
 from portal.extensions import db
 from portal.billing import payments
 from portal.billing.payments import UseSavedCard
+from portal.errors import CardDeclined
 from portal.models import Invoice, User
 from tests.web.conftest import sign_in_as
 
@@ -22,6 +23,8 @@ PAGES = [  # (who, address)
     ("anna@example.com", "/{lang}/accounts/{payg}/payments/{payment}"),
     ("anna@example.com", "/{lang}/accounts/{payg}/notifications"),
     ("anna@example.com", "/{lang}/accounts/{payg}/support"),
+    ("anna@example.com", "/{lang}/accounts/{payg}/support?payment={payment}"),  # issue 20 item 4
+    ("anna@example.com", "/{lang}/accounts/{payg}/payments/declined/{declined}"),  # issue 20 item 5
     ("anna@example.com", "/{lang}/accounts/{payg}/audit"),
     ("anna@example.com", "/{lang}/accounts/{payg}/payments"),
     ("anna@example.com", "/{lang}/accounts/{payg}/payment-methods"),
@@ -77,9 +80,16 @@ def test_a3_no_template_sends_a_query(browser, demo, b, queries_while_rendering,
     payment = payments.settle_balance(b, anna, demo.backup, UseSavedCard(demo.spare_card), quote.total.minor,
                                       f"templates-show-{lang}").id
     b.session.commit()
+    # A declined payment: its page has an address of its own (issue 20 item 5).
+    quote = payments.quote_settlement(b, anna, demo.production, demo.declining_card)
+    with pytest.raises(CardDeclined) as declined:
+        payments.settle_balance(b, anna, demo.production, UseSavedCard(demo.declining_card),
+                                quote.total.minor, f"templates-declined-{lang}")
+    b.session.commit()
     agreement_payment = b.session.scalars(select(Invoice.payment_id).where(Invoice.id == demo.paid)).one()
     ids = {k: v for k, v in vars(demo).items() if not k.startswith("_")} | {
-        "payment": payment, "agreement_payment": agreement_payment, "lang": lang}
+        "payment": payment, "agreement_payment": agreement_payment, "lang": lang,
+        "declined": declined.value.attempt_id}
     signed_in = None
     for who, address in PAGES:
         if who != signed_in:

@@ -2,7 +2,8 @@
 report a person can act on; tests/browser/test_helpers.py proves they fail on a
 deliberately broken page.
 
-- assert_accessible: axe-core (WCAG 2.0/2.1/2.2 A + AA) with zero violations, every
+- assert_accessible: axe-core (WCAG 2.0/2.1/2.2 A + AA) with zero violations and no
+  "incomplete" (needs review) result a person has not reviewed, every
   form control with a visible label, every error tied to its field.
 - assert_focus_not_lost / assert_focus_visible: after an action (an htmx swap) focus
   is on an element of the page, never <body>, and the focused element shows it.
@@ -13,7 +14,10 @@ deliberately broken page.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from axe_playwright_python.sync_playwright import Axe
 
@@ -24,26 +28,68 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
+@dataclass(frozen=True)
+class Reviewed:
+    """An axe "incomplete" (needs review) result a person has looked at and found fine:
+    the rule, where (a regular expression searched in the node's selector, and one
+    searched in the page's path) and why."""
+    rule: str
+    target: str
+    page: str
+    reason: str
+
+    def covers(self, rule: str, target: str, path: str) -> bool:
+        return rule == self.rule and bool(re.search(self.target, target)) and bool(re.search(self.page, path))
+
+
+# axe's "incomplete" results a person has reviewed, e.g.
+#   Reviewed("color-contrast", r"^\.hero h1$", r"/accounts/\d+/$",
+#            "white on the banner's gradient, measured by hand at its lightest end: 7.1:1")
+# Keep it as short as possible: fix the page instead of listing it here. Empty today:
+# no page in any state of tests/browser/states.py leaves axe undecided.
+REVIEWED_INCOMPLETE: tuple[Reviewed, ...] = ()
+
+
+def axe_results(page) -> dict:
+    return _axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS},
+                                   "resultTypes": ["violations", "incomplete"]}).response
+
+
 def axe_violations(page) -> list[dict]:
-    results = _axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS},
-                                      "resultTypes": ["violations"]})
-    return results.response["violations"]
+    """axe's violations, and its incomplete results (it could not decide: a person must
+    look) that no entry of REVIEWED_INCOMPLETE covers, each of those marked
+    `needs_review`."""
+    results = axe_results(page)
+    path = urlsplit(page.url).path
+    unreviewed = []
+    for result in results["incomplete"]:
+        nodes = [node for node in result["nodes"]
+                 if not any(r.covers(result["id"], " ".join(map(str, node["target"])), path)
+                            for r in REVIEWED_INCOMPLETE)]
+        if nodes:
+            unreviewed.append({**result, "nodes": nodes, "needs_review": True})
+    return results["violations"] + unreviewed
 
 
 def _axe_report(violations: list[dict]) -> str:
     lines = []
     for v in violations:
-        lines.append(f"- {v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]")
+        kind = "needs review, not in REVIEWED_INCOMPLETE" if v.get("needs_review") else "violation"
+        lines.append(f"- {v['id']} ({v['impact']}, {kind}): {v['help']} [{v['helpUrl']}]")
         for node in v["nodes"][:5]:
             lines.append(f"    at {', '.join(map(str, node['target']))}: {node['html'][:160]}")
             summary = (node.get("failureSummary") or "").replace("\n", " ")
+            if v.get("needs_review"):
+                summary = " ".join(check["message"] for group in ("any", "all", "none")
+                                   for check in node.get(group, []))
             lines.append(f"       {summary[:300]}")
     return "\n".join(lines)
 
 
 def assert_axe_clean(page, what: str = "") -> None:
+    """No violation and no unreviewed incomplete result (see axe_violations)."""
     violations = axe_violations(page)
-    assert not violations, (f"axe-core found {len(violations)} WCAG A/AA violation(s) on "
+    assert not violations, (f"axe-core found {len(violations)} WCAG A/AA problem(s) on "
                             f"{what or page.url}:\n{_axe_report(violations)}")
 
 

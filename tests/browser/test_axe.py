@@ -1,8 +1,10 @@
 """axe-core (WCAG 2.0/2.1/2.2 A and AA) finds nothing on any page, in Swedish and in
-English, in every state (tests/browser/states.py): signed out and signed in as each
-role, each htmx partial swapped in by the real interaction, each form with errors,
-the decline page, the receipt, 403 and 404. Every form control has a visible label
-and every error is tied to its field (assert_accessible).
+English, in every state (tests/browser/states.py) — no violation, and no "incomplete"
+(needs review) result that a person has not reviewed and listed, with the reason, in
+a11y.REVIEWED_INCOMPLETE: signed out and signed in as each role, each htmx partial
+swapped in by the real interaction, each form with errors, the decline page, the
+receipt, 403 and 404. Every form control has a visible label and every error is tied
+to its field (assert_accessible).
 
 All of these only look: they run against the shared read-only server. The receipt
 of a settled balance is checked after the keyboard-only payment (test_keyboard.py).

@@ -74,6 +74,66 @@ def test_tables_become_labelled_rows_on_a_phone(site, shared_page, state):
     assert {row["display"] for row in page.evaluate(_STACKED_JS)} == {"table-row"}, "a real table on a desktop"
 
 
+TEXT_ONLY_200 = ["overview-account-admin", "overview-owner", "invoices", "invoice-detail",
+                 "settle-saved-card-with-own-charges", "pay-now-saved-card", "payment-methods",
+                 "payment-methods-owner"]
+
+# The page's width in CSS pixels, and any element that scrolls sideways inside it: that
+# one must be a focusable, labelled region (a keyboard user scrolls it, a screen reader
+# names it).
+_SIDEWAYS_JS = """() => {
+  const root = document.documentElement;
+  const scrollers = [...document.querySelectorAll('body *')].filter(el => {
+    const s = getComputedStyle(el);
+    return ['auto', 'scroll'].includes(s.overflowX) && el.scrollWidth > el.clientWidth + 1; });
+  return {scroll: root.scrollWidth, client: root.clientWidth, rootFont: getComputedStyle(root).fontSize,
+          pFont: getComputedStyle(document.querySelector('main p, main td, main dd') || root).fontSize,
+          inner: innerWidth, ratio: devicePixelRatio,
+          wide: [...document.querySelectorAll('body *')].filter(el => el.getBoundingClientRect().right > root.clientWidth + 1)
+                .slice(0, 3).map(el => el.outerHTML.slice(0, 120)),
+          bad_scrollers: scrollers.filter(el => !(el.tabIndex >= 0 && el.getAttribute('role') === 'region'
+                && (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')))).map(el => el.outerHTML.slice(0, 120))};
+}"""
+
+
+@pytest.mark.parametrize("how", ["chromium-font-size", "root-font-size"])
+@pytest.mark.parametrize("state", TEXT_ONLY_200)
+def test_i20_14_text_only_200_percent_no_sideways_scrolling_at_1280_px(site, open_page, state, how):
+    """WCAG 1.4.4 and 1.4.10 with the text, and only the text, at 200 %: the window stays
+    1280 CSS pixels wide at a device pixel ratio of 1 (page zoom would shrink it to 640,
+    which test_no_sideways_scrolling_down_to_320_px covers), while every font doubles.
+    Two ways people do that, both checked:
+
+    - chromium-font-size: Chromium's own text size (Settings › Appearance › Font size,
+      here 32 px instead of 16 px, set through the DevTools protocol's
+      Page.setFontSizes). rem-based media queries follow it.
+    - root-font-size: a user style sheet or text-size extension that sets the root
+      element's font-size to 200 %. Media queries in rem do not follow it (they read
+      the browser's default size): only layout that measures room in em of its own
+      text reflows.
+
+    No page may then scroll sideways (documentElement.scrollWidth <= clientWidth); a
+    table may stack into labelled rows, or scroll inside a focusable, labelled region."""
+    user, reach = STATES[state]
+    for lang in ("sv", "en"):
+        page = open_page(site, user, lang)
+        if how == "chromium-font-size":
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 32, "fixed": 26}})
+        reach(page, site.ids)
+        if how == "root-font-size":  # through the CSSOM: the portal's CSP refuses a <style> tag
+            page.evaluate("() => document.documentElement.style.setProperty('font-size', '200%', 'important')")
+        sizes = page.evaluate(_SIDEWAYS_JS)
+        assert (sizes["inner"], sizes["ratio"], sizes["rootFont"]) == (1280, 1, "32px"), sizes
+        assert sizes["pFont"] != "16px", f"the text is not enlarged: {sizes}"
+        assert sizes["scroll"] <= sizes["client"], (
+            f"{state} ({lang}, text at 200 % by {how}) scrolls sideways: {sizes['scroll']} px wide in "
+            f"{sizes['client']} px; too wide: {sizes['wide']}")
+        assert not sizes["bad_scrollers"], f"scrolls sideways without a focusable, labelled region: {sizes}"
+        if lang == "sv":
+            screenshot(page, f"sv-{state}-1280-text-200-{how}")
+
+
 def test_reduced_motion_is_respected(site, open_page):
     """With prefers-reduced-motion nothing animates, also during an htmx swap."""
     page = open_page(site, "anna@example.com", "sv", reduced_motion="reduce")

@@ -207,7 +207,8 @@ def same_page_in(lang: str) -> str:
     if page is not None:
         endpoint, values = page
         return url_for(endpoint, **{**values, "lang": lang})
-    if request.endpoint is None or request.url_rule is None or "lang" not in request.url_rule.arguments:
+    if request.endpoint is None or request.url_rule is None or "lang" not in request.url_rule.arguments \
+            or "GET" not in (request.url_rule.methods or ()):  # a POST-only address would answer 405
         return url_for("pages.home", lang=lang)
     return url_for(request.endpoint, **kept_query(), **{**(request.view_args or {}), "lang": lang})
 

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from urllib.parse import urlsplit
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template
 from flask_babel import force_locale, pgettext
 
 from portal.billing.documents import invoice_document
@@ -16,7 +16,7 @@ from portal.billing.remittance import remittance_from_config
 from portal.deeplinks import target
 from portal.documents import invoice_filename, invoice_pdf
 from portal.extensions import db
-from portal.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES
+from portal.i18n import DEFAULT_LOCALE, PSEUDO_LOCALE, url_locales
 from portal.mail.messages import Link, compose
 from portal.models import Invoice, OutboxMessage
 
@@ -43,8 +43,12 @@ def absolute_url(app: Flask, endpoint: str, values: dict, lang: str) -> str:
 def render_email(app: Flask, message: OutboxMessage) -> EmailMessage:
     config = app.config
     provider = config["PROVIDER_NAME"]
-    lang = message.locale if message.locale in SUPPORTED_LOCALES else DEFAULT_LOCALE
-    with app.app_context(), force_locale(lang):  # a fresh `g`: nothing of another locale leaks in
+    # The pseudo-locale too where it is switched on (development, tests): emails are
+    # checked for text outside the catalogs like pages are.
+    lang = message.locale if message.locale in url_locales(app) else DEFAULT_LOCALE
+    formats = "en" if lang == PSEUDO_LOCALE else lang  # the pseudo-locale formats as English
+    with app.app_context(), force_locale(formats):  # a fresh `g`: nothing of another locale leaks in
+        g.lang = lang  # what pages read from their address: the catalog (pseudo or not)
         content = compose(message.template, message.payload, message.to_address, provider)
         found = target(message.template, message.payload or {})
         if found is not None:

@@ -11,6 +11,7 @@ from portal.billing.access import Action
 from portal.billing.methods import CHECK_WIRE
 from portal.errors import CardDeclined, InvalidCard, InvalidInput, MethodInUse, NotEligible
 from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm
+from portal.i18n import this_page_is
 from portal.services import billing
 from portal.wording import DECLINE_REASON, card_name
 from portal.web.checkout import CARD_ERROR_FIELD, CARD_ERROR_TEXT, see_other_url
@@ -30,6 +31,7 @@ def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = No
           move_form: MoveSubscriptionsForm | None = None):
     b, me = billing(), user()
     page = methods.methods_page(b, me, account_id, page_arg())
+    this_page_is("methods.index", account_id=account_id)  # also when a POST (add a card) answers with it
     if card_form is None:
         card_form = AddCardForm(formdata=None)
     card_form.forget_secrets()

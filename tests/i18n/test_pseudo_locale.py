@@ -185,3 +185,29 @@ def test_refusals_and_expired_forms_are_fully_translated(app, browser, demo):
     assert_pseudo(app, browser.post(f"/{X}/accounts/{a}/notifications",
                                     {"email": "x@example.com", "csrf_token": "forged"}), "csrf")
     assert_pseudo(app, browser.get(f"/{X}/accounts/{a}/notices/1/dismiss"), "405")
+
+
+def test_i20_11_every_email_is_fully_translated(app, demo):
+    """Issue 20 item 11: each billing email, HTML and plain text, in the pseudo-locale:
+    nothing a reader sees outside the catalogs (names and addresses are data)."""
+    from datetime import datetime
+
+    from portal.mail.render import render_email
+    from portal.models import OutboxMessage
+    from tests.mail.test_accessibility import PAYLOADS
+
+    data = data_values(app) + ["anna@example.com", "ekonomi@example.com", "Webbshop – produktion",
+                               "Webbshop – test", "Arkiv", "Betalat men fortfarande inaktiverad",
+                               "Fjällström Logistik AB", "202611000001", "202610000001"]
+    for template, payload in PAYLOADS.items():
+        message = OutboxMessage(template=template, to_address="anna@example.com", locale=X,
+                                payload={**payload, "account_id": demo.payg}, message_key=f"pseudo-{template}",
+                                created_at=datetime(2026, 12, 1, 12))
+        email = render_email(app, message)
+        html = email.get_body(("html",)).get_content()
+        assert f'lang="{X}"' in html, template
+        problems = untranslated(html, sorted(data, key=len, reverse=True))
+        assert not problems, f"{template}: text outside the catalogs:\n" + "\n".join(
+            f"  {where}: {text!r}" for where, text in problems)
+        plain = email.get_body(("plain",)).get_content()
+        assert OPEN in plain and OPEN in str(email["Subject"]), template

@@ -77,8 +77,10 @@ def test_every_email_is_accessible_html_in_both_languages(app, chromium):
     for name in emails:
         page.goto(f"http://mail.test/{name}")
         assert page.evaluate("document.documentElement.lang") == name[:2]
-        violations = page.evaluate("axe.run({runOnly: {type: 'tag', values: %s}}).then(r => r.violations)"
-                                   % WCAG)
+        # Violations and "incomplete" (needs review) results alike: no email has one to review
+        # (issue 20 item 12).
+        violations = page.evaluate("axe.run({runOnly: {type: 'tag', values: %s}})"
+                                   ".then(r => r.violations.concat(r.incomplete))" % WCAG)
         if violations:
             problems[name] = [(v["id"], v["help"], [n["html"] for n in v["nodes"]]) for v in violations]
     page.close()

@@ -232,3 +232,15 @@ def test_i20_5_swedish_the_default_does_not_move_someone_reading_in_english(brow
     response = browser.post(f"/en/sign-in?next=/en/accounts/{demo.payg}/", {"email": "anna@example.com",
                                                                          "password": DEMO_PASSWORD})
     assert response.location == f"/en/accounts/{demo.payg}/"
+
+
+def test_i20_5_a_page_a_post_answers_with_links_to_its_own_address_in_the_other_language(browser, demo):
+    """Adding a card that the form refuses answers the POST with Payment methods (422):
+    its language link leads to Payment methods, never to the POST-only address (405)."""
+    sign_in_as(browser, "anna@example.com", "sv")
+    page_url = f"/sv/accounts/{demo.payg}/payment-methods"
+    refused = browser.post(f"{page_url}/cards", {"card_number": "12"}, token_from=page_url)
+    assert refused.status_code == 422
+    link = _language_link(refused.get_data(as_text=True), "en")
+    assert link == page_url.replace("/sv/", "/en/", 1)
+    assert browser.get(link).status_code == 200

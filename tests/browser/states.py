@@ -158,6 +158,7 @@ STATES = {
     "payment-methods-add-card-errors": (ANNA, add_card_errors),
     "payment-methods-move-preview": (ANNA, move_preview),
     "my-settings": (ANNA, go("/settings")),
+    "audit-log": (ANNA, go("/accounts/{payg}/audit")),
     "404-unknown-address-signed-in": (ANNA, go("/no-such-page")),
     "accessibility-statement-signed-in": (ANNA, go("/accessibility")),
     # not the account administrator

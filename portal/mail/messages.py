@@ -194,7 +194,8 @@ def _some(names: list[str]) -> str:
     rest = len(names) - NAMES_SHOWN
     if rest <= 0:
         return format_list(names, locale=get_locale())  # "A, B och C"
-    # The plural form chosen by the count, the count in the language's digits ("1 234").
+    # The plural form chosen by the count, the count in the language's digits ("1 234");
+    # not flask_babel's ngettext, whose own `num` argument takes the count unformatted.
     more = get_translations().ungettext("and %(num)s more", "and %(num)s more", rest) % {"num": number(rest)}
     return ", ".join(names[:NAMES_SHOWN]) + " " + more
 

@@ -2,7 +2,8 @@
 """Set-up and the two everyday commands, on a fresh machine with only Python 3.11+.
 
     python3 dev.py serve   # install, create the database, seed the demo, serve :5000
-    python3 dev.py test    # install, run the whole test suite
+    python3 dev.py test    # install, run the whole test suite (both cores: pytest-xdist)
+    python3 dev.py install # only the installing part of `test` (CI times it apart)
     python3 dev.py test-on "2028-02-29 23:30:00" [pytest args]   # the suite with the clock moved (UTC)
     python3 dev.py translations extract|update|compile|check|init LANG
     python3 dev.py bench   # install, run the benchmark with its budgets (README: Performance)
@@ -93,13 +94,23 @@ def ensure_chromium() -> None:
     _debian_packages({"chromium": Path("/usr/bin/chromium").exists()}, "browser tests will skip.")
 
 
-def test(extra: list[str]) -> int:
+# Both cores (CI's machine has two): tests that share a server started per module or
+# per session stay on one worker (tests/conftest.py: xdist_group). `-n 0` after the
+# command runs everything in one process.
+PARALLEL = ["-n", "auto"]
+
+
+def install() -> None:
     ensure_venv()
     ensure_chromium()
     ensure_pdf_libraries()
     compile_catalogs()
+
+
+def test(extra: list[str]) -> int:
+    install()
     env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(ROOT / ".hypothesis")}
-    return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode
+    return subprocess.run([str(PYTHON), "-m", "pytest", *PARALLEL, *extra], cwd=ROOT, env=env).returncode
 
 
 def test_on(moment: str, extra: list[str]) -> int:
@@ -121,7 +132,7 @@ def test_on(moment: str, extra: list[str]) -> int:
            # instead of each starting again at `moment`.
            "FAKETIME_DONT_RESET": "1"}
     print(f"+ the clock moved to {moment} UTC", flush=True)
-    return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT, env=env).returncode
+    return subprocess.run([str(PYTHON), "-m", "pytest", *PARALLEL, *extra], cwd=ROOT, env=env).returncode
 
 
 def bench(extra: list[str]) -> int:
@@ -131,11 +142,14 @@ def bench(extra: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("serve", "test", "test-on", "translations", "bench"):
+    if not argv or argv[0] not in ("serve", "test", "install", "test-on", "translations", "bench"):
         print(__doc__)
         return 2
     if argv[0] == "serve":
         serve()
+        return 0
+    if argv[0] == "install":
+        install()
         return 0
     if argv[0] == "translations":
         ensure_venv()

@@ -19,6 +19,7 @@ tags), not what is still untranslated, so `init fi` leaves the check green."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -144,9 +145,14 @@ def compile_all(directory: Path = TRANSLATIONS) -> list[str]:
         buffer = io.BytesIO()
         write_mo(buffer, catalog, use_fuzzy=False)
         target = path.with_suffix(".mo")
-        tmp = target.with_suffix(".mo.tmp")
-        tmp.write_bytes(buffer.getvalue())
-        tmp.replace(target)  # atomic: a running portal never reads half a file
+        # A temporary file of this process's own, then an atomic rename: a running
+        # portal never reads half a file, and two processes compiling at once (two
+        # instances starting, two test workers) never take each other's file.
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".messages-", suffix=".mo",
+                                         delete=False) as tmp:
+            tmp.write(buffer.getvalue())
+        os.chmod(tmp.name, 0o644)  # readable as a file written plainly would be
+        Path(tmp.name).replace(target)
     return errors
 
 

@@ -1,11 +1,19 @@
 """flaskr-style fixtures: a real SQLite file per test (or PostgreSQL when
-DATABASE_URL is set), the sandbox gateway with its own ledger, a fixed clock."""
+DATABASE_URL is set), the sandbox gateway with its own ledger, a fixed clock.
+
+Under pytest-xdist (`python3 dev.py test` runs `-n auto`) every worker has
+databases of its own (see `pytest_configure`); ports and temporary folders are
+already per test. What else keeps CI inside its budget: README, "Continuous
+integration"."""
 from __future__ import annotations
 
+import os
+import time
 from contextlib import contextmanager
 from datetime import date
 
 import pytest
+from hypothesis import settings
 
 from portal import create_app
 from portal.billing.clock import FixedClock
@@ -13,9 +21,104 @@ from portal.billing.context import Billing
 from portal.config import for_tests
 from portal.extensions import db
 from portal.services import policy
+from tests import databases
 
 TODAY = date(2026, 11, 25)
 FAST_HASH = "pbkdf2:sha256:1000"  # demo passwords hashed cheaply: tests seed often
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: `ci` (.ci/run sets it) runs each
+# property with the examples it asks for — enough to matter — and `dev` (the default)
+# with a quarter of them, for a quick run while working. No deadline in either: a busy
+# machine is not a slow property.
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(wanted: int) -> int:
+    """A property's own number of examples under the `ci` profile; a quarter (at least
+    5) under `dev`."""
+    return wanted if HYPOTHESIS_PROFILE == "ci" else max(5, wanted // 4)
+
+
+def pytest_configure(config):
+    """Each xdist worker (and a run without xdist) gets PostgreSQL databases of its own,
+    created when missing: one for in-process tests (DATABASE_URL) and another for the
+    live deployments (TEST_POSTGRES_URL), so no two processes reset the same one. The
+    xdist controller runs no tests and keeps the URLs as given."""
+    if not hasattr(config, "workerinput"):  # the run itself, with or without xdist
+        os.environ["PORTAL_TEST_RUN_STARTED"] = repr(time.time())  # xdist workers inherit it
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    for variable, purpose in (("DATABASE_URL", ""), ("TEST_POSTGRES_URL", "live")):
+        url = os.environ.get(variable, "")
+        if url.startswith(("postgres://", "postgresql")):
+            os.environ[variable] = databases.own_postgres_database(url, purpose, worker)
+
+
+# Tests that start servers of their own and choose their database themselves, whatever
+# DATABASE_URL says: the browser's server is always SQLite, the live deployments run on
+# both databases as parameters. The PostgreSQL run of .ci/run leaves them out
+# (`-m "not fixed_backend"`): they would only repeat themselves.
+FIXED_BACKEND = ("tests/browser/", "tests/server/")
+
+
+def pytest_collection_modifyitems(config, items):
+    root = config.rootpath
+    for item in items:
+        if item.path.relative_to(root).as_posix().startswith(FIXED_BACKEND):
+            item.add_marker(pytest.mark.fixed_backend)
+
+
+def xdist_group(nodeid: str) -> str:
+    """The unit of work xdist hands to one worker. Every browser test is in one unit:
+    Chromium keeps more than one core busy by itself, so two browser tests side by
+    side only slow each other down (measured: 2.2 times slower each), while an
+    in-process test beside one costs it little. The live deployments are a unit per
+    database, so each is started once. Every other test is a unit of its own, for
+    whichever worker is free."""
+    if nodeid.startswith("tests/browser/"):
+        return "browser"
+    if nodeid.startswith("tests/server/"):
+        return "live-postgresql" if "[postgresql" in nodeid else "live-sqlite"
+    return nodeid
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's `loadscope` with the groups above (its `loadgroup` marks cannot be used:
+    it renames test ids, which pytest 9.2 no longer lets a plugin do). The biggest
+    groups are handed out first."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    return GroupScheduling(config, log)
+
+
+@pytest.fixture(autouse=True)
+def wall_clock_check(request, monkeypatch):
+    """M7: a test that reads the system clock's day or time through the portal
+    (portal.billing.clock.wall_clock: SystemClock, PinnedDayClock, the sandbox's own
+    calendar) must say so with @pytest.mark.wall_clock: those tests run again at each
+    moved-clock moment of .ci/run, the rest once. (Servers in processes of their own
+    are not seen here: their tests run in the whole moved-clock run.)"""
+    from portal.billing import clock as clock_module
+    reads, real = [], clock_module.wall_clock
+
+    def counted():
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(clock_module, "wall_clock", counted)
+    yield
+    if reads and request.node.get_closest_marker("wall_clock") is None:
+        pytest.fail(f"{request.node.nodeid} read the system clock ({len(reads)} times) without the "
+                    "`wall_clock` marker: add @pytest.mark.wall_clock, so the moved-clock runs of "
+                    ".ci/run try it on every hard day (or give it a fixed clock).", pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,17 +145,14 @@ def app(tmp_path, clock):
         assert outstanding_drift() == [], "Subscription.outstanding_* not recounted after a write"
         assert ledger_drift(app.extensions["payment_gateway"]) == [], "the gateway's ledger and ours disagree"
         db.session.remove()
-        db.engine.dispose()  # SQLite files go with tmp_path; PostgreSQL is reset at setup
+        db.engine.dispose()  # SQLite files go with tmp_path; PostgreSQL is emptied at setup
     app.extensions["payment_gateway"].close()
 
 
 def fresh_schema() -> None:
     """Empty tables for this test (in an application context): a new SQLite file, or on
-    PostgreSQL whatever an earlier test or run left behind dropped."""
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    db.create_all()
+    PostgreSQL the rows an earlier test left behind deleted (tests/databases.py)."""
+    databases.fresh_schema(db.engine, db.metadata)
 
 
 @contextmanager

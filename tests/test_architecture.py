@@ -90,3 +90,37 @@ def test_a3_function_level_imports_say_which_cycle_they_break():
             if in_function and "cycle" not in said:
                 unexplained.append(f"{path.relative_to(ROOT)}:{line} {imported}")
     assert unexplained == []
+
+
+# M7: what the moved-clock runs and the `wall_clock` marker rely on.
+CLOCK_MODULE = PORTAL / "billing" / "clock.py"
+_READS = {"datetime": {"now", "utcnow", "today"}, "date": {"now", "today"},
+          "time": {"time", "time_ns", "localtime", "gmtime", "ctime", "asctime"}}
+
+
+def system_clock_reads(path: Path) -> list[str]:
+    """Calls that read the system clock: datetime.now(), date.today(), time.time() …
+    (whatever the module is imported as: `dt.datetime.now()` too)."""
+    found, where = [], path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = ast.unparse(node.func.value).split(".")[-1].lstrip("_")
+            if node.func.attr in _READS.get(owner, ()) and not (owner == "time" and node.args):
+                found.append(f"{where}:{node.lineno} {ast.unparse(node.func)}()")
+    return found
+
+
+def test_m7_only_the_clock_module_reads_the_system_clock():
+    """Everything else asks the injected clock, or clock.wall_clock()/epoch_seconds():
+    so a fixed clock in a test really fixes the time, and the suite can see (and mark)
+    every test that reads the real one."""
+    assert [read for path in modules() if path != CLOCK_MODULE for read in system_clock_reads(path)] == []
+    assert len(system_clock_reads(CLOCK_MODULE)) == 2  # wall_clock() and epoch_seconds()
+
+
+def test_m7_the_clock_check_sees_a_read_when_there_is_one(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import datetime as dt, time\nx = dt.date.today()\ny = time.time()\n"
+                     "z = time.gmtime(0)\nw = dt.datetime.now(dt.UTC)\n")
+    assert [r.split(":", 1)[1] for r in system_clock_reads(probe)] == [
+        "2 dt.date.today()", "3 time.time()", "5 dt.datetime.now()"]

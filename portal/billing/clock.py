@@ -3,13 +3,21 @@
 M7: billing days are calendar days in the portal's time zone (PORTAL_TIMEZONE,
 Europe/Stockholm): a charge at 23:30 on 31 January in Stockholm belongs to January,
 though it is already 1 February nowhere and 31 January in UTC. Instants (created_at,
-next_attempt_at …) are naive UTC. Nothing else in the portal calls `date.today()` or
-`datetime.now()`.
+next_attempt_at …) are naive UTC.
+
+The system clock is read here and nowhere else in the portal (tests/test_architecture.py),
+in two ways: `wall_clock()`, what day and time it is (through SystemClock and
+PinnedDayClock, or the sandbox's calendar), and `epoch_seconds()`, for durations shared
+between processes (rate-limit windows, how long a sandbox challenge waits), which never
+decide a day. The suite counts every `wall_clock()` read, so a test whose outcome could
+depend on the moment it runs carries the `wall_clock` marker and runs at every
+moved-clock moment in CI (tests/conftest.py).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import time as _time
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -22,8 +30,15 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-def _utc_now() -> datetime:
+def wall_clock() -> datetime:
+    """The system clock's instant (aware, UTC): what day and time it is."""
     return datetime.now(timezone.utc)
+
+
+def epoch_seconds() -> float:
+    """Seconds since the epoch, for durations that several processes measure alike
+    (a window that opened in another worker); never for which day it is."""
+    return _time.time()
 
 
 def day_in_zone(instant: datetime, tz: ZoneInfo) -> date:
@@ -38,13 +53,13 @@ class SystemClock:
     """The real clock. `source` gives the current instant (aware); tests hand it a
     fixed instant to prove where the day boundary falls."""
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(PORTAL_ZONE))
-    source: Callable[[], datetime] = _utc_now
+    source: Callable[[], datetime] | None = None  # None: wall_clock, looked up at each call
 
     def today(self) -> date:
-        return day_in_zone(self.source(), self.tz)
+        return day_in_zone(_instant(self.source), self.tz)
 
     def now(self) -> datetime:
-        return self.source().astimezone(timezone.utc).replace(tzinfo=None)
+        return _instant(self.source).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass
@@ -73,13 +88,17 @@ class PinnedDayClock:
     every process alike, also across a real midnight."""
     day: date
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(PORTAL_ZONE))
-    source: Callable[[], datetime] = _utc_now
+    source: Callable[[], datetime] | None = None
 
     def today(self) -> date:
         return self.day
 
     def now(self) -> datetime:
-        return self.source().astimezone(timezone.utc).replace(tzinfo=None)
+        return _instant(self.source).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _instant(source: Callable[[], datetime] | None) -> datetime:
+    return source() if source is not None else wall_clock()
 
 
 def clock_from_config(config) -> Clock:

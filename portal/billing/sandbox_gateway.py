@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from portal.billing.clock import epoch_seconds, wall_clock
 from portal.errors import InvalidAmount
 from portal.billing.gateway import (CardDetails, CardToken, ChargeResult, DeclineCode, GatewayNoAnswer,
                                     GatewayNotReached, IdempotencyConflict, LedgerEntry, card_brand,
@@ -106,7 +107,14 @@ _TOKEN_RE = re.compile(r"^sbx_(?P<outcome>[a-z_]+)_(?P<nonce>[0-9a-f]{16})$")
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """When a ledger row was written: for ordering and for how long a challenge has
+    waited (a duration), never for which day it is."""
+    return dt.datetime.fromtimestamp(epoch_seconds(), dt.UTC)
+
+
+def _calendar_day() -> dt.date:
+    """The day by the system clock, for a gateway made without a calendar of its own."""
+    return wall_clock().date()
 
 
 CHALLENGE_SECONDS = 10 * 60  # a challenge not passed within this is abandoned: declined
@@ -126,7 +134,7 @@ class SandboxGateway:
     def __init__(
         self,
         ledger_url: str,
-        clock: Callable[[], dt.date] = dt.date.today,
+        clock: Callable[[], dt.date] = _calendar_day,
         *,
         fault: Fault | str | None = None,
         timeout_seconds: float = 10.0,

@@ -6,14 +6,14 @@ from flask import Flask, request, url_for
 from portal import deeplinks, i18n, wording
 from portal.billing import remittance
 from portal.money import Money
-from portal.web import (account, assets, auth, errors, invoices, methods, overview, pages, payments, receipts,
-                        sandbox, security, settle)
+from portal.web import (account, assets, auth, errors, health, invoices, methods, overview, pages, payments,
+                        receipts, sandbox, security, settle)
 from portal.web.common import DatabaseId
 
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any route is added
-    for module in (pages, auth, overview, settle, invoices, receipts, payments, methods, account, sandbox):
+    for module in (pages, auth, overview, settle, invoices, receipts, payments, methods, account, sandbox, health):
         app.register_blueprint(module.bp)
     _template_helpers(app)
     assets.init_app(app)

@@ -2,7 +2,6 @@
 translated page and a status code — in one place."""
 from __future__ import annotations
 
-import time
 
 from flask import Flask, Response, current_app, g, redirect, request
 from markupsafe import escape
@@ -11,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal import errors as domain
+from portal.billing.clock import epoch_seconds
 from portal.extensions import limiter
 from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
 from portal.wording import REFUSAL
@@ -96,7 +96,7 @@ def invalid_state(_exc):
 def too_many_attempts(exc):
     """Sign-in rate limit (Flask-Limiter): how long to wait, never which limit."""
     breached = limiter.current_limit  # the window that is full, and when it ends
-    seconds = breached.reset_at - time.time() if breached is not None else 15 * 60
+    seconds = breached.reset_at - epoch_seconds() if breached is not None else 15 * 60
     minutes = max(1, round(seconds / 60))
     response = error_page(429, _("Too many attempts to sign in"), ngettext(
         "For your security, signing in is paused after several unsuccessful attempts. "

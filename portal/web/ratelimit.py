@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 
 from flask import Flask, Response, current_app, request
 from flask_limiter.util import get_remote_address
@@ -21,6 +20,7 @@ from sqlalchemy import case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from portal.billing.clock import epoch_seconds
 from portal.extensions import db, limiter
 from portal.models import RateLimitCounter
 
@@ -45,7 +45,7 @@ class DatabaseStorage(Storage):
         return db.engine  # the current app's: limits are checked inside requests
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
+        now = epoch_seconds()
         table = RateLimitCounter.__table__
         engine = self._engine()
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
@@ -62,14 +62,14 @@ class DatabaseStorage(Storage):
         table = RateLimitCounter.__table__
         with self._engine().connect() as conn:
             count = conn.execute(select(table.c.count).where(
-                table.c.key == key, table.c.expires_at > time.time())).scalar()
+                table.c.key == key, table.c.expires_at > epoch_seconds())).scalar()
         return int(count or 0)
 
     def get_expiry(self, key: str) -> float:
         table = RateLimitCounter.__table__
         with self._engine().connect() as conn:
             expires = conn.execute(select(table.c.expires_at).where(table.c.key == key)).scalar()
-        return float(expires) if expires is not None else time.time()
+        return float(expires) if expires is not None else epoch_seconds()
 
     def check(self) -> bool:
         try:

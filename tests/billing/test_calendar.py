@@ -24,7 +24,7 @@ from portal.models import (AccountKind, Charge, ChargeStatus, DisableWarning, In
                            InvoiceStatus, Subscription, SubscriptionStatus)
 from portal.demo import seed_demo
 from tests import factories as f
-from tests.conftest import FAST_HASH
+from tests.conftest import FAST_HASH, examples
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 days = st.dates(date(2000, 1, 1), date(2099, 12, 31))
@@ -315,7 +315,7 @@ def _statuses(b):
             {i.number: i.status for i in b.session.scalars(select(Invoice))})
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(today=st.dates(date(2024, 1, 1), date(2040, 12, 31)))
 def test_m7_the_demo_seeded_on_any_day_is_where_the_rules_put_it(b, clock, today):
     f.empty_database(b)

@@ -18,6 +18,7 @@ from portal.billing.gateway import (CardDetails, ChargeResult, DeclineCode, Idem
                                     luhn_valid, normalize_card_number, validate_card)
 from portal.billing.sandbox_gateway import TEST_CARDS, SandboxGateway
 from portal.money import Money
+from tests.conftest import examples
 
 TODAY = dt.date(2030, 6, 15)
 SEK_100 = Money(10_000, "SEK")
@@ -315,7 +316,7 @@ def shared_gateway(tmp_path_factory):
     gw.close()
 
 
-@settings(max_examples=75, deadline=None, database=None,
+@settings(max_examples=examples(75), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(number=luhn_numbers)
 def test_r10_other_luhn_valid_numbers_approve(shared_gateway, number):

@@ -4,10 +4,10 @@ failed, cancelled or abandoned — then it is decided once, under its key; off-s
 it is declined `authentication_required`."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from portal.billing import sandbox_gateway
+from portal.billing.clock import epoch_seconds
 from portal.billing.gateway import ChargeResult, DeclineCode, IdempotencyConflict, luhn_valid
 from portal.billing.sandbox_gateway import CHALLENGE_CARDS, FAULT_CARDS, TEST_CARDS, SandboxGateway
 from portal.money import Money
@@ -44,12 +44,13 @@ def test_b13_a_failed_or_cancelled_challenge_is_declined_once(gateway, number, c
     assert [e.approved for e in gateway.ledger()] == [False]
 
 
-def test_b13_an_abandoned_challenge_expires_as_a_decline(tmp_path):
+def test_b13_an_abandoned_challenge_expires_as_a_decline(tmp_path, monkeypatch):
     hurried = SandboxGateway(ledger_url(tmp_path), clock=lambda: TODAY, challenge_seconds=0.2)
     try:
         token, k = hurried.tokenize(card(SCA)).token, key()
         asked = hurried.charge(token, SEK_100, k)
-        time.sleep(0.3)
+        later = epoch_seconds() + 0.3  # the challenge has waited longer than it may
+        monkeypatch.setattr(sandbox_gateway, "epoch_seconds", lambda: later)
         assert hurried.challenge(asked.challenge)[1] == "failed"
         assert not hurried.complete_challenge(asked.challenge, confirmed=True)  # too late
         assert hurried.charge(token, SEK_100, k).decline_code == DeclineCode.AUTHENTICATION_FAILED

@@ -96,6 +96,7 @@ def test_latency_delays_new_charges_only(ledger):
         slow.close()
 
 
+@pytest.mark.wall_clock  # an app of its own, on the system clock
 def test_the_fault_is_configured_from_the_environment(tmp_path):
     config = from_environment({"SANDBOX_GATEWAY_FAULT": "After_Charge", "SANDBOX_GATEWAY_TIMEOUT_SECONDS": "2.5",
                                "SANDBOX_GATEWAY_LATENCY_MS": "40"})

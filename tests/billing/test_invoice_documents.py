@@ -21,6 +21,7 @@ from portal.billing.transaction import write_transaction
 from portal.models import AccountKind, BillingProfile, Invoice, InvoiceStatus
 from portal.money import Money
 from tests import factories as f
+from tests.conftest import examples
 
 OCT = (date(2026, 10, 1), date(2026, 10, 31))
 SELLER = Seller(name="Contoso Cloud AB", street="Box 1234", postcode="111 22", city="Stockholm",
@@ -97,7 +98,7 @@ def test_b6_an_issued_invoice_keeps_its_seller_and_buyer(b):
     assert (after.seller.name, after.buyer.name) == (b.policy.seller.name, before.buyer.name)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(lines=st.lists(st.integers(1, 10**9), min_size=0, max_size=8), credit_share=st.floats(0, 1))
 def test_b6_the_en16931_terms_add_up_to_the_document_for_any_lines_and_credits(lines, credit_share):
     """BR-CO-10/13/15: line nets less allowances are the taxable amount, taxable plus

@@ -13,6 +13,7 @@ from portal.billing.payments import UseSavedCard
 from portal.models import (Charge, ChargeStatus, Payment, PaymentMethod, Role, Subscription,
                            SubscriptionStatus)
 from tests import factories as f
+from tests.conftest import examples
 
 CARD_NUMBERS = [f.APPROVE, "5555555555554444", f.DECLINE, f.INSUFFICIENT_FUNDS]
 
@@ -42,7 +43,7 @@ def state(b):
     return f.snapshot(b, Charge, Subscription, Payment, PaymentMethod)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plans=st.lists(subscription_plan, min_size=1, max_size=6), settled=st.integers(0, 5),
        chosen=st.integers(0, 3))
 def test_r04_r07_r08_settling_pays_exactly_the_named_charges(b, plans, settled, chosen):

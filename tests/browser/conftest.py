@@ -9,7 +9,6 @@ only looks, and a server of its own (`fresh_site`) for each module that pays.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -50,7 +49,11 @@ def chromium():
     except Error as exc:
         manager.__exit__(None, None, None)
         _no_browser(f"Playwright could not start {CHROMIUM}: {str(exc).splitlines()[0]}")
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's screenshots only
+    # This run's screenshots only; two xdist workers each take some of them.
+    started = float(os.environ.get("PORTAL_TEST_RUN_STARTED", "inf"))
+    for old in SCREENSHOTS.glob("*.png"):
+        if old.stat().st_mtime < started:
+            old.unlink(missing_ok=True)
     yield browser
     browser.close()
     manager.__exit__(None, None, None)
@@ -103,17 +106,26 @@ class Site:
         return self._states[email]
 
 
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory) -> Path:
+    """The demo's database files, made once by `flask db upgrade` and `flask demo seed`;
+    every server below starts from a copy."""
+    server = LiveServer(tmp_path_factory.mktemp("seeded"))
+    server.prepare()
+    return server.folder
+
+
 @pytest.fixture(scope="package")
-def site(chromium, tmp_path_factory):
+def site(chromium, seeded, tmp_path_factory):
     """A server for tests that only look: nothing may pay or change data on it."""
-    with LiveServer(tmp_path_factory.mktemp("site")) as server:
+    with LiveServer(tmp_path_factory.mktemp("site"), seeded_from=seeded) as server:
         yield Site(server)
 
 
 @pytest.fixture(scope="module")
-def fresh_site(chromium, tmp_path_factory):
+def fresh_site(chromium, seeded, tmp_path_factory):
     """A server of the module's own, for tests that pay or change data."""
-    with LiveServer(tmp_path_factory.mktemp("fresh-site")) as server:
+    with LiveServer(tmp_path_factory.mktemp("fresh-site"), seeded_from=seeded) as server:
         yield Site(server)
 
 

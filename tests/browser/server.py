@@ -1,8 +1,9 @@
 """The real app in a real server process for the browser tests.
 
 `flask db upgrade` and `flask demo seed` (the README's commands) build a fresh SQLite
-database and sandbox ledger in a temporary folder; `flask run` serves it on a free
-port of 127.0.0.1. The browser server always uses SQLite, even when the suite runs on
+database and sandbox ledger in a temporary folder — once per test session: later
+servers start from a copy of those files (`seeded_from`) — and `flask run` serves it
+on a free port of 127.0.0.1, waited for until its /healthz answers. The browser server always uses SQLite, even when the suite runs on
 PostgreSQL (DATABASE_URL set): these tests prove what the browser sees, and the
 PostgreSQL run must not share (and reset) its database with a separate process.
 """
@@ -10,18 +11,16 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from tests.conftest import TODAY
+from tests.server.live import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
-START_TIMEOUT = 30.0  # seconds
 
 
 def free_port() -> int:
@@ -30,11 +29,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of an SQLite database, whatever its write-ahead log holds."""
+    with sqlite3.connect(source) as original, sqlite3.connect(target) as copy:
+        original.backup(copy)
+    original.close()
+    copy.close()
+
+
 class LiveServer:
     """`with LiveServer(tmp) as server:` → server.url is http://127.0.0.1:PORT."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, seeded_from: Path | None = None):
+        """`seeded_from`: the folder of a server that was already seeded and stopped;
+        its database files are copied instead of running the commands again."""
         self.folder = Path(folder)
+        self.seeded_from = seeded_from
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SANDBOX_GATEWAY_URL")},
             "PORTAL_ENV": "development",
@@ -57,25 +67,28 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._flask("db", "upgrade")
-        self._flask("demo", "seed")
+        if self.seeded_from is not None:
+            for path in self.seeded_from.glob("*.sqlite"):
+                copy_database(path, self.folder / path.name)
+        else:
+            self.prepare()
         self._log = log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [*FLASK, "run", "--host", "127.0.0.1", "--port", str(self.port), "--no-reload",
              "--no-debugger", "--with-threads"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server stopped at start:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/sv/sign-in", timeout=2) as answer:
-                    if answer.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the server did not answer within {START_TIMEOUT:.0f} s:\n{self.log()}")
+        try:
+            wait_until_ready(self.url, self.process, self.log)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def prepare(self) -> None:
+        """The database and ledger files, made by the README's commands."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._flask("db", "upgrade")
+        self._flask("demo", "seed")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -1,4 +1,47 @@
+"""The live deployments, started once per session and database (on the one xdist worker
+that runs every test here: they share the group "live-deployments") and reset to the
+seeded demo before each test."""
+from __future__ import annotations
+
+from contextlib import ExitStack
+
 import pytest
+
+from tests.server.live import live_deployment
+
+# How long a charge with the sandbox's timeout card keeps its request waiting: short,
+# so the fault tests wait seconds, not the default ten.
+GATEWAY_TIMEOUT = 4
+
+
+@pytest.fixture(scope="session")
+def deployments(tmp_path_factory):
+    """deployments("sqlite" | "postgresql") → the running deployment, started on first
+    use. A deployment that could not start (or is skipped: no PostgreSQL) says so again
+    to every later test instead of being tried again."""
+    started: dict[str, object] = {}
+    with ExitStack() as stack:
+        def get(backend: str):
+            if backend not in started:
+                try:
+                    started[backend] = stack.enter_context(live_deployment(
+                        backend, tmp_path_factory.mktemp(f"live-{backend}"),
+                        SANDBOX_GATEWAY_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT)))
+                except BaseException as refusal:  # a skip, too
+                    started[backend] = refusal
+                    raise
+            if isinstance(started[backend], BaseException):
+                raise started[backend]
+            return started[backend]
+        yield get
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def live(request, deployments):
+    """The demo on one database, served by instances A and B, as freshly seeded."""
+    running = deployments(request.param)
+    running.reset()
+    return running
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,10 @@
 """Real deployments for tests: gunicorn processes serving the portal on free ports of
 127.0.0.1, a database prepared with the same commands an operator runs (`flask db
 upgrade`, `flask demo seed`), and a small HTTP client that behaves like a browser
-without JavaScript (cookies, no redirects followed)."""
+without JavaScript (cookies, no redirects followed).
+
+One deployment per database is started for the whole session (tests/server/conftest.py)
+and put back to the seeded demo before each test (`Live.reset`)."""
 from __future__ import annotations
 
 import http.client
@@ -12,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import unescape
@@ -23,10 +27,13 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import TODAY
+from tests.databases import LOCK_TIMEOUT, Snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "live-test-secret-shared-by-every-instance"
-START_TIMEOUT = 40.0   # seconds for a gunicorn instance to answer
+# An instance is waited for until /healthz answers, for as long as its process lives: a
+# busy machine only makes it slower. The limit is there only to end a hung start.
+START_LIMIT = 300.0
 REQUEST_TIMEOUT = 60.0
 
 
@@ -34,6 +41,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, describe) -> None:
+    """Poll GET {url}/healthz until it answers 200; fail at once if the process exits
+    (`describe()` says why: its log), or after START_LIMIT."""
+    deadline, pause = time.monotonic() + START_LIMIT, 0.02
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited at start (status {process.returncode}):\n{describe()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (OSError, http.client.HTTPException):
+            pass  # not listening yet, or not yet ready
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not become ready within {START_LIMIT:.0f} s:\n{describe()}")
+        time.sleep(pause)  # polling the condition above, not waiting for a guess
+        pause = min(pause * 2, 0.5)
 
 
 def reset_postgres(url: str) -> None:
@@ -119,19 +145,12 @@ class Server:
         log.close()
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                status, _, _ = Client(self).request("GET", "/sv/sign-in")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer within {START_TIMEOUT} s")
+        try:
+            wait_until_ready(self.base, self.process,
+                             lambda: f"{self.name}: {self.log_path.read_text(errors='replace')[-3000:]}")
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -232,15 +251,29 @@ def postgres_url() -> str:
 
 
 class Live:
-    """A running deployment: instances A and B, the portal's database and the ledger."""
+    """A running deployment: instances A and B, the portal's database and the ledger.
+    `reset()` puts it back to the seeded demo between tests."""
 
-    def __init__(self, backend, deploy, a, b, engine, gateway):
+    def __init__(self, backend, deploy, a, b, engine, gateway, seeded: Snapshot):
         self.backend, self.deploy, self.a, self.b = backend, deploy, a, b
-        self.engine, self.gateway = engine, gateway
+        self.engine, self.gateway, self.seeded = engine, gateway, seeded
         self._seen: dict[str, int] = {}
 
     def session(self) -> Session:
         return Session(self.engine)
+
+    def reset(self) -> None:
+        """Every row as `flask demo seed` left it (sign-in counters included), the
+        gateway's ledger empty, and instances a test started beyond A and B stopped:
+        a few milliseconds instead of a new deployment."""
+        for extra in self.deploy.servers[2:]:
+            extra.stop()
+        del self.deploy.servers[2:]
+        with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            self.seeded.restore(conn)
+        self.gateway.clear_ledger()
 
     def ids(self) -> dict:
         from portal.models import BillingAccount, PaymentMethod, Subscription
@@ -277,6 +310,7 @@ def live_deployment(backend: str, workdir: Path, **extra_env: str):
     """The demo on one database (SQLite file, or TEST_POSTGRES_URL), served by
     instances A and B, with its gateway ledger."""
     from portal.billing.sandbox_gateway import SandboxGateway
+    from portal.extensions import db
     if backend == "postgresql":
         url = postgres_url()
         reset_postgres(url)
@@ -289,10 +323,14 @@ def live_deployment(backend: str, workdir: Path, **extra_env: str):
     assert "anna@example.com" in deploy.flask("demo", "seed")
     gateway = SandboxGateway(_sqlalchemy_url(ledger_url))
     gateway.count_approved()  # the ledger's table exists before the instances race for it
-    engine = create_engine(_sqlalchemy_url(database_url))
+    # Resets wait for a writer that is still finishing rather than fail "locked".
+    engine = create_engine(_sqlalchemy_url(database_url),
+                           **({"connect_args": {"timeout": 30}} if backend == "sqlite" else {}))
+    with engine.connect() as conn:
+        seeded = Snapshot.take(conn, db.metadata)
     try:
         a, b = deploy.start("A", "B")
-        running = Live(backend, deploy, a, b, engine, gateway)
+        running = Live(backend, deploy, a, b, engine, gateway, seeded)
         running.crashes()  # start-up logs are not a test's
         yield running
     finally:

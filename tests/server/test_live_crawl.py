@@ -9,7 +9,7 @@ from html import unescape
 
 import pytest
 
-from tests.server.live import Client, live_deployment
+from tests.server.live import Client
 
 HEADERS = ("content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options",
            "permissions-policy", "strict-transport-security")
@@ -18,10 +18,6 @@ MAX_PAGES = 200  # answers per visitor, at most: the demo has fewer pages than t
 LINK = re.compile(r'href="(/[^"]*)"')
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live(request, tmp_path_factory):
-    with live_deployment(request.param, tmp_path_factory.mktemp(f"crawl-{request.param}")) as running:
-        yield running
 
 
 def crawl(client: Client, start: str) -> tuple[list[tuple], int]:

@@ -12,11 +12,10 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import select, text
 
 from portal.models import ChargeStatus, Invoice, InvoiceStatus, PaymentMethod, Subscription, User
-from tests.server.live import Client, csrf_from, hidden_fields, live_deployment
+from tests.server.live import Client, csrf_from, hidden_fields
 
 CONCURRENT = 20
 # The card whose number and CVC must never be kept. A CVC with a leading zero cannot
@@ -24,11 +23,6 @@ CONCURRENT = 20
 AMEX, AMEX_CVC = "378282246310005", "0738"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live(request, tmp_path_factory):
-    """The demo on one database, served by instances A and B."""
-    with live_deployment(request.param, tmp_path_factory.mktemp(f"live-{request.param}")) as running:
-        yield running
 
 
 def burst(requests):

@@ -21,6 +21,7 @@ from tests.web.conftest import Browser, csrf_from
 # Routes that carry no ids of an account: checked on their own below.
 NO_IDS = {"static", "root", "pages.home", "auth.sign_in", "auth.sign_out", "pages.accessibility",
           "pages.baseline", "account.settings",
+          "health.ready",  # readiness, open to a load balancer (tests/web/test_health.py)
           "sandbox.challenge", "favicon"}  # B13: the sandbox bank's page, no account in it (tests/web/test_authentication_pages.py)
 
 ADMIN, USER, OWNER, CONTRIBUTOR, MANAGER, READER = (
@@ -256,6 +257,7 @@ def test_routes_without_ids(app, client, world):
         assert browser.get(f"/en/accounts/{accounts[members[email][0][0]].account_id}/").status_code == 302
     anonymous = Browser(app.test_client())
     assert anonymous.get("/en/accessibility").status_code == 200  # the statement is for everyone
+    assert anonymous.get("/healthz").status_code == 200  # and readiness for a load balancer
     assert anonymous.get("/en/benchmark/baseline").status_code == 302
     signed_in = Browser(app.test_client())
     signed_in.sign_in("anna@example.com", "en")

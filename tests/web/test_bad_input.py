@@ -19,8 +19,9 @@ from sqlalchemy import text
 from portal.extensions import db
 from tests.web.conftest import Browser, csrf_from
 from tests.web.test_flows import pay_form
+from tests.conftest import examples
 
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=False,
+SETTINGS = settings(max_examples=examples(30), deadline=None, derandomize=False,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # What an untranslated Swedish page would show: none of it may appear on one.
@@ -415,7 +416,7 @@ def test_every_route_is_fuzzed(app):
                                            "methods.add_card", "methods.move", "account.settings",
                                            "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
-    covered |= {"pages.accessibility", "pages.baseline", "favicon"}  # take no input: nothing to fuzz
+    covered |= {"pages.accessibility", "pages.baseline", "favicon", "health.ready"}  # take no input: nothing to fuzz
     # B13: garbage keys, challenges and return addresses: tests/web/test_authentication_pages.py
     covered |= {"receipts.authenticated", "sandbox.challenge"}
     routes = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static", "root"}

@@ -140,6 +140,7 @@ def test_session_cookie_flags_in_development(browser, demo):
     assert "Secure" not in cookie  # development runs on http://127.0.0.1
 
 
+@pytest.mark.wall_clock  # an app of its own, on the system clock
 def test_session_cookie_is_secure_outside_development(tmp_path, demo, app):
     production = from_environment({"PORTAL_ENV": "production", "SECRET_KEY": "s3cret"})
     assert production["SESSION_COOKIE_SECURE"] and production["REMEMBER_COOKIE_SECURE"]
@@ -240,6 +241,7 @@ def test_sign_in_is_limited_per_address(app, demo):
     assert response.status_code == 303
 
 
+@pytest.mark.wall_clock  # an app of its own, on the system clock
 def test_behind_a_trusted_proxy_the_forwarded_address_is_the_clients(tmp_path, app, demo):
     proxied = create_app({**for_tests(tmp_path, TRUSTED_PROXIES=1, SIGN_IN_LIMIT_PER_ADDRESS="2 per 15 minutes"),
                           "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})

@@ -1,0 +1,121 @@
+"""Test databases, made cheap: one PostgreSQL database per xdist worker, and a way back
+to a known state in milliseconds instead of rebuilding a schema or restarting a server.
+
+- `own_postgres_database`: the URL of this worker's database (created when missing).
+- `fresh_schema`: the models' schema, empty, as `create_all` leaves it. On PostgreSQL
+  the schema is built once per database and afterwards only its rows are deleted —
+  TRUNCATE and DROP SCHEMA cost a quarter of a second each on every test (measured:
+  0.15–0.28 s against 0.01 s for DELETE on the demo's small tables).
+- `Snapshot`: every row of some tables, taken once and put back between tests (the
+  live deployments' seeded demo).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import Integer, MetaData, Table, func, select, text, update
+from sqlalchemy.engine import Connection, Engine
+
+# How long a reset waits for a lock that a test left behind before failing loudly
+# (a hang would only end at CI's limit).
+LOCK_TIMEOUT = "20s"
+
+
+def own_postgres_database(url: str, purpose: str, worker: str) -> str:
+    """`url` with its database named for `purpose` and the xdist `worker` (created when
+    missing): portal_test → portal_test_gw1, portal_test_live_gw1, portal_test_live."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    own = "_".join(part for part in (name, purpose, worker) if part)
+    if own == name:
+        return url
+    import psycopg
+    plain = urlunsplit(parts._replace(scheme="postgresql"))
+    with psycopg.connect(plain, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (own,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{own}"')
+    return urlunsplit(parts._replace(path=f"/{own}"))
+
+
+@dataclass
+class Snapshot:
+    """The rows of every table of `metadata`, to restore later in one transaction."""
+    metadata: MetaData
+    rows: dict[str, list[dict]]
+
+    @classmethod
+    def take(cls, conn: Connection, metadata: MetaData) -> Snapshot:
+        return cls(metadata, {table.name: [dict(row) for row in conn.execute(select(table)).mappings()]
+                              for table in metadata.sorted_tables})
+
+    def restore(self, conn: Connection) -> None:
+        tables = self.metadata.sorted_tables
+        empty_tables(conn, tables)
+        # Foreign keys to a table inserted later (or to the same table) are filled in
+        # once every row exists; the rest go in with their rows.
+        order = {table.name: n for n, table in enumerate(tables)}
+        late = {table.name: [fk.parent.name for fk in table.foreign_keys
+                             if order[fk.column.table.name] >= order[table.name]] for table in tables}
+        for table in tables:
+            rows = self.rows[table.name]
+            if rows:
+                conn.execute(table.insert(), [{**row, **dict.fromkeys(late[table.name])} for row in rows])
+        for table in tables:
+            for row in self.rows[table.name]:
+                values = {column: row[column] for column in late[table.name] if row[column] is not None}
+                if values:
+                    [key] = table.primary_key.columns
+                    conn.execute(update(table).where(key == row[key.name]).values(values))
+        restart_identities(conn, tables)
+
+
+def empty_tables(conn: Connection, tables: list[Table]) -> None:
+    """Delete every row. Nullable foreign keys are cleared first: some tables refer
+    to each other (a billing profile's default method, an invoice's payment)."""
+    for table in tables:
+        nullable = {fk.parent.name: None for fk in table.foreign_keys if fk.parent.nullable}
+        if nullable:
+            conn.execute(update(table).values(nullable))
+    for table in reversed(tables):
+        conn.execute(table.delete())
+
+
+def restart_identities(conn: Connection, tables: list[Table]) -> None:
+    """PostgreSQL: each table's id sequence continues after its highest id, as in a
+    database that just got these rows. (SQLite takes the highest id + 1 by itself.)"""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        keys = list(table.primary_key.columns)
+        if len(keys) != 1 or keys[0].autoincrement is False or not isinstance(keys[0].type, Integer):
+            continue
+        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                {"t": table.name, "c": keys[0].name}).scalar()
+        if sequence is not None:
+            highest = conn.execute(select(func.max(keys[0]))).scalar()
+            conn.execute(text("SELECT setval(:s, :v, :called)"),
+                         {"s": sequence, "v": highest or 1, "called": highest is not None})
+
+
+_pristine: dict[str, Snapshot] = {}  # database URL → the rows create_all leaves
+
+
+def fresh_schema(engine: Engine, metadata: MetaData) -> None:
+    """The models' schema with only the rows create_all puts in (a new SQLite file
+    gets it built; PostgreSQL gets it built once, then emptied)."""
+    if engine.dialect.name != "postgresql":
+        metadata.create_all(engine)
+        return
+    key = engine.url.render_as_string(hide_password=False)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        present = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+        if key in _pristine and present == set(metadata.tables):
+            _pristine[key].restore(conn)
+            return
+        # First use, or a test changed the schema itself (the migrations' tests).
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    metadata.create_all(engine)
+    with engine.connect() as conn:
+        _pristine[key] = Snapshot.take(conn, metadata)

@@ -3,6 +3,7 @@ evaluated in the page's language."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -116,8 +117,9 @@ class PaymentForm(CardForm):
     one-time key travel with it (M3)."""
     expected_total = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9]{1,15}$")])
     idempotency_key = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Za-z0-9-]{8,100}$")])
-    # B12: Pay now of only this much (minor units) of the expected total; empty: all of it.
-    part = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,15}$")])
+    # B12: Pay now of only this much (minor units) of the expected total; empty: all of
+    # it. Only spaces (a hand-edited form) is no amount, not "all of it".
+    part = HiddenField(validators=[Optional(strip_whitespace=False), Regexp(r"^[0-9]{1,15}$")])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -240,9 +242,21 @@ class PeriodForm(PortalForm):
     last = DateField(_l("To"), validators=[Optional()], invalid_value_message=DATE_INVALID,
                      widget=TextInput(), render_kw=DATE_INPUT)
 
+    # Days a period can name: wider than any payment, narrow enough that the start of
+    # the day after, in any time zone, is still a date (0001-01-01 and 9999-12-31 are not).
+    EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)
+
+    def validate_first(self, field) -> None:
+        self._plausible(field)
+
     def validate_last(self, field) -> None:
+        self._plausible(field)
         if field.data and self.first.data and field.data < self.first.data:
             raise ValidationError(_l("The end of the period must be on or after its start"))
+
+    def _plausible(self, field) -> None:
+        if field.data and not self.EARLIEST <= field.data <= self.LATEST:
+            raise ValidationError(DATE_INVALID)
 
 
 class PersonalSettingsForm(PortalForm):

@@ -41,6 +41,8 @@ REASONS = {
     "underpaid": "less than the oldest charge the account owes",
     "overpaid": "more than the invoices' amount due",
     "remainder": "the part of a partial payment that pays no whole charge",
+    "no_amount": "no amount (0 kr): nothing to record",
+    "repeated": "the same payment (deposit and serial number) a second time in this file",
 }
 
 
@@ -59,8 +61,12 @@ def import_bgmax(b: Billing, open_file: Callable[[], Iterable[bytes | str]], our
     time: the file is read once to check it whole (BgMaxRejected: nothing applied) and
     once to apply it."""
     summary = ImportSummary(payments=bgmax.check(open_file(), our_bankgiro))
+    times_in_file: dict[str, int] = {}
     for payment in bgmax.payments(open_file()):
-        outcome = _apply(b, payment)
+        times = times_in_file[payment.key] = times_in_file.get(payment.key, 0) + 1
+        # A line the file repeats is not "already imported" (that is another file's
+        # payment): a person decides whether the bank sent one payment or two.
+        outcome = _apply(b, payment) if times == 1 else _repeated(b, payment, times)
         if outcome == "recorded":
             summary.recorded += 1
             summary.recorded_minor += payment.amount_minor
@@ -114,12 +120,25 @@ def _apply(b: Billing, paid: bgmax.Payment) -> str:
         raise
 
 
+def _repeated(b: Billing, paid: bgmax.Payment, times: int) -> str:
+    """The `times`-th appearance of a payment in one file: to review, under a key of its
+    own, so importing the file again still records nothing new."""
+    key = f"{paid.key}-again-{times}"
+    with write_transaction(b.session):
+        if _seen(b, key):
+            return "duplicate"
+        _to_review(b, paid, "repeated", key, paid.amount_minor, None)
+        return "repeated"
+
+
 def _seen(b: Billing, key: str) -> bool:
     return (b.session.scalar(select(Payment.id).where(Payment.idempotency_key == key)) is not None
             or b.session.scalar(select(TransferToReview.id).where(TransferToReview.key == key)) is not None)
 
 
 def _match(b: Billing, paid: bgmax.Payment) -> _Match:
+    if paid.amount_minor <= 0:  # no payment, no receipt: a person looks at what the bank sent
+        return _Match("no_amount")
     if paid.currency != HOME_CURRENCY:
         return _Match("currency")
     references = [r for r in ((paid.reference,) + paid.extra_references) if r]

@@ -346,3 +346,28 @@ def test_b12_a_partly_paid_invoice_going_past_due_is_reminded_of_what_is_left(b,
                                                              OutboxMessage.payload["number"].as_string()
                                                              == wire.first.number)).one()
     assert reminder.payload["amount_minor"] == 640_00
+
+
+def test_i27_a_payment_repeated_in_one_file_waits_for_a_person_and_a_new_import_adds_nothing(b, wire):
+    """The same payment line twice (same deposit, same serial): the first pays the
+    invoice, the second is not "already imported" but waits for a person, who decides
+    whether the bank sent one payment or two."""
+    content = bgmax_file([[Paid(ocr_reference(wire.first.number), 8_640_00),
+                           Paid(ocr_reference(wire.first.number), 8_640_00)]])
+    content = content.replace(b"210000000000020", b"210000000000010", 1)  # the second line's serial = the first's
+    summary = importing(b, content)
+    assert (summary.recorded, summary.to_review, summary.duplicates) == (1, 1, 0)
+    assert summary.reasons == {"repeated": 1}
+    [waiting] = transfers.waiting_for_review(b)
+    assert waiting.reason == "repeated" and waiting.amount_minor == 8_640_00
+    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.PAID
+    again = importing(b, content)
+    assert (again.recorded, again.to_review, again.duplicates) == (0, 0, 2)
+    assert count(b, TransferToReview) == 1 and count(b, Payment) == 1
+
+
+def test_i27_a_payment_of_0_kr_is_neither_recorded_nor_receipted(b, wire):
+    summary = importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), 0)]]))
+    assert (summary.recorded, summary.to_review, summary.reasons) == (0, 1, {"no_amount": 1})
+    assert count(b, Payment) == 0 and count(b, OutboxMessage) == 0
+    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.DUE

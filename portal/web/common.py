@@ -13,10 +13,11 @@ from portal.services import billing
 
 
 class DatabaseId(IntegerConverter):
-    """`<int:…>` in every route: ASCII digits, 1 … MAX_ID, else the route does not
-    match (404) — a larger number is no id, never a database error."""
+    """`<int:…>` in every route: ASCII digits, 1 … MAX_ID, without leading zeros (one
+    id, one address: /accounts/01/ is not account 1), else the route does not match
+    (404) — a larger number is no id, never a database error."""
 
-    regex = r"[0-9]+"
+    regex = r"[1-9][0-9]*"
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("min", 1)

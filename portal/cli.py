@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal, InvalidOperation
 from dataclasses import fields
 from pathlib import Path
 from datetime import date, timedelta
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from portal import catalogs
 from portal.billing.lifecycle import CycleSummary, cycle_size, run_billing_cycle
 from portal.billing.bgmax import BgMaxRejected
+from portal.billing import credit
 from portal.billing.payments import reconcile
 from portal.billing.transfers import REASONS, assign_review, import_bgmax, settle_review, waiting_for_review
 from portal.config import ROOT
@@ -22,7 +24,7 @@ from portal.demo import DEMO_PASSWORD, DEMO_USERS, bgmax_paying_the_demo, seed_d
 from portal.extensions import db
 from portal.mail import outbox_sender
 from portal.mail.outbox import counts_by_status, due_now, requeue
-from portal.models import OutboxMessage, OutboxStatus
+from portal.models import BillingAccount, OutboxMessage, OutboxStatus
 from portal.services import billing, clock, clock_on
 
 MIGRATIONS = str(ROOT / "portal" / "migrations")
@@ -200,7 +202,10 @@ def run_reconcile(b, quiet: bool = False, older_than: float = 120) -> bool:
                    f"nothing here knows of, {len(done.for_the_cycle)} automatic charges left to the "
                    f"billing cycle", err=quiet)
     for key in done.waiting:
-        click.echo(f"  waiting for the gateway: {key}", err=True)
+        click.echo(f"  not finished: {key}: {done.why.get(key, 'waiting for the gateway')}", err=True)
+    for key, credited in done.credited:
+        click.echo(f"  recorded, {credited} of it became the account's credit (what it paid had been paid "
+                   f"meanwhile): {key}", err=quiet)
     for key in done.unrecorded:
         click.echo(f"  charged by the gateway, not recorded: {key}", err=True)
     return done.needs_a_person
@@ -216,6 +221,41 @@ def payments_reconcile(older_than: float) -> None:
     something needs a person."""
     if run_reconcile(billing(), older_than=older_than):
         raise SystemExit(1)
+
+
+@payments_cli.command("refund")
+@click.argument("account_id", type=int)
+@click.option("--amount", default=None, help="How much, in the account's currency (1234,50); all of it if not given.")
+@click.option("--profile", "profile_id", type=int, default=None, help="Only the credit of this billing profile.")
+@click.option("--by-bank", is_flag=True,
+              help="Credit from bank transfers has been sent back by bank: record that too.")
+def payments_refund(account_id: int, amount: str | None, profile_id: int | None, by_bank: bool) -> None:
+    """B15: pay an account's credit balance back — a card payment's credit to its card
+    through the gateway, a bank transfer's (with --by-bank) as sent by a person. The
+    customer is told by email; each refund is audited; a rerun never refunds twice."""
+    b = billing()
+    try:
+        minor = minor_units(amount) if amount is not None else None
+    except ValueError as bad:
+        raise click.BadParameter(str(bad), param_hint="--amount") from None
+    done = credit.refund(b, account_id, minor, profile_id, by_bank=by_bank)
+    for refund in done:
+        click.echo(f"refunded {refund.amount} of payment {refund.payment_id} "
+                   f"{'to its card (' + str(refund.reference) + ')' if refund.how == 'card' else 'by bank'}")
+    account = b.session.get(BillingAccount, account_id)
+    left = credit.balance(b.session, account_id, account.currency, profile_id) if account else None
+    click.echo(f"{len(done)} refunds; credit balance now {left}")
+
+
+def minor_units(text: str) -> int:
+    """'1234,50', '1 234.50' or '1234' as minor units; positive, two decimals at most."""
+    try:
+        value = Decimal(text.replace("\xa0", "").replace(" ", "").replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {text!r}") from None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"not an amount: {text!r}")
+    return int(value * 100)
 
 
 @click.group("translations")

@@ -47,6 +47,11 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
     if kind == "receipt" and payment_id is not None:
         return Target("receipts.show", {"account_id": account_id, "payment_id": payment_id},
                       gettext("View the receipt"))
+    if kind == "credit_added" and payment_id is not None:  # B15: the payment that became credit
+        return Target("receipts.show", {"account_id": account_id, "payment_id": payment_id},
+                      gettext("View the receipt"))
+    if kind == "credit_refunded":
+        return Target("payments.index", {"account_id": account_id}, gettext("See the account's payments"))
     if kind == "card_expiring":
         return Target("methods.index", {"account_id": account_id}, gettext("Manage payment methods"))
     if kind == "notification_email_changed":

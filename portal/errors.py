@@ -58,6 +58,16 @@ class PaymentAwaitsAuthentication(AuthenticationRequired):
     it is finished (or expires, charging nothing) before anything else is charged."""
 
 
+class PaymentInProgress(BillingError):
+    """Another payment of the account is at the payment service right now (another tab,
+    person or instance): nothing was changed or charged by this request. Finished in a
+    moment; what it pays must not change meanwhile (issue 27)."""
+
+    def __init__(self, account_id: int):
+        super().__init__(account_id)
+        self.account_id = account_id
+
+
 class CurrencyMismatch(BillingError):
     def __init__(self, expected: str, got: str):
         super().__init__(f"{expected} != {got}")

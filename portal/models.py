@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, event, Date, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, event, Date, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -554,6 +554,56 @@ class UnconfirmedPayment(db.Model):
     challenge: Mapped[str | None] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # R05 (settle): the failed card whose subscriptions move to the paying card, as priced.
+    switch_from_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
+
+    allocations: Mapped[list[AttemptAllocation]] = relationship(order_by="AttemptAllocation.id", viewonly=True)
+
+
+class AttemptAllocation(db.Model):
+    """What an attempt will pay, written ahead with it under the account's lock: one
+    row per charge (its whole amount) or per invoice (the share of the money it gets,
+    B12). Recording applies exactly these rows, whatever moved meanwhile; money that
+    finds its charge or invoice already paid becomes credit (B15). Deleted with the
+    attempt."""
+    __tablename__ = "attempt_allocations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("unconfirmed_payments.id"), index=True)
+    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class CreditKind(enum.StrEnum):
+    SURPLUS = "surplus"    # money received for what was already paid, or more than owed (+)
+    APPLIED = "applied"    # used to pay a charge or an invoice (−)
+    REFUNDED = "refunded"  # paid back to the customer by a person (−)
+
+
+class CreditEntry(db.Model):
+    """B15: the account's credit balance, as a ledger: each row moves some of one
+    payment's money into the balance (surplus) or out of it (applied, refunded). The
+    balance is the sum; what is left of one payment's surplus is the sum of its rows.
+    Customer agreement: the billing profile whose invoices it may pay."""
+    __tablename__ = "credit_entries"
+    __table_args__ = (Index("ix_credit_entries_account_payment", "account_id", "payment_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    kind: Mapped[CreditKind] = mapped_column(_enum(CreditKind))
+    # surplus: why ("already_paid", "overpaid", "allocation_changed"); refunded: how.
+    reason: Mapped[str] = mapped_column(String(40))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # signed: + into the balance, − out
+    currency: Mapped[str] = mapped_column(String(3))
+    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"))     # applied to
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))   # applied to
+    refund_reference: Mapped[str | None] = mapped_column(String(100))          # the gateway's refund
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))        # who refunded
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    payment: Mapped[Payment] = relationship()
+    invoice: Mapped[Invoice | None] = relationship()
 
 
 class RateLimitCounter(db.Model):

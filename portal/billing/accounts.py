@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.billing import access, details, notify
+from portal.billing import access, credit, details, notify
 from portal.billing.access import Action
 from portal.billing import ids
 from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
@@ -97,6 +97,17 @@ def total_outstanding(account: BillingAccount, counts: dict[SubscriptionStatus, 
     sees the account (one who may not settle still needs the sum to ask for it).
     A deleted subscription's charges are still owed, so they count too."""
     return Money(sum(c.outstanding_minor for c in counts.values()), account.currency)
+
+
+def credit_balance(b: Billing, account: BillingAccount) -> Money:
+    """B15: the account's credit (money that paid nothing yet), shown to every role that
+    sees the account, on Overview and Payments."""
+    return credit.balance(b.session, account.id, account.currency)
+
+
+def credited_by(b: Billing, payment: Payment) -> Money:
+    """B15: how much of a payment became credit (its receipt says so)."""
+    return credit.credited_by(b.session, payment)
 
 
 def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,

@@ -98,7 +98,8 @@ def settled_method_ids(subscription: Subscription, chosen_method: PaymentMethod 
     return list(dict.fromkeys([subscription.payment_method_id, *chosen]))
 
 
-def _settled(method_ids: list[int]):
+def settled_charges(method_ids: list[int]):
+    """The WHERE clause of the charges settling pays: outstanding, on these methods."""
     return (Charge.status == ChargeStatus.OUTSTANDING,
             Charge.subscription_id.in_(select(Subscription.id).where(Subscription.payment_method_id.in_(method_ids))))
 
@@ -107,7 +108,7 @@ def settlement_total(session: Session, method_ids: list[int], currency: str) -> 
     """What settling charges (the methods of `settled_method_ids`), summed from the
     charges themselves (not the stored figures): the amount the gateway is asked for."""
     rows = session.execute(select(Charge.currency, func.sum(Charge.amount_minor))
-                           .where(*_settled(method_ids)).group_by(Charge.currency)).all()
+                           .where(*settled_charges(method_ids)).group_by(Charge.currency)).all()
     if any(charge_currency != currency for charge_currency, _amount in rows):
         raise CurrencyMismatch(currency, rows[0][0])
     return Money(int(rows[0][1]) if rows else 0, currency)
@@ -118,27 +119,12 @@ def oldest_charges_within(session: Session, method_ids: list[int], amount_minor:
     the oldest first, stopping at the first it cannot pay (a charge is never half paid)."""
     chosen, money_left = [], amount_minor
     for charge_id, charge_minor in session.execute(select(Charge.id, Charge.amount_minor).where(
-            *_settled(method_ids)).order_by(Charge.period_start, Charge.id)):
+            *settled_charges(method_ids)).order_by(Charge.period_start, Charge.id)):
         if charge_minor > money_left:
             break
         chosen.append(charge_id)
         money_left -= charge_minor
     return chosen
-
-
-def pay_settled_charges(session: Session, method_ids: list[int], payment, charge_ids: list[int] | None = None) -> None:
-    """Mark what `settlement_total` summed (or only `charge_ids` of it) as paid by
-    `payment`, in one statement. The caller holds the account's lock, so these are the
-    very charges it summed; checked anyway, since the money has been taken by now."""
-    only = [Charge.id.in_(charge_ids)] if charge_ids is not None else []
-    session.execute(update(Charge).where(*_settled(method_ids), *only)
-                    .values(status=ChargeStatus.PAID, payment_id=payment.id)
-                    .execution_options(synchronize_session=False))
-    paid = session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
-                          .where(Charge.payment_id == payment.id))
-    if paid != payment.amount_minor:
-        raise RuntimeError(f"payment {payment.id}: charged {payment.amount_minor}, marked {paid} paid")
-    expire_loaded(session, Charge, ["status", "payment_id"])
 
 
 def expire_loaded(session: Session, model, attributes: list[str]) -> None:

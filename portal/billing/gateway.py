@@ -38,6 +38,11 @@ class IdempotencyConflict(Exception):
     intended charge), so it is not a BillingError shown to users."""
 
 
+class RefundRefused(Exception):
+    """A refund the processor will not make: no such approved charge, or more than is
+    left of it."""
+
+
 class GatewayError(Exception):
     """The processor could not be used. Never a decline: a decline is an answer."""
 
@@ -142,6 +147,13 @@ class PaymentGateway(Protocol):
         """Ask the issuer whether the card can be charged, charging nothing (a real
         processor: a zero-amount authorization). None: it can; else why not. Raises
         GatewayError when no answer comes (nothing moved either way)."""
+        ...
+
+    def refund(self, reference: str, amount: Money, idempotency_key: str) -> str:
+        """B15: pay `amount` of the approved charge `reference` back to its card, at most
+        once per `idempotency_key` (the same key again answers the same refund);
+        the refund's reference. Never more than is left of the charge (RefundRefused);
+        GatewayError when no answer comes (asked again under the same key)."""
         ...
 
     def ledger(self) -> list[LedgerEntry]:

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.billing import notify
+from portal.billing import credit, notify
 from portal.billing.context import Billing
 from portal.billing.details import details_for
 from portal.billing.documents import buyer_of, frozen_parties, vat_included
@@ -94,10 +94,11 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
         b.session.add(InvoiceLine(invoice_id=invoice.id, subscription_id=sub.id,
                                   description=sub.name, amount_minor=amount))
     apply_credits(b, invoice)
+    credit.apply_to_invoice(b, invoice, account.id)  # B15: the profile's credit balance, too
     payload = {"invoice_id": invoice.id, "number": invoice.number,
                "amount_minor": invoice.amount_due.minor, "currency": invoice.currency,
                "due_on": invoice.due_on.isoformat(), "profile_id": profile.id}
-    if invoice.amount_due.minor == 0:  # credits covered it all
+    if invoice.is_open and invoice.amount_due.minor == 0:  # credits covered it all
         mark_invoices_paid(b, [invoice], None)
     notify.queue_email(b.session, b.clock, account, "invoice_ready", payload)
     for address in details.recipients if details else []:  # B7: e.g. the accounts payable inbox
@@ -116,10 +117,10 @@ def _auto_charge(b: Billing, profile: BillingProfile, invoice: Invoice, payload:
     rerun after a crash asks the gateway again under the same key: never twice."""
     method = profile.default_payment_method
     key = f"auto-invoice-{profile.id}-{invoice.period_start:%Y%m}"
-    result = b.gateway.charge(method.gateway_token, invoice.amount_due, key, off_session=True)  # B13
+    result = b.gateway.charge(method.gateway_token, invoice.left, key, off_session=True)  # B13
     account = profile.account
     if result.approved:
-        payment = record_payment(b, account, None, method, invoice.amount_due,
+        payment = record_payment(b, account, None, method, invoice.left,
                                   result.reference, key, PaymentPurpose.AUTO_CHARGE, profile.id)
         mark_invoices_paid(b, [invoice], payment)
         notify.queue_email(b.session, b.clock, account, "auto_charge_succeeded",

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from portal.billing import notify, retries
+from portal.billing import credit, notify, retries
 from portal.billing.balances import recount_outstanding, settled_method_ids, settlement_total
 from portal.billing.context import Billing
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
@@ -68,8 +68,10 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
     b.session.add(charge)
     b.session.flush()
     method = sub.payment_method
+    if credit.apply_to_charge(b, charge, sub.account_id):  # B15: the account's credit pays it whole
+        pass
     # Not a card: paid by invoice (R03), outstanding until the transfer arrives.
-    if method is not None and method.kind == MethodKind.CARD:
+    elif method is not None and method.kind == MethodKind.CARD:
         _charge_card(b, sub, method, charge)
     recount_outstanding(b.session, Subscription.id == sub.id)
     return charge

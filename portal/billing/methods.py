@@ -16,7 +16,7 @@ from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails, GatewayError
 from portal.billing.notify import refusals_audited
 from portal.billing.paging import Page
-from portal.billing.payments import method_summary, prepare_new_card, save_card, saved_card
+from portal.billing.payments import method_summary, prepare_new_card, refuse_while_paying, save_card, saved_card
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import CardDeclined, GatewayUnavailable, InvalidInput, MethodInUse, NotEligible, NotFound
 from portal.models import (AccountKind, BillingAccount, BillingProfile, MethodKind, Payment, PaymentMethod, PaymentPurpose,
@@ -182,6 +182,7 @@ def set_profile_default(b: Billing, user: User, account_id: int, profile_id: int
     with write_transaction(b.session):
         profile = profile_of(b, user, account_id, profile_id)
         account = lock_account(b.session, _managed_account(b, user, account_id, profile_id).id)
+        refuse_while_paying(b, account.id)  # the open attempt's R05 switch and card stay as priced
         if choice == CHECK_WIRE:
             if not profile.check_wire_approved:
                 raise NotEligible()
@@ -265,6 +266,7 @@ def move_subscriptions(b: Billing, user: User, account_id: int, subscription_ids
     with write_transaction(b.session):
         lock_account(b.session, account_id)
         preview = preview_move(b, user, account_id, subscription_ids, to_method_id)
+        refuse_while_paying(b, account_id)  # issue 27: a settlement prices by card
         if preview.outstanding.minor != expected_outstanding_minor:
             raise InvalidInput("changed")
         b.session.execute(update(Subscription).where(Subscription.id.in_([s.id for s in preview.subscriptions]))

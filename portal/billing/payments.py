@@ -9,27 +9,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.orm import joinedload
 
-from portal.billing import access, notify
+from portal.billing import access, credit, notify
 from portal.billing.access import Action
 from portal.billing import ids
 from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SettlementPreview, SettlementQuote,
-                                     expire_loaded, invoice_quote, pay_settled_charges,
-                                     recount_outstanding, settled_method_ids, settlement_preview,
-                                     settlement_quote, settlement_total)
+                                     expire_loaded, invoice_quote, recount_outstanding, settled_charges,
+                                     settled_method_ids, settlement_preview, settlement_quote, settlement_total)
 from portal.billing.context import Billing
 from portal.errors import (AlreadyPaid, AuthenticationRequired, BalanceChanged, BillingError, CardDeclined,
                            PaymentAwaitsAuthentication,
                            GatewayUnavailable, InvalidAmount, InvalidPart, InvalidState,
-                           NothingToPay, NotFound, PaymentFormReused)
+                           NothingToPay, NotFound, PaymentFormReused, PaymentInProgress)
 from portal.billing.gateway import (CardDetails, CardToken, GatewayError, GatewayNotReached,
                                     IdempotencyConflict, validate_card)
 from portal.money import Money
 from portal.billing.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, AttemptState, AuditEvent, BillingAccount, BillingProfile, Charge,
+from portal.models import (AccountKind, AttemptAllocation, AttemptState, AuditEvent, BillingAccount, BillingProfile, Charge,
                            ChargeStatus, Invoice, InvoicePayment, InvoiceStatus, MethodKind, Payment, PaymentMethod,
                            PaymentPurpose, Subscription, SubscriptionStatus,
                            UnconfirmedPayment, User)
@@ -63,6 +62,22 @@ MethodChoice = UseSavedCard | UseNewCard | UseTokenizedCard
 
 
 @dataclass
+class _Allocation:
+    """What an attempt will pay, as priced under the lock: the charges a WHERE clause
+    selects (each whole), and a share of the money per invoice (B12: oldest due first)."""
+    charges: tuple | None = None
+    invoices: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Applied:
+    """What recording an attempt's allocation paid, and what became credit (B15)."""
+    subscriptions: list[str]
+    invoices: list[Invoice]
+    credited_minor: int
+
+
+@dataclass
 class _Attempt:
     """What one payment request is about to charge: written ahead as an
     UnconfirmedPayment before the gateway is called (M5), and the audit's details."""
@@ -78,6 +93,8 @@ class _Attempt:
     amount: Money | None = None
     part_of: Money | None = None  # B12: a part payment: the whole the payer saw
     taken_up: bool = False  # written by an earlier request: it may have been charged then
+    allocation: _Allocation | None = None  # what it pays, set when priced
+    switch_from_method_id: int | None = None  # R05 (settle): the failed card, as priced
 
 
 class _Flow(Protocol):
@@ -89,12 +106,13 @@ class _Flow(Protocol):
         """The role check that counts (under the lock, the account locked)."""
 
     def price(self, account: BillingAccount) -> tuple[str, Money]:
-        """The token to charge and the amount, filling in the attempt's method;
-        refuses a total other than the one the customer saw."""
+        """The token to charge and the amount, filling in the attempt's method and
+        allocation (what it pays); refuses a total other than the one the customer saw."""
 
-    def record(self, account: BillingAccount, method: PaymentMethod, amount: Money,
-               reference: str) -> Payment:
-        """Everything a charged payment changes, in the transaction that records it."""
+    def record(self, account: BillingAccount, method: PaymentMethod, payment: Payment,
+               applied: _Applied) -> None:
+        """What else a charged payment changes once its allocation is applied (receipt,
+        audit, R05's switch), in the transaction that records it."""
 
 
 class _PaymentInDoubt(Exception):
@@ -269,16 +287,32 @@ def _attempt_in_doubt(b: Billing, attempt: _Attempt, user: User | None) -> None:
 
 
 def _write_ahead(b: Billing, attempt: _Attempt, user: User) -> None:
-    """M5: the attempt, committed with the caller's transaction before any charge."""
+    """M5: the attempt and its allocation, committed with the caller's transaction
+    before any charge. Recording applies exactly this allocation (issue 27)."""
     card = dataclasses.asdict(attempt.new_card) if attempt.new_card is not None else None
-    b.session.add(UnconfirmedPayment(
+    row = UnconfirmedPayment(
         idempotency_key=attempt.key, account_id=attempt.account_id, user_id=user.id if user else None,
         purpose=attempt.purpose, subscription_id=attempt.subscription_id,
         billing_profile_id=attempt.profile_id, invoice_ids=attempt.invoice_ids,
         payment_method_id=attempt.method_id, new_card=card, amount_minor=attempt.amount.minor,
         part_of_minor=attempt.part_of.minor if attempt.part_of is not None else None,
-        currency=attempt.amount.currency, state=AttemptState.PENDING, created_at=b.clock.now()))
+        currency=attempt.amount.currency, state=AttemptState.PENDING, created_at=b.clock.now(),
+        switch_from_method_id=attempt.switch_from_method_id)
+    b.session.add(row)
     b.session.flush()
+    allocation = attempt.allocation or _Allocation()
+    if allocation.charges is not None:  # set-based: a reseller's settlement covers 200,000 charges
+        b.session.execute(insert(AttemptAllocation).from_select(
+            ["attempt_id", "charge_id", "amount_minor"],
+            select(literal(row.id), Charge.id, Charge.amount_minor).where(*allocation.charges)))
+    if allocation.invoices:
+        b.session.execute(insert(AttemptAllocation), [
+            {"attempt_id": row.id, "invoice_id": invoice_id, "amount_minor": share}
+            for invoice_id, share in allocation.invoices])
+    allocated = b.session.scalar(select(func.coalesce(func.sum(AttemptAllocation.amount_minor), 0))
+                                 .where(AttemptAllocation.attempt_id == row.id))
+    if allocated != attempt.amount.minor:  # nothing is charged yet: refuse rather than guess
+        raise RuntimeError(f"attempt {attempt.key}: {allocated} allocated, {attempt.amount.minor} priced")
 
 
 def _take_up(b: Billing, attempt: _Attempt, row: UnconfirmedPayment) -> tuple[str, Money]:
@@ -319,11 +353,15 @@ def _pay(b: Billing, user: User, flow: _Flow, finish_others: bool = True) -> Pay
     except _PaymentInDoubt as in_doubt:
         if not finish_others:
             raise
-        _finish_unconfirmed(b, in_doubt.account_id)
         try:
+            _finish_unconfirmed(b, in_doubt.account_id)
             token, amount = _begin(b, user, flow)
-        except _PaymentInDoubt:
-            raise GatewayUnavailable(maybe_charged=True) from None
+        except (GatewayUnavailable, _PaymentInDoubt) as unfinished:
+            if isinstance(unfinished, GatewayUnavailable) and _in_doubt(b, in_doubt.account_id):
+                raise  # an earlier payment the gateway cannot confirm: "check the payment"
+            # Another request's attempt is at the gateway right now (or yet another began):
+            # this one has charged nothing, and says so (issue 27: not "could not confirm").
+            raise PaymentInProgress(in_doubt.account_id) from None
     try:
         reference = _charge(b, token, amount, attempt, user)
     except GatewayUnavailable as unanswered:
@@ -338,9 +376,42 @@ def _pay(b: Billing, user: User, flow: _Flow, finish_others: bool = True) -> Pay
             raise AlreadyPaid(done.id)
         method = (saved_card(b, account, attempt.method_id) if attempt.method_id is not None
                   else save_card(b, account, attempt.new_card))
-        payment = flow.record(account, method, amount, reference)
+        row = b.session.scalars(select(UnconfirmedPayment).where(
+            UnconfirmedPayment.idempotency_key == attempt.key)).first()
+        attempt.switch_from_method_id = row.switch_from_method_id if row is not None else None
+        payment = record_payment(b, account, flow.user, method, amount, reference, attempt.key, attempt.purpose,
+                                 attempt.profile_id)
+        applied = apply_allocation(b, account, row.id if row is not None else None, payment,
+                                   first_method_id=attempt.switch_from_method_id or method.id)
+        flow.record(account, method, payment, applied)
         _forget_unconfirmed(b, attempt.key)
         return payment
+
+
+def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None, payment: Payment,
+                     first_method_id: int) -> _Applied:
+    """Step 3 of `_pay`: apply exactly what the attempt wrote ahead — its charges paid,
+    each invoice its share — set-based, never re-derived from the state of the moment.
+    What finds its charge or invoice paid meanwhile (a bank transfer, another writer)
+    becomes the account's credit (B15): the money is recorded whole, never refused,
+    since it has been taken. The caller holds the account's lock."""
+    mine = (AttemptAllocation.attempt_id == attempt_id,)
+    charges = select(AttemptAllocation.charge_id).where(*mine, AttemptAllocation.charge_id.is_not(None))
+    names = pay_charges(b, payment, charges, first_method_id)
+    charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
+                               .where(Charge.payment_id == payment.id))
+    shares = list(b.session.execute(select(AttemptAllocation.invoice_id, AttemptAllocation.amount_minor)
+                                    .where(*mine, AttemptAllocation.invoice_id.is_not(None))
+                                    .order_by(AttemptAllocation.id)))
+    invoices = {i.id: i for i in b.session.scalars(select(Invoice).where(
+        Invoice.id.in_([invoice_id for invoice_id, _ in shares])).execution_options(populate_existing=True))}
+    applied, received = apply_shares(b, [(invoices[invoice_id], share) for invoice_id, share in shares], payment)
+    surplus = payment.amount_minor - charged - received
+    if surplus < 0:  # more paid than the money: a bug, never a state to commit
+        raise RuntimeError(f"payment {payment.id}: {charged + received} applied of {payment.amount_minor}")
+    credit.add_surplus(b, account, payment, surplus, "already_paid" if charged + received == 0
+                       else "allocation_changed", payment.billing_profile_id)
+    return _Applied(names, applied, surplus)
 
 
 def _begin(b: Billing, user: User, flow: _Flow) -> tuple[str, Money]:
@@ -367,7 +438,25 @@ def _begin(b: Billing, user: User, flow: _Flow) -> tuple[str, Money]:
 
 
 def _forget_unconfirmed(b: Billing, key: str) -> None:
+    """The attempt is finished (recorded, declined, never sent): it and its allocation go."""
+    attempt = select(UnconfirmedPayment.id).where(UnconfirmedPayment.idempotency_key == key).scalar_subquery()
+    b.session.execute(delete(AttemptAllocation).where(AttemptAllocation.attempt_id == attempt))
     b.session.execute(delete(UnconfirmedPayment).where(UnconfirmedPayment.idempotency_key == key))
+
+
+def _in_doubt(b: Billing, account_id: int) -> bool:
+    found = b.session.scalar(select(UnconfirmedPayment.id).where(
+        UnconfirmedPayment.account_id == account_id, UnconfirmedPayment.state == AttemptState.IN_DOUBT).limit(1))
+    b.session.rollback()
+    return found is not None
+
+
+def refuse_while_paying(b: Billing, account_id: int) -> None:
+    """Issue 27: a writer that would change what an open attempt pays (move
+    subscriptions, a profile's default) waits until it is finished: PaymentInProgress.
+    Call it holding the account's lock (attempts are written under it)."""
+    if _open_attempts(b, account_id):
+        raise PaymentInProgress(account_id)
 
 
 def method_summary(method: PaymentMethod) -> dict:
@@ -449,31 +538,25 @@ class _Settlement:
         if subscription.status == SubscriptionStatus.DELETED:
             raise InvalidState("subscription deleted")
         method, token, _new_card = _resolve_choice(b, account, self.choice, self.attempt)
-        total = settlement_total(b.session, settled_method_ids(subscription, method), account.currency)
+        method_ids = settled_method_ids(subscription, method)
+        total = settlement_total(b.session, method_ids, account.currency)
         _check_expected(self.expected_total_minor, total)
+        self.attempt.allocation = _Allocation(charges=settled_charges(method_ids))
+        self.attempt.switch_from_method_id = subscription.payment_method_id
         return token, total
 
-    def record(self, account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
+    def record(self, account: BillingAccount, method: PaymentMethod, payment: Payment, applied: _Applied) -> None:
         b = self.b
-        subscription = b.session.get(Subscription, self.subscription_id)
-        # Set-based from here on: settling 10,000 subscriptions must not load
-        # 18,000 charges and 10,000 subscriptions as objects.
-        method_ids = settled_method_ids(subscription, method)
-        failed_method = subscription.payment_method
-        payment = record_payment(b, account, self.user, method, amount, reference,
-                                  self.attempt.key, PaymentPurpose.SETTLE)
-        paid_names = pay_charges(b, method_ids, payment, first_method_id=failed_method.id)
+        # R05, for the failed card as priced. Set-based: settling 10,000 subscriptions
+        # must not load them as objects.
+        failed_method = b.session.get(PaymentMethod, self.attempt.switch_from_method_id or method.id)
         on_failed = (Subscription.account_id == account.id, Subscription.payment_method_id == failed_method.id)
         switched_names = list(b.session.scalars(select(Subscription.name).where(*on_failed)
                                                 .order_by(Subscription.id)))
         b.session.execute(update(Subscription).where(*on_failed)  # R05
                           .values(payment_method_id=method.id).execution_options(synchronize_session=False))
         expire_loaded(b.session, Subscription, ["payment_method_id"])
-        details = {
-            "payment_id": payment.id, "amount_minor": payment.amount_minor,
-            "currency": payment.currency, "method": method_summary(method),
-            "subscriptions": paid_names,
-        }
+        details = _receipt_details(payment, method, applied, subscriptions=applied.subscriptions)
         notify.queue_receipt(b.session, b.clock, account, self.user, details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
                      actor=self.user, purpose="settle", **details)
@@ -483,26 +566,34 @@ class _Settlement:
                          from_method=method_summary(failed_method),
                          method=method_summary(method),
                          subscriptions=switched_names)
-        return payment
 
 
-def pay_charges(b: Billing, method_ids: list[int], payment: Payment, first_method_id: int,
-                charge_ids: list[int] | None = None) -> list[str]:
-    """What a settlement pays, set-based (settling 10,000 subscriptions must not load
-    18,000 charges as objects): the outstanding charges on these methods (or only
-    `charge_ids` of them: B12's partial payment) marked paid by `payment` (checked
-    against its amount), their subscriptions re-enabled until deleted (R13) — when they
-    owe nothing more — and recounted. The names of the subscriptions paid,
-    `first_method_id`'s first."""
-    pay_settled_charges(b.session, method_ids, payment, charge_ids)
+def _receipt_details(payment: Payment, method: PaymentMethod, applied: _Applied, **what) -> dict:
+    """The receipt's and the audit event's details of a recorded payment."""
+    details = {"payment_id": payment.id, "amount_minor": payment.amount_minor, "currency": payment.currency,
+               "method": method_summary(method), **what}
+    if applied.credited_minor:
+        details["credited_minor"] = applied.credited_minor  # B15: "… kr har blivit ett tillgodohavande"
+    return details
+
+
+def pay_charges(b: Billing, payment: Payment, charge_ids, first_method_id: int) -> list[str]:
+    """The outstanding ones of these charges (ids, or a SELECT of ids) marked paid by
+    `payment`, set-based (settling 10,000 subscriptions must not load 18,000 charges
+    as objects); their subscriptions re-enabled until deleted (R13) — when they owe
+    nothing more — and recounted. The names of the subscriptions paid,
+    `first_method_id`'s first. The caller checks the sum against the money."""
+    b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), Charge.status == ChargeStatus.OUTSTANDING)
+                      .values(status=ChargeStatus.PAID, payment_id=payment.id)
+                      .execution_options(synchronize_session=False))
+    expire_loaded(b.session, Charge, ["status", "payment_id"])
     paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
     paid_names = list(b.session.scalars(select(Subscription.name).where(paid).order_by(
         Subscription.payment_method_id != first_method_id, Subscription.id)))
     owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
                                             Charge.status == ChargeStatus.OUTSTANDING).exists()
     b.session.execute(update(Subscription)  # R13: re-enabled until deleted; B14: no more retries
-                      .where(paid, Subscription.status.in_(SETTLEABLE),
-                             *([owes_nothing] if charge_ids is not None else []))
+                      .where(paid, Subscription.status.in_(SETTLEABLE), owes_nothing)
                       .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None,
                               retry_count=0, next_retry_on=None)
                       .execution_options(synchronize_session=False))
@@ -527,8 +618,12 @@ def retry_subscription(b: Billing, subscription_id: int) -> Payment:
     sub = b.session.get(Subscription, subscription_id)
     key = f"auto-retry-{sub.id}-{sub.past_due_since:%Y%m%d}-{(sub.retry_count or 0) + 1}"
     b.session.rollback()
-    return _pay(b, None, _Retry(b, subscription_id, _Attempt(PaymentPurpose.AUTO_CHARGE, key,
-                                                             subscription_id=subscription_id)))
+    try:
+        return _pay(b, None, _Retry(b, subscription_id, _Attempt(PaymentPurpose.AUTO_CHARGE, key,
+                                                                 subscription_id=subscription_id)),
+                    finish_others=False)  # another attempt of the account is reconcile's to finish
+    except _PaymentInDoubt as open_attempt:
+        raise PaymentInProgress(open_attempt.account_id) from None
 
 
 @dataclass
@@ -549,30 +644,19 @@ class _Retry:
         if sub.status != SubscriptionStatus.PAST_DUE or method is None or method.kind != MethodKind.CARD \
                 or method.removed_at is not None:
             raise NothingToPay()
-        owed = self._owed()
-        if not owed:
+        owed = (Charge.subscription_id == self.subscription_id, Charge.status == ChargeStatus.OUTSTANDING)
+        owed_minor = self.b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0)).where(*owed))
+        if not owed_minor:
             raise NothingToPay()
         self.attempt.method_id, self.attempt.method = method.id, method_summary(method)
-        return method.gateway_token, Money(sum(minor for _id, minor in owed), account.currency)
+        self.attempt.allocation = _Allocation(charges=owed)
+        return method.gateway_token, Money(int(owed_minor), account.currency)
 
-    def _owed(self) -> list[tuple[int, int]]:
-        return list(self.b.session.execute(select(Charge.id, Charge.amount_minor).where(
-            Charge.subscription_id == self.subscription_id, Charge.status == ChargeStatus.OUTSTANDING)))
-
-    def record(self, account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
-        b = self.b
-        owed = self._owed()
-        if sum(minor for _id, minor in owed) != amount.minor:  # charged for what is owed no more
-            raise InvalidState(f"subscription {self.subscription_id} now owes another amount; {amount} was charged")
-        payment = record_payment(b, account, None, method, amount, reference, self.attempt.key,
-                                 PaymentPurpose.AUTO_CHARGE)
-        names = pay_charges(b, [method.id], payment, method.id, charge_ids=[charge_id for charge_id, _ in owed])
-        details = {"payment_id": payment.id, "amount_minor": payment.amount_minor, "currency": payment.currency,
-                   "method": method_summary(method), "subscriptions": names}
-        notify.queue_receipt(b.session, b.clock, account, None, details)
-        notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id, actor=None,
+    def record(self, account: BillingAccount, method: PaymentMethod, payment: Payment, applied: _Applied) -> None:
+        details = _receipt_details(payment, method, applied, subscriptions=applied.subscriptions)
+        notify.queue_receipt(self.b.session, self.b.clock, account, None, details)
+        notify.audit(self.b.session, self.b.clock, "payment.succeeded", account_id=account.id, actor=None,
                      purpose="auto_charge_retry", **details)
-        return payment
 
 
 # --- pay invoices (customer agreement) ----------------------------------------------
@@ -666,31 +750,25 @@ class _InvoicePayment:
         if self.part_minor is not None:
             amount, self.attempt.part_of = part_to_pay(quote, self.part_minor), quote.total
         _method, token, _new_card = _resolve_choice(self.b, account, self.choice, self.attempt)
+        self.attempt.allocation = _Allocation(invoices=oldest_first_shares(quote.invoices, amount.minor)[0])
         return token, amount
 
-    def record(self, account: BillingAccount, method: PaymentMethod, amount: Money, reference: str) -> Payment:
+    def record(self, account: BillingAccount, method: PaymentMethod, payment: Payment, applied: _Applied) -> None:
         b = self.b
-        profile = b.session.get(BillingProfile, self.profile_id)
-        quote = invoice_quote(b.session, profile, self.invoice_ids)
-        is_part = self.part_minor is not None
-        if amount > quote.total if is_part else amount != quote.total:
-            # charged for what is owed no more: a person must look
-            raise InvalidState(f"invoices now total {quote.total}, {amount} was charged")
-        payment = record_payment(b, account, self.user, method, amount, reference,
-                                  self.attempt.key, PaymentPurpose.INVOICE, profile.id)
-        left_minor = quote.total.minor - amount.minor  # before applying changes the quote's invoices
-        applied = apply_to_invoices(b, quote.invoices, payment, amount.minor)
-        details = {
-            "payment_id": payment.id, "amount_minor": payment.amount_minor,
-            "currency": payment.currency, "method": method_summary(method),
-            "invoices": [i.number for i in applied],
-        }
-        if is_part:
-            details["left_minor"] = left_minor
+        details = _receipt_details(payment, method, applied, invoices=[i.number for i in applied.invoices])
+        if self.part_minor is not None:  # B12: what is left of what the payer saw
+            details["left_minor"] = _left_to_pay(b, self.profile_id, self.invoice_ids)
         notify.queue_receipt(b.session, b.clock, account, self.user, details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
-                     actor=self.user, profile_id=profile.id, purpose="invoice", **details)
-        return payment
+                     actor=self.user, profile_id=self.profile_id, purpose="invoice", **details)
+
+
+def _left_to_pay(b: Billing, profile_id: int, invoice_ids: list[int] | None) -> int:
+    """What is left to pay of the profile's open invoices (or of these)."""
+    which = [Invoice.id.in_(invoice_ids)] if invoice_ids else []
+    return int(b.session.scalar(select(func.coalesce(func.sum(
+        Invoice.subtotal_minor - Invoice.credits_applied_minor - Invoice.paid_minor), 0)).where(
+        Invoice.billing_profile_id == profile_id, Invoice.status != InvoiceStatus.PAID, *which)))
 
 
 # --- attempts the gateway may have charged ------------------------------------------
@@ -849,30 +927,49 @@ def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | N
     apply_to_invoices(b, invoices, payment, sum(invoice.left.minor for invoice in invoices))
 
 
-def apply_to_invoices(b: Billing, invoices: list[Invoice], payment: Payment, amount_minor: int) -> list[Invoice]:
-    """B12: `amount_minor` of `payment` to these open invoices, the oldest due first:
-    each gets what is left of it, or what is left of the money. One that is covered
-    becomes Paid (R22) by this payment; the others keep their state, partly paid. The
-    invoices that got some of it. The caller holds the account's lock."""
-    applied: list[Invoice] = []
-    money_left = amount_minor
+def oldest_first_shares(invoices: list[Invoice], amount_minor: int) -> tuple[list[tuple[int, int]], int]:
+    """B12: `amount_minor` over these open invoices, the oldest due first: each gets
+    what is left of it, or what is left of the money. ([(invoice id, share)], money left)."""
+    shares, money_left = [], amount_minor
     for invoice in sorted(invoices, key=lambda i: (i.due_on, i.id)):
-        share = min(invoice.left.minor, money_left)
+        share = min(invoice.left.minor, money_left) if invoice.is_open else 0
+        if share > 0:
+            shares.append((invoice.id, share))
+            money_left -= share
+    return shares, money_left
+
+
+def apply_to_invoices(b: Billing, invoices: list[Invoice], payment: Payment, amount_minor: int) -> tuple[list[Invoice], int]:
+    """B12: `amount_minor` of `payment` to these open invoices, the oldest due first.
+    (The invoices that got some of it, the money left over.) The caller holds the
+    account's lock and says where the rest goes (B15: credit)."""
+    by_id = {invoice.id: invoice for invoice in invoices}
+    shares, _left = oldest_first_shares(invoices, amount_minor)
+    applied, received = apply_shares(b, [(by_id[invoice_id], share) for invoice_id, share in shares], payment)
+    return applied, amount_minor - received
+
+
+def apply_shares(b: Billing, shares: list[tuple[Invoice, int]], payment: Payment) -> tuple[list[Invoice], int]:
+    """Each invoice gets its share of `payment` — no more than is left of it, nothing
+    once it is paid. One that is covered becomes Paid (R22) by this payment; the others
+    keep their state, partly paid (B12). (The invoices that got some, how much in all.)"""
+    applied: list[Invoice] = []
+    received = 0
+    for invoice, wanted in shares:
+        share = min(invoice.left.minor, wanted) if invoice.is_open else 0
         if share <= 0:
             continue
         b.session.add(InvoicePayment(invoice_id=invoice.id, payment_id=payment.id, amount_minor=share))
         invoice.paid_minor = (invoice.paid_minor or 0) + share
-        money_left -= share
+        received += share
         if invoice.left.minor == 0:
             invoice.status, invoice.paid_on, invoice.payment_id = InvoiceStatus.PAID, b.clock.today(), payment.id
         applied.append(invoice)
     notify.resolve_notices(b.session, b.clock, payment.account_id,  # issue 20 item 1
                            invoice_ids=[i.id for i in applied if i.status == InvoiceStatus.PAID])
-    if money_left:  # the money has been taken: every öre must be somewhere
-        raise RuntimeError(f"payment {payment.id}: {money_left} of {amount_minor} went to no invoice")
     b.session.flush()
     b.session.expire(payment, ["invoices"])
-    return applied
+    return applied, received
 
 
 # --- reconciliation (M6) -------------------------------------------------------------
@@ -882,9 +979,11 @@ class Reconciliation:
     """What `reconcile` did, and what it leaves for a person."""
     finished: list[Payment] = dataclasses.field(default_factory=list)  # charged: now recorded
     declined: int = 0                                                  # closed, nothing charged
-    waiting: list[str] = dataclasses.field(default_factory=list)       # keys the gateway cannot answer yet
+    waiting: list[str] = dataclasses.field(default_factory=list)       # keys not finished (why: `why`)
+    why: dict[str, str] = dataclasses.field(default_factory=dict)      # key → what is really wrong
     unrecorded: list[str] = dataclasses.field(default_factory=list)    # charged, no attempt, no payment
     for_the_cycle: list[str] = dataclasses.field(default_factory=list)  # automatic charges, rebilled by the cycle
+    credited: list[tuple[str, Money]] = dataclasses.field(default_factory=list)  # B15: recorded, part or all credit
 
     @property
     def needs_a_person(self) -> bool:
@@ -909,12 +1008,19 @@ def reconcile(b: Billing, older_than: timedelta = timedelta(minutes=2)) -> Recon
             result = _finish_unconfirmed(b, account_id, older_than=cutoff)
             done.finished += result.paid
             done.declined += result.declined
+            done.credited += [(p.idempotency_key, credited) for p in result.paid
+                              if (credited := credit.credited_by(b.session, p)).minor]
         except Exception as failed:  # the gateway cannot tell, or recording failed: a person looks
+            why = ("the gateway cannot tell yet whether it charged" if isinstance(failed, GatewayUnavailable)
+                   else "its cardholder has not authenticated yet" if isinstance(failed, AuthenticationRequired)
+                   else f"it could not be recorded: {failed!r}")
             if not isinstance(failed, (GatewayUnavailable, AuthenticationRequired)):
                 log.exception("reconciling the payments of account %s failed", account_id)
             b.session.rollback()
-            done.waiting += list(b.session.scalars(select(UnconfirmedPayment.idempotency_key).where(
+            keys = list(b.session.scalars(select(UnconfirmedPayment.idempotency_key).where(
                 UnconfirmedPayment.account_id == account_id)))
+            done.waiting += keys
+            done.why.update(dict.fromkeys(keys, why))
             b.session.rollback()
     recorded = set(b.session.scalars(select(Payment.idempotency_key)))
     open_keys = set(b.session.scalars(select(UnconfirmedPayment.idempotency_key)))

@@ -17,7 +17,7 @@ from portal.billing import notify
 from portal.billing.context import Billing
 from portal.billing.payments import retry_subscription
 from portal.billing.transaction import lock_account, write_transaction
-from portal.errors import BillingError, CardDeclined, GatewayUnavailable
+from portal.errors import BillingError, CardDeclined, GatewayUnavailable, PaymentInProgress
 from portal.models import MethodKind, PaymentMethod, Subscription, SubscriptionStatus
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ def retry_due(b: Billing, today: date) -> tuple[int, int]:
             _declined_again(b, sub_id, declined.reason, today)
         except GatewayUnavailable:
             pass  # the attempt waits under its key: finished by reconcile or the next cycle
+        except PaymentInProgress:
+            pass  # another payment of the account is open: this retry waits for the next cycle
         except BillingError as nothing:  # paid meanwhile, or no card to charge: no more retries
             log.info("retry of subscription %s not made: %r", sub_id, nothing)
             with write_transaction(b.session):

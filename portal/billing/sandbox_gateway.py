@@ -17,6 +17,7 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
     insert,
     select,
     update,
@@ -36,7 +38,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from portal.billing.clock import epoch_seconds, wall_clock
 from portal.errors import InvalidAmount
 from portal.billing.gateway import (CardDetails, CardToken, ChargeResult, DeclineCode, GatewayNoAnswer,
-                                    GatewayNotReached, IdempotencyConflict, LedgerEntry, card_brand,
+                                    GatewayNotReached, IdempotencyConflict, LedgerEntry, RefundRefused, card_brand,
                                     normalize_card_number, validate_card)
 from portal.money import Money
 
@@ -186,6 +188,18 @@ class SandboxGateway:
             Column("state", String(16), nullable=False),  # waiting, passed, failed
             Column("created_at", DateTime(timezone=True), nullable=False),
         )
+        # B15: refunds of approved charges, one per idempotency key.
+        self._refunds = Table(
+            "sandbox_gateway_refunds",
+            self._metadata,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("idempotency_key", String(255), nullable=False, unique=True),
+            Column("charge_reference", String(64), nullable=False),
+            Column("amount_minor", BigInteger, nullable=False),
+            Column("currency", String(3), nullable=False),
+            Column("reference", String(64), nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False, default=_utcnow),
+        )
         self._schema_ready = False
         self._schema_lock = threading.Lock()
 
@@ -319,6 +333,37 @@ class SandboxGateway:
             raise GatewayNotReached("sandbox: the payment gateway cannot be reached")
         return _decide(token).decline_code
 
+    def refund(self, reference: str, amount: Money, idempotency_key: str) -> str:
+        if amount.minor <= 0:
+            raise InvalidAmount("refund amount must be positive")
+        self._ensure_schema()
+        with self._engine.begin() as conn:
+            done = conn.execute(select(self._refunds).where(
+                self._refunds.c.idempotency_key == idempotency_key)).mappings().first()
+            if done is not None:
+                if done["charge_reference"] != reference or done["amount_minor"] != amount.minor:
+                    raise IdempotencyConflict(f"idempotency key {idempotency_key!r} was used for another refund")
+                return done["reference"]
+            charge = conn.execute(select(self._charges).where(
+                self._charges.c.reference == reference, self._charges.c.approved.is_(True))).mappings().first()
+            refunded = conn.execute(select(func.coalesce(func.sum(self._refunds.c.amount_minor), 0)).where(
+                self._refunds.c.charge_reference == reference)).scalar_one()
+            if charge is None or charge["currency"] != amount.currency \
+                    or refunded + amount.minor > charge["amount_minor"]:
+                raise RefundRefused(f"nothing to refund of {reference!r} for {amount}")
+            refund_reference = f"sbx_re_{secrets.token_hex(12)}"
+            conn.execute(insert(self._refunds).values(
+                idempotency_key=idempotency_key, charge_reference=reference, amount_minor=amount.minor,
+                currency=amount.currency, reference=refund_reference, created_at=_utcnow()))
+        return refund_reference
+
+    def refunds(self) -> list[tuple[str, Money]]:
+        """(charge reference, amount) of every refund, oldest first (tests)."""
+        self._ensure_schema()
+        with self._engine.connect() as conn:
+            return [(row.charge_reference, Money(row.amount_minor, row.currency)) for row in conn.execute(
+                select(self._refunds).order_by(self._refunds.c.id))]
+
     # -- ledger inspection (tests) --
 
     def charges_for(self, idempotency_key: str | None = None) -> list[LedgerEntry]:
@@ -339,6 +384,7 @@ class SandboxGateway:
         with self._engine.begin() as conn:
             conn.execute(self._charges.delete())
             conn.execute(self._challenges.delete())
+            conn.execute(self._refunds.delete())
 
     def count_approved(self) -> int:
         return sum(1 for e in self.charges_for() if e.approved)

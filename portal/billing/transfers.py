@@ -4,8 +4,10 @@ references, when one transfer pays several invoices) names open invoices that it
 exactly, or in part, is recorded like a card payment — purpose `transfer`, invoices Paid
 (or partly paid, the oldest due first: B12), a receipt email and an audit event, all in
 one commit. Less than a pay-as-you-go account owes pays its oldest charges whole; what
-pays no whole charge waits for a person. Anything else waits in the review list
-(`TransferToReview`) for a person, with its reason. Each payment's key in the file is
+pays no whole charge waits for a person. Money for what is already paid, and more than
+is owed, is recorded and becomes the account's credit (B15). Money for what a card
+payment is paying at this moment (an open attempt's allocation, issue 27) waits for a
+person, as does anything else, in the review list (`TransferToReview`), with its reason. Each payment's key in the file is
 unique among payments and among reviewed transfers, so importing a file again — or the
 same file twice at once — records nothing new."""
 from __future__ import annotations
@@ -17,15 +19,15 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing import bgmax, notify
+from portal.billing import bgmax, credit, notify
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
-from portal.billing.balances import oldest_charges_within, settlement_total
+from portal.billing.balances import oldest_charges_within, settled_charges, settlement_total
 from portal.billing.payments import apply_to_invoices, method_summary, pay_charges, record_payment
 from portal.billing.remittance import account_reference, ocr_reference, ocr_target
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, BillingAccount, Charge, Invoice, MethodKind, Payment, PaymentMethod,
-                           PaymentPurpose, TransferToReview)
+from portal.models import (AccountKind, AttemptAllocation, BillingAccount, Charge, Invoice, MethodKind, Payment,
+                           PaymentMethod, PaymentPurpose, TransferToReview)
 from portal.money import Money
 
 HOME_CURRENCY = "SEK"  # invoices are in kronor; money in another currency waits for a person
@@ -36,10 +38,9 @@ REASONS = {
     "no_reference": "no OCR reference",
     "invalid_reference": "the reference is not a valid OCR number",
     "unknown_reference": "no invoice or pay-as-you-go account has this OCR number",
-    "already_paid": "the invoice is already paid, or the account owes nothing by transfer",
+    "being_paid": "a card payment of it is at the payment service: look again once it is finished",
     "several_profiles": "the references name invoices of different billing profiles, or an account too",
     "underpaid": "less than the oldest charge the account owes",
-    "overpaid": "more than the invoices' amount due",
     "remainder": "the part of a partial payment that pays no whole charge",
     "no_amount": "no amount (0 kr): nothing to record",
     "repeated": "the same payment (deposit and serial number) a second time in this file",
@@ -81,7 +82,7 @@ def import_bgmax(b: Billing, open_file: Callable[[], Iterable[bytes | str]], our
 @dataclass
 class _Match:
     """What a payment's references name, and whether it pays that whole."""
-    reason: str | None = None          # None: it pays what is owed, or part of it (B12)
+    reason: str | None = None          # None: it pays what is owed, or part of it (B12), the rest credit
     invoices: list[Invoice] = field(default_factory=list)
     account: BillingAccount | None = None   # a pay-as-you-go account's check/wire charges
 
@@ -160,13 +161,19 @@ def _match_invoices(b: Billing, paid: bgmax.Payment, numbers: list[str]) -> _Mat
                                       .execution_options(populate_existing=True)))
     if len(invoices) != len(numbers):
         return _Match("unknown_reference", invoices)
-    if any(not invoice.is_open for invoice in invoices):
-        return _Match("already_paid", invoices)
     if len({invoice.billing_profile_id for invoice in invoices}) > 1:
         return _Match("several_profiles", invoices)
-    # Less than is left to pay is a partial payment (B12); more waits for a person.
-    overpaid = paid.amount_minor > sum(invoice.left.minor for invoice in invoices)
-    return _Match("overpaid" if overpaid else None, invoices)
+    if _being_paid(b, AttemptAllocation.invoice_id.in_([invoice.id for invoice in invoices])):
+        return _Match("being_paid", invoices)
+    # Less than is left to pay is a partial payment (B12); more, or for a paid invoice,
+    # is recorded and its rest becomes credit (B15).
+    return _Match(None, invoices)
+
+
+def _being_paid(b: Billing, allocated) -> bool:
+    """Whether an open card attempt will pay what `allocated` (a clause on
+    AttemptAllocation) selects: its allocation is left alone (issue 27)."""
+    return b.session.scalar(select(AttemptAllocation.id).where(allocated).limit(1)) is not None
 
 
 def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
@@ -177,13 +184,11 @@ def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
     wire = b.session.scalar(select(PaymentMethod.id).where(PaymentMethod.account_id == account.id,
                                                            PaymentMethod.kind == MethodKind.CHECK_WIRE))
     owed = settlement_total(b.session, [wire], account.currency).minor if wire is not None else 0
-    if owed == 0:
-        return _Match("already_paid", account=account)
-    if paid.amount_minor > owed:
-        return _Match("overpaid", account=account)
-    if not oldest_charges_within(b.session, [wire], paid.amount_minor):
+    if owed and _being_paid(b, AttemptAllocation.charge_id.in_(select(Charge.id).where(*settled_charges([wire])))):
+        return _Match("being_paid", account=account)
+    if 0 < paid.amount_minor < owed and not oldest_charges_within(b.session, [wire], paid.amount_minor):
         return _Match("underpaid", account=account)
-    return _Match(None, account=account)
+    return _Match(None, account=account)  # nothing owed, or more than owed: the rest is credit (B15)
 
 
 def _record(b: Billing, account: BillingAccount, match: _Match, paid: bgmax.Payment) -> Payment:
@@ -196,10 +201,11 @@ def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice
     """As Pay now records (M2): payment, invoices Paid, receipt, audit — one commit."""
     profile_id = invoices[0].billing_profile_id
     payment = _payment(b, account, check_wire_method(b, account), paid.amount_minor, paid, profile_id)
-    applied = apply_to_invoices(b, invoices, payment, paid.amount_minor)
+    applied, rest = apply_to_invoices(b, invoices, payment, paid.amount_minor)
+    credit.add_surplus(b, account, payment, rest, "overpaid" if applied else "already_paid", profile_id)
     left = sum(invoice.left.minor for invoice in applied)
-    _tell(b, account, payment, paid, {"invoices": [i.number for i in applied], "left_minor": left},
-          {"profile_id": profile_id})
+    _tell(b, account, payment, paid, {"invoices": [i.number for i in applied], "left_minor": left,
+                                      **({"credited_minor": rest} if rest else {})}, {"profile_id": profile_id})
     return payment
 
 
@@ -209,10 +215,19 @@ def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) ->
     Less than is owed (B12) pays the oldest charges whole; the rest of the money, too
     little for the next charge, waits for a person (never half a charge)."""
     method = check_wire_method(b, account)
+    owed = settlement_total(b.session, [method.id], account.currency).minor
+    if paid.amount_minor >= owed:  # all of it paid; the rest, if any, is credit (B15)
+        charge_ids = oldest_charges_within(b.session, [method.id], owed)
+        payment = _payment(b, account, method, paid.amount_minor, paid, None)
+        names = pay_charges(b, payment, charge_ids, first_method_id=method.id) if charge_ids else []
+        rest = paid.amount_minor - owed
+        credit.add_surplus(b, account, payment, rest, "overpaid" if owed else "already_paid")
+        _tell(b, account, payment, paid, {"subscriptions": names, **({"credited_minor": rest} if rest else {})})
+        return payment
     charge_ids = oldest_charges_within(b.session, [method.id], paid.amount_minor)
     applied = b.session.scalar(select(func.sum(Charge.amount_minor)).where(Charge.id.in_(charge_ids)))
     payment = _payment(b, account, method, applied, paid, None)
-    names = pay_charges(b, [method.id], payment, first_method_id=method.id, charge_ids=charge_ids)
+    names = pay_charges(b, payment, charge_ids, first_method_id=method.id)
     if applied < paid.amount_minor:
         _to_review(b, paid, "remainder", f"{paid.key}-rest", paid.amount_minor - applied, None)
     _tell(b, account, payment, paid, {"subscriptions": names})

@@ -229,6 +229,10 @@ def receipt(p: Payload, provider: str) -> Content:  # R09, R22
                             "%(left)s is left to pay.", invoices=p.names("invoices"), left=p.money("left_minor")))
     elif p.names("invoices"):
         paragraphs.append(_("These invoices are paid: %(invoices)s.", invoices=p.names("invoices")))
+    if p.money("credited_minor"):  # B15
+        paragraphs.append(_("%(amount)s of it has become credit on the account: what it was for had already "
+                            "been paid, or it was more than was owed. The credit pays what the account owes "
+                            "next, or we refund it on request.", amount=p.money("credited_minor")))
     footer = (_("You receive this email because you made this payment in the %(provider)s billing portal. "
                 "The account's billing address has its own copy.", provider=provider)
               if p.raw.get("payer_copy") else _billing_footer(p, provider))
@@ -239,6 +243,35 @@ def receipt(p: Payload, provider: str) -> Content:  # R09, R22
                                          if isinstance(p.raw.get("payment_id"), int) else ""), (_("Amount"), p.money()),
                      (_("Payment method"), p.method())),
         footer=footer)
+
+
+def credit_added(p: Payload, provider: str) -> Content:  # B15
+    why = (_("What it was for had already been paid.") if p.text("reason") in ("already_paid", "allocation_changed")
+           else _("It was more than was owed."))
+    return Content(
+        subject=_("%(amount)s has become credit on your account", amount=p.money()),
+        heading=_("Your account has credit"),
+        paragraphs=[_("A payment of yours has been received, and %(amount)s of it paid nothing.",
+                      amount=p.money()) + " " + why,
+                    _("The money is kept as credit on the account: it pays the account's next charges or "
+                      "invoices automatically. If you would rather have it back, open a support request and "
+                      "we will refund it.")],
+        facts=_facts((_("Payment ID"), payment_reference(p.raw["payment_id"])
+                      if isinstance(p.raw.get("payment_id"), int) else ""), (_("Credit"), p.money())),
+        footer=_billing_footer(p, provider))
+
+
+def credit_refunded(p: Payload, provider: str) -> Content:  # B15
+    paragraph = (_("We have refunded %(amount)s of your account's credit to %(method)s. It can take a few "
+                   "days before it shows on the card's statement.", amount=p.money(), method=p.method())
+                 if p.text("how") == "card" else
+                 _("We have refunded %(amount)s of your account's credit by bank transfer.", amount=p.money()))
+    return Content(
+        subject=_("%(amount)s of your credit has been refunded", amount=p.money()),
+        heading=_("Your credit has been refunded"), paragraphs=[paragraph],
+        facts=_facts((_("Payment ID"), payment_reference(p.raw["payment_id"])
+                      if isinstance(p.raw.get("payment_id"), int) else ""), (_("Amount"), p.money())),
+        footer=_billing_footer(p, provider))
 
 
 def card_expiring(p: Payload, provider: str) -> Content:  # B8
@@ -301,7 +334,7 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
     f.__name__: f for f in (payment_failed, subscription_disable_warning, subscription_disabled,
                             invoice_ready, auto_charge_succeeded, auto_charge_failed, invoice_past_due,
                             receipt, notification_email_changed, support_request_received,
-                            billing_details_changed, card_expiring)
+                            billing_details_changed, card_expiring, credit_added, credit_refunded)
 }
 
 

@@ -12,7 +12,8 @@ from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from portal.errors import (AlreadyPaid, AuthenticationRequired, BalanceChanged, BillingError, CardDeclined,
-                           InvalidCard, NothingToPay, PaymentAwaitsAuthentication, PaymentFormReused)
+                           InvalidCard, NothingToPay, PaymentAwaitsAuthentication, PaymentFormReused,
+                           PaymentInProgress)
 from portal.i18n import this_page_is
 from portal.services import billing
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
@@ -134,6 +135,11 @@ def refused(checkout: Checkout, form: PaymentForm, refusal: BillingError):
         return show(checkout, status=409, pay_form=form, notice=_(
             "The amount to pay has changed since the page was shown. Nothing was charged. "
             "Check the new total below and press the button again."))
+    if isinstance(refusal, PaymentInProgress):  # issue 27: another tab's or person's, at the gateway now
+        return show(checkout, status=409, pay_form=form, notice=_(
+            "Another payment for this account is being made right now, in another tab or by another "
+            "person. Nothing was charged by this one. Wait a moment, then check the total below before "
+            "you press the button again."))
     if isinstance(refusal, PaymentFormReused):
         form = PaymentForm(formdata=None, method=form.method.data)
         return show(checkout, status=409, pay_form=form, notice=_(

@@ -123,6 +123,11 @@ def awaiting_authentication(exc: domain.PaymentAwaitsAuthentication):
     return render("payments/awaiting.html", status=409, continue_url=challenge_url(exc))
 
 
+def payment_in_progress(exc: domain.PaymentInProgress):
+    """Issue 27: a change that would alter what an open payment pays waits for it."""
+    return render("payments/in_progress.html", status=409, account_id=exc.account_id)
+
+
 def invalid_input(_exc):
     return error_page(422, _("Something is wrong with the request"),
                       _("The request could not be understood. Nothing was changed. Go back and try again."))
@@ -134,6 +139,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(domain.InvalidState, invalid_state)
     app.register_error_handler(domain.GatewayUnavailable, gateway_unavailable)
     app.register_error_handler(domain.PaymentAwaitsAuthentication, awaiting_authentication)
+    app.register_error_handler(domain.PaymentInProgress, payment_in_progress)
     app.register_error_handler(domain.InvalidInput, invalid_input)
     app.register_error_handler(domain.InvalidAmount, invalid_input)
     app.register_error_handler(CSRFError, csrf_failed)

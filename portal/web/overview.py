@@ -29,5 +29,6 @@ def show(account_id: int):
         subscriptions=accounts.subscription_page(b, account, page_arg(), counts=counts) if payg else None,
         outstanding=accounts.total_outstanding(account, counts) if payg else None,
         banners=banners, notices=accounts.notices_for(b, me, account.id, banners),
+        credit=accounts.credit_balance(b, account),
         settle=access.decide(b.session, me, account, Action.SETTLE),
         summaries=[(s, can_pay[s.profile.id]) for s in summaries], can_pay=can_pay)

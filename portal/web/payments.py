@@ -9,7 +9,7 @@ from flask import Response, request, stream_with_context
 from flask_babel import get_locale, pgettext
 
 from portal import exports
-from portal.billing import history
+from portal.billing import accounts, history
 from portal.billing.history import Period
 from portal.errors import NotFound
 from portal.forms import PeriodForm
@@ -39,7 +39,8 @@ def index(account_id: int):
     form, period = _period()
     rows = history.payments_of(b, me, account.id, period or Period(), page_arg())
     return render("payments/history.html", block="payment_table", status=200 if period else 422,
-                  account=account, form=form, payments=rows, period=period or Period())
+                  account=account, form=form, payments=rows, period=period or Period(),
+                  credit=accounts.credit_balance(b, account))
 
 
 @bp.get("/accounts/<int:account_id>/payments.csv")

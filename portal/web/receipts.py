@@ -29,6 +29,7 @@ def show(account_id: int, payment_id: int):
                   reference=payment_reference(payment.id),
                   paid=accounts.paid_subscriptions(b, payment, page_arg()),
                   not_active=accounts.paid_but_not_active(b, payment),
+                  credited=accounts.credited_by(b, payment),
                   offer_default=methods.offer_as_default(b, user(), payment))
 
 

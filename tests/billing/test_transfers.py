@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import bgmax, payments, transfers
+from portal.billing import bgmax, credit, payments, transfers
 from portal.billing.context import Billing
 from portal.billing.invoices import mark_past_due_invoices
 from portal.billing.payments import UseSavedCard
@@ -104,12 +104,21 @@ def test_b11_unknown_or_invalid_ocr_waits_for_a_person(b, wire):
     assert rows == {"12345": "invalid_reference", unknown: "unknown_reference", "": "no_reference"}
 
 
-def test_b11_more_than_owed_waits_for_a_person_and_the_invoice_stays_open(b, wire):
-    importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), 9_000_00)]]))
-    [row] = transfers.waiting_for_review(b)
-    assert (row.reason, row.invoice_id, row.amount_minor) == ("overpaid", wire.first.id, 9_000_00)
-    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.DUE
-    assert count(b, Payment) == 0
+def credit_of(b, acc) -> int:
+    b.session.rollback()
+    return credit.balance(b.session, acc.id, acc.currency).minor
+
+
+def test_b15_more_than_owed_pays_the_invoice_and_the_rest_becomes_credit(b, wire):
+    summary = importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), 9_000_00)]]))
+    assert (summary.recorded, summary.to_review) == (1, 0) and transfers.waiting_for_review(b) == []
+    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.PAID
+    [payment] = b.session.scalars(select(Payment)).all()
+    assert payment.amount_minor == 9_000_00 and credit_of(b, wire.acc) == 360_00
+    receipt = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")).one()
+    assert receipt.payload["credited_minor"] == 360_00
+    told = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "credit_added")).one()
+    assert told.payload["amount_minor"] == 360_00 and told.payload["reason"] == "overpaid"
 
 
 def test_b12_less_than_owed_pays_the_invoice_in_part_and_the_rest_by_card_pays_it(b, wire):
@@ -139,13 +148,13 @@ def test_b12_less_than_owed_pays_the_invoice_in_part_and_the_rest_by_card_pays_i
 def test_b12_a_second_transfer_pays_what_is_left_and_no_more(b, wire):
     ref = ocr_reference(wire.first.number)
     importing(b, bgmax_file([[Paid(ref, 8_000_00)]]))
-    importing(b, bgmax_file([[Paid(ref, 641_00)]], first_serial=7))  # 1 kr too much: a person looks
-    assert [r.reason for r in transfers.waiting_for_review(b)] == ["overpaid"]
-    importing(b, bgmax_file([[Paid(ref, 640_00)]], first_serial=9))
+    importing(b, bgmax_file([[Paid(ref, 641_00)]], first_serial=7))  # 1 kr too much: credit (B15)
+    importing(b, bgmax_file([[Paid(ref, 640_00)]], first_serial=9))  # paid already: all of it credit
     b.session.rollback()
     invoice = b.session.get(Invoice, wire.first.id)
     assert invoice.status == InvoiceStatus.PAID and invoice.paid_minor == 8_640_00
     assert sum(p.amount_minor for p in invoice.payments_received) == 8_640_00
+    assert transfers.waiting_for_review(b) == [] and credit_of(b, wire.acc) == 641_00
 
 
 def test_b12_one_transfer_for_two_invoices_pays_the_oldest_due_first(b, wire):
@@ -169,12 +178,13 @@ def test_b11_one_transfer_for_several_invoices_pays_each_of_them(b, wire):
     assert {b.session.get(Invoice, i.id).status for i in (wire.first, wire.second)} == {InvoiceStatus.PAID}
 
 
-def test_b11_a_paid_invoice_is_not_paid_again_by_a_transfer(b, wire):
+def test_b15_a_paid_invoice_is_not_paid_again_by_a_transfer_the_money_becomes_credit(b, wire):
     wire.first.status = InvoiceStatus.PAID
     f.commit(b)
     importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), 8_640_00)]]))
-    assert [r.reason for r in transfers.waiting_for_review(b)] == ["already_paid"]
-    assert count(b, Payment) == 0
+    assert transfers.waiting_for_review(b) == []
+    [payment] = b.session.scalars(select(Payment)).all()
+    assert payment.invoices == [] and credit_of(b, wire.acc) == 8_640_00
 
 
 def test_b11_a_person_settles_a_transfer_with_a_note(b, wire):
@@ -257,12 +267,20 @@ def test_b11_r13_a_transfer_with_the_accounts_ocr_pays_its_check_wire_charges(b,
     assert sorted(receipt.payload["subscriptions"]) == sorted([payg_wire.late.name, payg_wire.off.name])
 
 
-@pytest.mark.parametrize("amount, reason", [(49_00, "underpaid"), (181_00, "overpaid")])
-def test_b11_an_account_transfer_that_pays_no_whole_charge_or_too_much_waits_for_a_person(b, payg_wire, amount, reason):
-    importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), amount)]]))
-    assert [(r.reason, r.amount_minor) for r in transfers.waiting_for_review(b)] == [(reason, amount)]
+def test_b11_an_account_transfer_that_pays_no_whole_charge_waits_for_a_person(b, payg_wire):
+    importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), 49_00)]]))
+    assert [(r.reason, r.amount_minor) for r in transfers.waiting_for_review(b)] == [("underpaid", 49_00)]
     assert b.session.get(Subscription, payg_wire.late.id).status == SubscriptionStatus.PAST_DUE
     assert count(b, Payment) == 0
+
+
+def test_b15_an_account_transfer_of_more_than_owed_pays_all_and_the_rest_becomes_credit(b, payg_wire):
+    importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), 181_00)]]))
+    assert transfers.waiting_for_review(b) == []
+    assert b.session.get(Subscription, payg_wire.late.id).status == SubscriptionStatus.ACTIVE
+    assert credit_of(b, payg_wire.acc) == 1_00
+    importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), 50_00)]], first_serial=5))
+    assert credit_of(b, payg_wire.acc) == 51_00  # owes nothing by transfer: all of it credit
 
 
 def test_b12_less_than_an_account_owes_pays_its_oldest_charges_whole_and_the_rest_waits(b, payg_wire):
@@ -311,8 +329,6 @@ def test_b11_a_person_assigns_a_waiting_transfer_to_an_invoice_and_it_is_recorde
 def test_b11_a_transfer_that_cannot_go_where_a_person_says_stays_on_the_list(b, wire, payg_wire):
     importing(b, bgmax_file([[Paid("12345", 9_000_00)]]))
     [row] = transfers.waiting_for_review(b)
-    with pytest.raises(ValueError, match="more than"):
-        transfers.assign_review(b, row.id, invoice_number=wire.first.number)
     with pytest.raises(ValueError):
         transfers.assign_review(b, row.id, invoice_number="99999999")
     with pytest.raises(ValueError):

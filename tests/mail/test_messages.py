@@ -11,10 +11,11 @@ from pathlib import Path
 import pypdf
 from sqlalchemy import select
 
-from portal.billing import accounts, details, lifecycle, payments
+from portal.billing import accounts, credit, details, lifecycle, payments
+from portal.billing.transaction import write_transaction
 from portal.billing.payments import UseSavedCard
 from portal.mail.messages import COMPOSERS
-from portal.models import (BillingProfile, Invoice, Notice, OutboxMessage, OutboxStatus, PaymentMethod,
+from portal.models import (BillingProfile, Invoice, Notice, OutboxMessage, OutboxStatus, Payment, PaymentMethod,
                            Subscription, SubscriptionStatus, User)
 from tests import factories as f
 from tests.mail.conftest import deliver
@@ -273,7 +274,12 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
         city="Göteborg"))
     run_cycle(b, clock, date(2026, 11, 26), date(2027, 1, 2))
     quote = payments.quote_settlement(b, anna, demo.backup, demo.spare_card)
-    payments.settle_balance(b, anna, demo.backup, UseSavedCard(demo.spare_card), quote.total.minor, "b1-settle-01")
+    settled = payments.settle_balance(b, anna, demo.backup, UseSavedCard(demo.spare_card), quote.total.minor,
+                                      "b1-settle-01")
+    with write_transaction(b.session):  # B15: 100 kr of it as credit, then refunded to the card
+        paid = b.session.get(Payment, settled.id)
+        credit.add_surplus(b, paid.payment_method.account, paid, 100_00, "overpaid")
+    assert [r.amount.minor for r in credit.refund(b, demo.payg)] == [100_00]
     report = deliver(app, clock)
     templates = set(b.session.scalars(select(OutboxMessage.template)))
     assert templates == set(COMPOSERS) - {"auto_charge_succeeded"}  # the card declines here

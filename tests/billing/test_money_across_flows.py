@@ -1,0 +1,404 @@
+"""Money across flows (issue 27, B15): a payment records exactly what it wrote ahead;
+every other writer respects an open attempt (or is refused: PaymentInProgress); money
+that arrives for something already paid becomes the account's credit, is applied to
+what is owed next, and can be refunded. Each test holds a charge at the gateway
+(`Holding`) and runs the other writer, in its own session, in that window."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.billing import credit, lifecycle, methods, payments, transfers
+from portal.billing.context import Billing
+from portal.billing.gateway import RefundRefused
+from portal.billing.payments import UseSavedCard
+from portal.billing.remittance import ocr_reference
+from portal.billing.sandbox_gateway import Fault, SandboxGateway
+from portal.billing.transaction import write_transaction
+from portal.errors import GatewayUnavailable, PaymentInProgress
+from portal.models import (AttemptAllocation, Charge, ChargeStatus, CreditEntry, Invoice, InvoiceStatus,
+                           OutboxMessage, Payment, PaymentPurpose, Role, Subscription, TransferToReview,
+                           UnconfirmedPayment)
+from tests import factories as f
+from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
+from tests.billing.test_settle import scene  # noqa: F401 - the settle scene, as a fixture
+from tests.billing.test_transfers import invoice, wire  # noqa: F401 - the Bankgirot scene, as a fixture
+
+SETTLE_TOTAL = 1_750_00  # the scene's failed card: 1 000 + 500 + 250
+
+
+@dataclasses.dataclass
+class Holding:
+    """The sandbox, with a window: `during` runs once when a charge has been decided
+    (in the ledger) and before its answer comes back — another tab, person or job
+    acting while the payment is at the gateway. `before=True`: before it is decided."""
+    inner: SandboxGateway
+    during: object = None
+    before: bool = False
+
+    def charge(self, token, amount, idempotency_key, off_session=False):
+        if self.before:
+            self._run()
+        result = self.inner.charge(token, amount, idempotency_key, off_session=off_session)
+        self._run()
+        return result
+
+    def _run(self):
+        run, self.during = self.during, None
+        if run is not None:
+            run()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def holding(b):
+    gateway = Holding(b.gateway)
+    return gateway, dataclasses.replace(b, gateway=gateway)
+
+
+@contextlib.contextmanager
+def other(b, gateway=None):
+    """Another request: its own session (connection), the same gateway's ledger."""
+    with Session(b.session.get_bind()) as session:
+        yield Billing(session, gateway or b.gateway, b.clock, b.policy)
+
+
+def charged_minus_refunded(b, account_id) -> int:
+    """What the gateway holds of the account's money: approved charges less refunds."""
+    b.session.rollback()
+    keys = {k: a for k, a in b.session.execute(select(Payment.idempotency_key, Payment.account_id))}
+    charged = sum(e.amount.minor for e in b.gateway.ledger() if e.approved and keys.get(e.idempotency_key)
+                  == account_id)
+    references = set(b.session.scalars(select(Payment.gateway_reference).where(Payment.account_id == account_id)))
+    return charged - sum(a.minor for ref, a in b.gateway.refunds() if ref in references)
+
+
+def assert_money_adds_up(b, account_id) -> None:
+    """The invariant of issue 27 for one account: every card payment is an approved
+    charge; each payment's money is in its charges, its invoices and its credit; the
+    credit balance is never negative; no attempt is left open."""
+    b.session.rollback()
+    card_paid = b.session.scalar(select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+        Payment.account_id == account_id, Payment.purpose != PaymentPurpose.TRANSFER))
+    refunded_to_cards = -b.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount_minor), 0)).where(
+        CreditEntry.account_id == account_id, CreditEntry.reason == "card"))
+    assert charged_minus_refunded(b, account_id) == card_paid - refunded_to_cards
+    for payment in b.session.scalars(select(Payment).where(Payment.account_id == account_id)):
+        charges = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
+                                   .where(Charge.payment_id == payment.id))
+        invoices = sum(share.amount_minor for invoice in payment.invoices for share in invoice.payments_received
+                       if share.payment_id == payment.id)
+        entries = list(b.session.scalars(select(CreditEntry).where(CreditEntry.payment_id == payment.id)))
+        applied = -sum(e.amount_minor for e in entries if e.kind == "applied")
+        left = sum(e.amount_minor for e in entries)
+        assert left >= 0, payment.id
+        # what it paid directly + what its credit paid later = its money − its credit left − refunded
+        refunded = -sum(e.amount_minor for e in entries if e.kind == "refunded")
+        assert charges + invoices == payment.amount_minor - left - refunded, payment.id
+        assert applied <= payment.amount_minor
+    for invoice in b.session.scalars(select(Invoice)):
+        assert sum(share.amount_minor for share in invoice.payments_received) == invoice.paid_minor
+        assert invoice.paid_minor <= invoice.amount_due.minor
+    assert b.session.scalar(select(func.count()).select_from(UnconfirmedPayment)) == 0
+    assert b.session.scalar(select(func.count()).select_from(AttemptAllocation)) == 0
+
+
+# --- 1. A payment records exactly what it wrote ahead ---------------------------------------
+
+def test_i27_moving_a_subscription_while_its_settlement_is_at_the_gateway_is_refused_and_nothing_is_lost(
+        b, scene, holding):
+    """The first reproduction: tab B moves a subscription the settlement pays, while tab A
+    is at the gateway. The move waits (409); the settlement records every charge it priced."""
+    gateway, held = holding
+    refused = []
+
+    def move():
+        with other(b) as tab_b:
+            preview = methods.preview_move(tab_b, scene.admin, scene.acc.id, [scene.shop.id], scene.calm.payment_method_id)
+            try:
+                methods.move_subscriptions(tab_b, scene.admin, scene.acc.id, [scene.shop.id],
+                                           scene.calm.payment_method_id, preview.outstanding.minor)
+            except PaymentInProgress as in_progress:
+                refused.append(in_progress)
+    gateway.during = move
+    payment = payments.settle_balance(held, scene.admin, scene.web.id, UseSavedCard(scene.second.id),
+                                      SETTLE_TOTAL + 75_00, "i27-settle-0001")
+    assert len(refused) == 1 and refused[0].account_id == scene.acc.id
+    b.session.rollback()
+    assert payment.amount_minor == SETTLE_TOTAL + 75_00
+    assert b.session.scalar(select(func.sum(Charge.amount_minor)).where(Charge.payment_id == payment.id)) \
+        == SETTLE_TOTAL + 75_00
+    assert credit.balance(b.session, scene.acc.id, "SEK").minor == 0
+    methods.move_subscriptions(b, scene.admin, scene.acc.id, [scene.shop.id], scene.calm.payment_method_id, 0)
+    assert_money_adds_up(b, scene.acc.id)
+
+
+def test_i27_a_writer_that_ignores_the_attempt_cannot_change_what_it_records(b, scene, holding):
+    """Even a writer that does not ask (here: the subscription moved by hand in SQL) does
+    not change what the settlement records: the charges written ahead, set-based, and
+    R05's switch from the failed card as it was priced."""
+    gateway, held = holding
+
+    def move_by_hand():
+        with other(b) as tab_b, write_transaction(tab_b.session):
+            tab_b.session.get(Subscription, scene.shop.id).payment_method_id = scene.calm.payment_method_id
+    gateway.during = move_by_hand
+    payment = payments.settle_balance(held, scene.admin, scene.web.id, UseSavedCard(scene.spare.id),
+                                      SETTLE_TOTAL, "i27-settle-0002")
+    b.session.rollback()
+    paid = set(b.session.scalars(select(Charge.subscription_id).where(Charge.payment_id == payment.id)))
+    assert paid == {scene.web.id, scene.shop.id}  # the shop's charge too: it was priced
+    assert b.session.get(Subscription, scene.web.id).payment_method_id == scene.spare.id  # R05, as priced
+    assert_money_adds_up(b, scene.acc.id)
+
+
+def test_i27_the_allocation_is_written_ahead_with_the_attempt_and_goes_with_it(b, scene, holding):
+    gateway, held = holding
+    seen = []
+
+    def look():
+        with other(b) as tab_b:
+            seen.extend(tab_b.session.execute(select(AttemptAllocation.charge_id, AttemptAllocation.amount_minor)))
+    gateway.during = look
+    payments.settle_balance(held, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), SETTLE_TOTAL,
+                            "i27-settle-0003")
+    assert sorted(minor for _id, minor in seen) == [250_00, 500_00, 1_000_00]
+    assert_money_adds_up(b, scene.acc.id)
+
+
+# --- 2. Every other writer respects an open attempt ----------------------------------------
+
+def test_i27_setting_a_profile_default_while_its_invoices_are_being_paid_is_refused(b, wire, holding):
+    gateway, held = holding
+    card = f.card(b, wire.acc)
+    f.commit(b)
+    refused = []
+
+    def set_default():
+        with other(b) as tab_b:
+            try:
+                methods.set_profile_default(tab_b, wire.owner, wire.acc.id, wire.profile.id, card.id)
+            except PaymentInProgress:
+                refused.append(True)
+    gateway.during = set_default
+    payments.pay_invoices(held, wire.owner, wire.profile.id, [wire.first.id], UseSavedCard(card.id), 8_640_00,
+                          "i27-pay-000001")
+    assert refused == [True]
+    assert methods.set_profile_default(b, wire.owner, wire.acc.id, wire.profile.id, card.id).id == card.id
+
+
+def test_i27_a_bankgirot_payment_of_an_invoice_being_paid_by_card_waits_for_a_person(b, wire, holding):
+    """The second reproduction: the import does not pay an invoice an open card attempt
+    pays; it waits for a person (being_paid). The card payment records; the invoice is
+    paid once; nothing answers 404 or 503 afterwards."""
+    gateway, held = holding
+    card = f.card(b, wire.acc)
+    f.commit(b)
+    summaries = []
+
+    def bank_file():
+        with other(b) as importer:
+            content = bgmax_file([[Paid(ocr_reference(wire.first.number), 8_640_00)]])
+            summaries.append(transfers.import_bgmax(importer, lambda: content.splitlines(keepends=True),
+                                                    OUR_BANKGIRO))
+    gateway.during = bank_file
+    payment = payments.pay_invoices(held, wire.owner, wire.profile.id, [wire.first.id], UseSavedCard(card.id),
+                                    8_640_00, "i27-pay-000002")
+    assert (summaries[0].recorded, summaries[0].reasons) == (0, {"being_paid": 1})
+    b.session.rollback()
+    paid = b.session.get(Invoice, wire.first.id)
+    assert paid.status == InvoiceStatus.PAID and paid.payment_id == payment.id and paid.paid_minor == 8_640_00
+    [waiting] = transfers.waiting_for_review(b)
+    assert (waiting.reason, waiting.amount_minor) == ("being_paid", 8_640_00)
+    # The person assigns it once the card payment is done: the invoice is paid, so it is credit.
+    transfers.assign_review(b, waiting.id, invoice_number=wire.first.number)
+    assert credit.balance(b.session, wire.acc.id, "SEK").minor == 8_640_00
+    # …and the account pays on: the next payment goes through.
+    assert payments.pay_invoices(b, wire.owner, wire.profile.id, [wire.second.id], UseSavedCard(card.id),
+                                 1_000_00, "i27-pay-000003").amount_minor == 1_000_00
+    assert_money_adds_up(b, wire.acc.id)
+
+
+def test_i27_a_retry_while_another_payment_is_open_waits_for_the_next_cycle(b, scene, holding):
+    gateway, held = holding
+    outcome = []
+
+    def retry():
+        with other(b) as cycle:
+            try:
+                payments.retry_subscription(cycle, scene.backup.id)
+            except PaymentInProgress:
+                outcome.append("in progress")
+    gateway.during = retry
+    payments.settle_balance(held, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), SETTLE_TOTAL,
+                            "i27-settle-0004")
+    assert outcome == ["in progress"]
+    assert_money_adds_up(b, scene.acc.id)
+
+
+def test_i27_a_second_part_while_the_first_is_at_the_gateway_is_told_in_progress_not_unconfirmed(
+        app, b, wire, holding):
+    """Two people pay parts at once and the first one's gateway cannot be asked again
+    right now: the second is told another payment is in progress (409), never "we could
+    not confirm the payment" (503) for a payment it never made."""
+    gateway, held = holding
+    card = f.card(b, wire.acc)
+    f.commit(b)
+    answers = []
+
+    def second_part():
+        down = SandboxGateway(app.config["SANDBOX_GATEWAY_URL"], clock=b.clock.today, fault=Fault.BEFORE_CHARGE)
+        try:
+            with other(b, down) as colleague:
+                payments.pay_invoices(colleague, wire.owner, wire.profile.id, None, UseSavedCard(card.id),
+                                      9_640_00, "i27-part-00002", part_minor=1_000_00)
+        except (PaymentInProgress, GatewayUnavailable) as refused:
+            answers.append(type(refused).__name__)
+        finally:
+            down.close()
+    gateway.during, gateway.before = second_part, True
+    payments.pay_invoices(held, wire.owner, wire.profile.id, None, UseSavedCard(card.id), 9_640_00,
+                          "i27-part-00001", part_minor=2_000_00)
+    assert answers == ["PaymentInProgress"]
+    assert_money_adds_up(b, wire.acc.id)
+
+
+# --- 3. Money is never lost: credit, applied next, refunded ---------------------------------
+
+def test_b15_a_card_payment_for_an_invoice_paid_meanwhile_becomes_credit_and_is_refunded(b, wire, holding, runner):
+    """Bank after card, the other way round: a writer that did not ask (an import made
+    by hand) paid the invoice while the card was at the gateway. The card payment is
+    recorded whole; its money is the account's credit, shown on the receipt, told by
+    email; reconcile has nothing to do; the refund goes back to the card once."""
+    gateway, held = holding
+    card = f.card(b, wire.acc)
+    f.commit(b)
+
+    def paid_by_bank_meanwhile():
+        with other(b) as bank, write_transaction(bank.session):
+            invoice = bank.session.get(Invoice, wire.first.id)
+            transfer = payments.record_payment(bank, invoice.billing_profile.account, None,
+                                               methods.check_wire_method(bank, invoice.billing_profile.account),
+                                               invoice.left, "bgmax:1-1", "i27-bank-00001", PaymentPurpose.TRANSFER,
+                                               wire.profile.id)
+            payments.apply_to_invoices(bank, [invoice], transfer, invoice.left.minor)
+    gateway.during = paid_by_bank_meanwhile
+    payment = payments.pay_invoices(held, wire.owner, wire.profile.id, [wire.first.id], UseSavedCard(card.id),
+                                    8_640_00, "i27-pay-000004")
+    b.session.rollback()
+    assert payment.amount_minor == 8_640_00 and payment.invoices == []
+    assert credit.balance(b.session, wire.acc.id, "SEK").minor == 8_640_00
+    assert credit.credited_by(b.session, payment).minor == 8_640_00
+    receipt = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")).first()
+    assert receipt.payload["credited_minor"] == 8_640_00
+    assert b.session.scalars(select(OutboxMessage.payload).where(OutboxMessage.template == "credit_added")
+                             ).one()["reason"] == "already_paid"
+    assert_money_adds_up(b, wire.acc.id)
+    # Refunded, through the gateway, once — however often it is asked.
+    [refund] = credit.refund(b, wire.acc.id, 5_000_00)
+    assert (refund.how, refund.amount.minor, refund.payment_id) == ("card", 5_000_00, payment.id)
+    assert credit.refund(b, wire.acc.id)[0].amount.minor == 3_640_00
+    assert credit.refund(b, wire.acc.id) == []
+    assert [a.minor for _ref, a in b.gateway.refunds()] == [5_000_00, 3_640_00]
+    assert credit.balance(b.session, wire.acc.id, "SEK").minor == 0
+    assert len(b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "credit_refunded")).all()) == 2
+    assert_money_adds_up(b, wire.acc.id)
+
+
+def test_b15_the_gateway_never_refunds_more_than_was_charged_nor_one_key_twice(b, scene):
+    payment = payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), SETTLE_TOTAL,
+                                      "i27-settle-0005")
+    reference = payment.gateway_reference
+    from portal.money import Money
+    first = b.gateway.refund(reference, Money(1_000_00, "SEK"), "refund-x-1")
+    assert b.gateway.refund(reference, Money(1_000_00, "SEK"), "refund-x-1") == first  # the same answer
+    with pytest.raises(RefundRefused):
+        b.gateway.refund(reference, Money(750_01, "SEK"), "refund-x-2")
+    with pytest.raises(RefundRefused):
+        b.gateway.refund("sbx_ch_unknown", Money(1_00, "SEK"), "refund-x-3")
+
+
+def test_b15_credit_pays_the_next_invoice_before_anything_is_charged(b, wire):
+    importing = lambda content: transfers.import_bgmax(b, lambda: content.splitlines(keepends=True),  # noqa: E731
+                                                        OUR_BANKGIRO)
+    importing(bgmax_file([[Paid(ocr_reference(wire.first.number), 9_000_00)]]))  # 360 kr too much
+    b.session.rollback()
+    assert credit.balance(b.session, wire.acc.id, "SEK").minor == 360_00
+    sub = f.subscription(b, wire.acc, None, fee=1_000_00, profile=wire.profile)
+    sub.started_on = date(2026, 10, 1)
+    f.commit(b)
+    with write_transaction(b.session):
+        from portal.billing.invoices import generate_invoice
+        new = generate_invoice(b, b.session.get(type(wire.profile), wire.profile.id), date(2026, 11, 1),
+                               date(2026, 11, 30))
+    b.session.rollback()
+    new = b.session.get(Invoice, new.id)
+    assert new.paid_minor == 360_00 and new.left.minor == 640_00 and new.is_partly_paid
+    assert credit.balance(b.session, wire.acc.id, "SEK").minor == 0
+    assert_money_adds_up(b, wire.acc.id)
+
+
+def test_b15_credit_pays_the_next_pay_as_you_go_charge_whole(b, scene):
+    payment = payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), SETTLE_TOTAL,
+                                      "i27-settle-0006")
+    with write_transaction(b.session):  # as if 150 kr of it had found its charges paid
+        paid = b.session.get(Payment, payment.id)
+        b.session.get(Charge, paid.charges[0].id).payment_id = None
+        credit.add_surplus(b, paid.payment_method.account, paid, paid.charges[0].amount_minor, "allocation_changed")
+    b.session.rollback()
+    before = credit.balance(b.session, scene.acc.id, "SEK").minor
+    approved = b.gateway.count_approved()
+    with write_transaction(b.session):
+        sub = b.session.get(Subscription, scene.calm.id)
+        charge = lifecycle.bill_subscription(b, sub, date(2026, 11, 1), date(2026, 11, 30))
+    b.session.rollback()
+    charge = b.session.get(Charge, charge.id)
+    assert charge.status == ChargeStatus.PAID and charge.payment_id == payment.id
+    assert b.gateway.count_approved() == approved  # the card was not charged
+    assert credit.balance(b.session, scene.acc.id, "SEK").minor == before - charge.amount_minor
+
+
+def test_b15_the_refund_command_pays_credit_back_and_says_what_it_did(b, wire, runner):
+    transfers.import_bgmax(b, lambda: bgmax_file([[Paid(ocr_reference(wire.first.number), 8_700_00)]])
+                           .splitlines(keepends=True), OUR_BANKGIRO)
+    result = runner.invoke(args=["payments", "refund", str(wire.acc.id)])
+    assert result.exit_code == 0 and "0 refunds" in result.output  # bank money: only --by-bank
+    result = runner.invoke(args=["payments", "refund", str(wire.acc.id), "--amount", "10,00", "--by-bank"])
+    assert result.exit_code == 0 and "1 refunds" in result.output, result.output
+    assert credit.balance(b.session, wire.acc.id, "SEK").minor == 50_00
+    result = runner.invoke(args=["payments", "refund", str(wire.acc.id), "--amount", "ten"])
+    assert result.exit_code != 0 and "not an amount" in result.output
+
+
+def test_i27_reconcile_says_what_is_really_wrong(b, scene, faulty_gateway):
+    """An attempt the gateway cannot answer for: reconcile names it and says why."""
+    with pytest.raises(GatewayUnavailable):
+        payments.settle_balance(faulty_gateway(Fault.AFTER_CHARGE), scene.admin, scene.web.id,
+                                UseSavedCard(scene.spare.id), SETTLE_TOTAL, "i27-settle-0007")
+    done = payments.reconcile(faulty_gateway(Fault.BEFORE_CHARGE), older_than=__import__("datetime").timedelta(0))
+    assert done.waiting == ["i27-settle-0007"]
+    assert done.why["i27-settle-0007"] == "the gateway cannot tell yet whether it charged"
+    done = payments.reconcile(b, older_than=__import__("datetime").timedelta(0))
+    assert [p.idempotency_key for p in done.finished] == ["i27-settle-0007"] and done.credited == []
+    assert_money_adds_up(b, scene.acc.id)
+
+
+@pytest.fixture
+def faulty_gateway(b, app):
+    gateways = []
+
+    def make(fault: Fault):
+        gw = SandboxGateway(app.config["SANDBOX_GATEWAY_URL"], clock=b.clock.today, fault=fault,
+                            timeout_seconds=0.01)
+        gateways.append(gw)
+        return dataclasses.replace(b, gateway=gw)
+    yield make
+    for gw in gateways:
+        gw.close()

@@ -16,6 +16,7 @@ from wtforms.validators import (DataRequired, Email, InputRequired, Length, Opti
 from portal.billing.accounts import BODY_MAX, SUBJECT_MAX
 from portal.billing.gateway import CardDetails, luhn_valid, normalize_card_number
 from portal.i18n import WTFormsCatalog
+from portal.money import MAX_MINOR
 
 NEW_CARD = "new"
 _WTFORMS_CATALOG = WTFormsCatalog()
@@ -112,14 +113,28 @@ class CardForm(PortalForm):
         self.cvc.data = ""
 
 
+# WTForms' own message for a hidden field that was tampered with. It is translated by
+# WTForms' catalog, not ours, so it is not written as a literal in a gettext call here.
+INVALID_INPUT = "Invalid input."
+
+
+def _minor_units(form, field) -> None:
+    """An amount in minor units that the page wrote into a hidden field: digits, at
+    most MAX_MINOR (issue 27). A hand-edited one gets INVALID_INPUT, as the other hidden
+    fields do. The length is checked first, so int() is never given a huge string."""
+    value = field.data or ""
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(MAX_MINOR)) and int(value) <= MAX_MINOR):
+        raise ValidationError(field.gettext(INVALID_INPUT))
+
+
 class PaymentForm(CardForm):
     """One form for both Settle balance and Pay now. The total the customer saw and a
     one-time key travel with it (M3)."""
-    expected_total = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9]{1,15}$")])
+    expected_total = HiddenField(validators=[InputRequired(), _minor_units])
     idempotency_key = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Za-z0-9-]{8,100}$")])
     # B12: Pay now of only this much (minor units) of the expected total; empty: all of
     # it. Only spaces (a hand-edited form) is no amount, not "all of it".
-    part = HiddenField(validators=[Optional(strip_whitespace=False), Regexp(r"^[0-9]{1,15}$")])
+    part = HiddenField(validators=[Optional(strip_whitespace=False), _minor_units])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -222,7 +237,7 @@ class MoveSubscriptionsForm(PortalForm):
 
 
 class ConfirmMoveForm(PortalForm):
-    expected_outstanding = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9]{1,15}$")])
+    expected_outstanding = HiddenField(validators=[InputRequired(), _minor_units])
 
 
 DATE_INVALID = _l("Enter a date like 2026-11-30")

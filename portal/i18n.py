@@ -24,7 +24,7 @@ from flask_login import current_user
 from werkzeug.routing import BaseConverter
 from wtforms.i18n import messages_path as wtforms_messages_path
 
-from portal.money import Money
+from portal.money import MAX_MINOR, Money
 from portal.pseudo import PseudoTranslations
 
 SUPPORTED_LOCALES = ("sv", "en")
@@ -249,7 +249,7 @@ def _money(value: Money, locale: str) -> str:
 def parse_money(text: str, currency: str) -> Money | None:
     """An amount a person typed, in the page's language: `1 234,50`, `1234,5`, `500 kr`
     in Swedish; `1,234.50`, `SEK 500` in English. None when it is not one (no more
-    decimals than the currency has, not negative)."""
+    decimals than the currency has, not negative, not above MAX_MINOR)."""
     locale = get_locale()
     cleaned = re.sub(r"[\s\u00a0\u202f]", "", text or "")
     for symbol in {currency, locale.currency_symbols.get(currency, currency), "kr", "kr."}:
@@ -262,7 +262,8 @@ def parse_money(text: str, currency: str) -> Money | None:
     digits = get_currency_precision(currency)
     if amount.as_tuple().exponent < -digits or len(cleaned) > 20:
         return None
-    return Money(int(amount.scaleb(digits)), currency)
+    minor = int(amount.scaleb(digits))
+    return Money(minor, currency) if minor <= MAX_MINOR else None
 
 
 def day(value: date | datetime | None, style: str = "long") -> str:

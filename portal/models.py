@@ -1,17 +1,30 @@
 """The data model (SQLAlchemy 2 typed mappings). Money columns are integer minor
-units beside an ISO 4217 currency (M1); the billing rules live in portal/billing/."""
+units beside an ISO 4217 currency (M1), 64-bit (MinorUnits); the billing rules live in
+portal/billing/."""
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, event, Date, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, event, Date, DateTime, Enum, Float, ForeignKey, Index, Integer,
+                        String, Text, TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.money import Money
 from portal.extensions import db
+
+
+class MinorUnits(TypeDecorator):
+    """A money column: integer minor units, 64-bit (issue 27), since a 32-bit column ends
+    at 21 474 836,47 kr. What comes in is bounded by money.MAX_MINOR. PostgreSQL sums a
+    bigint as numeric, which arrives as a Decimal; any sum or coalesce of these columns
+    is read back as an int, as Money wants."""
+    impl = BigInteger
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else int(value)
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -209,7 +222,7 @@ class Subscription(db.Model):
     status: Mapped[SubscriptionStatus] = mapped_column(_enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE)
     # Pay-as-you-go: each subscription has one active payment method (R05).
     payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
-    monthly_fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    monthly_fee_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
     started_on: Mapped[date] = mapped_column(Date)
     # Lifecycle dates (R12); the disable and deletion dates are derived from these.
     past_due_since: Mapped[date | None] = mapped_column(Date)
@@ -219,7 +232,7 @@ class Subscription(db.Model):
     # charges in every transaction that changes them (balances.recount_outstanding),
     # so the Settle balance page need not read every charge on a card.
     outstanding_charges: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    outstanding_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    outstanding_minor: Mapped[int] = mapped_column(MinorUnits, default=0, server_default="0")
     # B14: automatic retries of a failed card charge (portal/billing/retries.py).
     retry_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_retry_on: Mapped[date | None] = mapped_column(Date)
@@ -240,7 +253,7 @@ class Charge(db.Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
     currency: Mapped[str] = mapped_column(String(3))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
@@ -271,8 +284,8 @@ class Invoice(db.Model):
     issued_on: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus), default=InvoiceStatus.DUE)
-    subtotal_minor: Mapped[int] = mapped_column(Integer)
-    credits_applied_minor: Mapped[int] = mapped_column(Integer, default=0)
+    subtotal_minor: Mapped[int] = mapped_column(MinorUnits)
+    credits_applied_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
     # R18: result of the automatic card charge when the invoice was generated.
     auto_charge_failure_code: Mapped[str | None] = mapped_column(String(40))
     paid_on: Mapped[date | None] = mapped_column(Date)
@@ -280,7 +293,7 @@ class Invoice(db.Model):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     # B12: received so far, summed from its allocations (InvoicePayment) in the
     # transaction that adds one; amount_due - paid_minor is what is left to pay.
-    paid_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paid_minor: Mapped[int] = mapped_column(MinorUnits, default=0, server_default="0")
     # B6: seller and buyer as they were when the invoice was issued; an issued invoice
     # never changes (bookkeeping law), whatever the configuration or the customer's
     # details say later. None for invoices issued before this was kept.
@@ -318,7 +331,7 @@ class InvoicePayment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
 
     invoice: Mapped[Invoice] = relationship()
     payment: Mapped[Payment] = relationship()
@@ -330,7 +343,7 @@ class InvoiceLine(db.Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
     description: Mapped[str] = mapped_column(String(200))
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
@@ -342,8 +355,8 @@ class Credit(db.Model):
     billing_profile_id: Mapped[int] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
     description: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
-    original_minor: Mapped[int] = mapped_column(Integer)
-    remaining_minor: Mapped[int] = mapped_column(Integer)
+    original_minor: Mapped[int] = mapped_column(MinorUnits)
+    remaining_minor: Mapped[int] = mapped_column(MinorUnits)
     expires_on: Mapped[date | None] = mapped_column(Date)
 
 
@@ -353,7 +366,7 @@ class CreditApplication(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     credit_id: Mapped[int] = mapped_column(ForeignKey("credits.id"))
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
 
     credit: Mapped[Credit] = relationship()
     invoice: Mapped[Invoice] = relationship(back_populates="credit_applications")
@@ -375,7 +388,7 @@ class Payment(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
     purpose: Mapped[PaymentPurpose] = mapped_column(_enum(PaymentPurpose))
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
     currency: Mapped[str] = mapped_column(String(3))
     gateway_reference: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -514,7 +527,7 @@ class TransferToReview(db.Model):
     key: Mapped[str] = mapped_column(String(100), unique=True)
     reason: Mapped[str] = mapped_column(String(32))
     reference: Mapped[str] = mapped_column(String(200))
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
     currency: Mapped[str] = mapped_column(String(3))
     sender_bankgiro: Mapped[str] = mapped_column(String(10))
     payer_name: Mapped[str] = mapped_column(String(100))
@@ -547,9 +560,9 @@ class UnconfirmedPayment(db.Model):
     # A saved card, or a new card's token and display data (saved only once paid).
     payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
     new_card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
     # B12: set when the attempt pays part of the invoices: the whole the payer saw.
-    part_of_minor: Mapped[int | None] = mapped_column(Integer)
+    part_of_minor: Mapped[int | None] = mapped_column(MinorUnits)
     # B13: the gateway's challenge while the cardholder authenticates (awaiting_action).
     challenge: Mapped[str | None] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
@@ -571,7 +584,7 @@ class AttemptAllocation(db.Model):
     attempt_id: Mapped[int] = mapped_column(ForeignKey("unconfirmed_payments.id"), index=True)
     charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
-    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
 
 
 class CreditKind(enum.StrEnum):
@@ -594,7 +607,7 @@ class CreditEntry(db.Model):
     kind: Mapped[CreditKind] = mapped_column(_enum(CreditKind))
     # surplus: why ("already_paid", "overpaid", "allocation_changed"); refunded: how.
     reason: Mapped[str] = mapped_column(String(40))
-    amount_minor: Mapped[int] = mapped_column(BigInteger)  # signed: + into the balance, − out
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)  # signed: + into the balance, − out
     currency: Mapped[str] = mapped_column(String(3))
     charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"))     # applied to
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))   # applied to

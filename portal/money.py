@@ -5,6 +5,15 @@ from dataclasses import dataclass
 
 from portal.errors import CurrencyMismatch, InvalidAmount
 
+# The largest amount, in minor units, that the portal takes from outside: from a form or
+# a bank's file (issue 27). That is 9 999 999 999 999,99 kr, which is more than Sweden's
+# yearly GDP, so no real invoice or transfer comes near it. It has 15 digits, which is
+# what the payment forms' hidden amounts always allowed. It is far below the end of a
+# 64-bit column (about 9.2 × 10^18), so sums of such amounts still fit: an invoice's lines,
+# what it has received, or what a subscription owes. It is also below 2^53, so an amount
+# is exact as a JSON number or as a float.
+MAX_MINOR = 10**15 - 1
+
 
 @dataclass(frozen=True, order=False)
 class Money:

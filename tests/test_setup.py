@@ -91,6 +91,41 @@ def test_r07_upgrading_recounts_what_existing_subscriptions_owe(empty_app):
         assert figures == {owing: (2, 350_00), paid_up: (0, 0)}
 
 
+def test_i27_upgrading_keeps_every_amount_and_then_holds_amounts_above_32_bits(empty_app):
+    """4e42e2d6a59b makes the money columns 64-bit. On SQLite that copies tables other rows
+    refer to (subscriptions, invoices…), which runs with foreign keys off: they are on again after."""
+    from sqlalchemy import MetaData, Table, insert
+    from sqlalchemy.exc import IntegrityError
+    app, runner = empty_app, empty_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "f8b3d5e7a9c1"]).exit_code == 0
+    with app.app_context(), db.engine.begin() as conn:
+        old = MetaData()
+        accounts, subscriptions, charges = (Table(name, old, autoload_with=conn)
+                                            for name in ("billing_accounts", "subscriptions", "charges"))
+        [account] = conn.execute(insert(accounts).returning(accounts.c.id), [dict(
+            kind="pay_as_you_go", name="Old", currency="SEK", notification_email="old@example.com",
+            created_on=date(2026, 1, 1))]).scalars()
+        [sub] = conn.execute(insert(subscriptions).returning(subscriptions.c.id), [dict(
+            account_id=account, name="A", status="active", monthly_fee_minor=2**31 - 1,
+            started_on=date(2026, 1, 1))]).scalars()
+        conn.execute(insert(charges), [dict(subscription_id=sub, amount_minor=2**31 - 1, currency="SEK",
+                                            period_start=date(2026, 9, 1), period_end=date(2026, 9, 30),
+                                            status="outstanding")])
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        charge = db.session.scalars(select(Charge)).one()
+        assert (charge.amount_minor, charge.subscription.monthly_fee_minor) == (2**31 - 1, 2**31 - 1)
+        charge.amount_minor = charge.subscription.monthly_fee_minor = 25_000_000_00
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.scalars(select(Charge.amount_minor)).one() == 25_000_000_00
+        db.session.add(Charge(subscription_id=sub + 1, amount_minor=1, currency="SEK",
+                              period_start=date(2026, 10, 1), period_end=date(2026, 10, 31), status="outstanding"))
+        with pytest.raises(IntegrityError):  # a charge of no subscription: foreign keys are enforced
+            db.session.commit()
+        db.session.rollback()
+
+
 def test_sqlite_uses_wal_and_a_busy_timeout(app):
     with app.app_context():
         if db.engine.dialect.name != "sqlite":

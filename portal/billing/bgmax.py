@@ -9,6 +9,9 @@ reference code, channel, Bankgirot's serial number), 21 deductions, 22/23 extra 
 payment date, deposit serial, deposit amount, currency, number of payments); 70 closes the
 file with the number of payment, deduction, extra reference and deposit records.
 
+An amount is 18 digits of öre, so a file can say up to 9 999 999 999 999 999,99 kr; one
+payment above money.MAX_MINOR is no real payment, and the file is refused (issue 27).
+
 `check` reads the whole file once and refuses it (BgMaxRejected, with the line and the
 reason) unless every record is well formed and every total adds up; only then does
 `payments` read it again and yield one payment at a time — so a file is applied whole or
@@ -18,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+
+from portal.money import MAX_MINOR
 
 RECORD_LENGTH = 80
 REFERENCE_CODE_OCR = "2"  # Bankgirot has checked the OCR reference's check digit
@@ -65,6 +70,13 @@ def _digits(line: int, value: str, what: str) -> int:
     return int(value)
 
 
+def _amount(line: int, value: str) -> int:
+    amount = _digits(line, value, "amount")
+    if amount > MAX_MINOR:
+        raise BgMaxRejected(line, f"an amount of {amount} öre, more than any payment the portal takes ({MAX_MINOR})")
+    return amount
+
+
 def _day(line: int, value: str) -> date:
     try:
         return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
@@ -110,7 +122,7 @@ def _read(lines: Iterable[str | bytes]) -> Iterator[Payment]:
                 if deposit is None:
                     raise BgMaxRejected(number, f"a payment (TK{code}) outside a deposit")
                 counts[code] += 1
-                amount = _digits(number, record[37:55], "amount")
+                amount = _amount(number, record[37:55])
                 last_payment = {"sender": str(_digits(number, record[2:12], "sender bankgiro")),
                                 "reference": record[12:37].strip(), "amount": amount if code == "20" else -amount,
                                 "reference_code": record[55], "serial": record[57:69], "extra": [], "name": ""}

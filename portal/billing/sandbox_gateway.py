@@ -167,7 +167,9 @@ class SandboxGateway:
             Column("id", Integer, primary_key=True, autoincrement=True),
             Column("idempotency_key", String(255), nullable=False, unique=True),
             Column("token", String(255), nullable=False),
-            Column("amount_minor", Integer, nullable=False),
+            # 64-bit, as the portal's money columns (issue 27). create_all alters no table:
+            # a PostgreSQL ledger made before keeps its 32-bit column until it is dropped.
+            Column("amount_minor", BigInteger, nullable=False),
             Column("currency", String(3), nullable=False),
             Column("approved", Boolean, nullable=False),
             Column("decline_code", String(64), nullable=True),
@@ -183,7 +185,7 @@ class SandboxGateway:
             Column("challenge", String(64), nullable=False, unique=True),
             Column("idempotency_key", String(255), nullable=False, unique=True),
             Column("token", String(255), nullable=False),
-            Column("amount_minor", Integer, nullable=False),
+            Column("amount_minor", BigInteger, nullable=False),
             Column("currency", String(3), nullable=False),
             Column("state", String(16), nullable=False),  # waiting, passed, failed
             Column("created_at", DateTime(timezone=True), nullable=False),

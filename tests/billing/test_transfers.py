@@ -17,6 +17,7 @@ from portal.billing.payments import UseSavedCard
 from portal.billing.remittance import account_reference, ocr_reference
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus, OutboxMessage,
                            Payment, PaymentPurpose, Role, Subscription, SubscriptionStatus, TransferToReview)
+from portal.money import MAX_MINOR
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 
@@ -386,4 +387,59 @@ def test_i27_a_payment_of_0_kr_is_neither_recorded_nor_receipted(b, wire):
     summary = importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), 0)]]))
     assert (summary.recorded, summary.to_review, summary.reasons) == (0, 1, {"no_amount": 1})
     assert count(b, Payment) == 0 and count(b, OutboxMessage) == 0
+    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.DUE
+
+
+# Issue 27 item 4: a 32-bit money column ends at 21 474 836,47 kr; 25 000 000,00 kr is past it.
+ABOVE_32_BITS = 25_000_000_00
+
+
+@pytest.mark.parametrize("amount", [ABOVE_32_BITS, MAX_MINOR], ids=["25 000 000,00 kr", "MAX_MINOR"])
+def test_i27_a_bgmax_amount_above_32_bits_is_recorded_on_both_databases(b, wire, amount):
+    large = invoice(b, wire.profile, amount, month=11)
+    f.commit(b)
+    summary = importing(b, bgmax_file([[Paid(ocr_reference(large.number), amount)]]))
+    assert (summary.recorded, summary.to_review, summary.recorded_minor) == (1, 0, amount)
+    b.session.rollback()
+    paid = b.session.get(Invoice, large.id)
+    assert paid.status == InvoiceStatus.PAID and paid.paid_minor == amount == paid.payment.amount_minor
+    assert [p.amount_minor for p in paid.payments_received] == [amount]
+
+
+def test_i27_an_amount_above_32_bits_that_pays_nothing_whole_waits_for_a_person(b, wire):
+    importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), ABOVE_32_BITS), Paid("12345", MAX_MINOR)]]))
+    waiting = {r.reason: r.amount_minor for r in transfers.waiting_for_review(b)}
+    assert waiting == {"overpaid": ABOVE_32_BITS, "invalid_reference": MAX_MINOR}
+    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.DUE
+
+
+def test_i27_an_invoice_above_32_bits_is_paid_part_by_bank_and_the_rest_by_card(b, wire):
+    large = invoice(b, wire.profile, 2 * ABOVE_32_BITS, month=11)
+    card = f.card(b, wire.acc)
+    f.commit(b)
+    importing(b, bgmax_file([[Paid(ocr_reference(large.number), ABOVE_32_BITS)]]))
+    quote = payments.quote_invoices(b, wire.owner, wire.profile.id, [large.id])
+    assert quote.total.minor == ABOVE_32_BITS
+    rest = payments.pay_invoices(b, wire.owner, wire.profile.id, [large.id], UseSavedCard(card.id),
+                                 ABOVE_32_BITS, "pay-the-large-rest-0001")
+    b.session.rollback()
+    paid = b.session.get(Invoice, large.id)
+    assert paid.status == InvoiceStatus.PAID and paid.paid_minor == 2 * ABOVE_32_BITS
+    assert b.session.get(Payment, rest.id).amount_minor == ABOVE_32_BITS
+    assert [(p.payment.purpose, p.amount_minor) for p in paid.payments_received] == [
+        (PaymentPurpose.TRANSFER, ABOVE_32_BITS), (PaymentPurpose.INVOICE, ABOVE_32_BITS)]
+
+
+@pytest.mark.parametrize("amount", [MAX_MINOR + 1, 10**18 - 1], ids=["MAX_MINOR + 1", "18 digits of 9"])
+def test_i27_an_amount_above_the_largest_the_portal_takes_is_read_and_refuses_the_file_whole(b, wire, amount):
+    """An amount field is 18 digits (up to 9 999 999 999 999 999,99 kr): the parser reads
+    the largest one whole, and the file that says it is refused, with its line, before
+    anything of it — not even the deposit before — is applied."""
+    content = bgmax_file([[Paid(ocr_reference(wire.first.number), 8_640_00)],
+                          [Paid(ocr_reference(wire.second.number), amount)]])
+    with pytest.raises(bgmax.BgMaxRejected) as refused:
+        importing(b, content)
+    payment_lines = [n for n, line in enumerate(content.splitlines(), start=1) if line.startswith(b"20")]
+    assert refused.value.line == payment_lines[1] and f"{amount} öre" in refused.value.reason
+    assert count(b, Payment) == 0 and count(b, TransferToReview) == 0
     assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.DUE

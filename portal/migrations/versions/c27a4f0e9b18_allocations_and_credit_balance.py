@@ -2,7 +2,7 @@
 (B15) — issue 27
 
 Revision ID: c27a4f0e9b18
-Revises: f8b3d5e7a9c1
+Revises: 4e42e2d6a59b
 Create Date: 2026-12-07 00:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = 'c27a4f0e9b18'
-down_revision = 'f8b3d5e7a9c1'
+down_revision = '4e42e2d6a59b'
 branch_labels = None
 depends_on = None
 

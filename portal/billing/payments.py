@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Date, delete, insert, literal, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.billing import access, notify
@@ -30,8 +30,8 @@ from portal.money import Money
 from portal.billing.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
 from portal.models import (AccountKind, AttemptState, AuditEvent, BillingAccount, BillingProfile, Charge,
-                           ChargeStatus, Invoice, InvoicePayment, InvoiceStatus, MethodKind, Payment, PaymentMethod,
-                           PaymentPurpose, Subscription, SubscriptionStatus,
+                           ChargeStatus, DisabledSpan, Invoice, InvoicePayment, InvoiceStatus, MethodKind, Payment,
+                           PaymentMethod, PaymentPurpose, Subscription, SubscriptionStatus,
                            UnconfirmedPayment, User)
 
 log = logging.getLogger(__name__)
@@ -492,17 +492,22 @@ def pay_charges(b: Billing, method_ids: list[int], payment: Payment, first_metho
     18,000 charges as objects): the outstanding charges on these methods (or only
     `charge_ids` of them: B12's partial payment) marked paid by `payment` (checked
     against its amount), their subscriptions re-enabled until deleted (R13) — when they
-    owe nothing more — and recounted. The names of the subscriptions paid,
-    `first_method_id`'s first."""
+    owe nothing more — and recounted; each one re-enabled keeps the stretch it was
+    disabled (B16: those days are not billed, today's are). The names of the
+    subscriptions paid, `first_method_id`'s first."""
     pay_settled_charges(b.session, method_ids, payment, charge_ids)
     paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
     paid_names = list(b.session.scalars(select(Subscription.name).where(paid).order_by(
         Subscription.payment_method_id != first_method_id, Subscription.id)))
     owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
                                             Charge.status == ChargeStatus.OUTSTANDING).exists()
+    reenabled = (paid, Subscription.status.in_(SETTLEABLE), *([owes_nothing] if charge_ids is not None else []))
+    b.session.execute(insert(DisabledSpan).from_select(  # B16
+        ["subscription_id", "disabled_on", "enabled_on"],
+        select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
+            *reenabled, Subscription.disabled_on.is_not(None))))
     b.session.execute(update(Subscription)  # R13: re-enabled until deleted; B14: no more retries
-                      .where(paid, Subscription.status.in_(SETTLEABLE),
-                             *([owes_nothing] if charge_ids is not None else []))
+                      .where(*reenabled)
                       .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None,
                               retry_count=0, next_retry_on=None)
                       .execution_options(synchronize_session=False))

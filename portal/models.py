@@ -470,6 +470,19 @@ class DisableWarning(db.Model):
     warned_on: Mapped[date] = mapped_column(Date)
 
 
+class DisabledSpan(db.Model):
+    """B16: a past stretch of days a subscription was disabled: from `disabled_on` to
+    the day before `enabled_on`, the day settling re-enabled it (R13). Those days are
+    not charged. The stretch a subscription is in now is its own `disabled_on` (while
+    it is disabled or deleted); a row is written when that stretch ends."""
+    __tablename__ = "disabled_spans"
+    __table_args__ = (Index("ix_disabled_spans_subscription_enabled", "subscription_id", "enabled_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    disabled_on: Mapped[date] = mapped_column(Date)
+    enabled_on: Mapped[date] = mapped_column(Date)
+
+
 class InvoiceNumberSeries(db.Model):
     """B6: the one gap-free series invoice numbers come from. A number is taken in the
     transaction that issues the invoice, holding this row's lock until it commits: a

@@ -166,7 +166,9 @@ def test_billing_cycle_command_runs_a_range_and_rejects_bad_dates(runner, app):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert [line[:11] for line in lines[:2]] == ["2026-12-01:", "2026-12-02:"]
-    assert lines[2].startswith("2026-12-01 – 2026-12-02 in all: 4 charges, 1 invoices") and len(lines) == 3
+    # November: the four subscriptions not disabled, and Arkiv (disabled on 15 November)
+    # for the 1st to the 14th (B16).
+    assert lines[2].startswith("2026-12-01 – 2026-12-02 in all: 5 charges, 1 invoices") and len(lines) == 3
     assert result.stderr == ""  # a handful of accounts: no progress bar
     again = runner.invoke(args=["billing", "cycle", "--date", "2026-12-01"])
     assert "0 charges, 0 invoices" in again.output

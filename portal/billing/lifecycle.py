@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from portal.billing import credit, notify, retries
 from portal.billing.balances import recount_outstanding, settled_method_ids, settlement_total
@@ -15,14 +15,17 @@ from portal.billing.invoices import generate_invoices, mark_past_due_invoices
 from portal.money import Money
 from portal.billing.methods import remind_expiring_cards
 from portal.billing.payments import method_summary, record_payment
-from portal.billing.periods import billed_part, previous_month, prorated
+from portal.billing.periods import billed_part, enabled_parts, previous_month, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
 from portal.models import (AccountKind, BilledPeriod, BillingAccount, BillingProfile, Charge, ChargeStatus,
-                           DisableWarning, MethodKind, PaymentPurpose, Subscription,
+                           DisabledSpan, DisableWarning, MethodKind, PaymentPurpose, Subscription,
                            SubscriptionStatus)
 
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 NOT_RECEIVED = "not_received"  # a check/wire payment that did not arrive by its due date
+# B16: a month billed while its subscription is disabled (for the days before it was):
+# owed with the rest of its balance, never charged to a card, no "payment failed".
+BILLED_WHILE_DISABLED = "billed_while_disabled"
 
 
 def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
@@ -52,23 +55,44 @@ def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
                  charge_id=charge.id, **payload)
 
 
+def disabled_stretches(b: Billing, sub: Subscription, period_start: date) -> list[tuple[date, date | None]]:
+    """B16: the stretches `sub` was disabled that reach into the month from
+    `period_start` on, as (disabled_on, enabled_on): those settling ended (DisabledSpan)
+    and the one it is in now (enabled_on None)."""
+    stretches: list[tuple[date, date | None]] = [(off, on) for off, on in b.session.execute(
+        select(DisabledSpan.disabled_on, DisabledSpan.enabled_on).where(
+            DisabledSpan.subscription_id == sub.id, DisabledSpan.enabled_on > period_start))]
+    if sub.status not in BILLABLE and sub.disabled_on is not None:  # disabled (or deleted) now
+        stretches.append((sub.disabled_on, None))
+    return stretches
+
+
 def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_end: date) -> Charge | None:
     """The month's charge, once (unique per subscription and month), charged to the
     subscription's card at once. The key is derived from the month, so a rerun after
-    a crash never charges twice. A subscription that started mid-month pays for the
-    days from its start (periods.prorated)."""
+    a crash never charges twice. A subscription pays for the days of the month from
+    its start (one that started mid-month) on which it was not disabled (B16: up to
+    the day before it was disabled, from the day it was re-enabled), pro rata by day
+    (periods.prorated). One that is disabled now is not charged to its card: what it
+    owes for its days waits with the rest of its balance, which settling pays (R13)."""
     exists = b.session.scalars(select(Charge.id).where(
         Charge.subscription_id == sub.id, Charge.period_start.between(period_start, period_end))).first()
-    start, end = billed_part(sub.started_on, period_start, period_end)
-    amount = prorated(sub.monthly_fee_minor, start, end)
-    if exists is not None or amount <= 0:
+    parts = enabled_parts(*billed_part(sub.started_on, period_start, period_end),
+                          disabled_stretches(b, sub, period_start))
+    if exists is not None or not parts:
+        return None
+    start, end = parts[0][0], parts[-1][1]
+    amount = prorated(sub.monthly_fee_minor, start, end, days=sum((last - first).days + 1 for first, last in parts))
+    if amount <= 0:
         return None
     charge = Charge(subscription_id=sub.id, amount_minor=amount, currency=sub.account.currency,
                     period_start=start, period_end=end, status=ChargeStatus.OUTSTANDING)
     b.session.add(charge)
     b.session.flush()
     method = sub.payment_method
-    if credit.apply_to_charge(b, charge, sub.account_id):  # B15: the account's credit pays it whole
+    if sub.status not in BILLABLE:  # its services have stopped, its balance is past due
+        charge.failed_on, charge.failure_code = b.clock.today(), BILLED_WHILE_DISABLED
+    elif credit.apply_to_charge(b, charge, sub.account_id):  # B15: the account's credit pays it whole
         pass
     # Not a card: paid by invoice (R03), outstanding until the transfer arrives.
     elif method is not None and method.kind == MethodKind.CARD:
@@ -92,11 +116,14 @@ def _charge_card(b: Billing, sub: Subscription, method, charge: Charge) -> None:
         record_failed_charge(b, charge, str(result.decline_code))
 
 
-def billable_subscription_ids(b: Billing, period_end: date) -> list[int]:
+def billable_subscription_ids(b: Billing, period_start: date, period_end: date) -> list[int]:
+    """The pay-as-you-go subscriptions that may owe for the month: those not disabled,
+    and (B16) those disabled since a day after its first (disabled_on is set only while
+    disabled or deleted)."""
     return list(b.session.scalars(
         select(Subscription.id).join(Subscription.account)
-        .where(BillingAccount.kind == AccountKind.PAY_AS_YOU_GO,
-               Subscription.status.in_(BILLABLE), Subscription.started_on <= period_end)
+        .where(BillingAccount.kind == AccountKind.PAY_AS_YOU_GO, Subscription.started_on <= period_end,
+               or_(Subscription.status.in_(BILLABLE), Subscription.disabled_on > period_start))
         .order_by(Subscription.id)))
 
 
@@ -104,7 +131,7 @@ def bill_subscriptions(b: Billing, period_start: date, period_end: date,
                        progress: Progress | None = None) -> int:
     """Each subscription in its own transaction, so one failure does not undo the rest."""
     return each_under_its_account_lock(
-        b.session, Subscription, billable_subscription_ids(b, period_end),
+        b.session, Subscription, billable_subscription_ids(b, period_start, period_end),
         lambda sub: bill_subscription(b, sub, period_start, period_end), progress)
 
 
@@ -239,24 +266,27 @@ def cycle_size(b: Billing) -> int:
     clock's date (for a progress bar)."""
     periods = periods_to_bill(b, b.clock.today())
     profiles = b.session.scalar(select(func.count()).select_from(BillingProfile)) or 0
-    return sum(len(billable_subscription_ids(b, end)) + profiles for _start, end in periods)
+    return sum(len(billable_subscription_ids(b, start, end)) + profiles for start, end in periods)
 
 
 def run_billing_cycle(b: Billing, progress: Progress | None = None) -> CycleSummary:
     """Everything the billing day does, for the clock's date. Idempotent per date:
     what exists is not made again and the gateway is asked with derived keys. Each
     month is recorded once billed in full; a run that crashed half-way bills the rest
-    of it next time (the per-subscription and per-profile checks skip what is done)."""
+    of it next time (the per-subscription and per-profile checks skip what is done).
+    The months are billed after the lifecycle has caught up (B16): on a run that comes
+    late, a subscription disabled on a day of the month it missed is charged only for
+    the days before, as on a run that comes on time."""
     today = b.clock.today()
     summary = CycleSummary(day=today)
-    for period_start, period_end in periods_to_bill(b, today):
-        summary.charges_created += bill_subscriptions(b, period_start, period_end, progress)
-        summary.invoices_created += generate_invoices(b, period_start, period_end, progress)
-        _record_billed(b, (period_start, period_end), today)
     summary.transfers_not_received = mark_unreceived_transfers(b, today)
     summary.invoices_past_due = mark_past_due_invoices(b, today)
     summary.charges_retried, summary.retries_paid = retries.retry_due(b, today)  # B14, before disabling
     summary.disable_warnings = warn_before_disabling(b, today)
     summary.subscriptions_disabled, summary.subscriptions_deleted = advance_lifecycle(b, today)
+    for period_start, period_end in periods_to_bill(b, today):
+        summary.charges_created += bill_subscriptions(b, period_start, period_end, progress)
+        summary.invoices_created += generate_invoices(b, period_start, period_end, progress)
+        _record_billed(b, (period_start, period_end), today)
     summary.cards_reminded = remind_expiring_cards(b, today)
     return summary

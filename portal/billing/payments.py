@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import Date, delete, func, insert, literal, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.billing import access, credit, notify
@@ -28,9 +28,9 @@ from portal.billing.gateway import (CardDetails, CardToken, GatewayError, Gatewa
 from portal.money import Money
 from portal.billing.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
-from portal.models import (AccountKind, AttemptAllocation, AttemptState, AuditEvent, BillingAccount, BillingProfile, Charge,
-                           ChargeStatus, Invoice, InvoicePayment, InvoiceStatus, MethodKind, Payment, PaymentMethod,
-                           PaymentPurpose, Subscription, SubscriptionStatus,
+from portal.models import (AccountKind, AttemptAllocation, AttemptState, AuditEvent, BillingAccount, BillingProfile,
+                           Charge, ChargeStatus, DisabledSpan, Invoice, InvoicePayment, InvoiceStatus, MethodKind,
+                           Payment, PaymentMethod, PaymentPurpose, Subscription, SubscriptionStatus,
                            UnconfirmedPayment, User)
 
 log = logging.getLogger(__name__)
@@ -581,8 +581,10 @@ def pay_charges(b: Billing, payment: Payment, charge_ids, first_method_id: int) 
     """The outstanding ones of these charges (ids, or a SELECT of ids) marked paid by
     `payment`, set-based (settling 10,000 subscriptions must not load 18,000 charges
     as objects); their subscriptions re-enabled until deleted (R13) — when they owe
-    nothing more — and recounted. The names of the subscriptions paid,
-    `first_method_id`'s first. The caller checks the sum against the money."""
+    nothing more — and recounted; each one re-enabled keeps the stretch it was
+    disabled (B16: those days are not billed, today's are). The names of the
+    subscriptions paid, `first_method_id`'s first. The caller checks the sum against
+    the money."""
     b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), Charge.status == ChargeStatus.OUTSTANDING)
                       .values(status=ChargeStatus.PAID, payment_id=payment.id)
                       .execution_options(synchronize_session=False))
@@ -592,8 +594,13 @@ def pay_charges(b: Billing, payment: Payment, charge_ids, first_method_id: int) 
         Subscription.payment_method_id != first_method_id, Subscription.id)))
     owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
                                             Charge.status == ChargeStatus.OUTSTANDING).exists()
+    reenabled = (paid, Subscription.status.in_(SETTLEABLE), owes_nothing)
+    b.session.execute(insert(DisabledSpan).from_select(  # B16
+        ["subscription_id", "disabled_on", "enabled_on"],
+        select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
+            *reenabled, Subscription.disabled_on.is_not(None))))
     b.session.execute(update(Subscription)  # R13: re-enabled until deleted; B14: no more retries
-                      .where(paid, Subscription.status.in_(SETTLEABLE), owes_nothing)
+                      .where(*reenabled)
                       .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None,
                               retry_count=0, next_retry_on=None)
                       .execution_options(synchronize_session=False))

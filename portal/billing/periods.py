@@ -6,6 +6,7 @@ their lengths are configuration.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 
@@ -39,9 +40,34 @@ def billed_part(started_on: date, period_start: date, period_end: date) -> tuple
     return max(started_on, period_start), period_end
 
 
-def prorated(monthly_minor: int, start: date, end: date) -> int:
-    """A monthly fee for the days start..end (both included) of one calendar month,
-    by the days of that month, rounded half up to a whole minor unit (M1: integers)."""
+def enabled_parts(start: date, end: date,
+                  disabled: Iterable[tuple[date, date | None]]) -> list[tuple[date, date]]:
+    """B16: the parts of start..end (both included) a subscription was not disabled,
+    in order. Each stretch (disabled_on, enabled_on) takes out the days from
+    `disabled_on` to the day before `enabled_on`, the day it was re-enabled (None: it
+    is disabled still)."""
+    parts = [(start, end)]
+    for off, on in disabled:
+        if on is not None and on <= off:  # re-enabled the day it was disabled: no day off
+            continue
+        kept = []
+        for first, last in parts:
+            if off > last or (on is not None and on <= first):  # no day in common
+                kept.append((first, last))
+                continue
+            if first < off:
+                kept.append((first, off - timedelta(days=1)))
+            if on is not None and on <= last:
+                kept.append((on, last))
+        parts = kept
+    return sorted(parts)
+
+
+def prorated(monthly_minor: int, start: date, end: date, days: int | None = None) -> int:
+    """A monthly fee for the days start..end (both included) of one calendar month —
+    or for `days` of them (B16: less the days it was disabled) — by the days of that
+    month, rounded half up to a whole minor unit (M1: integers)."""
     month_days = calendar.monthrange(end.year, end.month)[1]
-    days = (end - start).days + 1
+    if days is None:
+        days = (end - start).days + 1
     return (2 * monthly_minor * days + month_days) // (2 * month_days)

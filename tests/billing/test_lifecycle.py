@@ -1,5 +1,6 @@
-"""Failed charges and the subscription lifecycle over time: R01, R12, R13, M4, and
-the billing cycle's idempotency per date."""
+"""Failed charges and the subscription lifecycle over time: R01, R12, R13, M4, B16 (no
+charge for the days a subscription is disabled), and the billing cycle's idempotency
+per date."""
 from __future__ import annotations
 
 from datetime import date
@@ -9,7 +10,8 @@ from sqlalchemy import func, select
 
 from portal.billing import accounts, lifecycle, payments
 from portal.billing.payments import UseSavedCard
-from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus,
+from portal.billing.periods import enabled_parts, prorated
+from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, DisabledSpan, Invoice, InvoiceStatus,
                            Notice, OutboxMessage, Payment, Role, SubscriptionStatus)
 from tests import factories as f
 
@@ -215,3 +217,149 @@ def test_r12_warning_days_are_configurable(b, payg, clock):
     for day in (24, 27, 28, 30):
         cycle(b, clock, date(2026, 12, day))
     assert warnings_sent(b) == [(date(2026, 12, 28), 3)]
+
+
+# --- B16: a disabled subscription is not charged for the days it is disabled ------------
+
+def december_charge(b, sub):
+    b.session.expire_all()
+    return b.session.scalars(select(Charge).where(
+        Charge.subscription_id == sub.id, Charge.period_start.between(date(2026, 12, 1), date(2026, 12, 31)))).first()
+
+
+@pytest.fixture
+def nordic(b):
+    """A subscription of 310 kr a month (10 kr a day in December) whose card fails,
+    past due since 24 November: disabled on 24 December (30 days' grace)."""
+    acc = f.account(b)
+    failing, good = f.card(b, acc, f.INSUFFICIENT_FUNDS), f.card(b, acc, f.APPROVE)
+    sub = f.past_due(b, acc, failing, charges=(310_00,), past_due_since=date(2026, 11, 24), fee=310_00)
+    admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
+    f.commit(b)
+    return type("Nordic", (), dict(acc=acc, failing=failing, good=good, sub=sub, admin=admin))
+
+
+def settle_on(b, clock, day, admin, sub, card, key):
+    clock.current = day
+    quote = payments.quote_settlement(b, admin, sub.id, card.id)
+    payments.settle_balance(b, admin, sub.id, UseSavedCard(card.id), quote.total.minor, key)
+
+
+def test_b16_a_subscription_disabled_on_24_december_is_charged_only_to_the_23rd(b, nordic, clock):
+    cycle(b, clock, date(2026, 12, 1))
+    cycle(b, clock, date(2026, 12, 24))
+    b.session.expire_all()
+    assert (nordic.sub.status, nordic.sub.disabled_on) == (SubscriptionStatus.DISABLED, date(2026, 12, 24))
+    owed_before = nordic.sub.outstanding_minor
+    mails_before = counts(b)["outbox"]
+    ledger = len(b.gateway.charges_for())
+    summary = cycle(b, clock, date(2027, 1, 1))
+    charge = december_charge(b, nordic.sub)
+    assert (charge.period_start, charge.period_end, charge.amount_minor) == (date(2026, 12, 1), date(2026, 12, 23),
+                                                                             230_00)
+    assert summary.charges_created == 1 and charge.status == ChargeStatus.OUTSTANDING
+    assert nordic.sub.outstanding_minor == owed_before + 230_00
+    # Its services have stopped: no card is tried and no "payment failed" is sent; the
+    # 230 kr wait with the rest of the balance, for Settle balance (R13).
+    assert len(b.gateway.charges_for()) == ledger and counts(b)["outbox"] == mails_before
+    assert charge.failed_on == date(2027, 1, 1) and nordic.sub.status == SubscriptionStatus.DISABLED
+
+
+def test_b16_a_late_run_charges_a_subscription_disabled_on_24_december_only_to_the_23rd(b, nordic, clock):
+    """Issue 27's finding: nobody ran the cycle between 1 December and 1 January. It
+    disables the subscription from its scheduled day first, then bills December."""
+    cycle(b, clock, date(2026, 12, 1))
+    b.session.expire_all()
+    owed_before = nordic.sub.outstanding_minor
+    summary = cycle(b, clock, date(2027, 1, 1))
+    assert summary.subscriptions_disabled == 1
+    charge = december_charge(b, nordic.sub)
+    assert (charge.period_end, charge.amount_minor) == (date(2026, 12, 23), 230_00)
+    assert nordic.sub.disabled_on == date(2026, 12, 24)
+    assert nordic.sub.outstanding_minor == owed_before + 230_00  # not a whole month's 310 kr
+
+
+def test_b16_disabled_the_whole_month_is_not_charged(b, clock):
+    acc = f.account(b)
+    off = f.subscription(b, acc, f.card(b, acc, f.APPROVE), SubscriptionStatus.DISABLED, fee=300_00,
+                         past_due_since=date(2026, 10, 21), disabled_on=date(2026, 11, 20))
+    f.commit(b)
+    cycle(b, clock, date(2026, 12, 1))  # November: the 1st to the 19th, 19 of 30 days
+    b.session.expire_all()
+    [november] = off.charges
+    assert (november.period_start, november.period_end, november.amount_minor) == (
+        date(2026, 11, 1), date(2026, 11, 19), 190_00)
+    assert b.gateway.charges_for() == []  # disabled: its card is not charged
+    summary = cycle(b, clock, date(2027, 1, 1))
+    assert summary.charges_created == 0 and december_charge(b, off) is None
+    cycle(b, clock, date(2027, 2, 1))
+    b.session.expire_all()
+    assert len(off.charges) == 1
+
+
+def test_b16_reenabled_on_the_10th_is_charged_from_the_10th(b, clock):
+    acc = f.account(b)
+    good = f.card(b, acc, f.APPROVE)
+    sub = f.subscription(b, acc, f.card(b, acc, f.INSUFFICIENT_FUNDS), SubscriptionStatus.DISABLED, fee=310_00,
+                         past_due_since=date(2026, 10, 21), disabled_on=date(2026, 11, 20))
+    f.charge(b, sub, 310_00)
+    admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
+    f.commit(b)
+    settle_on(b, clock, date(2026, 12, 10), admin, sub, good, "settle-on-the-10th")
+    b.session.expire_all()
+    assert sub.status == SubscriptionStatus.ACTIVE and sub.disabled_on is None
+    assert [(s.disabled_on, s.enabled_on) for s in b.session.scalars(select(DisabledSpan))] == [
+        (date(2026, 11, 20), date(2026, 12, 10))]
+    cycle(b, clock, date(2027, 1, 1))
+    charge = december_charge(b, sub)
+    assert (charge.period_start, charge.period_end, charge.amount_minor) == (date(2026, 12, 10), date(2026, 12, 31),
+                                                                             220_00)
+    assert charge.status == ChargeStatus.PAID  # active again: charged to its card as usual
+    cycle(b, clock, date(2027, 2, 1))  # January: a whole month again
+    b.session.expire_all()
+    assert [c.amount_minor for c in sub.charges if c.period_start.year == 2027] == [310_00]
+
+
+def test_b16_two_spans_in_one_month(b, nordic, clock):
+    """Disabled from 4 December, re-enabled on the 10th, past due again on the 15th and
+    disabled on the 18th: December is charged for the 1st–3rd and 10th–17th, 11 days."""
+    from dataclasses import replace
+    b.policy = replace(b.policy, grace_period_days=3)
+    sub = nordic.sub
+    sub.past_due_since = date(2026, 12, 1)
+    f.commit(b)
+    cycle(b, clock, date(2026, 12, 4))
+    b.session.expire_all()
+    assert sub.disabled_on == date(2026, 12, 4)
+    settle_on(b, clock, date(2026, 12, 10), nordic.admin, sub, nordic.good, "settle-the-first-stretch")
+    clock.current = date(2026, 12, 15)  # a payment fails again, and the card cannot be retried
+    again = f.charge(b, sub, 50_00, months_ago=3)
+    lifecycle.record_failed_charge(b, again, "generic_decline")
+    f.commit(b)
+    cycle(b, clock, date(2026, 12, 18))
+    b.session.expire_all()
+    assert (sub.status, sub.disabled_on) == (SubscriptionStatus.DISABLED, date(2026, 12, 18))
+    cycle(b, clock, date(2027, 1, 1))
+    charge = december_charge(b, sub)
+    assert (charge.period_start, charge.period_end, charge.amount_minor) == (date(2026, 12, 1), date(2026, 12, 17),
+                                                                             110_00)
+    assert [(s.disabled_on, s.enabled_on) for s in b.session.scalars(select(DisabledSpan))] == [
+        (date(2026, 12, 4), date(2026, 12, 10))]
+
+
+@pytest.mark.parametrize("stretches, parts", [
+    ([], [(1, 31)]),
+    ([(date(2026, 11, 20), None)], []),                                   # disabled before the month, still
+    ([(date(2026, 11, 20), date(2026, 12, 1))], [(1, 31)]),               # re-enabled on the 1st: no day off
+    ([(date(2026, 12, 31), None)], [(1, 30)]),
+    ([(date(2026, 12, 1), date(2026, 12, 2))], [(2, 31)]),                # one day off
+    ([(date(2026, 12, 5), date(2026, 12, 5))], [(1, 31)]),                # re-enabled the day it was disabled
+    ([(date(2026, 12, 4), date(2026, 12, 10)), (date(2026, 12, 18), None)], [(1, 3), (10, 17)]),
+    ([(date(2027, 1, 3), None)], [(1, 31)]),                              # disabled after the month
+])
+def test_b16_the_days_of_a_month_a_subscription_was_not_disabled(stretches, parts):
+    got = enabled_parts(date(2026, 12, 1), date(2026, 12, 31), stretches)
+    assert [(first.day, last.day) for first, last in got] == parts
+    assert prorated(310_00, date(2026, 12, 1), date(2026, 12, 31),
+                    days=sum((last - first).days + 1 for first, last in got)) == 10_00 * sum(
+        last - first + 1 for first, last in parts)

@@ -1,6 +1,8 @@
 """Settling a past-due balance (pay-as-you-go): R02, R04, R05, R07, R08, R09, R10,
-R13, B5, M2, M3."""
+R13, B5, B16, M2, M3."""
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +12,7 @@ from portal.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCar
                            InvalidState, NothingToPay, NotAuthorized, NotFound)
 from portal.billing.gateway import CardDetails
 from portal.billing.payments import UseNewCard, UseSavedCard
-from portal.models import (AuditEvent, Charge, ChargeStatus, Notice, OutboxMessage, Payment,
+from portal.models import (AuditEvent, Charge, ChargeStatus, DisabledSpan, Notice, OutboxMessage, Payment,
                            PaymentMethod, Role, Subscription, SubscriptionStatus)
 from tests import factories as f
 
@@ -165,6 +167,19 @@ def test_r13_settling_re_enables_a_disabled_subscription(b, scene, clock):
     settle(b, scene, scene.spare, 1_790_00)
     b.session.refresh(archive)
     assert archive.status == SubscriptionStatus.ACTIVE and archive.disabled_on is None
+
+
+def test_b16_settling_keeps_the_days_a_re_enabled_subscription_was_disabled(b, scene, clock):
+    """The stretch ends today, in the payment's transaction: those days are not billed,
+    today's are. Past-due subscriptions paid with it were never disabled: no stretch."""
+    archive = f.subscription(b, scene.acc, scene.failed, SubscriptionStatus.DISABLED,
+                             past_due_since=date(2026, 10, 1), disabled_on=date(2026, 10, 31))
+    f.charge(b, archive, 40_00)
+    f.commit(b)
+    settle(b, scene, scene.spare, 1_790_00)
+    b.session.expire_all()
+    assert [(s.subscription_id, s.disabled_on, s.enabled_on) for s in b.session.scalars(select(DisabledSpan))] == [
+        (archive.id, date(2026, 10, 31), clock.today())]
 
 
 def test_r13_deleted_subscription_cannot_be_settled(b, scene):

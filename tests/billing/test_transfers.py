@@ -15,8 +15,9 @@ from portal.billing.context import Billing
 from portal.billing.invoices import mark_past_due_invoices
 from portal.billing.payments import UseSavedCard
 from portal.billing.remittance import account_reference, ocr_reference
-from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus, OutboxMessage,
-                           Payment, PaymentPurpose, Role, Subscription, SubscriptionStatus, TransferToReview)
+from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, DisabledSpan, Invoice, InvoiceStatus,
+                           OutboxMessage, Payment, PaymentPurpose, Role, Subscription, SubscriptionStatus,
+                           TransferToReview)
 from portal.money import MAX_MINOR
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
@@ -266,6 +267,15 @@ def test_b11_r13_a_transfer_with_the_accounts_ocr_pays_its_check_wire_charges(b,
         Charge.payment_id == payment.id, Charge.status == ChargeStatus.PAID)) == 3
     receipt = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")).one()
     assert sorted(receipt.payload["subscriptions"]) == sorted([payg_wire.late.name, payg_wire.off.name])
+
+
+def test_b16_a_transfer_that_re_enables_a_subscription_keeps_the_days_it_was_disabled(b, payg_wire, clock):
+    b.session.get(Subscription, payg_wire.off.id).disabled_on = date(2026, 11, 10)
+    f.commit(b)
+    importing(b, bgmax_file([[Paid(account_reference(payg_wire.acc.id), 180_00)]]))
+    b.session.rollback()
+    assert [(s.subscription_id, s.disabled_on, s.enabled_on) for s in b.session.scalars(select(DisabledSpan))] == [
+        (payg_wire.off.id, date(2026, 11, 10), clock.today())]
 
 
 def test_b11_an_account_transfer_that_pays_no_whole_charge_waits_for_a_person(b, payg_wire):

@@ -416,11 +416,12 @@ def test_i27_a_bgmax_amount_above_32_bits_is_recorded_on_both_databases(b, wire,
     assert [p.amount_minor for p in paid.payments_received] == [amount]
 
 
-def test_i27_an_amount_above_32_bits_that_pays_nothing_whole_waits_for_a_person(b, wire):
+def test_i27_an_amount_above_32_bits_more_than_owed_becomes_credit_or_waits_for_a_person(b, wire):
     importing(b, bgmax_file([[Paid(ocr_reference(wire.first.number), ABOVE_32_BITS), Paid("12345", MAX_MINOR)]]))
     waiting = {r.reason: r.amount_minor for r in transfers.waiting_for_review(b)}
-    assert waiting == {"overpaid": ABOVE_32_BITS, "invalid_reference": MAX_MINOR}
-    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.DUE
+    assert waiting == {"invalid_reference": MAX_MINOR}
+    assert b.session.get(Invoice, wire.first.id).status == InvoiceStatus.PAID
+    assert credit_of(b, wire.acc) == ABOVE_32_BITS - 8_640_00  # B15
 
 
 def test_i27_an_invoice_above_32_bits_is_paid_part_by_bank_and_the_rest_by_card(b, wire):

@@ -859,10 +859,24 @@ def finish_authenticated(b: Billing, user: User, account_id: int, key: str) -> P
         UnconfirmedPayment.idempotency_key == key, UnconfirmedPayment.account_id == account.id,
         UnconfirmedPayment.user_id == user.id)).first()
     if row is None:
+        declined = _declined_under(b, account.id, user, key)
+        if declined is not None:  # the decline page reloaded (issue 27): the same decline again
+            raise CardDeclined(declined.details.get("reason") or "generic_decline", declined.id)
         raise NotFound("payment")
     flow = _unfinished_flow(b, row)
     b.session.rollback()  # end the read: `_pay` takes the lock itself
     return _pay(b, user, flow, finish_others=False)
+
+
+DECLINES_LOOKED_AT = 20  # a reload comes soon after its decline: the person's latest few
+
+
+def _declined_under(b: Billing, account_id: int, user: User, key: str) -> AuditEvent | None:
+    """The decline of this person's attempt `key`, if it was declined (its audit event)."""
+    recent = b.session.scalars(select(AuditEvent).where(
+        AuditEvent.account_id == account_id, AuditEvent.actor_user_id == user.id,
+        AuditEvent.action == "payment.declined").order_by(AuditEvent.id.desc()).limit(DECLINES_LOOKED_AT))
+    return next((event for event in recent if (event.details or {}).get("idempotency_key") == key), None)
 
 
 @dataclass(frozen=True)

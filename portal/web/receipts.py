@@ -63,7 +63,9 @@ def authenticated(account_id: int, key: str):
         return see_other("receipts.show", account_id=account.id, payment_id=done.payment_id)
     except AuthenticationRequired as still_waiting:  # came back without finishing: the bank again
         return checkout.to_the_bank(still_waiting)
-    except CardDeclined as refusal:
+    except CardDeclined as refusal:  # now, or earlier and this is the decline page reloaded
+        if waiting is None and refusal.attempt_id is not None:
+            waiting = payments.declined_attempt(b, me, account.id, refusal.attempt_id)
         return checkout.declined(_try_again(account, waiting), refusal.reason, refusal.attempt_id)
     flash(_l("The payment went through. Here is the receipt."), "success")
     return see_other("receipts.show", account_id=account.id, payment_id=payment.id)

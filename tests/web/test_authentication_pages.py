@@ -69,6 +69,21 @@ def test_b13_a_failed_challenge_is_a_decline_with_advice_that_fits(browser, demo
     assert b.gateway.count_approved() == 0
 
 
+def test_i27_reloading_the_decline_after_a_cancelled_bank_confirmation_shows_it_again(browser, demo, b):
+    """Issue 27: cancel on the bank's page, then reload the decline page: the same
+    decline with its way back, not 404; nothing is charged."""
+    sign_in_as(browser, "anna@example.com", "en")
+    response, _data = pay_with_new_card(browser, demo, SCA, "en")
+    page = browser.get(response.location)
+    back = browser.post(response.location, {"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                            "decision": "cancel"})
+    first, reloaded = browser.get(back.location), browser.get(back.location)
+    assert first.status_code == reloaded.status_code == 402
+    assert text(first.get_data(as_text=True)) == text(reloaded.get_data(as_text=True))
+    assert f"/en/accounts/{demo.payg}/subscriptions/{demo.production}/settle" in reloaded.get_data(as_text=True)
+    assert b.gateway.count_approved() == 0
+
+
 def test_b13_a_second_payment_while_one_waits_is_sent_to_finish_the_first(browser, demo, b):
     sign_in_as(browser, "anna@example.com", "en")
     first, _data = pay_with_new_card(browser, demo, SCA, "en")

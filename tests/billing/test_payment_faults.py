@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from portal.billing import payments
+from portal.billing.payments import engine
 from portal.errors import GatewayUnavailable, NothingToPay, NotAuthorized
 from portal.billing.gateway import CardDetails
 from portal.billing.sandbox_gateway import FAULT_CARDS, Fault, SandboxGateway
@@ -261,16 +262,12 @@ def test_m3_pay_again_after_an_unconfirmed_new_card_finishes_it_with_the_first_t
 def test_m6_reconcile_records_a_charge_whose_request_died(b, scene):
     """The process dies after the charge (here: the recording step fails): the
     attempt stays pending; reconcile finishes it under its key, charging nothing more."""
-    real = payments.record_payment
-
     def die(*args, **kwargs):
         raise SystemExit("killed")  # not an exception any handler of ours catches
-    payments.record_payment = die
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "record_payment", die)  # where the payment step looks it up
         with pytest.raises(SystemExit):
             payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), TOTAL, KEY)
-    finally:
-        payments.record_payment = real
     b.session.rollback()
     [attempt] = unconfirmed(b)
     assert attempt.state == "pending" and b.gateway.count_approved() == 1

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal.billing import payments
+from portal.billing import notify, payments
 from portal.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
                            InvalidState, NothingToPay, NotAuthorized, NotFound)
 from portal.billing.gateway import CardDetails
@@ -217,7 +217,7 @@ def test_m2_failure_after_the_charge_writes_nothing(b, scene, monkeypatch):
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
-    monkeypatch.setattr(payments.notify, "queue_email", broken)
+    monkeypatch.setattr(notify, "queue_email", broken)
     with pytest.raises(RuntimeError):
         settle(b, scene, scene.spare, 1_750_00)
     assert f.snapshot(b, Charge, Subscription, Payment, PaymentMethod, OutboxMessage) == before

@@ -1,0 +1,164 @@
+"""Recording money that has moved: the payment row, and exactly what its attempt
+wrote ahead — charges paid set-based, each invoice its share (B12) — with what found
+its charge or invoice paid meanwhile as the account's credit (B15). Never refused:
+the money has been taken."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Date, func, insert, literal, select, update
+
+from portal.billing import credit, notify
+from portal.billing.balances import SETTLEABLE, expire_loaded, recount_outstanding
+from portal.billing.context import Billing
+from portal.money import Money
+from portal.models import (AttemptAllocation, BillingAccount, Charge, ChargeStatus, DisabledSpan, Invoice,
+                           InvoicePayment, InvoiceStatus, Payment, PaymentMethod, PaymentPurpose,
+                           Subscription, SubscriptionStatus, User)
+from portal.billing.payments.cards import method_summary
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What recording an attempt's allocation paid, and what became credit (B15)."""
+    subscriptions: list[str]
+    invoices: list[Invoice]
+    credited_minor: int
+
+
+def record_payment(b: Billing, account: BillingAccount, user: User | None,
+                    method: PaymentMethod, amount: Money, reference: str, key: str,
+                    purpose: PaymentPurpose, profile_id: int | None = None) -> Payment:
+    payment = Payment(idempotency_key=key, account_id=account.id, billing_profile_id=profile_id,
+                      user_id=user.id if user else None, payment_method_id=method.id,
+                      purpose=purpose, amount_minor=amount.minor, currency=amount.currency,
+                      gateway_reference=reference, created_at=b.clock.now())
+    b.session.add(payment)
+    b.session.flush()
+    return payment
+
+
+def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None, payment: Payment,
+                     first_method_id: int) -> Applied:
+    """Step 3 of `pay`: apply exactly what the attempt wrote ahead — its charges paid,
+    each invoice its share — set-based, never re-derived from the state of the moment.
+    What finds its charge or invoice paid meanwhile (a bank transfer, another writer)
+    becomes the account's credit (B15): the money is recorded whole, never refused,
+    since it has been taken. The caller holds the account's lock."""
+    mine = (AttemptAllocation.attempt_id == attempt_id,)
+    charges = select(AttemptAllocation.charge_id).where(*mine, AttemptAllocation.charge_id.is_not(None))
+    names = pay_charges(b, payment, charges, first_method_id)
+    charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
+                               .where(Charge.payment_id == payment.id))
+    shares = list(b.session.execute(select(AttemptAllocation.invoice_id, AttemptAllocation.amount_minor)
+                                    .where(*mine, AttemptAllocation.invoice_id.is_not(None))
+                                    .order_by(AttemptAllocation.id)))
+    invoices = {i.id: i for i in b.session.scalars(select(Invoice).where(
+        Invoice.id.in_([invoice_id for invoice_id, _ in shares])).execution_options(populate_existing=True))}
+    applied, received = apply_shares(b, [(invoices[invoice_id], share) for invoice_id, share in shares], payment)
+    surplus = payment.amount_minor - charged - received
+    if surplus < 0:  # more paid than the money: a bug, never a state to commit
+        raise RuntimeError(f"payment {payment.id}: {charged + received} applied of {payment.amount_minor}")
+    credit.add_surplus(b, account, payment, surplus, "already_paid" if charged + received == 0
+                       else "allocation_changed", payment.billing_profile_id)
+    return Applied(names, applied, surplus)
+
+
+def receipt_details(payment: Payment, method: PaymentMethod, applied: Applied, **what) -> dict:
+    """The receipt's and the audit event's details of a recorded payment."""
+    details = {"payment_id": payment.id, "amount_minor": payment.amount_minor, "currency": payment.currency,
+               "method": method_summary(method), **what}
+    if applied.credited_minor:
+        details["credited_minor"] = applied.credited_minor  # B15: "… kr har blivit ett tillgodohavande"
+    return details
+
+
+def pay_charges(b: Billing, payment: Payment, charge_ids, first_method_id: int) -> list[str]:
+    """The outstanding ones of these charges (ids, or a SELECT of ids) marked paid by
+    `payment`, set-based (settling 10,000 subscriptions must not load 18,000 charges
+    as objects); their subscriptions re-enabled until deleted (R13) — when they owe
+    nothing more — and recounted; each one re-enabled keeps the stretch it was
+    disabled (B16: those days are not billed, today's are). The names of the
+    subscriptions paid, `first_method_id`'s first. The caller checks the sum against
+    the money."""
+    b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), Charge.status == ChargeStatus.OUTSTANDING)
+                      .values(status=ChargeStatus.PAID, payment_id=payment.id)
+                      .execution_options(synchronize_session=False))
+    expire_loaded(b.session, Charge, ["status", "payment_id"])
+    paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
+    paid_names = list(b.session.scalars(select(Subscription.name).where(paid).order_by(
+        Subscription.payment_method_id != first_method_id, Subscription.id)))
+    owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
+                                            Charge.status == ChargeStatus.OUTSTANDING).exists()
+    reenabled = (paid, Subscription.status.in_(SETTLEABLE), owes_nothing)
+    b.session.execute(insert(DisabledSpan).from_select(  # B16
+        ["subscription_id", "disabled_on", "enabled_on"],
+        select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
+            *reenabled, Subscription.disabled_on.is_not(None))))
+    b.session.execute(update(Subscription)  # R13: re-enabled until deleted; B14: no more retries
+                      .where(*reenabled)
+                      .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None,
+                              retry_count=0, next_retry_on=None)
+                      .execution_options(synchronize_session=False))
+    expire_loaded(b.session, Subscription, ["status", "past_due_since", "disabled_on", "retry_count",
+                                            "next_retry_on"])
+    recount_outstanding(b.session, paid)
+    # Issue 20 item 1: "payment failed", "will be disabled" and "disabled" notices of the
+    # subscriptions now active go away by themselves.
+    notify.resolve_notices(b.session, b.clock, payment.account_id, subscription_ids=select(Subscription.id).where(
+        paid, Subscription.status == SubscriptionStatus.ACTIVE))
+    return paid_names
+
+
+def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | None) -> None:
+    """R22: these invoices paid in full — by `payment`, or (None) by credits alone."""
+    if payment is None:
+        for invoice in invoices:
+            invoice.status, invoice.paid_on = InvoiceStatus.PAID, b.clock.today()
+        return
+    apply_to_invoices(b, invoices, payment, sum(invoice.left.minor for invoice in invoices))
+
+
+def oldest_first_shares(invoices: list[Invoice], amount_minor: int) -> tuple[list[tuple[int, int]], int]:
+    """B12: `amount_minor` over these open invoices, the oldest due first: each gets
+    what is left of it, or what is left of the money. ([(invoice id, share)], money left)."""
+    shares, money_left = [], amount_minor
+    for invoice in sorted(invoices, key=lambda i: (i.due_on, i.id)):
+        share = min(invoice.left.minor, money_left) if invoice.is_open else 0
+        if share > 0:
+            shares.append((invoice.id, share))
+            money_left -= share
+    return shares, money_left
+
+
+def apply_to_invoices(b: Billing, invoices: list[Invoice], payment: Payment, amount_minor: int) -> tuple[list[Invoice], int]:
+    """B12: `amount_minor` of `payment` to these open invoices, the oldest due first.
+    (The invoices that got some of it, the money left over.) The caller holds the
+    account's lock and says where the rest goes (B15: credit)."""
+    by_id = {invoice.id: invoice for invoice in invoices}
+    shares, _left = oldest_first_shares(invoices, amount_minor)
+    applied, received = apply_shares(b, [(by_id[invoice_id], share) for invoice_id, share in shares], payment)
+    return applied, amount_minor - received
+
+
+def apply_shares(b: Billing, shares: list[tuple[Invoice, int]], payment: Payment) -> tuple[list[Invoice], int]:
+    """Each invoice gets its share of `payment` — no more than is left of it, nothing
+    once it is paid. One that is covered becomes Paid (R22) by this payment; the others
+    keep their state, partly paid (B12). (The invoices that got some, how much in all.)"""
+    applied: list[Invoice] = []
+    received = 0
+    for invoice, wanted in shares:
+        share = min(invoice.left.minor, wanted) if invoice.is_open else 0
+        if share <= 0:
+            continue
+        b.session.add(InvoicePayment(invoice_id=invoice.id, payment_id=payment.id, amount_minor=share))
+        invoice.paid_minor = (invoice.paid_minor or 0) + share
+        received += share
+        if invoice.left.minor == 0:
+            invoice.status, invoice.paid_on, invoice.payment_id = InvoiceStatus.PAID, b.clock.today(), payment.id
+        applied.append(invoice)
+    notify.resolve_notices(b.session, b.clock, payment.account_id,  # issue 20 item 1
+                           invoice_ids=[i.id for i in applied if i.status == InvoiceStatus.PAID])
+    b.session.flush()
+    b.session.expire(payment, ["invoices"])
+    return applied, received

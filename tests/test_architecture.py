@@ -124,3 +124,21 @@ def test_m7_the_clock_check_sees_a_read_when_there_is_one(tmp_path):
                      "z = time.gmtime(0)\nw = dt.datetime.now(dt.UTC)\n")
     assert [r.split(":", 1)[1] for r in system_clock_reads(probe)] == [
         "2 dt.date.today()", "3 time.time()", "5 dt.datetime.now()"]
+
+
+PAYMENTS_ORDER = ["cards", "attempts", "ledger", "engine", "settle", "invoices", "retry", "reconcile"]
+
+
+def test_i27_the_payment_package_imports_only_downwards():
+    """portal/billing/payments/: each module imports only those above it in the
+    package's list (its docstring), so the engine never depends on a kind of payment."""
+    package = PORTAL / "billing" / "payments"
+    assert sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__") == sorted(PAYMENTS_ORDER)
+    bad = []
+    for rank, name in enumerate(PAYMENTS_ORDER):
+        for line, imported, _ in imports_of(package / f"{name}.py"):
+            if imported.startswith("portal.billing.payments."):
+                target = imported.split(".")[3]
+                if target not in PAYMENTS_ORDER[:rank]:
+                    bad.append(f"{name}.py:{line} imports {imported}")
+    assert bad == []

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Integer, MetaData, Table, func, select, text, update
+from sqlalchemy import Integer, MetaData, Table, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 # How long a reset waits for a lock that a test left behind before failing loudly
@@ -83,19 +83,18 @@ def empty_tables(conn: Connection, tables: list[Table]) -> None:
 
 def restart_identities(conn: Connection, tables: list[Table]) -> None:
     """PostgreSQL: each table's id sequence continues after its highest id, as in a
-    database that just got these rows. (SQLite takes the highest id + 1 by itself.)"""
+    database that just got these rows (SQLite takes the highest id + 1 by itself).
+    One statement for all of them: a reset runs before every live test."""
     if conn.dialect.name != "postgresql":
         return
-    for table in tables:
-        keys = list(table.primary_key.columns)
-        if len(keys) != 1 or keys[0].autoincrement is False or not isinstance(keys[0].type, Integer):
-            continue
-        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                {"t": table.name, "c": keys[0].name}).scalar()
-        if sequence is not None:
-            highest = conn.execute(select(func.max(keys[0]))).scalar()
-            conn.execute(text("SELECT setval(:s, :v, :called)"),
-                         {"s": sequence, "v": highest or 1, "called": highest is not None})
+    keyed = [(table, keys[0]) for table in tables if len(keys := list(table.primary_key.columns)) == 1
+             and keys[0].autoincrement is not False and isinstance(keys[0].type, Integer)]
+    if not keyed:
+        return
+    parts = [f"SELECT pg_get_serial_sequence('{table.name}', '{key.name}') AS s, "
+             f"(SELECT max({key.name}) FROM {table.name}) AS v" for table, key in keyed]
+    conn.execute(text("SELECT setval(s, coalesce(v, 1), v IS NOT NULL) FROM ("
+                      + " UNION ALL ".join(parts) + ") AS sequences WHERE s IS NOT NULL"))
 
 
 _pristine: dict[str, Snapshot] = {}  # database URL → the rows create_all leaves

@@ -113,18 +113,11 @@ def snapshot(b, *models) -> dict:
 
 def empty_database(b) -> None:
     """Every row gone, and the gateway's ledger emptied (between the examples of a
-    property-based test). Nullable
-    foreign keys are cleared first: some tables refer to each other (a billing
-    profile's default method, an invoice's payment)."""
-    from sqlalchemy import delete, update
+    property-based test)."""
     from portal.extensions import db
+    from tests.databases import empty_tables
     b.session.rollback()
-    for table in db.metadata.sorted_tables:
-        nullable = {fk.parent.name: None for fk in table.foreign_keys if fk.parent.nullable}
-        if nullable:
-            b.session.execute(update(table).values(nullable))
-    for table in reversed(db.metadata.sorted_tables):
-        b.session.execute(delete(table))
+    empty_tables(b.session.connection(), db.metadata.sorted_tables)
     b.session.execute(InvoiceNumberSeries.__table__.insert().values(  # as a new schema starts it
         name=INVOICE_SERIES, next_number=FIRST_INVOICE_NUMBER))
     b.session.commit()

@@ -580,6 +580,8 @@ class UnconfirmedPayment(db.Model):
     challenge: Mapped[str | None] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # in_doubt: why ("no answer from the gateway", or what failed when recording a charge).
+    doubt_reason: Mapped[str | None] = mapped_column(String(200))
     # R05 (settle): the failed card whose subscriptions move to the paying card, as priced.
     switch_from_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
 

@@ -402,3 +402,28 @@ def faulty_gateway(b, app):
     yield make
     for gw in gateways:
         gw.close()
+
+
+def test_i27_a_charge_that_cannot_be_recorded_is_in_doubt_with_its_reason_never_a_500(b, scene, monkeypatch):
+    """Recording fails after the gateway charged (a bug, a database error): the customer
+    hears "we could not confirm the payment" (503, not 500), the attempt is in doubt
+    with the reason, reconcile names it — and records it once the cause is gone."""
+    from datetime import timedelta
+    from portal.billing.payments import engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the allocation could not be applied")
+    monkeypatch.setattr(engine, "apply_allocation", broken)
+    with pytest.raises(GatewayUnavailable) as unconfirmed:
+        payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), SETTLE_TOTAL,
+                                "i27-settle-0008")
+    assert unconfirmed.value.maybe_charged
+    b.session.rollback()
+    [attempt] = b.session.scalars(select(UnconfirmedPayment)).all()
+    assert attempt.state == "in_doubt" and "the allocation could not be applied" in attempt.doubt_reason
+    done = payments.reconcile(b, older_than=timedelta(0))
+    assert done.waiting == ["i27-settle-0008"] and "recording failed" in done.why["i27-settle-0008"]
+    monkeypatch.undo()
+    done = payments.reconcile(b, older_than=timedelta(0))
+    assert [p.idempotency_key for p in done.finished] == ["i27-settle-0008"]
+    assert_money_adds_up(b, scene.acc.id)

@@ -144,7 +144,8 @@ def test_m3_while_the_gateway_cannot_tell_nothing_new_is_charged(b, scene, fault
 
 def test_m2_a_crash_between_the_charge_and_the_commit_keeps_the_attempt(b, scene):
     """The commit itself fails after the gateway charged: nothing of the payment is
-    written, the attempt is kept, and the same key records it without a new charge."""
+    written, the attempt is kept (in doubt, with the reason: issue 27, never a 500), and
+    the same key records it without a new charge."""
     before = f.snapshot(b, *BUSINESS)
     state = {"payment_written": False, "crashed": False}
 
@@ -158,12 +159,13 @@ def test_m2_a_crash_between_the_charge_and_the_commit_keeps_the_attempt(b, scene
     event.listen(b.session, "after_flush", note)
     event.listen(b.session, "before_commit", crash)
     try:
-        with pytest.raises(RuntimeError):
+        with pytest.raises(GatewayUnavailable) as unconfirmed_answer:
             payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), TOTAL, KEY)
     finally:
         event.remove(b.session, "after_flush", note)
         event.remove(b.session, "before_commit", crash)
-    assert state["crashed"]
+    assert state["crashed"] and unconfirmed_answer.value.maybe_charged
+    assert "the database went away" in unconfirmed(b)[0].doubt_reason
     assert f.snapshot(b, *BUSINESS) == before
     assert b.gateway.count_approved() == 1 and len(unconfirmed(b)) == 1
     payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), TOTAL, KEY)

@@ -23,6 +23,7 @@ from portal.billing.payments.cards import (MethodChoice, UseSavedCard, UseTokeni
 
 
 MAX_KEY_LENGTH = 100
+DOUBT_REASON_LENGTH = 200
 
 
 @dataclass
@@ -97,17 +98,20 @@ def awaiting_action(b: Billing, attempt: Attempt, user: User | None, challenge: 
                          idempotency_key=attempt.key, **_attempt_details(attempt))
 
 
-def mark_in_doubt(b: Billing, attempt: Attempt, user: User | None) -> None:
-    """The gateway did not answer: it may have charged. The attempt (already written)
-    waits to be finished under its key; nothing else is charged for the account first."""
+def mark_in_doubt(b: Billing, attempt: Attempt, user: User | None, reason: str = "no answer from the gateway") -> None:
+    """The gateway did not answer (it may have charged), or it charged and recording
+    failed (`reason` says what): the attempt (already written) waits to be finished
+    under its key; nothing else is charged for the account first."""
+    reason = reason[:DOUBT_REASON_LENGTH]
     with write_transaction(b.session):
         lock_account(b.session, attempt.account_id)  # always the account first, then its attempt
         marked = b.session.execute(update(UnconfirmedPayment).where(
-            UnconfirmedPayment.idempotency_key == attempt.key).values(state=AttemptState.IN_DOUBT)).rowcount
+            UnconfirmedPayment.idempotency_key == attempt.key).values(state=AttemptState.IN_DOUBT,
+                                                                      doubt_reason=reason)).rowcount
         if not marked:
             return  # finished by another request while we waited
         notify.audit(b.session, b.clock, "payment.unconfirmed", account_id=attempt.account_id, actor=user,
-                     profile_id=attempt.profile_id, purpose=str(attempt.purpose),
+                     profile_id=attempt.profile_id, purpose=str(attempt.purpose), reason=reason,
                      idempotency_key=attempt.key, **_attempt_details(attempt))
 
 

@@ -137,6 +137,21 @@ def pay(b: Billing, user: User, flow: Flow, finish_others: bool = True) -> Payme
         if unanswered.maybe_charged and finished is not None:
             raise AlreadyPaid(finished.id) from None  # another request finished it while we waited
         raise
+    try:
+        return _record(b, flow, amount, reference)
+    except (AlreadyPaid, PaymentInProgress):
+        raise
+    except Exception as failed:  # charged, not recorded: never a 500, never lost (issue 27)
+        log.exception("payment %s was charged but could not be recorded", attempt.key)
+        b.session.rollback()
+        mark_in_doubt(b, attempt, user, reason=f"recording failed: {failed!r}")
+        raise GatewayUnavailable(maybe_charged=True) from failed
+
+
+def _record(b: Billing, flow: Flow, amount: Money, reference: str) -> Payment:
+    """Step 3 of `pay`: under the lock, the payment and exactly its allocation, and the
+    attempt deleted — unless someone finished it meanwhile (AlreadyPaid)."""
+    attempt = flow.attempt
     with write_transaction(b.session):
         account = lock_account(b.session, attempt.account_id)
         done = b.session.scalars(select(Payment).where(Payment.idempotency_key == attempt.key)).first()

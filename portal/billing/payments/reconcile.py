@@ -166,10 +166,12 @@ def reconcile(b: Billing, older_than: timedelta = timedelta(minutes=2)) -> Recon
             if not isinstance(failed, (GatewayUnavailable, AuthenticationRequired)):
                 log.exception("reconciling the payments of account %s failed", account_id)
             b.session.rollback()
-            keys = list(b.session.scalars(select(UnconfirmedPayment.idempotency_key).where(
-                UnconfirmedPayment.account_id == account_id)))
-            done.waiting += keys
-            done.why.update(dict.fromkeys(keys, why))
+            rows = b.session.execute(select(UnconfirmedPayment.idempotency_key, UnconfirmedPayment.doubt_reason)
+                                     .where(UnconfirmedPayment.account_id == account_id)).all()
+            done.waiting += [key for key, _ in rows]
+            # what the attempt itself says went wrong (a charge that could not be recorded) first
+            done.why.update({key: reason if reason and reason.startswith("recording failed") else why
+                             for key, reason in rows})
             b.session.rollback()
     recorded = set(b.session.scalars(select(Payment.idempotency_key)))
     open_keys = set(b.session.scalars(select(UnconfirmedPayment.idempotency_key)))

@@ -19,6 +19,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('unconfirmed_payments') as batch:
         batch.add_column(sa.Column('switch_from_method_id', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('doubt_reason', sa.String(length=200), nullable=True))
         batch.create_foreign_key('fk_unconfirmed_payments_switch_from_method_id_payment_methods',
                                  'payment_methods', ['switch_from_method_id'], ['id'])
     op.create_table(
@@ -71,3 +72,4 @@ def downgrade():
     with op.batch_alter_table('unconfirmed_payments') as batch:
         batch.drop_constraint('fk_unconfirmed_payments_switch_from_method_id_payment_methods', type_='foreignkey')
         batch.drop_column('switch_from_method_id')
+        batch.drop_column('doubt_reason')

@@ -96,7 +96,7 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
     apply_credits(b, invoice)
     credit.apply_to_invoice(b, invoice, account.id)  # B15: the profile's credit balance, too
     payload = {"invoice_id": invoice.id, "number": invoice.number,
-               "amount_minor": invoice.amount_due.minor, "currency": invoice.currency,
+               "amount_minor": invoice.left.minor, "currency": invoice.currency,  # after credit (B15)
                "due_on": invoice.due_on.isoformat(), "profile_id": profile.id}
     if invoice.is_open and invoice.amount_due.minor == 0:  # credits covered it all
         mark_invoices_paid(b, [invoice], None)

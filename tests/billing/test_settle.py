@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.billing import notify, payments
-from portal.errors import (AlreadyPaid, BalanceChanged, CardDeclined, InvalidCard,
+from portal.errors import (AlreadyPaid, BalanceChanged, CardDeclined, GatewayUnavailable, InvalidCard,
                            InvalidState, NothingToPay, NotAuthorized, NotFound)
 from portal.billing.gateway import CardDetails
 from portal.billing.payments import UseNewCard, UseSavedCard
@@ -212,13 +212,14 @@ def test_m3_stale_total_is_refused(b, scene):
 
 
 def test_m2_failure_after_the_charge_writes_nothing(b, scene, monkeypatch):
-    """Anything failing before commit (here: writing the receipt) undoes the lot."""
+    """Anything failing before commit (here: writing the receipt) undoes the lot; the
+    payer hears "we could not confirm the payment" (issue 27: never a 500)."""
     before = f.snapshot(b, Charge, Subscription, Payment, PaymentMethod, OutboxMessage)
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
     monkeypatch.setattr(notify, "queue_email", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(GatewayUnavailable):
         settle(b, scene, scene.spare, 1_750_00)
     assert f.snapshot(b, Charge, Subscription, Payment, PaymentMethod, OutboxMessage) == before
     # The retry with the same key is answered by the gateway's ledger: one charge only.

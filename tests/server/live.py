@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import TODAY
-from tests.databases import LOCK_TIMEOUT, Snapshot
+from tests.databases import LOCK_TIMEOUT, Snapshot, own_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "live-test-secret-shared-by-every-instance"
@@ -306,13 +306,17 @@ class Live:
 
 
 @contextmanager
-def live_deployment(backend: str, workdir: Path, **extra_env: str):
-    """The demo on one database (SQLite file, or TEST_POSTGRES_URL), served by
-    instances A and B, with its gateway ledger."""
+def live_deployment(backend: str, workdir: Path, postgres_database: str = "", **extra_env: str):
+    """The demo on one database (SQLite file, or TEST_POSTGRES_URL; with
+    `postgres_database`, a database of its own beside that one — its name and this
+    one's, created when missing — for a deployment started beside the shared one),
+    served by instances A and B, with its gateway ledger."""
     from portal.billing.sandbox_gateway import SandboxGateway
     from portal.extensions import db
     if backend == "postgresql":
         url = postgres_url()
+        if postgres_database:
+            url = own_postgres_database(url, postgres_database, "")
         reset_postgres(url)
         database_url, ledger_url = url, url  # one server holds the portal and the ledger
     else:

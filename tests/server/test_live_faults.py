@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from portal.models import Payment, UnconfirmedPayment
+from portal.models import (Charge, CreditEntry, CreditKind, InvoicePayment, Payment, PaymentPurpose,
+                           UnconfirmedPayment)
 from tests.server.live import Client, csrf_from, hidden_fields
 
 TIMEOUT_CARD, LOST_ANSWER_CARD = "4000 0000 0000 0507", "4000 0000 0000 0515"
@@ -40,11 +41,32 @@ def wait_for_charge(live, idempotency_key: str, limit: float = 60.0) -> None:
 
 
 def assert_ledger_agrees(live) -> None:
-    """M6: per account, approved gateway charges = recorded payments; nothing open.
-    (The demo's history of paid invoices has no charge behind it and is left out.)"""
+    """M6: per account, approved gateway charges = recorded card payments, and the
+    gateway's refunds = the card refunds recorded; nothing open. (The demo's history of
+    paid invoices has no charge behind it and is left out; so is money that came by
+    bank, which no gateway saw.) And B15, issue 27: every payment's money is placed —
+    on the charges and invoices it paid, or in the credit balance (what was applied
+    from there is on a charge or invoice, what was refunded has left)."""
     with live.session() as s:
         payments = {p.idempotency_key: p for p in s.scalars(select(Payment))}
         still_open = list(s.scalars(select(UnconfirmedPayment.idempotency_key)))
+        placed = defaultdict(int)
+        for account_id, minor in s.execute(
+                select(Payment.account_id, func.sum(Charge.amount_minor)).join(Charge, Charge.payment_id == Payment.id)
+                .group_by(Payment.account_id)):
+            placed[account_id] += minor
+        for account_id, minor in s.execute(
+                select(Payment.account_id, func.sum(InvoicePayment.amount_minor))
+                .join(InvoicePayment, InvoicePayment.payment_id == Payment.id).group_by(Payment.account_id)):
+            placed[account_id] += minor
+        for account_id, minor in s.execute(
+                select(CreditEntry.account_id, func.sum(CreditEntry.amount_minor))
+                .where(CreditEntry.kind != CreditKind.REFUNDED).group_by(CreditEntry.account_id)):
+            placed[account_id] += minor
+        refunded_by_card = defaultdict(int)
+        for entry in s.scalars(select(CreditEntry).where(CreditEntry.kind == CreditKind.REFUNDED,
+                                                         CreditEntry.refund_reference.is_not(None))):
+            refunded_by_card[entry.account_id] -= entry.amount_minor
     approved = [e for e in live.gateway.ledger() if e.approved]
     assert still_open == [], f"attempts left unfinished: {still_open}"
     assert [e.idempotency_key for e in approved if e.idempotency_key not in payments] == []
@@ -53,9 +75,18 @@ def assert_ledger_agrees(live) -> None:
         charged[payments[entry.idempotency_key].account_id] += entry.amount.minor
     keys = {e.idempotency_key for e in approved}
     for key, payment in payments.items():
-        if key in keys or not key.startswith("demo-"):
+        if key in keys or not (key.startswith("demo-") or payment.purpose == PaymentPurpose.TRANSFER):
             recorded[payment.account_id] += payment.amount_minor
     assert dict(charged) == dict(recorded)
+    by_reference = {p.gateway_reference: p for p in payments.values()}
+    refunded = defaultdict(int)
+    for reference, amount in live.gateway.refunds():
+        refunded[by_reference[reference].account_id] += amount.minor
+    assert dict(refunded) == dict(refunded_by_card)
+    paid = defaultdict(int)
+    for payment in payments.values():
+        paid[payment.account_id] += payment.amount_minor
+    assert dict(placed) == dict(paid), "money of a payment that is on no charge, invoice or credit balance"
 
 
 def test_m5_a_timeout_in_one_tab_and_a_saved_card_in_another_charge_once(live):

@@ -13,6 +13,11 @@ class NotFound(BillingError):
     """An id that does not exist, or that the user may not know exists (no IDOR leak)."""
 
 
+class CardRemoved(NotFound):
+    """A card of this account that has been removed (in another tab, by another person):
+    never charged or chosen again. A NotFound where nobody says otherwise."""
+
+
 class NotAuthorized(BillingError):
     """The user's role does not allow the action. `reason` is a machine code:
     'not_account_admin', 'reader_cannot_pay', 'not_a_member', 'wrong_account_kind'."""

@@ -18,7 +18,8 @@ from portal.billing.notify import refusals_audited
 from portal.billing.paging import Page
 from portal.billing.payments import method_summary, prepare_new_card, refuse_while_paying, save_card, saved_card
 from portal.billing.transaction import lock_account, write_transaction
-from portal.errors import CardDeclined, GatewayUnavailable, InvalidInput, MethodInUse, NotEligible, NotFound
+from portal.errors import (CardDeclined, CardRemoved, GatewayUnavailable, InvalidInput, MethodInUse, NotEligible,
+                           NotFound)
 from portal.models import (AccountKind, BillingAccount, BillingProfile, MethodKind, Payment, PaymentMethod, PaymentPurpose,
                            Role, Subscription, SubscriptionStatus, UnconfirmedPayment, User)
 from portal.money import Money
@@ -140,12 +141,20 @@ def add_card(b: Billing, user: User, account_id: int, card: CardDetails) -> Paym
 @refusals_audited
 def remove_card(b: Billing, user: User, account_id: int, method_id: int) -> None:
     """Only a card nothing uses can be removed; MethodInUse says what uses it. The card
-    stays on record (its payments name it) but is never offered again."""
+    stays on record (its payments name it) but is never offered again. Removing one
+    already removed (two tabs at once) is done: nothing more happens."""
     with write_transaction(b.session):
         account = access.get_account(b.session, user, account_id)
-        method = saved_card(b, account, method_id)  # another account's id: NotFound, whoever asks
+        try:
+            method = saved_card(b, account, method_id)  # another account's id: NotFound, whoever asks
+        except CardRemoved:
+            access.require(b.session, user, account, Action.MANAGE_PAYMENT_METHODS)
+            return
         access.require(b.session, user, account, Action.MANAGE_PAYMENT_METHODS)
         lock_account(b.session, account.id)
+        b.session.refresh(method)  # again under the lock: another tab may have removed it meanwhile
+        if method.removed_at is not None:
+            return
         use = next(u for u in method_uses(b, account) if u.method.id == method.id)
         if use.in_use:
             raise MethodInUse(list(use.default_for), use.subscriptions, use.unconfirmed)

@@ -13,7 +13,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 
 from portal.errors import (AlreadyPaid, AuthenticationRequired, BalanceChanged, BillingError, CardDeclined,
                            InvalidCard, NothingToPay, PaymentAwaitsAuthentication, PaymentFormReused,
-                           PaymentInProgress)
+                           PaymentInProgress, CardRemoved)
 from portal.i18n import this_page_is
 from portal.services import billing
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
@@ -135,6 +135,9 @@ def refused(checkout: Checkout, form: PaymentForm, refusal: BillingError):
         return show(checkout, status=409, pay_form=form, notice=_(
             "The amount to pay has changed since the page was shown. Nothing was charged. "
             "Check the new total below and press the button again."))
+    if isinstance(refusal, CardRemoved):  # removed in another tab, or by another person
+        return show(checkout, status=409, pay_form=PaymentForm(formdata=None), notice=_(
+            "The card you chose has been removed meanwhile. Nothing was charged. Choose another card."))
     if isinstance(refusal, PaymentInProgress):  # issue 27: another tab's or person's, at the gateway now
         return show(checkout, status=409, pay_form=form, notice=_(
             "Another payment for this account is being made right now, in another tab or by another "

@@ -9,7 +9,7 @@ from flask_babel import gettext as _, ngettext
 from portal.billing import accounts, methods
 from portal.billing.access import Action
 from portal.billing.methods import CHECK_WIRE
-from portal.errors import CardDeclined, InvalidCard, InvalidInput, MethodInUse, NotEligible
+from portal.errors import CardDeclined, CardRemoved, InvalidCard, InvalidInput, MethodInUse, NotEligible
 from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm
 from portal.i18n import this_page_is
 from portal.services import billing
@@ -124,6 +124,9 @@ def set_default(account_id: int, profile_id: int):
         return see_other_url(back)
     try:
         method = methods.set_profile_default(billing(), user(), account_id, profile_id, choice)
+    except CardRemoved:  # removed in another tab meanwhile
+        flash(_("That card has been removed. Choose another payment method."), "error")
+        return see_other_url(back)
     except NotEligible:
         flash(_("This billing profile is not approved to pay by check/wire transfer. "
                  "You can ask for it with a support request."), "error")

@@ -21,13 +21,12 @@ from portal.billing.remittance import ocr_reference
 from portal.billing.sandbox_gateway import Fault, SandboxGateway
 from portal.billing.transaction import write_transaction
 from portal.errors import GatewayUnavailable, PaymentInProgress
-from portal.models import (AttemptAllocation, Charge, ChargeStatus, CreditEntry, Invoice, InvoiceStatus,
-                           OutboxMessage, Payment, PaymentPurpose, Role, Subscription, TransferToReview,
-                           UnconfirmedPayment)
+from portal.models import (AttemptAllocation, AuditEvent, Charge, ChargeStatus, CreditEntry, Invoice,
+                           InvoiceStatus, OutboxMessage, Payment, PaymentPurpose, Subscription, UnconfirmedPayment)
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 from tests.billing.test_settle import scene  # noqa: F401 - the settle scene, as a fixture
-from tests.billing.test_transfers import invoice, wire  # noqa: F401 - the Bankgirot scene, as a fixture
+from tests.billing.test_transfers import wire  # noqa: F401 - the Bankgirot scene, as a fixture
 
 SETTLE_TOTAL = 1_750_00  # the scene's failed card: 1 000 + 500 + 250
 
@@ -427,3 +426,22 @@ def test_i27_a_charge_that_cannot_be_recorded_is_in_doubt_with_its_reason_never_
     done = payments.reconcile(b, older_than=timedelta(0))
     assert [p.idempotency_key for p in done.finished] == ["i27-settle-0008"]
     assert_money_adds_up(b, scene.acc.id)
+
+
+def test_i27_a_card_removed_in_another_tab_is_removed_once_and_never_charged(b, scene):
+    """Found by the race matrix: two tabs remove the same card — the second is done, not
+    a 500; paying or choosing the default with it afterwards says it was removed."""
+    from portal.errors import CardRemoved
+    unused = f.card(b, scene.acc)
+    f.commit(b)
+    methods.remove_card(b, scene.admin, scene.acc.id, unused.id)
+    methods.remove_card(b, scene.admin, scene.acc.id, unused.id)  # the second tab: nothing more
+    b.session.rollback()
+    assert b.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "payment_method.removed")) == 1
+    with pytest.raises(CardRemoved):
+        payments.settle_balance(b, scene.admin, scene.web.id, UseSavedCard(unused.id), SETTLE_TOTAL,
+                                "i27-settle-0009")
+    with pytest.raises(CardRemoved):  # the settle page with it chosen
+        payments.quote_settlement(b, scene.admin, scene.web.id, unused.id)
+    assert b.gateway.count_approved() == 0

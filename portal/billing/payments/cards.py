@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.billing import ids
 from portal.billing.context import Billing
-from portal.errors import NotFound
+from portal.errors import CardRemoved, NotFound
 from portal.billing.gateway import CardDetails, CardToken, validate_card
 from portal.models import BillingAccount, MethodKind, PaymentMethod
 
@@ -37,9 +37,10 @@ def saved_card(b: Billing, account: BillingAccount, method_id: int) -> PaymentMe
     """A card of this account; any other id (another account's, a check/wire method,
     garbage) is NotFound, so ids of other customers reveal nothing."""
     method = ids.get(b.session, PaymentMethod, method_id)
-    if (method is None or method.account_id != account.id or method.kind != MethodKind.CARD
-            or method.removed_at is not None):
+    if method is None or method.account_id != account.id or method.kind != MethodKind.CARD:
         raise NotFound("payment method")
+    if method.removed_at is not None:  # this account's, removed meanwhile: the page says so
+        raise CardRemoved("payment method")
     return method
 
 

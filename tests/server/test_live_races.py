@@ -34,7 +34,6 @@ been removed (303 with the message), Pay now with it is 409 "Nothing was charged
 from __future__ import annotations
 
 import itertools
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -337,11 +336,6 @@ def attempt_open(live, key: str | None = None, like: str | None = None) -> bool:
     where = UnconfirmedPayment.idempotency_key == key if key else UnconfirmedPayment.idempotency_key.like(like)
     with live.session() as s:
         return s.scalar(select(UnconfirmedPayment.id).where(where).limit(1)) is not None
-
-
-def title(html: str) -> str:
-    found = re.search(r"<title>(.*?)</title>", html, re.S)
-    return found.group(1).strip() if found else ""
 
 
 def describe(outcome: Outcome) -> str:

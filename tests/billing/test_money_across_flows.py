@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Collection
 from datetime import date
 
 import pytest
@@ -21,8 +22,9 @@ from portal.billing.remittance import ocr_reference
 from portal.billing.sandbox_gateway import Fault, SandboxGateway
 from portal.billing.transaction import write_transaction
 from portal.errors import GatewayUnavailable, PaymentInProgress
-from portal.models import (AttemptAllocation, AuditEvent, Charge, ChargeStatus, CreditEntry, Invoice,
-                           InvoiceStatus, OutboxMessage, Payment, PaymentPurpose, Subscription, UnconfirmedPayment)
+from portal.models import (AttemptAllocation, AttemptState, AuditEvent, Charge, ChargeStatus, CreditEntry,
+                           CreditKind, Invoice, InvoicePayment, InvoiceStatus, OutboxMessage, Payment,
+                           PaymentPurpose, Subscription, UnconfirmedPayment)
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 from tests.billing.test_settle import scene  # noqa: F401 - the settle scene, as a fixture
@@ -69,44 +71,83 @@ def other(b, gateway=None):
         yield Billing(session, gateway or b.gateway, b.clock, b.policy)
 
 
-def charged_minus_refunded(b, account_id) -> int:
-    """What the gateway holds of the account's money: approved charges less refunds."""
+def charged_minus_refunded(b) -> dict[int, int]:
+    """What the gateway holds of each account's money: approved charges less refunds."""
     b.session.rollback()
-    keys = {k: a for k, a in b.session.execute(select(Payment.idempotency_key, Payment.account_id))}
-    charged = sum(e.amount.minor for e in b.gateway.ledger() if e.approved and keys.get(e.idempotency_key)
-                  == account_id)
-    references = set(b.session.scalars(select(Payment.gateway_reference).where(Payment.account_id == account_id)))
-    return charged - sum(a.minor for ref, a in b.gateway.refunds() if ref in references)
+    account_of_key, account_of_reference = {}, {}
+    for key, reference, account_id in b.session.execute(
+            select(Payment.idempotency_key, Payment.gateway_reference, Payment.account_id)):
+        account_of_key[key], account_of_reference[reference] = account_id, account_id
+    held: dict[int, int] = {}
+    for entry in b.gateway.ledger():
+        if entry.approved and entry.idempotency_key in account_of_key:
+            account_id = account_of_key[entry.idempotency_key]
+            held[account_id] = held.get(account_id, 0) + entry.amount.minor
+    for reference, amount in b.gateway.refunds():
+        if reference in account_of_reference:
+            account_id = account_of_reference[reference]
+            held[account_id] = held.get(account_id, 0) - amount.minor
+    return held
 
 
-def assert_money_adds_up(b, account_id) -> None:
-    """The invariant of issue 27 for one account: every card payment is an approved
+def assert_money_adds_up(b, *account_ids: int, awaiting: Collection[str] = ()) -> None:
+    """The invariant of issue 27 for these accounts: every card payment is an approved
     charge; each payment's money is in its charges, its invoices and its credit; the
-    credit balance is never negative; no attempt is left open."""
+    credit balance is never negative; no attempt is left open — but those `awaiting`
+    (keys) their cardholder's return from the bank (B13), which are open and waiting."""
     b.session.rollback()
-    card_paid = b.session.scalar(select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
-        Payment.account_id == account_id, Payment.purpose != PaymentPurpose.TRANSFER))
-    refunded_to_cards = -b.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount_minor), 0)).where(
-        CreditEntry.account_id == account_id, CreditEntry.reason == "card"))
-    assert charged_minus_refunded(b, account_id) == card_paid - refunded_to_cards
-    for payment in b.session.scalars(select(Payment).where(Payment.account_id == account_id)):
-        charges = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
-                                   .where(Charge.payment_id == payment.id))
-        invoices = sum(share.amount_minor for invoice in payment.invoices for share in invoice.payments_received
-                       if share.payment_id == payment.id)
-        entries = list(b.session.scalars(select(CreditEntry).where(CreditEntry.payment_id == payment.id)))
-        applied = -sum(e.amount_minor for e in entries if e.kind == "applied")
-        left = sum(e.amount_minor for e in entries)
-        assert left >= 0, payment.id
+    card_paid = dict(b.session.execute(select(Payment.account_id, func.sum(Payment.amount_minor)).where(
+        Payment.account_id.in_(account_ids), Payment.purpose != PaymentPurpose.TRANSFER)
+        .group_by(Payment.account_id)).all())
+    refunded_to_cards = dict(b.session.execute(select(CreditEntry.account_id, -func.sum(CreditEntry.amount_minor))
+                                               .where(CreditEntry.account_id.in_(account_ids),
+                                                      CreditEntry.reason == "card")
+                                               .group_by(CreditEntry.account_id)).all())
+    held = charged_minus_refunded(b)
+    for account_id in account_ids:
+        assert held.get(account_id, 0) == card_paid.get(account_id, 0) - refunded_to_cards.get(account_id, 0), \
+            account_id
+    mine = select(Payment.id).where(Payment.account_id.in_(account_ids))
+    # A charge paid from credit names one payment (the last whose credit it took, as an
+    # invoice paid in parts names the last part); what each payment's credit gave it is
+    # in the credit ledger (its `applied` rows), so those charges count from there.
+    from_credit = select(CreditEntry.charge_id).where(CreditEntry.charge_id.is_not(None))
+    by_charges = dict(b.session.execute(select(Charge.payment_id, func.sum(Charge.amount_minor))
+                                        .where(Charge.payment_id.in_(mine), Charge.id.not_in(from_credit))
+                                        .group_by(Charge.payment_id)).all())
+    by_invoices = dict(b.session.execute(select(InvoicePayment.payment_id, func.sum(InvoicePayment.amount_minor))
+                                         .where(InvoicePayment.payment_id.in_(mine))
+                                         .group_by(InvoicePayment.payment_id)).all())
+    ledger, to_charges = {}, {}  # payment id → {kind: signed sum of its entries}; → credit it gave to charges
+    for payment_id, kind, to_a_charge, minor in b.session.execute(
+            select(CreditEntry.payment_id, CreditEntry.kind, CreditEntry.charge_id.is_not(None),
+                   func.sum(CreditEntry.amount_minor))
+            .where(CreditEntry.payment_id.in_(mine))
+            .group_by(CreditEntry.payment_id, CreditEntry.kind, CreditEntry.charge_id.is_not(None))):
+        entries = ledger.setdefault(payment_id, {})
+        entries[kind] = entries.get(kind, 0) + minor
+        if to_a_charge:
+            to_charges[payment_id] = to_charges.get(payment_id, 0) - minor
+    for payment_id, amount_minor in b.session.execute(select(Payment.id, Payment.amount_minor)
+                                                      .where(Payment.account_id.in_(account_ids))):
+        charges = by_charges.get(payment_id, 0) + to_charges.get(payment_id, 0)
+        invoices = by_invoices.get(payment_id, 0)
+        entries = ledger.get(payment_id, {})
+        applied, refunded = -entries.get(CreditKind.APPLIED, 0), -entries.get(CreditKind.REFUNDED, 0)
+        left = sum(entries.values())
+        assert left >= 0, payment_id
         # what it paid directly + what its credit paid later = its money − its credit left − refunded
-        refunded = -sum(e.amount_minor for e in entries if e.kind == "refunded")
-        assert charges + invoices == payment.amount_minor - left - refunded, payment.id
-        assert applied <= payment.amount_minor
-    for invoice in b.session.scalars(select(Invoice)):
-        assert sum(share.amount_minor for share in invoice.payments_received) == invoice.paid_minor
-        assert invoice.paid_minor <= invoice.amount_due.minor
-    assert b.session.scalar(select(func.count()).select_from(UnconfirmedPayment)) == 0
-    assert b.session.scalar(select(func.count()).select_from(AttemptAllocation)) == 0
+        assert charges + invoices == amount_minor - left - refunded, payment_id
+        assert applied <= amount_minor
+    received = dict(b.session.execute(select(InvoicePayment.invoice_id, func.sum(InvoicePayment.amount_minor))
+                                      .group_by(InvoicePayment.invoice_id)).all())
+    for invoice_id, paid_minor, due_minor in b.session.execute(
+            select(Invoice.id, Invoice.paid_minor, Invoice.subtotal_minor - Invoice.credits_applied_minor)):
+        assert received.get(invoice_id, 0) == paid_minor <= due_minor, invoice_id
+    open_attempts = dict(b.session.execute(select(UnconfirmedPayment.idempotency_key, UnconfirmedPayment.state)).all())
+    assert open_attempts == dict.fromkeys(awaiting, AttemptState.AWAITING_ACTION)
+    assert b.session.scalar(select(func.count()).select_from(AttemptAllocation).where(
+        AttemptAllocation.attempt_id.not_in(select(UnconfirmedPayment.id)))) == 0
 
 
 # --- 1. A payment records exactly what it wrote ahead ---------------------------------------

@@ -26,7 +26,10 @@ def retry_subscription(b: Billing, subscription_id: int) -> Payment:
     went past due, which retry), written ahead and finished under that key if the answer
     is lost (M5), off-session (B13). Paid: its charges paid, the subscription active
     again (R13), receipt and audit. Declined: CardDeclined, nothing changed."""
-    sub = b.session.get(Subscription, subscription_id)
+    sub = b.session.get(Subscription, subscription_id, populate_existing=True)
+    if sub.past_due_since is None:  # paid meanwhile (settled, another cycle's retry): nothing to retry
+        b.session.rollback()
+        raise NothingToPay()
     key = f"auto-retry-{sub.id}-{sub.past_due_since:%Y%m%d}-{(sub.retry_count or 0) + 1}"
     b.session.rollback()
     try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access
@@ -98,6 +98,17 @@ def _paid_subscriptions(b: Billing, payment_ids: list[int]) -> dict[int, tuple[l
 EXPORT_BATCH = 500
 
 
+def export_batch(where: list, after: tuple[datetime, int] | None):
+    """The next EXPORT_BATCH payments after `after` (created_at, id), oldest first. The
+    row-value comparison is one range of the index (account_id, created_at, id) — an OR
+    of the two parts is none to PostgreSQL, which then re-read every earlier row for each
+    batch (issue 28: a million payments exported at ~1,000 rows/s)."""
+    query = select(Payment).where(*where)
+    if after is not None:
+        query = query.where(tuple_(Payment.created_at, Payment.id) > tuple_(*after))
+    return query.order_by(Payment.created_at, Payment.id).limit(EXPORT_BATCH)
+
+
 def payments_for_export(b: Billing, user: User, account_id: int, period: Period) -> Iterator[PaymentRow]:
     """Every payment of the period, oldest first, read a batch at a time (an export of
     100,000 payments does not hold them all in memory)."""
@@ -105,13 +116,8 @@ def payments_for_export(b: Billing, user: User, account_id: int, period: Period)
     where = _visible(b, user, account, period)
     after: tuple[datetime, int] | None = None
     while True:
-        query = select(Payment).where(*where)
-        if after is not None:
-            query = query.where((Payment.created_at > after[0])
-                                | ((Payment.created_at == after[0]) & (Payment.id > after[1])))
-        batch = list(b.session.scalars(
-            query.options(joinedload(Payment.payment_method), selectinload(Payment.invoices).load_only(Invoice.number))
-            .order_by(Payment.created_at, Payment.id).limit(EXPORT_BATCH)))
+        batch = list(b.session.scalars(export_batch(where, after).options(
+            joinedload(Payment.payment_method), selectinload(Payment.invoices).load_only(Invoice.number))))
         if not batch:
             return
         names = _paid_subscriptions(b, [p.id for p in batch])

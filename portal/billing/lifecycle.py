@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from portal.billing import credit, notify, retries
 from portal.billing.balances import recount_outstanding, settled_method_ids, settlement_total
@@ -256,9 +257,16 @@ def periods_to_bill(b: Billing, today: date) -> list[tuple[date, date]]:
 
 
 def _record_billed(b: Billing, period: tuple[date, date], today: date) -> None:
-    with write_transaction(b.session):
+    """The month is billed — once, even when two cycles run at once (machines, a cron
+    job and a person): the second finds it recorded, or loses the insert to the first."""
+    try:
+        with write_transaction(b.session):
+            if b.session.get(BilledPeriod, period[0]) is None:
+                b.session.add(BilledPeriod(period_start=period[0], period_end=period[1], billed_on=today))
+    except IntegrityError:  # another cycle recorded it a moment ago: it is billed
+        b.session.rollback()
         if b.session.get(BilledPeriod, period[0]) is None:
-            b.session.add(BilledPeriod(period_start=period[0], period_end=period[1], billed_on=today))
+            raise
 
 
 def cycle_size(b: Billing) -> int:

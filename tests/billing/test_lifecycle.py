@@ -363,3 +363,26 @@ def test_b16_the_days_of_a_month_a_subscription_was_not_disabled(stretches, part
     assert prorated(310_00, date(2026, 12, 1), date(2026, 12, 31),
                     days=sum((last - first).days + 1 for first, last in got)) == 10_00 * sum(
         last - first + 1 for first, last in parts)
+
+
+def test_m7_two_billing_cycles_at_once_record_the_month_once(b, monkeypatch):
+    """Found by the race matrix: a second cycle that looked before the first recorded the
+    month loses the insert — it is billed, not an error that stops the second cycle."""
+    from sqlalchemy.orm import Session
+    from portal.models import BilledPeriod
+    november = (date(2026, 11, 1), date(2026, 11, 30))
+    with Session(b.session.get_bind()) as first_cycle:
+        first_cycle.add(BilledPeriod(period_start=november[0], period_end=november[1], billed_on=date(2026, 12, 1)))
+        first_cycle.commit()
+    looked = []
+    real_get = b.session.get
+
+    def looked_before_the_first_cycle_recorded(model, key, **kwargs):
+        if model is BilledPeriod and not looked:
+            looked.append(key)
+            return None
+        return real_get(model, key, **kwargs)
+    monkeypatch.setattr(b.session, "get", looked_before_the_first_cycle_recorded)
+    lifecycle._record_billed(b, november, date(2026, 12, 1))
+    assert looked == [november[0]]
+    assert b.session.scalar(select(func.count()).select_from(BilledPeriod)) == 1

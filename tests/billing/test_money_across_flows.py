@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Collection
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -27,6 +27,7 @@ from portal.models import (AttemptAllocation, AttemptState, AuditEvent, Charge, 
                            PaymentPurpose, Subscription, UnconfirmedPayment)
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
+from tests.billing.test_payment_faults import faulty  # noqa: F401 - the sandbox told to fail, as a fixture
 from tests.billing.test_settle import scene  # noqa: F401 - the settle scene, as a fixture
 from tests.billing.test_transfers import wire  # noqa: F401 - the Bankgirot scene, as a fixture
 
@@ -417,38 +418,24 @@ def test_b15_the_refund_command_pays_credit_back_and_says_what_it_did(b, wire, r
     assert result.exit_code != 0 and "not an amount" in result.output
 
 
-def test_i27_reconcile_says_what_is_really_wrong(b, scene, faulty_gateway):
+def test_i27_reconcile_says_what_is_really_wrong(b, scene, faulty):
     """An attempt the gateway cannot answer for: reconcile names it and says why."""
     with pytest.raises(GatewayUnavailable):
-        payments.settle_balance(faulty_gateway(Fault.AFTER_CHARGE), scene.admin, scene.web.id,
+        payments.settle_balance(faulty(Fault.AFTER_CHARGE), scene.admin, scene.web.id,
                                 UseSavedCard(scene.spare.id), SETTLE_TOTAL, "i27-settle-0007")
-    done = payments.reconcile(faulty_gateway(Fault.BEFORE_CHARGE), older_than=__import__("datetime").timedelta(0))
+    done = payments.reconcile(faulty(Fault.BEFORE_CHARGE), older_than=timedelta(0))
     assert done.waiting == ["i27-settle-0007"]
     assert done.why["i27-settle-0007"] == "the gateway cannot tell yet whether it charged"
-    done = payments.reconcile(b, older_than=__import__("datetime").timedelta(0))
+    done = payments.reconcile(b, older_than=timedelta(0))
     assert [p.idempotency_key for p in done.finished] == ["i27-settle-0007"] and done.credited == []
     assert_money_adds_up(b, scene.acc.id)
 
-
-@pytest.fixture
-def faulty_gateway(b, app):
-    gateways = []
-
-    def make(fault: Fault):
-        gw = SandboxGateway(app.config["SANDBOX_GATEWAY_URL"], clock=b.clock.today, fault=fault,
-                            timeout_seconds=0.01)
-        gateways.append(gw)
-        return dataclasses.replace(b, gateway=gw)
-    yield make
-    for gw in gateways:
-        gw.close()
 
 
 def test_i27_a_charge_that_cannot_be_recorded_is_in_doubt_with_its_reason_never_a_500(b, scene, monkeypatch):
     """Recording fails after the gateway charged (a bug, a database error): the customer
     hears "we could not confirm the payment" (503, not 500), the attempt is in doubt
     with the reason, reconcile names it — and records it once the cause is gone."""
-    from datetime import timedelta
     from portal.billing.payments import engine
 
     def broken(*args, **kwargs):

@@ -9,25 +9,10 @@ from sqlalchemy import insert, select, text
 from portal.billing import history
 from portal.models import Payment, PaymentPurpose
 from tests import factories as f
+from tests.query_plans import rows_read
 
 PAYMENTS = 3_000
 TIES = 4  # payments recorded in the same second, ordered by id
-
-
-def rows_read(b, statement) -> int:
-    """Rows the plan of `statement` reads from its tables: PostgreSQL's EXPLAIN ANALYZE
-    (the scans' rows plus those their filters removed), with sequential scans off so a
-    small table still shows which index condition the plan can use."""
-    compiled = statement.compile(b.session.get_bind(), compile_kwargs={"literal_binds": True})
-    b.session.execute(text("SET LOCAL enable_seqscan = off"))
-    [[plan]] = b.session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}")).all()
-    b.session.rollback()
-
-    def walk(node) -> int:
-        scanned = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
-                   if "Scan" in node["Node Type"] and "Relation Name" in node else 0)
-        return scanned + sum(walk(child) for child in node.get("Plans", []))
-    return walk(plan[0]["Plan"])
 
 
 def test_i28_each_export_batch_is_one_index_range_not_a_rescan_of_what_came_before(b):

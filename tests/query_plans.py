@@ -1,0 +1,22 @@
+"""What a statement's plan reads, counted in rows (issue 28): tests that prove a page,
+export or payment stays sublinear in the account count rows, never milliseconds, so they
+fail on a plan regression on any machine."""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+
+def rows_read(b, statement) -> int:
+    """Rows the plan of `statement` reads from its tables: PostgreSQL's EXPLAIN ANALYZE
+    (the scans' rows plus those their filters removed), with sequential scans off so a
+    small table still shows which index condition the plan can use."""
+    compiled = statement.compile(b.session.get_bind(), compile_kwargs={"literal_binds": True})
+    b.session.execute(text("SET LOCAL enable_seqscan = off"))
+    [[plan]] = b.session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}")).all()
+    b.session.rollback()
+
+    def walk(node) -> int:
+        scanned = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+                   if "Scan" in node["Node Type"] and "Relation Name" in node else 0)
+        return scanned + sum(walk(child) for child in node.get("Plans", []))
+    return walk(plan[0]["Plan"])

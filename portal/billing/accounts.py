@@ -23,7 +23,7 @@ from portal.billing.transaction import write_transaction
 from portal.money import Money
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice, InvoicePayment,
                            Notice, Payment, Role, RoleAssignment,
-                           Subscription, SubscriptionStatus, SupportRequest, User)
+                           Subscription, SubscriptionFigure, SubscriptionStatus, SupportRequest, User)
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,21 @@ class StatusCount:
 
 # The Overview's statements are built once, values bound when they run (building
 # them costs SQLAlchemy about as much as running them; see balances.py).
-_STATUS_COUNTS = (select(Subscription.status, func.count(), func.min(Subscription.past_due_since),
-                         func.min(Subscription.disabled_on), func.coalesce(func.sum(Subscription.outstanding_minor), 0))
-                  .where(Subscription.account_id == bindparam("account_id")).group_by(Subscription.status))
+def _earliest(status: SubscriptionStatus, day):
+    """The earliest `day` among the account's subscriptions with `status`: one row of
+    ix_subscriptions_account_status (account, status, past_due_since, disabled_on)."""
+    return (select(day).where(Subscription.account_id == bindparam("account_id"), Subscription.status == status,
+                              day.is_not(None)).order_by(day).limit(1).scalar_subquery())
+
+
+# Counted and summed from the kept figures (a few rows per card, portal/figures.py),
+# not from the account's subscriptions; the banners' dates each from one index row.
+_STATUS_COUNTS = (select(SubscriptionFigure.status, func.sum(SubscriptionFigure.subscriptions),
+                         _earliest(SubscriptionStatus.PAST_DUE, Subscription.past_due_since),
+                         _earliest(SubscriptionStatus.DISABLED, Subscription.disabled_on),
+                         func.sum(SubscriptionFigure.outstanding_minor))
+                  .where(SubscriptionFigure.account_id == bindparam("account_id"))
+                  .group_by(SubscriptionFigure.status))
 # The page's ids come from the index alone; only those rows are read.
 _PAGE_OF_SUBSCRIPTIONS = (
     select(Subscription).where(Subscription.id.in_(
@@ -86,9 +98,11 @@ _PAGE_OF_SUBSCRIPTIONS = (
 
 
 def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatus, StatusCount]:
-    """The account's subscriptions counted per status, from the index in one query:
+    """The account's subscriptions counted per status, from the kept figures in one query:
     the Overview's page count and its banners share it."""
-    return {status: StatusCount(n, past_due_since, disabled_on, owed) for status, n, past_due_since, disabled_on, owed
+    return {status: StatusCount(int(n), past_due_since if status == SubscriptionStatus.PAST_DUE else None,
+                                disabled_on if status == SubscriptionStatus.DISABLED else None, int(owed))
+            for status, n, past_due_since, disabled_on, owed
             in b.session.execute(_STATUS_COUNTS, {"account_id": account.id})}
 
 

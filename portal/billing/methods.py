@@ -7,7 +7,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from portal.billing import access, ids, notify
 from portal.billing.access import Action, Decision
@@ -21,7 +21,7 @@ from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import (CardDeclined, CardRemoved, GatewayUnavailable, InvalidInput, MethodInUse, NotEligible,
                            NotFound)
 from portal.models import (AccountKind, BillingAccount, BillingProfile, MethodKind, Payment, PaymentMethod, PaymentPurpose,
-                           Role, Subscription, SubscriptionStatus, UnconfirmedPayment, User)
+                           Role, Subscription, SubscriptionFigure, SubscriptionStatus, UnconfirmedPayment, User)
 from portal.money import Money
 
 EXPIRY_NOTICE_DAYS = 30  # B8: the reminder comes this many days before a card expires
@@ -67,9 +67,14 @@ class MethodsPage:
     movable: Page[SubscriptionView] | None  # pay-as-you-go: subscriptions (deleted ones cannot move)
 
 
-_USE_BY_METHOD = (select(Subscription.payment_method_id, func.count(), func.coalesce(func.sum(Subscription.outstanding_minor), 0))
-                  .where(Subscription.status != SubscriptionStatus.DELETED)
-                  .group_by(Subscription.payment_method_id))
+# Per card: its subscriptions (not deleted) and what they owe, from the kept figures
+# (a few rows per card, portal/figures.py), not from every subscription on it.
+_USE_BY_METHOD = (select(SubscriptionFigure.payment_method_id, func.sum(SubscriptionFigure.subscriptions),
+                         func.sum(SubscriptionFigure.outstanding_minor))
+                  .where(SubscriptionFigure.account_id == bindparam("account_id"),
+                         SubscriptionFigure.payment_method_id.in_(bindparam("method_ids", expanding=True)),
+                         SubscriptionFigure.status != SubscriptionStatus.DELETED)
+                  .group_by(SubscriptionFigure.payment_method_id))
 
 
 def methods_page(b: Billing, user: User, account_id: int, page: int | None = 1) -> MethodsPage:
@@ -90,8 +95,8 @@ def method_uses(b: Billing, account: BillingAccount) -> list[MethodUse]:
     """The account's methods (removed cards aside), each with what uses it."""
     methods = list(b.session.scalars(select(PaymentMethod).where(
         PaymentMethod.account_id == account.id, PaymentMethod.removed_at.is_(None)).order_by(PaymentMethod.id)))
-    uses = {method_id: (n, minor) for method_id, n, minor in b.session.execute(
-        _USE_BY_METHOD.where(Subscription.payment_method_id.in_([m.id for m in methods])))}
+    uses = {method_id: (int(n), int(minor)) for method_id, n, minor in b.session.execute(
+        _USE_BY_METHOD, {"account_id": account.id, "method_ids": [m.id for m in methods]})}
     unconfirmed = set(b.session.scalars(select(UnconfirmedPayment.payment_method_id).where(
         UnconfirmedPayment.account_id == account.id, UnconfirmedPayment.payment_method_id.is_not(None))))
     today = b.clock.today()

@@ -215,6 +215,11 @@ class Subscription(db.Model):
         # summed and listed in id order from the index alone, at any size.
         Index("ix_subscriptions_method_outstanding", "payment_method_id", "id", "outstanding_charges",
               "outstanding_minor"),
+        # The Overview's banners: the earliest past-due and disabled dates, one row each.
+        # Partial, so a subscription that becomes active (a settlement) adds no entry.
+        *(Index(f"ix_subscriptions_{day}", "account_id", day, postgresql_where=text(f"status = '{status}'"),
+                sqlite_where=text(f"status = '{status}'"))
+          for day, status in (("past_due_since", "past_due"), ("disabled_on", "disabled"))),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))

@@ -7,7 +7,7 @@ from datetime import date
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, select, text
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access, credit, details, notify
@@ -75,9 +75,11 @@ class StatusCount:
 # them costs SQLAlchemy about as much as running them; see balances.py).
 def _earliest(status: SubscriptionStatus, day):
     """The earliest `day` among the account's subscriptions with `status`: one row of
-    ix_subscriptions_account_status (account, status, past_due_since, disabled_on)."""
-    return (select(day).where(Subscription.account_id == bindparam("account_id"), Subscription.status == status,
-                              day.is_not(None)).order_by(day).limit(1).scalar_subquery())
+    its partial index (ix_subscriptions_past_due_since, …_disabled_on), whose condition
+    is written as a literal so that every plan, a prepared one too, can use it."""
+    return (select(day).where(Subscription.account_id == bindparam("account_id"),
+                              text(f"subscriptions.status = '{status.value}'"), day.is_not(None))
+            .order_by(day).limit(1).scalar_subquery())
 
 
 # Counted and summed from the kept figures (a few rows per card, portal/figures.py),

@@ -44,7 +44,7 @@ from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 from tests.billing.test_money_across_flows import Holding, assert_money_adds_up, other
 from tests.billing.test_transfers import invoice as make_invoice
-from tests.conftest import TODAY, examples, ledger_drift, outstanding_drift
+from tests.conftest import TODAY, examples, figures_drift, ledger_drift, outstanding_drift
 
 SCA_CARD = next(card.number for card in CHALLENGE_CARDS if card.outcome == CHALLENGE)
 NEW_CARD = CardDetails(f.APPROVE, 12, 2030, "123", "Holder")
@@ -479,6 +479,13 @@ class MoneyAcrossFlows(RuleBasedStateMachine):
         assert ledger_drift(b.gateway) == []     # every approved charge is a payment of its amount
         assert outstanding_drift() == []         # the stored balances are the charges'
         b.session.rollback()
+
+    @invariant()
+    def figures_are_a_recount(self):
+        """Issue 28: whatever wrote the subscriptions (settle, moves, the cycle, retries,
+        bank transfers, the lifecycle), the kept figures the pages read equal a recount."""
+        assert figures_drift() == []
+        self.b.session.rollback()
 
     @invariant()
     def no_charge_paid_twice(self):

@@ -3,7 +3,8 @@ charges summed per payment method, status and owing, kept by triggers on subscri
 (portal/figures.py) — issue 28
 
 The Overview, Payment methods and Settle balance pages read a few rows of these instead
-of summing every subscription of the account. The table is filled from the rows already
+of summing every subscription of the account; the Overview's banner dates (earliest
+past due, earliest disabled) come from two partial indexes, one row each. The table is filled from the rows already
 there in the same transaction that creates the triggers (PostgreSQL: with subscriptions
 locked against writes meanwhile), so no write falls between.
 
@@ -43,6 +44,9 @@ def upgrade():
     )
     op.create_index('ix_subscription_figures_empty', 'subscription_figures', ['account_id'], unique=False,
                     postgresql_where=sa.text('subscriptions = 0'), sqlite_where=sa.text('subscriptions = 0'))
+    for day, status in (('past_due_since', 'past_due'), ('disabled_on', 'disabled')):
+        op.create_index(f'ix_subscriptions_{day}', 'subscriptions', ['account_id', day], unique=False,
+                        postgresql_where=sa.text(f"status = '{status}'"), sqlite_where=sa.text(f"status = '{status}'"))
     connection = op.get_bind()
     if connection.dialect.name == 'postgresql':
         connection.exec_driver_sql('LOCK TABLE subscriptions IN SHARE MODE')
@@ -54,5 +58,7 @@ def downgrade():
     connection = op.get_bind()
     for statement in figures.DROP[connection.dialect.name]:
         connection.exec_driver_sql(statement)
+    op.drop_index('ix_subscriptions_disabled_on', table_name='subscriptions')
+    op.drop_index('ix_subscriptions_past_due_since', table_name='subscriptions')
     op.drop_index('ix_subscription_figures_empty', table_name='subscription_figures')
     op.drop_table('subscription_figures')

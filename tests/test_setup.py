@@ -1,7 +1,7 @@
 """Set-up: configuration, migrations, demo data and the CLI."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -89,6 +89,45 @@ def test_r07_upgrading_recounts_what_existing_subscriptions_owe(empty_app):
         figures = {sub.id: (sub.outstanding_charges, sub.outstanding_minor)
                    for sub in db.session.scalars(select(Subscription))}
         assert figures == {owing: (2, 350_00), paid_up: (0, 0)}
+
+
+def test_i28_upgrading_fills_the_kept_figures_from_the_subscriptions_there(empty_app):
+    """e9c4a7b1d3f2 adds the kept figures (portal/figures.py): a database that already
+    has subscriptions gets them counted, and from then on its triggers keep them;
+    downgrading takes the triggers away with the table."""
+    from sqlalchemy import MetaData, Table, insert, inspect, text
+    from tests.conftest import figures_drift
+    app, runner = empty_app, empty_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "b2d6f0a8c4e1"]).exit_code == 0
+    with app.app_context(), db.engine.begin() as conn:
+        old = MetaData()
+        table = {name: Table(name, old, autoload_with=conn)
+                 for name in ("billing_accounts", "payment_methods", "subscriptions")}
+        [account] = conn.execute(insert(table["billing_accounts"]).returning(table["billing_accounts"].c.id), [
+            dict(kind="pay_as_you_go", name="Old", currency="SEK", notification_email="old@example.com",
+                 created_on=date(2026, 1, 1))]).scalars()
+        [card] = conn.execute(insert(table["payment_methods"]).returning(table["payment_methods"].c.id), [
+            dict(account_id=account, kind="card", created_at=datetime(2026, 1, 1))]).scalars()
+        conn.execute(insert(table["subscriptions"]), [
+            dict(account_id=account, name=name, status=status, payment_method_id=method, monthly_fee_minor=100_00,
+                 started_on=date(2026, 1, 1), outstanding_charges=charges, outstanding_minor=charges * 100_00)
+            for name, status, method, charges in (("A", "past_due", card, 2), ("B", "past_due", card, 1),
+                                                  ("C", "active", card, 0), ("D", "active", None, 0))])
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        kept = {tuple(row) for row in db.session.execute(text(
+            "SELECT account_id, payment_method_id, status, owing, subscriptions, outstanding_charges, "
+            "outstanding_minor FROM subscription_figures"))}
+        assert kept == {(account, card, "past_due", True, 2, 3, 300_00), (account, card, "active", False, 1, 0, 0),
+                        (account, 0, "active", False, 1, 0, 0)}
+        db.session.execute(text("UPDATE subscriptions SET status = 'active', outstanding_charges = 0, "
+                                "outstanding_minor = 0"))
+        assert figures_drift() == []
+        db.session.commit()
+    assert runner.invoke(args=["db", "downgrade", "b2d6f0a8c4e1"]).exit_code == 0
+    with app.app_context(), db.engine.begin() as conn:
+        assert "subscription_figures" not in inspect(conn).get_table_names()
+        conn.execute(text("UPDATE subscriptions SET status = 'past_due'"))  # no trigger left behind
 
 
 def test_i27_upgrading_keeps_every_amount_and_then_holds_amounts_above_32_bits(empty_app):

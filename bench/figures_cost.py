@@ -15,8 +15,7 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from portal.extensions import db
-from portal import models  # noqa: F401  (the tables)
+from portal.models import db  # the models' tables, with the triggers' after_create
 
 SEED = """
 INSERT INTO billing_accounts (id, kind, name, currency, notification_email, created_on)

@@ -139,11 +139,11 @@ def billing_cycle(day: date | None, until: date | None) -> None:
 
 def issue_documents(b, day: date) -> None:
     """Issue 28: the invoices issued on `day` get their PDFs (each language) and UBL
-    stored now, by the cycle, not by a download (said on stderr, if anything)."""
+    stored now, by the cycle, not by a download (a failure is said on stderr)."""
     made, failed = document_store.issue_invoices_of(b.session, day)
-    if made or failed:
-        click.echo(f"  documents stored for {made} invoices" + (f", {failed} failed (their first download "
-                   "makes them)" if failed else ""), err=True)
+    if failed:
+        click.echo(f"  documents of {failed} invoices not stored ({made} stored): their first download "
+                   "makes them, or flask documents render-missing", err=True)
 
 
 @click.group("documents", cls=AppGroup)

@@ -60,7 +60,7 @@ def detail(account_id: int, invoice_id: int):
 def pdf(account_id: int, invoice_id: int):
     """The invoice as a PDF/A-3 file, in the page's language (B6): the one stored when
     it was issued (issue 28), made now only if there is none yet."""
-    invoice = accounts.invoice_of(billing(), user(), account_id, invoice_id)
+    invoice = accounts.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
     lang = page_lang()
     # The pseudo-locale (development, tests) is rendered, never stored.
     content = (document_store.invoice_pdf(invoice, lang).content if lang in SUPPORTED_LOCALES
@@ -74,7 +74,7 @@ def pdf(account_id: int, invoice_id: int):
 def ubl(account_id: int, invoice_id: int):
     """The invoice's EN 16931 data as UBL 2.1 XML, for accounts-payable systems (B6),
     as stored when it was issued (issue 28)."""
-    invoice = accounts.invoice_of(billing(), user(), account_id, invoice_id)
+    invoice = accounts.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
     word = pgettext("file name", "invoice")
     return download(document_store.invoice_ubl(invoice).content, "application/xml",
                     invoice_filename(invoice, word, "xml"))

@@ -1,7 +1,7 @@
 """Issued documents, made once and kept (issue 28): an invoice's PDF (per language, the
-Factur-X XML inside) and its UBL XML are rendered when the invoice is issued, a
-payment's receipt PDF when the payment has been recorded; every download after that
-serves the stored bytes. Bookkeeping law keeps issued documents 7 years, and they never
+Factur-X XML inside) and its UBL XML are rendered when the billing cycle has issued
+the invoice, a receipt PDF once a payment made in the portal has been recorded (after
+Pay's answer has gone out); every download after that serves the stored bytes. Bookkeeping law keeps issued documents 7 years, and they never
 change: a file is written once (bytes, sha256, when, and what rendered it) and never
 overwritten — a second writer finds the first one's file and serves that.
 
@@ -206,9 +206,8 @@ def _obtain(key: DocumentKey, content_type: str, render: Callable[[], bytes]) ->
     if kept is not None:
         return kept
     content = render()
-    now = current_app.extensions["clock"].now().astimezone(timezone.utc).replace(tzinfo=None)
     return store().put(StoredFile(key, content, content_type, hashlib.sha256(content).hexdigest(),
-                                  files.RENDERER, now))
+                                  files.RENDERER, current_app.extensions["clock"].now()))  # naive UTC
 
 
 def _invoice_document(invoice: Invoice) -> InvoiceDocument:
@@ -275,7 +274,10 @@ def issue_invoices_of(session: Session, day: date) -> tuple[int, int]:
 def make_receipt_after(response, b: Billing, payment_id: int, lang: str):
     """Store the receipt of a recorded payment once `response` has gone to the person
     (after the commit, outside the account lock): nothing here can undo or fail the
-    payment. If rendering fails, its first download renders it."""
+    payment. If rendering fails, its first download renders it. (Payments made by
+    batches — the cycle's automatic charges, a BgMax file — get theirs on first
+    download or from `flask documents render-missing`: 100,000 receipts rendered in
+    a cycle would take hours, and most are never downloaded.)"""
     app = current_app._get_current_object()
     clock = b.clock
 

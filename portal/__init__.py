@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import cli, i18n
+from portal.document_store import store_from_config
 from portal.billing.clock import clock_from_config
 from portal.billing.remittance import remittance_from_config
 from portal.billing.sandbox_gateway import SandboxGateway
@@ -41,6 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # start with invalid ones.
     remittance_from_config(app.config)
     app.extensions["seller"] = seller_from_config(app.config)
+    # Issued documents: made once, kept here (the database, or a directory).
+    app.extensions["document_store"] = store_from_config(app.config)
     # The one simulated part: a real processor would implement the same interface.
     # Its calendar (card expiry) is the portal's clock, read at each call: a pinned
     # day or a test's clock holds for the gateway too.

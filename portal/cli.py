@@ -20,6 +20,7 @@ from portal.billing import credit
 from portal.billing.payments import reconcile
 from portal.billing.transfers import REASONS, assign_review, import_bgmax, settle_review, waiting_for_review
 from portal.config import ROOT
+from portal import document_store
 from portal.demo import DEMO_PASSWORD, DEMO_USERS, bgmax_paying_the_demo, seed_demo
 from portal.extensions import db
 from portal.mail import outbox_sender
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(translations_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(payments_cli)
+    app.cli.add_command(documents_cli)
 
 
 def parse_day(_ctx, _param, value: str | None) -> date | None:
@@ -125,6 +127,7 @@ def billing_cycle(day: date | None, until: date | None) -> None:
         else:
             summary = run_billing_cycle(b)
         click.echo(f"{summary.day}: {describe(summary)}")
+        issue_documents(b, current)
         for field in fields(CycleSummary):
             if field.name != "day":
                 setattr(total, field.name, getattr(total, field.name) + getattr(summary, field.name))
@@ -132,6 +135,34 @@ def billing_cycle(day: date | None, until: date | None) -> None:
     if last > first:
         click.echo(f"{first} – {last} in all: {describe(total)}")
     current_app.extensions["payment_gateway"].close()
+
+
+def issue_documents(b, day: date) -> None:
+    """Issue 28: the invoices issued on `day` get their PDFs (each language) and UBL
+    stored now, by the cycle, not by a download (a failure is said on stderr)."""
+    made, failed = document_store.issue_invoices_of(b.session, day)
+    if failed:
+        click.echo(f"  documents of {failed} invoices not stored ({made} stored): their first download "
+                   "makes them, or flask documents render-missing", err=True)
+
+
+@click.group("documents", cls=AppGroup)
+def documents_cli() -> None:
+    """Issued documents: invoice PDFs and XML, receipt PDFs, made once and kept."""
+
+
+@documents_cli.command("render-missing")
+@click.option("--invoices/--no-invoices", default=True, show_default=True, help="Invoices' PDFs (each language) and UBL.")
+@click.option("--receipts/--no-receipts", default=True, show_default=True, help="Payments' receipt PDFs (each language).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many invoices and payments.")
+def documents_render_missing(invoices: bool, receipts: bool, limit: int | None) -> None:
+    """Render and store every document an issued invoice or a payment has no stored
+    file for (issued before documents were kept, or a render that failed), oldest
+    first. Safe to run again, and beside the portal: nothing stored is overwritten."""
+    made, failed = document_store.render_missing(billing(), invoices, receipts, limit)
+    click.echo(f"{made} invoices and payments got their documents stored, {failed} failed")
+    if failed:
+        raise SystemExit(1)
 
 
 @billing_cli.command("import-bgmax")

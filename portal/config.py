@@ -171,6 +171,10 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # Links in emails are absolute: where people reach the portal (B1).
         "PORTAL_BASE_URL": _base_url(env.get("PORTAL_BASE_URL")),
         **_mail(env, portal_env),
+        # Issued documents (portal/document_store.py): kept in the database, or as
+        # files under DOCUMENT_DIRECTORY.
+        "DOCUMENT_STORE": _choice(env, "DOCUMENT_STORE", ("database", "directory"), "database"),
+        "DOCUMENT_DIRECTORY": env.get("DOCUMENT_DIRECTORY") or str(INSTANCE / "documents"),
         "BILLING_CURRENCY": env.get("BILLING_CURRENCY", "SEK"),
         # Remittance details printed on invoices (R03, R17).
         "REMITTANCE_BANKGIRO": env.get("REMITTANCE_BANKGIRO", "5050-1055"),

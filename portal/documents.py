@@ -7,6 +7,7 @@ this module."""
 from __future__ import annotations
 
 import io
+from importlib.metadata import version
 
 import pikepdf
 from facturx import generate_xml
@@ -18,6 +19,7 @@ from weasyprint import CSS, HTML, Attachment
 from portal.billing.documents import InvoiceDocument, ReceiptDocument
 from portal.billing.einvoice import en16931_terms
 from portal.config import ROOT
+from portal.models import Invoice
 
 STYLESHEET = ROOT / "static" / "css" / "invoice-pdf.css"
 
@@ -25,6 +27,10 @@ PDF_VARIANT = "pdf/a-3b"  # archival (bookkeeping: 7 years), room for the EN 169
 
 
 UBL, FACTUR_X = "ubl-2.1", "factur-x"
+
+# What made a stored file (portal/document_store.py keeps it with the bytes): bump the
+# first part when a template or this module changes what a document looks like.
+RENDERER = f"portal-documents/2 weasyprint/{version('weasyprint')} factur-x/{version('factur-x')}"
 
 
 def invoice_xml(doc: InvoiceDocument, flavor: str = UBL) -> bytes:
@@ -80,6 +86,7 @@ def receipt_pdf(doc: ReceiptDocument) -> bytes:
                                        pdf_variant=PDF_VARIANT, pdf_tags=True)
 
 
-def invoice_filename(doc: InvoiceDocument, word: str, extension: str = "pdf") -> str:
-    """e.g. faktura-10001.pdf: the word for "invoice" in the document's language."""
+def invoice_filename(doc: InvoiceDocument | Invoice, word: str, extension: str = "pdf") -> str:
+    """e.g. faktura-10001.pdf: the word for "invoice" in the document's language (of
+    the read model, or of the invoice itself: only its number is used)."""
     return f"{word.lower()}-{doc.number}.{extension}"

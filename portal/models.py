@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, event, Date, DateTime, Enum, Float, ForeignKey, Index, Integer,
-                        String, Text, TypeDecorator, UniqueConstraint, text)
+                        LargeBinary, String, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal import figures
@@ -678,3 +678,25 @@ class RateLimitCounter(db.Model):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+
+
+class StoredDocument(db.Model):
+    """An issued document's file, made once and kept (issue 28; bookkeeping law keeps
+    them 7 years): an invoice's PDF per language and its UBL XML (language ""), a
+    payment's receipt PDF per language. Written once, never updated: the unique keys
+    make a second writer find the first one's file (portal/document_store.py)."""
+    __tablename__ = "stored_documents"
+    __table_args__ = (
+        UniqueConstraint("kind", "invoice_id", "language", name="uq_stored_documents_invoice"),
+        UniqueConstraint("kind", "payment_id", "language", name="uq_stored_documents_payment"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))          # invoice_pdf, invoice_ubl, receipt_pdf
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    language: Mapped[str] = mapped_column(String(10))      # "" for a file in no language (UBL)
+    content_type: Mapped[str] = mapped_column(String(40))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    renderer: Mapped[str] = mapped_column(String(100))     # what made it (portal/documents.py RENDERER)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

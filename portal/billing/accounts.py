@@ -332,14 +332,17 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
     return Page(list(invoices), number, per_page, count)
 
 
-def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int) -> Invoice:
+def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int, whole: bool = True) -> Invoice:
+    """An invoice the user may see; `whole` False: only the row (a stored document's
+    download needs no lines, however many there are — issue 28)."""
     account = access.get_account(b.session, user, account_id)
+    options = [joinedload(Invoice.billing_profile)]
+    if whole:
+        options += [selectinload(Invoice.lines), joinedload(Invoice.payment).joinedload(Payment.payment_method),
+                    selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment)
+                    .joinedload(Payment.payment_method)]
     invoice = b.session.scalars(
-        select(Invoice).where(Invoice.id == invoice_id)
-        .options(joinedload(Invoice.billing_profile), selectinload(Invoice.lines),
-                 joinedload(Invoice.payment).joinedload(Payment.payment_method),
-                 selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment)
-                 .joinedload(Payment.payment_method))
+        select(Invoice).where(Invoice.id == invoice_id).options(*options)
     ).first() if ids.is_id(invoice_id) else None
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):

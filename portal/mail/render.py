@@ -9,14 +9,15 @@ from email.utils import format_datetime, formataddr
 from urllib.parse import urlsplit
 
 from flask import Flask, g, render_template
-from flask_babel import force_locale, pgettext
+from flask_babel import force_locale, get_locale, pgettext
 
 from portal.billing.documents import invoice_document
 from portal.billing.remittance import remittance_from_config
+from portal import document_store
 from portal.deeplinks import target
 from portal.documents import invoice_filename, invoice_pdf
 from portal.extensions import db
-from portal.i18n import DEFAULT_LOCALE, PSEUDO_LOCALE, url_locales
+from portal.i18n import DEFAULT_LOCALE, PSEUDO_LOCALE, SUPPORTED_LOCALES, url_locales
 from portal.mail.messages import Link, compose
 from portal.models import Invoice, OutboxMessage
 
@@ -77,12 +78,14 @@ def render_email(app: Flask, message: OutboxMessage) -> EmailMessage:
 
 def _invoice_attachment(app: Flask, message: OutboxMessage) -> tuple[str, bytes] | None:
     """B6: "invoice ready" carries the invoice's PDF, in the recipient's language (the
-    caller forces it), made when the email goes out from the invoice as issued."""
+    caller forces it): the file stored at issue (issue 28), made now if there is none."""
     invoice_id = (message.payload or {}).get("invoice_id")
     if message.template != "invoice_ready" or invoice_id is None:
         return None
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         return None
-    doc = invoice_document(invoice, app.extensions["seller"], remittance_from_config(app.config))
-    return invoice_filename(doc, pgettext("file name", "invoice")), invoice_pdf(doc)
+    lang = str(get_locale() or DEFAULT_LOCALE)
+    content = (document_store.invoice_pdf(invoice, lang).content if lang in SUPPORTED_LOCALES
+               else invoice_pdf(invoice_document(invoice, app.extensions["seller"], remittance_from_config(app.config))))
+    return invoice_filename(invoice, pgettext("file name", "invoice")), content

@@ -14,7 +14,8 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from portal.errors import (AlreadyPaid, AuthenticationRequired, BalanceChanged, BillingError, CardDeclined,
                            InvalidCard, NothingToPay, PaymentAwaitsAuthentication, PaymentFormReused,
                            PaymentInProgress, CardRemoved)
-from portal.i18n import this_page_is
+from portal import document_store
+from portal.i18n import page_lang, this_page_is
 from portal.services import billing
 from portal.billing.payments import MethodChoice, UseNewCard, UseSavedCard
 from portal.forms import (CARD_NUMBER_INVALID, CVC_INVALID, HOLDER_MISSING, NEW_CARD, MethodChoiceForm,
@@ -178,8 +179,16 @@ def challenge_url(waiting: AuthenticationRequired) -> str:
 
 
 def paid(checkout: Checkout, payment_id: int):
-    """After Pay: the receipt (303, so a reload does not post again)."""
-    return see_other_url(checkout.receipt_url(payment_id))
+    """After Pay: the receipt (303, so a reload does not post again). Its PDF is made
+    and stored once this answer has gone out (issue 28)."""
+    return with_receipt(see_other_url(checkout.receipt_url(payment_id)), payment_id)
+
+
+def with_receipt(response, payment_id: int):
+    """Store the recorded payment's receipt PDF, in this page's language, after
+    `response` has been sent: outside the payment's transaction and lock, unable to
+    fail it (a failure leaves it to the first download)."""
+    return document_store.make_receipt_after(response, billing(), payment_id, page_lang())
 
 
 def already_paid(checkout: Checkout, payment_id: int):

@@ -10,7 +10,9 @@ from portal.billing.access import Action, decide
 from portal.billing.context import Billing
 from portal.errors import BillingError, InvalidPart, NotFound, NothingToPay
 from portal.billing.remittance import remittance_from_config
-from portal.documents import invoice_filename, invoice_pdf, invoice_xml
+from portal import document_store
+from portal.documents import invoice_filename, invoice_pdf
+from portal.i18n import SUPPORTED_LOCALES, page_lang
 from portal.forms import InvoiceFilterForm, PartForm, PaymentForm
 from portal.i18n import money, parse_money
 from portal.models import BillingProfile, InvoiceStatus
@@ -56,19 +58,26 @@ def detail(account_id: int, invoice_id: int):
 
 @bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>/pdf")
 def pdf(account_id: int, invoice_id: int):
-    """The invoice as a PDF/A-3 file, in the page's language (B6)."""
-    doc = _document(accounts.invoice_of(billing(), user(), account_id, invoice_id))
+    """The invoice as a PDF/A-3 file, in the page's language (B6): the one stored when
+    it was issued (issue 28), made now only if there is none yet."""
+    invoice = accounts.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
+    lang = page_lang()
+    # The pseudo-locale (development, tests) is rendered, never stored.
+    content = (document_store.invoice_pdf(invoice, lang).content if lang in SUPPORTED_LOCALES
+               else invoice_pdf(_document(invoice)))
     # Translators: the start of a downloaded invoice's file name, e.g. "invoice-10001.pdf".
     word = pgettext("file name", "invoice")
-    return download(invoice_pdf(doc), "application/pdf", invoice_filename(doc, word))
+    return download(content, "application/pdf", invoice_filename(invoice, word))
 
 
 @bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>/ubl")
 def ubl(account_id: int, invoice_id: int):
-    """The invoice's EN 16931 data as UBL 2.1 XML, for accounts-payable systems (B6)."""
-    doc = _document(accounts.invoice_of(billing(), user(), account_id, invoice_id))
+    """The invoice's EN 16931 data as UBL 2.1 XML, for accounts-payable systems (B6),
+    as stored when it was issued (issue 28)."""
+    invoice = accounts.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
     word = pgettext("file name", "invoice")
-    return download(invoice_xml(doc), "application/xml", invoice_filename(doc, word, "xml"))
+    return download(document_store.invoice_ubl(invoice).content, "application/xml",
+                    invoice_filename(invoice, word, "xml"))
 
 
 def _document(invoice):

@@ -2,18 +2,17 @@
 the gateway could not confirm one (M5), and the return from the bank's challenge (B13)."""
 from __future__ import annotations
 
-from flask import current_app, flash, url_for
+from flask import flash, url_for
 from flask_babel import lazy_gettext as _l, pgettext
 
-from portal.billing import accounts, documents, methods, payments
+from portal import document_store
+from portal.billing import accounts, methods, payments
 from portal.errors import AlreadyPaid, AuthenticationRequired, CardDeclined
 from portal.models import PaymentPurpose
 from portal.web import checkout
-from portal.billing.clock import day_in_zone
-from portal.billing.details import details_for
 from portal.billing.ids import payment_reference
 from portal.documents import receipt_pdf
-from portal.wording import card_name
+from portal.i18n import SUPPORTED_LOCALES, page_lang
 from portal.web.common import account_for, page_arg, see_other, signed_in_blueprint, user
 from portal.services import billing
 from portal.web.rendering import download, render
@@ -35,18 +34,17 @@ def show(account_id: int, payment_id: int):
 
 @bp.get("/accounts/<int:account_id>/payments/<int:payment_id>/pdf")
 def pdf(account_id: int, payment_id: int):
-    """The receipt as a PDF/A-3 file, in the page's language (B6)."""
+    """The receipt as a PDF/A-3 file, in the page's language (B6): the one stored at
+    payment (issue 28), made now only if there is none yet in this language."""
     b = billing()
     payment = accounts.payment_of(b, user(), account_id, payment_id)
-    paid = accounts.paid_subscriptions(b, payment, per_page=None)
-    doc = documents.receipt_document(
-        payment, current_app.extensions["seller"], details_for(b.session, account_id, None),
-        day_in_zone(payment.created_at, b.clock.tz), card_name(payment.payment_method),
-        [(row.name, row.period_start, row.period_end, row.amount) for row in paid],
-        [invoice.number for invoice in payment.invoices])
+    lang = page_lang()
+    # The pseudo-locale (development, tests) is rendered, never stored.
+    content = (document_store.receipt_pdf(b, payment, lang).content if lang in SUPPORTED_LOCALES
+               else receipt_pdf(document_store.receipt_document_of(b, payment)))
     # Translators: the start of a downloaded receipt's file name, e.g. "receipt-12.pdf".
     word = pgettext("file name", "receipt")
-    return download(receipt_pdf(doc), "application/pdf", f"{word}-{payment.id}.pdf")
+    return download(content, "application/pdf", f"{word}-{payment.id}.pdf")
 
 
 @bp.get("/accounts/<int:account_id>/payments/authenticated/<key>")
@@ -68,7 +66,8 @@ def authenticated(account_id: int, key: str):
             waiting = payments.declined_attempt(b, me, account.id, refusal.attempt_id)
         return checkout.declined(_try_again(account, waiting), refusal.reason, refusal.attempt_id)
     flash(_l("The payment went through. Here is the receipt."), "success")
-    return see_other("receipts.show", account_id=account.id, payment_id=payment.id)
+    return checkout.with_receipt(see_other("receipts.show", account_id=account.id, payment_id=payment.id),
+                                 payment.id)
 
 
 @bp.get("/accounts/<int:account_id>/payments/declined/<int:attempt_id>")
@@ -101,7 +100,8 @@ def check(account_id: int):
     result = payments.check_unconfirmed(billing(), user(), account_id)
     if result.paid:
         flash(_l("The payment went through. Here is the receipt."), "success")
-        return see_other("receipts.show", account_id=account_id, payment_id=result.paid[-1].id)
+        return checkout.with_receipt(
+            see_other("receipts.show", account_id=account_id, payment_id=result.paid[-1].id), result.paid[-1].id)
     if result.declined:
         flash(_l("The payment was declined after all. Nothing was charged."), "info")
     else:

@@ -94,6 +94,14 @@ def indexes_later(session: Session, tables: tuple[str, ...]):
             session.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
 
 
+def _reserve(session: Session, table: str, count: int) -> int:
+    """The first of `count` ids taken from the table's id sequence (none else takes them)."""
+    sequence = _one(session, "SELECT pg_get_serial_sequence(:table, 'id')", table=table)
+    first = _one(session, "SELECT nextval(:sequence)", sequence=sequence)
+    session.execute(text("SELECT setval(:sequence, :last)"), dict(sequence=sequence, last=first + count - 1))
+    return first
+
+
 def pay_as_you_go(session: Session, today: date, policy, subscriptions: int, log) -> dict:
     now = datetime.combine(today, datetime.min.time())
     email = "payg-reseller@bench.example"
@@ -106,58 +114,54 @@ def pay_as_you_go(session: Session, today: date, policy, subscriptions: int, log
                              _card(session, account, "4444", "mastercard", now),
                              _card(session, account, "4242", "visa", now))
     since = today - timedelta(days=12)
+    # Subscription i (1…n) has id s0 + i - 1 and payment k (0…9) of it id p0 + 10 (i - 1) + k,
+    # both reserved from their sequences: charges name their payment without a join.
+    s0, p0 = _reserve(session, "subscriptions", subscriptions), _reserve(session, "payments", subscriptions * MONTHS)
+    params = dict(account=account, spare=spare, second=second, failed=failed, n=subscriptions, s0=s0, p0=p0,
+                  months=MONTHS, since=since, first=today.replace(day=1))
+    active, method = "i % 10 = 0", "CASE WHEN i % 10 = 0 THEN :spare WHEN i % 50 = 2 THEN :second ELSE :failed END"
     began = time.perf_counter()
     # Kept figures as the charges below make them: past due, two outstanding charges.
-    session.execute(text("""
-        INSERT INTO subscriptions (account_id, name, status, payment_method_id, monthly_fee_minor, started_on,
+    session.execute(text(f"""
+        INSERT INTO subscriptions (id, account_id, name, status, payment_method_id, monthly_fee_minor, started_on,
                                    past_due_since, outstanding_charges, outstanding_minor, retry_count)
-        SELECT :account, 'Prenumeration ' || lpad(i::text, 6, '0'),
-               CASE WHEN i % 10 = 0 THEN 'active' ELSE 'past_due' END,
-               CASE WHEN i % 10 = 0 THEN :spare WHEN i % 50 = 2 THEN :second ELSE :failed END,
-               10000 + i % 900, :started,
-               CASE WHEN i % 10 = 0 THEN NULL ELSE CAST(:since AS date) END,
-               CASE WHEN i % 10 = 0 THEN 0 ELSE 2 END,
-               CASE WHEN i % 10 = 0 THEN 0 ELSE 2 * (10000 + i % 900) END, 0
-        FROM generate_series(1, :n) AS i ORDER BY i"""),
-                    dict(account=account, spare=spare, second=second, failed=failed, n=subscriptions,
-                         started=today - timedelta(days=31 * (MONTHS + 3)), since=since))
+        SELECT :s0 + i - 1, :account, 'Prenumeration ' || lpad(i::text, 6, '0'),
+               CASE WHEN {active} THEN 'active' ELSE 'past_due' END, {method}, 10000 + i % 900, :started,
+               CASE WHEN {active} THEN NULL ELSE CAST(:since AS date) END,
+               CASE WHEN {active} THEN 0 ELSE 2 END,
+               CASE WHEN {active} THEN 0 ELSE 2 * (10000 + i % 900) END, 0
+        FROM generate_series(1, :n) AS i"""), dict(params, started=today - timedelta(days=31 * (MONTHS + 3))))
     log(f"subscriptions {subscriptions:,}", began)
-    # The first of this month; month m (0 = the newest) starts m + 1 months before it.
-    first = today.replace(day=1)
     with indexes_later(session, ("payments", "charges")):
         began = time.perf_counter()
-        # A payment a month, made on the first of the month after the period it pays (a
-        # second apart per subscription: 100,000 take a day); past-due subscriptions skip
-        # their two failed months.
-        session.execute(text("""
-            INSERT INTO payments (idempotency_key, account_id, payment_method_id, purpose, amount_minor, currency,
-                                  gateway_reference, created_at)
-            SELECT 'bench-reseller-' || s.id || '-' || m, :account, s.payment_method_id, 'auto_charge',
-                   s.monthly_fee_minor, 'SEK', 'bench',
-                   CAST(:first AS timestamp) - m * interval '1 month' + (s.id % 86400) * interval '1 second'
-            FROM subscriptions s
+        # A payment a month (k), made on the first of the month after the period m it
+        # pays (month m starts m + 1 months before this one; a second apart per
+        # subscription: 100,000 take a day); past-due subscriptions skip their two
+        # failed months, so their payments are for months 2…11.
+        session.execute(text(f"""
+            INSERT INTO payments (id, idempotency_key, account_id, payment_method_id, purpose, amount_minor,
+                                  currency, gateway_reference, created_at)
+            SELECT :p0 + 10 * (i - 1) + k, 'bench-reseller-' || i || '-' || m, :account, {method}, 'auto_charge',
+                   10000 + i % 900, 'SEK', 'bench',
+                   CAST(:first AS timestamp) - m * interval '1 month' + (i % 86400) * interval '1 second'
+            FROM generate_series(1, :n) AS i
             CROSS JOIN generate_series(0, :months - 1) AS k
-            CROSS JOIN LATERAL (SELECT CASE WHEN s.status = 'past_due' THEN k + 2 ELSE k END AS m) AS month
-            WHERE s.account_id = :account
-            ORDER BY s.id, k"""), dict(account=account, first=first, months=MONTHS))
+            CROSS JOIN LATERAL (SELECT CASE WHEN {active} THEN k ELSE k + 2 END AS m) AS month"""), params)
         log(f"payments {subscriptions * MONTHS:,}", began)
         began = time.perf_counter()
-        session.execute(text("""
+        session.execute(text(f"""
             INSERT INTO charges (subscription_id, amount_minor, currency, period_start, period_end, status,
                                  failed_on, failure_code, payment_id)
-            SELECT s.id, s.monthly_fee_minor, 'SEK',
+            SELECT :s0 + i - 1, 10000 + i % 900, 'SEK',
                    CAST(CAST(:first AS date) - (m + 1) * interval '1 month' AS date),
                    CAST(CAST(:first AS date) - m * interval '1 month' - interval '1 day' AS date),
                    CASE WHEN owed THEN 'outstanding' ELSE 'paid' END,
                    CASE WHEN owed THEN CAST(:since AS date) END,
                    CASE WHEN owed THEN 'insufficient_funds' END,
-                   p.id
-            FROM subscriptions s
+                   CASE WHEN {active} THEN :p0 + 10 * (i - 1) + m WHEN NOT owed THEN :p0 + 10 * (i - 1) + m - 2 END
+            FROM generate_series(1, :n) AS i
             CROSS JOIN generate_series(0, :months - 1) AS m
-            CROSS JOIN LATERAL (SELECT s.status = 'past_due' AND m < 2 AS owed) AS o
-            LEFT JOIN payments p ON NOT owed AND p.idempotency_key = 'bench-reseller-' || s.id || '-' || m
-            WHERE s.account_id = :account
-            ORDER BY s.id, m"""), dict(account=account, first=first, months=MONTHS, since=since))
+            CROSS JOIN LATERAL (SELECT NOT ({active}) AND m < 2 AS owed) AS o"""), params)
         log(f"charges {subscriptions * MONTHS:,}", began)
         began = time.perf_counter()
     log("indexes and keys of payments and charges made", began)

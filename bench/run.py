@@ -369,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"${RESELLER_URL_ENV})")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
                         help="subscriptions (and invoices) per account, comma-separated")
-    parser.add_argument("--seconds", type=float, default=2.0, help="measured time per page and size")
+    parser.add_argument("--seconds", type=float, help="measured time per page and size (default 2; 5 with "
+                        "--scale reseller, whose pages take up to seconds each today)")
     parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured time before each")
     parser.add_argument("--concurrency", type=int, default=2, help="client connections at once")
     parser.add_argument("--bgmax-payments", type=int, default=10_000,
@@ -380,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     reseller = args.scale == "reseller"
+    args.seconds = args.seconds or (5.0 if reseller else 2.0)
     if reseller:
         args.database_url = args.database_url or os.environ.get(RESELLER_URL_ENV)
         if not (args.database_url or "").startswith("postgresql"):

@@ -194,6 +194,10 @@ def ratio_budgets(report: Report, f: Figures) -> None:
             if name == "baseline":
                 continue
             p95, base = row["p95"], row["baseline"]["p95"]
+            if not row["requests"]:
+                report.budget(False, f"{label(name)} at {size:,} ({f.database}): no request answered in time, "
+                              f"budget {factor:g}×")
+                continue
             report.budget(p95 <= factor * base and not row["errors"],
                           f"{label(name)} p95 at {size:,} ({f.database}): {p95:.1f} ms = {p95 / base:.1f}× "
                           f"baseline ({base:.1f} ms), budget {factor:g}×"

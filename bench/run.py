@@ -229,7 +229,7 @@ def load(port: int, pages: dict[str, tuple[str, str, dict]], seconds: float, war
     plan = {"base": f"http://127.0.0.1:{port}", "password": PASSWORD,
             "users": sorted({t["user"] for t in targets}), "targets": targets,
             "seconds": seconds, "warmup": warmup, "concurrency": concurrency}
-    timeout = len(targets) * (seconds + warmup + 30) + 60
+    timeout = len(targets) * (seconds + warmup + 30 + 60) + 60  # bench/load.py: EXTRA_SECONDS, TIMEOUT
     done = subprocess.run([sys.executable, "-m", "bench.load"], input=json.dumps(plan), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:

@@ -97,7 +97,8 @@ def print_report(report: Report, args, f: Figures) -> None:
     out()
     out(f"Machine: {machine()}")
     out(f"Server: gunicorn, {args.workers} sync workers, {f.database}; client: {args.concurrency} connections, "
-        f"{args.seconds:g} s per page after {args.warmup:g} s warm-up, separate process, loopback")
+        f"{args.seconds:g} s per page (at most 1.5 s at sizes without a budget) after {args.warmup:g} s warm-up, "
+        "separate process, loopback")
     out(f"Load average (1/5/15 min): {f.load_before} before the run, {f.load_after} after it")
     out()
     out("Latency and throughput; in brackets the ratio to the baseline page, measured in the same")

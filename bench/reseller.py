@@ -21,7 +21,7 @@ numbers, one charge per subscription and period), statuses, and the subscription
 figures (outstanding_charges, outstanding_minor), written by the same INSERT as the
 subscription (the app's `recount_outstanding`, two correlated subqueries per row, took
 7 s of the build; tests/test_i28_bench_reseller.py checks the figures against the charges).
-Secondary indexes and keys of charges and payments are made after their rows. `build` ends with VACUUM ANALYZE, what
+Secondary indexes and keys of subscriptions, charges and payments are made after their rows. `build` ends with VACUUM ANALYZE, what
 autovacuum would have done by the time anyone looks.
 """
 from __future__ import annotations
@@ -120,19 +120,19 @@ def pay_as_you_go(session: Session, today: date, policy, subscriptions: int, log
     params = dict(account=account, spare=spare, second=second, failed=failed, n=subscriptions, s0=s0, p0=p0,
                   months=MONTHS, since=since, first=today.replace(day=1))
     active, method = "i % 10 = 0", "CASE WHEN i % 10 = 0 THEN :spare WHEN i % 50 = 2 THEN :second ELSE :failed END"
-    began = time.perf_counter()
-    # Kept figures as the charges below make them: past due, two outstanding charges.
-    session.execute(text(f"""
-        INSERT INTO subscriptions (id, account_id, name, status, payment_method_id, monthly_fee_minor, started_on,
-                                   past_due_since, outstanding_charges, outstanding_minor, retry_count)
-        SELECT :s0 + i - 1, :account, 'Prenumeration ' || lpad(i::text, 6, '0'),
-               CASE WHEN {active} THEN 'active' ELSE 'past_due' END, {method}, 10000 + i % 900, :started,
-               CASE WHEN {active} THEN NULL ELSE CAST(:since AS date) END,
-               CASE WHEN {active} THEN 0 ELSE 2 END,
-               CASE WHEN {active} THEN 0 ELSE 2 * (10000 + i % 900) END, 0
-        FROM generate_series(1, :n) AS i"""), dict(params, started=today - timedelta(days=31 * (MONTHS + 3))))
-    log(f"subscriptions {subscriptions:,}", began)
-    with indexes_later(session, ("payments", "charges")):
+    with indexes_later(session, ("subscriptions", "payments", "charges")):
+        began = time.perf_counter()
+        # Kept figures as the charges below make them: past due, two outstanding charges.
+        session.execute(text(f"""
+            INSERT INTO subscriptions (id, account_id, name, status, payment_method_id, monthly_fee_minor, started_on,
+                                       past_due_since, outstanding_charges, outstanding_minor, retry_count)
+            SELECT :s0 + i - 1, :account, 'Prenumeration ' || lpad(i::text, 6, '0'),
+                   CASE WHEN {active} THEN 'active' ELSE 'past_due' END, {method}, 10000 + i % 900, :started,
+                   CASE WHEN {active} THEN NULL ELSE CAST(:since AS date) END,
+                   CASE WHEN {active} THEN 0 ELSE 2 END,
+                   CASE WHEN {active} THEN 0 ELSE 2 * (10000 + i % 900) END, 0
+            FROM generate_series(1, :n) AS i"""), dict(params, started=today - timedelta(days=31 * (MONTHS + 3))))
+        log(f"subscriptions {subscriptions:,}", began)
         began = time.perf_counter()
         # A payment a month (k), made on the first of the month after the period m it
         # pays (month m starts m + 1 months before this one; a second apart per
@@ -164,7 +164,7 @@ def pay_as_you_go(session: Session, today: date, policy, subscriptions: int, log
             CROSS JOIN LATERAL (SELECT NOT ({active}) AND m < 2 AS owed) AS o"""), params)
         log(f"charges {subscriptions * MONTHS:,}", began)
         began = time.perf_counter()
-    log("indexes and keys of payments and charges made", began)
+    log("indexes and keys of subscriptions, payments and charges made", began)
     settle = _one(session, "SELECT min(id) FROM subscriptions WHERE payment_method_id = :failed", failed=failed)
     session.execute(text("""
         INSERT INTO notices (user_id, account_id, kind, payload, created_at)

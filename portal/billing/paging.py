@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Generic, TypeVar
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import Integer, bindparam, func, select, tuple_
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -25,7 +25,7 @@ U = TypeVar("U")
 PAGE_SIZE = 25
 COUNT_BOUND = 1000  # lists are counted up to here, and "more than 1,000" past it
 
-LIMIT = bindparam("limit")  # a page's statements read :limit rows (per_page + 1)
+LIMIT = bindparam("limit", type_=Integer)  # a page's statements read :limit rows (per_page + 1)
 
 _EPOCH = datetime(1970, 1, 1)
 _MAX_INT = 2 ** 63 - 1
@@ -70,7 +70,9 @@ class Keyset:
     def __init__(self, *columns, kinds: tuple[type, ...], descending: bool = False):
         assert len(columns) == len(kinds)
         self.columns, self.kinds, self.descending = columns, kinds, descending
-        self._key = [bindparam(f"key_{n}") for n in range(len(columns))]
+        # Typed like their columns: a datetime is bound as the column stores it (on
+        # SQLite a string, where "08:00:00" and "08:00:00.000000" would not compare equal).
+        self._key = [bindparam(f"key_{n}", type_=column.type) for n, column in enumerate(columns)]
         self._pattern = re.compile(r"([ab])" + r"\.(\d{1,20})" * len(columns))
 
     def _row(self):

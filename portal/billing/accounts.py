@@ -311,6 +311,11 @@ def support_requests_of(b: Billing, user: User, account_id: int) -> list[Support
 INVOICE_ORDER = Keyset(Invoice.period_start, Invoice.id, kinds=(date, int), descending=True)
 
 
+def page_of_invoices(where: list, mode: str):
+    """The statement of a page of invoices (`mode`: first, last, after or before the key)."""
+    return select(Invoice).where(*where, *INVOICE_ORDER.where(mode)).order_by(*INVOICE_ORDER.order_by(mode)).limit(LIMIT)
+
+
 def invoices_of(b: Billing, user: User, account_id: int, status: str | None = None,
                 page: str | None = None, per_page: int = PAGE_SIZE) -> Page[Invoice]:
     """One page of the invoices of every billing profile the user has a role on,
@@ -323,10 +328,8 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
         where.append(Invoice.status == status)
 
     def fetch(mode: str, binds: dict) -> list[Invoice]:
-        return list(b.session.scalars(
-            select(Invoice).where(*where, *INVOICE_ORDER.where(mode))
-            .options(selectinload(Invoice.payment).joinedload(Payment.payment_method))
-            .order_by(*INVOICE_ORDER.order_by(mode)).limit(LIMIT), binds))
+        return list(b.session.scalars(page_of_invoices(where, mode).options(
+            selectinload(Invoice.payment).joinedload(Payment.payment_method)), binds))
 
     def count(mode: str | None, binds: dict) -> int:
         return b.session.scalar(INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode), binds) or 0

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from portal.billing import accounts, history, paging
-from portal.models import Payment, PaymentPurpose, Subscription, SubscriptionStatus
+from portal.models import Invoice, InvoiceStatus, Payment, PaymentPurpose, Subscription, SubscriptionStatus
 from tests import factories as f
 from tests.query_plans import rows_read
 
@@ -125,3 +125,27 @@ def test_i28_the_stored_rank_follows_every_change_of_status(b, large):
     b.session.expire_all()
     assert b.session.get(Subscription, sub.id).status_rank == 0
     assert sub.id in [v.subscription.id for v in accounts.subscription_page(b, acc, per_page=SUBSCRIPTIONS)][:SUBSCRIPTIONS * 2 // 5 + 1]
+
+
+@pytest.mark.parametrize("status", [None, InvoiceStatus.PAID])
+def test_i28_the_first_and_the_last_page_of_invoices_read_a_page_not_the_profile(b, status):
+    acc = f.account(b, kind=f.AccountKind.CUSTOMER_AGREEMENT)
+    profile = f.profile(b, acc)
+    f.commit(b)
+    b.session.execute(insert(Invoice), [
+        {"billing_profile_id": profile.id, "number": f"L-{n:05}", "currency": "SEK",
+         "period_start": date(1800, 1, 1) + timedelta(days=n), "period_end": date(1800, 1, 1) + timedelta(days=n),
+         "issued_on": date(2026, 1, 1), "due_on": date(2026, 2, 1),
+         "status": InvoiceStatus.PAID if n % 2 else InvoiceStatus.DUE,
+         "subtotal_minor": 100_00, "credits_applied_minor": 0, "paid_minor": 0} for n in range(PAYMENTS)])
+    f.commit(b)
+    if b.session.get_bind().dialect.name == "postgresql":
+        b.session.execute(text("ANALYZE invoices"))
+        f.commit(b)
+    where = [Invoice.billing_profile_id.in_([profile.id])] + ([Invoice.status == status] if status else [])
+    index = "ix_invoices_profile_status_period_id" if status else "ix_invoices_profile_period_id"
+    key = (date(1800, 1, 1) + timedelta(days=1501), 1)
+    for mode in ("first", "last", "after", "before"):
+        statement = accounts.page_of_invoices(where, mode).params(
+            _binds(accounts.INVOICE_ORDER, paging.Cursor(mode, key if mode in ("after", "before") else ())))
+        _reads_about_a_page(b, statement, index)

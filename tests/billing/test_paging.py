@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from portal.billing import history, paging
 from portal.billing.history import Period
@@ -108,3 +108,48 @@ def test_i28_a_period_filter_holds_on_every_page(b, tied):
             break
         page = history.payments_of(b, admin, acc.id, period, page.previous_page, per_page=PER_PAGE)
     assert seen == in_period
+
+
+def test_i28_the_receipt_and_the_settle_page_walk_their_subscriptions_by_key(b):
+    """The receipt's list (what a settlement paid) and the settle page's (what is owed
+    on a card) are in subscription id order, read by key from an index each."""
+    from portal.billing import balances
+    from portal.models import Charge, ChargeStatus, Subscription
+    acc = f.account(b)
+    card = f.card(b, acc)
+    paid, owing = [], []
+    payment = Payment(idempotency_key="receipt-pages", account_id=acc.id, payment_method_id=card.id,
+                      purpose=PaymentPurpose.SETTLE, amount_minor=0, currency="SEK", gateway_reference="sbx",
+                      created_at=datetime(2026, 11, 3, 9))
+    b.session.add(payment)
+    b.session.flush()
+    for n in range(30):
+        sub = f.past_due(b, acc, card, charges=(100_00, 50_00))
+        (paid if n % 2 else owing).append(sub.id)
+    b.session.execute(Charge.__table__.update().where(Charge.subscription_id.in_(paid)).values(
+        status=ChargeStatus.PAID, payment_id=payment.id))
+    balances.recount_outstanding(b.session, Subscription.id.in_(paid))
+    f.commit(b)
+
+    def walk(read) -> list[int]:
+        page, seen = read(None), []
+        while True:
+            seen += [row.subscription_id for row in page]
+            assert all(row.charges == 2 and row.amount.minor == 150_00 for row in page)
+            if not page.has_next:
+                return seen
+            page = read(page.next_page)
+    assert walk(lambda key: balances.paid_by(b.session, payment, key, PER_PAGE)) == sorted(paid)
+    sub = b.session.get(Subscription, owing[0])
+    assert walk(lambda key: balances.settlement_preview(b.session, sub, None, key, per_page=PER_PAGE).failed.rows) \
+        == sorted(owing)
+    last = balances.paid_by(b.session, payment, "last", PER_PAGE)
+    assert [row.subscription_id for row in last] == sorted(paid)[-PER_PAGE:] and last.total == 15
+    if b.session.get_bind().dialect.name == "sqlite":
+        for rows, index in ((balances._PAID_ROWS, "ix_charges_payment_subscription"),
+                            (balances._OWING_ROWS, "ix_subscriptions_method_outstanding")):
+            for mode in ("first", "last", "after", "before"):
+                statement = rows.statement(mode).params(payment_id=payment.id, method_id=card.id, limit=8, key_0=5)
+                compiled = statement.compile(b.session.get_bind(), compile_kwargs={"literal_binds": True})
+                plan = " | ".join(r[-1] for r in b.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+                assert f"USING COVERING INDEX {index}" in plan and "SCAN charges" not in plan, plan

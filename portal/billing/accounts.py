@@ -2,6 +2,7 @@
 account settings they may change (R11, R15) and requests they may open (R13)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import available_timezones
@@ -78,11 +79,15 @@ _STATUS_COUNTS = (select(Subscription.status, func.count(), func.min(Subscriptio
                   .where(Subscription.account_id == bindparam("account_id")).group_by(Subscription.status))
 
 
-def page_of_subscriptions(account_id: int, mode: str):
+@functools.cache
+def page_of_subscriptions(mode: str):
     """The statement of a page of the Overview's subscriptions (`mode`: first, last,
-    after or before the key): a page of the index, then those rows only."""
-    return (select(Subscription).where(Subscription.account_id == account_id, *SUBSCRIPTION_ORDER.where(mode))
-            .order_by(*SUBSCRIPTION_ORDER.order_by(mode)).limit(LIMIT))
+    after or before the key; :account_id bound), built once per mode: a page of the
+    index (account_id, status_rank, id), then those rows only."""
+    return (select(Subscription).where(Subscription.account_id == bindparam("account_id"),
+                                       *SUBSCRIPTION_ORDER.where(mode))
+            .order_by(*SUBSCRIPTION_ORDER.order_by(mode)).limit(LIMIT)
+            .options(joinedload(Subscription.payment_method)))
 
 
 def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatus, StatusCount]:
@@ -120,8 +125,7 @@ def subscription_page(b: Billing, account: BillingAccount, page: str | None = No
     counts = status_counts(b, account) if counts is None else counts
 
     def fetch(mode: str, binds: dict) -> list[Subscription]:
-        return list(b.session.scalars(page_of_subscriptions(account.id, mode)
-                                      .options(joinedload(Subscription.payment_method)), binds).unique())
+        return list(b.session.scalars(page_of_subscriptions(mode), {**binds, "account_id": account.id}).unique())
 
     def count(mode: str | None, binds: dict) -> int:
         return b.session.scalar(SUBSCRIPTION_ORDER.bounded_count(

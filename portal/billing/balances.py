@@ -2,7 +2,7 @@
 open invoices of a billing profile (R20)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import bindparam, func, select, update
@@ -219,10 +219,14 @@ class _BalanceList:
     ids: object
     order: Keyset
     charges: object
+    _built: dict = field(default_factory=dict, compare=False, repr=False)
 
     def statement(self, mode: str):
-        page_ids = self.ids.where(*self.order.where(mode)).order_by(*self.order.order_by(mode)).limit(LIMIT)
-        return _balance_rows(page_ids, self.charges, mode)
+        """Built once per mode, values bound when it runs (see below)."""
+        if mode not in self._built:
+            page_ids = self.ids.where(*self.order.where(mode)).order_by(*self.order.order_by(mode)).limit(LIMIT)
+            self._built[mode] = _balance_rows(page_ids, self.charges, mode)
+        return self._built[mode]
 
     def bounded_count(self, mode: str | None):
         return self.order.bounded_count(self.ids, mode)

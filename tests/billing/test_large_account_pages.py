@@ -55,12 +55,13 @@ def _plan(b, statement) -> str:
 
 
 def _reads_about_a_page(b, statement, index: str) -> None:
+    table = index.split("_")[1]
     if b.session.get_bind().dialect.name == "postgresql":
         assert rows_read(b, statement) <= ABOUT_A_PAGE
     else:  # one range of the index, in its order: no sort of the account's rows
         plan = _plan(b, statement)
-        assert f"SEARCH {statement.get_final_froms()[0].name} USING INDEX {index}" in plan, plan
-        assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+        assert f"SEARCH {table} USING INDEX {index}" in plan, plan
+        assert "TEMP B-TREE" not in plan and "SCAN " not in plan, plan
 
 
 def _binds(keyset: paging.Keyset, cursor: paging.Cursor) -> dict:
@@ -105,8 +106,8 @@ def test_i28_the_first_and_the_last_page_of_the_overview_read_a_page_not_the_acc
     assert {v.subscription.status for v in last} == {SubscriptionStatus.DELETED}
     assert (first.total, last.position) == (SUBSCRIPTIONS, SUBSCRIPTIONS - PER_PAGE + 1)  # the kept counts
     for mode, key in (("first", ()), ("last", ()), ("after", in_order[1500]), ("before", in_order[1500])):
-        statement = accounts.page_of_subscriptions(acc.id, mode).params(
-            _binds(accounts.SUBSCRIPTION_ORDER, paging.Cursor(mode, key)))
+        statement = accounts.page_of_subscriptions(mode).params(
+            _binds(accounts.SUBSCRIPTION_ORDER, paging.Cursor(mode, key)), account_id=acc.id)
         _reads_about_a_page(b, statement, "ix_subscriptions_account_rank")
 
 

@@ -197,6 +197,7 @@ def read_page(keyset: Keyset, cursor: Cursor, fetch: Callable[[str, dict], list]
         total = counted if counted <= COUNT_BOUND else None
     position = _position(keyset, "first" if not has_previous else "last" if not has_next else mode,
                          rows, key_of, count, total)
+    has_previous = has_previous and position != 1  # a made-up key before the first row
     return Page(rows, per_page, has_previous, has_next,
                 _token(keyset, "before", rows[0], key_of) if has_previous else None,
                 _token(keyset, "after", rows[-1], key_of) if has_next else None,

@@ -153,3 +153,10 @@ def test_i28_the_receipt_and_the_settle_page_walk_their_subscriptions_by_key(b):
                 compiled = statement.compile(b.session.get_bind(), compile_kwargs={"literal_binds": True})
                 plan = " | ".join(r[-1] for r in b.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
                 assert f"USING COVERING INDEX {index}" in plan and "SCAN charges" not in plan, plan
+
+
+def test_i28_a_key_before_the_first_row_is_the_first_page_with_no_previous(b, tied):
+    acc, admin, newest_first = tied
+    newest = history.PAYMENT_ORDER.token("after", (datetime(2100, 1, 1), 10 ** 9))  # "after" a row newer than all
+    page = history.payments_of(b, admin, acc.id, page=newest, per_page=PER_PAGE)
+    assert _ids(page) == newest_first[:PER_PAGE] and page.position == 1 and not page.has_previous

@@ -7,8 +7,8 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, event, Date, DateTime, Enum, Float, ForeignKey, Index, Integer,
-                        LargeBinary, String, Text, TypeDecorator, UniqueConstraint, text)
+from sqlalchemy import (JSON, BigInteger, Boolean, Computed, event, Date, DateTime, Enum, Float, ForeignKey, Index,
+                        Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal import figures
@@ -204,6 +204,10 @@ class PaymentMethod(db.Model):
         return self.kind == MethodKind.CARD
 
 
+STATUS_RANK_SQL = ("CASE status WHEN 'past_due' THEN 0 WHEN 'disabled' THEN 0 WHEN 'active' THEN 1 "
+                   "ELSE 2 END")
+
+
 class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -220,12 +224,20 @@ class Subscription(db.Model):
         *(Index(f"ix_subscriptions_{day}", "account_id", day, postgresql_where=text(f"status = '{status}'"),
                 sqlite_where=text(f"status = '{status}'"))
           for day, status in (("past_due_since", "past_due"), ("disabled_on", "disabled"))),
+        # The Overview's order (settleable first, then by id), read a page at a time by
+        # key from this index: no sort of every subscription (issue 28).
+        Index("ix_subscriptions_account_rank", "account_id", "status_rank", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
     billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[SubscriptionStatus] = mapped_column(_enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE)
+    # Where the status puts it on the Overview (B1): past due and disabled (they carry
+    # the Settle balance link) 0, active 1, deleted 2. Computed by the database from
+    # the status, so no write can forget it; stored on PostgreSQL, virtual on SQLite
+    # (which cannot add a stored column to a table), indexed on both.
+    status_rank: Mapped[int] = mapped_column(Integer, Computed(STATUS_RANK_SQL, persisted=True))
     # Pay-as-you-go: each subscription has one active payment method (R05).
     payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
     monthly_fee_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
@@ -287,6 +299,9 @@ class Charge(db.Model):
         Index("ix_charges_status_subscription", "status", "subscription_id"),
         # Settle balance: a subscription's outstanding charges, summed from the index.
         Index("ix_charges_subscription_status", "subscription_id", "status", "currency", "amount_minor"),
+        # A payment's charges, and the receipt's list of the subscriptions it paid, in
+        # id order a page at a time (issue 28).
+        Index("ix_charges_payment_subscription", "payment_id", "subscription_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
@@ -298,7 +313,7 @@ class Charge(db.Model):
     # The last failed attempt (R01): when and why.
     failed_on: Mapped[date | None] = mapped_column(Date)
     failure_code: Mapped[str | None] = mapped_column(String(40))
-    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
 
     subscription: Mapped[Subscription] = relationship(back_populates="charges")
     payment: Mapped[Payment | None] = relationship()
@@ -311,7 +326,13 @@ class Charge(db.Model):
 class Invoice(db.Model):
     """Customer agreement: a billing profile's invoice for one period."""
     __tablename__ = "invoices"
-    __table_args__ = (UniqueConstraint("billing_profile_id", "period_start", name="uq_invoices_profile_period"),)
+    __table_args__ = (
+        UniqueConstraint("billing_profile_id", "period_start", name="uq_invoices_profile_period"),
+        # The Invoices list, newest first, with and without its status filter, read a
+        # page at a time by key (issue 28).
+        Index("ix_invoices_profile_period_id", "billing_profile_id", "period_start", "id"),
+        Index("ix_invoices_profile_status_period_id", "billing_profile_id", "status", "period_start", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     billing_profile_id: Mapped[int] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -549,7 +570,9 @@ class BilledPeriod(db.Model):
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_account_at", "account_id", "at"),)
+    __table_args__ = (Index("ix_audit_events_account_at", "account_id", "at"),
+                      # The audit log, newest first, a page at a time by key (issue 28).
+                      Index("ix_audit_events_account_id", "account_id", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

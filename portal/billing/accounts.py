@@ -2,12 +2,13 @@
 account settings they may change (R11, R15) and requests they may open (R13)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import bindparam, case, func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access, credit, details, notify
@@ -18,7 +19,7 @@ from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalan
 from portal.billing.notify import refusals_audited
 from portal.billing.context import Billing
 from portal.errors import InvalidInput, NotFound
-from portal.billing.paging import PAGE_SIZE, Page, page_number
+from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
 from portal.billing.transaction import write_transaction
 from portal.money import Money
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice, InvoicePayment,
@@ -47,9 +48,9 @@ def membership(b: Billing, user: User, account_id: int) -> Membership:
 
 
 # Past-due and disabled subscriptions first (they carry the Settle balance link, B1),
-# then active, then deleted; in the order they were created within each.
-_STATUS_RANK = case({SubscriptionStatus.PAST_DUE: 0, SubscriptionStatus.DISABLED: 0,
-                     SubscriptionStatus.ACTIVE: 1}, value=Subscription.status, else_=2)
+# then active, then deleted; in the order they were created within each: the stored
+# rank (models.STATUS_RANK_SQL), so the index (account_id, status_rank, id) serves it.
+SUBSCRIPTION_ORDER = Keyset(Subscription.status_rank, Subscription.id, kinds=(int, int))
 
 
 def subscription_view(b: Billing, sub: Subscription) -> SubscriptionView:
@@ -90,13 +91,17 @@ _STATUS_COUNTS = (select(SubscriptionFigure.status, func.sum(SubscriptionFigure.
                          func.sum(SubscriptionFigure.outstanding_minor))
                   .where(SubscriptionFigure.account_id == bindparam("account_id"))
                   .group_by(SubscriptionFigure.status))
-# The page's ids come from the index alone; only those rows are read.
-_PAGE_OF_SUBSCRIPTIONS = (
-    select(Subscription).where(Subscription.id.in_(
-        select(Subscription.id).where(Subscription.account_id == bindparam("account_id"))
-        .order_by(_STATUS_RANK, Subscription.id).limit(bindparam("limit")).offset(bindparam("offset"))))
-    .options(joinedload(Subscription.payment_method))
-    .order_by(_STATUS_RANK, Subscription.id))
+
+
+@functools.cache
+def page_of_subscriptions(mode: str):
+    """The statement of a page of the Overview's subscriptions (`mode`: first, last,
+    after or before the key; :account_id bound), built once per mode: a page of the
+    index (account_id, status_rank, id), then those rows only."""
+    return (select(Subscription).where(Subscription.account_id == bindparam("account_id"),
+                                       *SUBSCRIPTION_ORDER.where(mode))
+            .order_by(*SUBSCRIPTION_ORDER.order_by(mode)).limit(LIMIT)
+            .options(joinedload(Subscription.payment_method)))
 
 
 def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatus, StatusCount]:
@@ -126,17 +131,26 @@ def credited_by(b: Billing, payment: Payment) -> Money:
     return credit.credited_by(b.session, payment)
 
 
-def subscription_page(b: Billing, account: BillingAccount, page: int | None = 1,
+def subscription_page(b: Billing, account: BillingAccount, page: str | None = None,
                       per_page: int = PAGE_SIZE,
                       counts: dict[SubscriptionStatus, StatusCount] | None = None) -> Page[SubscriptionView]:
     """R06: one page of the account's subscriptions with their status, those with a
-    Settle balance link first (B1), each with its payment method (in the same query)."""
+    Settle balance link first (B1), each with its payment method (in the same query),
+    read by key (`page`: a paging token): about a page of rows whichever page it is.
+    The total is the status counts' (kept by the caller), never counted here."""
     counts = status_counts(b, account) if counts is None else counts
-    total = sum(c.count for c in counts.values())
-    number = page_number(page, total, per_page)
-    subs = b.session.scalars(_PAGE_OF_SUBSCRIPTIONS, {"account_id": account.id, "limit": per_page,
-                                                      "offset": (number - 1) * per_page})
-    return Page([subscription_view(b, sub) for sub in subs], number, per_page, total)
+
+    def fetch(mode: str, binds: dict) -> list[Subscription]:
+        return list(b.session.scalars(page_of_subscriptions(mode), {**binds, "account_id": account.id}).unique())
+
+    def count(mode: str | None, binds: dict) -> int:
+        return b.session.scalar(SUBSCRIPTION_ORDER.bounded_count(
+            select(Subscription.id).where(Subscription.account_id == account.id), mode), binds) or 0
+
+    found = read_page(SUBSCRIPTION_ORDER, SUBSCRIPTION_ORDER.parse(page), fetch,
+                      lambda sub: (sub.status_rank, sub.id), per_page, count,
+                      total=sum(c.count for c in counts.values()))
+    return found.map(lambda subs: [subscription_view(b, sub) for sub in subs])
 
 
 @dataclass(frozen=True)
@@ -313,23 +327,35 @@ def support_requests_of(b: Billing, user: User, account_id: int) -> list[Support
         .order_by(SupportRequest.created_at.desc(), SupportRequest.id.desc())))
 
 
+# Newest first, by the indexes (billing_profile_id[, status], period_start, id).
+INVOICE_ORDER = Keyset(Invoice.period_start, Invoice.id, kinds=(date, int), descending=True)
+
+
+def page_of_invoices(where: list, mode: str):
+    """The statement of a page of invoices (`mode`: first, last, after or before the key)."""
+    return select(Invoice).where(*where, *INVOICE_ORDER.where(mode)).order_by(*INVOICE_ORDER.order_by(mode)).limit(LIMIT)
+
+
 def invoices_of(b: Billing, user: User, account_id: int, status: str | None = None,
-                page: int | None = 1, per_page: int = PAGE_SIZE) -> Page[Invoice]:
+                page: str | None = None, per_page: int = PAGE_SIZE) -> Page[Invoice]:
     """One page of the invoices of every billing profile the user has a role on,
-    newest first, each with its payment and payment method (B4): a constant number
-    of queries whatever the number of invoices or profiles."""
+    newest first, each with its payment and payment method (B4), read by key (`page`:
+    a paging token): a constant number of queries whatever the number of invoices or
+    profiles, and about a page of index entries whichever page it is."""
     account = access.get_account(b.session, user, account_id)
     where = [Invoice.billing_profile_id.in_(access.profiles_with_role(b.session, user, account))]
     if status is not None:
         where.append(Invoice.status == status)
-    count = b.session.scalar(select(func.count()).select_from(Invoice).where(*where)) or 0
-    number = page_number(page, count, per_page)
-    invoices = b.session.scalars(
-        select(Invoice).where(*where)
-        .options(selectinload(Invoice.payment).joinedload(Payment.payment_method))
-        .order_by(Invoice.period_start.desc(), Invoice.id.desc())
-        .limit(per_page).offset((number - 1) * per_page))
-    return Page(list(invoices), number, per_page, count)
+
+    def fetch(mode: str, binds: dict) -> list[Invoice]:
+        return list(b.session.scalars(page_of_invoices(where, mode).options(
+            selectinload(Invoice.payment).joinedload(Payment.payment_method)), binds))
+
+    def count(mode: str | None, binds: dict) -> int:
+        return b.session.scalar(INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode), binds) or 0
+
+    return read_page(INVOICE_ORDER, INVOICE_ORDER.parse(page), fetch, lambda i: (i.period_start, i.id),
+                     per_page, count)
 
 
 def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int, whole: bool = True) -> Invoice:
@@ -361,10 +387,10 @@ def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Paym
     return payment
 
 
-def paid_subscriptions(b: Billing, payment: Payment, page: int | None = 1,
+def paid_subscriptions(b: Billing, payment: Payment, page: str | None = None,
                        per_page: int | None = PAGE_SIZE) -> Page[SubscriptionBalance]:
-    """A receipt's settled charges, summed per subscription, a page at a time
-    (`per_page` None: all of them, for the receipt's PDF)."""
+    """A receipt's settled charges, summed per subscription, a page at a time by key
+    (`page`: a paging token; `per_page` None: all of them, for the receipt's PDF)."""
     return paid_by(b.session, payment, page, per_page or max(1, paid_count(b.session, payment)))
 
 
@@ -405,35 +431,35 @@ def dismiss_notice(b: Billing, user: User, account_id: int, notice_id: int) -> N
 
 
 AUDIT_PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    events: list[AuditEvent]
-    older_than: int | None  # the cursor for the next (older) page, if there is one
+# Newest first, by the index (account_id, id).
+AUDIT_ORDER = Keyset(AuditEvent.id, kinds=(int,), descending=True)
 
 
 @refusals_audited
-def audit_log(b: Billing, user: User, account_id: int, before_id: int | None = None,
-              page_size: int = AUDIT_PAGE_SIZE) -> AuditPage:
+def audit_log(b: Billing, user: User, account_id: int, page: str | None = None,
+              page_size: int = AUDIT_PAGE_SIZE) -> Page[AuditEvent]:
     """Who did what, when: payments and their attempts, declines, method changes,
     role refusals, notification-address changes, the billing cycle's doings — newest
-    first. For the account administrator; for a customer agreement, a billing
-    profile's owner sees that profile's events and the account-wide ones."""
+    first, a page at a time by key (`page`: a paging token). For the account
+    administrator; for a customer agreement, a billing profile's owner sees that
+    profile's events and the account-wide ones."""
     account = access.get_account(b.session, user, account_id)
     access.require(b.session, user, account, Action.VIEW_AUDIT)
-    query = (select(AuditEvent).where(AuditEvent.account_id == account.id)
-             .options(selectinload(AuditEvent.actor)))
+    where = [AuditEvent.account_id == account.id]
     assignments = list(b.session.scalars(select(RoleAssignment).where(
         RoleAssignment.user_id == user.id, RoleAssignment.account_id == account.id)))
     sees_all = any(a.role == Role.ACCOUNT_ADMIN or (a.role == Role.OWNER and a.billing_profile_id is None)
                    for a in assignments)
     if not sees_all:
         owned = [a.billing_profile_id for a in assignments if a.role == Role.OWNER]
-        query = query.where(AuditEvent.billing_profile_id.is_(None)
-                            | AuditEvent.billing_profile_id.in_(owned))
-    if before_id is not None:
-        query = query.where(AuditEvent.id < before_id)
-    rows = list(b.session.scalars(query.order_by(AuditEvent.id.desc()).limit(page_size + 1)))
-    events = rows[:page_size]
-    return AuditPage(events, events[-1].id if len(rows) > page_size else None)
+        where.append(AuditEvent.billing_profile_id.is_(None) | AuditEvent.billing_profile_id.in_(owned))
+
+    def fetch(mode: str, binds: dict) -> list[AuditEvent]:
+        return list(b.session.scalars(
+            select(AuditEvent).where(*where, *AUDIT_ORDER.where(mode)).options(selectinload(AuditEvent.actor))
+            .order_by(*AUDIT_ORDER.order_by(mode)).limit(LIMIT), binds))
+
+    def count(mode: str | None, binds: dict) -> int:
+        return b.session.scalar(AUDIT_ORDER.bounded_count(select(AuditEvent.id).where(*where), mode), binds) or 0
+
+    return read_page(AUDIT_ORDER, AUDIT_ORDER.parse(page), fetch, lambda event: (event.id,), page_size, count)

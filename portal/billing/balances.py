@@ -2,7 +2,7 @@
 open invoices of a billing profile (R20)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import bindparam, func, select, update
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from portal.errors import CurrencyMismatch, NotFound
 from portal.money import Money, total
-from portal.billing.paging import PAGE_SIZE, Page, page_number
+from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
 from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, InvoiceStatus,
                            PaymentMethod, Subscription, SubscriptionFigure, SubscriptionStatus)
 
@@ -198,35 +198,66 @@ _METHOD_SUMS = (
     .group_by(SubscriptionFigure.payment_method_id))
 
 
-def _balance_rows(page_ids, charges):
+def _balance_rows(page_ids, charges, mode: str):
     """One row per subscription in `page_ids` (a page of ids, from an index): its
-    `charges` counted and summed, with the first and last period."""
+    `charges` counted and summed, with the first and last period, in `mode`'s order."""
     return (select(Subscription.id, Subscription.name, func.count(Charge.id), func.min(Charge.period_start),
                    func.max(Charge.period_end), func.sum(Charge.amount_minor))
             .join(Charge, Charge.subscription_id == Subscription.id)
             .where(Subscription.id.in_(page_ids), charges)
             .group_by(Subscription.id, Subscription.name)
-            .order_by(Subscription.id))
+            .order_by(*BALANCE_ORDER.order_by(mode)))
 
 
-_OWING_ROWS = _balance_rows(
-    select(Subscription.id).where(Subscription.payment_method_id == bindparam("method_id"), _OWING)
-    .order_by(Subscription.id).limit(bindparam("limit")).offset(bindparam("offset")),
-    Charge.status == ChargeStatus.OUTSTANDING)
+# Both lists are in subscription id order, read by key: a page of an index, then only
+# those subscriptions' charges.
+BALANCE_ORDER = Keyset(Subscription.id, kinds=(int,))
+_PAID_ORDER = Keyset(Charge.subscription_id, kinds=(int,))
+
+
+@dataclass(frozen=True)
+class _BalanceList:
+    """One of the two lists: which subscriptions (`ids`, a select of their ids, in
+    `order`) and which of their charges are summed."""
+    ids: object
+    order: Keyset
+    charges: object
+    _built: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def statement(self, mode: str):
+        """Built once per mode, values bound when it runs (see below)."""
+        if mode not in self._built:
+            page_ids = self.ids.where(*self.order.where(mode)).order_by(*self.order.order_by(mode)).limit(LIMIT)
+            self._built[mode] = _balance_rows(page_ids, self.charges, mode)
+        return self._built[mode]
+
+    def bounded_count(self, mode: str | None):
+        return self.order.bounded_count(self.ids, mode)
+
+
+_OWING_ROWS = _BalanceList(
+    select(Subscription.id).where(Subscription.payment_method_id == bindparam("method_id"), _OWING),
+    BALANCE_ORDER, Charge.status == ChargeStatus.OUTSTANDING)
 _PAID_COUNT = select(func.count(func.distinct(Charge.subscription_id))).where(
     Charge.payment_id == bindparam("payment_id"))
-_PAID_ROWS = _balance_rows(
-    select(Charge.subscription_id).where(Charge.payment_id == bindparam("payment_id")).distinct()
-    .order_by(Charge.subscription_id).limit(bindparam("limit")).offset(bindparam("offset")),
-    Charge.payment_id == bindparam("payment_id"))
+_PAID_ROWS = _BalanceList(
+    select(Charge.subscription_id).where(Charge.payment_id == bindparam("payment_id")).distinct(),
+    _PAID_ORDER, Charge.payment_id == bindparam("payment_id"))
 
 
-def _page_of_balances(session: Session, statement, params: dict, currency: str, count: int,
-                      page: int | None, per_page: int) -> Page[SubscriptionBalance]:
-    number = page_number(page, count, per_page)
-    rows = session.execute(statement, {**params, "limit": per_page, "offset": (number - 1) * per_page})
-    return Page([SubscriptionBalance(sub_id, name, n, start, end, Money(int(amount), currency))
-                 for sub_id, name, n, start, end, amount in rows], number, per_page, count)
+def _page_of_balances(session: Session, rows: _BalanceList, params: dict, currency: str, count: int | None,
+                      page: str | None, per_page: int) -> Page[SubscriptionBalance]:
+    """A page of `rows`, by key (`page`: a paging token); `count`: the list's length
+    when the caller keeps it (None: counted, up to paging.COUNT_BOUND)."""
+    def fetch(mode: str, binds: dict) -> list[SubscriptionBalance]:
+        return [SubscriptionBalance(sub_id, name, n, start, end, Money(int(amount), currency))
+                for sub_id, name, n, start, end, amount in session.execute(rows.statement(mode), {**params, **binds})]
+
+    def bounded(mode: str | None, binds: dict) -> int:
+        return session.scalar(rows.bounded_count(mode), {**params, **binds}) or 0
+
+    return read_page(rows.order, rows.order.parse(page), fetch, lambda row: (row.subscription_id,),
+                     per_page, bounded, total=count)
 
 
 def paid_count(session: Session, payment) -> int:
@@ -234,15 +265,14 @@ def paid_count(session: Session, payment) -> int:
     return session.scalar(_PAID_COUNT, {"payment_id": payment.id}) or 0
 
 
-def paid_by(session: Session, payment, page: int | None = 1, per_page: int = PAGE_SIZE) -> Page[SubscriptionBalance]:
-    """A receipt: what a settlement paid, per subscription, a page at a time."""
-    params = {"payment_id": payment.id}
-    count = paid_count(session, payment)
-    return _page_of_balances(session, _PAID_ROWS, params, payment.currency, count, page, per_page)
+def paid_by(session: Session, payment, page: str | None = None, per_page: int = PAGE_SIZE) -> Page[SubscriptionBalance]:
+    """A receipt: what a settlement paid, per subscription, a page at a time by key
+    (how many it paid is counted up to paging.COUNT_BOUND, not over every charge)."""
+    return _page_of_balances(session, _PAID_ROWS, {"payment_id": payment.id}, payment.currency, None, page, per_page)
 
 
 def settlement_preview(session: Session, subscription: Subscription, chosen_method: PaymentMethod | None,
-                       page: int | None = 1, chosen_page: int | None = 1,
+                       page: str | None = None, chosen_page: str | None = None,
                        per_page: int = PAGE_SIZE) -> SettlementPreview:
     """What settling would charge (read only), in a constant number of queries."""
     failed_method = subscription.payment_method

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access
 from portal.billing.context import Billing
-from portal.billing.paging import PAGE_SIZE, Page, page_number
+from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
 from portal.errors import InvalidInput
 from portal.models import (AccountKind, BillingAccount, Charge, Invoice, Payment, Subscription, User)
 
@@ -60,21 +60,39 @@ def _visible(b: Billing, user: User, account: BillingAccount, period: Period) ->
     return where
 
 
+# B9: newest first, served by the index (account_id, created_at, id) in either direction.
+PAYMENT_ORDER = Keyset(Payment.created_at, Payment.id, kinds=(datetime, int), descending=True)
+
+
+def page_of_payments(where: list, mode: str):
+    """The statement of a page of payments (`mode`: first, last, after or before the key)."""
+    return (select(Payment).where(*where, *PAYMENT_ORDER.where(mode))
+            .order_by(*PAYMENT_ORDER.order_by(mode)).limit(LIMIT))
+
+
 def payments_of(b: Billing, user: User, account_id: int, period: Period = Period(),
-                page: int | None = 1, per_page: int = PAGE_SIZE) -> Page[PaymentRow]:
+                page: str | None = None, per_page: int = PAGE_SIZE) -> Page[PaymentRow]:
     """One page of the account's payments, newest first, each with its method and
-    what it paid: five queries whatever the number of payments, charges or invoices."""
+    what it paid, read by key (`page`: a paging token; first, last, after or before a
+    payment): the same few queries, and about a page of index entries, whatever the
+    number of payments, charges or invoices and whichever page it is."""
     account = access.get_account(b.session, user, account_id)
     where = _visible(b, user, account, period)
-    total = b.session.scalar(select(func.count()).select_from(Payment).where(*where)) or 0
-    number = page_number(page, total, per_page)
-    payments = list(b.session.scalars(
-        select(Payment).where(*where)
-        .options(joinedload(Payment.payment_method), selectinload(Payment.invoices).load_only(Invoice.number))
-        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(per_page).offset((number - 1) * per_page)))
-    names = _paid_subscriptions(b, [p.id for p in payments])
-    rows = [PaymentRow(p, [i.number for i in p.invoices], *names.get(p.id, ([], 0))) for p in payments]
-    return Page(rows, number, per_page, total)
+
+    def fetch(mode: str, binds: dict) -> list[Payment]:
+        return list(b.session.scalars(page_of_payments(where, mode).options(
+            joinedload(Payment.payment_method), selectinload(Payment.invoices).load_only(Invoice.number)), binds))
+
+    def count(mode: str | None, binds: dict) -> int:
+        return b.session.scalar(PAYMENT_ORDER.bounded_count(select(Payment.id).where(*where), mode), binds) or 0
+
+    found = read_page(PAYMENT_ORDER, PAYMENT_ORDER.parse(page), fetch, lambda p: (p.created_at, p.id),
+                      per_page, count)
+
+    def rows(payments: list[Payment]) -> list[PaymentRow]:
+        names = _paid_subscriptions(b, [p.id for p in payments])
+        return [PaymentRow(p, [i.number for i in p.invoices], *names.get(p.id, ([], 0))) for p in payments]
+    return found.map(rows)
 
 
 def _paid_subscriptions(b: Billing, payment_ids: list[int]) -> dict[int, tuple[list[str], int]]:

@@ -32,9 +32,10 @@ def _template_helpers(app: Flask) -> None:
     app.jinja_env.filters["number"] = i18n.number
 
 
-def page_url(param: str, number: int) -> str:
-    """This page (same path and query) showing page `number` of a paginated list."""
+def page_url(param: str, value: str | None) -> str:
+    """This page (same path and query) showing the page of a paginated list that
+    `value` names (a key from paging.Keyset.token, "last"; "" or None: the first)."""
     args = i18n.kept_query(leave_out=param)
-    if number > 1:
-        args[param] = [str(number)]
+    if value:
+        args[param] = [value]
     return url_for(request.endpoint, **args, **(request.view_args or {}))

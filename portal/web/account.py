@@ -13,7 +13,7 @@ from portal.errors import InvalidDetails, InvalidInput, NotFound
 from portal.i18n import LANGUAGE_NAMES, country_name, zone_choices
 from portal.forms import BillingDetailsForm, NotificationEmailForm, PersonalSettingsForm, SupportRequestForm
 from portal.models import AccountKind
-from portal.web.common import MAX_ID, account_for, safe_next, see_other, signed_in_blueprint, user
+from portal.web.common import account_for, page_arg, safe_next, see_other, signed_in_blueprint, user
 from portal.services import billing
 from portal.wording import SUBSCRIPTION_STATUS
 from portal.web.rendering import render
@@ -160,11 +160,8 @@ def dismiss_notice(account_id: int, notice_id: int):
 @bp.get("/accounts/<int:account_id>/audit")
 def audit_log(account_id: int):
     """Who did what, when — for the account administrator / profile owner."""
-    raw = request.args.get("before")
-    if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID):
-        raise NotFound("page")
     b, me = billing(), user()
-    page = accounts.audit_log(b, me, account_id, int(raw) if raw is not None else None)
+    page = accounts.audit_log(b, me, account_id, page_arg())
     return render("account/audit.html", account=account_for(account_id), page=page)
 
 

@@ -63,8 +63,8 @@ def see_other(endpoint: str, **values):
     return redirect(url_for(endpoint, **values), code=303)
 
 
-def page_arg(name: str = "page") -> int | None:
-    """?page=N of a paginated list; anything else is None (the first page)."""
+def page_arg(name: str = "page") -> str | None:
+    """?page=… of a paginated list: the page's key as the link gave it (the list's
+    Keyset.parse checks it; anything unusable is the first page), or None."""
     raw = request.args.get(name, "")
-    # isascii: str.isdigit() also says yes to "²" and "٣", which int() refuses or reads.
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else None
+    return raw if 0 < len(raw) <= 100 else None

@@ -278,8 +278,11 @@ def test_b9_payments_newest_first_a_page_at_a_time(b, payg):
     f.commit(b)
     first = history.payments_of(b, payg.member, payg.acc.id, per_page=25)
     assert first.total == 30 and [r.payment.amount_minor for r in first][:2] == [3000, 2900]
-    second = history.payments_of(b, payg.member, payg.acc.id, page=2, per_page=25)
+    second = history.payments_of(b, payg.member, payg.acc.id, page=first.next_page, per_page=25)
     assert [r.payment.amount_minor for r in second] == [500, 400, 300, 200, 100]
+    assert (second.position, second.total, second.has_next) == (26, 30, False)
+    last = history.payments_of(b, payg.member, payg.acc.id, page="last", per_page=25)
+    assert [r.payment.amount_minor for r in last][-2:] == [200, 100] and last.position == 6
 
 
 def test_b9_a_period_is_whole_days_in_the_readers_time_zone(b, payg):

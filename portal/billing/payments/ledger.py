@@ -21,7 +21,7 @@ from portal.billing.payments.cards import method_summary
 @dataclass(frozen=True)
 class Applied:
     """What recording an attempt's allocation paid, and what became credit (B15)."""
-    subscriptions: list[str]
+    subscriptions: notify.SomeNames  # the first few paid, and how many
     invoices: list[Invoice]
     credited_minor: int
 
@@ -46,8 +46,7 @@ def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None
     becomes the account's credit (B15): the money is recorded whole, never refused,
     since it has been taken. The caller holds the account's lock."""
     mine = (AttemptAllocation.attempt_id == attempt_id,)
-    charges = select(AttemptAllocation.charge_id).where(*mine, AttemptAllocation.charge_id.is_not(None))
-    names = pay_charges(b, payment, charges, first_method_id)
+    names = pay_charges(b, payment, (Charge.id == AttemptAllocation.charge_id, *mine), first_method_id)
     charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
                                .where(Charge.payment_id == payment.id))
     shares = list(b.session.execute(select(AttemptAllocation.invoice_id, AttemptAllocation.amount_minor)
@@ -73,36 +72,31 @@ def receipt_details(payment: Payment, method: PaymentMethod, applied: Applied, *
     return details
 
 
-def pay_charges(b: Billing, payment: Payment, charge_ids, first_method_id: int) -> list[str]:
-    """The outstanding ones of these charges (ids, or a SELECT of ids) marked paid by
-    `payment`, set-based (settling 10,000 subscriptions must not load 18,000 charges
-    as objects); their subscriptions re-enabled until deleted (R13) — when they owe
-    nothing more — and recounted; each one re-enabled keeps the stretch it was
-    disabled (B16: those days are not billed, today's are). The names of the
-    subscriptions paid, `first_method_id`'s first. The caller checks the sum against
-    the money."""
-    b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), Charge.status == ChargeStatus.OUTSTANDING)
+def pay_charges(b: Billing, payment: Payment, charges, first_method_id: int) -> notify.SomeNames:
+    """The outstanding ones of these charges marked paid by `payment`, set-based, in a
+    handful of statements whatever their number (issue 28: a reseller settles 200,000):
+    `charges` is a list of ids, or WHERE terms on Charge (an attempt's allocation,
+    joined: `UPDATE … FROM`). Their subscriptions re-enabled until deleted (R13) —
+    when they owe nothing more — and recounted, by one UPDATE; each one re-enabled
+    keeps the stretch it was disabled (B16: those days are not billed, today's are).
+    The first few names of the subscriptions paid, `first_method_id`'s first, and how
+    many. The caller checks the sum against the money."""
+    which = (Charge.id.in_(charges),) if isinstance(charges, list) else tuple(charges)
+    b.session.execute(update(Charge).where(*which, Charge.status == ChargeStatus.OUTSTANDING)
                       .values(status=ChargeStatus.PAID, payment_id=payment.id)
                       .execution_options(synchronize_session=False))
     expire_loaded(b.session, Charge, ["status", "payment_id"])
     paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
-    paid_names = list(b.session.scalars(select(Subscription.name).where(paid).order_by(
-        Subscription.payment_method_id != first_method_id, Subscription.id)))
+    paid_names = notify.some_names(b.session, (paid,), Subscription.payment_method_id != first_method_id)
     owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
                                             Charge.status == ChargeStatus.OUTSTANDING).exists()
-    reenabled = (paid, Subscription.status.in_(SETTLEABLE), owes_nothing)
-    b.session.execute(insert(DisabledSpan).from_select(  # B16
+    b.session.execute(insert(DisabledSpan).from_select(  # B16, before re-enabling forgets disabled_on
         ["subscription_id", "disabled_on", "enabled_on"],
         select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
-            *reenabled, Subscription.disabled_on.is_not(None))))
-    b.session.execute(update(Subscription)  # R13: re-enabled until deleted; B14: no more retries
-                      .where(*reenabled)
-                      .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None,
-                              retry_count=0, next_retry_on=None)
-                      .execution_options(synchronize_session=False))
-    expire_loaded(b.session, Subscription, ["status", "past_due_since", "disabled_on", "retry_count",
-                                            "next_retry_on"])
-    recount_outstanding(b.session, paid)
+            paid, Subscription.status.in_(SETTLEABLE), Subscription.disabled_on.is_not(None), owes_nothing)))
+    # R13: re-enabled until deleted; B14: no more retries — with the figures, one UPDATE.
+    recount_outstanding(b.session, paid, when_settled=dict(
+        status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None, retry_count=0, next_retry_on=None))
     # Issue 20 item 1: "payment failed", "will be disabled" and "disabled" notices of the
     # subscriptions now active go away by themselves.
     notify.resolve_notices(b.session, b.clock, payment.account_id, subscription_ids=select(Subscription.id).where(

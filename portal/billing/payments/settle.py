@@ -113,12 +113,11 @@ class _Settlement:
         # must not load them as objects.
         failed_method = b.session.get(PaymentMethod, self.attempt.switch_from_method_id or method.id)
         on_failed = (Subscription.account_id == account.id, Subscription.payment_method_id == failed_method.id)
-        switched_names = list(b.session.scalars(select(Subscription.name).where(*on_failed)
-                                                .order_by(Subscription.id)))
+        switched = notify.some_names(b.session, on_failed)  # the first few and how many (issue 28)
         b.session.execute(update(Subscription).where(*on_failed)  # R05
                           .values(payment_method_id=method.id).execution_options(synchronize_session=False))
         expire_loaded(b.session, Subscription, ["payment_method_id"])
-        details = receipt_details(payment, method, applied, subscriptions=applied.subscriptions)
+        details = receipt_details(payment, method, applied, **applied.subscriptions.details())
         notify.queue_receipt(b.session, b.clock, account, self.user, details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
                      actor=self.user, purpose="settle", **details)
@@ -126,8 +125,7 @@ class _Settlement:
             notify.audit(b.session, b.clock, "payment_method.switched", account_id=account.id,
                          actor=self.user, from_method_id=failed_method.id, to_method_id=method.id,
                          from_method=method_summary(failed_method),
-                         method=method_summary(method),
-                         subscriptions=switched_names)
+                         method=method_summary(method), **switched.details())
 
 
 def _from_attempt(b: Billing, row: UnconfirmedPayment, owner: User | None, choice: MethodChoice) -> _Settlement:

@@ -17,7 +17,7 @@ from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, Invoic
 SETTLEABLE = (SubscriptionStatus.PAST_DUE, SubscriptionStatus.DISABLED)  # B1
 
 
-def recount_outstanding(session: Session, which, when_settled: dict | None = None) -> None:
+def recount_outstanding(session: Session, which, when_settled: dict | None = None, also: dict | None = None) -> None:
     """Recount `Subscription.outstanding_charges` and `.outstanding_minor` from the
     charges, for the subscriptions `which` selects (a WHERE clause on Subscription).
     Call it in every transaction that adds charges or changes their status, after
@@ -28,21 +28,21 @@ def recount_outstanding(session: Session, which, when_settled: dict | None = Non
     and summed grouped, once, joined to the subscriptions (`UPDATE … FROM`), never
     counted again per subscription. `when_settled`: more columns the same statement
     sets on those of them that are settleable (B1) and owe nothing now (R13: what
-    re-enables them after a payment) — each a value, or a function of the figures'
-    row giving one."""
+    re-enables them after a payment). `also`: more columns the same statement sets on all of them (each
+    a value or SQL expression, of the row as it was)."""
     figures = _outstanding_figures(select(Subscription.id).where(which))
-    values = {"outstanding_charges": figures.c.charges, "outstanding_minor": figures.c.minor}
+    values = {"outstanding_charges": figures.c.charges, "outstanding_minor": figures.c.minor, **(also or {})}
     if when_settled:
         settled = Subscription.status.in_(SETTLEABLE) & (figures.c.charges == 0)
         for column, value in when_settled.items():
-            value = value(figures) if callable(value) else value
             values[column] = case((settled, value), else_=getattr(Subscription, column))
     # Joined by id only: `which` is in the figures already (and a plan that filters the
     # join by it again can rescan the figures per subscription).
     session.execute(update(Subscription).where(Subscription.id == figures.c.subscription_id)
                     .values(**values).execution_options(synchronize_session=False))
     # Cheaper than synchronize_session="fetch", which matches rows one by one.
-    expire_loaded(session, Subscription, ["outstanding_charges", "outstanding_minor", *(when_settled or {})])
+    expire_loaded(session, Subscription, ["outstanding_charges", "outstanding_minor", *(when_settled or {}),
+                                          *(also or {})])
 
 
 def _outstanding_figures(subscription_ids):

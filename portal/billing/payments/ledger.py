@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Date, func, insert, literal, select, update
+from sqlalchemy import Date, case, func, insert, literal, select, update
 
 from portal.billing import credit, notify
 from portal.billing.balances import SETTLEABLE, expire_loaded, recount_outstanding
@@ -24,6 +24,7 @@ class Applied:
     subscriptions: notify.SomeNames  # the first few paid, and how many
     invoices: list[Invoice]
     credited_minor: int
+    switched: notify.SomeNames | None = None  # R05: those of them moved to the paying card
 
 
 def record_payment(b: Billing, account: BillingAccount, user: User | None,
@@ -39,14 +40,17 @@ def record_payment(b: Billing, account: BillingAccount, user: User | None,
 
 
 def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None, payment: Payment,
-                     first_method_id: int) -> Applied:
+                     first_method_id: int, switch_to: int | None = None) -> Applied:
     """Step 3 of `pay`: apply exactly what the attempt wrote ahead — its charges paid,
     each invoice its share — set-based, never re-derived from the state of the moment.
     What finds its charge or invoice paid meanwhile (a bank transfer, another writer)
     becomes the account's credit (B15): the money is recorded whole, never refused,
-    since it has been taken. The caller holds the account's lock."""
+    since it has been taken. `switch_to` (R05, settle): the subscriptions paid that
+    use `first_method_id` (the failed card) move to this card, in the same statement.
+    The caller holds the account's lock."""
     mine = (AttemptAllocation.attempt_id == attempt_id,)
-    names = pay_charges(b, payment, (Charge.id == AttemptAllocation.charge_id, *mine), first_method_id)
+    names, switched = _pay_charges(b, payment, (Charge.id == AttemptAllocation.charge_id, *mine), first_method_id,
+                                   switch_to)
     charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
                                .where(Charge.payment_id == payment.id))
     shares = list(b.session.execute(select(AttemptAllocation.invoice_id, AttemptAllocation.amount_minor)
@@ -60,7 +64,7 @@ def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None
         raise RuntimeError(f"payment {payment.id}: {charged + received} applied of {payment.amount_minor}")
     credit.add_surplus(b, account, payment, surplus, "already_paid" if charged + received == 0
                        else "allocation_changed", payment.billing_profile_id)
-    return Applied(names, applied, surplus)
+    return Applied(names, applied, surplus, switched)
 
 
 def receipt_details(payment: Payment, method: PaymentMethod, applied: Applied, **what) -> dict:
@@ -81,6 +85,14 @@ def pay_charges(b: Billing, payment: Payment, charges, first_method_id: int) -> 
     keeps the stretch it was disabled (B16: those days are not billed, today's are).
     The first few names of the subscriptions paid, `first_method_id`'s first, and how
     many. The caller checks the sum against the money."""
+    return _pay_charges(b, payment, charges, first_method_id)[0]
+
+
+def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
+                 switch_to: int | None = None) -> tuple[notify.SomeNames, notify.SomeNames | None]:
+    """`pay_charges`; with `switch_to`, those of the subscriptions paid that use
+    `first_method_id` move to that card (R05) in the same UPDATE (issue 28: one
+    rewrite of a reseller's 100,000 subscriptions, not two): their names too."""
     which = (Charge.id.in_(charges),) if isinstance(charges, list) else tuple(charges)
     b.session.execute(update(Charge).where(*which, Charge.status == ChargeStatus.OUTSTANDING)
                       .values(status=ChargeStatus.PAID, payment_id=payment.id)
@@ -94,14 +106,20 @@ def pay_charges(b: Billing, payment: Payment, charges, first_method_id: int) -> 
         ["subscription_id", "disabled_on", "enabled_on"],
         select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
             paid, Subscription.status.in_(SETTLEABLE), Subscription.disabled_on.is_not(None), owes_nothing)))
+    switch, switched = {}, None
+    if switch_to is not None and switch_to != first_method_id:
+        on_first = Subscription.payment_method_id == first_method_id
+        switched = notify.some_names(b.session, (paid, on_first))
+        switch = {"payment_method_id": case((on_first, switch_to), else_=Subscription.payment_method_id)}
     # R13: re-enabled until deleted; B14: no more retries — with the figures, one UPDATE.
     recount_outstanding(b.session, paid, when_settled=dict(
-        status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None, retry_count=0, next_retry_on=None))
+        status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None, retry_count=0, next_retry_on=None),
+        also=switch)
     # Issue 20 item 1: "payment failed", "will be disabled" and "disabled" notices of the
     # subscriptions now active go away by themselves.
     notify.resolve_notices(b.session, b.clock, payment.account_id, subscription_ids=select(Subscription.id).where(
         paid, Subscription.status == SubscriptionStatus.ACTIVE))
-    return paid_names
+    return paid_names, switched
 
 
 def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | None) -> None:

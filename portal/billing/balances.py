@@ -28,17 +28,39 @@ def recount_outstanding(session: Session, which, when_settled: dict | None = Non
     and summed grouped, once, joined to the subscriptions (`UPDATE … FROM`), never
     counted again per subscription. `when_settled`: more columns the same statement
     sets on those of them that are settleable (B1) and owe nothing now (R13: what
-    re-enables them after a payment). `also`: more columns the same statement sets on all of them (each
-    a value or SQL expression, of the row as it was)."""
+    re-enables them after a payment). `also`: more columns the same statement sets
+    on all of them (each a value or SQL expression, of the row as it was)."""
     figures = _outstanding_figures(select(Subscription.id).where(which))
-    values = {"outstanding_charges": figures.c.charges, "outstanding_minor": figures.c.minor, **(also or {})}
+    _update_figures(session, figures, figures.c.charges, figures.c.minor, when_settled, also)
+
+
+def subtract_paid(session: Session, payment_id: int, when_settled: dict | None = None,
+                  also: dict | None = None) -> None:
+    """`recount_outstanding` for the subscriptions whose charges `payment_id` has just
+    paid (issue 28: a reseller's settlement pays 200,000): their figures less what it
+    paid — its charges counted and summed per subscription, from the payment's own
+    index — in one UPDATE, without reading their other charges. The figures are kept
+    by every writer under the account's lock, so the difference is the recount; the
+    same rule (`when_settled`, `also`) as `recount_outstanding`."""
+    paid = (select(Charge.subscription_id.label("subscription_id"), func.count().label("charges"),
+                   func.sum(Charge.amount_minor).label("minor"))
+            .where(Charge.payment_id == payment_id).group_by(Charge.subscription_id).subquery("paid"))
+    _update_figures(session, paid, Subscription.outstanding_charges - paid.c.charges,
+                    Subscription.outstanding_minor - paid.c.minor, when_settled, also)
+
+
+def _update_figures(session: Session, rows, charges, minor, when_settled: dict | None, also: dict | None) -> None:
+    """One UPDATE … FROM `rows` (a subquery with a subscription_id per subscription):
+    the figures `charges` and `minor` (expressions of it), and the rule of what owing
+    nothing re-enables (`when_settled`), and `also` — every value of the row as it was."""
+    values = {"outstanding_charges": charges, "outstanding_minor": minor, **(also or {})}
     if when_settled:
-        settled = Subscription.status.in_(SETTLEABLE) & (figures.c.charges == 0)
+        settled = Subscription.status.in_(SETTLEABLE) & (charges == 0)  # B1, R13: settleable, owing nothing
         for column, value in when_settled.items():
             values[column] = case((settled, value), else_=getattr(Subscription, column))
-    # Joined by id only: `which` is in the figures already (and a plan that filters the
-    # join by it again can rescan the figures per subscription).
-    session.execute(update(Subscription).where(Subscription.id == figures.c.subscription_id)
+    # Joined by id only: the subquery holds just the subscriptions to update (a plan
+    # that filters the join again can rescan it once per subscription).
+    session.execute(update(Subscription).where(Subscription.id == rows.c.subscription_id)
                     .values(**values).execution_options(synchronize_session=False))
     # Cheaper than synchronize_session="fetch", which matches rows one by one.
     expire_loaded(session, Subscription, ["outstanding_charges", "outstanding_minor", *(when_settled or {}),

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import Date, case, func, insert, literal, select, update
 
 from portal.billing import credit, notify
-from portal.billing.balances import SETTLEABLE, expire_loaded, recount_outstanding
+from portal.billing.balances import SETTLEABLE, expire_loaded, subtract_paid
 from portal.billing.context import Billing
 from portal.money import Money
 from portal.models import (AttemptAllocation, BillingAccount, Charge, ChargeStatus, DisabledSpan, Invoice,
-                           InvoicePayment, InvoiceStatus, Payment, PaymentMethod, PaymentPurpose,
+                           InvoicePayment, InvoiceStatus, Notice, Payment, PaymentMethod, PaymentPurpose,
                            Subscription, SubscriptionStatus, User)
 from portal.billing.payments.cards import method_summary
 
@@ -82,7 +82,8 @@ def pay_charges(b: Billing, payment: Payment, charges, first_method_id: int) -> 
     `charges` is a list of ids, or WHERE terms on Charge (an attempt's allocation,
     joined: `UPDATE … FROM`). Their subscriptions re-enabled until deleted (R13) —
     when they owe nothing more — and recounted, by one UPDATE; each one re-enabled
-    keeps the stretch it was disabled (B16: those days are not billed, today's are).
+    keeps the stretch it was disabled (B16: those days are not billed, today's are);
+    their figures less what it paid (`subtract_paid`).
     The first few names of the subscriptions paid, `first_method_id`'s first, and how
     many. The caller checks the sum against the money."""
     return _pay_charges(b, payment, charges, first_method_id)[0]
@@ -112,13 +113,16 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
         switched = notify.some_names(b.session, (paid, on_first))
         switch = {"payment_method_id": case((on_first, switch_to), else_=Subscription.payment_method_id)}
     # R13: re-enabled until deleted; B14: no more retries — with the figures, one UPDATE.
-    recount_outstanding(b.session, paid, when_settled=dict(
+    subtract_paid(b.session, payment.id, when_settled=dict(
         status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None, retry_count=0, next_retry_on=None),
         also=switch)
     # Issue 20 item 1: "payment failed", "will be disabled" and "disabled" notices of the
-    # subscriptions now active go away by themselves.
+    # subscriptions now active go away by themselves. Asked per notice (an account has
+    # a few open), not by listing every subscription paid (a reseller's 100,000).
     notify.resolve_notices(b.session, b.clock, payment.account_id, subscription_ids=select(Subscription.id).where(
-        paid, Subscription.status == SubscriptionStatus.ACTIVE))
+        Subscription.id == Notice.payload["subscription_id"].as_integer(),
+        Subscription.status == SubscriptionStatus.ACTIVE,
+        select(Charge.id).where(Charge.subscription_id == Subscription.id, Charge.payment_id == payment.id).exists()))
     return paid_names, switched
 
 

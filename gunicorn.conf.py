@@ -11,3 +11,17 @@ def _without_server_banner(self):
 
 
 wsgi.Response.default_headers = _without_server_banner
+
+# A worker is killed after `timeout` seconds without a word to the master — with sync
+# workers, that is one request taking that long. A payment request charges the card
+# and then records it (portal/billing/payments/engine.py): killed in between, the money
+# has moved and nothing says so until the attempt is finished (`flask payments
+# reconcile`, or the account's next visit). Recording is bounded — a handful of
+# set-based statements whatever the account's size — but a reseller's settlement of
+# 100,000 past-due subscriptions still took 11.5 s end to end on this project's
+# 2-CPU machine (load 1.8; `python -m bench.settle_at_size`; issue 28's budget is 3 s),
+# and a busy machine runs several times slower; gunicorn's default of 30 s is too
+# close to that. 120 s leaves every payment time to record, and a restart
+# (graceful_timeout) lets the request in hand finish the same way.
+timeout = 120
+graceful_timeout = 120

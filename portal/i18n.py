@@ -14,12 +14,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.core import Locale, get_global
+from babel.lists import format_list
 from babel.dates import get_timezone_location
 from babel.numbers import get_currency_precision
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_babel import (Babel, Domain, format_currency, format_date, format_number, format_time, get_timezone,
-                         get_locale, gettext)
+                         get_locale, get_translations, gettext)
 from flask_login import current_user
 from werkzeug.routing import BaseConverter
 from wtforms.i18n import messages_path as wtforms_messages_path
@@ -282,6 +283,21 @@ def number(value: int | None) -> str:
     return _remembered(("number", value, str(get_locale())), lambda: format_number(value))
 
 
+def some_names(names, count: int | None = None) -> str:
+    """Some names and how many more there are (issue 20 item 4, issue 28: a settlement
+    of 100,000 subscriptions names the first few and counts the rest): "A, B, C and
+    99,997 more"; all of them as a list ("A, B och C") when none is left out. `names`:
+    the first few (the caller chose how many); `count`: how many in all."""
+    names = [str(name) for name in names or [] if name]
+    rest = (count if count is not None else len(names)) - len(names)
+    if rest <= 0:
+        return format_list(names, locale=get_locale()) if names else ""
+    # The plural form chosen by the count, the count in the language's digits ("1 234");
+    # not flask_babel's ngettext, whose own `num` argument takes the count unformatted.
+    more = get_translations().ungettext("and %(num)s more", "and %(num)s more", rest) % {"num": number(rest)}
+    return ", ".join(names) + " " + more
+
+
 class WTFormsCatalog:
     """WTForms' own messages ("Not a valid choice") in the page's language. Flask-WTF
     reads that catalog from disk on every request that builds a form; here each
@@ -345,7 +361,7 @@ def init_app(app: Flask, babel: Babel) -> None:
     app.url_defaults(add_lang)
     # Same trimming as extraction (babel.cfg), so msgids match at run time.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.filters.update(money=money, day=day, moment=moment)
+    app.jinja_env.filters.update(money=money, day=day, moment=moment, some_names=some_names)
     app.jinja_env.globals.update(same_page_in=same_page_in, alternate_url=alternate_url, LANGUAGE_NAMES=LANGUAGE_NAMES,
                                  SUPPORTED_LOCALES=SUPPORTED_LOCALES, current_lang=page_lang)
     app.add_url_rule("/", "root", root_redirect)

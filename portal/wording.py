@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from flask_babel import gettext, lazy_gettext as _l, lazy_pgettext, ngettext, pgettext
 
-from portal.i18n import day, money
+from portal.i18n import day, money, some_names
 from portal.models import AccountKind, InvoiceStatus, Role, SubscriptionStatus
 from portal.money import Money
 
@@ -216,6 +216,15 @@ def _method_name(summary) -> str:
                                      last4=summary.get("last4")))
 
 
+def _subscriptions(details: dict) -> str:
+    """An event's subscriptions: the first few names and how many more (issue 28: the
+    event keeps no more; an older event, every name)."""
+    names, count = details.get("subscriptions") or [], details.get("subscription_count")
+    if isinstance(count, int) and count > len(names):
+        return some_names(names, count)  # "A, B, C and 99,997 more"
+    return ", ".join(names)
+
+
 def audit_actor(event) -> str:
     """Who: a person, or the billing cycle when nobody was acting."""
     if event.actor is None:
@@ -240,7 +249,7 @@ def audit_text(event) -> str:
                             len(d["invoices"]), amount=amount, method=method, invoices=invoices)
         case "payment.succeeded":
             return gettext("%(amount)s was paid with %(method)s to settle the balance of %(subscriptions)s.",
-                           amount=amount, method=method, subscriptions=", ".join(d.get("subscriptions", [])))
+                           amount=amount, method=method, subscriptions=_subscriptions(d))
         case "payment.declined":
             return gettext("A payment of %(amount)s with %(method)s was declined. %(reason)s",
                            amount=amount, method=method, reason=reason)
@@ -254,7 +263,7 @@ def audit_text(event) -> str:
         case "payment_method.switched":
             return gettext("%(method)s replaced %(previous)s as the payment method of %(subscriptions)s.",
                            method=method, previous=_method_name(d.get("from_method")),
-                           subscriptions=", ".join(d.get("subscriptions", [])))
+                           subscriptions=_subscriptions(d))
         case "payment_method.default_changed" if d.get("profile"):
             return gettext("%(method)s became the default payment method of %(profile)s.",
                            method=method, profile=d["profile"])

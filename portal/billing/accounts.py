@@ -394,11 +394,13 @@ def paid_subscriptions(b: Billing, payment: Payment, page: str | None = None,
     return paid_by(b.session, payment, page, per_page or max(1, paid_count(b.session, payment)))
 
 
-def paid_but_not_active(b: Billing, payment: Payment) -> dict[str, list[str]]:
-    """A receipt's subscriptions that are not active now, by name (issue 20 item 4):
-    {"deleted": [...], "still_owing": [...]}; none for a payment of invoices."""
+def paid_but_not_active(b: Billing, payment: Payment) -> dict:
+    """A receipt's subscriptions by what they are now (issue 20 item 4), each the first
+    few names and how many (issue 28): {"deleted": [...], "deleted_count": n,
+    "still_owing": [...], …}; none for a payment of invoices."""
     if payment.billing_profile_id is not None:  # it paid invoices
-        return {"deleted": [], "still_owing": []}
+        return {kind: value for name in ("active", "deleted", "still_owing")
+                for kind, value in ((name, []), (f"{name}_count", 0))}
     return notify.paid_but_not_active(b.session, payment.id)
 
 

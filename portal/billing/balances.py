@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from portal.errors import CurrencyMismatch, NotFound
@@ -17,21 +17,66 @@ from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, Invoic
 SETTLEABLE = (SubscriptionStatus.PAST_DUE, SubscriptionStatus.DISABLED)  # B1
 
 
-def recount_outstanding(session: Session, which) -> None:
+def recount_outstanding(session: Session, which, when_settled: dict | None = None, also: dict | None = None) -> None:
     """Recount `Subscription.outstanding_charges` and `.outstanding_minor` from the
     charges, for the subscriptions `which` selects (a WHERE clause on Subscription).
     Call it in every transaction that adds charges or changes their status, after
     those writes and under the account's lock (transaction.lock_account), which
-    serialises writers, so the recount sees every committed charge."""
-    outstanding = (Charge.subscription_id == Subscription.id, Charge.status == ChargeStatus.OUTSTANDING)
-    session.execute(
-        update(Subscription).where(which)
-        .values(outstanding_charges=select(func.count()).where(*outstanding).scalar_subquery(),
-                outstanding_minor=select(func.coalesce(func.sum(Charge.amount_minor), 0))
-                .where(*outstanding).scalar_subquery())
-        .execution_options(synchronize_session=False))
+    serialises writers, so the recount sees every committed charge.
+
+    One set-based statement whatever their number (issue 28): their charges counted
+    and summed grouped, once, joined to the subscriptions (`UPDATE … FROM`), never
+    counted again per subscription. `when_settled`: more columns the same statement
+    sets on those of them that are settleable (B1) and owe nothing now (R13: what
+    re-enables them after a payment). `also`: more columns the same statement sets
+    on all of them (each a value or SQL expression, of the row as it was)."""
+    figures = _outstanding_figures(select(Subscription.id).where(which))
+    _update_figures(session, figures, figures.c.charges, figures.c.minor, when_settled, also)
+
+
+def subtract_paid(session: Session, payment_id: int, when_settled: dict | None = None,
+                  also: dict | None = None) -> None:
+    """`recount_outstanding` for the subscriptions whose charges `payment_id` has just
+    paid (issue 28: a reseller's settlement pays 200,000): their figures less what it
+    paid — its charges counted and summed per subscription, from the payment's own
+    index — in one UPDATE, without reading their other charges. The figures are kept
+    by every writer under the account's lock, so the difference is the recount; the
+    same rule (`when_settled`, `also`) as `recount_outstanding`."""
+    paid = (select(Charge.subscription_id.label("subscription_id"), func.count().label("charges"),
+                   func.sum(Charge.amount_minor).label("minor"))
+            .where(Charge.payment_id == payment_id).group_by(Charge.subscription_id).subquery("paid"))
+    _update_figures(session, paid, Subscription.outstanding_charges - paid.c.charges,
+                    Subscription.outstanding_minor - paid.c.minor, when_settled, also)
+
+
+def _update_figures(session: Session, rows, charges, minor, when_settled: dict | None, also: dict | None) -> None:
+    """One UPDATE … FROM `rows` (a subquery with a subscription_id per subscription):
+    the figures `charges` and `minor` (expressions of it), and the rule of what owing
+    nothing re-enables (`when_settled`), and `also` — every value of the row as it was."""
+    values = {"outstanding_charges": charges, "outstanding_minor": minor, **(also or {})}
+    if when_settled:
+        settled = Subscription.status.in_(SETTLEABLE) & (charges == 0)  # B1, R13: settleable, owing nothing
+        for column, value in when_settled.items():
+            values[column] = case((settled, value), else_=getattr(Subscription, column))
+    # Joined by id only: the subquery holds just the subscriptions to update (a plan
+    # that filters the join again can rescan it once per subscription).
+    session.execute(update(Subscription).where(Subscription.id == rows.c.subscription_id)
+                    .values(**values).execution_options(synchronize_session=False))
     # Cheaper than synchronize_session="fetch", which matches rows one by one.
-    expire_loaded(session, Subscription, ["outstanding_charges", "outstanding_minor"])
+    expire_loaded(session, Subscription, ["outstanding_charges", "outstanding_minor", *(when_settled or {}),
+                                          *(also or {})])
+
+
+def _outstanding_figures(subscription_ids):
+    """Per subscription of `subscription_ids` (a SELECT) that has charges: its
+    outstanding ones counted and summed, in one grouped pass over its charges. (One
+    without any charge keeps its figures: zero, as it was created.)"""
+    outstanding = Charge.status == ChargeStatus.OUTSTANDING
+    return (select(Charge.subscription_id.label("subscription_id"),
+                   func.sum(case((outstanding, 1), else_=0)).label("charges"),
+                   func.sum(case((outstanding, Charge.amount_minor), else_=0)).label("minor"))
+            .where(Charge.subscription_id.in_(subscription_ids))
+            .group_by(Charge.subscription_id).subquery("figures"))
 
 
 def outstanding_charges(session: Session, method_id: int) -> list[Charge]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
+from portal.billing.history import NAMES_SHOWN
 from portal.errors import NotAuthorized
 from portal.billing.transaction import in_write_transaction, write_transaction
 from portal.models import (AuditEvent, BillingAccount, Charge, Notice, OutboxMessage, Role,
@@ -67,14 +69,51 @@ def queue_receipt(session: Session, clock: Clock, account: BillingAccount, payer
                     to_address=payer.email, locale=payer.locale)
 
 
-def paid_but_not_active(session: Session, payment_id: int) -> dict[str, list[str]]:
-    """The subscriptions a payment paid charges of that are not active after it, by
-    name: {"deleted": [...], "still_owing": [...]} (the rest are active)."""
-    rows = session.execute(select(Subscription.name, Subscription.status).where(
-        Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment_id)),
-        Subscription.status != SubscriptionStatus.ACTIVE).order_by(Subscription.id)).all()
-    return {"deleted": [name for name, status in rows if status == SubscriptionStatus.DELETED],
-            "still_owing": [name for name, status in rows if status != SubscriptionStatus.DELETED]}
+@dataclass(frozen=True)
+class SomeNames:
+    """The first few names (NAMES_SHOWN) of some subscriptions and how many there are:
+    what emails, audit events and receipts carry — never every row (issue 28: a
+    settlement of 100,000 subscriptions is not 2.4 MB of names)."""
+    names: list[str]
+    count: int
+
+    def details(self, key: str = "subscriptions", count_key: str = "subscription_count") -> dict[str, Any]:
+        return {key: self.names, count_key: self.count}
+
+
+def some_names(session: Session, where, *order_by) -> SomeNames:
+    """The subscriptions `where` selects (WHERE terms on Subscription): the first
+    NAMES_SHOWN names in `order_by` (then id) order, and how many — two statements
+    that read no more than the rows counted, whatever their number."""
+    count = session.scalar(select(func.count()).select_from(Subscription).where(*where)) or 0
+    names = list(session.scalars(select(Subscription.name).where(*where)
+                                 .order_by(*order_by, Subscription.id).limit(NAMES_SHOWN))) if count else []
+    return SomeNames(names, count)
+
+
+def paid_but_not_active(session: Session, payment_id: int) -> dict[str, Any]:
+    """The subscriptions a payment paid charges of, by what they are after it — each
+    the first few names and how many (`some_names`): {"active": [...], "active_count":
+    n, "deleted": [...], "deleted_count": n, "still_owing": [...], "still_owing_count": n}."""
+    paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment_id))
+    kinds = {"active": Subscription.status == SubscriptionStatus.ACTIVE,
+             "deleted": Subscription.status == SubscriptionStatus.DELETED,
+             "still_owing": Subscription.status.not_in((SubscriptionStatus.ACTIVE, SubscriptionStatus.DELETED))}
+    # Counted in one pass over them, grouped by status; then a few names of each kind there is.
+    counts = dict(session.execute(select(Subscription.status, func.count()).where(paid)
+                                  .group_by(Subscription.status)).all())
+    found: dict[str, Any] = {}
+    for kind, where in kinds.items():
+        count = sum(n for status, n in counts.items() if _kind_of(status) == kind)
+        names = list(session.scalars(select(Subscription.name).where(paid, where).order_by(Subscription.id)
+                                     .limit(NAMES_SHOWN))) if count else []
+        found.update(SomeNames(names, count).details(kind, f"{kind}_count"))
+    return found
+
+
+def _kind_of(status: SubscriptionStatus) -> str:
+    return ("active" if status == SubscriptionStatus.ACTIVE else "deleted" if status == SubscriptionStatus.DELETED
+            else "still_owing")
 
 
 def notify_users(session: Session, clock: Clock, account: BillingAccount, kind: str,

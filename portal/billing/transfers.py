@@ -219,10 +219,11 @@ def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) ->
     if paid.amount_minor >= owed:  # all of it paid; the rest, if any, is credit (B15)
         charge_ids = oldest_charges_within(b.session, [method.id], owed)
         payment = _payment(b, account, method, paid.amount_minor, paid, None)
-        names = pay_charges(b, payment, charge_ids, first_method_id=method.id) if charge_ids else []
+        names = (pay_charges(b, payment, charge_ids, first_method_id=method.id) if charge_ids
+                 else notify.SomeNames([], 0))
         rest = paid.amount_minor - owed
         credit.add_surplus(b, account, payment, rest, "overpaid" if owed else "already_paid")
-        _tell(b, account, payment, paid, {"subscriptions": names, **({"credited_minor": rest} if rest else {})})
+        _tell(b, account, payment, paid, {**names.details(), **({"credited_minor": rest} if rest else {})})
         return payment
     charge_ids = oldest_charges_within(b.session, [method.id], paid.amount_minor)
     applied = b.session.scalar(select(func.sum(Charge.amount_minor)).where(Charge.id.in_(charge_ids)))
@@ -230,7 +231,7 @@ def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) ->
     names = pay_charges(b, payment, charge_ids, first_method_id=method.id)
     if applied < paid.amount_minor:
         _to_review(b, paid, "remainder", f"{paid.key}-rest", paid.amount_minor - applied, None)
-    _tell(b, account, payment, paid, {"subscriptions": names})
+    _tell(b, account, payment, paid, names.details())
     return payment
 
 

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from babel.lists import format_list
-from flask_babel import get_locale, get_translations, gettext as _
+from flask_babel import get_locale, gettext as _
 
 from portal.money import Money
 from portal.billing.history import NAMES_SHOWN
 from portal.billing.ids import payment_reference
-from portal.i18n import day, money, number
+from portal.i18n import day, money, some_names
 from portal.wording import FAILURE_REASON, card_name
 
 
@@ -188,16 +188,14 @@ def invoice_past_due(p: Payload, provider: str) -> Content:  # R01-like for invo
         footer=_billing_footer(p, provider))
 
 
-def _some(names: list[str]) -> str:
-    """The first few names and how many more (issue 20 item 4: a settlement of 300
-    subscriptions is not a 300-name sentence), as the Payments page lists them."""
-    rest = len(names) - NAMES_SHOWN
-    if rest <= 0:
-        return format_list(names, locale=get_locale())  # "A, B och C"
-    # The plural form chosen by the count, the count in the language's digits ("1 234");
-    # not flask_babel's ngettext, whose own `num` argument takes the count unformatted.
-    more = get_translations().ungettext("and %(num)s more", "and %(num)s more", rest) % {"num": number(rest)}
-    return ", ".join(names[:NAMES_SHOWN]) + " " + more
+def _some(p: Payload, key: str, count_key: str | None = None) -> str:
+    """The first few names under `key` and how many more (issue 20 item 4: a
+    settlement of 300 subscriptions is not a 300-name sentence), as the Payments page
+    lists them; `count_key`: how many there are in all (issue 28: the payload carries
+    the first few names only; an older payload, every name)."""
+    names = [str(v) for v in p.raw.get(key) or [] if v]
+    count = p.raw.get(count_key) if count_key else None
+    return some_names(names[:NAMES_SHOWN], count if isinstance(count, int) else len(names))
 
 
 def _left_out(names: list[str], *others: list[str]) -> list[str]:
@@ -211,19 +209,21 @@ def _left_out(names: list[str], *others: list[str]) -> list[str]:
 
 def receipt(p: Payload, provider: str) -> Content:  # R09, R22
     paragraphs = [_("Thank you. %(amount)s was paid with %(method)s.", amount=p.money(), method=p.method())]
-    paid = [str(v) for v in p.raw.get("subscriptions") or [] if v]
-    deleted = [str(v) for v in p.raw.get("deleted") or [] if v]
-    owing = [str(v) for v in p.raw.get("still_owing") or [] if v]
-    active = _left_out(paid, deleted, owing)
+    if "active" in p.raw:  # issue 28: each kind, the first few names and how many
+        active = _some(p, "active", "active_count")
+    else:  # an older payload: every name paid, less those not active
+        left = _left_out(*([str(v) for v in p.raw.get(key) or [] if v] for key in ("subscriptions", "deleted",
+                                                                                   "still_owing")))
+        active = some_names(left[:NAMES_SHOWN], len(left))
     if active:
-        paragraphs.append(_("These subscriptions are paid and active: %(subscriptions)s.",
-                            subscriptions=_some(active)))
-    if owing:  # B12: a transfer that paid their oldest charges only
+        paragraphs.append(_("These subscriptions are paid and active: %(subscriptions)s.", subscriptions=active))
+    if p.raw.get("still_owing"):  # B12: a transfer that paid their oldest charges only
         paragraphs.append(_("These subscriptions still owe charges and are not active yet: %(subscriptions)s.",
-                            subscriptions=_some(owing)))
-    if deleted:  # never re-enabled (M4); their charges were still owed (R12)
+                            subscriptions=_some(p, "still_owing", "still_owing_count")))
+    if p.raw.get("deleted"):  # never re-enabled (M4); their charges were still owed (R12)
         paragraphs.append(_("These subscriptions have been deleted: their charges are paid, but a deleted "
-                            "subscription cannot be active again: %(subscriptions)s.", subscriptions=_some(deleted)))
+                            "subscription cannot be active again: %(subscriptions)s.",
+                            subscriptions=_some(p, "deleted", "deleted_count")))
     if p.names("invoices") and p.raw.get("left_minor"):  # B12: paid in part
         paragraphs.append(_("It was applied to these invoices, the oldest due first: %(invoices)s. "
                             "%(left)s is left to pay.", invoices=p.names("invoices"), left=p.money("left_minor")))

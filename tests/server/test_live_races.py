@@ -34,26 +34,28 @@ been removed (303 with the message), Pay now with it is 409 "Nothing was charged
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from portal.billing import credit
 from portal.billing.remittance import account_reference, ocr_reference
-from portal.models import (Charge, ChargeStatus, Invoice, InvoiceStatus, PaymentMethod, Subscription,
+from portal.models import (Charge, ChargeStatus, Invoice, InvoiceStatus, Payment, PaymentMethod, Subscription,
                            TransferToReview, UnconfirmedPayment)
 from tests.bgmax_files import Paid, bgmax_file
 from tests.conftest import TODAY
 from tests.server.conftest import GATEWAY_TIMEOUT
 from tests.server.flask_forks import Forks
 from tests.server.live import ROOT, Client, csrf_from, hidden_fields, live_deployment
-from tests.server.test_live_faults import assert_ledger_agrees
+from tests.server.test_live_faults import _worker_of, assert_ledger_agrees, wait_for_charge
 
 LATENCY_MS = 1500
 RUNS = 3
@@ -568,3 +570,98 @@ def test_i27_a_bank_file_while_a_card_pays_the_same_invoice_loses_nothing(live, 
     with live.session() as s:
         assert credit.balance(s, demo.agreement, "SEK", demo.profile).minor == demo.oldest_invoice_left
     assert_ledger_agrees(live)
+
+
+# --- issue 28: a large settlement's worker killed while it records ------------------------
+
+LARGE = 2_000  # past-due subscriptions added to Anna's failed card, two outstanding charges each
+
+
+def _add_past_due_subscriptions(live, account: int, card: int, count: int) -> None:
+    """`count` past-due subscriptions on `card`, two outstanding charges each, set-based
+    (a recursive series: both databases), their figures kept as the app keeps them."""
+    with live.session() as s:
+        s.execute(text(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :count) "
+            "INSERT INTO subscriptions (account_id, name, status, payment_method_id, monthly_fee_minor, started_on, "
+            "past_due_since, outstanding_charges, outstanding_minor, retry_count) "
+            "SELECT :account, 'Stor ' || n, 'past_due', :card, 10000 + n, :started, :since, 2, 2 * (10000 + n), 0 "
+            "FROM g"), {"count": count, "account": account, "card": card, "started": TODAY.replace(year=TODAY.year - 1),
+                        "since": TODAY})
+        for month in (1, 2):
+            s.execute(text(
+                "INSERT INTO charges (subscription_id, amount_minor, currency, period_start, period_end, status) "
+                "SELECT id, monthly_fee_minor, 'SEK', :start, :end, 'outstanding' FROM subscriptions "
+                "WHERE account_id = :account AND name LIKE 'Stor %'"),
+                {"account": account, "start": TODAY.replace(year=TODAY.year - 1, month=month, day=1),
+                 "end": TODAY.replace(year=TODAY.year - 1, month=month, day=28)})
+        s.commit()
+
+
+@contextmanager
+def _account_held(live, account: int):
+    """The account's write lock, held by this test (as a payment holds it): SQLite's
+    BEGIN IMMEDIATE, PostgreSQL's row lock. Released on leaving."""
+    raw = live.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if live.engine.dialect.name == "sqlite":
+            raw.driver_connection.isolation_level = None
+            cursor.execute("BEGIN IMMEDIATE")
+        else:
+            cursor.execute("SELECT id FROM billing_accounts WHERE id = %s FOR UPDATE", (account,))
+        yield
+    finally:
+        raw.driver_connection.rollback() if live.engine.dialect.name != "sqlite" else cursor.execute("ROLLBACK")
+        raw.close()
+
+
+def test_i28_a_worker_killed_while_recording_a_large_settlement_loses_nothing(live):
+    """Anna's failed card pays for 2,000 more past-due subscriptions (4,000 charges).
+    She settles with her 4242 card on a one-worker instance; the gateway approves, and
+    while the worker waits to record (the account held, as by another payment), it is
+    killed (SIGKILL). The attempt is left written ahead; `flask payments reconcile`
+    finishes it under its key: one charge at the gateway, one payment, every charge
+    paid once by it, every subscription active on the 4242 card — and the ledger agrees
+    (approved charges = recorded payments + credit)."""
+    demo = Demo.of(live)
+    _add_past_due_subscriptions(live, demo.payg, demo.card_9995, LARGE)
+    [k] = live.deploy.start("K", workers=1, threads=1)
+    anna = person(live, "anna@example.com", k)
+    url = f"/en/accounts/{demo.payg}/subscriptions/{demo.production}/settle"
+    form = hidden_fields(anna.get(f"{url}?method={demo.card_4242}")[2])
+    key = form["idempotency_key"]
+    approved, recorded = live.gateway.count_approved(), live.payments()
+    with ThreadPoolExecutor(1) as pool:
+        request = pool.submit(anna.post, url, form)
+        deadline = time.monotonic() + LIMIT
+        while not attempt_open(live, key):  # written ahead: the worker is on its way to the gateway
+            assert not request.done(), f"the payment ended before it reached the gateway: {request.result()}"
+            assert time.monotonic() < deadline, "the payment never reached the gateway"
+            time.sleep(0.01)  # polling the condition above
+        with _account_held(live, demo.payg):
+            wait_for_charge(live, key)  # approved at the gateway; recording waits for the account …
+            time.sleep(0.5)
+            assert not request.done()
+            os.kill(_worker_of(k.process.pid), signal.SIGKILL)  # … and the worker dies there
+            with pytest.raises(OSError):
+                request.result()
+    assert live.gateway.count_approved() == approved + 1 and live.payments() == recorded
+    assert attempt_open(live, key)
+    code, out = cli(live, "payments", "reconcile", "--older-than", "0")
+    assert code == 0 and out.startswith("1 unfinished payments recorded"), out
+    assert live.gateway.count_approved() == approved + 1 and live.payments() == recorded + 1
+    with live.session() as s:
+        [payment_id] = s.scalars(select(Payment.id).where(Payment.idempotency_key == key)).all()
+        large = select(Subscription.id).where(Subscription.account_id == demo.payg, Subscription.name.like("Stor %"))
+        charges = s.execute(select(Charge.status, Charge.payment_id, func.count()).where(
+            Charge.subscription_id.in_(large)).group_by(Charge.status, Charge.payment_id)).all()
+        assert charges == [(ChargeStatus.PAID, payment_id, 2 * LARGE)], charges
+        subs = s.execute(select(Subscription.status, Subscription.payment_method_id, Subscription.outstanding_charges,
+                                func.count()).where(Subscription.id.in_(large))
+                         .group_by(Subscription.status, Subscription.payment_method_id,
+                                   Subscription.outstanding_charges)).all()
+        assert subs == [("active", demo.card_4242, 0, LARGE)], subs
+    reconciled(live)
+    assert_ledger_agrees(live)
+    assert live.crashes() == []

@@ -164,8 +164,9 @@ def _record(b: Billing, flow: Flow, amount: Money, reference: str) -> Payment:
         attempt.switch_from_method_id = row.switch_from_method_id if row is not None else None
         payment = record_payment(b, account, flow.user, method, amount, reference, attempt.key, attempt.purpose,
                                  attempt.profile_id)
-        applied = apply_allocation(b, account, row.id if row is not None else None, payment,
-                                   first_method_id=attempt.switch_from_method_id or method.id)
+        applied = apply_allocation(b, account, row.id if row is not None else None, payment,  # R05 with it
+                                   first_method_id=attempt.switch_from_method_id or method.id,
+                                   switch_to=method.id if attempt.switch_from_method_id is not None else None)
         flow.record(account, method, payment, applied)
         forget(b, attempt.key)
         return payment

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Date, func, insert, literal, select, update
+from sqlalchemy import Date, case, func, insert, literal, select, update
 
 from portal.billing import credit, notify
-from portal.billing.balances import SETTLEABLE, expire_loaded, recount_outstanding
+from portal.billing.balances import SETTLEABLE, expire_loaded, subtract_paid
 from portal.billing.context import Billing
 from portal.money import Money
 from portal.models import (AttemptAllocation, BillingAccount, Charge, ChargeStatus, DisabledSpan, Invoice,
-                           InvoicePayment, InvoiceStatus, Payment, PaymentMethod, PaymentPurpose,
+                           InvoicePayment, InvoiceStatus, Notice, Payment, PaymentMethod, PaymentPurpose,
                            Subscription, SubscriptionStatus, User)
 from portal.billing.payments.cards import method_summary
 
@@ -21,9 +21,10 @@ from portal.billing.payments.cards import method_summary
 @dataclass(frozen=True)
 class Applied:
     """What recording an attempt's allocation paid, and what became credit (B15)."""
-    subscriptions: list[str]
+    subscriptions: notify.SomeNames  # the first few paid, and how many
     invoices: list[Invoice]
     credited_minor: int
+    switched: notify.SomeNames | None = None  # R05: those of them moved to the paying card
 
 
 def record_payment(b: Billing, account: BillingAccount, user: User | None,
@@ -39,15 +40,17 @@ def record_payment(b: Billing, account: BillingAccount, user: User | None,
 
 
 def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None, payment: Payment,
-                     first_method_id: int) -> Applied:
+                     first_method_id: int, switch_to: int | None = None) -> Applied:
     """Step 3 of `pay`: apply exactly what the attempt wrote ahead — its charges paid,
     each invoice its share — set-based, never re-derived from the state of the moment.
     What finds its charge or invoice paid meanwhile (a bank transfer, another writer)
     becomes the account's credit (B15): the money is recorded whole, never refused,
-    since it has been taken. The caller holds the account's lock."""
+    since it has been taken. `switch_to` (R05, settle): the subscriptions paid that
+    use `first_method_id` (the failed card) move to this card, in the same statement.
+    The caller holds the account's lock."""
     mine = (AttemptAllocation.attempt_id == attempt_id,)
-    charges = select(AttemptAllocation.charge_id).where(*mine, AttemptAllocation.charge_id.is_not(None))
-    names = pay_charges(b, payment, charges, first_method_id)
+    names, switched = _pay_charges(b, payment, (Charge.id == AttemptAllocation.charge_id, *mine), first_method_id,
+                                   switch_to)
     charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
                                .where(Charge.payment_id == payment.id))
     shares = list(b.session.execute(select(AttemptAllocation.invoice_id, AttemptAllocation.amount_minor)
@@ -61,7 +64,7 @@ def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None
         raise RuntimeError(f"payment {payment.id}: {charged + received} applied of {payment.amount_minor}")
     credit.add_surplus(b, account, payment, surplus, "already_paid" if charged + received == 0
                        else "allocation_changed", payment.billing_profile_id)
-    return Applied(names, applied, surplus)
+    return Applied(names, applied, surplus, switched)
 
 
 def receipt_details(payment: Payment, method: PaymentMethod, applied: Applied, **what) -> dict:
@@ -73,41 +76,54 @@ def receipt_details(payment: Payment, method: PaymentMethod, applied: Applied, *
     return details
 
 
-def pay_charges(b: Billing, payment: Payment, charge_ids, first_method_id: int) -> list[str]:
-    """The outstanding ones of these charges (ids, or a SELECT of ids) marked paid by
-    `payment`, set-based (settling 10,000 subscriptions must not load 18,000 charges
-    as objects); their subscriptions re-enabled until deleted (R13) — when they owe
-    nothing more — and recounted; each one re-enabled keeps the stretch it was
-    disabled (B16: those days are not billed, today's are). The names of the
-    subscriptions paid, `first_method_id`'s first. The caller checks the sum against
-    the money."""
-    b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), Charge.status == ChargeStatus.OUTSTANDING)
+def pay_charges(b: Billing, payment: Payment, charges, first_method_id: int) -> notify.SomeNames:
+    """The outstanding ones of these charges marked paid by `payment`, set-based, in a
+    handful of statements whatever their number (issue 28: a reseller settles 200,000):
+    `charges` is a list of ids, or WHERE terms on Charge (an attempt's allocation,
+    joined: `UPDATE … FROM`). Their subscriptions re-enabled until deleted (R13) —
+    when they owe nothing more — and recounted, by one UPDATE; each one re-enabled
+    keeps the stretch it was disabled (B16: those days are not billed, today's are);
+    their figures less what it paid (`subtract_paid`).
+    The first few names of the subscriptions paid, `first_method_id`'s first, and how
+    many. The caller checks the sum against the money."""
+    return _pay_charges(b, payment, charges, first_method_id)[0]
+
+
+def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
+                 switch_to: int | None = None) -> tuple[notify.SomeNames, notify.SomeNames | None]:
+    """`pay_charges`; with `switch_to`, those of the subscriptions paid that use
+    `first_method_id` move to that card (R05) in the same UPDATE (issue 28: one
+    rewrite of a reseller's 100,000 subscriptions, not two): their names too."""
+    which = (Charge.id.in_(charges),) if isinstance(charges, list) else tuple(charges)
+    b.session.execute(update(Charge).where(*which, Charge.status == ChargeStatus.OUTSTANDING)
                       .values(status=ChargeStatus.PAID, payment_id=payment.id)
                       .execution_options(synchronize_session=False))
     expire_loaded(b.session, Charge, ["status", "payment_id"])
     paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
-    paid_names = list(b.session.scalars(select(Subscription.name).where(paid).order_by(
-        Subscription.payment_method_id != first_method_id, Subscription.id)))
+    paid_names = notify.some_names(b.session, (paid,), Subscription.payment_method_id != first_method_id)
     owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
                                             Charge.status == ChargeStatus.OUTSTANDING).exists()
-    reenabled = (paid, Subscription.status.in_(SETTLEABLE), owes_nothing)
-    b.session.execute(insert(DisabledSpan).from_select(  # B16
+    b.session.execute(insert(DisabledSpan).from_select(  # B16, before re-enabling forgets disabled_on
         ["subscription_id", "disabled_on", "enabled_on"],
         select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
-            *reenabled, Subscription.disabled_on.is_not(None))))
-    b.session.execute(update(Subscription)  # R13: re-enabled until deleted; B14: no more retries
-                      .where(*reenabled)
-                      .values(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None,
-                              retry_count=0, next_retry_on=None)
-                      .execution_options(synchronize_session=False))
-    expire_loaded(b.session, Subscription, ["status", "past_due_since", "disabled_on", "retry_count",
-                                            "next_retry_on"])
-    recount_outstanding(b.session, paid)
+            paid, Subscription.status.in_(SETTLEABLE), Subscription.disabled_on.is_not(None), owes_nothing)))
+    switch, switched = {}, None
+    if switch_to is not None and switch_to != first_method_id:
+        on_first = Subscription.payment_method_id == first_method_id
+        switched = notify.some_names(b.session, (paid, on_first))
+        switch = {"payment_method_id": case((on_first, switch_to), else_=Subscription.payment_method_id)}
+    # R13: re-enabled until deleted; B14: no more retries — with the figures, one UPDATE.
+    subtract_paid(b.session, payment.id, when_settled=dict(
+        status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None, retry_count=0, next_retry_on=None),
+        also=switch)
     # Issue 20 item 1: "payment failed", "will be disabled" and "disabled" notices of the
-    # subscriptions now active go away by themselves.
+    # subscriptions now active go away by themselves. Asked per notice (an account has
+    # a few open), not by listing every subscription paid (a reseller's 100,000).
     notify.resolve_notices(b.session, b.clock, payment.account_id, subscription_ids=select(Subscription.id).where(
-        paid, Subscription.status == SubscriptionStatus.ACTIVE))
-    return paid_names
+        Subscription.id == Notice.payload["subscription_id"].as_integer(),
+        Subscription.status == SubscriptionStatus.ACTIVE,
+        select(Charge.id).where(Charge.subscription_id == Subscription.id, Charge.payment_id == payment.id).exists()))
+    return paid_names, switched
 
 
 def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | None) -> None:

@@ -67,7 +67,7 @@ class _Retry:
         return method.gateway_token, Money(int(owed_minor), account.currency)
 
     def record(self, account: BillingAccount, method: PaymentMethod, payment: Payment, applied: Applied) -> None:
-        details = receipt_details(payment, method, applied, subscriptions=applied.subscriptions)
+        details = receipt_details(payment, method, applied, **applied.subscriptions.details())
         notify.queue_receipt(self.b.session, self.b.clock, account, None, details)
         notify.audit(self.b.session, self.b.clock, "payment.succeeded", account_id=account.id, actor=None,
                      purpose="auto_charge_retry", **details)

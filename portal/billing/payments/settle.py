@@ -15,6 +15,7 @@ from portal.billing.balances import (SettlementPreview, SettlementQuote, expire_
                                      settled_method_ids, settlement_preview, settlement_quote,
                                      settlement_total)
 from portal.billing.context import Billing
+from portal.billing.history import NAMES_SHOWN
 from portal.errors import InvalidState, NotFound
 from portal.money import Money
 from portal.billing.notify import refusals_audited
@@ -112,13 +113,16 @@ class _Settlement:
         # R05, for the failed card as priced. Set-based: settling 10,000 subscriptions
         # must not load them as objects.
         failed_method = b.session.get(PaymentMethod, self.attempt.switch_from_method_id or method.id)
+        # Those it paid were moved with their figures (apply_allocation); the rest here.
         on_failed = (Subscription.account_id == account.id, Subscription.payment_method_id == failed_method.id)
-        switched_names = list(b.session.scalars(select(Subscription.name).where(*on_failed)
-                                                .order_by(Subscription.id)))
-        b.session.execute(update(Subscription).where(*on_failed)  # R05
-                          .values(payment_method_id=method.id).execution_options(synchronize_session=False))
-        expire_loaded(b.session, Subscription, ["payment_method_id"])
-        details = receipt_details(payment, method, applied, subscriptions=applied.subscriptions)
+        rest = notify.some_names(b.session, on_failed)
+        if rest.count:
+            b.session.execute(update(Subscription).where(*on_failed)  # R05
+                              .values(payment_method_id=method.id).execution_options(synchronize_session=False))
+            expire_loaded(b.session, Subscription, ["payment_method_id"])
+        moved = applied.switched or notify.SomeNames([], 0)
+        switched = notify.SomeNames((moved.names + rest.names)[:NAMES_SHOWN], moved.count + rest.count)
+        details = receipt_details(payment, method, applied, **applied.subscriptions.details())
         notify.queue_receipt(b.session, b.clock, account, self.user, details)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=account.id,
                      actor=self.user, purpose="settle", **details)
@@ -126,8 +130,7 @@ class _Settlement:
             notify.audit(b.session, b.clock, "payment_method.switched", account_id=account.id,
                          actor=self.user, from_method_id=failed_method.id, to_method_id=method.id,
                          from_method=method_summary(failed_method),
-                         method=method_summary(method),
-                         subscriptions=switched_names)
+                         method=method_summary(method), **switched.details())
 
 
 def _from_attempt(b: Billing, row: UnconfirmedPayment, owner: User | None, choice: MethodChoice) -> _Settlement:

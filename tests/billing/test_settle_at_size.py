@@ -1,0 +1,182 @@
+"""Settling a reseller's balance (issue 28, item 1): recording is a handful of
+set-based statements whatever the number of subscriptions, and what the receipt, its
+email and the audit events carry is the first few names and counts, never every row.
+Proved by what the plans read (no statement re-reads the subscriptions once per row),
+not by time."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import event, func, insert, select, text
+
+from portal.billing import balances, history, payments
+from portal.billing.payments import UseSavedCard
+from portal.models import (AuditEvent, Charge, ChargeStatus, OutboxMessage, Payment, Role, Subscription,
+                           SubscriptionStatus)
+from portal.wording import audit_text
+from tests import factories as f
+
+SUBSCRIPTIONS = 300
+KEY = "key-i28-settle-at-size"
+
+
+@pytest.fixture
+def reseller(b):
+    """SUBSCRIPTIONS past-due subscriptions on a failed card, two outstanding charges
+    each, inserted in bulk; a second card that settles them; an administrator."""
+    acc = f.account(b)
+    failed, second = f.card(b, acc, f.INSUFFICIENT_FUNDS), f.card(b, acc, f.APPROVE)
+    admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
+    f.commit(b)
+    today = b.clock.today()
+    ids = list(b.session.scalars(insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True), [
+        dict(account_id=acc.id, name=f"Prenumeration {n:04d}", status=SubscriptionStatus.PAST_DUE,
+             payment_method_id=failed.id, monthly_fee_minor=100_00 + n, started_on=today.replace(year=today.year - 1),
+             past_due_since=today) for n in range(SUBSCRIPTIONS)]))
+    b.session.execute(insert(Charge), [
+        dict(subscription_id=sub_id, amount_minor=100_00 + n, currency="SEK", status=ChargeStatus.OUTSTANDING,
+             period_start=today.replace(year=today.year - 1, day=1, month=month),
+             period_end=today.replace(year=today.year - 1, day=28, month=month))
+        for n, sub_id in enumerate(ids) for month in (1, 2)])
+    balances.recount_outstanding(b.session, Subscription.account_id == acc.id)
+    f.commit(b)
+    total = b.session.scalar(select(func.sum(Charge.amount_minor)).where(Charge.subscription_id.in_(ids)))
+    return type("Reseller", (), dict(acc=acc, failed=failed, second=second, admin=admin, ids=ids, total=int(total)))
+
+
+def _plans_of_subscription_updates(b):
+    """While on: each UPDATE of `subscriptions` the session runs, with its plan —
+    PostgreSQL's EXPLAIN (ANALYZE, FORMAT JSON), run in a savepoint rolled back before
+    the statement itself runs; SQLite's EXPLAIN QUERY PLAN."""
+    engine, found = b.session.get_bind(), []
+
+    def explain(_conn, cursor, statement, parameters, _context, executemany):
+        if executemany or not statement.lstrip().upper().startswith("UPDATE SUBSCRIPTIONS"):
+            return
+        other = cursor.connection.cursor()
+        if engine.dialect.name == "sqlite":
+            other.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            found.append((statement, [row[-1] for row in other.fetchall()]))
+            return
+        with other:
+            other.execute("SAVEPOINT i28_explain")
+            other.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+            [[plan]] = other.fetchall()
+            other.execute("ROLLBACK TO SAVEPOINT i28_explain")
+        found.append((statement, plan if isinstance(plan, list) else json.loads(plan)))
+    event.listen(engine, "before_cursor_execute", explain)
+    return found, lambda: event.remove(engine, "before_cursor_execute", explain)
+
+
+def _per_row(plan) -> list[tuple[str, int]]:
+    """The subqueries of a PostgreSQL plan run once per row of another (correlated:
+    a SubPlan with more than one loop), as (relation, loops)."""
+    found = []
+
+    def walk(node, under_subplan=False):
+        under_subplan = under_subplan or node.get("Parent Relationship") == "SubPlan"
+        if under_subplan and "Relation Name" in node and node.get("Actual Loops", 0) > 1:
+            found.append((node["Relation Name"], node["Actual Loops"]))
+        for child in node.get("Plans", []):
+            walk(child, under_subplan)
+    walk(plan[0]["Plan"])
+    return found
+
+
+def _rows_read(plan) -> int:
+    """Rows the plan's scans read, every loop counted (tests/query_plans.py's
+    `rows_read` counts a loop once: a correlated subquery would hide in it)."""
+    def walk(node) -> int:
+        own = ((node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * node.get("Actual Loops", 1)
+               if "Scan" in node["Node Type"] and "Relation Name" in node else 0)
+        return own + sum(walk(child) for child in node.get("Plans", []))
+    return walk(plan[0]["Plan"])
+
+
+def test_i28_settling_many_subscriptions_never_reads_them_once_per_row(b, reseller):
+    """Settle SUBSCRIPTIONS past-due subscriptions at once: every UPDATE of the
+    subscriptions in it is set-based — no subquery runs once per subscription (the
+    correlated recount that made a reseller's settle take 30 s), and each reads a
+    bounded multiple of the rows it changes — and it does it all: every charge paid
+    once, every subscription active, owing nothing, on the paying card (R05, R13)."""
+    plans, stop = _plans_of_subscription_updates(b)
+    try:
+        payment = payments.settle_balance(b, reseller.admin, reseller.ids[0], UseSavedCard(reseller.second.id),
+                                          reseller.total, KEY)
+    finally:
+        stop()
+    assert plans, "the settlement updated no subscriptions"
+    if b.session.get_bind().dialect.name == "postgresql":
+        for statement, plan in plans:
+            assert _per_row(plan) == [], statement
+            # What it reads: the charges paid (twice: which subscriptions, then their
+            # figures) and each subscription a few times (its figures row, its update).
+            assert _rows_read(plan) <= 8 * SUBSCRIPTIONS, (statement, _rows_read(plan))
+    else:
+        for statement, plan in plans:
+            assert not [step for step in plan if "CORRELATED" in step], (statement, plan)
+    b.session.rollback()
+    paid = b.session.scalars(select(Charge).join(Subscription).where(Subscription.account_id == reseller.acc.id))
+    assert {(c.status, c.payment_id) for c in paid} == {(ChargeStatus.PAID, payment.id)}
+    subs = b.session.scalars(select(Subscription).where(Subscription.account_id == reseller.acc.id)).all()
+    assert {(s.status, s.outstanding_charges, s.outstanding_minor, s.payment_method_id) for s in subs} == {
+        (SubscriptionStatus.ACTIVE, 0, 0, reseller.second.id)}
+    assert b.session.get(Payment, payment.id).amount_minor == reseller.total
+
+
+def test_i28_receipts_and_audit_events_carry_the_first_few_names_and_counts(b, reseller):
+    """The payment's audit event, the card switch's and the receipt email name the
+    first NAMES_SHOWN subscriptions and count them all — never every name — and read
+    "…, … and 297 more"."""
+    payment = payments.settle_balance(b, reseller.admin, reseller.ids[0], UseSavedCard(reseller.second.id),
+                                      reseller.total, KEY)
+    shown, rest = history.NAMES_SHOWN, SUBSCRIPTIONS - history.NAMES_SHOWN
+    events = {e.action: e for e in b.session.scalars(select(AuditEvent).where(
+        AuditEvent.account_id == reseller.acc.id, AuditEvent.action.in_(("payment.succeeded",
+                                                                          "payment_method.switched"))))}
+    for action in ("payment.succeeded", "payment_method.switched"):
+        details = events[action].details
+        assert len(details["subscriptions"]) == shown and details["subscription_count"] == SUBSCRIPTIONS, action
+        assert details["subscriptions"][0] == "Prenumeration 0000"
+    receipt = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt").order_by(
+        OutboxMessage.id)).first()  # the billing address's copy (the payer's has the same names)
+    assert receipt.payload["payment_id"] == payment.id
+    assert len(receipt.payload["subscriptions"]) == shown and receipt.payload["subscription_count"] == SUBSCRIPTIONS
+    assert len(receipt.payload["active"]) == shown and receipt.payload["active_count"] == SUBSCRIPTIONS
+    assert receipt.payload["deleted_count"] == receipt.payload["still_owing_count"] == 0
+    assert len(json.dumps(receipt.payload)) < 2_000
+    from flask_babel import force_locale
+    with force_locale("en"):
+        text_of = audit_text(events["payment.succeeded"])
+    assert "Prenumeration 0000, Prenumeration 0001, Prenumeration 0002 and 297 more" in text_of, text_of
+    with force_locale("sv"):
+        assert f"och {rest} till" in audit_text(events["payment_method.switched"])
+
+
+def test_i28_the_receipt_email_names_a_few_and_counts_the_rest(b, reseller):
+    """The email itself, rendered: "Prenumeration 0000, …, … and 297 more" — in both
+    languages, the count in the language's digits."""
+    from portal.mail.messages import Payload, receipt
+    from flask_babel import force_locale
+    payments.settle_balance(b, reseller.admin, reseller.ids[0], UseSavedCard(reseller.second.id),
+                            reseller.total, KEY)
+    message = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")).first()
+    for locale, more in (("en", "and 297 more"), ("sv", "och 297 till")):
+        with force_locale(locale):
+            body = " ".join(receipt(Payload(message.payload, message.to_address), "Portal").paragraphs)
+        assert f"Prenumeration 0002 {more}" in body, body
+
+
+def test_i28_a_recount_gives_each_subscription_its_own_figures(b, reseller):
+    """recount_outstanding, grouped: each subscription gets the count and sum of its
+    own outstanding charges (not a neighbour's), and one whose charges were paid
+    otherwise drops to zero."""
+    first, second = reseller.ids[:2]
+    b.session.execute(text("UPDATE charges SET status = 'paid' WHERE subscription_id = :s"), {"s": first})
+    b.session.execute(text("UPDATE subscriptions SET outstanding_charges = 99, outstanding_minor = 99"))
+    balances.recount_outstanding(b.session, Subscription.account_id == reseller.acc.id)
+    f.commit(b)
+    one, two = b.session.get(Subscription, first), b.session.get(Subscription, second)
+    assert (one.outstanding_charges, one.outstanding_minor) == (0, 0)
+    assert (two.outstanding_charges, two.outstanding_minor) == (2, 2 * (100_00 + 1))

@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import documents as files
-from portal.billing import accounts
+from portal.billing import balances
 from portal.billing.clock import day_in_zone
 from portal.billing.context import Billing
 from portal.billing.details import details_for
@@ -228,15 +228,18 @@ def invoice_ubl(invoice: Invoice) -> StoredFile:
                    lambda: files.invoice_xml(_invoice_document(invoice)))
 
 
+RECEIPT_LINES = 100  # a receipt PDF names this many subscriptions and sums the rest
+
+
 def receipt_document_of(b: Billing, payment: Payment) -> ReceiptDocument:
     """What the receipt says, in the current language (the card's name is words): the
     buyer's billing details as they are when it is made — at payment."""
-    paid = accounts.paid_subscriptions(b, payment, per_page=None)
+    paid, more, more_amount = balances.paid_in_part(b.session, payment, RECEIPT_LINES)
     return receipt_document(
         payment, current_app.extensions["seller"], details_for(b.session, payment.account_id, None),
         day_in_zone(payment.created_at, b.clock.tz), card_name(payment.payment_method),
         [(row.name, row.period_start, row.period_end, row.amount) for row in paid],
-        [invoice.number for invoice in payment.invoices])
+        [invoice.number for invoice in payment.invoices], (more, more_amount))
 
 
 def receipt_pdf(b: Billing, payment: Payment, lang: str) -> StoredFile:

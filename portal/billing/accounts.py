@@ -15,7 +15,7 @@ from portal.billing import access, credit, details, notify
 from portal.billing.access import Action
 from portal.billing import ids
 from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
-                                     paid_by, paid_count)
+                                     paid_by)
 from portal.billing.notify import refusals_audited
 from portal.billing.context import Billing
 from portal.errors import InvalidInput, NotFound
@@ -387,11 +387,10 @@ def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Paym
     return payment
 
 
-def paid_subscriptions(b: Billing, payment: Payment, page: str | None = None,
-                       per_page: int | None = PAGE_SIZE) -> Page[SubscriptionBalance]:
+def paid_subscriptions(b: Billing, payment: Payment, page: str | None = None) -> Page[SubscriptionBalance]:
     """A receipt's settled charges, summed per subscription, a page at a time by key
-    (`page`: a paging token; `per_page` None: all of them, for the receipt's PDF)."""
-    return paid_by(b.session, payment, page, per_page or max(1, paid_count(b.session, payment)))
+    (`page`: a paging token)."""
+    return paid_by(b.session, payment, page, PAGE_SIZE)
 
 
 def paid_but_not_active(b: Billing, payment: Payment) -> dict:

@@ -283,8 +283,6 @@ class _BalanceList:
 _OWING_ROWS = _BalanceList(
     select(Subscription.id).where(Subscription.payment_method_id == bindparam("method_id"), _OWING),
     BALANCE_ORDER, Charge.status == ChargeStatus.OUTSTANDING)
-_PAID_COUNT = select(func.count(func.distinct(Charge.subscription_id))).where(
-    Charge.payment_id == bindparam("payment_id"))
 _PAID_ROWS = _BalanceList(
     select(Charge.subscription_id).where(Charge.payment_id == bindparam("payment_id")).distinct(),
     _PAID_ORDER, Charge.payment_id == bindparam("payment_id"))
@@ -305,15 +303,23 @@ def _page_of_balances(session: Session, rows: _BalanceList, params: dict, curren
                      per_page, bounded, total=count)
 
 
-def paid_count(session: Session, payment) -> int:
-    """How many subscriptions a settlement paid."""
-    return session.scalar(_PAID_COUNT, {"payment_id": payment.id}) or 0
-
-
 def paid_by(session: Session, payment, page: str | None = None, per_page: int = PAGE_SIZE) -> Page[SubscriptionBalance]:
     """A receipt: what a settlement paid, per subscription, a page at a time by key
     (how many it paid is counted up to paging.COUNT_BOUND, not over every charge)."""
     return _page_of_balances(session, _PAID_ROWS, {"payment_id": payment.id}, payment.currency, None, page, per_page)
+
+
+def paid_in_part(session: Session, payment, shown: int) -> tuple[list[SubscriptionBalance], int, Money]:
+    """A settlement's receipt PDF: the first `shown` subscriptions it paid, then how many
+    more and for how much together — a receipt of 100,000 subscriptions names a page of
+    them and sums the rest, instead of 2,000 pages nobody reads (issue 28; the receipt
+    page in the portal lists every one, a page at a time)."""
+    rows = list(paid_by(session, payment, None, shown))
+    count, minor = session.execute(select(func.count(func.distinct(Charge.subscription_id)),
+                                          func.coalesce(func.sum(Charge.amount_minor), 0))
+                                   .where(Charge.payment_id == payment.id)).one()
+    rest = int(minor) - sum(row.amount.minor for row in rows)
+    return rows, count - len(rows), Money(rest, payment.currency)
 
 
 def settlement_preview(session: Session, subscription: Subscription, chosen_method: PaymentMethod | None,

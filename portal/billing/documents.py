@@ -141,10 +141,12 @@ class ReceiptDocument:
     method: str                          # "Visa ending in 4242", in the current language
     subscriptions: list[tuple[str, date, date, Money]]  # settled: name, first and last period, amount
     invoices: list[str]                  # paid invoices' numbers
+    more_subscriptions: int = 0          # settled but not listed (issue 28: a page of names, the rest summed)
+    more_amount: Money | None = None
 
 
 def receipt_document(payment, seller: Seller, details: BillingDetails | None, paid_on: date, method: str,
-                     subscriptions: list, invoices: list[str]) -> ReceiptDocument:
+                     subscriptions: list, invoices: list[str], more: tuple[int, Money] = (0, None)) -> ReceiptDocument:
     """The receipt of a payment the caller may see (accounts.payment_of)."""
     account = payment.payment_method.account
     buyer = buyer_of(account.name, "", details)
@@ -153,5 +155,6 @@ def receipt_document(payment, seller: Seller, details: BillingDetails | None, pa
     # VAT-inclusive price whoever the buyer is (reverse charge applies to invoices).
     return ReceiptDocument(reference=ids.payment_reference(payment.id), paid_on=paid_on, seller=seller, buyer=buyer,
                            amount=amount, vat=vat_included(amount), method=method,
-                           subscriptions=subscriptions, invoices=invoices)
+                           subscriptions=subscriptions, invoices=invoices, more_subscriptions=more[0],
+                           more_amount=more[1])
 

@@ -180,3 +180,18 @@ def test_i28_a_recount_gives_each_subscription_its_own_figures(b, reseller):
     one, two = b.session.get(Subscription, first), b.session.get(Subscription, second)
     assert (one.outstanding_charges, one.outstanding_minor) == (0, 0)
     assert (two.outstanding_charges, two.outstanding_minor) == (2, 2 * (100_00 + 1))
+
+
+def test_i28_a_settlements_receipt_pdf_names_a_page_and_sums_the_rest(app, b, reseller, monkeypatch):
+    """The receipt PDF of a settlement of many subscriptions lists the first
+    RECEIPT_LINES (monkeypatched to 40 here) and one line for the rest, whose amount
+    makes the lines add up to what was paid — not a table of every subscription."""
+    from portal import document_store
+    monkeypatch.setattr(document_store, "RECEIPT_LINES", 40)
+    payment = payments.settle_balance(b, reseller.admin, reseller.ids[0], UseSavedCard(reseller.second.id),
+                                      reseller.total, KEY)
+    with app.test_request_context("/sv/"):
+        doc = document_store.receipt_document_of(b, payment)
+    assert [row[0] for row in doc.subscriptions] == [f"Prenumeration {n:04d}" for n in range(40)]
+    assert doc.more_subscriptions == SUBSCRIPTIONS - 40
+    assert sum(row[3].minor for row in doc.subscriptions) + doc.more_amount.minor == reseller.total

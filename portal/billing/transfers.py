@@ -28,6 +28,7 @@ from portal.billing.balances import oldest_charges_within, settled_charges, sett
 from portal.billing.payments import apply_to_invoices, method_summary, pay_charges, record_payment
 from portal.billing.remittance import account_reference, ocr_reference, ocr_target
 from portal.billing.transaction import lock_account, write_transaction
+from portal.billing.transfer_batch import InvoiceBatch
 from portal.models import (AccountKind, AttemptAllocation, BillingAccount, Charge, Invoice, MethodKind, Payment,
                            PaymentMethod, PaymentPurpose, TransferToReview)
 from portal.money import Money
@@ -132,7 +133,7 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
     if locked:  # again under the locks: another import or a card payment may have been first
         seen = _seen_keys(b, keys)
         matches = _match_batch(b, [paid for paid in first if paid.key not in seen])
-    outcomes = []
+    outcomes, recorder = [], InvoiceBatch(b)
     for (paid, times), key in zip(batch, keys):
         if key in seen:
             outcomes.append("duplicate")
@@ -140,21 +141,28 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
             _to_review(b, paid, "repeated", key, paid.amount_minor, None)
             outcomes.append("repeated")
         else:
-            outcomes.append(_decide(b, paid, matches[key], locked))
+            outcomes.append(_decide(b, paid, matches[key], locked, recorder))
+    recorder.flush()
     return outcomes
 
 
-def _decide(b: Billing, paid: bgmax.Payment, match: _Match, locked: dict[int, BillingAccount]) -> str:
+def _decide(b: Billing, paid: bgmax.Payment, match: _Match, locked: dict[int, BillingAccount],
+            recorder: InvoiceBatch) -> str:
     if match.account is not None:  # what an account owes changes with each payment: asked now
+        recorder.flush()
         match = _match_account(b, paid, match.account.id)
     if match.reason is None and match.account_id not in locked:
+        recorder.flush()
         locked[match.account_id] = lock_account(b.session, match.account_id)
         match = _match(b, paid)
     if match.reason is not None:
         _to_review(b, paid, match.reason, paid.key, paid.amount_minor,
                    match.invoices[0].id if match.invoices else None)
         return match.reason
-    _record(b, locked[match.account_id], match, paid)
+    if match.invoices:  # written with the batch's others (transfer_batch.py), in this order
+        recorder.add(locked[match.account_id], match.invoices, paid)
+    else:
+        _record(b, locked[match.account_id], match, paid)
     return "recorded"
 
 

@@ -10,7 +10,7 @@ import functools
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
@@ -102,22 +102,46 @@ def day_cell(value: date | None) -> str:
 
 def payment_cells(zone: ZoneInfo, dialect: Dialect) -> Callable[[ExportRow], list[str]]:
     """The cells of a payment's line. The words (what it paid for, the payment method)
-    are translated once per export and value, not once per line."""
+    are translated once per export and value, the day worked out once per day the
+    payments fall on (they come oldest first), not once per line."""
     purposes: dict = {}
     methods: dict = {}
+    day = Days(zone)
 
     def cells(row: ExportRow) -> list[str]:
-        p = row.payment
-        purpose = purposes.get(p.purpose)
+        payment_id, created_at, purpose_key, amount_minor, currency, method_id = row.payment
+        purpose = purposes.get(purpose_key)
         if purpose is None:
-            purpose = purposes[p.purpose] = str(PAYMENT_PURPOSE.get(p.purpose, p.purpose))
-        method = methods.get(p.payment_method_id)
+            purpose = purposes[purpose_key] = str(PAYMENT_PURPOSE.get(purpose_key, purpose_key))
+        method = methods.get(method_id)
         if method is None:
-            method = methods[p.payment_method_id] = card_name(row.method)
-        return [day_cell(day_in_zone(p.created_at, zone)), payment_reference(p.id), purpose,
-                amount_cell(p.amount_minor, p.currency, dialect), p.currency, method,
+            method = methods[method_id] = card_name(row.method)
+        return [day(created_at), payment_reference(payment_id), purpose,
+                _amount(amount_minor, _digits(currency), dialect), currency, method,
                 " ".join(row.invoices), str(row.subscription_count) if row.subscription_count else ""]
     return cells
+
+
+class Days:
+    """The day (ISO 8601) an instant (naive UTC) falls on in `zone`, remembering the
+    last day's bounds: instants in order cost a comparison, not a time-zone lookup."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.start = self.end = None
+        self.text = ""
+
+    def __call__(self, instant) -> str:
+        if self.start is None or not self.start <= instant < self.end:
+            day = day_in_zone(instant, self.zone)
+            self.start, self.end = utc_start_of(day, self.zone), utc_start_of(day + timedelta(days=1), self.zone)
+            self.text = day.isoformat()
+        return self.text
+
+
+def utc_start_of(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of `day` in `zone`, as the naive UTC the database keeps."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def invoice_cells(dialect: Dialect) -> Callable[[InvoiceExportRow], list[str]]:

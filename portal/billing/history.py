@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import ARRAY, Integer, Row, String, any_, bindparam, cast, func, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import access
@@ -104,8 +105,7 @@ EXPORT_COLUMNS = (Payment.id, Payment.created_at, Payment.purpose, Payment.amoun
                   Payment.payment_method_id)
 
 
-@dataclass(frozen=True)
-class ExportRow:
+class ExportRow(NamedTuple):
     """A payment as the export writes it: `payment` has the EXPORT_COLUMNS."""
     payment: Row
     method: PaymentMethod | None
@@ -133,26 +133,36 @@ def payments_for_export(b: Billing, user: User, account_id: int, period: Period)
     where = _visible(b, user, account, period)
     methods: dict[int, PaymentMethod | None] = {}
     after: tuple[datetime, int] | None = None
+    rows = b.session.connection().execute  # plain rows: the ORM's result handling costs per row
     while True:
-        batch = b.session.execute(export_batch(where, after)).all()
+        batch = rows(export_batch(where, after)).all()
         if not batch:
             return
-        ids = [p.id for p in batch]
+        ids = _among(b, [p.id for p in batch])
         missing = {p.payment_method_id for p in batch} - methods.keys()
         if missing:
             methods.update({m.id: m for m in b.session.scalars(select(PaymentMethod).where(PaymentMethod.id.in_(missing)))})
         invoices: dict[int, list[str]] = {}
-        for payment_id, _id, number in b.session.execute(
+        for payment_id, _id, number in rows(
                 select(InvoicePayment.payment_id, Invoice.id, Invoice.number)
                 .join(Invoice, Invoice.id == InvoicePayment.invoice_id)
-                .where(InvoicePayment.payment_id.in_(ids)).distinct().order_by(InvoicePayment.payment_id, Invoice.id)):
+                .where(ids(InvoicePayment.payment_id)).distinct().order_by(InvoicePayment.payment_id, Invoice.id)):
             invoices.setdefault(payment_id, []).append(number)
-        counts = dict(b.session.execute(
+        counts = dict(rows(
             select(Charge.payment_id, func.count(func.distinct(Charge.subscription_id)))
-            .where(Charge.payment_id.in_(ids)).group_by(Charge.payment_id)).all())
+            .where(ids(Charge.payment_id)).group_by(Charge.payment_id)).all())
         for p in batch:
             yield ExportRow(p, methods.get(p.payment_method_id), invoices.get(p.id, []), counts.get(p.id, 0))
         after = (batch[-1].created_at, batch[-1].id)
+
+
+def _among(b: Billing, ids: list[int]):
+    """`column IN ids` for a batch's thousand ids: on PostgreSQL one array parameter
+    (`= ANY`), read by the column's index, not a thousand parameters compiled per batch."""
+    if b.session.get_bind().dialect.name == "postgresql":  # as text: the driver's array dumper costs per id
+        array = cast(bindparam("ids", "{" + ",".join(map(str, ids)) + "}", type_=String), ARRAY(Integer))
+        return lambda column: column == any_(array)
+    return lambda column: column.in_(ids)
 
 
 # What the invoices export writes of an invoice (with its profile's name).
@@ -161,8 +171,7 @@ INVOICE_EXPORT_COLUMNS = (Invoice.id, Invoice.number, Invoice.issued_on, Invoice
                           Invoice.status, Invoice.paid_on, Invoice.payment_id)
 
 
-@dataclass(frozen=True)
-class InvoiceExportRow:
+class InvoiceExportRow(NamedTuple):
     invoice: Row                 # the INVOICE_EXPORT_COLUMNS
     profile_name: str
 
@@ -190,7 +199,7 @@ def invoices_for_export(b: Billing, user: User, account_id: int, period: Period)
     for profile_id, name in profiles:
         after: date | None = None
         while True:
-            batch = b.session.execute(invoice_export_batch(profile_id, where, after)).all()
+            batch = b.session.connection().execute(invoice_export_batch(profile_id, where, after)).all()
             if not batch:
                 break
             for invoice in batch:

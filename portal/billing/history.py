@@ -138,31 +138,41 @@ def payments_for_export(b: Billing, user: User, account_id: int, period: Period)
         batch = rows(export_batch(where, after)).all()
         if not batch:
             return
-        ids = _among(b, [p.id for p in batch])
+        ids = among_ids(b, [p.id for p in batch])
         missing = {p.payment_method_id for p in batch} - methods.keys()
         if missing:
             methods.update({m.id: m for m in b.session.scalars(select(PaymentMethod).where(PaymentMethod.id.in_(missing)))})
         invoices: dict[int, list[str]] = {}
-        for payment_id, _id, number in rows(
-                select(InvoicePayment.payment_id, Invoice.id, Invoice.number)
-                .join(Invoice, Invoice.id == InvoicePayment.invoice_id)
-                .where(ids(InvoicePayment.payment_id)).distinct().order_by(InvoicePayment.payment_id, Invoice.id)):
+        for payment_id, _id, number in rows(paid_invoices(ids)):
             invoices.setdefault(payment_id, []).append(number)
-        counts = dict(rows(
-            select(Charge.payment_id, func.count(func.distinct(Charge.subscription_id)))
-            .where(ids(Charge.payment_id)).group_by(Charge.payment_id)).all())
+        counts = dict(rows(subscriptions_paid(ids)).all())
         for p in batch:
             yield ExportRow(p, methods.get(p.payment_method_id), invoices.get(p.id, []), counts.get(p.id, 0))
         after = (batch[-1].created_at, batch[-1].id)
 
 
-def _among(b: Billing, ids: list[int]):
+def among_ids(b: Billing, ids: list[int]):
     """`column IN ids` for a batch's thousand ids: on PostgreSQL one array parameter
     (`= ANY`), read by the column's index, not a thousand parameters compiled per batch."""
     if b.session.get_bind().dialect.name == "postgresql":  # as text: the driver's array dumper costs per id
         array = cast(bindparam("ids", "{" + ",".join(map(str, ids)) + "}", type_=String), ARRAY(Integer))
         return lambda column: column == any_(array)
     return lambda column: column.in_(ids)
+
+
+def paid_invoices(among):
+    """(payment id, invoice id, number) of the invoices the payments `among` selects paid
+    (an invoice once per payment: unique in invoice_payments). Each number is looked up
+    by its invoice's id: a join may read every invoice of the account to merge."""
+    number = select(Invoice.number).where(Invoice.id == InvoicePayment.invoice_id).scalar_subquery()
+    return (select(InvoicePayment.payment_id, InvoicePayment.invoice_id, number)
+            .where(among(InvoicePayment.payment_id)).order_by(InvoicePayment.payment_id, InvoicePayment.invoice_id))
+
+
+def subscriptions_paid(among):
+    """(payment id, how many subscriptions it paid charges of) for the payments `among` selects."""
+    return (select(Charge.payment_id, func.count(func.distinct(Charge.subscription_id)))
+            .where(among(Charge.payment_id)).group_by(Charge.payment_id))
 
 
 # What the invoices export writes of an invoice (with its profile's name).

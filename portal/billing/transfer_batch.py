@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import uuid4
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from portal.billing import notify
 from portal.billing.context import Billing
@@ -83,11 +83,15 @@ class InvoiceBatch:
             return
         b, now, pending = self.b, self.b.clock.now(), self.pending
         self.pending = []
-        ids = list(b.session.scalars(insert(Payment).returning(Payment.id, sort_by_parameter_order=True), [dict(
+        b.session.execute(insert(Payment), [dict(
             idempotency_key=p.paid.key, account_id=p.account.id, billing_profile_id=p.profile_id, user_id=None,
             payment_method_id=p.method.id, purpose=PaymentPurpose.TRANSFER, amount_minor=p.paid.amount_minor,
             currency=p.paid.currency, gateway_reference=f"bgmax:{p.paid.deposit_serial}-{p.paid.serial}",
-            created_at=now) for p in pending]))
+            created_at=now) for p in pending])
+        # Their ids by key (RETURNING in order is a row at a time on SQLite).
+        by_key = dict(b.session.execute(select(Payment.idempotency_key, Payment.id).where(
+            Payment.idempotency_key.in_([p.paid.key for p in pending]))).all())
+        ids = [by_key[p.paid.key] for p in pending]
         shares, credits, mails, events = [], [], [], []
         covered: dict[int, list[int]] = {}
         for payment_id, p in zip(ids, pending):

@@ -1,5 +1,6 @@
-"""Money that arrives by bank (B11): a Bankgirot BgMax file is checked whole, then each
-payment in it is applied in a transaction of its own. A payment whose OCR reference (or
+"""Money that arrives by bank (B11): a Bankgirot BgMax file is checked whole, then its
+payments are applied IMPORT_BATCH to a transaction, under one lock per account they pay
+(issue 28), each as it would be alone. A payment whose OCR reference (or
 references, when one transfer pays several invoices) names open invoices that it pays
 exactly, or in part, is recorded like a card payment — purpose `transfer`, invoices Paid
 (or partly paid, the oldest due first: B12), a receipt email and an audit event, all in

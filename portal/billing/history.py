@@ -141,7 +141,8 @@ def payments_for_export(b: Billing, user: User, account_id: int, period: Period)
         ids = among_ids(b, [p.id for p in batch])
         missing = {p.payment_method_id for p in batch} - methods.keys()
         if missing:
-            methods.update({m.id: m for m in b.session.scalars(select(PaymentMethod).where(PaymentMethod.id.in_(missing)))})
+            methods.update({m.id: m for m in b.session.scalars(
+                select(PaymentMethod).where(PaymentMethod.id.in_(missing)))})
         invoices: dict[int, list[str]] = {}
         for payment_id, _id, number in rows(paid_invoices(ids)):
             invoices.setdefault(payment_id, []).append(number)

@@ -30,8 +30,8 @@ from portal.billing.payments import apply_to_invoices, method_summary, pay_charg
 from portal.billing.remittance import account_reference, ocr_reference, ocr_target
 from portal.billing.transaction import lock_account, write_transaction
 from portal.billing.transfer_batch import InvoiceBatch
-from portal.models import (AccountKind, AttemptAllocation, BillingAccount, Charge, Invoice, MethodKind, Payment,
-                           PaymentMethod, PaymentPurpose, TransferToReview)
+from portal.models import (AccountKind, AttemptAllocation, BillingAccount, BillingProfile, Charge, Invoice,
+                           MethodKind, Payment, PaymentMethod, PaymentPurpose, TransferToReview)
 from portal.money import Money
 
 HOME_CURRENCY = "SEK"  # invoices are in kronor; money in another currency waits for a person
@@ -126,14 +126,11 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
     together. Recording keeps its order and its rules: a payment sees what the ones
     before it in the batch paid."""
     keys = [_batch_key(paid, times) for paid, times in batch]
+    first = [paid for paid, times in batch if times == 1]
+    locked = {account_id: lock_account(b.session, account_id) for account_id in _accounts_named(b, first)}
+    # Under the locks: another import or a card payment may have been first.
     seen = _seen_keys(b, keys)
-    first = [paid for (paid, times), key in zip(batch, keys) if times == 1 and key not in seen]
-    matches = _match_batch(b, first)
-    accounts = sorted({m.account_id for m in matches.values() if m.reason is None})
-    locked = {account_id: lock_account(b.session, account_id) for account_id in accounts}
-    if locked:  # again under the locks: another import or a card payment may have been first
-        seen = _seen_keys(b, keys)
-        matches = _match_batch(b, [paid for paid in first if paid.key not in seen])
+    matches = _match_batch(b, [paid for paid in first if paid.key not in seen])
     outcomes, recorder = [], InvoiceBatch(b)
     for (paid, times), key in zip(batch, keys):
         if key in seen:
@@ -165,6 +162,18 @@ def _decide(b: Billing, paid: bgmax.Payment, match: _Match, locked: dict[int, Bi
     else:
         _record(b, locked[match.account_id], match, paid)
     return "recorded"
+
+
+def _accounts_named(b: Billing, batch: list[bgmax.Payment]) -> list[int]:
+    """The accounts the batch's references name (whose invoices, or which account),
+    in id order: the locks a batch takes, all before it reads anything it decides on."""
+    targets = [t for paid in batch for t in _targets(paid)]
+    numbers = {value for kind, value in targets if kind == "invoice"}
+    named = {value for kind, value in targets if kind == "account"}
+    if numbers:
+        named |= set(b.session.scalars(select(BillingProfile.account_id).join(
+            Invoice, Invoice.billing_profile_id == BillingProfile.id).where(Invoice.number.in_(numbers)).distinct()))
+    return sorted(named)
 
 
 def _seen_keys(b: Billing, keys: list[str]) -> set[str]:

@@ -76,6 +76,8 @@ def import_bgmax(b: Billing, open_file: Callable[[], Iterable[bytes | str]], our
     batch: list[tuple[bgmax.Payment, int]] = []
     for payment in bgmax.payments(open_file()):
         digest = hashlib.blake2b(payment.key.encode(), digest_size=16).digest()
+        # A line the file repeats is not "already imported" (that is another file's
+        # payment): a person decides whether the bank sent one payment or two.
         times = 1
         if digest in once:
             times = again[digest] = again.get(digest, 1) + 1
@@ -119,12 +121,11 @@ def _batch_key(paid: bgmax.Payment, times: int) -> str:
 
 
 def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[str]:
-    """As `_apply` and `_repeated` decide one payment, for a batch: what was imported
-    before and what the references name are read set-based (a few queries a batch),
-    the accounts to be paid locked once each (in id order: two imports never wait for
-    each other in a circle), then read again under the locks; reviews are inserted
-    together. Recording keeps its order and its rules: a payment sees what the ones
-    before it in the batch paid."""
+    """As `_apply` and `_repeated` decide one payment, for a batch: the accounts its
+    references name locked once each (in id order: two imports never wait for each
+    other in a circle), then what was imported before and what the references name read
+    under the locks, set-based (a few queries a batch). Recording keeps the file's
+    order and every rule: a payment sees what the ones before it in the batch paid."""
     keys = [_batch_key(paid, times) for paid, times in batch]
     first = [paid for paid, times in batch if times == 1]
     locked = {account_id: lock_account(b.session, account_id) for account_id in _accounts_named(b, first)}

@@ -6,11 +6,11 @@ translated. Rows are written as they are read, so an export of any size streams.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
@@ -18,8 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.billing.clock import day_in_zone
 from portal.billing.ids import payment_reference
-from portal.billing.history import PaymentRow
-from portal.models import Invoice
+from portal.billing.history import ExportRow, InvoiceExportRow
 from portal.wording import INVOICE_STATUS, PAYMENT_PURPOSE, card_name
 
 BOM = "\ufeff"
@@ -82,44 +81,114 @@ def text_cell(value: str | None) -> str:
 
 def amount_cell(minor: int, currency: str, dialect: Dialect) -> str:
     """A plain number a spreadsheet reads as one: no grouping, the language's decimal mark."""
-    digits = get_currency_precision(currency)
-    return f"{Decimal(minor).scaleb(-digits):.{digits}f}".replace(".", dialect.decimal)
+    return _amount(minor, _digits(currency), dialect)
+
+
+@functools.cache
+def _digits(currency: str) -> int:
+    return get_currency_precision(currency)  # Babel's lookup: once per currency, not per cell
+
+
+def _amount(minor: int, digits: int, dialect: Dialect) -> str:
+    if not digits:
+        return str(minor)
+    whole, part = divmod(abs(minor), 10 ** digits)
+    return f"{'-' if minor < 0 else ''}{whole}{dialect.decimal}{part:0{digits}d}"
 
 
 def day_cell(value: date | None) -> str:
     return value.isoformat() if value else ""  # ISO 8601: read as a date in every language
 
 
-def payment_cells(row: PaymentRow, zone: ZoneInfo, dialect: Dialect) -> list[str]:
-    p = row.payment
-    return [day_cell(day_in_zone(p.created_at, zone)), payment_reference(p.id), str(PAYMENT_PURPOSE.get(p.purpose, p.purpose)),
-            amount_cell(p.amount_minor, p.currency, dialect), p.currency, card_name(p.payment_method),
-            " ".join(row.invoices), str(row.subscription_count) if row.subscription_count else ""]
+def payment_cells(zone: ZoneInfo, dialect: Dialect) -> Callable[[ExportRow], list[str]]:
+    """The cells of a payment's line. The words (what it paid for, the payment method)
+    are translated once per export and value, the day worked out once per day the
+    payments fall on (they come oldest first), not once per line."""
+    purposes: dict = {}
+    methods: dict = {}
+    day = Days(zone)
+
+    def cells(row: ExportRow) -> list[str]:
+        payment_id, created_at, purpose_key, amount_minor, currency, method_id = row.payment
+        purpose = purposes.get(purpose_key)
+        if purpose is None:
+            purpose = purposes[purpose_key] = str(PAYMENT_PURPOSE.get(purpose_key, purpose_key))
+        method = methods.get(method_id)
+        if method is None:
+            method = methods[method_id] = card_name(row.method)
+        return [day(created_at), payment_reference(payment_id), purpose,
+                _amount(amount_minor, _digits(currency), dialect), currency, method,
+                " ".join(row.invoices), str(row.subscription_count) if row.subscription_count else ""]
+    return cells
 
 
-def invoice_cells(invoice: Invoice, dialect: Dialect) -> list[str]:
-    return [invoice.number, text_cell(invoice.billing_profile.name), day_cell(invoice.issued_on),
-            day_cell(invoice.period_start), day_cell(invoice.period_end), day_cell(invoice.due_on),
-            amount_cell(invoice.subtotal_minor, invoice.currency, dialect),
-            amount_cell(invoice.credits_applied_minor, invoice.currency, dialect),
-            amount_cell(invoice.amount_due.minor, invoice.currency, dialect), invoice.currency,
-            str(INVOICE_STATUS[invoice.status]), day_cell(invoice.paid_on),
-            payment_reference(invoice.payment_id) if invoice.payment_id else ""]
+class Days:
+    """The day (ISO 8601) an instant (naive UTC) falls on in `zone`, remembering the
+    last day's bounds: instants in order cost a comparison, not a time-zone lookup."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.start = self.end = None
+        self.text = ""
+
+    def __call__(self, instant) -> str:
+        if self.start is None or not self.start <= instant < self.end:
+            day = day_in_zone(instant, self.zone)
+            self.start, self.end = utc_start_of(day, self.zone), utc_start_of(day + timedelta(days=1), self.zone)
+            self.text = day.isoformat()
+        return self.text
+
+
+def utc_start_of(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of `day` in `zone`, as the naive UTC the database keeps."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def invoice_cells(dialect: Dialect) -> Callable[[InvoiceExportRow], list[str]]:
+    """The cells of an invoice's line; its status worded once per export and status."""
+    statuses: dict = {}
+
+    def cells(row: InvoiceExportRow) -> list[str]:
+        invoice = row.invoice
+        status = statuses.get(invoice.status)
+        if status is None:
+            status = statuses[invoice.status] = str(INVOICE_STATUS[invoice.status])
+        return [invoice.number, text_cell(row.profile_name), day_cell(invoice.issued_on),
+                day_cell(invoice.period_start), day_cell(invoice.period_end), day_cell(invoice.due_on),
+                amount_cell(invoice.subtotal_minor, invoice.currency, dialect),
+                amount_cell(invoice.credits_applied_minor, invoice.currency, dialect),
+                amount_cell(invoice.subtotal_minor - invoice.credits_applied_minor, invoice.currency, dialect),
+                invoice.currency, status, day_cell(invoice.paid_on),
+                payment_reference(invoice.payment_id) if invoice.payment_id else ""]
+    return cells
+
+
+CHUNK = 64 * 1024  # characters per piece of the streamed file
 
 
 def csv_lines(columns: tuple[Column, ...], rows: Iterable, cells: Callable[[object], list[str]],
               dialect: Dialect) -> Iterator[str]:
-    """The file, a line at a time: headings first, CRLF line ends (RFC 4180)."""
+    """The file, in pieces of about CHUNK characters (whole lines; a piece per line made
+    the server write a million times): headings first, CRLF line ends (RFC 4180)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=dialect.separator, lineterminator="\r\n")
 
     def line(values: list[str]) -> str:
         writer.writerow(values)
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
+        return line_break(buffer)
 
     yield (BOM if dialect.bom else "") + line([str(c.heading) for c in columns])
     for row in rows:
-        yield line(cells(row))
+        writer.writerow(cells(row))
+        if buffer.tell() >= CHUNK:
+            yield line_break(buffer)
+    if buffer.tell():
+        yield line_break(buffer)
+
+
+def line_break(buffer: io.StringIO) -> str:
+    """What the buffer holds (whole lines), emptied: the next piece of the file."""
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text

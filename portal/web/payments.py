@@ -53,8 +53,8 @@ def payments_csv(account_id: int):
     rows = history.payments_for_export(b, me, account.id, period)
     # Translators: the start of the payments export's file name, e.g. "payments-2026-11-01-2026-11-30.csv".
     word = pgettext("file name", "payments")
-    return _csv(exports.csv_lines(exports.PAYMENT_COLUMNS, rows,
-                                  lambda row: exports.payment_cells(row, zone, dialect), dialect), word, period, b)
+    return _csv(exports.csv_lines(exports.PAYMENT_COLUMNS, rows, exports.payment_cells(zone, dialect), dialect),
+                word, period, b)
 
 
 @bp.get("/accounts/<int:account_id>/invoices.csv")
@@ -68,8 +68,8 @@ def invoices_csv(account_id: int):
     rows = history.invoices_for_export(b, me, account.id, period)
     # Translators: the start of the invoices export's file name, e.g. "invoices-2026-11-01-2026-11-30.csv".
     word = pgettext("file name", "invoices")
-    return _csv(exports.csv_lines(exports.INVOICE_COLUMNS, rows,
-                                  lambda invoice: exports.invoice_cells(invoice, dialect), dialect), word, period, b)
+    return _csv(exports.csv_lines(exports.INVOICE_COLUMNS, rows, exports.invoice_cells(dialect), dialect),
+                word, period, b)
 
 
 def _valid_period() -> Period:

@@ -1,0 +1,263 @@
+"""Exports and imports linear and fast (issue 28 item 3): the BgMax import in batches
+records exactly what it recorded a payment at a time, loses nothing when a batch fails
+and adds nothing on a second import, in statements that do not grow with the batch;
+the exports read each batch by an index range, and their cells say what they said."""
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, insert, select, text
+
+from portal import exports
+from portal.billing import bgmax, history, transfers
+from portal.billing.remittance import account_reference, ocr_reference
+from portal.billing.transfer_batch import InvoiceBatch
+from portal.extensions import db
+from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, CreditEntry, DisabledSpan, Invoice,
+                           InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment, PaymentPurpose,
+                           Role, Subscription, TransferToReview)
+from tests import factories as f
+from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
+from tests.databases import restart_identities
+from tests.query_plans import rows_read
+
+RECORDED = (Payment, InvoicePayment, Invoice, CreditEntry, OutboxMessage, AuditEvent, TransferToReview, Charge,
+            Subscription, Notice, DisabledSpan)
+
+
+def _world(b) -> bytes:
+    """An agreement with seven invoices and a pay-as-you-go account that owes by wire;
+    a file that pays them every way there is, a review reason of each kind among them."""
+    acc = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
+    profile = f.profile(b, acc, default=f.wire(b, acc), check_wire_approved=True)
+    owner = f.user(b, Role.OWNER, acc, profile)
+    invoices = []
+    for n in range(7):
+        inv = Invoice(billing_profile_id=profile.id, number=f"20269{n:04d}", currency="SEK",
+                      period_start=date(2026, 1 + n, 1), period_end=date(2026, 1 + n, 28),
+                      issued_on=date(2026, 2 + n, 1), due_on=date(2026, 3 + n, 1),
+                      status=InvoiceStatus.PAID if n == 3 else InvoiceStatus.DUE, subtotal_minor=1_000_00,
+                      credits_applied_minor=0, paid_minor=1_000_00 if n == 3 else 0,
+                      paid_on=date(2026, 6, 1) if n == 3 else None)
+        b.session.add(inv)
+        invoices.append(inv)
+    b.session.flush()
+    payg = f.account(b)
+    f.past_due(b, payg, f.wire(b, payg), charges=(100_00, 150_00))  # owes 250 kr by wire; pays 300
+    b.session.add(Notice(user_id=owner.id, account_id=acc.id, kind="invoice_past_due",  # goes away when paid
+                         payload={"invoice_id": invoices[0].id}, created_at=b.clock.now()))
+    f.commit(b)
+    ref = [ocr_reference(i.number) for i in invoices]
+    content = bgmax_file([[Paid(ref[0], 1_000_00), Paid(ref[1], 400_00), Paid(ref[2], 1_250_00),
+                           Paid(ref[3], 1_000_00), Paid(account_reference(payg.id), 300_00),
+                           Paid(ref[4], 2_000_00, extra=[ref[5]]), Paid("12345", 5_00),
+                           Paid("7777777777", 9_00), Paid(ref[6], 0), Paid(ref[1], 600_00), Paid(ref[6], 1_000_00),
+                           Paid(ref[6], 1_000_00)]])
+    # The last line repeats the one before it (the same serial number): to review.
+    return content.replace(b"210000000000120", b"210000000000110", 1)
+
+
+def _one_by_one(b, content: bytes) -> transfers.ImportSummary:
+    """The import as it was before issue 28: a transaction per payment."""
+    summary = transfers.ImportSummary(payments=bgmax.check(content.splitlines(keepends=True), OUR_BANKGIRO))
+    times: dict[str, int] = {}
+    for payment in bgmax.payments(content.splitlines(keepends=True)):
+        n = times[payment.key] = times.get(payment.key, 0) + 1
+        transfers._count(summary, [(payment, n)],
+                         [transfers._apply(b, payment) if n == 1 else transfers._repeated(b, payment, n)])
+    return summary
+
+
+def _fresh(b, monkeypatch) -> bytes:
+    """An empty database, ids and the factories' names from 1 again, and the world."""
+    monkeypatch.setattr(f, "_ids", itertools.count(1))
+    f.empty_database(b)
+    restart_identities(b.session.connection(), db.metadata.sorted_tables)
+    b.session.commit()
+    return _world(b)
+
+
+def _recorded(b) -> dict:
+    state = f.snapshot(b, *RECORDED)
+    for row in state["outbox"]:
+        row.pop("message_key")  # random by design
+    return state
+
+
+def _content(b) -> dict:
+    """What was recorded, by key and number (PostgreSQL does not give back the ids a
+    rolled-back batch drew): each payment and where its money went, emails, events."""
+    b.session.rollback()
+    key = dict(b.session.execute(select(Payment.id, Payment.idempotency_key)).all())
+    key[None] = None
+
+    def rows(*columns, where=()):
+        return sorted(b.session.execute(select(*columns).where(*where)).all(), key=repr)
+    return {
+        "payments": rows(Payment.idempotency_key, Payment.amount_minor, Payment.purpose, Payment.billing_profile_id,
+                         Payment.gateway_reference),
+        "invoices": [(n, s, m, d, key[p]) for n, s, m, d, p in rows(
+            Invoice.number, Invoice.status, Invoice.paid_minor, Invoice.paid_on, Invoice.payment_id)],
+        "shares": sorted((n, key[p], a) for n, p, a in rows(Invoice.number, InvoicePayment.payment_id,
+                                                            InvoicePayment.amount_minor,
+                                                            where=[Invoice.id == InvoicePayment.invoice_id])),
+        "credit": sorted((key[p], r, a) for p, r, a in rows(CreditEntry.payment_id, CreditEntry.reason,
+                                                            CreditEntry.amount_minor)),
+        "charges": sorted((s, st, key[p]) for s, st, p in rows(Charge.subscription_id, Charge.status,
+                                                               Charge.payment_id)),
+        "mail": rows(OutboxMessage.template, OutboxMessage.to_address),
+        "events": rows(AuditEvent.action, AuditEvent.account_id),
+        "reviews": rows(TransferToReview.key, TransferToReview.reason, TransferToReview.amount_minor),
+    }
+
+
+def _importing(b, content: bytes) -> transfers.ImportSummary:
+    return transfers.import_bgmax(b, lambda: content.splitlines(keepends=True), OUR_BANKGIRO)
+
+
+@pytest.mark.parametrize("batch", [500, 4])
+def test_i28_a_batch_of_matched_review_and_credit_payments_records_exactly_what_one_by_one_did(b, monkeypatch, batch):
+    before = _one_by_one(b, _fresh(b, monkeypatch))
+    expected = _recorded(b)
+    assert before.recorded == 8 and before.to_review == 4
+    assert {"no_amount", "repeated"} <= before.reasons.keys()
+    assert {e["reason"] for e in expected["credit_entries"]} == {"overpaid", "already_paid"}
+    assert [n["dismissed_at"] is not None for n in expected["notices"]] == [True]
+    monkeypatch.setattr(transfers, "IMPORT_BATCH", batch)
+    content = _fresh(b, monkeypatch)
+    summary = _importing(b, content)
+    assert summary == before
+    assert _recorded(b) == expected  # every row, every column, the same ids: the same order
+    again = _importing(b, content)
+    assert (again.recorded, again.to_review, again.duplicates) == (0, 0, 12)
+    assert _recorded(b) == expected
+
+
+def test_i28_a_failure_in_the_middle_of_a_batch_loses_nothing_and_a_second_import_records_nothing_twice(
+        b, monkeypatch):
+    _one_by_one(b, _fresh(b, monkeypatch))
+    expected = _content(b)
+    content = _fresh(b, monkeypatch)
+    monkeypatch.setattr(transfers, "IMPORT_BATCH", 4)
+    added = InvoiceBatch.add
+    calls = {"n": 0}
+
+    def failing(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 5:  # the second batch's second invoice payment
+            raise RuntimeError("the database went away")
+        return added(self, *args)
+
+    monkeypatch.setattr(InvoiceBatch, "add", failing)
+    with pytest.raises(RuntimeError):
+        _importing(b, content)
+    b.session.rollback()
+    # The first batch (four payments, one of them all credit) is kept whole; nothing of the second.
+    keys = b.session.scalars(select(Payment.gateway_reference).order_by(Payment.id)).all()
+    assert keys == [f"bgmax:00001-{n:012d}" for n in (1, 2, 3, 4)]
+    assert b.session.scalar(select(text("count(*)")).select_from(AuditEvent)) == 4 + 2  # + two credits
+    monkeypatch.setattr(InvoiceBatch, "add", added)
+    summary = _importing(b, content)
+    assert summary.duplicates == 4 and summary.recorded == 4
+    assert _content(b) == expected
+
+
+def test_i28_a_batch_takes_the_same_statements_whatever_the_number_of_payments_in_it(b, monkeypatch):
+    """Set-based: ten or forty payments of invoices, the batch runs as many statements."""
+    acc = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
+    profile = f.profile(b, acc, default=f.wire(b, acc), check_wire_approved=True)
+    f.user(b, Role.OWNER, acc, profile)
+    invoices = [Invoice(billing_profile_id=profile.id, number=f"3026{n:05d}", currency="SEK",
+                        period_start=date(2020, 1, 1) + timedelta(days=31 * n), period_end=date(2020, 1, 28),
+                        issued_on=date(2026, 1, 1), due_on=date(2026, 2, 1), status=InvoiceStatus.DUE,
+                        subtotal_minor=100_00, credits_applied_minor=0) for n in range(80)]
+    b.session.add_all(invoices)
+    numbers = [i.number for i in invoices]
+    f.commit(b)
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = b.session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        made = []
+        for first, size, paid_on in ((0, 10, date(2026, 12, 3)), (10, 40, date(2026, 12, 4))):
+            content = bgmax_file([[Paid(ocr_reference(number), 150_00 if n % 2 else 100_00)
+                                   for n, number in enumerate(numbers[first:first + size])]], paid_on=paid_on)
+            statements.clear()
+            assert _importing(b, content).recorded == size
+            made.append(len(statements))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert made[0] == made[1], made
+    assert b.session.scalar(select(text("count(*)")).select_from(Payment)) == 50
+
+
+# --- exports ---------------------------------------------------------------------------
+
+def test_i28_what_each_export_batch_paid_is_read_by_index_not_by_scanning(b):
+    acc = f.account(b)
+    card = f.card(b, acc)
+    subs = [f.subscription(b, acc, card) for _ in range(3)]
+    profile = f.profile(b, acc)
+    f.commit(b)
+    start = datetime(2026, 1, 1, 8)
+    b.session.execute(insert(Payment), [
+        {"idempotency_key": f"bulk-{n}", "account_id": acc.id, "payment_method_id": card.id,
+         "purpose": PaymentPurpose.SETTLE, "amount_minor": 100_00, "currency": "SEK", "gateway_reference": "sbx",
+         "created_at": start + timedelta(seconds=n)} for n in range(2_000)])
+    ids = b.session.scalars(select(Payment.id).order_by(Payment.id)).all()
+    b.session.execute(insert(Charge), [
+        {"subscription_id": subs[n % 3].id, "amount_minor": 100_00, "currency": "SEK", "status": ChargeStatus.PAID,
+         "period_start": date(2000, 1, 1) + timedelta(days=n), "period_end": date(2000, 1, 1) + timedelta(days=n),
+         "payment_id": ids[n // 2]} for n in range(2_000)])
+    b.session.execute(insert(Invoice), [
+        {"billing_profile_id": profile.id, "number": f"4026{n:05d}", "currency": "SEK",
+         "period_start": date(2000, 1, 1) + timedelta(days=n), "period_end": date(2000, 1, 2),
+         "issued_on": date(2000, 1, 1) + timedelta(days=n), "due_on": date(2000, 2, 1),
+         "status": InvoiceStatus.PAID, "subtotal_minor": 100_00, "credits_applied_minor": 0} for n in range(1_000)])
+    invoice_ids = b.session.scalars(select(Invoice.id).order_by(Invoice.id)).all()
+    b.session.execute(insert(InvoicePayment), [{"invoice_id": i, "payment_id": ids[1_000 + n], "amount_minor": 100_00}
+                                               for n, i in enumerate(invoice_ids)])
+    f.commit(b)
+    if b.session.get_bind().dialect.name == "postgresql":  # statistics as a large account's would be, not stale
+        b.session.execute(text("ANALYZE payments, charges, invoices, invoice_payments"))
+        f.commit(b)
+    batch = ids[500:550]  # 50 payments that paid two charges each and no invoice
+    among = history.among_ids(b, batch)
+    assert b.session.execute(history.subscriptions_paid(among)).all() == [(p, 2) for p in batch]
+    assert b.session.execute(history.paid_invoices(among)).all() == []
+    first = ids[1_000:1_050]  # an invoice each
+    assert [(p, n) for p, _i, n in b.session.execute(history.paid_invoices(history.among_ids(b, first)))] == [
+        (p, f"4026{n:05d}") for n, p in enumerate(first)]
+    if b.session.get_bind().dialect.name == "postgresql":
+        assert rows_read(b, history.subscriptions_paid(among)) <= 2 * len(batch)
+        assert rows_read(b, history.paid_invoices(history.among_ids(b, first))) <= 2 * len(first) + len(first)
+    after = date(2000, 1, 1) + timedelta(days=949)
+    rows = b.session.execute(history.invoice_export_batch(profile.id, [], after)).all()
+    assert [r.number for r in rows] == [f"4026{n:05d}" for n in range(950, 1_000)]
+    if b.session.get_bind().dialect.name == "postgresql":
+        assert rows_read(b, history.invoice_export_batch(profile.id, [], after)) <= len(rows) + 1
+    else:
+        plan = " ".join(row[-1] for row in b.session.execute(text(
+            "EXPLAIN QUERY PLAN " + str(history.invoice_export_batch(profile.id, [], after).compile(
+                b.session.get_bind(), compile_kwargs={"literal_binds": True})))))
+        assert "USING INDEX" in plan and "(billing_profile_id=? AND period_start>?)" in plan, plan
+
+
+def test_i28_export_cells_are_the_numbers_and_days_they_were(app):
+    sv, en = exports.DIALECTS["sv"], exports.DIALECTS["en"]
+    assert exports.amount_cell(-5, "SEK", sv) == "-0,05" and exports.amount_cell(100_00, "SEK", en) == "100.00"
+    assert exports.amount_cell(123_456_789_01, "SEK", sv) == "123456789,01"
+    assert exports.amount_cell(1234, "JPY", en) == "1234" and exports.amount_cell(1234, "BHD", en) == "1.234"
+    day = exports.Days(ZoneInfo("Europe/Stockholm"))  # summer time began 2026-03-29 at 01:00 UTC
+    instants = [datetime(2026, 3, 28, 22, 59), datetime(2026, 3, 28, 23, 0), datetime(2026, 3, 29, 21, 59),
+                datetime(2026, 3, 29, 22, 0), datetime(2026, 3, 29, 22, 0), datetime(2026, 10, 24, 22, 0)]
+    assert [day(i) for i in instants] == ["2026-03-28", "2026-03-29", "2026-03-29", "2026-03-30", "2026-03-30",
+                                          "2026-10-25"]
+    assert day(datetime(2026, 3, 28, 12)) == "2026-03-28"  # back in time: worked out again

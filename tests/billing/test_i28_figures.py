@@ -99,9 +99,12 @@ def test_i28_set_based_sql_inserts_updates_and_deletes_are_kept_too(b):
 
 
 def recount_with_charges(b, acc) -> None:
-    """The figures written above stood for no charges: recounted (an UPDATE of every
-    subscription the triggers keep too), the after-test checks agree."""
-    balances.recount_outstanding(b.session, Subscription.account_id == acc.id)
+    """The figures written above stood for no charges, which none of these
+    subscriptions has: set back to zero (an UPDATE of every subscription, which the
+    triggers keep too), the after-test checks agree. (`recount_outstanding` leaves a
+    subscription without any charge as it is: zero, as it was created.)"""
+    b.session.execute(update(Subscription).where(Subscription.account_id == acc.id)
+                      .values(outstanding_charges=0, outstanding_minor=0))
     f.commit(b)
     assert_recount(b)
 

@@ -358,8 +358,9 @@ def extras(run: Run, scale: str) -> list[tuple[str, str, str, bool | None]]:
     for extra in EXTRAS:
         budget = f"{'≤' if extra.at_most else '≥'} {extra.budget:,g} {extra.unit}"
         if scale not in extra.scales or (extra.postgres_only and not postgres):
-            result.append((extra.what, f"measured with {'--scale reseller' if 'default' not in extra.scales else 'PostgreSQL'}",
-                           budget, None))
+            where = ("on PostgreSQL" if scale in extra.scales
+                     else "with --scale reseller" if "reseller" in extra.scales else "by the default bench")
+            result.append((extra.what, f"measured {where}", budget, None))
             continue
         try:
             module = importlib.import_module(f"bench.{extra.module}")

@@ -72,9 +72,10 @@ def measure(database_url: str | None = None, lines: tuple[int, ...] = (20, 1_000
     from portal.services import billing
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-documents-"))
-    overrides = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
-    if database_url:
-        overrides["SQLALCHEMY_DATABASE_URI"] = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    overrides = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+                 # its own file unless told: never the DATABASE_URL of whoever runs it (the bench's)
+                 "SQLALCHEMY_DATABASE_URI": database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+                 if database_url else f"sqlite:///{workdir / 'documents.sqlite'}"}
     app = create_app(for_tests(workdir, **overrides))
     with app.app_context():
         db.drop_all()

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,6 +374,10 @@ def extras(run: Run, scale: str) -> list[tuple[str, str, str, bool | None]]:
         saved = dict(os.environ)  # a module points DATABASE_URL & co. at files it removes afterwards
         try:
             figure = extra.measure(module, run)
+        except Exception as failed:  # a FAIL in the report, not a run whose page figures are lost
+            traceback.print_exc()
+            result.append((extra.what, f"failed: {failed!r}"[:200], budget, False))
+            continue
         finally:
             os.environ.clear()
             os.environ.update(saved)

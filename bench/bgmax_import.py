@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench.run import build_database, environment
+from bench.run import own_environment
 
 BUDGET_PER_S = 3_000
 MIX = (("exact", 40), ("part", 10), ("over", 10), ("paid", 5), ("account", 2), ("nothing", 33))
@@ -115,10 +115,7 @@ def measure(database_url: str | None = None, payments: int = 10_000, mix=MIX) ->
     """The figures of one run (see the module's doc). `database_url` is WIPED."""
     workdir = Path(tempfile.mkdtemp(prefix="portal-bgmax-"))
     try:
-        env = environment(workdir, database_url)
-        import os
-        os.environ.update({k: env[k] for k in ("PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "SANDBOX_GATEWAY_URL")})
-        build_database(env)
+        env = own_environment(workdir, database_url)
         from portal import create_app
         from portal.billing import bgmax, transfers
         from portal.extensions import db

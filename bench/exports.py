@@ -15,7 +15,6 @@ charge of one of 1,000 subscriptions and every tenth an invoice. Measured in one
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text, tuple_
 
-from bench.run import build_database, environment
+from bench.run import own_environment
 
 BUDGET_ROWS_PER_S = 20_000
 START = datetime(2025, 1, 1)
@@ -112,9 +111,7 @@ def measure(database_url: str | None = None, payments: int | None = None) -> dic
     """The figures of one run (see the module's doc). `database_url` is WIPED."""
     workdir = Path(tempfile.mkdtemp(prefix="portal-export-"))
     try:
-        env = environment(workdir, database_url)
-        os.environ.update({k: env[k] for k in ("PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "SANDBOX_GATEWAY_URL")})
-        build_database(env)
+        env = own_environment(workdir, database_url)
         from portal import create_app, exports
         from portal.billing import history
         from portal.billing.history import Period

@@ -94,6 +94,15 @@ def environment(workdir: Path, database_url: str | None) -> dict[str, str]:
             "SANDBOX_GATEWAY_URL": f"sqlite:///{workdir / 'gateway.sqlite'}"}
 
 
+def own_environment(workdir: Path, database_url: str | None) -> dict[str, str]:
+    """A measurement module's environment (`environment`), made this process's own — the
+    app it creates reads it — with its database built (`database_url` is WIPED)."""
+    env = environment(workdir, database_url)
+    os.environ.update({k: env[k] for k in ("PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "SANDBOX_GATEWAY_URL")})
+    build_database(env)
+    return env
+
+
 def build_database(env: dict[str, str]) -> None:
     from sqlalchemy import create_engine
     from portal.config import _database_url

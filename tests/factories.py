@@ -1,15 +1,16 @@
 """Small builders for billing scenarios, used by the rule tests."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import count
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from portal.billing.balances import recount_outstanding
 from portal.billing.gateway import CardDetails
 from portal.models import (FIRST_INVOICE_NUMBER, INVOICE_SERIES, AccountKind, BillingAccount, BillingProfile,
-                           Charge, ChargeStatus, InvoiceNumberSeries, MethodKind, PaymentMethod, Role,
+                           Charge, ChargeStatus, InvoiceNumberSeries, MethodKind, Payment, PaymentMethod,
+                           PaymentPurpose, Role,
                            RoleAssignment, Subscription, SubscriptionStatus, User)
 
 APPROVE = "4242424242424242"
@@ -94,6 +95,16 @@ def profile(b, acc, default=None, check_wire_approved=False) -> BillingProfile:
     b.session.add(p)
     b.session.flush()
     return p
+
+
+def payments(b, acc, method, count: int, key: str, per_second: int = 1,
+             start: datetime = datetime(2026, 1, 1, 8)) -> None:
+    """`count` settle payments of 100 kr, inserted in bulk, `per_second` of them in each
+    second from `start` (ties of created_at, ordered by id): a large account's Payments."""
+    b.session.execute(insert(Payment), [
+        {"idempotency_key": f"{key}-{n}", "account_id": acc.id, "payment_method_id": method.id,
+         "purpose": PaymentPurpose.SETTLE, "amount_minor": 100_00, "currency": "SEK", "gateway_reference": "sbx",
+         "created_at": start + timedelta(seconds=n // per_second)} for n in range(count)])
 
 
 def commit(b) -> None:

@@ -17,7 +17,7 @@ from portal.billing.remittance import account_reference, ocr_reference
 from portal.billing.transfer_batch import InvoiceBatch
 from portal.extensions import db
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, CreditEntry, DisabledSpan, Invoice,
-                           InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment, PaymentPurpose,
+                           InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment,
                            Role, Subscription, TransferToReview)
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
@@ -206,11 +206,7 @@ def test_i28_what_each_export_batch_paid_is_read_by_index_not_by_scanning(b):
     subs = [f.subscription(b, acc, card) for _ in range(3)]
     profile = f.profile(b, acc)
     f.commit(b)
-    start = datetime(2026, 1, 1, 8)
-    b.session.execute(insert(Payment), [
-        {"idempotency_key": f"bulk-{n}", "account_id": acc.id, "payment_method_id": card.id,
-         "purpose": PaymentPurpose.SETTLE, "amount_minor": 100_00, "currency": "SEK", "gateway_reference": "sbx",
-         "created_at": start + timedelta(seconds=n)} for n in range(2_000)])
+    f.payments(b, acc, card, 2_000, "bulk")
     ids = b.session.scalars(select(Payment.id).order_by(Payment.id)).all()
     b.session.execute(insert(Charge), [
         {"subscription_id": subs[n % 3].id, "amount_minor": 100_00, "currency": "SEK", "status": ChargeStatus.PAID,

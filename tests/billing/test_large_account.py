@@ -2,12 +2,10 @@
 so a regression to a plan that reads the whole account fails here on any machine."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
 from portal.billing import history
-from portal.models import Payment, PaymentPurpose
+from portal.models import Payment
 from tests import factories as f
 from tests.query_plans import rows_read
 
@@ -21,11 +19,7 @@ def test_i28_each_export_batch_is_one_index_range_not_a_rescan_of_what_came_befo
     acc = f.account(b)
     card = f.card(b, acc)
     f.commit(b)
-    start = datetime(2026, 1, 1, 8)
-    b.session.execute(insert(Payment), [
-        {"idempotency_key": f"large-{n}", "account_id": acc.id, "payment_method_id": card.id,
-         "purpose": PaymentPurpose.SETTLE, "amount_minor": 100_00, "currency": "SEK", "gateway_reference": "sbx",
-         "created_at": start + timedelta(seconds=n // TIES)} for n in range(PAYMENTS)])
+    f.payments(b, acc, card, PAYMENTS, "large", per_second=TIES)
     f.commit(b)
     where = [Payment.account_id == acc.id]
     ordered = list(b.session.execute(select(Payment.created_at, Payment.id).where(*where)

@@ -4,13 +4,13 @@ account — counted in rows (PostgreSQL: EXPLAIN ANALYZE; SQLite: the plan's sha
 never timed."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import insert, select, text
 
 from portal.billing import accounts, history, paging
-from portal.models import Invoice, InvoiceStatus, Payment, PaymentPurpose, Subscription, SubscriptionStatus
+from portal.models import Invoice, InvoiceStatus, Payment, Subscription, SubscriptionStatus
 from tests import factories as f
 from tests.query_plans import rows_read
 
@@ -31,11 +31,7 @@ def large(b):
     card = f.card(b, acc)
     admin = f.user(b, f.Role.ACCOUNT_ADMIN, acc)
     f.commit(b)
-    start = datetime(2026, 1, 1, 8)
-    b.session.execute(insert(Payment), [
-        {"idempotency_key": f"pages-{n}", "account_id": acc.id, "payment_method_id": card.id,
-         "purpose": PaymentPurpose.SETTLE, "amount_minor": 100_00, "currency": "SEK", "gateway_reference": "sbx",
-         "created_at": start + timedelta(seconds=n // TIES)} for n in range(PAYMENTS)])
+    f.payments(b, acc, card, PAYMENTS, "pages", per_second=TIES)
     statuses = [SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE, SubscriptionStatus.DELETED,
                 SubscriptionStatus.DISABLED, SubscriptionStatus.ACTIVE]
     b.session.execute(insert(Subscription), [

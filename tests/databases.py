@@ -51,6 +51,7 @@ class Snapshot:
             for table in _written(metadata)})  # generated columns (status_rank) follow their rows
 
     def restore(self, conn: Connection) -> None:
+        lock_tables(conn, self.metadata.sorted_tables)
         empty_tables(conn, self.metadata.sorted_tables)  # the kept figures too (emptied by then)
         tables = _written(self.metadata)
         # Foreign keys to a table inserted later (or to the same table) are filled in
@@ -75,6 +76,17 @@ def _written(metadata: MetaData) -> list[Table]:
     """The tables rows are written to: not those the database's triggers keep (the
     subscriptions' figures, portal/figures.py), which follow the rows they count."""
     return [table for table in metadata.sorted_tables if not table.info.get("kept_by_triggers")]
+
+
+def lock_tables(conn: Connection, tables: list[Table]) -> None:
+    """PostgreSQL: wait for every transaction touching these tables to end and keep new
+    ones out until commit. A live server still writes after its answer (a receipt is
+    stored once the response is sent); without the lock, one landing between the
+    deletes makes a row refer to a payment being deleted. (SQLite's one writer already
+    serialises the reset.)"""
+    if conn.dialect.name == "postgresql" and tables:
+        conn.exec_driver_sql("LOCK TABLE " + ", ".join(f'"{table.name}"' for table in tables)
+                             + " IN ACCESS EXCLUSIVE MODE")
 
 
 def empty_tables(conn: Connection, tables: list[Table]) -> None:

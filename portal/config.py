@@ -189,6 +189,7 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "SELLER_VAT_NUMBER": env.get("SELLER_VAT_NUMBER", "SE556677889901"),
         "SELLER_F_TAX": env.get("SELLER_F_TAX", "1"),
         "SELLER_EMAIL": env.get("SELLER_EMAIL", "faktura@contoso.example"),
+        "SELLER_REGISTERED_OFFICE": env.get("SELLER_REGISTERED_OFFICE", "Stockholm"),
         # bench/: the baseline page and the X-SQL-Queries header (never in production).
         "BENCHMARK": env.get("PORTAL_BENCHMARK", "") == "1",
         "BABEL_DEFAULT_LOCALE": "sv",

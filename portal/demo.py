@@ -212,7 +212,7 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
         status = (InvoiceStatus.PAID if months > newest_past_due else
                   InvoiceStatus.PAST_DUE if is_past_due(due_on(months), today) else InvoiceStatus.DUE)
         invoice = Invoice(billing_profile_id=profile.id,
-                          number=next_invoice_number(session), parties=frozen_parties(b.policy.seller, buyer_of(account.name, profile.name, details)),
+                          number=next_invoice_number(session), parties=frozen_parties(b.policy.seller, buyer_of(account.name, profile.name, details, account.notification_email)),
                           currency="SEK",
                           period_start=p_start, period_end=p_end, issued_on=issued,
                           due_on=due_on(months), status=status, subtotal_minor=subtotal,

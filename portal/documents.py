@@ -10,14 +10,15 @@ import io
 from importlib.metadata import version
 
 import pikepdf
-from facturx import generate_xml
+from facturx import generate_xml, xml_check_xsd
 from facturx.facturx import generate_xmp_bytes
 from flask import render_template
 from flask_babel import get_locale
+from lxml import etree
 from weasyprint import CSS, HTML, Attachment
 
 from portal.billing.documents import InvoiceDocument, ReceiptDocument
-from portal.billing.einvoice import en16931_terms
+from portal.billing.einvoice import CREDIT_TRANSFER, PEPPOL_BILLING, en16931_terms
 from portal.config import ROOT
 from portal.models import Invoice
 
@@ -35,10 +36,67 @@ RENDERER = f"portal-documents/2 weasyprint/{version('weasyprint')} factur-x/{ver
 
 def invoice_xml(doc: InvoiceDocument, flavor: str = UBL) -> bytes:
     """The invoice's EN 16931 data as UBL 2.1 (or Factur-X CII), schema-checked. (The
-    library's schematron check needs a Saxon server; the sums it would check are
-    proven by tests/web/test_invoice_documents.py instead.)"""
-    return generate_xml(en16931_terms(doc), flavor=flavor, level="en16931", check_xsd=True,
-                        check_schematron=False)
+    library's schematron check needs a Saxon server; tests/web/test_i30_einvoice_rules.py
+    runs the official EN 16931 and Peppol rules over every kind of invoice instead.)
+
+    The UBL is the Peppol BIS Billing 3.0 document: its specification identifier
+    (BT-24) is Peppol's. The CII inside the PDF keeps Factur-X's own ("urn:cen.eu:
+    en16931:2017", which Factur-X readers take the profile from; Peppol's would make it
+    no Factur-X EN 16931 file), so Peppol's PEPPOL-EN16931-R004 is the one rule it
+    cannot meet: it is never the document sent through Peppol. Both carry the bankgiro
+    beside the IBAN, which the library cannot write."""
+    xml = generate_xml(en16931_terms(doc), flavor=flavor, level="en16931", check_xsd=True,
+                       check_schematron=False)
+    root = etree.fromstring(xml)
+    (_peppol_ubl if flavor == UBL else _bankgiro_cii)(root, doc)
+    xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    xml_check_xsd(xml, flavor=flavor, level="en16931")
+    return xml
+
+
+_UBL = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+        "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"}
+_CII = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+
+
+def _element(parent, tag: str, text: str | None = None, **attributes):
+    prefix, local = tag.split(":")
+    child = etree.SubElement(parent, f"{{{({**_UBL, **_CII})[prefix]}}}{local}", attributes)
+    child.text = text
+    return child
+
+
+def _bankgiro_digits(doc: InvoiceDocument) -> str:
+    return doc.remittance.bankgiro.replace("-", "")
+
+
+def _peppol_ubl(root, doc: InvoiceDocument) -> None:
+    """BT-24 for Peppol; "TAX" as the scheme of the seller's F-tax registration (BT-32,
+    Peppol's usage); the bankgiro as the first credit transfer account: code 30 with
+    branch SE:BANKGIRO (SE-R-008, SE-R-009, SE-R-011)."""
+    root.find("cbc:CustomizationID", _UBL).text = PEPPOL_BILLING
+    for scheme in root.iterfind("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cac:TaxScheme/cbc:ID", _UBL):
+        if scheme.text == "LOC":
+            scheme.text = "TAX"
+    iban = root.find("cac:PaymentMeans", _UBL)
+    means = etree.Element(iban.tag)
+    _element(means, "cbc:PaymentMeansCode", CREDIT_TRANSFER, name="Bankgiro")
+    _element(means, "cbc:PaymentID", doc.remittance.ocr)
+    account = _element(means, "cac:PayeeFinancialAccount")
+    _element(account, "cbc:ID", _bankgiro_digits(doc))
+    _element(_element(account, "cac:FinancialInstitutionBranch"), "cbc:ID", "SE:BANKGIRO")
+    iban.addprevious(means)
+
+
+def _bankgiro_cii(root, doc: InvoiceDocument) -> None:
+    """The bankgiro as a second credit transfer account (BG-17 repeats): CII has no
+    SE:BANKGIRO branch, so its payment means text (BT-82) says "Bankgiro"."""
+    iban = root.find(".//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeSettlementPaymentMeans", _CII)
+    means = etree.Element(iban.tag)
+    _element(means, "ram:TypeCode", CREDIT_TRANSFER)
+    _element(means, "ram:Information", "Bankgiro")
+    _element(_element(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:ProprietaryID", _bankgiro_digits(doc))
+    iban.addprevious(means)
 
 
 def invoice_pdf(doc: InvoiceDocument) -> bytes:

@@ -52,6 +52,7 @@ class Buyer:
     country: str = "SE"
     reference: str = ""           # "Er referens" / purchase order
     reverse_charge: bool = False  # another EU country, VAT number given: no Swedish VAT
+    email: str = ""               # where the invoice is emailed: its electronic address (BT-49) when no registry id is known
 
     @property
     def address(self) -> tuple[str, ...]:
@@ -86,15 +87,16 @@ def vat_included(amount: Money, rate_percent: int = VAT_RATE_PERCENT) -> VatBrea
                         Money(vat_minor, amount.currency))
 
 
-def buyer_of(account_name: str, profile_name: str, details: BillingDetails | None) -> Buyer:
+def buyer_of(account_name: str, profile_name: str, details: BillingDetails | None, email: str = "") -> Buyer:
     """The buyer as it is now: the billing details given (B7), else the account's name;
-    `profile_name` is the billing profile's (customer agreement), "" for pay-as-you-go."""
+    `profile_name` is the billing profile's (customer agreement), "" for pay-as-you-go;
+    `email` the account's billing address, unless the details name invoice recipients."""
     if details is None:
-        return Buyer(name=account_name, profile=profile_name)
+        return Buyer(name=account_name, profile=profile_name, email=email)
     return Buyer(name=details.company_name, profile=profile_name, org_number=details.org_number,
                  vat_number=details.vat_number, street=details.street, postcode=details.postcode,
                  city=details.city, country=details.country, reference=details.reference,
-                 reverse_charge=reverse_charge(details))
+                 reverse_charge=reverse_charge(details), email=(details.recipients or [email])[0])
 
 
 def frozen_parties(seller: Seller | None, buyer: Buyer) -> dict:
@@ -108,8 +110,9 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
     seller and buyer it was issued with (`seller`, today's, only for invoices issued
     before parties were kept)."""
     currency = invoice.currency
-    parties = invoice.parties or frozen_parties(None, buyer_of(invoice.billing_profile.account.name,
-                                                                    invoice.billing_profile.name, None))
+    account = invoice.billing_profile.account
+    parties = invoice.parties or frozen_parties(None, buyer_of(account.name, invoice.billing_profile.name, None,
+                                                                    account.notification_email))
     if parties.get("seller"):
         seller = Seller(**parties["seller"])
     buyer = Buyer(**parties["buyer"])

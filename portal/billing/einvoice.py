@@ -8,7 +8,16 @@ VAT-inclusive amount less the VAT inside it; credits are a document-level allowa
 (BG-20) at the same rate. The VAT breakdown (BG-23) is the document's own, so the
 öre that separate rounding of lines would leave over go into the allowance (or, with
 no credits, into the last line), and every total adds up exactly:
-BT-109 = Σ BT-131 − BT-107 = BT-116, BT-112 = BT-109 + BT-110, BT-115 = BT-112."""
+BT-109 = Σ BT-131 − BT-107 = BT-116, BT-112 = BT-109 + BT-110, BT-115 = BT-112.
+
+Peppol BIS Billing 3.0 (what Swedish public-sector buyers must receive) asks more of
+the same terms: its process (BT-23), an electronic address for seller and buyer
+(BT-34, BT-49: a Swedish organisation by its organisationsnummer, scheme 0007), and,
+by the Swedish rules SE-R-*, "Godkänd för F-skatt" as the seller's tax registration
+(BT-32, SE-R-005) and the bankgiro as an account of its own (SE:BANKGIRO, SE-R-008/9).
+The registered office goes in the seller's additional legal information (BT-33).
+What the library cannot write (the Peppol specification identifier, the bankgiro next
+to the IBAN) portal/documents.py adds to the XML."""
 from __future__ import annotations
 
 from portal.billing.documents import DocumentLine, InvoiceDocument, vat_included
@@ -19,6 +28,17 @@ CREDIT_TRANSFER = "30"                     # BT-81: credit transfer (UNTDID 4461
 STANDARD_RATE = "S"                        # BT-118/151: standard rate (UNCL 5305)
 REVERSE_CHARGE = "AE"                      # BT-118/151: VAT reverse charge (UNCL 5305)
 ONE_UNIT = "C62"                           # BT-130: "one" (UN/ECE Rec 20), a month's service
+PEPPOL_BILLING = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"  # BT-24, UBL
+PEPPOL_PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"  # BT-23: billing process P1
+F_TAX = "Godkänd för F-skatt"              # BT-32 of a Swedish seller approved for F-tax (SE-R-005)
+SWEDISH_ORGNR = "0007"                     # EAS: Swedish organisationsnummer
+EMAIL = "EM"                               # EAS: an email address, when no registry id is known
+# EAS codes for a VAT number, by its country prefix (the CEF EAS code list the rules
+# carry); a Swedish VAT number holds the organisationsnummer (0007).
+VAT_EAS = {"AT": "9914", "BE": "9925", "BG": "9926", "CY": "9928", "CZ": "9929", "DE": "9930", "EE": "9931",
+           "EL": "9933", "ES": "9920", "FR": "9957", "HR": "9934", "HU": "9910", "IE": "9935", "LT": "9937",
+           "LU": "9938", "LV": "9939", "MT": "9943", "NL": "9944", "PL": "9945", "PT": "9946", "RO": "9947",
+           "SI": "9949", "SK": "9950"}
 
 
 def decimal(minor: int) -> str:
@@ -43,17 +63,22 @@ def en16931_terms(doc: InvoiceDocument) -> dict:
     elif nets:
         nets[-1] -= leftover
     seller = doc.seller
+    org_digits = seller.org_number.replace("-", "")
     terms = {
         "BT-1": doc.number, "BT-2": doc.issued_on, "BT-3": INVOICE, "BT-5": doc.amount_due.currency,
-        "BT-24": SPECIFICATION, "BT-9": doc.due_on, "BT-10": doc.buyer.reference or doc.buyer.profile,
+        "BT-24": SPECIFICATION, "BT-23": PEPPOL_PROCESS, "BT-9": doc.due_on, "BT-10": doc.buyer.reference or doc.buyer.profile,
         "BT-20": f"{doc.payment_terms_days} days net",
         "BT-72": doc.period_end, "BT-73": doc.period_start, "BT-74": doc.period_end,
         "BG-4": {"name": seller.name, "vat_identifier": seller.vat_number,
-                 "legal_identifier": seller.org_number.replace("-", ""),
+                 "legal_identifier": org_digits, "legal_identifier_schemeid": SWEDISH_ORGNR,
+                 "einvoicing_addr": org_digits, "einvoicing_addr_schemeid": SWEDISH_ORGNR,
+                 **({"tax_identifier": F_TAX} if seller.f_tax else {}),
+                 **({"legal_info": f"Styrelsens säte: {seller.registered_office}"} if seller.registered_office else {}),
+                 "contacts": [{"email": seller.email}],
                  "country_code": "SE", "city": seller.city, "postcode": seller.postcode, "addr_l1": seller.street},
         "BG-7": _party(doc),
         "BT-81": CREDIT_TRANSFER, "BT-83": doc.remittance.ocr,
-        "BT-84": doc.remittance.iban,
+        "BT-84": doc.remittance.iban, "BT-86": doc.remittance.bic,
         "BG-25": [{"BT-126": str(i), "BT-129": "1", "BT-130": ONE_UNIT, "BT-131": decimal(net),
                    "BT-146": decimal(net), "BT-151": category, "BT-152": rate, "BT-153": line.description,
                    "BT-134": line.period_start, "BT-135": line.period_end}
@@ -79,6 +104,22 @@ def _party(doc: InvoiceDocument) -> dict:
         party["vat_identifier"] = buyer.vat_number
     if buyer.org_number:
         party["legal_identifier"] = buyer.org_number.replace("-", "")
+    party["einvoicing_addr_schemeid"], party["einvoicing_addr"] = electronic_address(buyer)
     party |= {key: value for key, value in (("addr_l1", buyer.street), ("postcode", buyer.postcode),
                                             ("city", buyer.city)) if value}
     return party
+
+
+def electronic_address(buyer) -> tuple[str, str]:
+    """BT-49 (scheme, id): where a Peppol access point delivers the buyer's invoices —
+    its organisationsnummer (0007) when Swedish, else its VAT number under its
+    country's EAS code, else the first address the invoice is emailed to (EM)."""
+    org = buyer.org_number.replace("-", "")
+    vat = buyer.vat_number.replace(" ", "").upper()
+    if buyer.country == "SE" and len(org) == 10:
+        return SWEDISH_ORGNR, org
+    if vat.startswith("SE") and len(vat) == 14:
+        return SWEDISH_ORGNR, vat[2:12]
+    if vat[:2] in VAT_EAS:
+        return VAT_EAS[vat[:2]], vat
+    return EMAIL, buyer.email

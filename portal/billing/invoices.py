@@ -76,7 +76,7 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
     today = b.clock.today()
     account = profile.account
     details = details_for(b.session, account.id, profile.id)
-    buyer = buyer_of(account.name, profile.name, details)
+    buyer = buyer_of(account.name, profile.name, details, account.notification_email)
     # A subscription that started mid-month pays for the days from its start.
     amounts = [prorated(s.monthly_fee_minor, *billed_part(s.started_on, period_start, period_end))
                for s in subscriptions]

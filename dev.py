@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -89,6 +90,15 @@ def ensure_pdf_libraries() -> None:
                      "invoice PDFs cannot be made.")
 
 
+def ensure_einvoice_validator() -> None:
+    """The official e-invoice rules next to the clone (../shared/einvoice, issue 30) run
+    on Java with Saxon-HE; without them tests/web/test_i30_einvoice_rules.py skips."""
+    if (ROOT.parent / "shared" / "einvoice" / "validate").exists():
+        _debian_packages({"default-jre-headless": shutil.which("java") is not None,
+                          "libsaxonhe-java": any(Path("/usr/share/java").glob("Saxon-HE*.jar"))},
+                         "the e-invoice rules test will skip.")
+
+
 def ensure_chromium() -> None:
     """Browser tests drive Debian's Chromium; install it when we may (root + apt).
     Without it they skip with a loud reason, or fail under REQUIRE_BROWSER=1."""
@@ -105,6 +115,7 @@ def install() -> None:
     ensure_venv()
     ensure_chromium()
     ensure_pdf_libraries()
+    ensure_einvoice_validator()
     compile_catalogs()
 
 

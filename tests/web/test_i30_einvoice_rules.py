@@ -34,8 +34,8 @@ from portal.billing.remittance import remittance_from_config
 from portal.billing.transaction import write_transaction
 from portal.config import ROOT
 from portal.documents import FACTUR_X, UBL, invoice_pdf, invoice_xml
-from portal.models import AccountKind, BillingDetails, BillingProfile, Invoice, InvoiceStatus, PaymentMethod,
-                           Subscription, SubscriptionStatus, User
+from portal.models import (AccountKind, BillingDetails, BillingProfile, Invoice, InvoiceStatus, PaymentMethod,
+                           Subscription, SubscriptionStatus, User)
 from tests import factories as f
 
 RULES = Path(os.environ.get("EINVOICE_RULES_DIR") or ROOT.parent / "shared" / "einvoice")

@@ -55,7 +55,8 @@ def data_values(app) -> list[str]:
     remittance, seller = remittance_from_config(app.config), seller_from_config(app.config)
     values = {app.config["PROVIDER_NAME"], *LANGUAGE_NAMES.values(), "Visa", "Mastercard",
               "American Express", "SEK", remittance.iban_display, remittance.bic,
-              app.config["ACCESSIBILITY_EMAIL"], seller.name, *seller.address, seller.vat_number, seller.email}
+              app.config["ACCESSIBILITY_EMAIL"], seller.name, *seller.address, seller.vat_number, seller.email,
+              seller.registered_office}
     with app.app_context():
         for table in db.metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, (String, Text))]

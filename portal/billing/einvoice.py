@@ -34,8 +34,11 @@ F_TAX = "Godkänd för F-skatt"              # BT-32 of a Swedish seller approve
 SWEDISH_ORGNR = "0007"                     # EAS: Swedish organisationsnummer
 EMAIL = "EM"                               # EAS: an email address, when no registry id is known
 # EAS codes for a VAT number, by its country prefix (the CEF EAS code list the rules
-# carry); a Swedish VAT number holds the organisationsnummer (0007).
-VAT_EAS = {"AT": "9914", "BE": "9925", "BG": "9926", "CY": "9928", "CZ": "9929", "DE": "9930", "EE": "9931",
+# carry); a Swedish VAT number holds the organisationsnummer (0007). Denmark and Italy
+# have registry schemes whose id is the VAT number's digits (DK:CVR 0184, IT:IVA 0211),
+# Finland one for the VAT number itself (FI:VAT 0213).
+VAT_DIGITS_EAS = {"DK": "0184", "IT": "0211"}
+VAT_EAS = {"FI": "0213", "AT": "9914", "BE": "9925", "BG": "9926", "CY": "9928", "CZ": "9929", "DE": "9930", "EE": "9931",
            "EL": "9933", "ES": "9920", "FR": "9957", "HR": "9934", "HU": "9910", "IE": "9935", "LT": "9937",
            "LU": "9938", "LV": "9939", "MT": "9943", "NL": "9944", "PL": "9945", "PT": "9946", "RO": "9947",
            "SI": "9949", "SK": "9950"}
@@ -120,6 +123,8 @@ def electronic_address(buyer) -> tuple[str, str]:
         return SWEDISH_ORGNR, org
     if vat.startswith("SE") and len(vat) == 14:
         return SWEDISH_ORGNR, vat[2:12]
+    if vat[:2] in VAT_DIGITS_EAS:
+        return VAT_DIGITS_EAS[vat[:2]], vat[2:]
     if vat[:2] in VAT_EAS:
         return VAT_EAS[vat[:2]], vat
     return EMAIL, buyer.email

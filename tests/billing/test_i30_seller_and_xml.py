@@ -95,7 +95,9 @@ def test_i30_the_factur_x_cii_keeps_its_profile_and_carries_the_same_parties():
     (SWEDISH, ("0007", "5560360793")),
     (Buyer("Köpare AB", "P", vat_number="SE556036079301"), ("0007", "5560360793")),
     (Buyer("F GmbH", "P", vat_number="DE136695976", country="DE", reverse_charge=True), ("9930", "DE136695976")),
-    (Buyer("Kunde", "P", email="ap@kunde.example"), ("EM", "ap@kunde.example")),
+    (Buyer("D A/S", "P", vat_number="DK13585628", country="DK", reverse_charge=True), ("0184", "13585628")),
+    (Buyer("I SpA", "P", vat_number="IT00743110157", country="IT", reverse_charge=True), ("0211", "00743110157")),
+    (Buyer("Kunde", "P", email="ap@kunde.example"), ("EM", "ap@kunde.example")),  # not reachable by Peppol
 ])
 def test_i30_the_buyer_has_an_electronic_address(buyer, address):
     endpoint = etree.fromstring(invoice_xml(document(buyer), UBL)).find(

@@ -38,10 +38,10 @@ EMAIL = "EM"                               # EAS: an email address, when no regi
 # have registry schemes whose id is the VAT number's digits (DK:CVR 0184, IT:IVA 0211),
 # Finland one for the VAT number itself (FI:VAT 0213).
 VAT_DIGITS_EAS = {"DK": "0184", "IT": "0211"}
-VAT_EAS = {"FI": "0213", "AT": "9914", "BE": "9925", "BG": "9926", "CY": "9928", "CZ": "9929", "DE": "9930", "EE": "9931",
-           "EL": "9933", "ES": "9920", "FR": "9957", "HR": "9934", "HU": "9910", "IE": "9935", "LT": "9937",
-           "LU": "9938", "LV": "9939", "MT": "9943", "NL": "9944", "PL": "9945", "PT": "9946", "RO": "9947",
-           "SI": "9949", "SK": "9950"}
+VAT_EAS = {"AT": "9914", "BE": "9925", "BG": "9926", "CY": "9928", "CZ": "9929", "DE": "9930", "EE": "9931",
+           "EL": "9933", "ES": "9920", "FI": "0213", "FR": "9957", "HR": "9934", "HU": "9910", "IE": "9935",
+           "LT": "9937", "LU": "9938", "LV": "9939", "MT": "9943", "NL": "9944", "PL": "9945", "PT": "9946",
+           "RO": "9947", "SI": "9949", "SK": "9950"}
 
 
 def decimal(minor: int) -> str:

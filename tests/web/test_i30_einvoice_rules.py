@@ -42,6 +42,7 @@ RULES = Path(os.environ.get("EINVOICE_RULES_DIR") or ROOT.parent / "shared" / "e
 SVRL = "{http://purl.oclc.org/dsdl/svrl}"
 FACTUR_X_ONLY = {"PEPPOL-EN16931-R004"}  # Peppol's BT-24 in a Factur-X file: see portal/documents.py
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
+pytestmark = pytest.mark.einvoice_rules  # once, in the SQLite phase (.ci/run)
 
 
 def validate_script() -> Path:

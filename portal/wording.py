@@ -260,6 +260,19 @@ def audit_text(event) -> str:
         case "payment.gateway_unavailable":
             return gettext("A payment of %(amount)s with %(method)s could not be made: the payment "
                            "service could not be reached. Nothing was charged.", amount=amount, method=method)
+        case "payment.authentication_requested":
+            return gettext("The bank asked the cardholder to confirm a payment of %(amount)s with %(method)s.",
+                           amount=amount, method=method)
+        case "payment.form_reused":
+            return gettext("A payment of %(amount)s with %(method)s was not made: the payment form had already been "
+                           "used for another payment. Nothing was charged.", amount=amount, method=method)
+        case "credit.added":
+            return gettext("%(amount)s was added to the account's credit balance.", amount=amount)
+        case "credit.refunded" if d.get("how") == "bank":
+            return gettext("%(amount)s of the account's credit balance was refunded by bank transfer.", amount=amount)
+        case "credit.refunded":
+            return gettext("%(amount)s of the account's credit balance was refunded to %(method)s.",
+                           amount=amount, method=method)
         case "payment_method.switched":
             return gettext("%(method)s replaced %(previous)s as the payment method of %(subscriptions)s.",
                            method=method, previous=_method_name(d.get("from_method")),
@@ -295,6 +308,17 @@ def audit_text(event) -> str:
         case "charge.failed":
             return gettext("The charge of %(amount)s for %(subscription)s did not go through. %(reason)s",
                            amount=amount, subscription=d.get("subscription", ""), reason=reason)
+        case "charge.retry_failed" if d.get("next_retry_on"):
+            return gettext("Another payment attempt for %(subscription)s did not go through. %(reason)s "
+                           "The next attempt is on %(date)s.", subscription=d.get("subscription", ""),
+                           reason=reason, date=day(date.fromisoformat(d["next_retry_on"])))
+        case "charge.retry_failed":
+            return gettext("Another payment attempt for %(subscription)s did not go through. %(reason)s",
+                           subscription=d.get("subscription", ""), reason=reason)
+        case "subscription.disable_warning":
+            return gettext("A warning was sent that %(subscription)s will be disabled on %(date)s.",
+                           subscription=d.get("subscription", ""),
+                           date=day(date.fromisoformat(d["disable_on"])) if d.get("disable_on") else "")
         case "subscription.disabled":
             return gettext("%(subscription)s was disabled. Its data will be deleted on %(date)s.",
                            subscription=d.get("subscription", ""),

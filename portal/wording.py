@@ -222,7 +222,7 @@ def _subscriptions(details: dict) -> str:
     names, count = details.get("subscriptions") or [], details.get("subscription_count")
     if isinstance(count, int) and count > len(names):
         return some_names(names, count)  # "A, B, C and 99,997 more"
-    return ", ".join(names)
+    return some_names(names)  # the language's list: "A, B och C" (issue 35 a11y-8)
 
 
 def audit_actor(event) -> str:
@@ -243,7 +243,7 @@ def audit_text(event) -> str:
         case "payment.succeeded" if d.get("purpose") == "auto_charge":
             return gettext("%(amount)s was charged automatically to %(method)s.", amount=amount, method=method)
         case "payment.succeeded" if d.get("invoices"):
-            invoices = ", ".join(d["invoices"])
+            invoices = some_names(d["invoices"])
             return ngettext("%(amount)s was paid with %(method)s for invoice %(invoices)s.",
                             "%(amount)s was paid with %(method)s for invoices %(invoices)s.",
                             len(d["invoices"]), amount=amount, method=method, invoices=invoices)
@@ -295,7 +295,7 @@ def audit_text(event) -> str:
                            date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")
         case "subscriptions.moved":
             return gettext("%(subscriptions)s moved to %(method)s.", method=method,
-                           subscriptions=", ".join(d.get("subscriptions", [])))
+                           subscriptions=some_names(d.get("subscriptions", [])))
         case "settings.changed":
             return gettext("Personal settings were changed.")
         case "notification_email.changed":

@@ -65,7 +65,6 @@ KNOWN_SHARED = {
     "What happens next": "heading",
     "Back": "a link back to the previous page of a flow",
     "Try again": "try the payment again",
-    "Receipt": "a payment's receipt",
     "Check the payment": "ask the payment service what happened",
     "From": "the seller's block on an invoice or receipt (the period filter has msgctxt)",
     "To": "the buyer's block on an invoice or receipt (the period filter has msgctxt)",

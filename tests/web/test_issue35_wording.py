@@ -93,3 +93,19 @@ def test_i35_sv14_the_meta_description_says_forfallet_belopp(browser, demo):
     page = browser.get("/sv/sign-in").get_data(as_text=True)
     description = re.search(r'<meta name="description" content="([^"]+)"', page).group(1)
     assert "reglera ett förfallet belopp" in description and "saldo" not in description
+
+
+def test_i35_a11y4_the_settle_page_title_names_the_account(browser, demo):
+    sign_in_as(browser, "anna@example.com", "sv")
+    page = browser.get(f"/sv/accounts/{demo.payg}/subscriptions/{demo.production}/settle").get_data(as_text=True)
+    assert re.search(r"<title>Reglera saldo – Nordlund Konsult AB – Contoso Cloud</title>", page), \
+        re.search(r"<title>.*?</title>", page).group(0)
+
+
+def test_i35_a11y8_reasons_are_a_list_in_the_language_not_glued_with_semicolons(app):
+    from portal.errors import MethodInUse
+    from portal.web.methods import in_use_text
+    in_use = MethodInUse(default_for=["Sverige"], subscriptions=2, unconfirmed=False)
+    with app.test_request_context(), force_locale("sv"):
+        swedish = in_use_text(in_use)
+    assert ";" not in swedish and " och " in swedish, swedish

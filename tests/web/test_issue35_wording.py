@@ -34,7 +34,7 @@ CARD, AMOUNT = "Visa som slutar på 4242", "8 140,00 kr"
     ("sv-10", "We could not collect the payment for %(subscription)s, so the subscription is past due.",
      dict(subscription="Arkiv"), "Betalningen för Arkiv kunde inte genomföras, så prenumerationen är förfallen."),
     ("sv-12", "You receive this email because you made this payment in the %(provider)s billing portal. "
-              "The account's billing address has its own copy.", dict(provider="Contoso Cloud"),
+              "The account's billing notification address has its own copy.", dict(provider="Contoso Cloud"),
      "Du får det här e-postmeddelandet eftersom du gjorde betalningen i faktureringsportalen för Contoso Cloud. "
      "Adressen för kontots faktureringsaviseringar har fått en egen kopia."),
     ("sv-13", "Check/wire transfer is now the default payment method. Pay invoices to the remittance details on "
@@ -49,6 +49,12 @@ CARD, AMOUNT = "Visa som slutar på 4242", "8 140,00 kr"
               "a support request and tell us when you paid.", {},
      "Om kontrollen inte heller lyckas väntar du några minuter och försöker igen. Om det fortsätter skickar du en "
      "supportbegäran och berättar när du betalade."),
+    ("sv-44", "You pay by invoice, and we have not received the payment. Send it to the remittance details below, "
+              "or pay online with a card: all subscriptions that are paid by invoice are paid together, and the card "
+              "becomes their payment method.", {},
+     "Du betalar mot faktura, och vi har inte fått in betalningen. Betala till kontot i betalningsinformationen "
+     "nedan, eller betala online med kort: alla prenumerationer som betalas mot faktura betalas då tillsammans, "
+     "och kortet blir deras betalningsmetod."),
 ])
 def test_i35_substantive_messages_read_as_the_review_decided(app, item, msgid, values, swedish):
     with app.test_request_context(), force_locale("sv"):

@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po, write_po
@@ -39,6 +40,7 @@ TRANSLATIONS = ROOT / "translations"
 POT = TRANSLATIONS / "messages.pot"
 MAPPING = ROOT / "babel.cfg"
 KEYWORDS = ["_l", "lazy_gettext", "pgettext:1c,2", "lazy_pgettext:1c,2"]
+TEAM = "Portal localization team"  # Last-Translator of a new catalog
 SOURCE_LOCALE = "en"  # msgids are English; the en catalog starts as a copy of them
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%[sdif]")
@@ -51,9 +53,38 @@ class Problem:
     line: int
     message: str
     problem: str
+    kind: str = "other"  # one of KINDS: what `summary` counts
+
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.problem}\n    msgid: {self.message!r}"
+
+
+# What the check finds, in the order a team switching a language on fixes them.
+KINDS = {
+    "unparsable": "the file does not parse",
+    "stale template": "messages.pot out of date with the code",
+    "missing": "missing from the catalog",
+    "untranslated": "not translated",
+    "fuzzy": "marked fuzzy",
+    "placeholders": "placeholders differ",
+    "tags": "HTML tags differ",
+    "plural forms": "plural forms missing",
+    "other": "other",
+}
+
+
+def summary(problems: list[Problem]) -> list[str]:
+    """One line per file: its problems counted by kind, e.g.
+    `translations/fi/LC_MESSAGES/messages.po: 312 not translated, 4 placeholders differ`
+    — what a language being switched on still needs, before the long list."""
+    counts: dict[str, dict[str, int]] = {}
+    for problem in problems:
+        per_file = counts.setdefault(problem.file if problem.file.endswith(".po") else "messages.pot", {})
+        kind = problem.kind if problem.kind in KINDS else "other"
+        per_file[kind] = per_file.get(kind, 0) + 1
+    return [f"{file}: " + ", ".join(f"{per_file[k]} {KINDS[k]}" for k in KINDS if k in per_file)
+            for file, per_file in sorted(counts.items())]
 
 
 def _pybabel(*args: str) -> None:
@@ -66,14 +97,33 @@ def extract(output: Path = POT, *, line_numbers: bool = False) -> None:
     The file is left untouched when it already holds the same messages."""
     with tempfile.TemporaryDirectory() as scratch:
         fresh = Path(scratch) / "messages.pot"
-        args = ["extract", "-F", str(MAPPING), "--add-comments=Translators:", "--sort-by-file", "--no-wrap",
+        args = ["extract", "-F", str(MAPPING), f"--add-comments={COMMENT_TAG}", "--sort-by-file", "--no-wrap",
                 f"--add-location={'full' if line_numbers else 'file'}",
                 "--project=billing-portal", "--copyright-holder=Billing portal", "-o", str(fresh)]
         for keyword in KEYWORDS:
             args += ["-k", keyword]
         _pybabel(*args, ".")
+        _tag_translator_comments(fresh)
         if not (output.exists() and _same_messages(_read(output), _read(fresh))):
             shutil.copyfile(fresh, output)
+
+
+COMMENT_TAG = "Translators:"
+
+
+def _tag_translator_comments(path: Path) -> None:
+    """Jinja's extractor drops the `Translators:` tag that Python's keeps: every
+    translator comment carries it in the catalogs, so a tool (or a person) that keys
+    on it sees all of them (issue 35 a11y-6). Edited as text, so the file's order and
+    layout stay as extracted."""
+    blocks = path.read_text(encoding="utf-8").split("\n\n")
+    for i, block in enumerate(blocks):
+        lines = block.split("\n")
+        first = next((n for n, line in enumerate(lines) if line.startswith("#. ")), None)
+        if first is not None and not lines[first].startswith(f"#. {COMMENT_TAG}"):
+            lines[first] = f"#. {COMMENT_TAG} {lines[first][3:]}"
+            blocks[i] = "\n".join(lines)
+    path.write_text("\n\n".join(blocks), encoding="utf-8")
 
 
 def _same_messages(one: Catalog, other: Catalog) -> bool:
@@ -114,6 +164,12 @@ def init(locale: str, directory: Path = TRANSLATIONS) -> None:
     """Add a language: a new catalog from the template, in progress until the
     language is switched on in `SUPPORTED_LOCALES`."""
     _pybabel("init", "-i", str(directory / "messages.pot"), "-d", str(directory), "-l", locale, "--no-wrap")
+    # The header names the team, as the Swedish catalog does: no "<LL@li.org>" placeholder.
+    path = _po(locale, directory)
+    catalog = _read(path)
+    catalog.language_team = Locale.parse(locale).english_name
+    catalog.last_translator = TEAM
+    _write(path, catalog)
 
 
 def in_progress(directory: Path = TRANSLATIONS, enabled=SUPPORTED_LOCALES) -> dict[str, tuple[int, int]]:
@@ -168,7 +224,8 @@ def check(directory: Path = TRANSLATIONS, fresh: Path | None = None, enabled=SUP
         try:
             catalog = _read(path)
         except PoFileError as exc:
-            problems.append(Problem(_name(path), _line_of(exc), "", f"the file does not parse: {exc}"))
+            problems.append(Problem(_name(path), _line_of(exc), "", f"the file does not parse: {exc}",
+                                    "unparsable"))
             continue
         problems += _catalog_problems(path, catalog, template,
                                       complete=locale in enabled or locale == SOURCE_LOCALE)
@@ -219,15 +276,16 @@ def _template_problems(committed: Catalog, fresh: Catalog) -> list[Problem]:
             file, line = _where(new[key], "?")
             problems.append(Problem(file, line, _text(new[key].id),
                                     "its source files or translator comments changed "
-                                    "(run: python3 dev.py translations update)"))
+                                    "(run: python3 dev.py translations update)", "stale template"))
     for key in new.keys() - old.keys():
         file, line = _where(new[key], "?")
         problems.append(Problem(file, line, _text(new[key].id),
                                 "new message in the code, missing from translations/messages.pot "
-                                "(run: python3 dev.py translations update)"))
+                                "(run: python3 dev.py translations update)", "stale template"))
     for key in old.keys() - new.keys():
         problems.append(Problem("translations/messages.pot", old[key].lineno or 0, _text(old[key].id),
-                                "message no longer in the code (run: python3 dev.py translations update)"))
+                                "message no longer in the code (run: python3 dev.py translations update)",
+                                "stale template"))
     return problems
 
 
@@ -238,22 +296,23 @@ def _catalog_problems(path: Path, catalog: Catalog, template: Catalog, complete:
     for message in template:
         if complete and message.id and _key(message) not in translated:
             problems.append(Problem(name, 0, _text(message.id),
-                                    "missing from this catalog (run: python3 dev.py translations update)"))
+                                    "missing from this catalog (run: python3 dev.py translations update)",
+                                    "missing"))
     for message in catalog:
         if not message.id:
             continue
 
-        def report(problem: str, message=message) -> None:
-            problems.append(Problem(name, message.lineno or 0, _text(message.id), problem))
+        def report(problem: str, kind: str, message=message) -> None:
+            problems.append(Problem(name, message.lineno or 0, _text(message.id), problem, kind))
 
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         if message.fuzzy and complete:
-            report("marked fuzzy: check the translation and remove the fuzzy flag")
+            report("marked fuzzy: check the translation and remove the fuzzy flag", "fuzzy")
         if isinstance(message.id, tuple) and len(strings) != catalog.num_plurals:
-            report(f"needs {catalog.num_plurals} plural forms, has {len(strings)}")
+            report(f"needs {catalog.num_plurals} plural forms, has {len(strings)}", "plural forms")
         if any(not s for s in strings):
             if complete:
-                report("not translated (empty msgstr)")
+                report("not translated (empty msgstr)", "untranslated")
             continue
         source = message.id if isinstance(message.id, tuple) else (message.id,)
         wanted = set(PLACEHOLDER.findall(" ".join(source)))
@@ -261,9 +320,10 @@ def _catalog_problems(path: Path, catalog: Catalog, template: Catalog, complete:
             got = set(PLACEHOLDER.findall(text))
             if not got <= wanted or (len(strings) == 1 and got != wanted) or (
                     form > 0 and got != set(PLACEHOLDER.findall(source[-1]))):
-                report(f"placeholders differ: source has {_names(wanted)}, translation has {_names(got)}")
+                report(f"placeholders differ: source has {_names(wanted)}, translation has {_names(got)}",
+                       "placeholders")
             if sorted(TAG.findall(" ".join(source))) != sorted(TAG.findall(text)) and len(strings) == 1:
-                report("HTML tags differ between the source and the translation")
+                report("HTML tags differ between the source and the translation", "tags")
     return problems
 
 

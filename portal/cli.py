@@ -338,6 +338,9 @@ def translations_check() -> None:
     for locale, (done, total) in catalogs.in_progress().items():
         click.echo(f"{locale}: in progress, {done} of {total} messages translated (not switched on)")
     if problems:
+        click.echo("Summary by kind:", err=True)
+        for line in catalogs.summary(problems):
+            click.echo(f"  {line}", err=True)
         click.echo(f"{len(problems)} problem(s).", err=True)
         raise SystemExit(1)
     click.echo("All catalogs are complete and up to date.")

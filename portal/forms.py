@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (DateField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
@@ -252,9 +253,11 @@ class PeriodForm(PortalForm):
 
     # Text, not <input type=date>: the native picker's parts are separate tab stops with
     # poor screen-reader support (GOV.UK's advice); the hint shows the format.
-    first = DateField(_l("From"), validators=[Optional()], invalid_value_message=DATE_INVALID,
+    # Translators: "period filter" — the first and last day of a period, both included
+    # (sv "Från och med" / "Till och med"); the invoice parties' From/To have no context.
+    first = DateField(lazy_pgettext("period filter", "From"), validators=[Optional()], invalid_value_message=DATE_INVALID,
                       widget=TextInput(), render_kw=DATE_INPUT)
-    last = DateField(_l("To"), validators=[Optional()], invalid_value_message=DATE_INVALID,
+    last = DateField(lazy_pgettext("period filter", "To"), validators=[Optional()], invalid_value_message=DATE_INVALID,
                      widget=TextInput(), render_kw=DATE_INPUT)
 
     # Days a period can name: wider than any payment, narrow enough that the start of

@@ -222,7 +222,7 @@ def _subscriptions(details: dict) -> str:
     names, count = details.get("subscriptions") or [], details.get("subscription_count")
     if isinstance(count, int) and count > len(names):
         return some_names(names, count)  # "A, B, C and 99,997 more"
-    return ", ".join(names)
+    return some_names(names)  # the language's list: "A, B och C" (issue 35 a11y-8)
 
 
 def audit_actor(event) -> str:
@@ -243,7 +243,7 @@ def audit_text(event) -> str:
         case "payment.succeeded" if d.get("purpose") == "auto_charge":
             return gettext("%(amount)s was charged automatically to %(method)s.", amount=amount, method=method)
         case "payment.succeeded" if d.get("invoices"):
-            invoices = ", ".join(d["invoices"])
+            invoices = some_names(d["invoices"])
             return ngettext("%(amount)s was paid with %(method)s for invoice %(invoices)s.",
                             "%(amount)s was paid with %(method)s for invoices %(invoices)s.",
                             len(d["invoices"]), amount=amount, method=method, invoices=invoices)
@@ -260,6 +260,19 @@ def audit_text(event) -> str:
         case "payment.gateway_unavailable":
             return gettext("A payment of %(amount)s with %(method)s could not be made: the payment "
                            "service could not be reached. Nothing was charged.", amount=amount, method=method)
+        case "payment.authentication_requested":
+            return gettext("The bank asked the cardholder to confirm a payment of %(amount)s with %(method)s.",
+                           amount=amount, method=method)
+        case "payment.form_reused":
+            return gettext("A payment of %(amount)s with %(method)s was not made: the payment form had already been "
+                           "used for another payment. Nothing was charged.", amount=amount, method=method)
+        case "credit.added":
+            return gettext("%(amount)s was added to the account's credit balance.", amount=amount)
+        case "credit.refunded" if d.get("how") == "bank":
+            return gettext("%(amount)s of the account's credit balance was refunded by bank transfer.", amount=amount)
+        case "credit.refunded":
+            return gettext("%(amount)s of the account's credit balance was refunded to %(method)s.",
+                           amount=amount, method=method)
         case "payment_method.switched":
             return gettext("%(method)s replaced %(previous)s as the payment method of %(subscriptions)s.",
                            method=method, previous=_method_name(d.get("from_method")),
@@ -282,7 +295,7 @@ def audit_text(event) -> str:
                            date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")
         case "subscriptions.moved":
             return gettext("%(subscriptions)s moved to %(method)s.", method=method,
-                           subscriptions=", ".join(d.get("subscriptions", [])))
+                           subscriptions=some_names(d.get("subscriptions", [])))
         case "settings.changed":
             return gettext("Personal settings were changed.")
         case "notification_email.changed":
@@ -295,6 +308,17 @@ def audit_text(event) -> str:
         case "charge.failed":
             return gettext("The charge of %(amount)s for %(subscription)s did not go through. %(reason)s",
                            amount=amount, subscription=d.get("subscription", ""), reason=reason)
+        case "charge.retry_failed" if d.get("next_retry_on"):
+            return gettext("Another payment attempt for %(subscription)s did not go through. %(reason)s "
+                           "The next attempt is on %(date)s.", subscription=d.get("subscription", ""),
+                           reason=reason, date=day(date.fromisoformat(d["next_retry_on"])))
+        case "charge.retry_failed":
+            return gettext("Another payment attempt for %(subscription)s did not go through. %(reason)s",
+                           subscription=d.get("subscription", ""), reason=reason)
+        case "subscription.disable_warning":
+            return gettext("A warning was sent that %(subscription)s will be disabled on %(date)s.",
+                           subscription=d.get("subscription", ""),
+                           date=day(date.fromisoformat(d["disable_on"])) if d.get("disable_on") else "")
         case "subscription.disabled":
             return gettext("%(subscription)s was disabled. Its data will be deleted on %(date)s.",
                            subscription=d.get("subscription", ""),

@@ -143,10 +143,26 @@ def resolve_notices(session: Session, clock: Clock, account_id: int, *, subscrip
             .execution_options(synchronize_session=False))
 
 
+# Every action the audit log records. Each has a sentence in both languages
+# (portal/wording.py audit_text, tests/web/test_issue35_audit_wordings.py), so a screen
+# reader never reads a code aloud (issue 35 a11y-1): an action not listed here cannot be
+# recorded.
+AUDIT_ACTIONS = frozenset({
+    "access.refused", "billing_details.changed", "charge.failed", "charge.retry_failed", "credit.added",
+    "credit.refunded", "notification_email.changed", "payment.authentication_requested", "payment.declined",
+    "payment.form_reused", "payment.gateway_unavailable", "payment.succeeded", "payment.unconfirmed",
+    "payment_method.added", "payment_method.declined", "payment_method.default_changed",
+    "payment_method.expiry_reminded", "payment_method.removed", "payment_method.switched", "settings.changed",
+    "subscription.deleted", "subscription.disable_warning", "subscription.disabled", "subscriptions.moved",
+})
+
+
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,
           actor: User | None = None, profile_id: int | None = None, **details: Any) -> AuditEvent:
     """Who (actor; None for the billing cycle), when, what (action + details; never
     card numbers or CVCs). `profile_id` lets that profile's owners see the event."""
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"{action!r} is not in notify.AUDIT_ACTIONS: give it a wording in portal/wording.py")
     event = AuditEvent(at=clock.now(), actor_user_id=actor.id if actor else None,
                        account_id=account_id, billing_profile_id=profile_id,
                        action=action, details=details)

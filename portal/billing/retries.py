@@ -76,5 +76,5 @@ def _declined_again(b: Billing, sub_id: int, reason: str, today: date) -> None:
         sub.retry_count = (sub.retry_count or 0) + 1
         next_day = schedule(b, sub, reason, today)
         notify.audit(b.session, b.clock, "charge.retry_failed", account_id=sub.account_id,
-                     subscription_id=sub.id, reason=reason, retries=sub.retry_count,
+                     subscription_id=sub.id, subscription=sub.name, reason=reason, retries=sub.retry_count,
                      next_retry_on=next_day.isoformat() if next_day else None)

@@ -133,5 +133,7 @@ class InvoiceBatch:
 
 def _event(now, action: str, account_id: int, profile_id: int, details: dict) -> dict:
     """An audit event as `notify.audit` writes it: the billing cycle's (no actor)."""
+    if action not in notify.AUDIT_ACTIONS:
+        raise ValueError(f"{action!r} is not in notify.AUDIT_ACTIONS")
     return dict(at=now, actor_user_id=None, account_id=account_id, billing_profile_id=profile_id, action=action,
                 details=details)

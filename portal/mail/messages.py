@@ -234,7 +234,7 @@ def receipt(p: Payload, provider: str) -> Content:  # R09, R22
                             "been paid, or it was more than was owed. The credit pays what the account owes "
                             "next, or we refund it on request.", amount=p.money("credited_minor")))
     footer = (_("You receive this email because you made this payment in the %(provider)s billing portal. "
-                "The account's billing address has its own copy.", provider=provider)
+                "The account's billing notification address has its own copy.", provider=provider)
               if p.raw.get("payer_copy") else _billing_footer(p, provider))
     return Content(
         subject=_("Receipt for your payment of %(amount)s", amount=p.money()),

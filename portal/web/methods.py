@@ -11,7 +11,7 @@ from portal.billing.access import Action
 from portal.billing.methods import CHECK_WIRE
 from portal.errors import CardDeclined, CardRemoved, InvalidCard, InvalidInput, MethodInUse, NotEligible
 from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm
-from portal.i18n import this_page_is
+from portal.i18n import some_names, this_page_is
 from portal.services import billing
 from portal.wording import DECLINE_REASON, card_name
 from portal.web.checkout import CARD_ERROR_FIELD, CARD_ERROR_TEXT, see_other_url
@@ -100,13 +100,13 @@ def in_use_text(in_use: MethodInUse) -> str:
     """Why a card cannot be removed (B2), the same words as on the page."""
     reasons = []
     if in_use.default_for:
-        reasons.append(_("it is the default payment method of %(profiles)s", profiles=", ".join(in_use.default_for)))
+        reasons.append(_("it is the default payment method of %(profiles)s", profiles=some_names(in_use.default_for)))
     if in_use.subscriptions:
         reasons.append(ngettext("%(num)d subscription uses it", "%(num)d subscriptions use it", in_use.subscriptions))
     if in_use.unconfirmed:
         reasons.append(_("a payment with it is not confirmed yet"))
     return _("The card cannot be removed: %(reasons)s. Choose another card for them first.",
-             reasons="; ".join(reasons))
+             reasons=some_names(reasons))  # the language's list, not a hard-coded "; " (a11y-8)
 
 
 @bp.post("/accounts/<int:account_id>/profiles/<int:profile_id>/default-method")

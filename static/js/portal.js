@@ -14,6 +14,14 @@
     window.setTimeout(function () { live.textContent = source.getAttribute("data-announce"); }, 50);
   }
 
+  function visibleHeading(root) {
+    var headings = root.querySelectorAll ? root.querySelectorAll("h2[tabindex='-1'], h2") : [];
+    for (var i = 0; i < headings.length; i++) {
+      if (!headings[i].closest(".visually-hidden")) { return headings[i]; }
+    }
+    return null;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.querySelector("[data-autofocus]");
     if (summary) { summary.focus(); }
@@ -47,9 +55,12 @@
     announce(swapped || document);
     // Focus stays on the control the customer used (WCAG 3.2.2); if the swap
     // removed it, move to the updated region's heading instead of losing it.
+    // A heading that is only there for screen readers (.visually-hidden, such as a
+    // table's title) is never the place: focus would be invisible (issue 35 a11y-5).
     if (!document.activeElement || document.activeElement === document.body) {
-      var heading = swapped && swapped.querySelector("h2[tabindex='-1'], h2");
-      if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+      var place = swapped && visibleHeading(swapped);
+      if (!place && swapped && swapped !== document) { place = swapped; }
+      if (place) { place.setAttribute("tabindex", "-1"); place.focus(); }
     }
   });
 

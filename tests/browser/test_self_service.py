@@ -30,6 +30,8 @@ def test_b8_keyboard_only_add_a_card_then_move_a_subscription_to_it(fresh_site, 
     press_and_wait_for_page(page)
     assert "Mastercard som slutar på 4444 har lagts till. Ingenting har debiterats." in \
         page.locator(".flash").inner_text()
+    # issue 35 a11y-3: the outcome of the full-page POST has focus, so it is read out
+    assert 'class="flash' in focused(page)["html"] and "har lagts till" in focused(page)["text"]
     assert_accessible(page, "payment methods after adding a card (sv)")
 
     # Move Webbshop – produktion to the Mastercard: tick it, choose the card, see the preview.

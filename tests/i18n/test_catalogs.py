@@ -182,3 +182,48 @@ def test_i20_9_every_short_or_ambiguous_string_has_a_translator_comment():
     # ... and the comments reach the catalog a translator edits.
     swedish = {m.id: m for m in catalogs._read(TRANSLATIONS / "sv/LC_MESSAGES/messages.po") if m.id}
     assert all(swedish[text].auto_comments for text in AMBIGUOUS)
+
+
+# --- Issue 35 a11y-6: a language being switched on, and the translator comments ---------
+
+def test_i35_a11y6_the_check_summarises_a_switched_on_language_by_kind(tmp_path):
+    folder = _copy_of_the_catalogs(tmp_path)
+    catalogs.init("fi", folder)
+    total = len([m for m in catalogs._read(folder / "messages.pot") if m.id])
+    problems = catalogs.check(folder, fresh=folder / "messages.pot", enabled=("sv", "en", "fi"))
+    assert len(problems) == total  # the long list: one line per message
+    assert catalogs.summary(problems) == [f"{folder / 'fi/LC_MESSAGES/messages.po'}: {total} not translated"]
+
+
+def test_i35_a11y6_the_summary_counts_each_kind_per_file(tmp_path):
+    folder = _catalogs(tmp_path, ("Total %(amount)s", "Totalt %(belopp)s", (), None),
+                       ("Pay now", "", (), None), ("Invoices", "Fakturor", ("fuzzy",), None),
+                       ("Read <a>the terms</a>", "Läs villkoren", (), None))
+    lines = catalogs.summary(catalogs.check(folder, fresh=folder / "messages.pot"))
+    assert len(lines) == 1 and lines[0].endswith(
+        ": 1 not translated, 1 marked fuzzy, 1 placeholders differ, 1 HTML tags differ"), lines
+
+
+def test_i35_a11y6_the_cli_prints_the_summary_after_the_list(app, tmp_path, monkeypatch):
+    folder = _catalogs(tmp_path, ("Pay now", "", (), None))
+    real_check = catalogs.check
+    monkeypatch.setattr(catalogs, "check", lambda: real_check(folder, fresh=folder / "messages.pot"))
+    monkeypatch.setattr(catalogs, "in_progress", lambda: {})
+    result = app.test_cli_runner().invoke(args=["translations", "check"])
+    assert result.exit_code == 1
+    assert "Summary by kind:" in result.output and "1 not translated" in result.output
+
+
+def test_i35_a11y6_init_names_the_language_team_not_a_placeholder(tmp_path):
+    folder = _copy_of_the_catalogs(tmp_path)
+    catalogs.init("fi", folder)
+    text = (folder / "fi/LC_MESSAGES/messages.po").read_text(encoding="utf-8")
+    assert '"Language-Team: Finnish\\n"' in text and "LL@li.org" not in text
+    assert '"Last-Translator: Portal localization team\\n"' in text
+
+
+def test_i35_a11y6_every_translator_comment_carries_the_tag():
+    for path in (TRANSLATIONS / "messages.pot", TRANSLATIONS / "sv/LC_MESSAGES/messages.po"):
+        untagged = [m.id for m in catalogs._read(path)
+                    if m.id and m.auto_comments and not m.auto_comments[0].startswith("Translators:")]
+        assert not untagged, f"{path.name}: {untagged}"

@@ -67,14 +67,14 @@ def test_audit_log_is_for_the_administrator_and_the_owner_only(browser, demo, wh
 
 @pytest.mark.parametrize("lang, texts", [
     ("sv", ("Granskningslogg", "När", "Vem", "Vad", "Anna Lindqvist (anna@example.com)",
-            "betalades med Visa som slutar på 4242 för att reglera saldot för Webbshop – produktion, Webbshop – test",
+            "betalades med Visa som slutar på 4242 för att reglera saldot för Webbshop – produktion och Webbshop – test",
             "Visa som slutar på 4242 ersatte", "nekades. Enligt din bank finns det inte tillräckligt",
             "ändrades från anna@example.com till faktura@nordlund.example",
             "Erik Berg (erik@example.com)", "Nekad åtgärd: Reglera saldo. Bara kontoadministratören får göra det här.",
             "25 november 2026 kl. ")),
     ("en", ("Audit log", "When", "Who", "What", "Anna Lindqvist (anna@example.com)",
-            "was paid with Visa ending in 4242 to settle the balance of Webbshop – produktion, Webbshop – test",
-            "Visa ending in 4242 replaced Visa ending in 9995 as the payment method of Webbshop – produktion, Webbshop – test.", "was declined. Your bank says there are not enough funds",
+            "was paid with Visa ending in 4242 to settle the balance of Webbshop – produktion and Webbshop – test",
+            "Visa ending in 4242 replaced Visa ending in 9995 as the payment method of Webbshop – produktion and Webbshop – test.", "was declined. Your bank says there are not enough funds",
             "changed from anna@example.com to faktura@nordlund.example",
             "Erik Berg (erik@example.com)", "Refused: Settle balance. Only the account administrator may do this.",
             "November 25, 2026 at ")),

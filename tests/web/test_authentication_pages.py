@@ -53,6 +53,9 @@ def test_b13_pay_challenge_confirm_and_back_to_the_receipt_without_javascript(br
     assert b.session.get(Subscription, demo.production).status == SubscriptionStatus.ACTIVE
     done = browser.get(challenge)  # the bank's page afterwards says it is done
     assert "Den här bekräftelsen är redan klar" in text(done.get_data(as_text=True))
+    # issue 35 a11y-4: the title and heading no longer ask to confirm
+    assert "<title>Bekräftelsen är klar – " in done.get_data(as_text=True)
+    assert "<title>Bekräfta betalningen hos din bank – " in page.get_data(as_text=True)
 
 
 def test_b13_a_failed_challenge_is_a_decline_with_advice_that_fits(browser, demo, b):

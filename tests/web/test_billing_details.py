@@ -53,7 +53,7 @@ def test_b7_the_owner_saves_details_audited_and_confirmed_by_email(browser, demo
 
 
 @pytest.mark.parametrize("lang, expected", [
-    ("sv", {"company_name": "Ange företagets namn",
+    ("sv", {"company_name": "Ange företagsnamnet",
             "org_number": "Ange ett giltigt svenskt organisationsnummer, till exempel 556677-8899",
             "vat_number": "Momsregistreringsnumret måste vara från samma land som adressen",
             "city": "Ange ort", "recipients": "Ange varje e-postadress i rätt format, till exempel namn@example.com, en per rad"}),

@@ -29,11 +29,11 @@ SWEDISH = ["Från", "Till", "Contoso Cloud AB", "Box 1234", "111 22 Stockholm", 
            "556677-8899", "Momsregistreringsnummer", "SE556677889901", "Godkänd för F-skatt",
            "Fjällström Logistik AB", "Fakturanummer", "Fakturadatum", "Förfallodatum", "Period",
            "Betalningsvillkor", "30 dagar netto", "Belopp inkl. moms", "Underlag för moms 25 %", "Moms 25 %",
-           "Belopp att betala", "Bankgiro", "5050-1055", "IBAN", "BIC", "OCR-nummer"]
+           "Delsumma", "Belopp att betala", "Bankgiro", "5050-1055", "IBAN", "BIC", "OCR-nummer"]
 ENGLISH = ["From", "To", "Contoso Cloud AB", "Organisation number", "556677-8899", "VAT registration number",
            "SE556677889901", "Approved for F-tax", "Fjällström Logistik AB", "Invoice number", "Invoice date",
            "Due date", "Payment terms", "30 days net", "Amount incl. VAT", "Taxable amount at 25 % VAT",
-           "VAT 25 %", "Amount due", "Bankgiro", "OCR reference"]
+           "VAT 25 %", "Subtotal", "Amount due", "Bankgiro", "OCR reference"]
 
 
 MONEY = re.compile(r"(?<![\d,])(?<!\d )\d{1,3}(?: \d{3})*,\d\d kr")  # "1 234,50 kr", spaces made plain

@@ -101,7 +101,7 @@ def test_i20_13_the_swap_announces_why_the_total_changed_and_that_card_fields_ap
     announced = re.search(r'data-announce="([^"]+)"', own).group(1).replace("\xa0", " ")
     assert announced.startswith("Totalt att betala: 3 107,00 kr.") and "har också utestående avgifter" in announced
     new = browser.get(settle_url(demo, lang="sv") + "?method=new", headers=htmx).get_data(as_text=True)
-    assert "Fält för det nya kortets uppgifter har visats nedan." in re.search(r'data-announce="([^"]+)"', new).group(1)
+    assert "Fält för det nya kortets uppgifter visas nu nedan." in re.search(r'data-announce="([^"]+)"', new).group(1)
 
 
 # --- item 4: the receipt ------------------------------------------------------------

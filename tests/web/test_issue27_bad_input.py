@@ -17,7 +17,7 @@ def test_i27_a_period_beyond_any_calendar_is_a_translated_error_not_a_500(browse
     sign_in_as(browser, "anna@example.com", "sv")
     page = browser.get(f"/sv/accounts/{demo.payg}/payments?{query}")
     assert page.status_code == 422
-    assert "Ange ett datum som 2026-11-30" in page.get_data(as_text=True)
+    assert "Ange datumet i formen ÅÅÅÅ-MM-DD, till exempel 2026-11-30" in page.get_data(as_text=True)
     for export in ("payments.csv",):  # the file is refused before its first byte
         response = browser.get(f"/sv/accounts/{demo.payg}/{export}?{query}")
         assert response.status_code == 404 and response.mimetype == "text/html"

@@ -34,7 +34,7 @@ def test_b12_pay_part_now_without_javascript_in_swedish(browser, demo, b):
     assert "Betala bara en del nu?" in html and "Minst 100,00 kr och mindre än 15 780,00 kr" in text(html)
     html = browser.get(pay_url(demo, "sv") + f"?method={card}&part=9+000%2C50").get_data(as_text=True)
     page = text(html)
-    assert "Du betalar 9 000,50 kr av det nu" in page and "9 000,50 kr debiteras" in page
+    assert "Du betalar 9 000,50 kr av det nu" in page and "debiteras med 9 000,50 kr" in page
     data = pay_form(html)
     assert data["part"] == "900050" and data["expected_total"] == "1578000"
     response = browser.post(pay_url(demo, "sv"), data)

@@ -123,7 +123,7 @@ def test_idle_and_absolute_session_lifetimes_end_in_a_translated_sign_in(app, de
     assert (response.status_code == 302) == signed_out
     if signed_out:
         page = browser.get(response.headers["Location"]).get_data(as_text=True)
-        assert "Du loggades ut eftersom sessionen tog slut" in page
+        assert "Du har loggats ut eftersom sessionen har gått ut" in page
 
 
 # --- no enumeration by timing --------------------------------------------------------------

@@ -271,7 +271,7 @@ def test_b9_payments_export_parses_back_in_the_readers_spreadsheet_dialect(brows
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["Cache-Control"] == "no-store"
     rows = read_csv(response, lang)
-    assert rows[0] == {"sv": ["Datum", "Betalnings-ID", "Betalt för", "Belopp", "Valuta", "Betalningsmetod",
+    assert rows[0] == {"sv": ["Datum", "Betalnings-ID", "Avser", "Belopp", "Valuta", "Betalningsmetod",
                               "Fakturor", "Antal prenumerationer"],
                        "en": ["Date", "Payment ID", "Paid for", "Amount", "Currency", "Payment method",
                               "Invoices", "Number of subscriptions"]}[lang]

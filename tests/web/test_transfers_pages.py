@@ -38,9 +38,12 @@ def test_b11_the_demo_invoice_turns_paid_after_importing_the_bank_file(app, runn
     detail = text(browser.get(f"/sv/accounts/{demo.agreement}/invoices/{demo.past_due}").get_data(as_text=True))
     assert "Betald" in detail and "Check/banköverföring" in detail
     payments = text(browser.get(f"/sv/accounts/{demo.agreement}/payments").get_data(as_text=True))
-    assert "Bankgiroinbetalning" in payments and f"Faktura {invoice.number}" in payments
+    assert "Banköverföring" in payments and "Bankgiroinbetalning" not in payments and f"Faktura {invoice.number}" in payments
     receipt = browser.get(f"/sv/accounts/{demo.agreement}/payments/{invoice.payment_id}")
     assert receipt.status_code == 200
+    # issue 35: the method's name is not capitalised inside the sentence; the title names the payment (a11y-4)
+    assert re.search(r"Tack! [\d ]+,\d\d kr har betalats med check/banköverföring\.", text(receipt.get_data(as_text=True)))
+    assert re.search(r"<title>Kvitto \S+ – Contoso Cloud</title>", receipt.get_data(as_text=True))
     assert b.session.scalars(select(Payment.purpose).where(Payment.id == invoice.payment_id)).one() == "transfer"
 
 

@@ -30,7 +30,7 @@ UBL, FACTUR_X = "ubl-2.1", "factur-x"
 
 # What made a stored file (portal/document_store.py keeps it with the bytes): bump the
 # first part when a template or this module changes what a document looks like.
-RENDERER = f"portal-documents/2 weasyprint/{version('weasyprint')} factur-x/{version('factur-x')}"
+RENDERER = f"portal-documents/3 weasyprint/{version('weasyprint')} factur-x/{version('factur-x')}"
 
 
 def invoice_xml(doc: InvoiceDocument, flavor: str = UBL) -> bytes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -180,8 +181,7 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
         payment_terms_days=(invoice.due_on - invoice.issued_on).days)
 
 
-@dataclass(frozen=True)
-class ReceiptLine:
+class ReceiptLine(NamedTuple):
     """A subscription a payment settled: its name, first and last period, what it cost
     and, on a VAT receipt, that without VAT."""
     description: str

@@ -29,19 +29,25 @@ class Applied:
     switched: notify.SomeNames | None = None  # R05: those of them moved to the paying card
 
 
+def parties_now(b: Billing, account: BillingAccount, profile_id: int | None) -> dict:
+    """The seller and the buyer (the account's or the profile's billing details) as
+    they are now, to keep with a payment being recorded (B17, docs/vat.md)."""
+    profile = b.session.get(BillingProfile, profile_id) if profile_id is not None else None
+    buyer = buyer_of(account.name, profile.name if profile else "", details_for(b.session, account.id, profile_id))
+    return frozen_parties(b.policy.seller, buyer)
+
+
 def record_payment(b: Billing, account: BillingAccount, user: User | None,
                     method: PaymentMethod, amount: Money, reference: str, key: str,
                     purpose: PaymentPurpose, profile_id: int | None = None) -> Payment:
     """The payment row, with the seller and the buyer as they are now (B17: its receipt,
     made after the answer or much later, shows them; the caller holds the account's
     lock, which a change of billing details takes too)."""
-    profile = b.session.get(BillingProfile, profile_id) if profile_id is not None else None
-    buyer = buyer_of(account.name, profile.name if profile else "", details_for(b.session, account.id, profile_id))
     payment = Payment(idempotency_key=key, account_id=account.id, billing_profile_id=profile_id,
                       user_id=user.id if user else None, payment_method_id=method.id,
                       purpose=purpose, amount_minor=amount.minor, currency=amount.currency,
                       gateway_reference=reference, created_at=b.clock.now(),
-                      parties=frozen_parties(b.policy.seller, buyer))
+                      parties=parties_now(b, account, profile_id))
     b.session.add(payment)
     b.session.flush()
     return payment

@@ -308,3 +308,25 @@ def test_i30_a_long_label_never_runs_into_its_value(app, demo, b):
         beside = value.position_x >= label.position_x + label.width + GAP
         below = value.position_y >= label.position_y + label.height
         assert beside or below, (label.position_x, label.width, value.position_x)
+
+
+def test_i30_the_pdfs_unit_prices_are_the_e_invoices_line_net_amounts(app, demo, b):
+    """The PDF's unit price excl. VAT and the e-invoice's line net amount (BT-146,
+    BT-131) are one figure, the öre of rounding included — also under reverse charge."""
+    from portal.billing.documents import invoice_document
+    from portal.billing.einvoice import decimal, en16931_terms
+    from portal.billing.remittance import remittance_from_config
+    olivia = user(b, "olivia@example.com")
+    billing_details.change_billing_details(b, olivia, demo.agreement, demo.profile, DetailsInput(
+        company_name="Fjällström Logistik GmbH", vat_number="DE136695976", street="Friedrichstraße 68",
+        postcode="10117", city="Berlin", country="DE", invoice_language="en"))
+    generate_invoice(b, b.session.get(BillingProfile, demo.profile), date(2026, 12, 1), date(2026, 12, 31))
+    b.session.commit()
+    invoices = b.session.scalars(select(Invoice).where(Invoice.billing_profile_id == demo.profile)).all()
+    assert any(i.credits_applied_minor for i in invoices) and any(not i.credits_applied_minor for i in invoices)
+    with app.test_request_context("/sv/"):
+        for invoice in invoices:
+            doc = invoice_document(invoice, app.extensions["seller"], remittance_from_config(app.config))
+            terms = en16931_terms(doc)
+            assert [decimal(line.net.minor) for line in doc.lines] == [line["BT-146"] for line in terms["BG-25"]]
+            assert sum(line.net.minor for line in doc.lines) == int(terms["BT-106"].replace(".", ""))

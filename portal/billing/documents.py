@@ -144,12 +144,14 @@ def frozen_parties(seller: Seller | None, buyer: Buyer) -> dict:
 
 def kept_parties(parties: dict | None, seller: Seller, buyer: Buyer) -> tuple[Seller, Buyer]:
     """The seller and buyer kept with a document (`frozen_parties`), or the given ones
-    (today's) for what was made before they were kept. Tolerates keys added later."""
+    (today's) for what was made before they were kept. A seller field added since it
+    was kept (a new SELLER_* setting) is today's value; keys no longer known are left."""
     if not parties:
         return seller, buyer
     if parties.get("seller"):
         fields = {f.name for f in dataclasses.fields(Seller)}
-        seller = Seller(**{k: v for k, v in parties["seller"].items() if k in fields})
+        seller = Seller(**{**dataclasses.asdict(seller),
+                           **{k: v for k, v in parties["seller"].items() if k in fields}})
     if parties.get("buyer"):
         fields = {f.name for f in dataclasses.fields(Buyer)}
         buyer = Buyer(**{k: v for k, v in parties["buyer"].items() if k in fields})

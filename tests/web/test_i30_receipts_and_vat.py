@@ -330,3 +330,18 @@ def test_i30_the_pdfs_unit_prices_are_the_e_invoices_line_net_amounts(app, demo,
             terms = en16931_terms(doc)
             assert [decimal(line.net.minor) for line in doc.lines] == [line["BT-146"] for line in terms["BG-25"]]
             assert sum(line.net.minor for line in doc.lines) == int(terms["BT-106"].replace(".", ""))
+
+
+def test_i30_parties_kept_before_a_seller_setting_existed_still_make_a_document(app):
+    """A payment or invoice kept its seller before a SELLER_* setting was added (or
+    with one since removed): its document still renders, the kept values first."""
+    import dataclasses
+    from portal.billing.documents import Buyer, frozen_parties, kept_parties
+    today = app.extensions["seller"]
+    kept = frozen_parties(dataclasses.replace(today, name="Contoso Cloud AB (then)"), Buyer(name="Köpare AB",
+                                                                                             profile=""))
+    del kept["seller"]["email"]
+    kept["seller"]["retired_setting"] = "x"
+    kept["buyer"]["retired_field"] = "y"
+    seller, buyer = kept_parties(kept, today, Buyer(name="Today AB", profile=""))
+    assert (seller.name, seller.email, buyer.name) == ("Contoso Cloud AB (then)", today.email, "Köpare AB")

@@ -19,8 +19,9 @@ from portal.billing.balances import recount_outstanding
 from portal.billing.bgmax import Transfer, build_file
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails
-from portal.billing.documents import buyer_of, frozen_parties
+from portal.billing.documents import buyer_of, frozen_parties, price_for
 from portal.billing.invoices import next_invoice_number
+from portal.money import Money
 from portal.billing.periods import billing_day, is_past_due, months_back
 from portal.billing.remittance import ocr_reference
 from portal.billing.transaction import write_transaction
@@ -53,7 +54,11 @@ AGREEMENT_USERS = (
     DemoUser("ines@example.com", "Ines Sandberg", "sv", Role.INVOICE_MANAGER, "invoice manager: may pay"),
     DemoUser("rasmus@example.com", "Rasmus Ek", "sv", Role.READER, "reader: sees, may not pay (R19)"),
 )
-DEMO_USERS = PAYG_USERS + AGREEMENT_USERS
+EU_USERS = (
+    DemoUser("jonas@example.com", "Jonas Brandt", "en", Role.ACCOUNT_ADMIN,
+             "account administrator of an EU business paying as you go: reverse charge on its receipts"),
+)
+DEMO_USERS = PAYG_USERS + AGREEMENT_USERS + EU_USERS
 
 
 def seed_demo(b: Billing, password_method: str = "scrypt") -> bool:
@@ -69,6 +74,7 @@ def seed_demo(b: Billing, password_method: str = "scrypt") -> bool:
         session.add_all(users.values())
         _seed_pay_as_you_go(b, session, today, users)
         _seed_agreement(b, session, today, users)
+        _seed_eu_business(b, session, today, users)
     return True
 
 
@@ -94,10 +100,11 @@ def _account(session: Session, kind: AccountKind, name: str, email: str, created
 def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[str, User]) -> None:
     account = _account(session, AccountKind.PAY_AS_YOU_GO, "Nordlund Konsult AB", "anna@example.com",
                        today - timedelta(days=400))
-    session.add(BillingDetails(  # B7: the account's own (pay-as-you-go has no billing profiles)
+    details = BillingDetails(  # B7: the account's own (pay-as-you-go has no billing profiles)
         account_id=account.id, company_name="Nordlund Konsult AB", org_number="559123-4561",
         street="Storgatan 3", postcode="903 26", city="Umeå", country="SE", reference="Anna Lindqvist",
-        recipients=[], invoice_language="sv", updated_at=b.clock.now()))
+        recipients=[], invoice_language="sv", updated_at=b.clock.now())
+    session.add(details)
     for u in PAYG_USERS:
         session.add(RoleAssignment(user=users[u.email], account_id=account.id, role=u.role))
     # The failed card: the bank now says insufficient funds, so retrying it declines (R10).
@@ -149,7 +156,8 @@ def _seed_pay_as_you_go(b: Billing, session: Session, today: date, users: dict[s
         payment = Payment(idempotency_key=f"demo-auto-{intranet.id}-{p_end.isoformat()}", account_id=account.id,
                           payment_method_id=spare.id, purpose=PaymentPurpose.AUTO_CHARGE,
                           amount_minor=intranet.monthly_fee_minor, currency="SEK", gateway_reference="sbx_ch_demo",
-                          created_at=datetime.combine(billing_day(p_end), time(3, 0)))
+                          created_at=datetime.combine(billing_day(p_end), time(3, 0)),
+                          parties=frozen_parties(b.policy.seller, buyer_of(account.name, "", details)))
         session.add(payment)
         session.flush()
         session.add(Charge(subscription_id=intranet.id, amount_minor=intranet.monthly_fee_minor, currency="SEK",
@@ -231,13 +239,48 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
                               user_id=users["olivia@example.com"].id, payment_method_id=card.id,
                               purpose=PaymentPurpose.INVOICE, amount_minor=invoice.amount_due.minor,
                               currency="SEK", gateway_reference="sbx_ch_demo",
-                              created_at=datetime.combine(paid_on, time(10, 0)))
+                              created_at=datetime.combine(paid_on, time(10, 0)),
+                              parties=invoice.parties)
             session.add(payment)
             session.flush()
             invoice.payment_id = payment.id
             invoice.paid_on = paid_on
             invoice.paid_minor = payment.amount_minor
             session.add(InvoicePayment(invoice_id=invoice.id, payment_id=payment.id, amount_minor=payment.amount_minor))
+
+
+def _seed_eu_business(b: Billing, session: Session, today: date, users: dict[str, User]) -> None:
+    """B17: a VAT-registered business in another EU country paying as you go — charged
+    the price without Swedish VAT, its receipts under reverse charge (docs/vat.md)."""
+    account = _account(session, AccountKind.PAY_AS_YOU_GO, "Brandt Software GmbH", "jonas@example.com",
+                       today - timedelta(days=200))
+    details = BillingDetails(
+        account_id=account.id, company_name="Brandt Software GmbH", org_number="HRB 98765 B",
+        vat_number="DE136695976", street="Friedrichstraße 68", postcode="10117", city="Berlin", country="DE",
+        reference="Jonas Brandt", recipients=[], invoice_language="en", updated_at=b.clock.now())
+    session.add(details)
+    for u in EU_USERS:
+        session.add(RoleAssignment(user=users[u.email], account_id=account.id, role=u.role))
+    card = _card(b, account, "4242424242424242", "Jonas Brandt", 6, 3)
+    hosting = Subscription(account_id=account.id, name="Cloud hosting", status=SubscriptionStatus.ACTIVE,
+                           payment_method_id=card.id, monthly_fee_minor=990_00,
+                           started_on=today - timedelta(days=150))
+    session.add(hosting)
+    session.flush()
+    buyer = buyer_of(account.name, "", details)
+    price = price_for(Money(hosting.monthly_fee_minor, account.currency), buyer.reverse_charge)
+    for back in range(2, 0, -1):  # charged automatically, each with its receipt's parties kept
+        p_start, p_end = months_back(today, back)
+        payment = Payment(idempotency_key=f"demo-auto-{hosting.id}-{p_end.isoformat()}", account_id=account.id,
+                          payment_method_id=card.id, purpose=PaymentPurpose.AUTO_CHARGE, amount_minor=price.minor,
+                          currency="SEK", gateway_reference="sbx_ch_demo",
+                          created_at=datetime.combine(billing_day(p_end), time(3, 0)),
+                          parties=frozen_parties(b.policy.seller, buyer))
+        session.add(payment)
+        session.flush()
+        session.add(Charge(subscription_id=hosting.id, amount_minor=price.minor, currency="SEK",
+                           period_start=p_start, period_end=p_end, status=ChargeStatus.PAID, payment_id=payment.id))
+    recount_outstanding(session, Subscription.account_id == account.id)
 
 
 def bgmax_paying_the_demo(b: Billing, our_bankgiro: str) -> bytes:

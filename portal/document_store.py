@@ -45,7 +45,8 @@ from portal.billing import balances
 from portal.billing.clock import day_in_zone
 from portal.billing.context import Billing
 from portal.billing.details import details_for
-from portal.billing.documents import InvoiceDocument, ReceiptDocument, invoice_document, receipt_document
+from portal.billing.documents import (InvoiceDocument, ReceiptDocument, invoice_document, invoices_paid,
+                                     receipt_document)
 from portal.billing.remittance import remittance_from_config
 from portal.billing.transaction import write_transaction
 from portal.extensions import db
@@ -233,13 +234,17 @@ RECEIPT_LINES = 100  # a receipt PDF names this many subscriptions and sums the 
 
 def receipt_document_of(b: Billing, payment: Payment) -> ReceiptDocument:
     """What the receipt says, in the current language (the card's name is words): the
-    buyer's billing details as they are when it is made — at payment."""
-    paid, more, more_amount = balances.paid_in_part(b.session, payment, RECEIPT_LINES)
+    parties kept with the payment when it was recorded (B17), whenever it is made; a
+    payment of invoices names the buyer the invoices were made out to."""
+    invoices, invoiced_buyer = invoices_paid(b.session, payment)
+    paid, more, more_amount = (balances.paid_in_part(b.session, payment, RECEIPT_LINES)
+                               if payment.billing_profile_id is None and not invoices else ([], 0, None))
     return receipt_document(
-        payment, current_app.extensions["seller"], details_for(b.session, payment.account_id, None),
+        payment, current_app.extensions["seller"],
+        details_for(b.session, payment.account_id, payment.billing_profile_id) if payment.parties is None else None,
         day_in_zone(payment.created_at, b.clock.tz), card_name(payment.payment_method),
         [(row.name, row.period_start, row.period_end, row.amount) for row in paid],
-        [invoice.number for invoice in payment.invoices], (more, more_amount))
+        invoices, (more, more_amount), invoiced_buyer)
 
 
 def receipt_pdf(b: Billing, payment: Payment, lang: str) -> StoredFile:

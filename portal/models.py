@@ -450,6 +450,9 @@ class Payment(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     gateway_reference: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The seller and the buyer (with its VAT treatment) when it was recorded, for its
+    # receipt (B17: frozen at payment); None for payments recorded before they were kept.
+    parties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     payment_method: Mapped[PaymentMethod] = relationship()
     billing_profile: Mapped[BillingProfile | None] = relationship()

@@ -5,18 +5,29 @@ VAT (Mervärdesskattelagen): prices are VAT-inclusive — what a subscription co
 what is charged — at the standard rate of 25 %. Credits lower the price (they are
 discounts, not prepayments), so VAT is on what is charged: the amount due. Per invoice
 and rate, the VAT is the amount due × rate / (100 + rate), rounded half up to a whole
-öre; the taxable amount is the rest. Money stays in integer minor units throughout."""
+öre; the taxable amount is the rest. Money stays in integer minor units throughout.
+
+Reverse charge (ML 16 kap. 17 §, mervärdesskattedirektivet 2006/112/EG art. 196): a
+business in another EU country with a valid VAT number (details.reverse_charge) is
+charged the price without Swedish VAT — on an invoice and paying as you go alike
+(docs/vat.md) — and its documents say "Omvänd betalningsskyldighet" with that
+reference and its VAT number. A receipt of a payment of invoices is a payment
+confirmation, not a VAT document: the VAT is on the invoices it paid (ML 16 kap. 23 §:
+whoever states VAT on a document owes it)."""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
+
+from sqlalchemy import select
 
 from portal.billing import ids
 from portal.billing.remittance import RemittanceDetails
 from portal.billing.seller import Seller
 from portal.billing.details import reverse_charge
-from portal.models import BillingDetails, Invoice, InvoiceStatus
+from portal.models import BillingDetails, Invoice, InvoicePayment, InvoiceStatus
 from portal.money import Money
 
 VAT_RATE_PERCENT = 25  # the Swedish standard rate; every line of ours is at it
@@ -35,7 +46,8 @@ class DocumentLine:
     description: str
     period_start: date
     period_end: date
-    amount: Money
+    amount: Money                 # what the line costs: VAT-inclusive (Swedish buyer), net (reverse charge)
+    net: Money | None = None      # its unit price excluding VAT (one unit: a month's service)
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,11 @@ class Buyer:
     @property
     def address(self) -> tuple[str, ...]:
         return tuple(line for line in (self.street, f"{self.postcode} {self.city}".strip()) if line)
+
+    @property
+    def vat_rate_percent(self) -> int:
+        """The rate of Swedish VAT this buyer pays: none under reverse charge."""
+        return 0 if self.reverse_charge else VAT_RATE_PERCENT
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,27 @@ def vat_included(amount: Money, rate_percent: int = VAT_RATE_PERCENT) -> VatBrea
                         Money(vat_minor, amount.currency))
 
 
+def price_for(amount: Money, reverse: bool) -> Money:
+    """What a buyer is charged for a list price (prices are VAT-inclusive): the price,
+    or — reverse charge, on either account kind — the price without Swedish VAT, the
+    same net price every buyer pays (docs/vat.md)."""
+    return vat_included(amount).taxable if reverse else amount
+
+
+def line_nets(amounts: list[Money], credits: Money, vat: VatBreakdown) -> list[Money]:
+    """Each line's amount without VAT (EN 16931's line net amount, the PDF's unit price
+    excl. VAT): the VAT inside it taken out line by line; the öre separate rounding
+    leaves over go to the last line when there are no credits (with credits, the
+    XML's allowance takes them), so the lines add up to the taxable amount exactly —
+    the same figures as the e-invoice (billing/einvoice.py)."""
+    if not amounts:
+        return []
+    nets = [vat_included(amount, vat.rate_percent).taxable.minor for amount in amounts]
+    if not credits.minor:
+        nets[-1] -= sum(nets) - vat.taxable.minor
+    return [Money(net, amount.currency) for net, amount in zip(nets, amounts)]
+
+
 def buyer_of(account_name: str, profile_name: str, details: BillingDetails | None, email: str = "") -> Buyer:
     """The buyer as it is now: the billing details given (B7), else the account's name;
     `profile_name` is the billing profile's (customer agreement), "" for pay-as-you-go;
@@ -100,9 +138,26 @@ def buyer_of(account_name: str, profile_name: str, details: BillingDetails | Non
 
 
 def frozen_parties(seller: Seller | None, buyer: Buyer) -> dict:
-    """Seller and buyer as they are now, to keep on an invoice being issued."""
+    """Seller and buyer as they are now, to keep on an invoice being issued or a payment
+    being recorded (B17: its receipt shows them, whenever it is made)."""
     return {"seller": dataclasses.asdict(seller) if seller is not None else None,
             "buyer": dataclasses.asdict(buyer)}
+
+
+def kept_parties(parties: dict | None, seller: Seller, buyer: Buyer) -> tuple[Seller, Buyer]:
+    """The seller and buyer kept with a document (`frozen_parties`), or the given ones
+    (today's) for what was made before they were kept. A seller field added since it
+    was kept (a new SELLER_* setting) is today's value; keys no longer known are left."""
+    if not parties:
+        return seller, buyer
+    if parties.get("seller"):
+        fields = {f.name for f in dataclasses.fields(Seller)}
+        seller = Seller(**{**dataclasses.asdict(seller),
+                           **{k: v for k, v in parties["seller"].items() if k in fields}})
+    if parties.get("buyer"):
+        fields = {f.name for f in dataclasses.fields(Buyer)}
+        buyer = Buyer(**{k: v for k, v in parties["buyer"].items() if k in fields})
+    return seller, buyer
 
 
 def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDetails) -> InvoiceDocument:
@@ -111,53 +166,94 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
     before parties were kept)."""
     currency = invoice.currency
     account = invoice.billing_profile.account
-    parties = invoice.parties or frozen_parties(None, buyer_of(account.name, invoice.billing_profile.name, None,
-                                                                    account.notification_email))
-    if parties.get("seller"):
-        seller = Seller(**parties["seller"])
-    buyer = Buyer(**parties["buyer"])
+    seller, buyer = kept_parties(invoice.parties, seller, buyer_of(account.name, invoice.billing_profile.name, None,
+                                                                   account.notification_email))
+    vat = vat_included(invoice.amount_due, buyer.vat_rate_percent)
+    amounts = [Money(line.amount_minor, currency) for line in invoice.lines]
+    nets = line_nets(amounts, Money(invoice.credits_applied_minor, currency), vat)
     return InvoiceDocument(
         number=invoice.number, issued_on=invoice.issued_on, due_on=invoice.due_on,
         period_start=invoice.period_start, period_end=invoice.period_end,
         status=invoice.status, paid_on=invoice.paid_on, seller=seller,
         buyer=buyer,
-        lines=[DocumentLine(line.description, invoice.period_start, invoice.period_end,
-                            Money(line.amount_minor, currency)) for line in invoice.lines],
+        lines=[DocumentLine(line.description, invoice.period_start, invoice.period_end, amount, net)
+               for line, amount, net in zip(invoice.lines, amounts, nets)],
         subtotal=Money(invoice.subtotal_minor, currency),
         credits=Money(invoice.credits_applied_minor, currency),
         amount_due=invoice.amount_due,
-        vat=[vat_included(invoice.amount_due, 0 if buyer.reverse_charge else VAT_RATE_PERCENT)],
+        vat=[vat],
         remittance=remittance.for_invoice(invoice.number),
         payment_terms_days=(invoice.due_on - invoice.issued_on).days)
 
 
+class ReceiptLine(NamedTuple):
+    """A subscription a payment settled: its name, first and last period, what it cost
+    and, on a VAT receipt, that without VAT."""
+    description: str
+    period_start: date
+    period_end: date
+    amount: Money
+    net: Money | None = None
+
+
 @dataclass(frozen=True)
 class ReceiptDocument:
-    """A payment's receipt as a document (B6 for pay-as-you-go): who was paid, by whom,
-    when, how much (with the VAT inside it) and for what."""
+    """A payment's receipt as a document, with the parties of the day it was paid (B17).
+
+    Pay-as-you-go (`vat` set): the receipt is the VAT document of what it paid —
+    Swedish VAT inside the amount for a Swedish (or non-business) buyer, none under
+    reverse charge. A payment of invoices (`vat` None): a payment confirmation naming
+    the invoiced buyer and each invoice with what was paid of it; no VAT (it is on the
+    invoices)."""
     reference: str
     paid_on: date
     seller: Seller
     buyer: Buyer
     amount: Money
-    vat: VatBreakdown
+    vat: VatBreakdown | None
     method: str                          # "Visa ending in 4242", in the current language
-    subscriptions: list[tuple[str, date, date, Money]]  # settled: name, first and last period, amount
-    invoices: list[str]                  # paid invoices' numbers
+    subscriptions: list[ReceiptLine]     # settled (pay-as-you-go), the first RECEIPT_LINES
+    invoices: list[tuple[str, Money]]    # paid invoices' numbers and what this payment paid of each
     more_subscriptions: int = 0          # settled but not listed (issue 28: a page of names, the rest summed)
     more_amount: Money | None = None
 
+    @property
+    def confirms_invoice_payment(self) -> bool:
+        return self.vat is None
+
+
+def invoices_paid(session, payment) -> tuple[list[tuple[str, Money]], dict | None]:
+    """What a payment of invoices paid of each (number, share), in number order, and the
+    buyer the newest of them was made out to (kept at issue; None if it predates that)."""
+    rows = session.execute(select(Invoice.number, InvoicePayment.amount_minor, Invoice.parties)
+                           .join(InvoicePayment, InvoicePayment.invoice_id == Invoice.id)
+                           .where(InvoicePayment.payment_id == payment.id).order_by(Invoice.id)).all()
+    buyer = next((parties["buyer"] for _, _, parties in reversed(rows) if parties and parties.get("buyer")), None)
+    return [(number, Money(minor, payment.currency)) for number, minor, _ in rows], buyer
+
 
 def receipt_document(payment, seller: Seller, details: BillingDetails | None, paid_on: date, method: str,
-                     subscriptions: list, invoices: list[str], more: tuple[int, Money] = (0, None)) -> ReceiptDocument:
-    """The receipt of a payment the caller may see (accounts.payment_of)."""
+                     subscriptions: list, invoices: list[tuple[str, Money]], more: tuple[int, Money] = (0, None),
+                     invoiced_buyer: dict | None = None) -> ReceiptDocument:
+    """The receipt of a payment the caller may see (accounts.payment_of), with the
+    parties kept with it at payment (`payment.parties`; `details`, today's billing
+    details, only for payments recorded before they were kept). A payment of invoices
+    names the buyer the invoices were made out to (`invoiced_buyer`, kept with the
+    newest of them). `subscriptions`: (name, first period day, last, amount)."""
     account = payment.payment_method.account
-    buyer = buyer_of(account.name, "", details)
+    profile = payment.billing_profile.name if payment.billing_profile is not None else ""
+    seller, buyer = kept_parties(payment.parties, seller, buyer_of(account.name, profile, details))
     amount = Money(payment.amount_minor, payment.currency)
-    # What was paid carried Swedish VAT: pay-as-you-go charges are billed at the
-    # VAT-inclusive price whoever the buyer is (reverse charge applies to invoices).
+    if payment.billing_profile_id is not None or invoices:
+        _, buyer = kept_parties({"buyer": invoiced_buyer}, seller, buyer)
+        return ReceiptDocument(reference=ids.payment_reference(payment.id), paid_on=paid_on, seller=seller,
+                               buyer=buyer, amount=amount, vat=None, method=method, subscriptions=[],
+                               invoices=invoices)
+    # Pay-as-you-go: what was paid is priced for this buyer (lifecycle.price_for):
+    # VAT-inclusive for a Swedish buyer, net under reverse charge.
+    vat = vat_included(amount, buyer.vat_rate_percent)
+    lines = [ReceiptLine(name, first, last, line_amount, vat_included(line_amount, buyer.vat_rate_percent).taxable)
+             for name, first, last, line_amount in subscriptions]
     return ReceiptDocument(reference=ids.payment_reference(payment.id), paid_on=paid_on, seller=seller, buyer=buyer,
-                           amount=amount, vat=vat_included(amount), method=method,
-                           subscriptions=subscriptions, invoices=invoices, more_subscriptions=more[0],
-                           more_amount=more[1])
-
+                           amount=amount, vat=vat, method=method, subscriptions=lines, invoices=[],
+                           more_subscriptions=more[0], more_amount=more[1])

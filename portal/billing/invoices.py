@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from portal.billing import credit, notify
 from portal.billing.context import Billing
 from portal.billing.details import details_for
-from portal.billing.documents import buyer_of, frozen_parties, vat_included
+from portal.billing.documents import buyer_of, frozen_parties, price_for
 from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated
@@ -80,8 +80,8 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
     # A subscription that started mid-month pays for the days from its start.
     amounts = [prorated(s.monthly_fee_minor, *billed_part(s.started_on, period_start, period_end))
                for s in subscriptions]
-    if buyer.reverse_charge:  # prices include Swedish VAT, which this buyer does not pay
-        amounts = [vat_included(Money(a, account.currency)).taxable.minor for a in amounts]
+    # Prices include Swedish VAT, which a reverse-charge buyer does not pay (docs/vat.md).
+    amounts = [price_for(Money(a, account.currency), buyer.reverse_charge).minor for a in amounts]
     invoice = Invoice(
         billing_profile_id=profile.id, number=next_invoice_number(b.session),
         parties=frozen_parties(b.policy.seller, buyer),

@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from portal.billing import credit, notify, retries
 from portal.billing.balances import recount_outstanding, settled_method_ids, settlement_total
 from portal.billing.context import Billing
+from portal.billing.details import details_for, reverse_charge
+from portal.billing.documents import price_for
 from portal.billing.invoices import generate_invoices, mark_past_due_invoices
 from portal.money import Money
 from portal.billing.methods import remind_expiring_cards
@@ -84,6 +86,10 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
         return None
     start, end = parts[0][0], parts[-1][1]
     amount = prorated(sub.monthly_fee_minor, start, end, days=sum((last - first).days + 1 for first, last in parts))
+    # Priced for the buyer as it is when billed: a VAT-registered business in another
+    # EU country pays the price without Swedish VAT, as on an invoice (docs/vat.md).
+    amount = price_for(Money(amount, sub.account.currency),
+                       reverse_charge(details_for(b.session, sub.account_id, None))).minor
     if amount <= 0:
         return None
     charge = Charge(subscription_id=sub.id, amount_minor=amount, currency=sub.account.currency,

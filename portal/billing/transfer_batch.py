@@ -20,7 +20,7 @@ from portal.billing import notify
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
 from portal.billing.payments.cards import method_summary
-from portal.billing.payments.ledger import oldest_first_shares
+from portal.billing.payments.ledger import oldest_first_shares, parties_now
 from portal.models import (AuditEvent, BillingAccount, CreditEntry, CreditKind, Invoice, InvoicePayment,
                            InvoiceStatus, OutboxMessage, Payment, PaymentMethod, PaymentPurpose)
 
@@ -44,6 +44,7 @@ class InvoiceBatch:
         self.pending: list[_Pending] = []
         self._methods: dict[int, PaymentMethod] = {}
         self._locales: dict[int, str] = {}
+        self._parties: dict[tuple[int, int], dict] = {}  # kept with each payment (B17), per profile
 
     def add(self, account: BillingAccount, invoices: list[Invoice], paid) -> None:
         """`paid` to these invoices of one billing profile, as `apply_to_invoices` shares it."""
@@ -72,6 +73,12 @@ class InvoiceBatch:
             self._methods[account.id] = check_wire_method(self.b, account)
         return self._methods[account.id]
 
+    def _parties_of(self, account: BillingAccount, profile_id: int) -> dict:
+        key = (account.id, profile_id)
+        if key not in self._parties:
+            self._parties[key] = parties_now(self.b, account, profile_id)
+        return self._parties[key]
+
     def _locale(self, account: BillingAccount) -> str:
         if account.id not in self._locales:
             self._locales[account.id] = notify.contact_locale(self.b.session, account)
@@ -87,7 +94,7 @@ class InvoiceBatch:
             idempotency_key=p.paid.key, account_id=p.account.id, billing_profile_id=p.profile_id, user_id=None,
             payment_method_id=p.method.id, purpose=PaymentPurpose.TRANSFER, amount_minor=p.paid.amount_minor,
             currency=p.paid.currency, gateway_reference=f"bgmax:{p.paid.deposit_serial}-{p.paid.serial}",
-            created_at=now) for p in pending])
+            created_at=now, parties=self._parties_of(p.account, p.profile_id)) for p in pending])
         # Their ids by key (RETURNING in order is a row at a time on SQLite).
         by_key = dict(b.session.execute(select(Payment.idempotency_key, Payment.id).where(
             Payment.idempotency_key.in_([p.paid.key for p in pending]))).all())

@@ -73,7 +73,7 @@ class Site:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             one = lambda sql, *args: db.execute(sql, args).fetchone()[0]  # noqa: E731
             return {
-                "payg": one("SELECT id FROM billing_accounts WHERE kind = 'pay_as_you_go'"),
+                "payg": one("SELECT id FROM billing_accounts WHERE name = 'Nordlund Konsult AB'"),
                 "agreement": one("SELECT id FROM billing_accounts WHERE kind = 'customer_agreement'"),
                 "profile": one("SELECT id FROM billing_profiles"),
                 "production": one("SELECT id FROM subscriptions WHERE name = ?", "Webbshop – produktion"),

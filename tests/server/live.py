@@ -278,7 +278,7 @@ class Live:
     def ids(self) -> dict:
         from portal.models import BillingAccount, PaymentMethod, Subscription
         with self.session() as s:
-            payg = s.scalars(select(BillingAccount).where(BillingAccount.kind == "pay_as_you_go")).one()
+            payg = s.scalars(select(BillingAccount).where(BillingAccount.name == "Nordlund Konsult AB")).one()
             agreement = s.scalars(select(BillingAccount).where(BillingAccount.kind == "customer_agreement")).one()
             subs = {x.name: x.id for x in s.scalars(select(Subscription))}
             cards = {m.last4: m.id for m in s.scalars(select(PaymentMethod).where(

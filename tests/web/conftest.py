@@ -33,13 +33,14 @@ def b(app, clock):
 def demo(b):
     seed_demo(b, FAST_HASH)
     s = b.session
-    payg = s.scalars(select(BillingAccount).where(BillingAccount.kind == "pay_as_you_go")).one()
+    payg = s.scalars(select(BillingAccount).where(BillingAccount.name == "Nordlund Konsult AB")).one()
+    eu = s.scalars(select(BillingAccount).where(BillingAccount.name == "Brandt Software GmbH")).one()
     agreement = s.scalars(select(BillingAccount).where(BillingAccount.kind == "customer_agreement")).one()
     subs = {x.name: x for x in s.scalars(select(Subscription))}
     cards = {m.last4: m for m in s.scalars(select(PaymentMethod).where(PaymentMethod.account_id == payg.id))}
     profile = s.scalars(select(BillingProfile)).one()
     invoices = {i.status: i for i in s.scalars(select(Invoice))}
-    ids = dict(payg=payg.id, agreement=agreement.id, profile=profile.id,
+    ids = dict(payg=payg.id, eu=eu.id, agreement=agreement.id, profile=profile.id,
                production=subs["Webbshop – produktion"].id, testing=subs["Webbshop – test"].id,
                backup=subs["Säkerhetskopiering"].id, intranet=subs["Intranät"].id, archive=subs["Arkiv"].id,
                failed_card=cards["9995"].id, second_card=cards["4444"].id, spare_card=cards["4242"].id,

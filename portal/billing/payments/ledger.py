@@ -11,8 +11,10 @@ from sqlalchemy import Date, case, func, insert, literal, select, update
 from portal.billing import credit, notify
 from portal.billing.balances import SETTLEABLE, expire_loaded, subtract_paid
 from portal.billing.context import Billing
+from portal.billing.details import details_for
+from portal.billing.documents import buyer_of, frozen_parties
 from portal.money import Money
-from portal.models import (AttemptAllocation, BillingAccount, Charge, ChargeStatus, DisabledSpan, Invoice,
+from portal.models import (AttemptAllocation, BillingAccount, BillingProfile, Charge, ChargeStatus, DisabledSpan, Invoice,
                            InvoicePayment, InvoiceStatus, Notice, Payment, PaymentMethod, PaymentPurpose,
                            Subscription, SubscriptionStatus, User)
 from portal.billing.payments.cards import method_summary
@@ -27,13 +29,25 @@ class Applied:
     switched: notify.SomeNames | None = None  # R05: those of them moved to the paying card
 
 
+def parties_now(b: Billing, account: BillingAccount, profile_id: int | None) -> dict:
+    """The seller and the buyer (the account's or the profile's billing details) as
+    they are now, to keep with a payment being recorded (B17, docs/vat.md)."""
+    profile = b.session.get(BillingProfile, profile_id) if profile_id is not None else None
+    buyer = buyer_of(account.name, profile.name if profile else "", details_for(b.session, account.id, profile_id))
+    return frozen_parties(b.policy.seller, buyer)
+
+
 def record_payment(b: Billing, account: BillingAccount, user: User | None,
                     method: PaymentMethod, amount: Money, reference: str, key: str,
                     purpose: PaymentPurpose, profile_id: int | None = None) -> Payment:
+    """The payment row, with the seller and the buyer as they are now (B17: its receipt,
+    made after the answer or much later, shows them; the caller holds the account's
+    lock, which a change of billing details takes too)."""
     payment = Payment(idempotency_key=key, account_id=account.id, billing_profile_id=profile_id,
                       user_id=user.id if user else None, payment_method_id=method.id,
                       purpose=purpose, amount_minor=amount.minor, currency=amount.currency,
-                      gateway_reference=reference, created_at=b.clock.now())
+                      gateway_reference=reference, created_at=b.clock.now(),
+                      parties=parties_now(b, account, profile_id))
     b.session.add(payment)
     b.session.flush()
     return payment

@@ -53,6 +53,7 @@ KNOWN_SHARED = {
     "Period": "the period an invoice or charge is for",
     "Description": "an invoice or receipt line's description",
     "Amount incl. VAT": "a line's amount with VAT",
+    "Amount excl. VAT": "a line's amount without VAT (reverse charge: no Swedish VAT)",
     "Remittance details": "how to pay by transfer (Betalningsinformation)",
     "Bankgiro": "the bankgiro number",
     "IBAN": "the IBAN",

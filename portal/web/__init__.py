@@ -6,8 +6,8 @@ from flask import Flask, request, url_for
 from portal import deeplinks, i18n, wording
 from portal.billing import remittance
 from portal.money import Money
-from portal.web import (account, assets, auth, errors, health, invoices, methods, overview, pages, payments,
-                        receipts, sandbox, security, settle)
+from portal.web import (account, assets, auth, errors, fast_widgets, health, invoices, methods, overview, pages,
+                        payments, receipts, sandbox, security, settle)
 from portal.web.common import DatabaseId
 
 
@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
     for module in (pages, auth, overview, settle, invoices, receipts, payments, methods, account, sandbox, health):
         app.register_blueprint(module.bp)
     _template_helpers(app)
+    fast_widgets.install()
     assets.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

@@ -173,8 +173,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, workdir: Path) 
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "wsgi:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    # Until the app answers: gunicorn listens before its workers have loaded it (a minute on a busy machine).
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 180  # until the app answers: workers load it after gunicorn listens
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"gunicorn stopped: see {workdir / 'gunicorn.log'}")

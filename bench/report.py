@@ -16,7 +16,6 @@ LABELS = {"baseline": "Baseline (no data)", "overview": "Overview", "settle": "S
           "methods": "Payment methods"}
 PAGES = ("overview", "settle", "partial", "invoices", "invoice", "payments", "methods")
 MAX_QUERIES = 12
-PDF_BUDGET_S = {20: 0.2, 1_000: 2.0}   # p95 seconds to make an invoice PDF of that many lines
 # p95 ÷ the bare page's p95 (measured in the same seconds), every page, first and last
 # page alike (issue 28): ≤ 2× on SQLite at 1,000 and 10,000 subscriptions, ≤ 3× at the
 # reseller's 100,000 on PostgreSQL.
@@ -150,11 +149,7 @@ def print_report(report: Report, args, f: Figures) -> None:
     ratio_budgets(report, f)
     if f.receipts:
         flow_budgets(report, f)
-    for lines, row in f.pdfs.items():
-        report.budget(row["p95_s"] <= PDF_BUDGET_S[lines],
-                      f"invoice PDF of {lines:,} lines: p95 {row['p95_s'] * 1000:.0f} ms "
-                      f"({row['ratio']:.0f}× its HTML alone, {row['html_p95_s'] * 1000:.1f} ms; {row['runs']} runs), "
-                      f"budget {PDF_BUDGET_S[lines] * 1000:.0f} ms")
+    pdf_figures(report, f)
     if f.bank:
         bank_budget(report, f.bank)
     # --- figures of the measurement modules (bench/run.py: EXTRAS) ---------------------
@@ -224,6 +219,17 @@ def flow_budgets(report: Report, f: Figures) -> None:
         report.budget(bool(HASHED.search(a["path"])) and age is not None and int(age.group(1)) >= 31_536_000
                       and "immutable" in a["cache"],
                       f"{a['path']}: content-hashed name, Cache-Control {a['cache']}")
+
+
+def pdf_figures(report: Report, f: Figures) -> None:
+    """Issue 28: an invoice's PDF is made once, when it is issued (the billing cycle),
+    and downloads serve the stored bytes (their budget, stored p95 ≤ 50 ms, is
+    bench/documents.py's, among the extras). Making one is shown, not judged: nobody
+    waits for it."""
+    for lines, row in f.pdfs.items():
+        report.out(f"INFO  making an invoice PDF of {lines:,} lines (once, at issue): {row['p95_s'] * 1000:.0f} ms "
+                   f"({row['ratio']:.0f}× its HTML alone, {row['html_p95_s'] * 1000:.1f} ms; slowest of "
+                   f"{row['runs']} runs); no budget: downloads are served from storage")
 
 
 def bank_budget(report: Report, bank: dict) -> None:

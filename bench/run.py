@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import http.client
 import importlib
 import json
 import os
@@ -170,20 +171,22 @@ def ready_cards(app) -> None:
 def start_gunicorn(env: dict[str, str], port: int, workers: int, workdir: Path) -> subprocess.Popen:
     log = open(workdir / "gunicorn.log", "w")
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-         "wsgi:app"],
+        [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "wsgi:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # until the app answers: workers load it after gunicorn listens
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"gunicorn stopped: see {workdir / 'gunicorn.log'}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            time.sleep(0.1)
+            with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=60)) as conn:
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return process
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.2)
     process.terminate()
-    raise SystemExit("gunicorn did not start within 30 s")
+    raise SystemExit("gunicorn did not answer within 180 s")
 
 
 # --- measurements ------------------------------------------------------------------

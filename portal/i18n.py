@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from datetime import date, datetime
 from urllib.parse import urlsplit, urlunsplit
 from decimal import Decimal
@@ -19,6 +20,7 @@ from babel.dates import get_timezone_location
 from babel.numbers import get_currency_precision
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
+from flask.globals import _cv_app
 from flask_babel import (Babel, Domain, format_currency, format_date, format_number, format_time, get_timezone,
                          get_locale, get_translations, gettext)
 from flask_login import current_user
@@ -114,9 +116,29 @@ def select_timezone() -> str | None:
 class PortalDomain(Domain):
     """The catalogs — or the pseudo-locale — and never a crash for a broken .mo:
     the page falls back to the English source text and the error is logged (the
-    catalog check in the test suite names the broken entry)."""
+    catalog check in the test suite names the broken entry).
+
+    A page translates a hundred messages or more, and Flask-Babel looks the locale,
+    the domain and the catalog up again for each, through Flask's context proxies
+    (about 10 µs a message, a fifth of a list page's rendering): the catalog found is
+    kept in the request's `g` for as long as the locale object (force_locale and
+    refresh replace it) and the page's language (the pseudo-locale) stay the same."""
 
     def get_translations(self):
+        app_ctx = _cv_app.get(None)
+        babel_ctx = app_ctx.g.__dict__.get("_flask_babel") if app_ctx is not None else None
+        locale = getattr(babel_ctx, "babel_locale", None)
+        if locale is None:  # no request, or no locale chosen yet: Flask-Babel chooses
+            return self._find_translations()
+        kept = getattr(babel_ctx, "portal_translations", None)
+        lang = app_ctx.g.__dict__.get("lang")
+        if kept is not None and kept[0] is locale and kept[1] == lang and kept[2] is self:
+            return kept[3]
+        translations = self._find_translations()
+        babel_ctx.portal_translations = (locale, lang, self, translations)
+        return translations
+
+    def _find_translations(self):
         if getattr(g, "lang", None) == PSEUDO_LOCALE and current_app.config.get("PSEUDO_LOCALE"):
             return PseudoTranslations()
         try:
@@ -150,8 +172,20 @@ def add_lang(endpoint: str, values: dict) -> None:
 
 
 def _takes_lang(endpoint: str) -> bool:
-    rules = current_app.url_map._rules_by_endpoint.get(endpoint, ())
-    return any("lang" in rule.arguments for rule in rules)
+    """Whether `endpoint`'s address has the language in it; asked for every link a page
+    makes, so answered once per endpoint and URL map (the map is complete by then)."""
+    url_map = current_app.url_map
+    known = _TAKES_LANG.get(url_map)
+    if known is None:
+        known = _TAKES_LANG[url_map] = {}
+    takes = known.get(endpoint)
+    if takes is None:
+        rules = url_map._rules_by_endpoint.get(endpoint, ())
+        takes = known[endpoint] = any("lang" in rule.arguments for rule in rules)
+    return takes
+
+
+_TAKES_LANG: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 # The query parameters pages read (their meaning is the page's; see each view). Links
@@ -230,12 +264,35 @@ def _remembered(key: tuple, make) -> str:
     return text
 
 
+def locale_name() -> str:
+    """str(get_locale()): the request's locale, kept once Flask-Babel has chosen it (a
+    page formats a hundred values, and Flask-Babel's own lookup goes through Flask's
+    context proxies each time); Flask-Babel's answer before that and outside requests."""
+    app_ctx = _cv_app.get(None)
+    babel_ctx = app_ctx.g.__dict__.get("_flask_babel") if app_ctx is not None else None
+    locale = getattr(babel_ctx, "babel_locale", None)
+    if locale is None:
+        return str(get_locale())
+    kept = getattr(babel_ctx, "portal_locale_name", None)
+    if kept is None or kept[0] is not locale:
+        kept = babel_ctx.portal_locale_name = (locale, str(locale))
+    return kept[1]
+
+
+def remembered_text(key: tuple, make) -> str:
+    """A text made from `key` in the page's language (a card's name), remembered like
+    the formatted values below: per locale and per page language (the pseudo-locale)."""
+    app_ctx = _cv_app.get(None)
+    lang = app_ctx.g.__dict__.get("lang") if app_ctx is not None else None
+    return _remembered(("text", key, locale_name(), lang), make)
+
+
 def money(value: Money | None) -> str:
     """M1 at the edge: Swedish `1 234,50 kr`; English `SEK 1,234.50` (decision: the
     ISO code is unambiguous for English readers in Sweden)."""
     if value is None:
         return ""
-    locale = str(get_locale())
+    locale = locale_name()
     return _remembered(("money", value.minor, value.currency, locale), lambda: _money(value, locale))
 
 
@@ -273,14 +330,14 @@ def day(value: date | datetime | None, style: str = "long") -> str:
         return ""
     if isinstance(value, datetime):  # shown in the user's time zone: not remembered
         return format_date(value, style)
-    return _remembered(("day", value, style, str(get_locale())), lambda: format_date(value, style))
+    return _remembered(("day", value, style, locale_name()), lambda: format_date(value, style))
 
 
 def number(value: int | None) -> str:
     """A count in the page's language: `1 234` in Swedish, `1,234` in English."""
     if value is None:
         return ""
-    return _remembered(("number", value, str(get_locale())), lambda: format_number(value))
+    return _remembered(("number", value, locale_name()), lambda: format_number(value))
 
 
 def some_names(names, count: int | None = None) -> str:
@@ -325,7 +382,7 @@ def moment(value: datetime | None) -> str:
     if value is None:
         return ""
     # Translators: a moment: the date, then the time to the minute ("25 november 2026 kl. 14:05").
-    return _remembered(("moment", value, page_lang(), str(get_locale()), str(get_timezone())),
+    return _remembered(("moment", value, page_lang(), locale_name(), str(get_timezone())),
                        lambda: gettext("%(date)s at %(time)s", date=format_date(value, "long"),
                                        time=format_time(value, "short")))
 
@@ -349,7 +406,15 @@ def root_redirect() -> Response:
 def init_app(app: Flask, babel: Babel) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     # Replace the default domain so the pseudo-locale and the fallback apply everywhere.
-    app.extensions["babel"].instance.__dict__["domain_instance"] = PortalDomain()
+    domain = app.extensions["babel"].instance.__dict__["domain_instance"] = PortalDomain()
+    # Templates translate through it directly (the portal never makes another domain
+    # the request's default): Flask-Babel's callables look the domain up per message.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: domain.get_translations().ugettext(s),
+        ngettext=lambda s, p, n: domain.get_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n),
+        newstyle=True)
 
     class LangConverter(BaseConverter):
         regex = "|".join(url_locales(app))

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from flask_babel import gettext, lazy_gettext as _l, lazy_pgettext, ngettext, pgettext
 
-from portal.i18n import day, money, some_names
+from portal.i18n import day, money, remembered_text, some_names
 from portal.models import AccountKind, InvoiceStatus, Role, SubscriptionStatus
 from portal.money import Money
 
@@ -146,11 +146,17 @@ def card_name(method) -> str:
     """'Visa ending in 4242' — or 'Check/wire transfer'."""
     if method is None:
         return ""
-    if method.kind == "check_wire":
+    # A list names a card on every row: made once per card and language.
+    return remembered_text(("card", method.kind, method.brand, method.last4),
+                           lambda: _card_name(method.kind, method.brand, method.last4))
+
+
+def _card_name(kind: str, brand: str | None, last4: str | None) -> str:
+    if kind == "check_wire":
         return gettext("Check/wire transfer")
-    brand = CARD_BRAND.get(method.brand or "", pgettext("card brand", "Card"))
+    brand = CARD_BRAND.get(brand or "", pgettext("card brand", "Card"))
     # Translators: a saved card, e.g. "Visa ending in 4242" (the last four digits).
-    return gettext("%(brand)s ending in %(last4)s", brand=brand, last4=method.last4)
+    return gettext("%(brand)s ending in %(last4)s", brand=brand, last4=last4)
 
 
 # The heading of the page's one banner: how serious it is (colour alone must not say it).

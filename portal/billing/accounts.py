@@ -348,8 +348,10 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
         where.append(Invoice.status == status)
 
     def fetch(mode: str, binds: dict) -> list[Invoice]:
+        # Each invoice's one payment and its method by primary key in the same statement
+        # (a selectin load costs a second statement and twice the time, issue 28).
         return list(b.session.scalars(page_of_invoices(where, mode).options(
-            selectinload(Invoice.payment).joinedload(Payment.payment_method)), binds))
+            joinedload(Invoice.payment).joinedload(Payment.payment_method)), binds))
 
     def count(mode: str | None, binds: dict) -> int:
         return b.session.scalar(INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode), binds) or 0

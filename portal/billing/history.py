@@ -11,7 +11,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ARRAY, Integer, Row, String, any_, bindparam, cast, func, select, tuple_
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from portal.billing import access
 from portal.billing.context import Billing
@@ -82,8 +82,8 @@ def payments_of(b: Billing, user: User, account_id: int, period: Period = Period
     where = _visible(b, user, account, period)
 
     def fetch(mode: str, binds: dict) -> list[Payment]:
-        return list(b.session.scalars(page_of_payments(where, mode).options(
-            joinedload(Payment.payment_method), selectinload(Payment.invoices).load_only(Invoice.number)), binds))
+        return list(b.session.scalars(page_of_payments(where, mode).options(joinedload(Payment.payment_method)),
+                                      binds))
 
     def count(mode: str | None, binds: dict) -> int:
         return b.session.scalar(PAYMENT_ORDER.bounded_count(select(Payment.id).where(*where), mode), binds) or 0
@@ -92,9 +92,23 @@ def payments_of(b: Billing, user: User, account_id: int, period: Period = Period
                       per_page, count)
 
     def rows(payments: list[Payment]) -> list[PaymentRow]:
-        names = _paid_subscriptions(b, [p.id for p in payments])
-        return [PaymentRow(p, [i.number for i in p.invoices], *names.get(p.id, ([], 0))) for p in payments]
+        ids = [p.id for p in payments]
+        names, numbers = _paid_subscriptions(b, ids), _paid_invoices(b, ids)
+        return [PaymentRow(p, numbers.get(p.id, []), *names.get(p.id, ([], 0))) for p in payments]
     return found.map(rows)
+
+
+def _paid_invoices(b: Billing, payment_ids: list[int]) -> dict[int, list[str]]:
+    """Per payment, the numbers of the invoices it paid (Payment.invoices' order): plain
+    rows, not an Invoice object each (a third of the page's loading time)."""
+    if not payment_ids:
+        return {}
+    result: dict[int, list[str]] = {}
+    for payment_id, number in b.session.execute(
+            select(InvoicePayment.payment_id, Invoice.number).join(Invoice, Invoice.id == InvoicePayment.invoice_id)
+            .where(InvoicePayment.payment_id.in_(payment_ids)).order_by(InvoicePayment.payment_id, Invoice.id)):
+        result.setdefault(payment_id, []).append(number)
+    return result
 
 
 def _paid_subscriptions(b: Billing, payment_ids: list[int]) -> dict[int, tuple[list[str], int]]:

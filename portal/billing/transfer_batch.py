@@ -1,71 +1,119 @@
-"""Bank transfers that pay invoices, recorded a batch at a time (B11, issue 28 item 3).
+"""Bank transfers recorded a batch at a time (B11, issue 28 item 3).
 
-What `transfers._record_invoices` writes for one payment — the payment, each invoice
-its share, the oldest due first (B12), a covered invoice Paid by it (R22) and its
-notices resolved, the rest of the money credit (B15) with its email and audit event,
-the receipt and the payment's audit event — written for every payment of a batch in a
-handful of statements, not a dozen per payment (a transaction per payment imported
-~343 a second). The shares are worked out in order on the invoices as loaded, so a
-payment sees what the ones before it in the batch paid; rows are the same, in the
-same order, as recording one payment after the other. The caller holds the accounts'
-locks and `flush`es before anything else of the batch writes payments."""
+What `transfers._record` writes for one payment — the payment; for invoices each its
+share, the oldest due first (B12), a covered invoice Paid by it (R22) and its notices
+resolved; for a pay-as-you-go account its check/wire charges paid (`ledger.pay_charges`,
+R13); the rest of the money credit (B15) with its email and audit event; the receipt
+and the payment's audit event — and what waits for a person (`TransferToReview`),
+written for every payment of a batch in a handful of statements, not a dozen per
+payment (a transaction per payment imported ~343 a second): one INSERT per table, one
+UPDATE of the invoices (their final figures, by primary key). The shares are worked
+out in order on the invoices as loaded, so a payment sees what the ones before it in
+the batch paid; rows are the same, in the same order, as recording one payment after
+the other. The caller holds the accounts' locks, decides what each payment pays (its
+charges under the lock: `transfers._match_account`) and `flush`es before anything
+else of the batch reads or writes what a pending payment changes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from uuid import uuid4
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.billing import notify
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
 from portal.billing.payments.cards import method_summary
-from portal.billing.payments.ledger import oldest_first_shares
-from portal.models import (AuditEvent, BillingAccount, CreditEntry, CreditKind, Invoice, InvoicePayment,
-                           InvoiceStatus, OutboxMessage, Payment, PaymentMethod, PaymentPurpose)
+from portal.billing.payments.ledger import oldest_first_shares, pay_charges
+from portal.models import (AuditEvent, BillingAccount, Charge, CreditEntry, CreditKind, Invoice, InvoicePayment,
+                           InvoiceStatus, OutboxMessage, Payment, PaymentMethod, PaymentPurpose, TransferToReview)
 
 
 @dataclass
 class _Pending:
     account: BillingAccount
     method: PaymentMethod
-    profile_id: int
+    profile_id: int | None
     paid: object                  # a bgmax.Payment (or a review assigned by a person)
-    shares: list[tuple[Invoice, int]]
-    numbers: list[str]            # of the invoices that got some of it
-    left_minor: int               # what is left to pay of those
+    amount_minor: int             # the payment's: less than `paid` when a remainder waits
     rest_minor: int               # what paid nothing: credit
+    shares: list[tuple[Invoice, int]] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)  # of the invoices that got some of it
+    left_minor: int = 0           # what is left to pay of those
     covered: list[Invoice] = field(default_factory=list)  # Paid by it
+    charge_ids: list[int] | None = None  # a pay-as-you-go account's charges it pays whole
+    owed_minor: int = 0           # what that account owed
 
 
-class InvoiceBatch:
+def review_row(b: Billing, paid, reason: str, key: str, amount_minor: int, invoice_id: int | None) -> dict:
+    """A transfer that waits for a person, as a row of `TransferToReview`."""
+    return dict(key=key, reason=reason, reference=" ".join((paid.reference,) + paid.extra_references)[:200],
+                amount_minor=amount_minor, currency=paid.currency, sender_bankgiro=paid.sender_bankgiro,
+                payer_name=paid.payer_name[:100], paid_on=paid.paid_on, invoice_id=invoice_id,
+                created_at=b.clock.now())
+
+
+class TransferBatch:
     def __init__(self, b: Billing) -> None:
         self.b = b
         self.pending: list[_Pending] = []
+        self.reviews: list[dict] = []
+        self.invoices: dict[int, Invoice] = {}   # those the pending payments changed
         self._methods: dict[int, PaymentMethod] = {}
         self._locales: dict[int, str] = {}
+
+    def pays_account(self, account_id: int) -> bool:
+        """Whether a pending payment pays this account's charges (what it owes is then
+        asked again after a `flush`)."""
+        return any(p.charge_ids is not None and p.account.id == account_id for p in self.pending)
 
     def add(self, account: BillingAccount, invoices: list[Invoice], paid) -> None:
         """`paid` to these invoices of one billing profile, as `apply_to_invoices` shares it."""
         by_id = {invoice.id: invoice for invoice in invoices}
         wanted, _left = oldest_first_shares(invoices, paid.amount_minor)
-        entry = _Pending(account, self._method(account), invoices[0].billing_profile_id, paid, [], [], 0, 0)
+        entry = _Pending(account, self._method(account), invoices[0].billing_profile_id, paid, paid.amount_minor, 0)
         received = 0
         for invoice_id, want in wanted:
             invoice = by_id[invoice_id]
             share = min(invoice.left.minor, want) if invoice.is_open else 0
             if share <= 0:
                 continue
-            invoice.paid_minor = (invoice.paid_minor or 0) + share
+            # Kept on the loaded invoice, not flushed by the unit of work a row at a
+            # time: `flush` writes every changed invoice's figures in one UPDATE.
+            set_committed_value(invoice, "paid_minor", (invoice.paid_minor or 0) + share)
             received += share
             if invoice.left.minor == 0:
-                invoice.status, invoice.paid_on = InvoiceStatus.PAID, self.b.clock.today()
+                set_committed_value(invoice, "status", InvoiceStatus.PAID)
+                set_committed_value(invoice, "paid_on", self.b.clock.today())
                 entry.covered.append(invoice)
             entry.shares.append((invoice, share))
+            self.invoices[invoice.id] = invoice
         entry.numbers = [invoice.number for invoice, _share in entry.shares]
         entry.left_minor = sum(invoice.left.minor for invoice, _share in entry.shares)
         entry.rest_minor = paid.amount_minor - received
         self.pending.append(entry)
+
+    def add_charges(self, account: BillingAccount, paid, owed_minor: int, charge_ids: list[int]) -> None:
+        """`paid` to a pay-as-you-go account that owed `owed_minor` by check/wire:
+        `charge_ids` (the oldest it pays whole, `_match_account`) paid. More than is
+        owed: the rest is credit (B15); less: the payment is what those charges come to,
+        and the rest waits for a person (never half a charge, B12)."""
+        entry = _Pending(account, self._method(account), None, paid, paid.amount_minor, 0,
+                         charge_ids=charge_ids, owed_minor=owed_minor)
+        if paid.amount_minor >= owed_minor:
+            entry.rest_minor = paid.amount_minor - owed_minor
+        else:
+            entry.amount_minor = sum(self._charge_amounts(charge_ids))
+            if entry.amount_minor < paid.amount_minor:
+                self.review(paid, "remainder", f"{paid.key}-rest", paid.amount_minor - entry.amount_minor, None)
+        self.pending.append(entry)
+
+    def _charge_amounts(self, charge_ids: list[int]) -> list[int]:
+        return list(self.b.session.scalars(select(Charge.amount_minor).where(Charge.id.in_(charge_ids))))
+
+    def review(self, paid, reason: str, key: str, amount_minor: int, invoice_id: int | None) -> None:
+        self.reviews.append(review_row(self.b, paid, reason, key, amount_minor, invoice_id))
 
     def _method(self, account: BillingAccount) -> PaymentMethod:
         if account.id not in self._methods:
@@ -78,46 +126,56 @@ class InvoiceBatch:
         return self._locales[account.id]
 
     def flush(self) -> None:
-        """Write what was added: one INSERT per table, one UPDATE of the notices per account."""
-        if not self.pending:
+        """Write what was added: one INSERT per table, one UPDATE of the invoices, one
+        of the notices per account; a pay-as-you-go payment's charges as the ledger pays them."""
+        if not self.pending and not self.reviews:
             return
-        b, now, pending = self.b, self.b.clock.now(), self.pending
-        self.pending = []
-        b.session.execute(insert(Payment), [dict(
-            idempotency_key=p.paid.key, account_id=p.account.id, billing_profile_id=p.profile_id, user_id=None,
-            payment_method_id=p.method.id, purpose=PaymentPurpose.TRANSFER, amount_minor=p.paid.amount_minor,
-            currency=p.paid.currency, gateway_reference=f"bgmax:{p.paid.deposit_serial}-{p.paid.serial}",
-            created_at=now) for p in pending])
-        # Their ids by key (RETURNING in order is a row at a time on SQLite).
-        by_key = dict(b.session.execute(select(Payment.idempotency_key, Payment.id).where(
-            Payment.idempotency_key.in_([p.paid.key for p in pending]))).all())
-        ids = [by_key[p.paid.key] for p in pending]
+        b, now, pending, reviews, changed = self.b, self.b.clock.now(), self.pending, self.reviews, self.invoices
+        self.pending, self.reviews, self.invoices = [], [], {}
+        ids = self._payments(pending, now) if pending else []
+        by_id = {payment.id: payment for payment in b.session.scalars(select(Payment).where(Payment.id.in_(
+            [i for i, p in zip(ids, pending) if p.charge_ids is not None])))} if any(
+            p.charge_ids is not None for p in pending) else {}
         shares, credits, mails, events = [], [], [], []
         covered: dict[int, list[int]] = {}
         for payment_id, p in zip(ids, pending):
-            shares += [dict(invoice_id=invoice.id, payment_id=payment_id, amount_minor=share)
-                       for invoice, share in p.shares]
-            for invoice in p.covered:
-                invoice.payment_id = payment_id
-            covered.setdefault(p.account.id, []).extend(invoice.id for invoice in p.covered)
             profile, currency = p.profile_id, p.paid.currency
-            if p.rest_minor > 0:
+            details = {"payment_id": payment_id, "amount_minor": p.amount_minor, "currency": currency,
+                       "method": method_summary(p.method)}
+            if p.charge_ids is None:
+                shares += [dict(invoice_id=invoice.id, payment_id=payment_id, amount_minor=share)
+                           for invoice, share in p.shares]
+                for invoice in p.covered:
+                    set_committed_value(invoice, "payment_id", payment_id)
+                covered.setdefault(p.account.id, []).extend(invoice.id for invoice in p.covered)
                 reason = "overpaid" if p.shares else "already_paid"
+                details.update(invoices=p.numbers, left_minor=p.left_minor)
+            else:  # the ledger's set-based path, as Settle balance records (R13)
+                names = (pay_charges(b, by_id[payment_id], p.charge_ids, first_method_id=p.method.id)
+                         if p.charge_ids else notify.SomeNames([], 0))
+                reason = "overpaid" if p.owed_minor else "already_paid"
+                details.update(names.details())
+            if p.rest_minor > 0:
                 credits.append(dict(account_id=p.account.id, billing_profile_id=profile, payment_id=payment_id,
                                     kind=CreditKind.SURPLUS, reason=reason, amount_minor=p.rest_minor,
                                     currency=currency, created_at=now))
-                details = {"payment_id": payment_id, "amount_minor": p.rest_minor, "currency": currency,
-                           "reason": reason}
-                mails.append(self._mail(p.account, "credit_added", details, now))
-                events.append(_event(now, "credit.added", p.account.id, profile, details))
-            details = {"payment_id": payment_id, "amount_minor": p.paid.amount_minor, "currency": currency,
-                       "method": method_summary(p.method), "invoices": p.numbers, "left_minor": p.left_minor,
-                       **({"credited_minor": p.rest_minor} if p.rest_minor else {})}
-            mails.append(self._mail(p.account, "receipt", details, now))
+                added = {"payment_id": payment_id, "amount_minor": p.rest_minor, "currency": currency,
+                         "reason": reason}
+                mails.append(self._mail(p.account, "credit_added", added, now))
+                events.append(_event(now, "credit.added", p.account.id, profile, added))
+                details["credited_minor"] = p.rest_minor
+            receipt = details
+            if details.get("subscriptions"):  # as notify.queue_receipt says it (issue 20 item 4)
+                receipt = {**details, **notify.paid_but_not_active(b.session, payment_id)}
+            mails.append(self._mail(p.account, "receipt", receipt, now))
             events.append(_event(now, "payment.succeeded", p.account.id, profile,
                                  {"purpose": "transfer", "paid_on": p.paid.paid_on.isoformat(), **details}))
+        if changed:  # their final figures, a row each, in one statement (executemany)
+            b.session.execute(update(Invoice), [dict(
+                id=i.id, paid_minor=i.paid_minor, status=i.status, paid_on=i.paid_on, payment_id=i.payment_id)
+                for i in changed.values()])
         for model, rows in ((InvoicePayment, shares), (CreditEntry, credits), (OutboxMessage, mails),
-                            (AuditEvent, events)):
+                            (AuditEvent, events), (TransferToReview, reviews)):
             if rows:
                 b.session.execute(insert(model), rows)
         for account_id, invoice_ids in covered.items():  # issue 20 item 1
@@ -125,13 +183,26 @@ class InvoiceBatch:
                 notify.resolve_notices(b.session, b.clock, account_id, invoice_ids=invoice_ids)
         b.session.flush()
 
+    def _payments(self, pending: list[_Pending], now) -> list[int]:
+        """The payments, one INSERT in the file's order; their ids, in that order."""
+        b = self.b
+        b.session.execute(insert(Payment), [dict(
+            idempotency_key=p.paid.key, account_id=p.account.id, billing_profile_id=p.profile_id, user_id=None,
+            payment_method_id=p.method.id, purpose=PaymentPurpose.TRANSFER, amount_minor=p.amount_minor,
+            currency=p.paid.currency, gateway_reference=f"bgmax:{p.paid.deposit_serial}-{p.paid.serial}",
+            created_at=now) for p in pending])
+        # Their ids by key (RETURNING in order is a row at a time on SQLite).
+        by_key = dict(b.session.execute(select(Payment.idempotency_key, Payment.id).where(
+            Payment.idempotency_key.in_([p.paid.key for p in pending]))).all())
+        return [by_key[p.paid.key] for p in pending]
+
     def _mail(self, account: BillingAccount, template: str, payload: dict, now) -> dict:
         """A row of the outbox as `notify.queue_email` writes it, to the billing address."""
         return dict(template=template, to_address=account.notification_email, locale=self._locale(account),
                     payload={**payload, "account_id": account.id}, message_key=uuid4().hex, created_at=now)
 
 
-def _event(now, action: str, account_id: int, profile_id: int, details: dict) -> dict:
+def _event(now, action: str, account_id: int, profile_id: int | None, details: dict) -> dict:
     """An audit event as `notify.audit` writes it: the billing cycle's (no actor)."""
     return dict(at=now, actor_user_id=None, account_id=account_id, billing_profile_id=profile_id, action=action,
                 details=details)

@@ -29,7 +29,7 @@ from portal.billing.balances import oldest_charges_within, settled_charges, sett
 from portal.billing.payments import apply_to_invoices, method_summary, pay_charges, record_payment
 from portal.billing.remittance import account_reference, ocr_reference, ocr_target
 from portal.billing.transaction import lock_account, write_transaction
-from portal.billing.transfer_batch import InvoiceBatch
+from portal.billing.transfer_batch import TransferBatch, review_row
 from portal.models import (AccountKind, AttemptAllocation, BillingAccount, BillingProfile, Charge, Invoice,
                            MethodKind, Payment, PaymentMethod, PaymentPurpose, TransferToReview)
 from portal.money import Money
@@ -132,12 +132,12 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
     # Under the locks: another import or a card payment may have been first.
     seen = _seen_keys(b, keys)
     matches = _match_batch(b, [paid for paid in first if paid.key not in seen])
-    outcomes, recorder = [], InvoiceBatch(b)
+    outcomes, recorder = [], TransferBatch(b)
     for (paid, times), key in zip(batch, keys):
         if key in seen:
             outcomes.append("duplicate")
         elif times > 1:
-            _to_review(b, paid, "repeated", key, paid.amount_minor, None)
+            recorder.review(paid, "repeated", key, paid.amount_minor, None)
             outcomes.append("repeated")
         else:
             outcomes.append(_decide(b, paid, matches[key], locked, recorder))
@@ -146,22 +146,24 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
 
 
 def _decide(b: Billing, paid: bgmax.Payment, match: _Match, locked: dict[int, BillingAccount],
-            recorder: InvoiceBatch) -> str:
-    if match.account is not None:  # what an account owes changes with each payment: asked now
-        recorder.flush()
+            recorder: TransferBatch) -> str:
+    if match.account is not None:  # what an account owes is asked now, after what pays it before
+        if recorder.pays_account(match.account.id):
+            recorder.flush()
         match = _match_account(b, paid, match.account.id)
     if match.reason is None and match.account_id not in locked:
         recorder.flush()
         locked[match.account_id] = lock_account(b.session, match.account_id)
         match = _match(b, paid)
     if match.reason is not None:
-        _to_review(b, paid, match.reason, paid.key, paid.amount_minor,
-                   match.invoices[0].id if match.invoices else None)
+        recorder.review(paid, match.reason, paid.key, paid.amount_minor,
+                        match.invoices[0].id if match.invoices else None)
         return match.reason
-    if match.invoices:  # written with the batch's others (transfer_batch.py), in this order
+    # Written with the batch's others (transfer_batch.py), in this order.
+    if match.invoices:
         recorder.add(locked[match.account_id], match.invoices, paid)
     else:
-        _record(b, locked[match.account_id], match, paid)
+        recorder.add_charges(locked[match.account_id], paid, match.owed_minor, match.charge_ids)
     return "recorded"
 
 
@@ -206,6 +208,8 @@ class _Match:
     reason: str | None = None          # None: it pays what is owed, or part of it (B12), the rest credit
     invoices: list[Invoice] = field(default_factory=list)
     account: BillingAccount | None = None   # a pay-as-you-go account's check/wire charges
+    owed_minor: int = 0                     # what it owes by check/wire (asked under its lock)
+    charge_ids: list[int] = field(default_factory=list)  # the oldest of them the payment pays whole
 
     @property
     def account_id(self) -> int | None:
@@ -326,9 +330,12 @@ def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
     owed = settlement_total(b.session, [wire], account.currency).minor if wire is not None else 0
     if owed and _being_paid(b, AttemptAllocation.charge_id.in_(select(Charge.id).where(*settled_charges([wire])))):
         return _Match("being_paid", account=account)
-    if 0 < paid.amount_minor < owed and not oldest_charges_within(b.session, [wire], paid.amount_minor):
+    # All it owes, or (less, B12) the oldest charges the money pays whole.
+    charge_ids = oldest_charges_within(b.session, [wire], min(paid.amount_minor, owed)) if owed else []
+    if 0 < paid.amount_minor < owed and not charge_ids:
         return _Match("underpaid", account=account)
-    return _Match(None, account=account)  # nothing owed, or more than owed: the rest is credit (B15)
+    # Nothing owed, or more than owed: the rest is credit (B15).
+    return _Match(None, account=account, owed_minor=owed, charge_ids=charge_ids)
 
 
 def _record(b: Billing, account: BillingAccount, match: _Match, paid: bgmax.Payment) -> Payment:
@@ -383,10 +390,7 @@ def _payment(b: Billing, account: BillingAccount, method, amount_minor: int, pai
 
 def _to_review(b: Billing, paid: bgmax.Payment, reason: str, key: str, amount_minor: int,
                invoice_id: int | None) -> None:
-    b.session.add(TransferToReview(
-        key=key, reason=reason, reference=" ".join((paid.reference,) + paid.extra_references)[:200],
-        amount_minor=amount_minor, currency=paid.currency, sender_bankgiro=paid.sender_bankgiro,
-        payer_name=paid.payer_name[:100], paid_on=paid.paid_on, invoice_id=invoice_id, created_at=b.clock.now()))
+    b.session.add(TransferToReview(**review_row(b, paid, reason, key, amount_minor, invoice_id)))
 
 
 def _tell(b: Billing, account: BillingAccount, payment: Payment, paid: bgmax.Payment, what: dict,

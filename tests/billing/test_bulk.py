@@ -14,7 +14,7 @@ from sqlalchemy import event, insert, select, text
 from portal import exports
 from portal.billing import bgmax, history, transfers
 from portal.billing.remittance import account_reference, ocr_reference
-from portal.billing.transfer_batch import InvoiceBatch
+from portal.billing.transfer_batch import TransferBatch
 from portal.extensions import db
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, CreditEntry, DisabledSpan, Invoice,
                            InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment,
@@ -142,7 +142,7 @@ def test_i28_a_failure_in_the_middle_of_a_batch_loses_nothing_and_a_second_impor
     expected = _content(b)
     content = _fresh(b, monkeypatch)
     monkeypatch.setattr(transfers, "IMPORT_BATCH", 4)
-    added = InvoiceBatch.add
+    added = TransferBatch.add
     calls = {"n": 0}
 
     def failing(self, *args):
@@ -151,7 +151,7 @@ def test_i28_a_failure_in_the_middle_of_a_batch_loses_nothing_and_a_second_impor
             raise RuntimeError("the database went away")
         return added(self, *args)
 
-    monkeypatch.setattr(InvoiceBatch, "add", failing)
+    monkeypatch.setattr(TransferBatch, "add", failing)
     with pytest.raises(RuntimeError):
         _importing(b, content)
     b.session.rollback()
@@ -159,7 +159,7 @@ def test_i28_a_failure_in_the_middle_of_a_batch_loses_nothing_and_a_second_impor
     keys = b.session.scalars(select(Payment.gateway_reference).order_by(Payment.id)).all()
     assert keys == [f"bgmax:00001-{n:012d}" for n in (1, 2, 3, 4)]
     assert b.session.scalar(select(text("count(*)")).select_from(AuditEvent)) == 4 + 2  # + two credits
-    monkeypatch.setattr(InvoiceBatch, "add", added)
+    monkeypatch.setattr(TransferBatch, "add", added)
     summary = _importing(b, content)
     assert summary.duplicates == 4 and summary.recorded == 4
     assert _content(b) == expected

@@ -128,17 +128,19 @@ SUBSCRIPTION_NOTICES = ("payment_failed", "subscription_disable_warning", "subsc
 INVOICE_NOTICES = ("invoice_ready", "invoice_past_due", "auto_charge_failed")
 
 
-def resolve_notices(session: Session, clock: Clock, account_id: int, *, subscription_ids=None,
+def resolve_notices(session: Session, clock: Clock, account_id: int | list[int], *, subscription_ids=None,
                     invoice_ids=None) -> None:
     """A notice whose cause is gone goes away by itself: the subscriptions are paid
     and active again, or the invoices are paid. `subscription_ids` / `invoice_ids`: a
-    list or a SELECT of ids. Set-based (a settlement may cover thousands)."""
+    list or a SELECT of ids. Set-based (a settlement may cover thousands). `account_id`:
+    one account, or a list (a BgMax batch pays several)."""
+    accounts = Notice.account_id.in_(account_id) if isinstance(account_id, list) else Notice.account_id == account_id
     for kinds, key, ids in ((SUBSCRIPTION_NOTICES, "subscription_id", subscription_ids),
                             (INVOICE_NOTICES, "invoice_id", invoice_ids)):
         if ids is None:
             continue
         session.execute(update(Notice).where(
-            Notice.account_id == account_id, Notice.dismissed_at.is_(None), Notice.kind.in_(kinds),
+            accounts, Notice.dismissed_at.is_(None), Notice.kind.in_(kinds),
             Notice.payload[key].as_integer().in_(ids)).values(dismissed_at=clock.now())
             .execution_options(synchronize_session=False))
 

@@ -25,7 +25,7 @@ from portal.billing import notify
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
 from portal.billing.payments.cards import method_summary
-from portal.billing.payments.ledger import oldest_first_shares, pay_charges
+from portal.billing.payments.ledger import oldest_first_shares, pay_charges_together
 from portal.models import (AuditEvent, BillingAccount, Charge, CreditEntry, CreditKind, Invoice, InvoicePayment,
                            InvoiceStatus, OutboxMessage, Payment, PaymentMethod, PaymentPurpose, TransferToReview)
 
@@ -133,9 +133,7 @@ class TransferBatch:
         b, now, pending, reviews, changed = self.b, self.b.clock.now(), self.pending, self.reviews, self.invoices
         self.pending, self.reviews, self.invoices = [], [], {}
         ids = self._payments(pending, now) if pending else []
-        by_id = {payment.id: payment for payment in b.session.scalars(select(Payment).where(Payment.id.in_(
-            [i for i, p in zip(ids, pending) if p.charge_ids is not None])))} if any(
-            p.charge_ids is not None for p in pending) else {}
+        names = self._pay_charges([(i, p) for i, p in zip(ids, pending) if p.charge_ids is not None])
         shares, credits, mails, events = [], [], [], []
         covered: dict[int, list[int]] = {}
         for payment_id, p in zip(ids, pending):
@@ -150,11 +148,9 @@ class TransferBatch:
                 covered.setdefault(p.account.id, []).extend(invoice.id for invoice in p.covered)
                 reason = "overpaid" if p.shares else "already_paid"
                 details.update(invoices=p.numbers, left_minor=p.left_minor)
-            else:  # the ledger's set-based path, as Settle balance records (R13)
-                names = (pay_charges(b, by_id[payment_id], p.charge_ids, first_method_id=p.method.id)
-                         if p.charge_ids else notify.SomeNames([], 0))
+            else:
                 reason = "overpaid" if p.owed_minor else "already_paid"
-                details.update(names.details())
+                details.update(names.get(payment_id, notify.SomeNames([], 0)).details())
             if p.rest_minor > 0:
                 credits.append(dict(account_id=p.account.id, billing_profile_id=profile, payment_id=payment_id,
                                     kind=CreditKind.SURPLUS, reason=reason, amount_minor=p.rest_minor,
@@ -176,17 +172,28 @@ class TransferBatch:
                 for i in changed.values()])
         for model, rows in ((InvoicePayment, shares), (CreditEntry, credits), (OutboxMessage, mails),
                             (AuditEvent, events), (TransferToReview, reviews)):
-            if rows:
-                b.session.execute(insert(model), rows)
-        for account_id, invoice_ids in covered.items():  # issue 20 item 1
-            if invoice_ids:
-                notify.resolve_notices(b.session, b.clock, account_id, invoice_ids=invoice_ids)
+            if rows:  # Core, not the ORM's bulk insert: no per-row bookkeeping of objects never loaded
+                b.session.execute(insert(model.__table__), rows)
+        if any(covered.values()):  # issue 20 item 1
+            notify.resolve_notices(b.session, b.clock, [a for a, ids in covered.items() if ids],
+                                   invoice_ids=[i for ids in covered.values() for i in ids])
         b.session.flush()
+
+    def _pay_charges(self, paying: list[tuple[int, _Pending]]) -> dict[int, notify.SomeNames]:
+        """The pay-as-you-go payments' charges, as Settle balance pays them (R13), all
+        of the batch together by the ledger's set-based path: the names each paid."""
+        if not paying:
+            return {}
+        loaded = {payment.id: payment for payment in self.b.session.scalars(
+            select(Payment).where(Payment.id.in_([payment_id for payment_id, _p in paying])))}
+        names = pay_charges_together(self.b, [(loaded[payment_id], p.charge_ids, p.method.id)
+                                              for payment_id, p in paying])
+        return {payment_id: some for (payment_id, _p), some in zip(paying, names)}
 
     def _payments(self, pending: list[_Pending], now) -> list[int]:
         """The payments, one INSERT in the file's order; their ids, in that order."""
         b = self.b
-        b.session.execute(insert(Payment), [dict(
+        b.session.execute(insert(Payment.__table__), [dict(
             idempotency_key=p.paid.key, account_id=p.account.id, billing_profile_id=p.profile_id, user_id=None,
             payment_method_id=p.method.id, purpose=PaymentPurpose.TRANSFER, amount_minor=p.amount_minor,
             currency=p.paid.currency, gateway_reference=f"bgmax:{p.paid.deposit_serial}-{p.paid.serial}",

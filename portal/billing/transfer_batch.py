@@ -89,8 +89,9 @@ def review_row(b: Billing, paid, reason: str, key: str, amount_minor: int, invoi
 
 
 class TransferBatch:
-    def __init__(self, b: Billing) -> None:
+    def __init__(self, b: Billing, accounts=()) -> None:
         self.b = b
+        self.accounts = list(accounts)  # those the batch names: their methods and locales read at once
         self.pending: list[_Pending] = []
         self.reviews: list[dict] = []
         self.invoices: dict[int, Invoice] = {}   # those the pending payments changed
@@ -150,13 +151,19 @@ class TransferBatch:
         self.reviews.append(review_row(self.b, paid, reason, key, amount_minor, invoice_id))
 
     def _method(self, account: BillingAccount) -> PaymentMethod:
-        if account.id not in self._methods:
-            self._methods[account.id] = check_wire_method(self.b, account)
+        if account.id not in self._methods:  # the wire methods of the batch's accounts, read at once
+            ids = {account.id, *(a.id for a in self.accounts)} - set(self._methods)
+            self._methods.update({m.account_id: m for m in self.b.session.scalars(select(PaymentMethod).where(
+                PaymentMethod.account_id.in_(ids), PaymentMethod.kind == MethodKind.CHECK_WIRE)
+                .order_by(PaymentMethod.id.desc()))})  # the first of each last: it stays
+            if account.id not in self._methods:
+                self._methods[account.id] = check_wire_method(self.b, account)  # made now
         return self._methods[account.id]
 
     def _locale(self, account: BillingAccount) -> str:
-        if account.id not in self._locales:
-            self._locales[account.id] = notify.contact_locale(self.b.session, account)
+        if account.id not in self._locales:  # those of the batch's accounts, read at once
+            wanted = {a.id: a.notification_email for a in (account, *self.accounts) if a.id not in self._locales}
+            self._locales.update(notify.contact_locales(self.b.session, wanted))
         return self._locales[account.id]
 
     def flush(self) -> None:

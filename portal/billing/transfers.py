@@ -132,7 +132,7 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
     seen = _seen_keys(b, keys)
     matches = _match_batch(b, [paid for paid in first if paid.key not in seen])
     owed = owed_by_account(b, sorted({m.account.id for m in matches.values() if m.account is not None}))
-    outcomes, recorder = [], TransferBatch(b)
+    outcomes, recorder = [], TransferBatch(b, locked.values())
     for (paid, times), key in zip(batch, keys):
         if key in seen:
             outcomes.append("duplicate")

@@ -109,19 +109,38 @@ def paid_but_not_active(session: Session, payment_id: int) -> dict[str, Any]:
     """The subscriptions a payment paid charges of, by what they are after it — each
     the first few names and how many (`some_names`): {"active": [...], "active_count":
     n, "deleted": [...], "deleted_count": n, "still_owing": [...], "still_owing_count": n}."""
-    paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment_id))
-    kinds = {"active": Subscription.status == SubscriptionStatus.ACTIVE,
-             "deleted": Subscription.status == SubscriptionStatus.DELETED,
-             "still_owing": Subscription.status.not_in((SubscriptionStatus.ACTIVE, SubscriptionStatus.DELETED))}
-    # Counted in one pass over them, grouped by status; then a few names of each kind there is.
-    counts = dict(session.execute(select(Subscription.status, func.count()).where(paid)
-                                  .group_by(Subscription.status)).all())
-    found: dict[str, Any] = {}
-    for kind, where in kinds.items():
-        count = sum(n for status, n in counts.items() if _kind_of(status) == kind)
-        names = list(session.scalars(select(Subscription.name).where(paid, where).order_by(Subscription.id)
-                                     .limit(NAMES_SHOWN))) if count else []
-        found.update(SomeNames(names, count).details(kind, f"{kind}_count"))
+    return paid_but_not_active_of(session, [payment_id])[payment_id]
+
+
+def paid_but_not_active_of(session: Session, payment_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`paid_but_not_active` of several payments (a BgMax batch's), in two statements
+    whatever their number: counted grouped by payment and status, and the first few
+    names of each status picked by a window (so of each kind: its statuses' first few)."""
+    if not payment_ids:
+        return {}
+    paid = (select(Charge.payment_id.label("payment_id"), Charge.subscription_id.label("subscription_id"))
+            .where(Charge.payment_id.in_(payment_ids)).distinct().subquery("paid"))
+    counts: dict[int, dict[str, int]] = {payment_id: {} for payment_id in payment_ids}
+    for payment_id, status, n in session.execute(
+            select(paid.c.payment_id, Subscription.status, func.count()).where(Subscription.id == paid.c.subscription_id)
+            .group_by(paid.c.payment_id, Subscription.status)):
+        counts[payment_id][_kind_of(status)] = counts[payment_id].get(_kind_of(status), 0) + n
+    names: dict[tuple[int, str], list[tuple[int, str]]] = {}
+    if any(counts.values()):
+        ranked = (select(paid.c.payment_id, Subscription.status, Subscription.id, Subscription.name,
+                         func.row_number().over(partition_by=(paid.c.payment_id, Subscription.status),
+                                                order_by=Subscription.id).label("n"))
+                  .where(Subscription.id == paid.c.subscription_id).subquery("ranked"))
+        for payment_id, status, subscription_id, name in session.execute(
+                select(ranked.c.payment_id, ranked.c.status, ranked.c.id, ranked.c.name)
+                .where(ranked.c.n <= NAMES_SHOWN)):
+            names.setdefault((payment_id, _kind_of(status)), []).append((subscription_id, name))
+    found: dict[int, dict[str, Any]] = {}
+    for payment_id in payment_ids:
+        found[payment_id] = {}
+        for kind in ("active", "deleted", "still_owing"):
+            first = [name for _id, name in sorted(names.get((payment_id, kind), []))[:NAMES_SHOWN]]
+            found[payment_id].update(SomeNames(first, counts[payment_id].get(kind, 0)).details(kind, f"{kind}_count"))
     return found
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import uuid4
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.billing import notify
@@ -175,6 +175,7 @@ class TransferBatch:
         self.pending, self.reviews, self.invoices = [], [], {}
         ids = self._payments(pending, now) if pending else []
         names = self._pay_charges([(i, p) for i, p in zip(ids, pending) if p.charge_ids is not None])
+        not_active = notify.paid_but_not_active_of(b.session, [i for i in names if names[i].count])
         shares, credits, mails, events = [], [], [], []
         covered: dict[int, list[int]] = {}
         for payment_id, p in zip(ids, pending):
@@ -203,13 +204,14 @@ class TransferBatch:
                 details["credited_minor"] = p.rest_minor
             receipt = details
             if details.get("subscriptions"):  # as notify.queue_receipt says it (issue 20 item 4)
-                receipt = {**details, **notify.paid_but_not_active(b.session, payment_id)}
+                receipt = {**details, **not_active[payment_id]}
             mails.append(self._mail(p.account, "receipt", receipt, now))
             events.append(_event(now, "payment.succeeded", p.account.id, profile,
                                  {"purpose": "transfer", "paid_on": p.paid.paid_on.isoformat(), **details}))
-        if changed:  # their final figures, a row each, in one statement (executemany)
-            b.session.execute(update(Invoice), [dict(
-                id=i.id, paid_minor=i.paid_minor, status=i.status, paid_on=i.paid_on, payment_id=i.payment_id)
+        if changed:  # their final figures, a row each, in one statement (the driver's executemany)
+            table = Invoice.__table__
+            b.session.execute(update(table).where(table.c.id == bindparam("invoice_id")), [dict(
+                invoice_id=i.id, paid_minor=i.paid_minor, status=i.status, paid_on=i.paid_on, payment_id=i.payment_id)
                 for i in changed.values()])
         for model, rows in ((InvoicePayment, shares), (CreditEntry, credits), (OutboxMessage, mails),
                             (AuditEvent, events), (TransferToReview, reviews)):

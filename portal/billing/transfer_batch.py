@@ -208,11 +208,8 @@ class TransferBatch:
             mails.append(self._mail(p.account, "receipt", receipt, now))
             events.append(_event(now, "payment.succeeded", p.account.id, profile,
                                  {"purpose": "transfer", "paid_on": p.paid.paid_on.isoformat(), **details}))
-        if changed:  # their final figures, a row each, in one statement (the driver's executemany)
-            table = Invoice.__table__
-            b.session.execute(update(table).where(table.c.id == bindparam("invoice_id")), [dict(
-                invoice_id=i.id, paid_minor=i.paid_minor, status=i.status, paid_on=i.paid_on, payment_id=i.payment_id)
-                for i in changed.values()])
+        if changed:
+            _update_invoices(b, list(changed.values()))
         for model, rows in ((InvoicePayment, shares), (CreditEntry, credits), (OutboxMessage, mails),
                             (AuditEvent, events), (TransferToReview, reviews)):
             if rows:
@@ -250,6 +247,16 @@ class TransferBatch:
         """A row of the outbox as `notify.queue_email` writes it, to the billing address."""
         return dict(template=template, to_address=account.notification_email, locale=self._locale(account),
                     payload={**payload, "account_id": account.id}, message_key=uuid4().hex, created_at=now)
+
+
+def _update_invoices(b: Billing, invoices: list[Invoice]) -> None:
+    """The invoices' final figures in one statement, the driver's executemany: a loop in
+    C on SQLite; pipelined on psycopg, measured as fast as `UPDATE … FROM (VALUES …)`
+    (which needs casts for a column all NULL) at a batch's few hundred rows."""
+    table = Invoice.__table__
+    names = ("paid_minor", "status", "paid_on", "payment_id")
+    b.session.execute(update(table).where(table.c.id == bindparam("invoice_id")), [
+        dict(invoice_id=i.id, **{n: getattr(i, n) for n in names}) for i in invoices])
 
 
 def _insert(b: Billing, model, rows: list[dict]) -> None:

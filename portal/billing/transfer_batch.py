@@ -260,10 +260,35 @@ def _update_invoices(b: Billing, invoices: list[Invoice]) -> None:
 
 
 def _insert(b: Billing, model, rows: list[dict]) -> None:
-    """Rows of `model` in one statement: Core, not the ORM's bulk insert (no per-row
-    bookkeeping of objects never loaded); the driver's executemany (psycopg: pipelined;
-    measured cheaper for the client than RETURNING's multi-row VALUES pages)."""
-    b.session.execute(insert(model.__table__), rows)
+    """Rows of `model` in one statement. PostgreSQL: COPY (`_copy`). SQLite: Core, not
+    the ORM's bulk insert (no per-row bookkeeping of objects never loaded), the
+    driver's executemany (a loop in C)."""
+    if b.session.get_bind().dialect.name == "postgresql":
+        _copy(b, model.__table__, rows)
+    else:
+        b.session.execute(insert(model.__table__), rows)
+
+
+def _copy(b: Billing, table, rows: list[dict]) -> None:
+    """`COPY table (…) FROM STDIN` on the session's connection, in its transaction: rows
+    streamed in one statement, each value as SQLAlchemy binds it (its type's bind
+    processor) and a column's scalar default where the row has none. Measured on
+    psycopg: the executemany pipeline spent ~40 µs of Python per row (dumping each
+    parameter, a round of the pipeline), and RETURNING's multi-row VALUES more."""
+    dialect = b.session.get_bind().dialect
+    columns = [c for c in table.columns if c.name in rows[0] or (c.default is not None and c.default.is_scalar)]
+    if any(c.default is not None and not c.default.is_scalar and c.name not in rows[0] for c in table.columns):
+        b.session.execute(insert(table), rows)  # a default only SQLAlchemy can make: insert as usual
+        return
+    bind = [(c.name, c.default.arg if c.default is not None and c.default.is_scalar else None,
+             c.type._cached_bind_processor(dialect)) for c in columns]
+    quote = dialect.identifier_preparer.quote
+    b.session.flush()  # what the ORM has pending goes first, as before any statement
+    with b.session.connection().connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN") as copy:
+            for row in rows:
+                values = [row.get(name, default) for name, default, _process in bind]
+                copy.write_row([process(v) if process else v for v, (_n, _d, process) in zip(values, bind)])
 
 
 def _event(now, action: str, account_id: int, profile_id: int | None, details: dict) -> dict:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from uuid import uuid4
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.billing import notify
@@ -284,11 +285,14 @@ def _copy(b: Billing, table, rows: list[dict]) -> None:
              c.type._cached_bind_processor(dialect)) for c in columns]
     quote = dialect.identifier_preparer.quote
     b.session.flush()  # what the ORM has pending goes first, as before any statement
-    with b.session.connection().connection.driver_connection.cursor() as cursor:
-        with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN") as copy:
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN"
+    try:
+        with b.session.connection().connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 values = [row.get(name, default) for name, default, _process in bind]
                 copy.write_row([process(v) if process else v for v, (_n, _d, process) in zip(values, bind)])
+    except dialect.loaded_dbapi.IntegrityError as error:  # a key another import wrote: as SQLAlchemy says it
+        raise IntegrityError(statement, None, error) from error
 
 
 def _event(now, action: str, account_id: int, profile_id: int | None, details: dict) -> dict:

@@ -303,3 +303,16 @@ def test_i28_pay_as_you_go_payments_of_one_batch_paid_together_record_exactly_wh
     assert _accounts_world(b) == content
     assert _importing(b, content) == before
     assert _recorded(b) == expected  # every row, every column, the same ids: the same order
+
+
+def test_i28_a_key_another_import_wrote_meanwhile_undoes_the_batch_and_reads_as_already_imported(b, monkeypatch):
+    """The same file imported by two processes at once: what the other wrote after this
+    batch looked (here: it looks and finds nothing) collides on its key — on
+    PostgreSQL inside COPY — and the batch is applied again one payment at a time."""
+    content = _fresh(b, monkeypatch)
+    first = _importing(b, content)
+    expected = _recorded(b)
+    monkeypatch.setattr(transfers, "_seen_keys", lambda b, keys: set())
+    again = _importing(b, content)
+    assert (again.recorded, again.to_review, again.duplicates) == (0, 0, first.payments)
+    assert _recorded(b) == expected

@@ -58,13 +58,16 @@ class Owed:
 
 
 def owed_by_account(b: Billing, account_ids: list[int]) -> dict[int, Owed]:
-    """`Owed` of each account (under its lock), in three statements whatever their number. Charges in
-    another currency than the account's refuse the import (CurrencyMismatch), as
-    `settlement_total` does."""
+    """`Owed` of each account (under its lock), in three statements whatever their
+    number. Charges in another currency than the account's refuse the import
+    (CurrencyMismatch), as `settlement_total` does."""
     if not account_ids:
         return {}
-    wires = dict(b.session.execute(select(PaymentMethod.id, PaymentMethod.account_id).where(
-        PaymentMethod.account_id.in_(account_ids), PaymentMethod.kind == MethodKind.CHECK_WIRE)).all())
+    first_wire = dict(b.session.execute(  # each account's first, the one `TransferBatch._method` pays with
+        select(PaymentMethod.account_id, PaymentMethod.id).where(
+            PaymentMethod.account_id.in_(account_ids), PaymentMethod.kind == MethodKind.CHECK_WIRE)
+        .order_by(PaymentMethod.id.desc())).all())
+    wires = {method_id: account_id for account_id, method_id in first_wire.items()}
     owed = {account_id: Owed() for account_id in account_ids}
     on_wire = (Charge.status == ChargeStatus.OUTSTANDING, Subscription.id == Charge.subscription_id,
                Subscription.payment_method_id.in_(list(wires)))
@@ -116,7 +119,7 @@ class TransferBatch:
             if share <= 0:
                 continue
             # Kept on the loaded invoice, not flushed by the unit of work a row at a
-            # time: `flush` writes every changed invoice's figures in one UPDATE.
+            # time: `flush` writes every changed invoice's figures in one statement.
             set_committed_value(invoice, "paid_minor", (invoice.paid_minor or 0) + share)
             received += share
             if invoice.left.minor == 0:

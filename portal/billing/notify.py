@@ -122,7 +122,8 @@ def paid_but_not_active_of(session: Session, payment_ids: list[int]) -> dict[int
             .where(Charge.payment_id.in_(payment_ids)).distinct().subquery("paid"))
     counts: dict[int, dict[str, int]] = {payment_id: {} for payment_id in payment_ids}
     for payment_id, status, n in session.execute(
-            select(paid.c.payment_id, Subscription.status, func.count()).where(Subscription.id == paid.c.subscription_id)
+            select(paid.c.payment_id, Subscription.status, func.count())
+            .where(Subscription.id == paid.c.subscription_id)
             .group_by(paid.c.payment_id, Subscription.status)):
         counts[payment_id][_kind_of(status)] = counts[payment_id].get(_kind_of(status), 0) + n
     names: dict[tuple[int, str], list[tuple[int, str]]] = {}

@@ -131,17 +131,23 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
 
 def pay_charges_together(b: Billing, paying: list[tuple[Payment, list[int], int]]) -> list[notify.SomeNames]:
     """`pay_charges` for several payments at once, each (payment, its charge ids,
-    first_method_id) paying charges of its own account — a BgMax batch's pay-as-you-go
+    first_method_id) paying charges of its own account, one payment per account — a BgMax batch's pay-as-you-go
     transfers (issue 28 item 3): the charges of all in one UPDATE, the subscriptions'
     names counted and picked in two grouped statements, their disabled stretches
     (B16), figures and re-enabling (R13) and their notices in one statement each.
     The same rows as `pay_charges` one payment after the other (their
     subscriptions are distinct). Each payment's names, in order."""
-    payment_of = {charge_id: payment.id for payment, charge_ids, _first in paying for charge_id in charge_ids}
-    if not payment_of:
+    charge_ids = [charge_id for _payment, ids, _first in paying for charge_id in ids]
+    if not charge_ids:
         return [notify.SomeNames([], 0) for _ in paying]
-    b.session.execute(update(Charge).where(Charge.id.in_(list(payment_of)), Charge.status == ChargeStatus.OUTSTANDING)
-                      .values(status=ChargeStatus.PAID, payment_id=case(payment_of, value=Charge.id))
+    payment_of = {payment.account_id: payment.id for payment, _ids, _first in paying}
+    if len(payment_of) != len(paying):
+        raise ValueError("pay_charges_together: one payment per account")
+    # Each charge's payment by its subscription's account: a CASE of as many branches as
+    # payments, not as charges (a reseller's transfer may pay 100,000).
+    account = select(Subscription.account_id).where(Subscription.id == Charge.subscription_id).scalar_subquery()
+    b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), Charge.status == ChargeStatus.OUTSTANDING)
+                      .values(status=ChargeStatus.PAID, payment_id=case(payment_of, value=account))
                       .execution_options(synchronize_session=False))
     expire_loaded(b.session, Charge, ["status", "payment_id"])
     ids = [payment.id for payment, _ids, _first in paying]

@@ -32,12 +32,26 @@ def users_with_roles(session: Session, account_id: int, roles) -> list[User]:
 def contact_locale(session: Session, account: BillingAccount, to_address: str | None = None) -> str:
     """Billing email goes out in the language of the person it is addressed to, if
     they have signed in; else of the account's administrator or owner; else Swedish."""
-    address = to_address or account.notification_email
-    addressee = session.scalars(select(User).where(func.lower(User.email) == address.strip().lower())).first()
-    if addressee is not None:
-        return addressee.locale
-    contacts = users_with_roles(session, account.id, CONTACT_ROLES)
-    return contacts[0].locale if contacts else "sv"
+    return contact_locales(session, {account.id: to_address or account.notification_email})[account.id]
+
+
+def contact_locales(session: Session, addresses: dict[int, str]) -> dict[int, str]:
+    """`contact_locale` of several accounts at once (account id: the address written
+    to), in two statements whatever their number (a BgMax batch's accounts)."""
+    wanted = {account_id: address.strip().lower() for account_id, address in addresses.items()}
+    addressees: dict[str, str] = {}
+    for email, locale in session.execute(select(func.lower(User.email), User.locale).where(
+            func.lower(User.email).in_(set(wanted.values()))).order_by(User.id)):
+        addressees.setdefault(email, locale)
+    found = {account_id: addressees[email] for account_id, email in wanted.items() if email in addressees}
+    rest = [account_id for account_id in wanted if account_id not in found]
+    if rest:  # the first administrator or owner of each, as `users_with_roles` orders them
+        for account_id, locale in session.execute(
+                select(RoleAssignment.account_id, User.locale).join(RoleAssignment, RoleAssignment.user_id == User.id)
+                .where(RoleAssignment.account_id.in_(rest), RoleAssignment.role.in_(CONTACT_ROLES))
+                .order_by(RoleAssignment.account_id, User.id)):
+            found.setdefault(account_id, locale)
+    return {account_id: found.get(account_id, "sv") for account_id in wanted}
 
 
 def queue_email(session: Session, clock: Clock, account: BillingAccount, template: str,
@@ -95,19 +109,39 @@ def paid_but_not_active(session: Session, payment_id: int) -> dict[str, Any]:
     """The subscriptions a payment paid charges of, by what they are after it — each
     the first few names and how many (`some_names`): {"active": [...], "active_count":
     n, "deleted": [...], "deleted_count": n, "still_owing": [...], "still_owing_count": n}."""
-    paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment_id))
-    kinds = {"active": Subscription.status == SubscriptionStatus.ACTIVE,
-             "deleted": Subscription.status == SubscriptionStatus.DELETED,
-             "still_owing": Subscription.status.not_in((SubscriptionStatus.ACTIVE, SubscriptionStatus.DELETED))}
-    # Counted in one pass over them, grouped by status; then a few names of each kind there is.
-    counts = dict(session.execute(select(Subscription.status, func.count()).where(paid)
-                                  .group_by(Subscription.status)).all())
-    found: dict[str, Any] = {}
-    for kind, where in kinds.items():
-        count = sum(n for status, n in counts.items() if _kind_of(status) == kind)
-        names = list(session.scalars(select(Subscription.name).where(paid, where).order_by(Subscription.id)
-                                     .limit(NAMES_SHOWN))) if count else []
-        found.update(SomeNames(names, count).details(kind, f"{kind}_count"))
+    return paid_but_not_active_of(session, [payment_id])[payment_id]
+
+
+def paid_but_not_active_of(session: Session, payment_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`paid_but_not_active` of several payments (a BgMax batch's), in two statements
+    whatever their number: counted grouped by payment and status, and the first few
+    names of each status picked by a window (so of each kind: its statuses' first few)."""
+    if not payment_ids:
+        return {}
+    paid = (select(Charge.payment_id.label("payment_id"), Charge.subscription_id.label("subscription_id"))
+            .where(Charge.payment_id.in_(payment_ids)).distinct().subquery("paid"))
+    counts: dict[int, dict[str, int]] = {payment_id: {} for payment_id in payment_ids}
+    for payment_id, status, n in session.execute(
+            select(paid.c.payment_id, Subscription.status, func.count())
+            .where(Subscription.id == paid.c.subscription_id)
+            .group_by(paid.c.payment_id, Subscription.status)):
+        counts[payment_id][_kind_of(status)] = counts[payment_id].get(_kind_of(status), 0) + n
+    names: dict[tuple[int, str], list[tuple[int, str]]] = {}
+    if any(counts.values()):
+        ranked = (select(paid.c.payment_id, Subscription.status, Subscription.id, Subscription.name,
+                         func.row_number().over(partition_by=(paid.c.payment_id, Subscription.status),
+                                                order_by=Subscription.id).label("n"))
+                  .where(Subscription.id == paid.c.subscription_id).subquery("ranked"))
+        for payment_id, status, subscription_id, name in session.execute(
+                select(ranked.c.payment_id, ranked.c.status, ranked.c.id, ranked.c.name)
+                .where(ranked.c.n <= NAMES_SHOWN)):
+            names.setdefault((payment_id, _kind_of(status)), []).append((subscription_id, name))
+    found: dict[int, dict[str, Any]] = {}
+    for payment_id in payment_ids:
+        found[payment_id] = {}
+        for kind in ("active", "deleted", "still_owing"):
+            first = [name for _id, name in sorted(names.get((payment_id, kind), []))[:NAMES_SHOWN]]
+            found[payment_id].update(SomeNames(first, counts[payment_id].get(kind, 0)).details(kind, f"{kind}_count"))
     return found
 
 
@@ -128,17 +162,19 @@ SUBSCRIPTION_NOTICES = ("payment_failed", "subscription_disable_warning", "subsc
 INVOICE_NOTICES = ("invoice_ready", "invoice_past_due", "auto_charge_failed")
 
 
-def resolve_notices(session: Session, clock: Clock, account_id: int, *, subscription_ids=None,
+def resolve_notices(session: Session, clock: Clock, account_id: int | list[int], *, subscription_ids=None,
                     invoice_ids=None) -> None:
     """A notice whose cause is gone goes away by itself: the subscriptions are paid
     and active again, or the invoices are paid. `subscription_ids` / `invoice_ids`: a
-    list or a SELECT of ids. Set-based (a settlement may cover thousands)."""
+    list or a SELECT of ids. Set-based (a settlement may cover thousands). `account_id`:
+    one account, or a list (a BgMax batch pays several)."""
+    accounts = Notice.account_id.in_(account_id) if isinstance(account_id, list) else Notice.account_id == account_id
     for kinds, key, ids in ((SUBSCRIPTION_NOTICES, "subscription_id", subscription_ids),
                             (INVOICE_NOTICES, "invoice_id", invoice_ids)):
         if ids is None:
             continue
         session.execute(update(Notice).where(
-            Notice.account_id == account_id, Notice.dismissed_at.is_(None), Notice.kind.in_(kinds),
+            accounts, Notice.dismissed_at.is_(None), Notice.kind.in_(kinds),
             Notice.payload[key].as_integer().in_(ids)).values(dismissed_at=clock.now())
             .execution_options(synchronize_session=False))
 

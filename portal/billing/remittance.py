@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
@@ -55,6 +56,7 @@ def account_reference(account_id: int) -> str:
     return ocr_reference(ACCOUNT_PREFIX + str(account_id).rjust(7, "0"))
 
 
+@lru_cache(maxsize=4096)  # the BgMax import asks it of each reference a few times a batch
 def ocr_target(reference: str) -> tuple[str, int | str] | None:
     """What a valid OCR reference names: ("account", id) or ("invoice", number); None
     when it is not a valid one."""

@@ -25,13 +25,12 @@ from sqlalchemy.orm import joinedload
 from portal.billing import bgmax, credit, notify
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
-from portal.billing.balances import oldest_charges_within, settled_charges, settlement_total
 from portal.billing.payments import apply_to_invoices, method_summary, pay_charges, record_payment
 from portal.billing.remittance import account_reference, ocr_reference, ocr_target
-from portal.billing.transaction import lock_account, write_transaction
-from portal.billing.transfer_batch import InvoiceBatch
-from portal.models import (AccountKind, AttemptAllocation, BillingAccount, BillingProfile, Charge, Invoice,
-                           MethodKind, Payment, PaymentMethod, PaymentPurpose, TransferToReview)
+from portal.billing.transaction import lock_account, lock_accounts, write_transaction
+from portal.billing.transfer_batch import Owed, TransferBatch, owed_by_account, review_row
+from portal.models import (AccountKind, AttemptAllocation, BillingAccount, BillingProfile, Charge, Invoice, Payment,
+                           PaymentPurpose, TransferToReview)
 from portal.money import Money
 
 HOME_CURRENCY = "SEK"  # invoices are in kronor; money in another currency waits for a person
@@ -128,40 +127,44 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
     order and every rule: a payment sees what the ones before it in the batch paid."""
     keys = [_batch_key(paid, times) for paid, times in batch]
     first = [paid for paid, times in batch if times == 1]
-    locked = {account_id: lock_account(b.session, account_id) for account_id in _accounts_named(b, first)}
+    locked = lock_accounts(b.session, _accounts_named(b, first))
     # Under the locks: another import or a card payment may have been first.
     seen = _seen_keys(b, keys)
     matches = _match_batch(b, [paid for paid in first if paid.key not in seen])
-    outcomes, recorder = [], InvoiceBatch(b)
+    owed = owed_by_account(b, sorted({m.account.id for m in matches.values() if m.account is not None}))
+    outcomes, recorder = [], TransferBatch(b, locked.values())
     for (paid, times), key in zip(batch, keys):
         if key in seen:
             outcomes.append("duplicate")
         elif times > 1:
-            _to_review(b, paid, "repeated", key, paid.amount_minor, None)
+            recorder.review(paid, "repeated", key, paid.amount_minor, None)
             outcomes.append("repeated")
         else:
-            outcomes.append(_decide(b, paid, matches[key], locked, recorder))
+            outcomes.append(_decide(b, paid, matches[key], locked, owed, recorder))
     recorder.flush()
     return outcomes
 
 
 def _decide(b: Billing, paid: bgmax.Payment, match: _Match, locked: dict[int, BillingAccount],
-            recorder: InvoiceBatch) -> str:
-    if match.account is not None:  # what an account owes changes with each payment: asked now
-        recorder.flush()
-        match = _match_account(b, paid, match.account.id)
+            owed: dict[int, Owed], recorder: TransferBatch) -> str:
+    if match.account is not None:  # what the account owes: as read for the batch, unless paid since
+        if recorder.pays_account(match.account.id):
+            recorder.flush()
+            owed[match.account.id] = owed_by_account(b, [match.account.id])[match.account.id]
+        match = _match_owed(paid, match.account, owed[match.account.id])
     if match.reason is None and match.account_id not in locked:
         recorder.flush()
         locked[match.account_id] = lock_account(b.session, match.account_id)
         match = _match(b, paid)
     if match.reason is not None:
-        _to_review(b, paid, match.reason, paid.key, paid.amount_minor,
-                   match.invoices[0].id if match.invoices else None)
+        recorder.review(paid, match.reason, paid.key, paid.amount_minor,
+                        match.invoices[0].id if match.invoices else None)
         return match.reason
-    if match.invoices:  # written with the batch's others (transfer_batch.py), in this order
+    # Written with the batch's others (transfer_batch.py), in this order.
+    if match.invoices:
         recorder.add(locked[match.account_id], match.invoices, paid)
     else:
-        _record(b, locked[match.account_id], match, paid)
+        recorder.add_charges(locked[match.account_id], paid, match.owed_minor, match.charge_ids)
     return "recorded"
 
 
@@ -206,6 +209,8 @@ class _Match:
     reason: str | None = None          # None: it pays what is owed, or part of it (B12), the rest credit
     invoices: list[Invoice] = field(default_factory=list)
     account: BillingAccount | None = None   # a pay-as-you-go account's check/wire charges
+    owed_minor: int = 0                     # what it owes by check/wire (asked under its lock)
+    charge_ids: list[int] = field(default_factory=list)  # the oldest of them the payment pays whole
 
     @property
     def account_id(self) -> int | None:
@@ -321,20 +326,31 @@ def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
     account = b.session.get(BillingAccount, account_id)
     if account is None or account.kind != AccountKind.PAY_AS_YOU_GO:
         return _Match("unknown_reference")
-    wire = b.session.scalar(select(PaymentMethod.id).where(PaymentMethod.account_id == account.id,
-                                                           PaymentMethod.kind == MethodKind.CHECK_WIRE))
-    owed = settlement_total(b.session, [wire], account.currency).minor if wire is not None else 0
-    if owed and _being_paid(b, AttemptAllocation.charge_id.in_(select(Charge.id).where(*settled_charges([wire])))):
+    return _match_owed(paid, account, owed_by_account(b, [account.id])[account.id])
+
+
+def _match_owed(paid: bgmax.Payment, account: BillingAccount, owed: Owed) -> _Match:
+    total = sum(amount for _id, amount in owed.charges)
+    if total and owed.being_paid:
         return _Match("being_paid", account=account)
-    if 0 < paid.amount_minor < owed and not oldest_charges_within(b.session, [wire], paid.amount_minor):
+    # All it owes, or (less, B12) the oldest charges the money pays whole — stopping at
+    # the first it cannot pay, as `oldest_charges_within`: a charge is never half paid.
+    charge_ids, money_left = [], min(paid.amount_minor, total)
+    for charge_id, amount in owed.charges:
+        if amount > money_left:
+            break
+        charge_ids.append(charge_id)
+        money_left -= amount
+    if 0 < paid.amount_minor < total and not charge_ids:
         return _Match("underpaid", account=account)
-    return _Match(None, account=account)  # nothing owed, or more than owed: the rest is credit (B15)
+    # Nothing owed, or more than owed: the rest is credit (B15).
+    return _Match(None, account=account, owed_minor=total, charge_ids=charge_ids)
 
 
 def _record(b: Billing, account: BillingAccount, match: _Match, paid: bgmax.Payment) -> Payment:
     if match.invoices:
         return _record_invoices(b, account, match.invoices, paid)
-    return _record_charges(b, account, paid)
+    return _record_charges(b, account, match, paid)
 
 
 def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice], paid: bgmax.Payment) -> Payment:
@@ -349,15 +365,15 @@ def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice
     return payment
 
 
-def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) -> Payment:
+def _record_charges(b: Billing, account: BillingAccount, match: _Match, paid: bgmax.Payment) -> Payment:
     """As Settle balance records (M2): the check/wire charges paid, their subscriptions
     active again (R13) — and the "not received" rule (R01) no longer has anything to find.
-    Less than is owed (B12) pays the oldest charges whole; the rest of the money, too
-    little for the next charge, waits for a person (never half a charge)."""
+    Less than is owed (B12) pays the oldest charges whole (`_match_owed` chose them);
+    the rest of the money, too little for the next charge, waits for a person (never
+    half a charge)."""
     method = check_wire_method(b, account)
-    owed = settlement_total(b.session, [method.id], account.currency).minor
+    owed, charge_ids = match.owed_minor, match.charge_ids
     if paid.amount_minor >= owed:  # all of it paid; the rest, if any, is credit (B15)
-        charge_ids = oldest_charges_within(b.session, [method.id], owed)
         payment = _payment(b, account, method, paid.amount_minor, paid, None)
         names = (pay_charges(b, payment, charge_ids, first_method_id=method.id) if charge_ids
                  else notify.SomeNames([], 0))
@@ -365,7 +381,6 @@ def _record_charges(b: Billing, account: BillingAccount, paid: bgmax.Payment) ->
         credit.add_surplus(b, account, payment, rest, "overpaid" if owed else "already_paid")
         _tell(b, account, payment, paid, {**names.details(), **({"credited_minor": rest} if rest else {})})
         return payment
-    charge_ids = oldest_charges_within(b.session, [method.id], paid.amount_minor)
     applied = b.session.scalar(select(func.sum(Charge.amount_minor)).where(Charge.id.in_(charge_ids)))
     payment = _payment(b, account, method, applied, paid, None)
     names = pay_charges(b, payment, charge_ids, first_method_id=method.id)
@@ -383,10 +398,7 @@ def _payment(b: Billing, account: BillingAccount, method, amount_minor: int, pai
 
 def _to_review(b: Billing, paid: bgmax.Payment, reason: str, key: str, amount_minor: int,
                invoice_id: int | None) -> None:
-    b.session.add(TransferToReview(
-        key=key, reason=reason, reference=" ".join((paid.reference,) + paid.extra_references)[:200],
-        amount_minor=amount_minor, currency=paid.currency, sender_bankgiro=paid.sender_bankgiro,
-        payer_name=paid.payer_name[:100], paid_on=paid.paid_on, invoice_id=invoice_id, created_at=b.clock.now()))
+    b.session.add(TransferToReview(**review_row(b, paid, reason, key, amount_minor, invoice_id)))
 
 
 def _tell(b: Billing, account: BillingAccount, payment: Payment, paid: bgmax.Payment, what: dict,

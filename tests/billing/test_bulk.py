@@ -14,7 +14,7 @@ from sqlalchemy import event, insert, select, text
 from portal import exports
 from portal.billing import bgmax, history, transfers
 from portal.billing.remittance import account_reference, ocr_reference
-from portal.billing.transfer_batch import InvoiceBatch
+from portal.billing.transfer_batch import TransferBatch
 from portal.extensions import db
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, CreditEntry, DisabledSpan, Invoice,
                            InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment,
@@ -142,7 +142,7 @@ def test_i28_a_failure_in_the_middle_of_a_batch_loses_nothing_and_a_second_impor
     expected = _content(b)
     content = _fresh(b, monkeypatch)
     monkeypatch.setattr(transfers, "IMPORT_BATCH", 4)
-    added = InvoiceBatch.add
+    added = TransferBatch.add
     calls = {"n": 0}
 
     def failing(self, *args):
@@ -151,7 +151,7 @@ def test_i28_a_failure_in_the_middle_of_a_batch_loses_nothing_and_a_second_impor
             raise RuntimeError("the database went away")
         return added(self, *args)
 
-    monkeypatch.setattr(InvoiceBatch, "add", failing)
+    monkeypatch.setattr(TransferBatch, "add", failing)
     with pytest.raises(RuntimeError):
         _importing(b, content)
     b.session.rollback()
@@ -159,7 +159,7 @@ def test_i28_a_failure_in_the_middle_of_a_batch_loses_nothing_and_a_second_impor
     keys = b.session.scalars(select(Payment.gateway_reference).order_by(Payment.id)).all()
     assert keys == [f"bgmax:00001-{n:012d}" for n in (1, 2, 3, 4)]
     assert b.session.scalar(select(text("count(*)")).select_from(AuditEvent)) == 4 + 2  # + two credits
-    monkeypatch.setattr(InvoiceBatch, "add", added)
+    monkeypatch.setattr(TransferBatch, "add", added)
     summary = _importing(b, content)
     assert summary.duplicates == 4 and summary.recorded == 4
     assert _content(b) == expected
@@ -257,3 +257,62 @@ def test_i28_export_cells_are_the_numbers_and_days_they_were(app):
     assert [day(i) for i in instants] == ["2026-03-28", "2026-03-29", "2026-03-29", "2026-03-30", "2026-03-30",
                                           "2026-10-25"]
     assert day(datetime(2026, 3, 28, 12)) == "2026-03-28"  # back in time: worked out again
+
+
+def _accounts_world(b) -> bytes:
+    """Pay-as-you-go accounts that owe by wire, paid in one file every way there is:
+    whole (two subscriptions, a notice that goes away), a disabled one (its stretch,
+    B16) with more than owed (credit, B15), less than owed (the oldest charge; the rest
+    to review), an account that owes nothing, and the first account a second time."""
+    whole, disabled, short, nothing = (f.account(b) for _ in range(4))
+    owner = f.user(b, Role.OWNER, whole)
+    wire = f.wire(b, whole)
+    first = f.past_due(b, whole, wire, charges=(100_00,))
+    f.past_due(b, whole, wire, charges=(50_00, 70_00))
+    f.past_due(b, disabled, f.wire(b, disabled), charges=(100_00, 150_00), disabled_on=date(2026, 11, 20))
+    f.past_due(b, short, f.wire(b, short), charges=(100_00, 150_00))
+    f.wire(b, nothing)
+    b.session.add(Notice(user_id=owner.id, account_id=whole.id, kind="payment_failed",
+                         payload={"subscription_id": first.id}, created_at=b.clock.now()))
+    f.commit(b)
+    return bgmax_file([[Paid(account_reference(whole.id), 220_00), Paid(account_reference(disabled.id), 400_00),
+                        Paid(account_reference(short.id), 200_00), Paid(account_reference(nothing.id), 50_00),
+                        Paid(account_reference(whole.id), 10_00)]])
+
+
+def test_i28_pay_as_you_go_payments_of_one_batch_paid_together_record_exactly_what_one_by_one_did(b, monkeypatch):
+    monkeypatch.setattr(f, "_ids", itertools.count(1))
+    f.empty_database(b)
+    restart_identities(b.session.connection(), db.metadata.sorted_tables)
+    b.session.commit()
+    content = _accounts_world(b)
+    before = _one_by_one(b, content)
+    expected = _recorded(b)
+    assert (before.recorded, before.to_review) == (5, 0)
+    assert {(e["reason"], e["amount_minor"]) for e in expected["credit_entries"]} == {
+        ("overpaid", 150_00), ("already_paid", 50_00), ("already_paid", 10_00)}
+    assert [r["reason"] for r in expected["transfers_to_review"]] == ["remainder"]
+    assert len(expected["disabled_spans"]) == 1
+    assert [n["dismissed_at"] is not None for n in expected["notices"]] == [True]
+    receipts = [m["payload"] for m in expected["outbox"] if m["template"] == "receipt"]
+    assert [r.get("subscription_count") for r in receipts] == [2, 1, 1, 0, 0]
+    monkeypatch.setattr(f, "_ids", itertools.count(1))
+    f.empty_database(b)
+    restart_identities(b.session.connection(), db.metadata.sorted_tables)
+    b.session.commit()
+    assert _accounts_world(b) == content
+    assert _importing(b, content) == before
+    assert _recorded(b) == expected  # every row, every column, the same ids: the same order
+
+
+def test_i28_a_key_another_import_wrote_meanwhile_undoes_the_batch_and_reads_as_already_imported(b, monkeypatch):
+    """The same file imported by two processes at once: what the other wrote after this
+    batch looked (here: it looks and finds nothing) collides on its key — on
+    PostgreSQL inside COPY — and the batch is applied again one payment at a time."""
+    content = _fresh(b, monkeypatch)
+    first = _importing(b, content)
+    expected = _recorded(b)
+    monkeypatch.setattr(transfers, "_seen_keys", lambda b, keys: set())
+    again = _importing(b, content)
+    assert (again.recorded, again.to_review, again.duplicates) == (0, 0, first.payments)
+    assert _recorded(b) == expected

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Date, case, func, insert, literal, select, update
 
 from portal.billing import credit, notify
-from portal.billing.balances import SETTLEABLE, expire_loaded, subtract_paid
+from portal.billing.balances import SETTLEABLE, expire_loaded, recount_outstanding, subtract_paid
 from portal.billing.context import Billing
 from portal.billing.details import details_for
 from portal.billing.documents import buyer_of, frozen_parties
@@ -18,6 +18,11 @@ from portal.models import (AttemptAllocation, BillingAccount, BillingProfile, Ch
                            InvoicePayment, InvoiceStatus, Notice, Payment, PaymentMethod, PaymentPurpose,
                            Subscription, SubscriptionStatus, User)
 from portal.billing.payments.cards import method_summary
+
+
+# R13: a subscription paid that owes nothing more is re-enabled until deleted; B14: no more retries.
+RE_ENABLED = dict(status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None, retry_count=0,
+                  next_retry_on=None)
 
 
 @dataclass(frozen=True)
@@ -127,9 +132,7 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
         switched = notify.some_names(b.session, (paid, on_first))
         switch = {"payment_method_id": case((on_first, switch_to), else_=Subscription.payment_method_id)}
     # R13: re-enabled until deleted; B14: no more retries — with the figures, one UPDATE.
-    subtract_paid(b.session, payment.id, when_settled=dict(
-        status=SubscriptionStatus.ACTIVE, past_due_since=None, disabled_on=None, retry_count=0, next_retry_on=None),
-        also=switch)
+    subtract_paid(b.session, payment.id, when_settled=RE_ENABLED, also=switch)
     # Issue 20 item 1: "payment failed", "will be disabled" and "disabled" notices of the
     # subscriptions now active go away by themselves. Asked per notice (an account has
     # a few open), not by listing every subscription paid (a reseller's 100,000).
@@ -138,6 +141,67 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
         Subscription.status == SubscriptionStatus.ACTIVE,
         select(Charge.id).where(Charge.subscription_id == Subscription.id, Charge.payment_id == payment.id).exists()))
     return paid_names, switched
+
+
+def pay_charges_together(b: Billing, paying: list[tuple[Payment, list[int], int]]) -> list[notify.SomeNames]:
+    """`pay_charges` for several payments at once, each (payment, its charge ids,
+    first_method_id) paying charges of its own account, one payment per account — a BgMax batch's pay-as-you-go
+    transfers (issue 28 item 3): the charges of all in one UPDATE, the subscriptions'
+    names counted and picked in two grouped statements, their disabled stretches
+    (B16), figures and re-enabling (R13) and their notices in one statement each.
+    The same rows as `pay_charges` one payment after the other (their
+    subscriptions are distinct). Each payment's names, in order."""
+    charge_ids = [charge_id for _payment, ids, _first in paying for charge_id in ids]
+    if not charge_ids:
+        return [notify.SomeNames([], 0) for _ in paying]
+    payment_of = {payment.account_id: payment.id for payment, _ids, _first in paying}
+    if len(payment_of) != len(paying):
+        raise ValueError("pay_charges_together: one payment per account")
+    # Each charge's payment by its subscription's account: a CASE of as many branches as
+    # payments, not as charges (a reseller's transfer may pay 100,000).
+    account = select(Subscription.account_id).where(Subscription.id == Charge.subscription_id).scalar_subquery()
+    b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), Charge.status == ChargeStatus.OUTSTANDING)
+                      .values(status=ChargeStatus.PAID, payment_id=case(payment_of, value=account))
+                      .execution_options(synchronize_session=False))
+    expire_loaded(b.session, Charge, ["status", "payment_id"])
+    ids = [payment.id for payment, _ids, _first in paying]
+    names = _names_by_payment(b, {payment.id: first for payment, _ids, first in paying})
+    paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id.in_(ids)))
+    owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
+                                            Charge.status == ChargeStatus.OUTSTANDING).exists()
+    b.session.execute(insert(DisabledSpan).from_select(  # B16, before re-enabling forgets disabled_on
+        ["subscription_id", "disabled_on", "enabled_on"],
+        select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
+            paid, Subscription.status.in_(SETTLEABLE), Subscription.disabled_on.is_not(None), owes_nothing)
+        .order_by(select(func.min(Charge.payment_id)).where(Charge.subscription_id == Subscription.id,
+                                                             Charge.payment_id.in_(ids)).scalar_subquery(),
+                  Subscription.id)))  # in the payments' order, as one after the other
+    recount_outstanding(b.session, paid, when_settled=RE_ENABLED)
+    accounts = list(dict.fromkeys(payment.account_id for payment, _ids, _first in paying))
+    notify.resolve_notices(b.session, b.clock, accounts, subscription_ids=select(Subscription.id).where(  # issue 20
+        Subscription.id == Notice.payload["subscription_id"].as_integer(),
+        Subscription.status == SubscriptionStatus.ACTIVE,
+        select(Charge.id).where(Charge.subscription_id == Subscription.id, Charge.payment_id.in_(ids)).exists()))
+    return [names.get(payment.id, notify.SomeNames([], 0)) for payment, _ids, _first in paying]
+
+
+def _names_by_payment(b: Billing, first_method: dict[int, int]) -> dict[int, notify.SomeNames]:
+    """`notify.some_names` of the subscriptions each payment paid, `first_method`'s
+    first: counted grouped, and the first few of each picked by a window, in two statements."""
+    paid = (select(Charge.payment_id.label("payment_id"), Charge.subscription_id.label("subscription_id"))
+            .where(Charge.payment_id.in_(list(first_method))).distinct().subquery("paid"))
+    counts = dict(b.session.execute(select(paid.c.payment_id, func.count()).group_by(paid.c.payment_id)).all())
+    other = case(*((paid.c.payment_id == payment_id, Subscription.payment_method_id != method_id)
+                   for payment_id, method_id in first_method.items()), else_=False)
+    ranked = (select(paid.c.payment_id, Subscription.name, func.row_number().over(
+        partition_by=paid.c.payment_id, order_by=(other, Subscription.id)).label("n"))
+        .where(Subscription.id == paid.c.subscription_id).subquery("ranked"))
+    names: dict[int, list[str]] = {}
+    for payment_id, name in b.session.execute(select(ranked.c.payment_id, ranked.c.name)
+                                              .where(ranked.c.n <= notify.NAMES_SHOWN).order_by(ranked.c.payment_id,
+                                                                                                 ranked.c.n)):
+        names.setdefault(payment_id, []).append(name)
+    return {payment_id: notify.SomeNames(names.get(payment_id, []), count) for payment_id, count in counts.items()}
 
 
 def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | None) -> None:

@@ -324,7 +324,8 @@ def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
     wire = b.session.scalar(select(PaymentMethod.id).where(PaymentMethod.account_id == account.id,
                                                            PaymentMethod.kind == MethodKind.CHECK_WIRE))
     owed = settlement_total(b.session, [wire], account.currency).minor if wire is not None else 0
-    if owed and _being_paid(b, AttemptAllocation.charge_id.in_(select(Charge.id).where(*settled_charges([wire])))):
+    if owed and _being_paid(b, AttemptAllocation.subscription_id.in_(
+            select(Charge.subscription_id).where(*settled_charges([wire])))):
         return _Match("being_paid", account=account)
     if 0 < paid.amount_minor < owed and not oldest_charges_within(b.session, [wire], paid.amount_minor):
         return _Match("underpaid", account=account)

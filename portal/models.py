@@ -227,10 +227,15 @@ class Subscription(db.Model):
         # The Overview's order (settleable first, then by id), read a page at a time by
         # key from this index: no sort of every subscription (issue 28).
         Index("ix_subscriptions_account_rank", "account_id", "status_rank", "id"),
+        # A billing profile's subscriptions (customer agreement): partial, so a
+        # pay-as-you-go subscription (no profile) has no entry to rewrite when a
+        # settlement updates it (issue 28).
+        Index("ix_subscriptions_billing_profile_id", "billing_profile_id",
+              postgresql_where=text("billing_profile_id IS NOT NULL"), sqlite_where=text("billing_profile_id IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
-    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[SubscriptionStatus] = mapped_column(_enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE)
     # Where the status puts it on the Overview (B1): past due and disabled (they carry

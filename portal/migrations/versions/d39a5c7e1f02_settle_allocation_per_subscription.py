@@ -9,6 +9,8 @@ without foreign keys; charges' status indexes partial on 'outstanding'
   ix_charges_outstanding (subscription_id, currency, amount_minor, id) and
   ix_charges_unreceived (period_end) are partial on status = 'outstanding', so a
   charge marked paid writes no entry in them.
+- subscriptions: ix_subscriptions_billing_profile_id partial on a profile, so a
+  pay-as-you-go subscription (none) has no entry a settlement rewrites.
 
 Revision ID: d39a5c7e1f02
 Revises: a28b7c1d9e0f
@@ -64,9 +66,14 @@ def upgrade():
     op.create_index('ix_charges_unreceived', 'charges', ['period_end'], **_partial(UNRECEIVED_SQL))
     op.drop_index('ix_charges_status_subscription', table_name='charges')
     op.drop_index('ix_charges_subscription_status', table_name='charges')
+    op.drop_index('ix_subscriptions_billing_profile_id', table_name='subscriptions')
+    op.create_index('ix_subscriptions_billing_profile_id', 'subscriptions', ['billing_profile_id'],
+                    **_partial("billing_profile_id IS NOT NULL"))
 
 
 def downgrade():
+    op.drop_index('ix_subscriptions_billing_profile_id', table_name='subscriptions')
+    op.create_index('ix_subscriptions_billing_profile_id', 'subscriptions', ['billing_profile_id'])
     op.create_index('ix_charges_subscription_status', 'charges', ['subscription_id', 'status', 'currency',
                                                                   'amount_minor'])
     op.create_index('ix_charges_status_subscription', 'charges', ['status', 'subscription_id'])

@@ -227,10 +227,15 @@ class Subscription(db.Model):
         # The Overview's order (settleable first, then by id), read a page at a time by
         # key from this index: no sort of every subscription (issue 28).
         Index("ix_subscriptions_account_rank", "account_id", "status_rank", "id"),
+        # A billing profile's subscriptions (customer agreement): partial, so a
+        # pay-as-you-go subscription (no profile) has no entry to rewrite when a
+        # settlement updates it (issue 28).
+        Index("ix_subscriptions_billing_profile_id", "billing_profile_id",
+              postgresql_where=text("billing_profile_id IS NOT NULL"), sqlite_where=text("billing_profile_id IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
-    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"), index=True)
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[SubscriptionStatus] = mapped_column(_enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE)
     # Where the status puts it on the Overview (B1): past due and disabled (they carry
@@ -291,14 +296,26 @@ def _keep_figures(table, connection, **_) -> None:
     figures.create_triggers(connection)
 
 
+# The conditions of charges' partial indexes, written as literals in the queries that
+# use them (balances.IS_OUTSTANDING) so that every plan, a prepared one too, can.
+OUTSTANDING_SQL = "status = 'outstanding'"
+UNRECEIVED_SQL = "status = 'outstanding' AND failed_on IS NULL"
+
+
 class Charge(db.Model):
     """Pay-as-you-go: a subscription's charge for one billing period."""
     __tablename__ = "charges"
     __table_args__ = (
         UniqueConstraint("subscription_id", "period_start", name="uq_charges_subscription_period"),
-        Index("ix_charges_status_subscription", "status", "subscription_id"),
-        # Settle balance: a subscription's outstanding charges, summed from the index.
-        Index("ix_charges_subscription_status", "subscription_id", "status", "currency", "amount_minor"),
+        # Partial on status = 'outstanding' (issue 28): a charge a payment marks paid
+        # leaves them and adds no entry, so settling 200,000 charges writes no entry in
+        # either. Settle balance, retries and a settlement's allocation: a subscription's
+        # outstanding charges, counted and summed from the index alone.
+        Index("ix_charges_outstanding", "subscription_id", "currency", "amount_minor", "id",
+              postgresql_where=text(OUTSTANDING_SQL), sqlite_where=text(OUTSTANDING_SQL)),
+        # R01 "not received": the outstanding check/wire charges never failed, by period end.
+        Index("ix_charges_unreceived", "period_end", postgresql_where=text(UNRECEIVED_SQL),
+              sqlite_where=text(UNRECEIVED_SQL)),
         # A payment's charges, and the receipt's list of the subscriptions it paid, in
         # id order a page at a time (issue 28).
         Index("ix_charges_payment_subscription", "payment_id", "subscription_id"),
@@ -648,20 +665,41 @@ class UnconfirmedPayment(db.Model):
     # R05 (settle): the failed card whose subscriptions move to the paying card, as priced.
     switch_from_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
 
-    allocations: Mapped[list[AttemptAllocation]] = relationship(order_by="AttemptAllocation.id", viewonly=True)
+    allocations: Mapped[list[AttemptAllocation]] = relationship(
+        primaryjoin="UnconfirmedPayment.id == foreign(AttemptAllocation.attempt_id)",
+        order_by="AttemptAllocation.id", viewonly=True)
 
 
 class AttemptAllocation(db.Model):
     """What an attempt will pay, written ahead with it under the account's lock: one
-    row per charge (its whole amount) or per invoice (the share of the money it gets,
-    B12). Recording applies exactly these rows, whatever moved meanwhile; money that
-    finds its charge or invoice already paid becomes credit (B15). Deleted with the
-    attempt."""
+    row per *subscription* whose outstanding charges it pays — all of them, up to the
+    charge id `up_to_charge_id` (the highest it priced), their sum in `amount_minor` —
+    or one per invoice (the share of the money it gets, B12). Recording applies exactly
+    these rows, whatever moved meanwhile: a subscription's outstanding charges with ids
+    up to its mark are the ones priced (charges are created under the account's lock
+    with ever larger ids, and never become outstanding again once paid), and money
+    that finds them paid becomes credit (B15). Deleted with the attempt (`forget`).
+
+    No foreign keys (issue 28): the rows are made by INSERT … SELECT of rows that exist,
+    under the account's lock, from tables whose rows are never deleted (subscriptions,
+    charges, invoices), and go with their attempt in the same transaction; a key
+    checked per row cost a reseller's settlement seconds and protected nothing.
+    tests/billing/test_money_across_flows.py checks no row outlives its attempt."""
     __tablename__ = "attempt_allocations"
+    __table_args__ = (
+        # An attempt's rows, in subscription order; recording joins them to the charges.
+        Index("ix_attempt_allocations_attempt_subscription", "attempt_id", "subscription_id"),
+        # "Is this invoice being paid?" (transfers): partial, so a settlement's 100,000
+        # subscription rows add no entry. (Whether a subscription is: a scan of the
+        # open attempts' rows, which exist only while a payment is at the gateway.)
+        Index("ix_attempt_allocations_invoice_id", "invoice_id", postgresql_where=text("invoice_id IS NOT NULL"),
+              sqlite_where=text("invoice_id IS NOT NULL")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("unconfirmed_payments.id"), index=True)
-    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
-    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    attempt_id: Mapped[int] = mapped_column(Integer)
+    subscription_id: Mapped[int | None] = mapped_column(Integer)
+    up_to_charge_id: Mapped[int | None] = mapped_column(Integer)
+    invoice_id: Mapped[int | None] = mapped_column(Integer)
     amount_minor: Mapped[int] = mapped_column(MinorUnits)
 
 

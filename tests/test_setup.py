@@ -273,3 +273,50 @@ def test_browser_tests_skip_loudly_without_chromium_and_fail_under_require_brows
     required = run(REQUIRE_BROWSER="1")
     assert required.returncode != 0
     assert "REQUIRE_BROWSER=1, so this is a failure" in required.stdout
+
+
+def test_i28_upgrading_keeps_an_open_attempts_allocation_one_row_per_subscription(empty_app):
+    """d39a5c7e1f02 writes an attempt's allocation per subscription (its charges up to
+    the highest id priced): an attempt open while the database is upgraded keeps what
+    it pays — a subscription's charge rows become one with their sum, invoice shares
+    stay — and downgrading gives the charge rows back."""
+    from sqlalchemy import MetaData, Table, insert, text
+    app, runner = empty_app, empty_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "d30a1b7c5e42"]).exit_code == 0
+    with app.app_context(), db.engine.begin() as conn:
+        old = MetaData()
+        table = {name: Table(name, old, autoload_with=conn) for name in (
+            "billing_accounts", "subscriptions", "charges", "unconfirmed_payments", "attempt_allocations")}
+
+        def add(name, rows):
+            return list(conn.execute(insert(table[name]).returning(table[name].c.id), rows).scalars())
+        [account] = add("billing_accounts", [dict(kind="pay_as_you_go", name="Old", currency="SEK",
+                                                  notification_email="old@example.com", created_on=date(2026, 1, 1))])
+        subs = add("subscriptions", [dict(account_id=account, name=name, status="past_due", monthly_fee_minor=100_00,
+                                          started_on=date(2026, 1, 1)) for name in ("A", "B")])
+        charges = add("charges", [dict(subscription_id=sub, amount_minor=minor, currency="SEK", status=status,
+                                       period_start=date(2026, month, 1), period_end=date(2026, month, 28))
+                                  for sub, month, minor, status in ((subs[0], 1, 100_00, "outstanding"),
+                                                                    (subs[0], 2, 150_00, "outstanding"),
+                                                                    (subs[1], 1, 70_00, "outstanding"),
+                                                                    (subs[1], 2, 90_00, "paid"))])
+        [attempt] = add("unconfirmed_payments", [dict(idempotency_key="k", account_id=account, purpose="settle",
+                                                      amount_minor=320_00, currency="SEK", state="pending",
+                                                      created_at=datetime(2026, 3, 1))])
+        add("attempt_allocations", [dict(attempt_id=attempt, charge_id=charge, amount_minor=minor)
+                                    for charge, minor in ((charges[0], 100_00), (charges[1], 150_00),
+                                                          (charges[2], 70_00))])
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        rows = db.session.execute(text("SELECT attempt_id, subscription_id, up_to_charge_id, invoice_id, amount_minor "
+                                       "FROM attempt_allocations ORDER BY subscription_id")).all()
+        assert [tuple(row) for row in rows] == [(attempt, subs[0], charges[1], None, 250_00),
+                                                (attempt, subs[1], charges[2], None, 70_00)]
+        db.session.rollback()
+    assert runner.invoke(args=["db", "downgrade", "d30a1b7c5e42"]).exit_code == 0
+    with app.app_context():
+        rows = db.session.execute(text("SELECT attempt_id, charge_id, amount_minor FROM attempt_allocations "
+                                       "ORDER BY charge_id")).all()
+        assert [tuple(row) for row in rows] == [(attempt, charges[0], 100_00), (attempt, charges[1], 150_00),
+                                                (attempt, charges[2], 70_00)]
+        db.session.rollback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import bindparam, case, func, literal_column, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from portal.errors import CurrencyMismatch, NotFound
@@ -15,6 +15,9 @@ from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, Invoic
                            PaymentMethod, Subscription, SubscriptionFigure, SubscriptionStatus)
 
 SETTLEABLE = (SubscriptionStatus.PAST_DUE, SubscriptionStatus.DISABLED)  # B1
+# A charge is outstanding: written as a literal, so that every plan (a prepared one, and
+# SQLite's) can use the charges' indexes partial on it (ix_charges_outstanding).
+IS_OUTSTANDING = Charge.status == literal_column(f"'{ChargeStatus.OUTSTANDING.value}'")
 
 
 def recount_outstanding(session: Session, which, when_settled: dict | None = None, also: dict | None = None) -> None:
@@ -35,21 +38,22 @@ def recount_outstanding(session: Session, which, when_settled: dict | None = Non
 
 
 def subtract_paid(session: Session, payment_id: int, when_settled: dict | None = None,
-                  also: dict | None = None) -> None:
+                  also: dict | None = None) -> int:
     """`recount_outstanding` for the subscriptions whose charges `payment_id` has just
     paid (issue 28: a reseller's settlement pays 200,000): their figures less what it
     paid — its charges counted and summed per subscription, from the payment's own
     index — in one UPDATE, without reading their other charges. The figures are kept
     by every writer under the account's lock, so the difference is the recount; the
-    same rule (`when_settled`, `also`) as `recount_outstanding`."""
+    same rule (`when_settled`, `also`) as `recount_outstanding`. How many subscriptions
+    it paid (the rows the UPDATE changed: no count of its own)."""
     paid = (select(Charge.subscription_id.label("subscription_id"), func.count().label("charges"),
                    func.sum(Charge.amount_minor).label("minor"))
             .where(Charge.payment_id == payment_id).group_by(Charge.subscription_id).subquery("paid"))
-    _update_figures(session, paid, Subscription.outstanding_charges - paid.c.charges,
-                    Subscription.outstanding_minor - paid.c.minor, when_settled, also)
+    return _update_figures(session, paid, Subscription.outstanding_charges - paid.c.charges,
+                           Subscription.outstanding_minor - paid.c.minor, when_settled, also)
 
 
-def _update_figures(session: Session, rows, charges, minor, when_settled: dict | None, also: dict | None) -> None:
+def _update_figures(session: Session, rows, charges, minor, when_settled: dict | None, also: dict | None) -> int:
     """One UPDATE … FROM `rows` (a subquery with a subscription_id per subscription):
     the figures `charges` and `minor` (expressions of it), and the rule of what owing
     nothing re-enables (`when_settled`), and `also` — every value of the row as it was."""
@@ -60,11 +64,12 @@ def _update_figures(session: Session, rows, charges, minor, when_settled: dict |
             values[column] = case((settled, value), else_=getattr(Subscription, column))
     # Joined by id only: the subquery holds just the subscriptions to update (a plan
     # that filters the join again can rescan it once per subscription).
-    session.execute(update(Subscription).where(Subscription.id == rows.c.subscription_id)
-                    .values(**values).execution_options(synchronize_session=False))
+    changed = session.execute(update(Subscription).where(Subscription.id == rows.c.subscription_id)
+                              .values(**values).execution_options(synchronize_session=False)).rowcount
     # Cheaper than synchronize_session="fetch", which matches rows one by one.
     expire_loaded(session, Subscription, ["outstanding_charges", "outstanding_minor", *(when_settled or {}),
                                           *(also or {})])
+    return changed
 
 
 def _outstanding_figures(subscription_ids):
@@ -83,8 +88,7 @@ def outstanding_charges(session: Session, method_id: int) -> list[Charge]:
     """R07: the outstanding charges of every subscription that uses the method."""
     return list(session.scalars(
         select(Charge).join(Charge.subscription).options(contains_eager(Charge.subscription))
-        .where(Subscription.payment_method_id == method_id,
-               Charge.status == ChargeStatus.OUTSTANDING)
+        .where(Subscription.payment_method_id == method_id, IS_OUTSTANDING)
         .order_by(Subscription.id, Charge.period_start)))
 
 
@@ -145,7 +149,7 @@ def settled_method_ids(subscription: Subscription, chosen_method: PaymentMethod 
 
 def settled_charges(method_ids: list[int]):
     """The WHERE clause of the charges settling pays: outstanding, on these methods."""
-    return (Charge.status == ChargeStatus.OUTSTANDING,
+    return (IS_OUTSTANDING,
             Charge.subscription_id.in_(select(Subscription.id).where(Subscription.payment_method_id.in_(method_ids))))
 
 
@@ -282,7 +286,7 @@ class _BalanceList:
 
 _OWING_ROWS = _BalanceList(
     select(Subscription.id).where(Subscription.payment_method_id == bindparam("method_id"), _OWING),
-    BALANCE_ORDER, Charge.status == ChargeStatus.OUTSTANDING)
+    BALANCE_ORDER, IS_OUTSTANDING)
 _PAID_ROWS = _BalanceList(
     select(Charge.subscription_id).where(Charge.payment_id == bindparam("payment_id")).distinct(),
     _PAID_ORDER, Charge.payment_id == bindparam("payment_id"))

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.billing import credit, notify, retries
-from portal.billing.balances import recount_outstanding, settled_method_ids, settlement_total
+from portal.billing.balances import IS_OUTSTANDING, recount_outstanding, settled_method_ids, settlement_total
 from portal.billing.context import Billing
 from portal.billing.details import details_for, reverse_charge
 from portal.billing.documents import price_for
@@ -151,7 +151,7 @@ def mark_unreceived_transfers(b: Billing, today: date) -> int:
         last_end = today - timedelta(days=b.policy.invoice_due_days + 2)
         late = b.session.scalars(
             select(Charge).join(Charge.subscription)
-            .where(Charge.status == ChargeStatus.OUTSTANDING, Charge.failed_on.is_(None),
+            .where(IS_OUTSTANDING, Charge.failed_on.is_(None),
                    Charge.period_end <= last_end)).all()
         for charge in late:
             record_failed_charge(b, charge, NOT_RECEIVED)

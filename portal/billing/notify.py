@@ -15,7 +15,7 @@ from portal.billing.clock import Clock
 from portal.billing.history import NAMES_SHOWN
 from portal.errors import NotAuthorized
 from portal.billing.transaction import in_write_transaction, write_transaction
-from portal.models import (AuditEvent, BillingAccount, Charge, Notice, OutboxMessage, Role,
+from portal.models import (AuditEvent, BillingAccount, Charge, Notice, OutboxMessage, Payment, Role,
                            RoleAssignment, Subscription, SubscriptionStatus, User)
 
 CONTACT_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER)
@@ -105,11 +105,50 @@ def some_names(session: Session, where, *order_by) -> SomeNames:
     return SomeNames(names, count)
 
 
+def paid_by(payment_id: int):
+    """WHERE term on Subscription: `payment_id` paid a charge of it — asked per
+    subscription (one probe of ix_charges_payment_subscription), so a query that stops
+    after a few (`first_names`) or reads a few by status reads a few, not all that the
+    payment paid. A scalar subquery, not EXISTS: the planner would turn EXISTS into a
+    join driven by the payment's charges, which it guesses are one (the statistics
+    predate the payment) when a reseller's settlement paid 200,000."""
+    return select(Charge.id).where(Charge.payment_id == payment_id, Charge.subscription_id == Subscription.id) \
+        .limit(1).scalar_subquery().is_not(None)
+
+
+def first_names(session: Session, where, limit: int = NAMES_SHOWN) -> list[str]:
+    """The first `limit` names, by id, of the subscriptions `where` selects: give it
+    an equality the index serves in id order (an account and status rank, a payment
+    method), and it reads about `limit` rows."""
+    return list(session.scalars(select(Subscription.name).where(*where).order_by(Subscription.id).limit(limit)))
+
+
 def paid_but_not_active(session: Session, payment_id: int) -> dict[str, Any]:
     """The subscriptions a payment paid charges of, by what they are after it — each
     the first few names and how many (`some_names`): {"active": [...], "active_count":
-    n, "deleted": [...], "deleted_count": n, "still_owing": [...], "still_owing_count": n}."""
-    return paid_but_not_active_of(session, [payment_id])[payment_id]
+    n, "deleted": [...], "deleted_count": n, "still_owing": [...], "still_owing_count": n}.
+    Issue 28: a settlement pays 100,000, nearly all active after it: the others are
+    counted from the account's index by status (few), the active ones are all of them
+    less those (the payment's subscriptions counted from its own index range)."""
+    account_id, paid_count = session.execute(
+        select(Payment.account_id, select(func.count(func.distinct(Charge.subscription_id)))
+               .where(Charge.payment_id == payment_id).scalar_subquery()).where(Payment.id == payment_id)).one()
+    paid = paid_by(payment_id)
+    mine = Subscription.account_id == account_id
+    others = {"deleted": [SubscriptionStatus.DELETED],
+              "still_owing": [s for s in SubscriptionStatus if s not in (SubscriptionStatus.ACTIVE,
+                                                                          SubscriptionStatus.DELETED)]}
+    found: dict[str, Any] = {}
+    rest = paid_count or 0
+    for kind, statuses in others.items():
+        where = (mine, Subscription.status.in_(statuses), paid)
+        count = session.scalar(select(func.count()).select_from(Subscription).where(*where)) or 0
+        found.update(SomeNames(first_names(session, where) if count else [], count).details(kind, f"{kind}_count"))
+        rest -= count
+    # In id order from the index (account_id, status_rank, id): active is rank 1.
+    active = (mine, Subscription.status_rank == 1, Subscription.status == SubscriptionStatus.ACTIVE, paid)
+    return {**SomeNames(first_names(session, active) if rest else [], rest).details("active", "active_count"),
+            **found}
 
 
 def paid_but_not_active_of(session: Session, payment_ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -23,12 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.billing import notify
+from portal.billing.balances import IS_OUTSTANDING
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
 from portal.billing.payments.cards import method_summary
 from portal.billing.payments.ledger import oldest_first_shares, parties_now, pay_charges_together
 from portal.errors import CurrencyMismatch
-from portal.models import (AttemptAllocation, AuditEvent, BillingAccount, Charge, ChargeStatus, CreditEntry,
+from portal.models import (AttemptAllocation, AuditEvent, BillingAccount, Charge, CreditEntry,
                            CreditKind, Invoice, InvoicePayment, InvoiceStatus, MethodKind, OutboxMessage, Payment,
                            PaymentMethod, PaymentPurpose, Subscription, TransferToReview)
 
@@ -69,7 +70,7 @@ def owed_by_account(b: Billing, account_ids: list[int]) -> dict[int, Owed]:
         .order_by(PaymentMethod.id.desc())).all())
     wires = {method_id: account_id for account_id, method_id in first_wire.items()}
     owed = {account_id: Owed() for account_id in account_ids}
-    on_wire = (Charge.status == ChargeStatus.OUTSTANDING, Subscription.id == Charge.subscription_id,
+    on_wire = (IS_OUTSTANDING, Subscription.id == Charge.subscription_id,
                Subscription.payment_method_id.in_(list(wires)))
     for method_id, charge_id, amount_minor, currency in b.session.execute(
             select(Subscription.payment_method_id, Charge.id, Charge.amount_minor, Charge.currency)
@@ -79,7 +80,7 @@ def owed_by_account(b: Billing, account_ids: list[int]) -> dict[int, Owed]:
             raise CurrencyMismatch(account.currency, currency)
         owed[account.id].charges.append((charge_id, amount_minor))
     for method_id in b.session.scalars(select(Subscription.payment_method_id).where(
-            *on_wire, AttemptAllocation.charge_id == Charge.id).distinct()):
+            *on_wire, AttemptAllocation.subscription_id == Subscription.id).distinct()):
         owed[wires[method_id]].being_paid = True
     return owed
 

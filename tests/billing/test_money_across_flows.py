@@ -203,14 +203,23 @@ def test_i27_a_writer_that_ignores_the_attempt_cannot_change_what_it_records(b, 
 def test_i27_the_allocation_is_written_ahead_with_the_attempt_and_goes_with_it(b, scene, holding):
     gateway, held = holding
     seen = []
+    # Issue 28: one row per subscription, its outstanding charges up to the highest id priced.
+    priced = sorted(b.session.execute(select(Charge.subscription_id, func.max(Charge.id), func.sum(Charge.amount_minor))
+                                      .where(Charge.status == ChargeStatus.OUTSTANDING, Charge.subscription_id.in_(
+                                          select(Subscription.id).where(Subscription.payment_method_id.in_(
+                                              [scene.web.payment_method_id, scene.spare.id]))))
+                                      .group_by(Charge.subscription_id)).all())
+    b.session.rollback()
 
     def look():
         with other(b) as tab_b:
-            seen.extend(tab_b.session.execute(select(AttemptAllocation.charge_id, AttemptAllocation.amount_minor)))
+            seen.extend(tab_b.session.execute(select(AttemptAllocation.subscription_id,
+                                                     AttemptAllocation.up_to_charge_id, AttemptAllocation.amount_minor)))
     gateway.during = look
     payments.settle_balance(held, scene.admin, scene.web.id, UseSavedCard(scene.spare.id), SETTLE_TOTAL,
                             "i27-settle-0003")
-    assert sorted(minor for _id, minor in seen) == [250_00, 500_00, 1_000_00]
+    assert sorted(tuple(row) for row in seen) == priced
+    assert sum(minor for _sub, _up_to, minor in seen) == SETTLE_TOTAL
     assert_money_adds_up(b, scene.acc.id)
 
 

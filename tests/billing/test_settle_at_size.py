@@ -12,7 +12,7 @@ from sqlalchemy import event, func, insert, select, text
 
 from portal.billing import balances, history, payments
 from portal.billing.payments import UseSavedCard
-from portal.models import (AuditEvent, Charge, ChargeStatus, OutboxMessage, Payment, Role, Subscription,
+from portal.models import (AttemptAllocation, AuditEvent, Charge, ChargeStatus, OutboxMessage, Payment, Role, Subscription,
                            SubscriptionStatus)
 from portal.wording import audit_text
 from tests import factories as f
@@ -41,18 +41,22 @@ def reseller(b):
         for n, sub_id in enumerate(ids) for month in (1, 2)])
     balances.recount_outstanding(b.session, Subscription.account_id == acc.id)
     f.commit(b)
+    if b.session.get_bind().dialect.name == "postgresql":  # a large account's statistics, as autovacuum's by
+        b.session.execute(text("ANALYZE subscriptions, charges"))  # now: the plans must not depend on a stale guess
+        f.commit(b)
     total = b.session.scalar(select(func.sum(Charge.amount_minor)).where(Charge.subscription_id.in_(ids)))
     return type("Reseller", (), dict(acc=acc, failed=failed, second=second, admin=admin, ids=ids, total=int(total)))
 
 
-def _plans_of_subscription_updates(b):
-    """While on: each UPDATE of `subscriptions` the session runs, with its plan —
-    PostgreSQL's EXPLAIN (ANALYZE, FORMAT JSON), run in a savepoint rolled back before
-    the statement itself runs; SQLite's EXPLAIN QUERY PLAN."""
+def _plans_of_subscription_updates(b, heads=("UPDATE SUBSCRIPTIONS",)):
+    """While on: each UPDATE of `subscriptions` (each statement starting with one of
+    `heads`) the session runs, with its plan — PostgreSQL's EXPLAIN (ANALYZE, FORMAT
+    JSON), run in a savepoint rolled back before the statement itself runs; SQLite's
+    EXPLAIN QUERY PLAN."""
     engine, found = b.session.get_bind(), []
 
     def explain(_conn, cursor, statement, parameters, _context, executemany):
-        if executemany or not statement.lstrip().upper().startswith("UPDATE SUBSCRIPTIONS"):
+        if executemany or not statement.lstrip().upper().startswith(heads):
             return
         other = cursor.connection.cursor()
         if engine.dialect.name == "sqlite":
@@ -123,6 +127,51 @@ def test_i28_settling_many_subscriptions_never_reads_them_once_per_row(b, resell
     assert {(s.status, s.outstanding_charges, s.outstanding_minor, s.payment_method_id) for s in subs} == {
         (SubscriptionStatus.ACTIVE, 0, 0, reseller.second.id)}
     assert b.session.get(Payment, payment.id).amount_minor == reseller.total
+
+
+def test_i28_settling_writes_an_allocation_row_per_subscription_and_reads_names_from_an_index(b, reseller):
+    """Issue 28: the attempt's allocation is one row per subscription (SUBSCRIPTIONS
+    rows for twice as many charges); every statement of the settlement reads a bounded
+    multiple of what it pays; the first few names of what it paid, and the receipt's
+    counts by status, read a few rows (an index in id order, one probe per
+    subscription), not every subscription paid — at 100,000 each such query read
+    200,000 rows."""
+    plans, stop = _plans_of_subscription_updates(b, ("SELECT", "INSERT", "UPDATE", "DELETE"))
+    try:
+        payments.settle_balance(b, reseller.admin, reseller.ids[0], UseSavedCard(reseller.second.id),
+                                reseller.total, KEY)
+    finally:
+        stop()
+    [(write_ahead, plan)] = [(st, plan) for st, plan in plans if st.lstrip().startswith("INSERT INTO attempt_allocations")]
+    named = [(st, plan) for st, plan in plans if st.lstrip().startswith("SELECT subscriptions.name")]
+    assert len(named) >= 2, [st for st, _plan in plans]  # what it paid, what moved, the receipt's active ones
+    if b.session.get_bind().dialect.name == "postgresql":
+        assert plan[0]["Plan"]["Plans"][0]["Actual Rows"] == SUBSCRIPTIONS, write_ahead  # not 2 × SUBSCRIPTIONS
+        for statement, plan in plans:
+            assert _rows_read(plan) <= 8 * SUBSCRIPTIONS, (statement, _rows_read(plan))
+        for statement, plan in named:
+            # Each name: its subscription from the index, one probe of the payment's charges.
+            assert _rows_read(plan) <= 2 * history.NAMES_SHOWN, (statement, _rows_read(plan))
+    else:
+        for statement, plan in named:  # from an index in id order, stopping at the first few
+            assert not [step for step in plan if "TEMP B-TREE" in step], (statement, plan)
+    b.session.rollback()
+    assert b.session.scalar(select(func.count()).select_from(AttemptAllocation)) == 0  # gone with the attempt
+
+
+def test_i28_a_charge_marked_paid_enters_no_index_on_its_status(b):
+    """Issue 28: settling 200,000 charges rewrote every index on them. Each index of
+    `charges` that holds the status (or is limited by it) is partial on 'outstanding',
+    so a charge that becomes paid leaves it and enters none of them; the payment's own
+    index is the only one a payment's charges join."""
+    from sqlalchemy import inspect
+    indexes = inspect(b.session.get_bind()).get_indexes("charges")
+    assert [ix["name"] for ix in indexes if "status" in ix["column_names"]] == []
+    where = {ix["name"]: " ".join(str(v) for k, v in ix.get("dialect_options", {}).items() if k.endswith("_where"))
+             for ix in indexes}
+    assert "'outstanding'" in where["ix_charges_outstanding"] and "'outstanding'" in where["ix_charges_unreceived"]
+    for name, condition in where.items():
+        assert "status" not in condition or "'outstanding'" in condition, (name, condition)
 
 
 def test_i28_receipts_and_audit_events_carry_the_first_few_names_and_counts(b, reseller):

@@ -29,7 +29,9 @@ DOUBT_REASON_LENGTH = 200
 @dataclass
 class Allocation:
     """What an attempt will pay, as priced under the lock: the charges a WHERE clause
-    selects (each whole), and a share of the money per invoice (B12: oldest due first)."""
+    selects (each whole) — every outstanding charge of each subscription it selects
+    any of, since it is written ahead per subscription, up to its highest charge id —
+    and a share of the money per invoice (B12: oldest due first)."""
     charges: tuple | None = None
     invoices: list[tuple[int, int]] = dataclasses.field(default_factory=list)
 
@@ -131,9 +133,12 @@ def write_ahead(b: Billing, attempt: Attempt, user: User) -> None:
     b.session.flush()
     allocation = attempt.allocation or Allocation()
     if allocation.charges is not None:  # set-based: a reseller's settlement covers 200,000 charges
+        # One row per subscription, not per charge (issue 28): its charges up to the
+        # highest id priced (AttemptAllocation says why that is exactly what was priced).
         b.session.execute(insert(AttemptAllocation).from_select(
-            ["attempt_id", "charge_id", "amount_minor"],
-            select(literal(row.id), Charge.id, Charge.amount_minor).where(*allocation.charges)))
+            ["attempt_id", "subscription_id", "up_to_charge_id", "amount_minor"],
+            select(literal(row.id), Charge.subscription_id, func.max(Charge.id), func.sum(Charge.amount_minor))
+            .where(*allocation.charges).group_by(Charge.subscription_id)))
     if allocation.invoices:
         b.session.execute(insert(AttemptAllocation), [
             {"attempt_id": row.id, "invoice_id": invoice_id, "amount_minor": share}

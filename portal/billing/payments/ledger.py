@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Date, case, func, insert, literal, select, update
+from sqlalchemy import Date, case, func, insert, literal, or_, select, update
 
 from portal.billing import credit, notify
-from portal.billing.balances import SETTLEABLE, expire_loaded, recount_outstanding, subtract_paid
+from portal.billing.balances import IS_OUTSTANDING, SETTLEABLE, expire_loaded, recount_outstanding, subtract_paid
 from portal.billing.context import Billing
 from portal.billing.details import details_for
 from portal.billing.documents import buyer_of, frozen_parties
 from portal.money import Money
 from portal.models import (AttemptAllocation, BillingAccount, BillingProfile, Charge, ChargeStatus, DisabledSpan, Invoice,
                            InvoicePayment, InvoiceStatus, Notice, Payment, PaymentMethod, PaymentPurpose,
-                           Subscription, SubscriptionStatus, User)
+                           Subscription, SubscriptionFigure, SubscriptionStatus, User)
+from portal.billing.history import NAMES_SHOWN
 from portal.billing.payments.cards import method_summary
 
 
@@ -68,8 +69,10 @@ def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None
     use `first_method_id` (the failed card) move to this card, in the same statement.
     The caller holds the account's lock."""
     mine = (AttemptAllocation.attempt_id == attempt_id,)
-    names, switched = _pay_charges(b, payment, (Charge.id == AttemptAllocation.charge_id, *mine), first_method_id,
-                                   switch_to)
+    # Each subscription's outstanding charges up to the highest id priced (AttemptAllocation).
+    allocated = (Charge.subscription_id == AttemptAllocation.subscription_id,
+                 Charge.id <= AttemptAllocation.up_to_charge_id, *mine)
+    names, switched = _pay_charges(b, payment, allocated, first_method_id, switch_to)
     charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
                                .where(Charge.payment_id == payment.id))
     shares = list(b.session.execute(select(AttemptAllocation.invoice_id, AttemptAllocation.amount_minor)
@@ -114,25 +117,35 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
     `first_method_id` move to that card (R05) in the same UPDATE (issue 28: one
     rewrite of a reseller's 100,000 subscriptions, not two): their names too."""
     which = (Charge.id.in_(charges),) if isinstance(charges, list) else tuple(charges)
-    b.session.execute(update(Charge).where(*which, Charge.status == ChargeStatus.OUTSTANDING)
+    b.session.execute(update(Charge).where(*which, IS_OUTSTANDING)
                       .values(status=ChargeStatus.PAID, payment_id=payment.id)
                       .execution_options(synchronize_session=False))
     expire_loaded(b.session, Charge, ["status", "payment_id"])
-    paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id == payment.id))
-    paid_names = notify.some_names(b.session, (paid,), Subscription.payment_method_id != first_method_id)
-    owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
-                                            Charge.status == ChargeStatus.OUTSTANDING).exists()
+    paid = notify.paid_by(payment.id)
+    # The first few names, `first_method_id`'s first: each in id order from the index
+    # on the payment method, reading a few rows, not the 100,000 a reseller's pays.
+    on_first = Subscription.payment_method_id == first_method_id
+    first_names = notify.first_names(b.session, (on_first, paid))
+    names = first_names + (notify.first_names(b.session, (
+        Subscription.account_id == payment.account_id, or_(~on_first, Subscription.payment_method_id.is_(None)),
+        paid), NAMES_SHOWN - len(first_names)) if len(first_names) < NAMES_SHOWN else [])
+    owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id, IS_OUTSTANDING).exists()
     b.session.execute(insert(DisabledSpan).from_select(  # B16, before re-enabling forgets disabled_on
         ["subscription_id", "disabled_on", "enabled_on"],
         select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
-            paid, Subscription.status.in_(SETTLEABLE), Subscription.disabled_on.is_not(None), owes_nothing)))
-    switch, switched = {}, None
+            Subscription.account_id == payment.account_id, Subscription.status.in_(SETTLEABLE),
+            Subscription.disabled_on.is_not(None), paid, owes_nothing)))
+    switch, were_on_first = {}, None
     if switch_to is not None and switch_to != first_method_id:
-        on_first = Subscription.payment_method_id == first_method_id
-        switched = notify.some_names(b.session, (paid, on_first))
+        were_on_first = _subscriptions_on(b, payment.account_id, first_method_id)
         switch = {"payment_method_id": case((on_first, switch_to), else_=Subscription.payment_method_id)}
-    # R13: re-enabled until deleted; B14: no more retries — with the figures, one UPDATE.
-    subtract_paid(b.session, payment.id, when_settled=RE_ENABLED, also=switch)
+    # R13: re-enabled until deleted; B14: no more retries — with the figures, one UPDATE,
+    # whose row count is how many subscriptions it paid.
+    count = subtract_paid(b.session, payment.id, when_settled=RE_ENABLED, also=switch)
+    switched = None
+    if were_on_first is not None:  # R05: those it moved, counted from the kept figures before and after
+        switched = notify.SomeNames(first_names, were_on_first - _subscriptions_on(b, payment.account_id,
+                                                                                      first_method_id))
     # Issue 20 item 1: "payment failed", "will be disabled" and "disabled" notices of the
     # subscriptions now active go away by themselves. Asked per notice (an account has
     # a few open), not by listing every subscription paid (a reseller's 100,000).
@@ -140,7 +153,13 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
         Subscription.id == Notice.payload["subscription_id"].as_integer(),
         Subscription.status == SubscriptionStatus.ACTIVE,
         select(Charge.id).where(Charge.subscription_id == Subscription.id, Charge.payment_id == payment.id).exists()))
-    return paid_names, switched
+    return notify.SomeNames(names, count), switched
+
+
+def _subscriptions_on(b: Billing, account_id: int, method_id: int) -> int:
+    """How many of the account's subscriptions use the method, from the kept figures."""
+    return int(b.session.scalar(select(func.coalesce(func.sum(SubscriptionFigure.subscriptions), 0)).where(
+        SubscriptionFigure.account_id == account_id, SubscriptionFigure.payment_method_id == method_id)))
 
 
 def pay_charges_together(b: Billing, paying: list[tuple[Payment, list[int], int]]) -> list[notify.SomeNames]:
@@ -160,7 +179,7 @@ def pay_charges_together(b: Billing, paying: list[tuple[Payment, list[int], int]
     # Each charge's payment by its subscription's account: a CASE of as many branches as
     # payments, not as charges (a reseller's transfer may pay 100,000).
     account = select(Subscription.account_id).where(Subscription.id == Charge.subscription_id).scalar_subquery()
-    b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), Charge.status == ChargeStatus.OUTSTANDING)
+    b.session.execute(update(Charge).where(Charge.id.in_(charge_ids), IS_OUTSTANDING)
                       .values(status=ChargeStatus.PAID, payment_id=case(payment_of, value=account))
                       .execution_options(synchronize_session=False))
     expire_loaded(b.session, Charge, ["status", "payment_id"])
@@ -168,7 +187,7 @@ def pay_charges_together(b: Billing, paying: list[tuple[Payment, list[int], int]
     names = _names_by_payment(b, {payment.id: first for payment, _ids, first in paying})
     paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id.in_(ids)))
     owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
-                                            Charge.status == ChargeStatus.OUTSTANDING).exists()
+                                            IS_OUTSTANDING).exists()
     b.session.execute(insert(DisabledSpan).from_select(  # B16, before re-enabling forgets disabled_on
         ["subscription_id", "disabled_on", "enabled_on"],
         select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(

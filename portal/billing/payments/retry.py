@@ -10,8 +10,9 @@ from portal.billing import notify
 from portal.billing.context import Billing
 from portal.errors import NothingToPay, PaymentInProgress
 from portal.money import Money
+from portal.billing.balances import IS_OUTSTANDING
 from portal.billing.transaction import lock_account
-from portal.models import (BillingAccount, Charge, ChargeStatus, MethodKind, Payment, PaymentMethod,
+from portal.models import (BillingAccount, Charge, MethodKind, Payment, PaymentMethod,
                            PaymentPurpose, Subscription, SubscriptionStatus, UnconfirmedPayment, User)
 from portal.billing.payments.cards import method_summary
 from portal.billing.payments.attempts import Allocation, Attempt, PaymentInDoubt
@@ -58,7 +59,7 @@ class _Retry:
         if sub.status != SubscriptionStatus.PAST_DUE or method is None or method.kind != MethodKind.CARD \
                 or method.removed_at is not None:
             raise NothingToPay()
-        owed = (Charge.subscription_id == self.subscription_id, Charge.status == ChargeStatus.OUTSTANDING)
+        owed = (Charge.subscription_id == self.subscription_id, IS_OUTSTANDING)
         owed_minor = self.b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0)).where(*owed))
         if not owed_minor:
             raise NothingToPay()

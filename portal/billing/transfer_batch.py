@@ -27,7 +27,7 @@ from portal.billing.balances import IS_OUTSTANDING
 from portal.billing.context import Billing
 from portal.billing.methods import check_wire_method
 from portal.billing.payments.cards import method_summary
-from portal.billing.payments.ledger import oldest_first_shares, parties_now, pay_charges_together
+from portal.billing.payments.ledger import oldest_first_shares, parties_of, pay_charges_together
 from portal.errors import CurrencyMismatch
 from portal.models import (AttemptAllocation, AuditEvent, BillingAccount, Charge, CreditEntry,
                            CreditKind, Invoice, InvoicePayment, InvoiceStatus, MethodKind, OutboxMessage, Payment,
@@ -166,11 +166,13 @@ class TransferBatch:
                 self._methods[account.id] = check_wire_method(self.b, account)  # made now
         return self._methods[account.id]
 
-    def _parties_of(self, account: BillingAccount, profile_id: int) -> dict:
-        key = (account.id, profile_id)
-        if key not in self._parties:
-            self._parties[key] = parties_now(self.b, account, profile_id)
-        return self._parties[key]
+    def _parties_of(self, pending: list[_Pending]) -> list[dict]:
+        """Each pending payment's parties to keep (B17), those not yet known read at once."""
+        missing = {(p.account.id, p.profile_id) for p in pending} - self._parties.keys()
+        if missing:
+            accounts = {p.account.id: p.account for p in pending}
+            self._parties.update(parties_of(self.b, [(accounts[a], profile_id) for a, profile_id in missing]))
+        return [self._parties[p.account.id, p.profile_id] for p in pending]
 
     def _locale(self, account: BillingAccount) -> str:
         if account.id not in self._locales:  # those of the batch's accounts, read at once
@@ -249,7 +251,7 @@ class TransferBatch:
             idempotency_key=p.paid.key, account_id=p.account.id, billing_profile_id=p.profile_id, user_id=None,
             payment_method_id=p.method.id, purpose=PaymentPurpose.TRANSFER, amount_minor=p.amount_minor,
             currency=p.paid.currency, gateway_reference=f"bgmax:{p.paid.deposit_serial}-{p.paid.serial}",
-            created_at=now, parties=self._parties_of(p.account, p.profile_id)) for p in pending])
+            created_at=now, parties=parties) for p, parties in zip(pending, self._parties_of(pending))])
         # Their ids by key (RETURNING in order is a row at a time on SQLite).
         by_key = dict(b.session.execute(select(Payment.idempotency_key, Payment.id).where(
             Payment.idempotency_key.in_([p.paid.key for p in pending]))).all())

@@ -198,6 +198,39 @@ def test_i28_a_batch_takes_the_same_statements_whatever_the_number_of_payments_i
     assert b.session.scalar(select(text("count(*)")).select_from(Payment)) == 50
 
 
+def test_b17_a_batch_reads_its_payers_parties_at_once_whatever_their_number(b):
+    """B17 keeps each payment's parties for its receipt; a batch paying the invoices of
+    four or twelve different billing profiles reads them in the same statements."""
+    numbers = []
+    for n in range(16):
+        acc = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
+        profile = f.profile(b, acc, default=f.wire(b, acc), check_wire_approved=True)
+        f.user(b, Role.OWNER, acc, profile)
+        invoice = Invoice(billing_profile_id=profile.id, number=f"3027{n:05d}", currency="SEK",
+                          period_start=date(2020, 1, 1), period_end=date(2020, 1, 28), issued_on=date(2026, 1, 1),
+                          due_on=date(2026, 2, 1), status=InvoiceStatus.DUE, subtotal_minor=100_00,
+                          credits_applied_minor=0)
+        b.session.add(invoice)
+        numbers.append(invoice.number)
+    f.commit(b)
+    statements = []
+    engine = b.session.get_bind()
+    event.listen(engine, "before_cursor_execute", counted := lambda *args: statements.append(args[2]))
+    try:
+        made = []
+        for first, size, paid_on in ((0, 4, date(2026, 12, 3)), (4, 12, date(2026, 12, 4))):
+            content = bgmax_file([[Paid(ocr_reference(number), 100_00) for number in numbers[first:first + size]]],
+                                 paid_on=paid_on)
+            statements.clear()
+            assert _importing(b, content).recorded == size
+            made.append(len(statements))
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    assert made[0] == made[1], made
+    kept = b.session.scalars(select(Payment.parties).order_by(Payment.id)).all()
+    assert len(kept) == 16 and all(p["buyer"]["profile"] and p["seller"] for p in kept)
+
+
 # --- exports ---------------------------------------------------------------------------
 
 def test_i28_what_each_export_batch_paid_is_read_by_index_not_by_scanning(b):

@@ -6,7 +6,7 @@
     python3 dev.py install # only the installing part of `test` (CI times it apart)
     python3 dev.py test-on "2028-02-29 23:30:00" [pytest args]   # the suite with the clock moved (UTC)
     python3 dev.py translations extract|update|compile|check|init LANG
-    python3 dev.py bench   # install, run the benchmark with its budgets (README: Performance)
+    python3 dev.py bench   # install, run the benchmark with its budgets (docs/performance.md)
     python3 dev.py bench --scale reseller --database-url postgresql://…   # issue 28's large account (wipes it)
 
 Everything goes into .venv/ beside this file; nothing is installed system-wide

@@ -1,1 +1,1 @@
-"""The portal's benchmark with budgets: `python3 dev.py bench` (see README, Performance)."""
+"""The portal's benchmark with budgets: `python3 dev.py bench` (see docs/performance.md)."""

@@ -256,7 +256,7 @@ class Subscription(db.Model):
     # so the Settle balance page need not read every charge on a card.
     outstanding_charges: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     outstanding_minor: Mapped[int] = mapped_column(MinorUnits, default=0, server_default="0")
-    # B14: automatic retries of a failed card charge (portal/billing/retries.py).
+    # B14: automatic retries of a failed card charge (portal/billing/cycle/retries.py).
     retry_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_retry_on: Mapped[date | None] = mapped_column(Date)
 

@@ -2,7 +2,8 @@
 imports (top-level and inside functions alike).
 
     errors, money, models            (nothing of the portal above them)
-    billing/                         the service layer
+    billing/                         the service layer: its shared modules, then the
+                                     packages accounts < invoicing < payments < bank, cycle
     wording, deeplinks, services     what web/, mail/ and the CLI share
     web/   mail/   cli               the edges: none reaches into another
 """
@@ -126,7 +127,7 @@ def test_m7_the_clock_check_sees_a_read_when_there_is_one(tmp_path):
         "2 dt.date.today()", "3 time.time()", "5 dt.datetime.now()"]
 
 
-PAYMENTS_ORDER = ["cards", "attempts", "ledger", "engine", "settle", "invoices", "retry", "reconcile"]
+PAYMENTS_ORDER = ["sandbox", "cards", "attempts", "ledger", "engine", "settle", "invoices", "retry", "reconcile", "methods"]
 
 
 def test_i27_the_payment_package_imports_only_downwards():
@@ -142,3 +143,68 @@ def test_i27_the_payment_package_imports_only_downwards():
                 if target not in PAYMENTS_ORDER[:rank]:
                     bad.append(f"{name}.py:{line} imports {imported}")
     assert bad == []
+
+
+# Issue 29: billing/ by domain. Each package imports billing's shared top-level modules
+# and the packages listed for it (its `__init__` docstring says the same); the shared
+# modules import no package.
+BILLING = PORTAL / "billing"
+PACKAGE_ARROWS = {
+    "shared": set(),
+    "accounts": {"shared"},
+    "invoicing": {"shared", "accounts"},
+    "payments": {"shared", "accounts", "invoicing"},
+    "bank": {"shared", "accounts", "invoicing", "payments"},
+    "cycle": {"shared", "accounts", "invoicing", "payments"},
+}
+
+
+def billing_package(module: str) -> str | None:
+    """'accounts' for portal.billing.accounts.credit, 'shared' for portal.billing.clock
+    (or `from portal.billing import clock`), None outside billing."""
+    parts = module.split(".")
+    if parts[:2] != ["portal", "billing"] or len(parts) < 3:
+        return None
+    return parts[2] if parts[2] in PACKAGE_ARROWS else "shared"
+
+
+def package_arrows() -> set[tuple[str, str, str]]:
+    found = set()
+    for path in BILLING.rglob("*.py"):
+        source = billing_package(module_name(path))
+        for line, imported, _ in imports_of(path):
+            target = billing_package(imported)
+            if target is not None and target != source:
+                found.add((source, target, f"{path.relative_to(ROOT)}:{line} imports {imported}"))
+    return found
+
+
+def test_i29_billing_is_split_into_the_packages_the_arrows_name():
+    packages = {p.parent.name for p in BILLING.glob("*/__init__.py")}
+    assert packages == set(PACKAGE_ARROWS) - {"shared"}
+    for name in packages:
+        assert (BILLING / name / "__init__.py").read_text(encoding="utf-8").startswith('"""'), name
+
+
+def test_i29_billing_packages_import_only_the_packages_below_them():
+    assert sorted(where for source, target, where in package_arrows()
+                  if target not in PACKAGE_ARROWS[source]) == []
+
+
+def test_i29_the_allowed_package_arrows_have_no_cycle():
+    """The allowed arrows form an order (so the real ones, a subset, cannot circle)."""
+    done: list[str] = []
+    remaining = dict(PACKAGE_ARROWS)
+    while remaining:
+        ready = [name for name, below in remaining.items() if below <= set(done)]
+        assert ready, f"cycle among {sorted(remaining)}"
+        for name in ready:
+            done.append(name)
+            del remaining[name]
+
+
+def test_i29_the_package_check_sees_an_arrow_up():
+    assert billing_package("portal.billing.cycle.lifecycle") == "cycle"
+    assert billing_package("portal.billing.clock") == "shared"
+    assert billing_package("portal.models") is None
+    assert "cycle" not in PACKAGE_ARROWS[billing_package("portal.billing.payments.ledger")]

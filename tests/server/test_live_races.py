@@ -46,8 +46,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text, update
 
-from portal.billing import credit
-from portal.billing.remittance import account_reference, ocr_reference
+from portal.billing.accounts import credit
+from portal.billing.invoicing.remittance import account_reference, ocr_reference
 from portal.models import (Charge, ChargeStatus, Invoice, InvoiceStatus, Payment, PaymentMethod, Subscription,
                            TransferToReview, UnconfirmedPayment)
 from tests.bgmax_files import Paid, bgmax_file

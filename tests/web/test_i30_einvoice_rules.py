@@ -27,10 +27,12 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from portal.billing import details, invoices, payments
-from portal.billing.documents import invoice_document
+from portal.billing import payments
+from portal.billing.accounts import details
+from portal.billing.cycle import invoices
+from portal.billing.invoicing.documents import invoice_document
 from portal.billing.payments import MINIMUM_PART_MINOR, UseSavedCard
-from portal.billing.remittance import remittance_from_config
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal.billing.transaction import write_transaction
 from portal.config import ROOT
 from portal.documents import FACTUR_X, UBL, invoice_pdf, invoice_xml

@@ -20,7 +20,7 @@ What the library cannot write (the Peppol specification identifier, the bankgiro
 to the IBAN) portal/documents.py adds to the XML."""
 from __future__ import annotations
 
-from portal.billing.documents import DocumentLine, InvoiceDocument, vat_included
+from portal.billing.invoicing.documents import DocumentLine, InvoiceDocument, vat_included
 
 SPECIFICATION = "urn:cen.eu:en16931:2017"  # BT-24: EN 16931, no extension
 INVOICE = "380"                            # BT-3: commercial invoice (UNTDID 1001)

@@ -19,7 +19,7 @@ def pdf_timings(app, repeats: dict[int, int] | None = None) -> dict[int, dict]:
     from portal.billing.invoicing.documents import Buyer, DocumentLine, InvoiceDocument, vat_included
     from portal.billing.invoicing.remittance import remittance_from_config
     from portal.billing.seller import seller_from_config
-    from portal.documents import invoice_pdf
+    from portal.document_files import invoice_pdf
     from portal.models import InvoiceStatus
     from portal.money import Money
 

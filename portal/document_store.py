@@ -11,7 +11,7 @@ the default) or a directory (DOCUMENT_DIRECTORY). Both stand behind `DocumentSto
 
 Three modules, three jobs (a later issue gives them clearer names):
     portal/billing/invoicing/documents.py  the read model: what an invoice or a receipt says
-    portal/documents.py          rendering: read model → PDF / XML bytes
+    portal/document_files.py          rendering: read model → PDF / XML bytes
     portal/document_store.py     this one: when files are made, where they are kept
 
 Languages: invoices are rendered in every supported language at issue (a job, no one
@@ -40,7 +40,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import documents as files
+from portal import document_files as files
 from portal.billing.accounts import balances
 from portal.billing.clock import day_in_zone
 from portal.billing.context import Billing

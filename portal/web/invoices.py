@@ -13,7 +13,7 @@ from portal.billing.context import Billing
 from portal.errors import BillingError, InvalidPart, NotFound, NothingToPay
 from portal.billing.invoicing.remittance import remittance_from_config
 from portal import document_store
-from portal.documents import invoice_filename, invoice_pdf
+from portal.document_files import invoice_filename, invoice_pdf
 from portal.i18n import SUPPORTED_LOCALES, page_lang
 from portal.forms import InvoiceFilterForm, PartForm, PaymentForm
 from portal.i18n import money, parse_money

@@ -13,7 +13,7 @@ from portal.errors import AlreadyPaid, AuthenticationRequired, CardDeclined
 from portal.models import PaymentPurpose
 from portal.web import checkout
 from portal.billing.ids import payment_reference
-from portal.documents import receipt_pdf
+from portal.document_files import receipt_pdf
 from portal.i18n import SUPPORTED_LOCALES, page_lang
 from portal.web.common import account_for, page_arg, see_other, signed_in_blueprint, user
 from portal.services import billing

@@ -32,7 +32,7 @@ from portal.billing.invoicing.documents import VAT_RATE_PERCENT, vat_included
 from portal.billing.cycle.invoices import generate_invoice
 from portal.billing.cycle.lifecycle import bill_subscription
 from portal.billing.payments import UseSavedCard
-from portal.documents import STYLESHEET
+from portal.document_files import STYLESHEET
 from portal.document_store import DocumentKey, RECEIPT_PDF
 from portal.i18n import money
 from portal.models import (BillingDetails, BillingProfile, Charge, Invoice, Payment, Subscription,

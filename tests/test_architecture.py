@@ -208,3 +208,43 @@ def test_i29_the_package_check_sees_an_arrow_up():
     assert billing_package("portal.billing.clock") == "shared"
     assert billing_package("portal.models") is None
     assert "cycle" not in PACKAGE_ARROWS[billing_package("portal.billing.payments.ledger")]
+
+
+# Issue 29, item 2: rooms a newcomer can read. No module over MODULE_LINES lines and no
+# class over CLASS_LINES, outside the migrations — unless a line `# size: <reason>` near
+# the module's top says why it must be one (used sparingly).
+MODULE_LINES, CLASS_LINES = 500, 200
+SIZE_REASON = "# size: "
+
+
+def python_files() -> list[Path]:
+    skip = {"migrations", ".venv", "node_modules", "__pycache__"}
+    return sorted(p for p in ROOT.rglob("*.py") if not skip & set(p.relative_to(ROOT).parts))
+
+
+def too_large(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if any(line.startswith(SIZE_REASON) and line[len(SIZE_REASON):].strip() for line in lines[:15]):
+        return []
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    found = [f"{where}: {len(lines)} lines"] if len(lines) > MODULE_LINES else []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > CLASS_LINES:
+            found.append(f"{where}: class {node.name} {node.end_lineno - node.lineno + 1} lines")
+    return found
+
+
+def test_i29_no_module_over_500_lines_and_no_class_over_200_without_a_reason():
+    assert [found for path in python_files() for found in too_large(path)] == []
+
+
+def test_i29_the_size_check_sees_a_long_module_and_a_long_class_and_reads_a_reason(tmp_path):
+    long_class = "class Big:\n" + "    x = 1\n" * CLASS_LINES
+    probe = tmp_path / "probe.py"
+    probe.write_text(long_class + "y = 2\n" * (MODULE_LINES - CLASS_LINES))
+    assert too_large(probe) == ["probe.py: 501 lines", "probe.py: class Big 201 lines"]
+    probe.write_text('"""Doc."""\n# size: one state machine\n' + long_class)
+    assert too_large(probe) == []
+    probe.write_text("# size:\n" + long_class)  # a reason must say something
+    assert too_large(probe) == ["probe.py: class Big 201 lines"]

@@ -1,3 +1,4 @@
+# size: one Hypothesis state machine, whose rules and invariants must live in one class
 """Issue 27, stateful: every money flow of the service layer, interleaved by Hypothesis
 on one pay-as-you-go account and one customer-agreement account — settle, pay now (whole
 and in part), 3-D Secure started and finished, subscriptions moved, a profile's default

@@ -44,7 +44,7 @@ def _kinds(count: int, mix=MIX) -> list[str]:
 
 def _seed(session, today: date, prefix: int, count: int, bgmax, mix=MIX) -> list:
     """Invoices and accounts for one file of `count` payments; the file's transfers."""
-    from portal.billing.remittance import account_reference, ocr_reference
+    from portal.billing.invoicing.remittance import account_reference, ocr_reference
     from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, Invoice, InvoiceStatus,
                                MethodKind, PaymentMethod, Subscription, SubscriptionStatus)
     from bench.seed import _ids
@@ -119,7 +119,7 @@ def measure(database_url: str | None = None, payments: int = 10_000, mix=MIX) ->
     try:
         env = own_environment(workdir, database_url)
         from portal import create_app
-        from portal.billing import bgmax, transfers
+        from portal.billing.bank import bgmax, transfers
         from portal.extensions import db
         from portal.services import billing, clock
 

@@ -41,9 +41,9 @@ def p95(values: list[float]) -> float:
 
 
 def _invoice(session, profile, lines: int, month: int):
-    from portal.billing.documents import buyer_of, frozen_parties
+    from portal.billing.invoicing.documents import buyer_of, frozen_parties
     from portal.models import Invoice, InvoiceLine, InvoiceStatus
-    from portal.billing.invoices import next_invoice_number
+    from portal.billing.cycle.invoices import next_invoice_number
 
     start, end = date(2025, month, 1), date(2025, month, 28)
     amounts = [12_345 + i for i in range(lines)]

@@ -113,8 +113,8 @@ def measure(database_url: str | None = None, payments: int | None = None) -> dic
     try:
         env = own_environment(workdir, database_url)
         from portal import create_app, exports
-        from portal.billing import history
-        from portal.billing.history import Period
+        from portal.billing.accounts import history
+        from portal.billing.accounts.history import Period
         from portal.extensions import db
         from portal.models import Payment, User
         from portal.services import billing

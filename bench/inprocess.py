@@ -16,10 +16,10 @@ def pdf_timings(app, repeats: dict[int, int] | None = None) -> dict[int, dict]:
 
     from flask import render_template
 
-    from portal.billing.documents import Buyer, DocumentLine, InvoiceDocument, vat_included
-    from portal.billing.remittance import remittance_from_config
+    from portal.billing.invoicing.documents import Buyer, DocumentLine, InvoiceDocument, vat_included
+    from portal.billing.invoicing.remittance import remittance_from_config
     from portal.billing.seller import seller_from_config
-    from portal.documents import invoice_pdf
+    from portal.document_files import invoice_pdf
     from portal.models import InvoiceStatus
     from portal.money import Money
 
@@ -63,7 +63,7 @@ def bgmax_timings(app, workdir: Path, payments: int) -> dict:
     at a tenth of the size and at the full size shows that the file streams."""
     import tracemalloc
 
-    from portal.billing import bgmax, transfers
+    from portal.billing.bank import bgmax, transfers
     from portal.services import billing
 
     our = app.config["REMITTANCE_BANKGIRO"]

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from portal.billing.balances import recount_outstanding
+from portal.billing.accounts.balances import recount_outstanding
 from portal.billing.periods import previous_month
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, ChargeStatus, Invoice,
                            InvoiceLine, InvoiceStatus, MethodKind, Notice, Payment, PaymentMethod,

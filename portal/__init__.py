@@ -10,8 +10,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import cli, i18n
 from portal.document_store import store_from_config
 from portal.billing.clock import clock_from_config
-from portal.billing.remittance import remittance_from_config
-from portal.billing.sandbox_gateway import SandboxGateway
+from portal.billing.invoicing.remittance import remittance_from_config
+from portal.billing.payments.sandbox import SandboxGateway
 from portal.billing.seller import seller_from_config
 from portal.config import INSTANCE, ROOT, from_environment
 from portal.extensions import babel, csrf, db, htmx, login_manager

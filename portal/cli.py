@@ -14,11 +14,11 @@ from flask_migrate import Migrate
 from sqlalchemy import select
 
 from portal import catalogs
-from portal.billing.lifecycle import CycleSummary, cycle_size, run_billing_cycle
-from portal.billing.bgmax import BgMaxRejected
-from portal.billing import credit
+from portal.billing.cycle.lifecycle import CycleSummary, cycle_size, run_billing_cycle
+from portal.billing.bank.bgmax import BgMaxRejected
+from portal.billing.accounts import credit
 from portal.billing.payments import reconcile
-from portal.billing.transfers import REASONS, assign_review, import_bgmax, settle_review, waiting_for_review
+from portal.billing.bank.transfers import REASONS, assign_review, import_bgmax, settle_review, waiting_for_review
 from portal.config import ROOT
 from portal import document_store
 from portal.demo import DEMO_PASSWORD, DEMO_USERS, bgmax_paying_the_demo, seed_demo

@@ -15,15 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from portal.billing.balances import recount_outstanding
-from portal.billing.bgmax import Transfer, build_file
+from portal.billing.accounts.balances import recount_outstanding
+from portal.billing.bank.bgmax import Transfer, build_file
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails
-from portal.billing.documents import buyer_of, frozen_parties, price_for
-from portal.billing.invoices import next_invoice_number
+from portal.billing.invoicing.documents import buyer_of, frozen_parties, price_for
+from portal.billing.cycle.invoices import next_invoice_number
 from portal.money import Money
 from portal.billing.periods import billing_day, is_past_due, months_back
-from portal.billing.remittance import ocr_reference
+from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
                            Credit, CreditApplication, Invoice, InvoiceLine, InvoicePayment, InvoiceStatus,

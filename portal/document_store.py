@@ -10,8 +10,8 @@ the default) or a directory (DOCUMENT_DIRECTORY). Both stand behind `DocumentSto
 (get/put), which an S3-compatible bucket could implement too (not written yet).
 
 Three modules, three jobs (a later issue gives them clearer names):
-    portal/billing/documents.py  the read model: what an invoice or a receipt says
-    portal/documents.py          rendering: read model → PDF / XML bytes
+    portal/billing/invoicing/documents.py  the read model: what an invoice or a receipt says
+    portal/document_files.py          rendering: read model → PDF / XML bytes
     portal/document_store.py     this one: when files are made, where they are kept
 
 Languages: invoices are rendered in every supported language at issue (a job, no one
@@ -40,14 +40,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import documents as files
-from portal.billing import balances
+from portal import document_files as files
+from portal.billing.accounts import balances
 from portal.billing.clock import day_in_zone
 from portal.billing.context import Billing
-from portal.billing.details import details_for
-from portal.billing.documents import (InvoiceDocument, ReceiptDocument, invoice_document, invoices_paid,
+from portal.billing.accounts.details import details_for
+from portal.billing.invoicing.documents import (InvoiceDocument, ReceiptDocument, invoice_document, invoices_paid,
                                      receipt_document)
-from portal.billing.remittance import remittance_from_config
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal.billing.transaction import write_transaction
 from portal.extensions import db
 from portal.i18n import SUPPORTED_LOCALES

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.billing.clock import day_in_zone
 from portal.billing.ids import payment_reference
-from portal.billing.history import ExportRow, InvoiceExportRow
+from portal.billing.accounts.history import ExportRow, InvoiceExportRow
 from portal.wording import INVOICE_STATUS, PAYMENT_PURPOSE, card_name
 
 BOM = "\ufeff"

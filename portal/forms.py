@@ -14,7 +14,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, Optional, Regexp, StopValidation,
                                 ValidationError)
 
-from portal.billing.accounts import BODY_MAX, SUBJECT_MAX
+from portal.billing.accounts.overview import BODY_MAX, SUBJECT_MAX
 from portal.billing.gateway import CardDetails, luhn_valid, normalize_card_number
 from portal.i18n import WTFormsCatalog
 from portal.money import MAX_MINOR
@@ -204,7 +204,7 @@ class InvoiceFilterForm(PortalForm):
 class BillingDetailsForm(PortalForm):
     """B7. Only the shape is checked here; what the values must be (an
     organisationsnummer, a VAT number of the right country…) is the service's rule
-    (billing/details.py), whose errors the view puts on these fields."""
+    (billing/accounts/details.py), whose errors the view puts on these fields."""
     company_name = StringField(_l("Company name"), render_kw={"autocomplete": "organization"})
     country = TranslatedSelectField(_l("Country"), choices=[], render_kw={"autocomplete": "country"})
     org_number = StringField(_l("Organisation number"), render_kw={"spellcheck": "false"})

@@ -70,7 +70,7 @@ PAYMENT_PURPOSE = {
     "transfer": _l("Bank transfer"),
 }
 
-# B7: why a billing detail was refused, per field and reason (billing/details.py).
+# B7: why a billing detail was refused, per field and reason (billing/accounts/details.py).
 DETAILS_ERROR = {
     ("company_name", "missing"): _l("Enter the company name"),
     ("street", "missing"): _l("Enter the street address or box"),

@@ -1,10 +1,10 @@
-"""BgMax files built by the tests (portal.billing.bgmax.build_file), so each case —
+"""BgMax files built by the tests (portal.billing.bank.bgmax.build_file), so each case —
 valid, duplicate, bad totals, unknown OCR, partial, over-payment — is a file."""
 from __future__ import annotations
 
 from datetime import date
 
-from portal.billing.bgmax import Transfer, build_file
+from portal.billing.bank.bgmax import Transfer, build_file
 
 OUR_BANKGIRO = "5050-1055"  # the test configuration's REMITTANCE_BANKGIRO
 

@@ -6,7 +6,7 @@ from itertools import count
 
 from sqlalchemy import insert, select
 
-from portal.billing.balances import recount_outstanding
+from portal.billing.accounts.balances import recount_outstanding
 from portal.billing.gateway import CardDetails
 from portal.models import (FIRST_INVOICE_NUMBER, INVOICE_SERIES, AccountKind, BillingAccount, BillingProfile,
                            Charge, ChargeStatus, InvoiceNumberSeries, MethodKind, Payment, PaymentMethod,

@@ -2,7 +2,8 @@
 imports (top-level and inside functions alike).
 
     errors, money, models            (nothing of the portal above them)
-    billing/                         the service layer
+    billing/                         the service layer: its shared modules, then the
+                                     packages accounts < invoicing < payments < bank, cycle
     wording, deeplinks, services     what web/, mail/ and the CLI share
     web/   mail/   cli               the edges: none reaches into another
 """
@@ -126,7 +127,7 @@ def test_m7_the_clock_check_sees_a_read_when_there_is_one(tmp_path):
         "2 dt.date.today()", "3 time.time()", "5 dt.datetime.now()"]
 
 
-PAYMENTS_ORDER = ["cards", "attempts", "ledger", "engine", "settle", "invoices", "retry", "reconcile"]
+PAYMENTS_ORDER = ["sandbox", "cards", "attempts", "ledger", "engine", "settle", "invoices", "retry", "reconcile", "methods"]
 
 
 def test_i27_the_payment_package_imports_only_downwards():
@@ -142,3 +143,108 @@ def test_i27_the_payment_package_imports_only_downwards():
                 if target not in PAYMENTS_ORDER[:rank]:
                     bad.append(f"{name}.py:{line} imports {imported}")
     assert bad == []
+
+
+# Issue 29: billing/ by domain. Each package imports billing's shared top-level modules
+# and the packages listed for it (its `__init__` docstring says the same); the shared
+# modules import no package.
+BILLING = PORTAL / "billing"
+PACKAGE_ARROWS = {
+    "shared": set(),
+    "accounts": {"shared"},
+    "invoicing": {"shared", "accounts"},
+    "payments": {"shared", "accounts", "invoicing"},
+    "bank": {"shared", "accounts", "invoicing", "payments"},
+    "cycle": {"shared", "accounts", "invoicing", "payments"},
+}
+
+
+def billing_package(module: str) -> str | None:
+    """'accounts' for portal.billing.accounts.credit, 'shared' for portal.billing.clock
+    (or `from portal.billing import clock`), None outside billing."""
+    parts = module.split(".")
+    if parts[:2] != ["portal", "billing"] or len(parts) < 3:
+        return None
+    return parts[2] if parts[2] in PACKAGE_ARROWS else "shared"
+
+
+def package_arrows() -> set[tuple[str, str, str]]:
+    found = set()
+    for path in BILLING.rglob("*.py"):
+        source = billing_package(module_name(path))
+        for line, imported, _ in imports_of(path):
+            target = billing_package(imported)
+            if target is not None and target != source:
+                found.add((source, target, f"{path.relative_to(ROOT)}:{line} imports {imported}"))
+    return found
+
+
+def test_i29_billing_is_split_into_the_packages_the_arrows_name():
+    packages = {p.parent.name for p in BILLING.glob("*/__init__.py")}
+    assert packages == set(PACKAGE_ARROWS) - {"shared"}
+    for name in packages:
+        assert (BILLING / name / "__init__.py").read_text(encoding="utf-8").startswith('"""'), name
+
+
+def test_i29_billing_packages_import_only_the_packages_below_them():
+    assert sorted(where for source, target, where in package_arrows()
+                  if target not in PACKAGE_ARROWS[source]) == []
+
+
+def test_i29_the_allowed_package_arrows_have_no_cycle():
+    """The allowed arrows form an order (so the real ones, a subset, cannot circle)."""
+    done: list[str] = []
+    remaining = dict(PACKAGE_ARROWS)
+    while remaining:
+        ready = [name for name, below in remaining.items() if below <= set(done)]
+        assert ready, f"cycle among {sorted(remaining)}"
+        for name in ready:
+            done.append(name)
+            del remaining[name]
+
+
+def test_i29_the_package_check_sees_an_arrow_up():
+    assert billing_package("portal.billing.cycle.lifecycle") == "cycle"
+    assert billing_package("portal.billing.clock") == "shared"
+    assert billing_package("portal.models") is None
+    assert "cycle" not in PACKAGE_ARROWS[billing_package("portal.billing.payments.ledger")]
+
+
+# Issue 29, item 2: rooms a newcomer can read. No module over MODULE_LINES lines and no
+# class over CLASS_LINES, outside the migrations — unless a line `# size: <reason>` near
+# the module's top says why it must be one (used sparingly).
+MODULE_LINES, CLASS_LINES = 500, 200
+SIZE_REASON = "# size: "
+
+
+def python_files() -> list[Path]:
+    skip = {"migrations", ".venv", "node_modules", "__pycache__"}
+    return sorted(p for p in ROOT.rglob("*.py") if not skip & set(p.relative_to(ROOT).parts))
+
+
+def too_large(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if any(line.startswith(SIZE_REASON) and line[len(SIZE_REASON):].strip() for line in lines[:15]):
+        return []
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    found = [f"{where}: {len(lines)} lines"] if len(lines) > MODULE_LINES else []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > CLASS_LINES:
+            found.append(f"{where}: class {node.name} {node.end_lineno - node.lineno + 1} lines")
+    return found
+
+
+def test_i29_no_module_over_500_lines_and_no_class_over_200_without_a_reason():
+    assert [found for path in python_files() for found in too_large(path)] == []
+
+
+def test_i29_the_size_check_sees_a_long_module_and_a_long_class_and_reads_a_reason(tmp_path):
+    long_class = "class Big:\n" + "    x = 1\n" * CLASS_LINES
+    probe = tmp_path / "probe.py"
+    probe.write_text(long_class + "y = 2\n" * (MODULE_LINES - CLASS_LINES))
+    assert too_large(probe) == ["probe.py: 501 lines", "probe.py: class Big 201 lines"]
+    probe.write_text('"""Doc."""\n# size: one state machine\n' + long_class)
+    assert too_large(probe) == []
+    probe.write_text("# size:\n" + long_class)  # a reason must say something
+    assert too_large(probe) == ["probe.py: class Big 201 lines"]

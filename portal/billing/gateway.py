@@ -1,7 +1,7 @@
 """The payment gateway boundary: the interface a real card processor implements
 (`PaymentGateway`), what it answers with, and card checks made before any call.
 The sandbox that stands in for a processor in development and tests is
-`portal/billing/sandbox_gateway.py`; nothing here knows of it."""
+`portal/billing/payments/sandbox.py`; nothing here knows of it."""
 from __future__ import annotations
 
 import datetime as dt

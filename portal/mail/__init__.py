@@ -1,7 +1,7 @@
 """Billing email: what each message says (messages.py), how it is rendered
 (render.py), how it leaves (transport.py) and how the outbox is delivered (outbox.py).
 
-The billing service layer only writes outbox rows (portal/billing/notify.py); this
+The billing service layer only writes outbox rows (portal/billing/accounts/notify.py); this
 package, like portal/web/, is an edge: it may use the Flask app for templates,
 translations and URLs.
 """

@@ -14,7 +14,7 @@ from babel.lists import format_list
 from flask_babel import get_locale, gettext as _
 
 from portal.money import Money
-from portal.billing.history import NAMES_SHOWN
+from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.ids import payment_reference
 from portal.i18n import day, money, some_names
 from portal.wording import FAILURE_REASON, card_name

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 from flask import Flask, g, render_template
 from flask_babel import force_locale, get_locale, pgettext
 
-from portal.billing.documents import invoice_document
-from portal.billing.remittance import remittance_from_config
+from portal.billing.invoicing.documents import invoice_document
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal import document_store
 from portal.deeplinks import target
-from portal.documents import invoice_filename, invoice_pdf
+from portal.document_files import invoice_filename, invoice_pdf
 from portal.extensions import db
 from portal.i18n import DEFAULT_LOCALE, PSEUDO_LOCALE, SUPPORTED_LOCALES, url_locales
 from portal.mail.messages import Link, compose

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, request, url_for
 
 from portal import deeplinks, i18n, wording
-from portal.billing import remittance
+from portal.billing.invoicing import remittance
 from portal.money import Money
 from portal.web import (account, assets, auth, errors, fast_widgets, health, invoices, methods, overview, pages,
                         payments, receipts, sandbox, security, settle)

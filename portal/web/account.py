@@ -6,8 +6,8 @@ from flask import flash, request
 from flask_babel import lazy_gettext as _l
 
 from portal import wording
-from portal.billing import access, accounts, details
-from portal.billing.access import Action
+from portal.billing.accounts import access, details, overview
+from portal.billing.accounts.access import Action
 from portal.billing.ids import payment_reference
 from portal.errors import InvalidDetails, InvalidInput, NotFound
 from portal.i18n import LANGUAGE_NAMES, country_name, zone_choices
@@ -29,10 +29,10 @@ def notifications(account_id: int):
     # Prefilled when shown; a POST counts only what it sends (no address: an error).
     form = NotificationEmailForm(data=None if request.method == "POST" else {"email": account.notification_email})
     if request.method == "POST" and not allowed:  # a forced POST: refused whatever it holds
-        accounts.require_allowed(b, me, account.id, Action.MANAGE_NOTIFICATIONS)
+        overview.require_allowed(b, me, account.id, Action.MANAGE_NOTIFICATIONS)
     if form.validate_on_submit():
         try:
-            accounts.change_notification_email(b, me, account.id, form.email.data)
+            overview.change_notification_email(b, me, account.id, form.email.data)
         except InvalidInput:
             form.email.errors.append(_l("Enter an email address in the correct format, like name@example.com"))
         else:
@@ -68,7 +68,7 @@ def _billing_details(b, me, account_id: int, profile_id: int | None):
     form.country.choices = _countries()
     form.invoice_language.choices = [(code, LANGUAGE_NAMES[code]) for code in details.LANGUAGES]
     if request.method == "POST" and not page.may_change:  # a forced POST: refused whatever it holds
-        accounts.require_allowed(b, me, page.account.id, Action.MANAGE_BILLING_DETAILS, profile_id)
+        overview.require_allowed(b, me, page.account.id, Action.MANAGE_BILLING_DETAILS, profile_id)
     if form.validate_on_submit():
         values = details.DetailsInput(**{name: getattr(form, name).data or "" for name in (
             "company_name", "org_number", "vat_number", "street", "postcode", "city", "country", "reference",
@@ -129,7 +129,7 @@ def support(account_id: int):
     if form.validate_on_submit():
         chosen = int(form.subscription.data) if form.subscription.data else None
         try:
-            accounts.open_support_request(b, me, account.id, chosen, form.subject.data, form.body.data)
+            overview.open_support_request(b, me, account.id, chosen, form.subject.data, form.body.data)
         except InvalidInput as invalid:
             getattr(form, invalid.field).errors.append(_l("Check this field"))
         else:
@@ -137,7 +137,7 @@ def support(account_id: int):
             return see_other("account.support", account_id=account.id)
     status = 422 if form.errors else 200
     return render("account/support.html", status=status, account=account, form=form,
-                  requests=accounts.support_requests_of(b, me, account.id))
+                  requests=overview.support_requests_of(b, me, account.id))
 
 
 def _payment_reference(b, me, account_id: int, raw: str) -> str | None:
@@ -145,7 +145,7 @@ def _payment_reference(b, me, account_id: int, raw: str) -> str | None:
     if not (raw.isascii() and raw.isdigit() and len(raw) < 11):
         return None
     try:
-        payment = accounts.payment_of(b, me, account_id, int(raw))
+        payment = overview.payment_of(b, me, account_id, int(raw))
     except NotFound:
         return None
     return payment_reference(payment.id)
@@ -153,7 +153,7 @@ def _payment_reference(b, me, account_id: int, raw: str) -> str | None:
 
 @bp.post("/accounts/<int:account_id>/notices/<int:notice_id>/dismiss")
 def dismiss_notice(account_id: int, notice_id: int):
-    accounts.dismiss_notice(billing(), user(), account_id, notice_id)
+    overview.dismiss_notice(billing(), user(), account_id, notice_id)
     return see_other("overview.show", account_id=account_id)
 
 
@@ -161,7 +161,7 @@ def dismiss_notice(account_id: int, notice_id: int):
 def audit_log(account_id: int):
     """Who did what, when — for the account administrator / profile owner."""
     b, me = billing(), user()
-    page = accounts.audit_log(b, me, account_id, page_arg())
+    page = overview.audit_log(b, me, account_id, page_arg())
     return render("account/audit.html", account=account_for(account_id), page=page)
 
 
@@ -176,7 +176,7 @@ def settings():
     form.locale.choices = [(code, LANGUAGE_NAMES[code]) for code in details.LANGUAGES]
     form.timezone.choices = zone_choices(zone)
     if form.validate_on_submit():
-        accounts.change_personal_settings(b, me, form.locale.data, form.timezone.data)
+        overview.change_personal_settings(b, me, form.locale.data, form.timezone.data)
         flash(_l("Your settings have been saved."), "success")
         return see_other("account.settings", **({"next": back} if back else {}))
     return render("account/settings.html", status=422 if form.errors else 200, form=form, back=back)

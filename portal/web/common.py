@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.routing import IntegerConverter
 
-from portal.billing import access
+from portal.billing.accounts import access
 from portal.billing.ids import MAX_ID
 from portal.services import billing
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import current_app, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, pgettext
 
-from portal.billing import accounts, documents, payments
-from portal.billing.access import Action, decide
+from portal.billing import payments
+from portal.billing.accounts import overview
+from portal.billing.invoicing import documents
+from portal.billing.accounts.access import Action, decide
 from portal.billing.context import Billing
 from portal.errors import BillingError, InvalidPart, NotFound, NothingToPay
-from portal.billing.remittance import remittance_from_config
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal import document_store
-from portal.documents import invoice_filename, invoice_pdf
+from portal.document_files import invoice_filename, invoice_pdf
 from portal.i18n import SUPPORTED_LOCALES, page_lang
 from portal.forms import InvoiceFilterForm, PartForm, PaymentForm
 from portal.i18n import money, parse_money
@@ -36,7 +38,7 @@ def index(account_id: int):
     status_code = 200
     if status is not None and not form.validate():
         status, status_code = None, 422
-    invoices = accounts.invoices_of(b, me, account.id, status, page_arg())
+    invoices = overview.invoices_of(b, me, account.id, status, page_arg())
     can_pay = {p.id: decide(b.session, me, account, Action.PAY_INVOICES, p.id) for p in account.profiles}
     return render("invoices/list.html", block="invoice_table", status=status_code, account=account,
                   invoices=invoices, form=form, can_pay=can_pay)
@@ -50,7 +52,7 @@ def _all_label():
 @bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>")
 def detail(account_id: int, invoice_id: int):
     b, me = billing(), user()
-    invoice = accounts.invoice_of(b, me, account_id, invoice_id)
+    invoice = overview.invoice_of(b, me, account_id, invoice_id)
     account = invoice.billing_profile.account
     return render("invoices/detail.html", account=account, invoice=invoice, doc=_document(invoice),
                   can_pay=decide(b.session, me, account, Action.PAY_INVOICES, invoice.billing_profile_id))
@@ -60,7 +62,7 @@ def detail(account_id: int, invoice_id: int):
 def pdf(account_id: int, invoice_id: int):
     """The invoice as a PDF/A-3 file, in the page's language (B6): the one stored when
     it was issued (issue 28), made now only if there is none yet."""
-    invoice = accounts.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
+    invoice = overview.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
     lang = page_lang()
     # The pseudo-locale (development, tests) is rendered, never stored.
     content = (document_store.invoice_pdf(invoice, lang).content if lang in SUPPORTED_LOCALES
@@ -74,7 +76,7 @@ def pdf(account_id: int, invoice_id: int):
 def ubl(account_id: int, invoice_id: int):
     """The invoice's EN 16931 data as UBL 2.1 XML, for accounts-payable systems (B6),
     as stored when it was issued (issue 28)."""
-    invoice = accounts.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
+    invoice = overview.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
     word = pgettext("file name", "invoice")
     return download(document_store.invoice_ubl(invoice).content, "application/xml",
                     invoice_filename(invoice, word, "xml"))

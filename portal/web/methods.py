@@ -6,9 +6,10 @@ from __future__ import annotations
 from flask import flash, request, url_for
 from flask_babel import gettext as _, ngettext
 
-from portal.billing import accounts, methods
-from portal.billing.access import Action
-from portal.billing.methods import CHECK_WIRE
+from portal.billing.accounts import overview
+from portal.billing.payments import methods
+from portal.billing.accounts.access import Action
+from portal.billing.payments.methods import CHECK_WIRE
 from portal.errors import CardDeclined, CardRemoved, InvalidCard, InvalidInput, MethodInUse, NotEligible
 from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm
 from portal.i18n import some_names, this_page_is
@@ -69,7 +70,7 @@ def _move_choices(form: MoveSubscriptionsForm, page) -> None:
 def add_card(account_id: int):
     form = AddCardForm()
     if not form.validate_on_submit():
-        accounts.require_allowed(billing(), user(), account_id, Action.MANAGE_PAYMENT_METHODS)
+        overview.require_allowed(billing(), user(), account_id, Action.MANAGE_PAYMENT_METHODS)
         return _page(account_id, 422, card_form=form)
     try:
         method = methods.add_card(billing(), user(), account_id, form.card())
@@ -119,7 +120,7 @@ def set_default(account_id: int, profile_id: int):
     raw = form.method.data or ""
     choice = CHECK_WIRE if raw == CHECK_WIRE else int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
     if not form.validate_on_submit() or choice is None:
-        accounts.require_allowed(billing(), user(), account_id, Action.MANAGE_PAYMENT_METHODS, profile_id)
+        overview.require_allowed(billing(), user(), account_id, Action.MANAGE_PAYMENT_METHODS, profile_id)
         flash(_("Select a payment method"), "error")
         return see_other_url(back)
     try:
@@ -143,7 +144,7 @@ def preview_move(account_id: int):
     """B8: which subscriptions change, and the outstanding charges that go with them,
     before anything is changed."""
     b, me = billing(), user()
-    accounts.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
+    overview.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
     page = methods.methods_page(b, me, account_id)
     form = MoveSubscriptionsForm(request.args)
     _move_choices(form, page)
@@ -166,7 +167,7 @@ def move(account_id: int):
     _move_choices(form, page)
     confirm = ConfirmMoveForm()
     if not (form.validate() and confirm.validate_on_submit()):
-        accounts.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
+        overview.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
         return _page(account_id, 422, move_form=form)
     try:
         preview = methods.move_subscriptions(b, me, account_id, _ids(form.subscriptions.data), int(form.to.data),

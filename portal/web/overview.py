@@ -3,8 +3,8 @@ agreement the Summary tab with the total due and Pay now (R20), the agreement ty
 and the user's role (R14)."""
 from __future__ import annotations
 
-from portal.billing import access, accounts
-from portal.billing.access import Action
+from portal.billing.accounts import access, overview
+from portal.billing.accounts.access import Action
 from portal.models import AccountKind
 from portal.web.common import page_arg, signed_in_blueprint, user
 from portal.services import billing
@@ -16,19 +16,19 @@ bp = signed_in_blueprint("overview")
 @bp.get("/accounts/<int:account_id>/")
 def show(account_id: int):
     b, me = billing(), user()
-    membership = accounts.membership(b, me, account_id)
+    membership = overview.membership(b, me, account_id)
     account = membership.account
     payg = account.kind == AccountKind.PAY_AS_YOU_GO
-    summaries = accounts.profile_summaries(b, me, account)
-    counts = accounts.status_counts(b, account) if payg else None
-    banners = accounts.banners(b, account, {s.profile.id: s for s in summaries}, counts)
+    summaries = overview.profile_summaries(b, me, account)
+    counts = overview.status_counts(b, account) if payg else None
+    banners = overview.banners(b, account, {s.profile.id: s for s in summaries}, counts)
     can_pay = {s.profile.id: access.decide(b.session, me, account, Action.PAY_INVOICES, s.profile.id)
                for s in summaries}
     return render(
         "overview/overview.html", account=account, membership=membership,
-        subscriptions=accounts.subscription_page(b, account, page_arg(), counts=counts) if payg else None,
-        outstanding=accounts.total_outstanding(account, counts) if payg else None,
-        banners=banners, notices=accounts.notices_for(b, me, account.id, banners),
-        credit=accounts.credit_balance(b, account),
+        subscriptions=overview.subscription_page(b, account, page_arg(), counts=counts) if payg else None,
+        outstanding=overview.total_outstanding(account, counts) if payg else None,
+        banners=banners, notices=overview.notices_for(b, me, account.id, banners),
+        credit=overview.credit_balance(b, account),
         settle=access.decide(b.session, me, account, Action.SETTLE),
         summaries=[(s, can_pay[s.profile.id]) for s in summaries], can_pay=can_pay)

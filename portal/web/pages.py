@@ -7,7 +7,7 @@ from datetime import date
 from flask import abort, current_app, redirect, url_for
 from flask_login import current_user, login_required
 
-from portal.billing import access
+from portal.billing.accounts import access
 from portal.web.common import lang_blueprint, user
 from portal.services import billing
 from portal.web.rendering import render

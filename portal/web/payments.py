@@ -9,8 +9,8 @@ from flask import Response, request, stream_with_context
 from flask_babel import get_locale, pgettext
 
 from portal import exports
-from portal.billing import accounts, history
-from portal.billing.history import Period
+from portal.billing.accounts import history, overview
+from portal.billing.accounts.history import Period
 from portal.errors import NotFound
 from portal.forms import PeriodForm
 from portal.i18n import select_timezone
@@ -40,7 +40,7 @@ def index(account_id: int):
     rows = history.payments_of(b, me, account.id, period or Period(), page_arg())
     return render("payments/history.html", block="payment_table", status=200 if period else 422,
                   account=account, form=form, payments=rows, period=period or Period(),
-                  credit=accounts.credit_balance(b, account))
+                  credit=overview.credit_balance(b, account))
 
 
 @bp.get("/accounts/<int:account_id>/payments.csv")

@@ -6,12 +6,14 @@ from flask import flash, url_for
 from flask_babel import lazy_gettext as _l, pgettext
 
 from portal import document_store
-from portal.billing import accounts, methods, payments
+from portal.billing import payments
+from portal.billing.accounts import overview
+from portal.billing.payments import methods
 from portal.errors import AlreadyPaid, AuthenticationRequired, CardDeclined
 from portal.models import PaymentPurpose
 from portal.web import checkout
 from portal.billing.ids import payment_reference
-from portal.documents import receipt_pdf
+from portal.document_files import receipt_pdf
 from portal.i18n import SUPPORTED_LOCALES, page_lang
 from portal.web.common import account_for, page_arg, see_other, signed_in_blueprint, user
 from portal.services import billing
@@ -23,12 +25,12 @@ bp = signed_in_blueprint("receipts")
 @bp.get("/accounts/<int:account_id>/payments/<int:payment_id>")
 def show(account_id: int, payment_id: int):
     b = billing()
-    payment = accounts.payment_of(b, user(), account_id, payment_id)
+    payment = overview.payment_of(b, user(), account_id, payment_id)
     return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
                   reference=payment_reference(payment.id),
-                  paid=accounts.paid_subscriptions(b, payment, page_arg()),
-                  not_active=accounts.paid_but_not_active(b, payment),
-                  credited=accounts.credited_by(b, payment),
+                  paid=overview.paid_subscriptions(b, payment, page_arg()),
+                  not_active=overview.paid_but_not_active(b, payment),
+                  credited=overview.credited_by(b, payment),
                   offer_default=methods.offer_as_default(b, user(), payment))
 
 
@@ -37,7 +39,7 @@ def pdf(account_id: int, payment_id: int):
     """The receipt as a PDF/A-3 file, in the page's language (B6): the one stored at
     payment (issue 28), made now only if there is none yet in this language."""
     b = billing()
-    payment = accounts.payment_of(b, user(), account_id, payment_id)
+    payment = overview.payment_of(b, user(), account_id, payment_id)
     lang = page_lang()
     # The pseudo-locale (development, tests) is rendered, never stored.
     content = (document_store.receipt_pdf(b, payment, lang).content if lang in SUPPORTED_LOCALES

@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 
-from portal.billing import access
+from portal.billing.accounts import access
 from portal.extensions import db
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
-from portal.billing import accounts, payments
+from portal.billing import payments
+from portal.billing.accounts import overview
 from portal.billing.context import Billing
 from portal.errors import BillingError
-from portal.billing.remittance import remittance_from_config
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal.models import Subscription, User
 from portal.web import checkout
 from portal.web.common import page_arg, signed_in_blueprint, user
@@ -26,7 +27,7 @@ def _checkout(b: Billing, me: User, subscription: Subscription) -> checkout.Chec
         paid_by=lambda: payments.last_payment_of(b, subscription),
         extra={"subscription": subscription, "failed_method_id": subscription.payment_method_id,
                # R12: past due (disable date) or disabled (since, deletion date), as on Overview.
-               "banners": [x for x in [accounts.subscription_banner(b, subscription)] if x],
+               "banners": [x for x in [overview.subscription_banner(b, subscription)] if x],
                # B11: a check/wire payer quotes the account's OCR reference with the transfer.
                "remittance": remittance_from_config(current_app.config).for_account(account.id)})
 

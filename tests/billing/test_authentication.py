@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.billing import lifecycle, payments
+from portal.billing import payments
+from portal.billing.cycle import lifecycle
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails
 from portal.billing.payments import UseNewCard
-from portal.billing.sandbox_gateway import SandboxGateway
+from portal.billing.payments.sandbox import SandboxGateway
 from portal.errors import (AlreadyPaid, AuthenticationRequired, CardDeclined, NotFound,
                            PaymentAwaitsAuthentication)
 from portal.models import (AttemptState, AuditEvent, Charge, ChargeStatus, Notice, OutboxMessage, Payment,

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import event, insert, select, text
 
 from portal import exports
-from portal.billing import bgmax, history, transfers
-from portal.billing.remittance import account_reference, ocr_reference
-from portal.billing.transfer_batch import TransferBatch
+from portal.billing.accounts import history
+from portal.billing.bank import bgmax, transfers
+from portal.billing.invoicing.remittance import account_reference, ocr_reference
+from portal.billing.bank.transfer_batch import TransferBatch
 from portal.extensions import db
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, CreditEntry, DisabledSpan, Invoice,
                            InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment,

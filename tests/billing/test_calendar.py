@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
-from portal.billing import lifecycle
-from portal.billing.balances import recount_outstanding
+from portal.billing.cycle import lifecycle
+from portal.billing.accounts.balances import recount_outstanding
 from portal.billing.clock import FixedClock, PinnedDayClock, SystemClock, clock_from_config
 from portal.billing.context import BillingPolicy
-from portal.billing.invoices import mark_past_due_invoices
+from portal.billing.cycle.invoices import mark_past_due_invoices
 from portal.billing.periods import (billed_part, is_past_due, months_back, previous_month,
                                     prorated)
 from portal.models import (AccountKind, Charge, ChargeStatus, DisableWarning, Invoice,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from portal.errors import InvalidAmount, InvalidCard
 from portal.billing.gateway import (CardDetails, ChargeResult, DeclineCode, IdempotencyConflict, card_brand,
                                     luhn_valid, normalize_card_number, validate_card)
-from portal.billing.sandbox_gateway import TEST_CARDS, SandboxGateway
+from portal.billing.payments.sandbox import TEST_CARDS, SandboxGateway
 from portal.money import Money
 from tests.conftest import examples
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from portal.billing import sandbox_gateway
+from portal.billing.payments import sandbox
 from portal.billing.clock import epoch_seconds
 from portal.billing.gateway import ChargeResult, DeclineCode, IdempotencyConflict, luhn_valid
-from portal.billing.sandbox_gateway import CHALLENGE_CARDS, FAULT_CARDS, TEST_CARDS, SandboxGateway
+from portal.billing.payments.sandbox import CHALLENGE_CARDS, FAULT_CARDS, TEST_CARDS, SandboxGateway
 from portal.money import Money
 from tests.billing.test_gateway import SEK_100, TODAY, card, gateway, key, ledger_url  # noqa: F401 - fixture
 
@@ -50,7 +50,7 @@ def test_b13_an_abandoned_challenge_expires_as_a_decline(tmp_path, monkeypatch):
         token, k = hurried.tokenize(card(SCA)).token, key()
         asked = hurried.charge(token, SEK_100, k)
         later = epoch_seconds() + 0.3  # the challenge has waited longer than it may
-        monkeypatch.setattr(sandbox_gateway, "epoch_seconds", lambda: later)
+        monkeypatch.setattr(sandbox, "epoch_seconds", lambda: later)
         assert hurried.challenge(asked.challenge)[1] == "failed"
         assert not hurried.complete_challenge(asked.challenge, confirmed=True)  # too late
         assert hurried.charge(token, SEK_100, k).decline_code == DeclineCode.AUTHENTICATION_FAILED

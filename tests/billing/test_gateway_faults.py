@@ -11,7 +11,7 @@ import pytest
 
 from portal import create_app
 from portal.billing.gateway import CardDetails, GatewayNoAnswer, GatewayNotReached, luhn_valid
-from portal.billing.sandbox_gateway import FAULT_CARDS, TEST_CARDS, Fault, SandboxGateway
+from portal.billing.payments.sandbox import FAULT_CARDS, TEST_CARDS, Fault, SandboxGateway
 from portal.money import Money
 from portal.config import ConfigError, for_tests, from_environment
 

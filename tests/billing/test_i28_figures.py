@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 
 from bench.seed import seed_size
-from portal.billing import accounts, balances, methods
+from portal.billing.accounts import balances, overview
+from portal.billing.payments import methods
 from portal.demo import seed_demo
 from portal.models import Subscription, SubscriptionFigure, SubscriptionStatus
 from tests import factories as f
@@ -182,7 +183,7 @@ def _recounted_status_counts(b, acc):
     result = {}
     for status in {s.status for s in subs}:
         mine = [s for s in subs if s.status == status]
-        result[status] = accounts.StatusCount(
+        result[status] = overview.StatusCount(
             len(mine),
             min((s.past_due_since for s in mine if s.past_due_since), default=None)
             if status == SubscriptionStatus.PAST_DUE else None,
@@ -211,10 +212,10 @@ def _reads_a_handful(b, statement, *searches: str) -> None:
 
 def test_i28_overview_counts_read_a_handful_of_rows_and_equal_a_recount(b, large):
     acc, _cards = large
-    counts = accounts.status_counts(b, acc)
+    counts = overview.status_counts(b, acc)
     assert counts == _recounted_status_counts(b, acc)
     assert sum(c.count for c in counts.values()) == SUBSCRIPTIONS
-    _reads_a_handful(b, accounts._STATUS_COUNTS.params(account_id=acc.id),
+    _reads_a_handful(b, overview._STATUS_COUNTS.params(account_id=acc.id),
                      "SEARCH subscription_figures", "past_due_since>?)", "disabled_on>?)")
 
 

@@ -10,10 +10,10 @@ from datetime import date
 import pytest
 from lxml import etree
 
-from portal.billing.documents import Buyer, DocumentLine, InvoiceDocument, vat_included
-from portal.billing.einvoice import PEPPOL_BILLING, PEPPOL_PROCESS, SPECIFICATION
+from portal.billing.invoicing.documents import Buyer, DocumentLine, InvoiceDocument, vat_included
+from portal.billing.invoicing.einvoice import PEPPOL_BILLING, PEPPOL_PROCESS, SPECIFICATION
 from portal.billing.seller import InvalidSellerDetails, seller_from_config
-from portal.documents import FACTUR_X, UBL, invoice_xml
+from portal.document_files import FACTUR_X, UBL, invoice_xml
 from portal.models import InvoiceStatus
 from portal.money import Money
 from tests.billing.test_invoice_documents import OCT, REMITTANCE, SELLER

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.billing import access, accounts, payments
+from portal.billing import payments
+from portal.billing.accounts import access, overview
 from portal.errors import NotFound
 from portal.billing.ids import MAX_ID, is_id
 from portal.billing.payments import UseSavedCard
@@ -37,11 +38,11 @@ def test_every_lookup_answers_not_found(b, bad):
         lambda: payments.settle_balance(b, admin, sub.id, UseSavedCard(bad), 100_00, "key-ids-000001"),
         lambda: payments.payable_profile(b, owner, bad),
         lambda: payments.quote_invoices(b, owner, profile.id, [bad]),
-        lambda: accounts.viewable_profile(b, owner, bad),
-        lambda: accounts.open_support_request(b, admin, acc.id, bad, "Hej", "Hjälp"),
-        lambda: accounts.invoice_of(b, owner, agreement.id, bad),
-        lambda: accounts.payment_of(b, admin, acc.id, bad),
-        lambda: accounts.dismiss_notice(b, admin, acc.id, bad),
+        lambda: overview.viewable_profile(b, owner, bad),
+        lambda: overview.open_support_request(b, admin, acc.id, bad, "Hej", "Hjälp"),
+        lambda: overview.invoice_of(b, owner, agreement.id, bad),
+        lambda: overview.payment_of(b, admin, acc.id, bad),
+        lambda: overview.dismiss_notice(b, admin, acc.id, bad),
     ]
     for call in calls:
         with pytest.raises(NotFound):

@@ -11,12 +11,12 @@ from hypothesis import given, settings, strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.billing import invoices
+from portal.billing.cycle import invoices
 from portal.billing.context import Billing
-from portal.billing.documents import Buyer, DocumentLine, InvoiceDocument, invoice_document, vat_included
-from portal.billing.einvoice import en16931_terms
+from portal.billing.invoicing.documents import Buyer, DocumentLine, InvoiceDocument, invoice_document, vat_included
+from portal.billing.invoicing.einvoice import en16931_terms
 from portal.billing.seller import Seller
-from portal.billing.remittance import RemittanceDetails
+from portal.billing.invoicing.remittance import RemittanceDetails
 from portal.billing.transaction import write_transaction
 from portal.models import AccountKind, BillingProfile, Invoice, InvoiceStatus
 from portal.money import Money

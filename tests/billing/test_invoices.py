@@ -6,7 +6,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal.billing import accounts, invoices, payments
+from portal.billing import payments
+from portal.billing.accounts import overview
+from portal.billing.cycle import invoices
 from portal.errors import (AlreadyPaid, CardDeclined, NotAuthorized,
                            NothingToPay, NotFound)
 from portal.billing.gateway import CardDetails
@@ -125,7 +127,7 @@ def test_r19_reader_may_not_pay(b, agreement):
 def test_r20_summary_shows_the_total_due(b, agreement):
     generate(b, agreement.profile)
     generate(b, agreement.profile, (date(2026, 9, 1), date(2026, 9, 30)))
-    [summary] = accounts.profile_summaries(b, agreement.people[Role.READER], agreement.acc)
+    [summary] = overview.profile_summaries(b, agreement.people[Role.READER], agreement.acc)
     assert summary.total.minor == 8_000_00
     assert len(summary.invoices) == 2
 

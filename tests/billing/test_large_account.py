@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from portal.billing import history
+from portal.billing.accounts import history
 from portal.models import Payment
 from tests import factories as f
 from tests.query_plans import rows_read

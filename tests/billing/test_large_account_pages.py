@@ -9,7 +9,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import insert, select, text
 
-from portal.billing import accounts, history, paging
+from portal.billing import paging
+from portal.billing.accounts import history, overview
 from portal.models import Invoice, InvoiceStatus, Payment, Subscription, SubscriptionStatus
 from tests import factories as f
 from tests.query_plans import rows_read
@@ -94,16 +95,16 @@ def test_i28_the_first_and_the_last_page_of_the_overview_read_a_page_not_the_acc
     rank = {SubscriptionStatus.PAST_DUE: 0, SubscriptionStatus.DISABLED: 0, SubscriptionStatus.ACTIVE: 1,
             SubscriptionStatus.DELETED: 2}
     in_order = sorted(((rank[status], sub_id) for status, sub_id in in_order))  # B1: settleable first
-    first = accounts.subscription_page(b, acc)
-    last = accounts.subscription_page(b, acc, "last")
+    first = overview.subscription_page(b, acc)
+    last = overview.subscription_page(b, acc, "last")
     assert [v.subscription.id for v in first] == [sub_id for _rank, sub_id in in_order[:PER_PAGE]]
     assert all(v.can_settle for v in first)
     assert [v.subscription.id for v in last] == [sub_id for _rank, sub_id in in_order[-PER_PAGE:]]
     assert {v.subscription.status for v in last} == {SubscriptionStatus.DELETED}
     assert (first.total, last.position) == (SUBSCRIPTIONS, SUBSCRIPTIONS - PER_PAGE + 1)  # the kept counts
     for mode, key in (("first", ()), ("last", ()), ("after", in_order[1500]), ("before", in_order[1500])):
-        statement = accounts.page_of_subscriptions(mode).params(
-            _binds(accounts.SUBSCRIPTION_ORDER, paging.Cursor(mode, key)), account_id=acc.id)
+        statement = overview.page_of_subscriptions(mode).params(
+            _binds(overview.SUBSCRIPTION_ORDER, paging.Cursor(mode, key)), account_id=acc.id)
         _reads_about_a_page(b, statement, "ix_subscriptions_account_rank")
 
 
@@ -121,7 +122,7 @@ def test_i28_the_stored_rank_follows_every_change_of_status(b, large):
     f.commit(b)
     b.session.expire_all()
     assert b.session.get(Subscription, sub.id).status_rank == 0
-    assert sub.id in [v.subscription.id for v in accounts.subscription_page(b, acc, per_page=SUBSCRIPTIONS)][:SUBSCRIPTIONS * 2 // 5 + 1]
+    assert sub.id in [v.subscription.id for v in overview.subscription_page(b, acc, per_page=SUBSCRIPTIONS)][:SUBSCRIPTIONS * 2 // 5 + 1]
 
 
 @pytest.mark.parametrize("status", [None, InvoiceStatus.PAID])
@@ -143,6 +144,6 @@ def test_i28_the_first_and_the_last_page_of_invoices_read_a_page_not_the_profile
     index = "ix_invoices_profile_status_period_id" if status else "ix_invoices_profile_period_id"
     key = (date(1800, 1, 1) + timedelta(days=1501), 1)
     for mode in ("first", "last", "after", "before"):
-        statement = accounts.page_of_invoices(where, mode).params(
-            _binds(accounts.INVOICE_ORDER, paging.Cursor(mode, key if mode in ("after", "before") else ())))
+        statement = overview.page_of_invoices(where, mode).params(
+            _binds(overview.INVOICE_ORDER, paging.Cursor(mode, key if mode in ("after", "before") else ())))
         _reads_about_a_page(b, statement, index)

@@ -8,7 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing import accounts, lifecycle, payments
+from portal.billing import payments
+from portal.billing.accounts import overview
+from portal.billing.cycle import lifecycle
 from portal.billing.payments import UseSavedCard
 from portal.billing.periods import enabled_parts, prorated
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, DisabledSpan, Invoice, InvoiceStatus,
@@ -69,7 +71,7 @@ def test_r01_transfer_not_received_by_its_due_date_makes_it_past_due(b, clock):
 
 def test_r12_disabled_after_the_grace_period_and_deleted_90_days_later(b, payg, clock):
     cycle(b, clock, date(2026, 12, 1))
-    [view] = [v for v in accounts.subscription_page(b, payg.acc) if v.subscription.id == payg.risky.id]
+    [view] = [v for v in overview.subscription_page(b, payg.acc) if v.subscription.id == payg.risky.id]
     assert view.disable_on == date(2026, 12, 31) and view.can_settle
     cycle(b, clock, date(2026, 12, 30))
     b.session.refresh(payg.risky)
@@ -77,7 +79,7 @@ def test_r12_disabled_after_the_grace_period_and_deleted_90_days_later(b, payg, 
     cycle(b, clock, date(2026, 12, 31))
     b.session.refresh(payg.risky)
     assert (payg.risky.status, payg.risky.disabled_on) == (SubscriptionStatus.DISABLED, date(2026, 12, 31))
-    [view] = [v for v in accounts.subscription_page(b, payg.acc) if v.subscription.id == payg.risky.id]
+    [view] = [v for v in overview.subscription_page(b, payg.acc) if v.subscription.id == payg.risky.id]
     assert view.delete_on == date(2027, 3, 31) and view.can_settle  # B1: still settleable
     cycle(b, clock, date(2027, 3, 30))
     b.session.refresh(payg.risky)

@@ -7,9 +7,11 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing import accounts, history, lifecycle, methods
+from portal.billing.accounts import history, overview
+from portal.billing.payments import methods
+from portal.billing.cycle import lifecycle
 from portal.billing.gateway import CardDetails
-from portal.billing.history import Period
+from portal.billing.accounts.history import Period
 from portal.errors import (CardDeclined, GatewayUnavailable, InvalidCard, InvalidInput, MethodInUse,
                            NotAuthorized, NotEligible, NotFound)
 from portal.models import (AccountKind, AuditEvent, Notice, OutboxMessage, Payment, PaymentMethod,
@@ -307,7 +309,7 @@ def test_b9_customer_agreement_payments_only_for_profiles_the_person_has_a_role_
     assert [r.payment.id for r in history.payments_for_export(b, agreement.reader, agreement.acc.id, Period())] \
         == [mine.id]
     with pytest.raises(NotFound):
-        accounts.payment_of(b, agreement.reader, agreement.acc.id, theirs.id)
+        overview.payment_of(b, agreement.reader, agreement.acc.id, theirs.id)
 
 
 def test_b9_the_export_reads_every_payment_in_batches_oldest_first(b, payg, monkeypatch):
@@ -320,14 +322,14 @@ def test_b9_the_export_reads_every_payment_in_batches_oldest_first(b, payg, monk
 # --- B10: personal settings --------------------------------------------------------------
 
 def test_b10_a_person_chooses_their_language_and_time_zone(b, payg):
-    accounts.change_personal_settings(b, payg.member, "en", "Europe/London")
+    overview.change_personal_settings(b, payg.member, "en", "Europe/London")
     b.session.expire_all()
     me = b.session.get(User, payg.member.id)
     assert (me.locale, me.timezone) == ("en", "Europe/London")
     assert b.session.scalars(select(AuditEvent.action)).all() == ["settings.changed"]
     for locale, zone in (("fi", "Europe/London"), ("sv", "Mars/Olympus"), ("sv", "")):
         with pytest.raises(InvalidInput):
-            accounts.change_personal_settings(b, payg.member, locale, zone)
+            overview.change_personal_settings(b, payg.member, locale, zone)
 
 
 # --- R06/B2: what is owed, for every role ------------------------------------------------------
@@ -336,5 +338,5 @@ def test_r06_b2_the_overview_total_is_what_every_subscription_owes(b, payg):
     deleted = f.past_due(b, payg.acc, payg.spare, charges=(7_00,))
     deleted.status = SubscriptionStatus.DELETED  # its charges are still owed
     f.commit(b)
-    counts = accounts.status_counts(b, payg.acc)
-    assert accounts.total_outstanding(payg.acc, counts).minor == 150_00 + 7_00
+    counts = overview.status_counts(b, payg.acc)
+    assert overview.total_outstanding(payg.acc, counts).minor == 150_00 + 7_00

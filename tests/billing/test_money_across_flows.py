@@ -14,12 +14,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import credit, lifecycle, methods, payments, transfers
+from portal.billing import payments
+from portal.billing.accounts import credit
+from portal.billing.payments import methods
+from portal.billing.bank import transfers
+from portal.billing.cycle import lifecycle
 from portal.billing.context import Billing
 from portal.billing.gateway import RefundRefused
 from portal.billing.payments import UseSavedCard
-from portal.billing.remittance import ocr_reference
-from portal.billing.sandbox_gateway import Fault, SandboxGateway
+from portal.billing.invoicing.remittance import ocr_reference
+from portal.billing.payments.sandbox import Fault, SandboxGateway
 from portal.billing.transaction import write_transaction
 from portal.errors import GatewayUnavailable, PaymentInProgress
 from portal.models import (AttemptAllocation, AttemptState, AuditEvent, Charge, ChargeStatus, CreditEntry,
@@ -385,7 +389,7 @@ def test_b15_credit_pays_the_next_invoice_before_anything_is_charged(b, wire):
     sub.started_on = date(2026, 10, 1)
     f.commit(b)
     with write_transaction(b.session):
-        from portal.billing.invoices import generate_invoice
+        from portal.billing.cycle.invoices import generate_invoice
         new = generate_invoice(b, b.session.get(type(wire.profile), wire.profile.id), date(2026, 11, 1),
                                date(2026, 11, 30))
     b.session.rollback()

@@ -1,3 +1,4 @@
+# size: one Hypothesis state machine, whose rules and invariants must live in one class
 """Issue 27, stateful: every money flow of the service layer, interleaved by Hypothesis
 on one pay-as-you-go account and one customer-agreement account — settle, pay now (whole
 and in part), 3-D Secure started and finished, subscriptions moved, a profile's default
@@ -28,12 +29,16 @@ from hypothesis import HealthCheck, currently_in_test_context, event, note, sett
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy import func, select
 
-from portal.billing import credit, invoices, lifecycle, methods, payments, transfers
-from portal.billing.balances import settlement_total
+from portal.billing import payments
+from portal.billing.accounts import credit
+from portal.billing.payments import methods
+from portal.billing.bank import transfers
+from portal.billing.cycle import invoices, lifecycle
+from portal.billing.accounts.balances import settlement_total
 from portal.billing.gateway import CardDetails
 from portal.billing.payments import MINIMUM_PART_MINOR, UseNewCard, UseSavedCard
-from portal.billing.remittance import account_reference, ocr_reference
-from portal.billing.sandbox_gateway import CHALLENGE, CHALLENGE_CARDS
+from portal.billing.invoicing.remittance import account_reference, ocr_reference
+from portal.billing.payments.sandbox import CHALLENGE, CHALLENGE_CARDS
 from portal.errors import (AlreadyPaid, AuthenticationRequired, BalanceChanged, CardDeclined, InvalidInput,
                            InvalidPart, InvalidState, MethodInUse, NothingToPay, NotFound,
                            PaymentAwaitsAuthentication, PaymentFormReused, PaymentInProgress)

@@ -8,8 +8,9 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, text
 
-from portal.billing import history, paging
-from portal.billing.history import Period
+from portal.billing import paging
+from portal.billing.accounts import history
+from portal.billing.accounts.history import Period
 from portal.models import Payment, PaymentPurpose
 from tests import factories as f
 
@@ -113,7 +114,7 @@ def test_i28_a_period_filter_holds_on_every_page(b, tied):
 def test_i28_the_receipt_and_the_settle_page_walk_their_subscriptions_by_key(b):
     """The receipt's list (what a settlement paid) and the settle page's (what is owed
     on a card) are in subscription id order, read by key from an index each."""
-    from portal.billing import balances
+    from portal.billing.accounts import balances
     from portal.models import Charge, ChargeStatus, Subscription
     acc = f.account(b)
     card = f.card(b, acc)

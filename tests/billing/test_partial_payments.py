@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.billing import payments
 from portal.billing.payments import MINIMUM_PART_MINOR, UseSavedCard
-from portal.billing.sandbox_gateway import Fault
+from portal.billing.payments.sandbox import Fault
 from portal.errors import AlreadyPaid, BalanceChanged, CardDeclined, GatewayUnavailable, InvalidPart
 from portal.models import Invoice, InvoiceStatus, OutboxMessage, Payment, UnconfirmedPayment
 from tests import factories as f

@@ -15,7 +15,7 @@ from portal.billing import payments
 from portal.billing.payments import engine
 from portal.errors import GatewayUnavailable, NothingToPay, NotAuthorized
 from portal.billing.gateway import CardDetails
-from portal.billing.sandbox_gateway import FAULT_CARDS, Fault, SandboxGateway
+from portal.billing.payments.sandbox import FAULT_CARDS, Fault, SandboxGateway
 from portal.money import Money
 from portal.billing.payments import UseNewCard, UseSavedCard
 from portal.models import (AuditEvent, Charge, ChargeStatus, Invoice, InvoiceStatus, OutboxMessage,

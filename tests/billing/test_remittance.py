@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from portal.billing.remittance import (InvalidRemittanceDetails, RemittanceDetails,
+from portal.billing.invoicing.remittance import (InvalidRemittanceDetails, RemittanceDetails,
                                        is_valid_ocr, ocr_reference, remittance_from_config)
 from portal.config import from_environment
 

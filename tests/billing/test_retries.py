@@ -10,9 +10,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.billing import lifecycle, payments, retries
+from portal.billing import payments
+from portal.billing.cycle import lifecycle, retries
 from portal.billing.payments import UseSavedCard
-from portal.billing.sandbox_gateway import Fault, SandboxGateway
+from portal.billing.payments.sandbox import Fault, SandboxGateway
 from portal.mail.render import render_email
 from portal.models import (AuditEvent, Charge, ChargeStatus, OutboxMessage, Payment, Role, Subscription,
                            SubscriptionStatus, UnconfirmedPayment)

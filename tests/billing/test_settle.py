@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal.billing import notify, payments
+from portal.billing import payments
+from portal.billing.accounts import notify
 from portal.errors import (AlreadyPaid, BalanceChanged, CardDeclined, GatewayUnavailable, InvalidCard,
                            InvalidState, NothingToPay, NotAuthorized, NotFound)
 from portal.billing.gateway import CardDetails

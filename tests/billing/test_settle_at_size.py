@@ -10,7 +10,8 @@ import json
 import pytest
 from sqlalchemy import event, func, insert, select, text
 
-from portal.billing import balances, history, payments
+from portal.billing import payments
+from portal.billing.accounts import balances, history
 from portal.billing.payments import UseSavedCard
 from portal.models import (AttemptAllocation, AuditEvent, Charge, ChargeStatus, OutboxMessage, Payment, Role, Subscription,
                            SubscriptionStatus)

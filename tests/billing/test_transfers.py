@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import bgmax, credit, payments, transfers
+from portal.billing import payments
+from portal.billing.accounts import credit
+from portal.billing.bank import bgmax, transfers
 from portal.billing.context import Billing
-from portal.billing.invoices import mark_past_due_invoices
+from portal.billing.cycle.invoices import mark_past_due_invoices
 from portal.billing.payments import UseSavedCard
-from portal.billing.remittance import account_reference, ocr_reference
+from portal.billing.invoicing.remittance import account_reference, ocr_reference
 from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, DisabledSpan, Invoice, InvoiceStatus,
                            OutboxMessage, Payment, PaymentPurpose, Role, Subscription, SubscriptionStatus,
                            TransferToReview)

@@ -50,7 +50,7 @@ class ReadableText(HTMLParser):
 
 def data_values(app) -> list[str]:
     """Every string the database holds (names, emails, invoice numbers…): data, not UI."""
-    from portal.billing.remittance import remittance_from_config
+    from portal.billing.invoicing.remittance import remittance_from_config
     from portal.billing.seller import seller_from_config
     remittance, seller = remittance_from_config(app.config), seller_from_config(app.config)
     values = {app.config["PROVIDER_NAME"], *LANGUAGE_NAMES.values(), "Visa", "Mastercard",

@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
-from portal.billing import notify
+from portal.billing.accounts import notify
 from portal.mail.outbox import RetryPolicy
 from portal.mail.transport import transport_from_config
 from portal.models import OutboxMessage, OutboxStatus

@@ -11,7 +11,9 @@ from pathlib import Path
 import pypdf
 from sqlalchemy import select
 
-from portal.billing import accounts, credit, details, lifecycle, payments
+from portal.billing import payments
+from portal.billing.accounts import credit, details, overview
+from portal.billing.cycle import lifecycle
 from portal.billing.transaction import write_transaction
 from portal.billing.payments import UseSavedCard
 from portal.mail.messages import COMPOSERS
@@ -164,7 +166,7 @@ def test_r09_receipt_after_settling_is_emailed_with_a_link_to_the_receipt(app, b
 def test_r22_receipt_after_pay_now_goes_to_the_notification_address_in_its_language(
         app, b, demo, clock, mail_to, browser):
     olivia, david = user(b, "olivia@example.com"), user(b, "david@example.com")
-    accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
+    overview.change_notification_email(b, olivia, demo.agreement, "david@example.com")
     card = b.session.scalars(select(PaymentMethod).where(PaymentMethod.account_id == demo.agreement,
                                                          PaymentMethod.kind == "card")).first()
     quote = payments.quote_invoices(b, david, demo.profile, [demo.due])
@@ -211,7 +213,7 @@ def test_r18_invoice_ready_and_card_charged_link_to_the_invoice(app, b, demo, cl
 def test_r18_failed_automatic_charge_links_to_pay_now_for_that_invoice(app, b, demo, clock, mail_to, browser):
     set_default_card(b, demo, f.DECLINE)
     olivia = user(b, "olivia@example.com")
-    accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
+    overview.change_notification_email(b, olivia, demo.agreement, "david@example.com")
     run_cycle(b, clock, date(2026, 12, 1))
     deliver(app, clock)
     failed, = mail_to.by_template_subject("Payment failed for invoice")
@@ -229,7 +231,7 @@ def test_r18_failed_automatic_charge_links_to_pay_now_for_that_invoice(app, b, d
 
 def test_r11_old_and_new_address_are_both_told_each_in_their_language(app, b, demo, clock, mail_to, browser):
     olivia = user(b, "olivia@example.com")
-    accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
+    overview.change_notification_email(b, olivia, demo.agreement, "david@example.com")
     deliver(app, clock)
     old, = mail_to.to("olivia@example.com")
     new, = mail_to.to("david@example.com")
@@ -248,7 +250,7 @@ def test_r11_old_and_new_address_are_both_told_each_in_their_language(app, b, de
 def test_r13_support_request_is_confirmed_to_the_person_who_opened_it_in_english(
         app, b, demo, clock, mail_to, browser):
     david = user(b, "david@example.com")
-    request = accounts.open_support_request(b, david, demo.agreement, None, "Paid but disabled",
+    request = overview.open_support_request(b, david, demo.agreement, None, "Paid but disabled",
                                             "I paid yesterday.")
     deliver(app, clock)
     [confirmation] = mail_to.received
@@ -267,8 +269,8 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
     a visitor not signed in is sent to sign in and then back to the same page."""
     olivia, anna = user(b, "olivia@example.com"), user(b, "anna@example.com")
     set_default_card(b, demo, f.DECLINE)
-    accounts.change_notification_email(b, olivia, demo.agreement, "david@example.com")
-    accounts.open_support_request(b, anna, demo.payg, demo.archive, "Hjälp", "Arkivet är inaktiverat.")
+    overview.change_notification_email(b, olivia, demo.agreement, "david@example.com")
+    overview.open_support_request(b, anna, demo.payg, demo.archive, "Hjälp", "Arkivet är inaktiverat.")
     details.change_billing_details(b, olivia, demo.agreement, demo.profile, details.DetailsInput(
         company_name="Fjällström Logistik AB", org_number="556677-8899", street="Hamngatan 1", postcode="411 14",
         city="Göteborg"))
@@ -296,7 +298,7 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
 def test_b1_links_use_the_configured_base_url_and_its_path(app, b, demo, clock, mail_to):
     app.config["PORTAL_BASE_URL"] = "https://billing.contoso.example/portal"
     anna = user(b, "anna@example.com")
-    accounts.open_support_request(b, anna, demo.payg, None, "Fråga", "Hur?")
+    overview.open_support_request(b, anna, demo.payg, None, "Fråga", "Hur?")
     deliver(app, clock)
     [received] = mail_to.received
     assert received.links == [f"https://billing.contoso.example/portal/sv/accounts/{demo.payg}/support"]
@@ -305,7 +307,7 @@ def test_b1_links_use_the_configured_base_url_and_its_path(app, b, demo, clock, 
 # --- the messages themselves ---------------------------------------------------------------------
 
 def test_every_queued_template_has_a_message_and_every_message_is_used():
-    source = "\n".join(p.read_text() for p in (ROOT / "portal" / "billing").glob("*.py"))
+    source = "\n".join(p.read_text() for p in (ROOT / "portal" / "billing").rglob("*.py"))
     queued = set(re.findall(r'queue_email\([^)]*?"([a-z_]+)"', source, re.S))
     assert queued == set(COMPOSERS)
 

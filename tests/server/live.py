@@ -311,7 +311,7 @@ def live_deployment(backend: str, workdir: Path, postgres_database: str = "", **
     `postgres_database`, a database of its own beside that one — its name and this
     one's, created when missing — for a deployment started beside the shared one),
     served by instances A and B, with its gateway ledger."""
-    from portal.billing.sandbox_gateway import SandboxGateway
+    from portal.billing.payments.sandbox import SandboxGateway
     from portal.extensions import db
     if backend == "postgresql":
         url = postgres_url()

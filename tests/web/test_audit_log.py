@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal.billing import accounts, payments
+from portal.billing import payments
+from portal.billing.accounts import overview
 from portal.errors import NotAuthorized
 from portal.billing.payments import UseSavedCard
 from portal.models import AuditEvent, Invoice, InvoiceStatus, Role
@@ -102,21 +103,21 @@ def test_audit_log_pages_backwards(browser, demo, b):
     assert anna is None
     from portal.models import User
     admin = b.session.scalars(select(User).where(User.email == "anna@example.com")).one()
-    for n in range(accounts.AUDIT_PAGE_SIZE + 5):
+    for n in range(overview.AUDIT_PAGE_SIZE + 5):
         b.session.add(AuditEvent(at=b.clock.now(), actor_user_id=admin.id, account_id=demo.payg,
                                  action="notification_email.changed",
                                  details={"old": f"a{n}@example.com", "new": f"b{n}@example.com"}))
     b.session.commit()
     sign_in_as(browser, "anna@example.com", "en")
     first = browser.get(f"/en/accounts/{demo.payg}/audit").get_data(as_text=True)
-    assert f"b{accounts.AUDIT_PAGE_SIZE + 4}@example.com" in first and "b4@example.com" not in first
+    assert f"b{overview.AUDIT_PAGE_SIZE + 4}@example.com" in first and "b4@example.com" not in first
     older = first[first.index("?page=a."):].split('"')[0]
     second = browser.get(f"/en/accounts/{demo.payg}/audit{older}").get_data(as_text=True)
     assert "b4@example.com" in second and "b0@example.com" in second and "b5@example.com" not in second
     assert 'data-pager="next"' not in second and 'data-pager="previous"' in second
     for bad in ("?page=abc", "?page=a.-1", "?page=a.99999999999999999999", "?page=%EF%BC%91", "?before=1"):
         again = browser.get(f"/en/accounts/{demo.payg}/audit{bad}")  # an unusable key: the first page
-        assert again.status_code == 200 and f"b{accounts.AUDIT_PAGE_SIZE + 4}@example.com" in again.get_data(as_text=True)
+        assert again.status_code == 200 and f"b{overview.AUDIT_PAGE_SIZE + 4}@example.com" in again.get_data(as_text=True)
 
 
 def test_a_profile_owner_sees_that_profiles_events_and_the_account_wide_ones(b):
@@ -133,13 +134,13 @@ def test_a_profile_owner_sees_that_profiles_events_and_the_account_wide_ones(b):
                           status=InvoiceStatus.DUE, subtotal_minor=500_00))
     f.commit(b)
     payments.pay_invoices(b, manager, theirs.id, None, UseSavedCard(card.id), 500_00, "key-theirs-0001")
-    accounts.change_notification_email(b, admin_wide, acc.id, "ekonomi@example.com")
+    overview.change_notification_email(b, admin_wide, acc.id, "ekonomi@example.com")
     with pytest.raises(NotAuthorized):
         payments.pay_invoices(b, reader, theirs.id, None, UseSavedCard(card.id), 500_00,
                               "key-theirs-0002")  # a reader of their profile: refused
-    seen_by_owner = [e.action for e in accounts.audit_log(b, owner, acc.id)]
-    seen_by_wide = [e.action for e in accounts.audit_log(b, admin_wide, acc.id)]
+    seen_by_owner = [e.action for e in overview.audit_log(b, owner, acc.id)]
+    seen_by_wide = [e.action for e in overview.audit_log(b, admin_wide, acc.id)]
     assert seen_by_owner == ["notification_email.changed"]
     assert seen_by_wide == ["access.refused", "notification_email.changed", "payment.succeeded"]
     with pytest.raises(NotAuthorized):
-        accounts.audit_log(b, manager, acc.id)
+        overview.audit_log(b, manager, acc.id)

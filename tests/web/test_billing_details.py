@@ -10,7 +10,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal.billing import details, invoices
+from portal.billing.accounts import details
+from portal.billing.cycle import invoices
 from portal.billing.transaction import write_transaction
 from portal.models import AuditEvent, BillingDetails, BillingProfile, Invoice, OutboxMessage, User
 from tests.web.conftest import sign_in_as

@@ -9,7 +9,7 @@ import pytest
 from babel.dates import format_date
 from sqlalchemy import select
 
-from portal.billing import lifecycle
+from portal.billing.cycle import lifecycle
 from portal.billing.clock import FixedClock
 from portal.mail.render import render_email
 from portal.models import Invoice, InvoiceStatus, OutboxMessage, Subscription

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing import access
+from portal.billing.accounts import access
 from portal.billing.transaction import in_write_transaction
 from portal.models import (Charge, ChargeStatus, Invoice, InvoiceStatus, Payment, PaymentMethod,
                            Subscription, SubscriptionStatus)
@@ -238,7 +238,7 @@ def test_r03_r17_invoice_detail_shows_remittance_details(browser, demo):
     assert "Remittance details" in html and "5050-1055" in html and "SE45 5000 0000 0583 9825 7466" in html
     assert "ESSESESS" in html
     ocr = re.search(r"OCR reference</dt><dd>(\d+)</dd>", html).group(1)
-    from portal.billing.remittance import is_valid_ocr
+    from portal.billing.invoicing.remittance import is_valid_ocr
     assert is_valid_ocr(ocr)
     assert "Credits applied" in html and "−SEK\xa01,500.00" in html  # R16
 

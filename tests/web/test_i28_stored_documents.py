@@ -2,7 +2,7 @@
 are stored when the billing cycle issues it, a receipt's PDF once the payment is
 recorded; downloads serve the stored bytes — never rendered again, never changed (by a
 payment or new billing details). Whatever has no stored file yet is made by its first
-download. Renders are counted by wrapping the renderer (portal/documents.py), not timed."""
+download. Renders are counted by wrapping the renderer (portal/document_files.py), not timed."""
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +15,7 @@ import pytest
 from flask import make_response
 from sqlalchemy import func, select
 
-from portal import document_store, documents as files
+from portal import document_files as files, document_store
 from portal.billing import payments
 from portal.billing.payments import UseSavedCard
 from portal.document_store import DirectoryStore, DocumentKey, StoredFile

@@ -8,7 +8,7 @@ once; ~10-25 s).
 The UBL download is the Peppol document: 0 fatal under both rule sets. The CII inside
 the PDF is a Factur-X (EN 16931 profile) file: 0 fatal under EN 16931, and under
 Peppol's rules only PEPPOL-EN16931-R004, Peppol's specification identifier, which
-Factur-X does not allow in its place (portal/documents.py says why).
+Factur-X does not allow in its place (portal/document_files.py says why).
 
 Where the rules are: $EINVOICE_RULES_DIR, else <repo>/../shared/einvoice. Without them
 (or without java and Saxon-HE) the test skips with the reason; with
@@ -27,20 +27,22 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from portal.billing import details, invoices, payments
-from portal.billing.documents import invoice_document
+from portal.billing import payments
+from portal.billing.accounts import details
+from portal.billing.cycle import invoices
+from portal.billing.invoicing.documents import invoice_document
 from portal.billing.payments import MINIMUM_PART_MINOR, UseSavedCard
-from portal.billing.remittance import remittance_from_config
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal.billing.transaction import write_transaction
 from portal.config import ROOT
-from portal.documents import FACTUR_X, UBL, invoice_pdf, invoice_xml
+from portal.document_files import FACTUR_X, UBL, invoice_pdf, invoice_xml
 from portal.models import (AccountKind, BillingDetails, BillingProfile, Invoice, InvoiceStatus, PaymentMethod,
                            Subscription, SubscriptionStatus, User)
 from tests import factories as f
 
 RULES = Path(os.environ.get("EINVOICE_RULES_DIR") or ROOT.parent / "shared" / "einvoice")
 SVRL = "{http://purl.oclc.org/dsdl/svrl}"
-FACTUR_X_ONLY = {"PEPPOL-EN16931-R004"}  # Peppol's BT-24 in a Factur-X file: see portal/documents.py
+FACTUR_X_ONLY = {"PEPPOL-EN16931-R004"}  # Peppol's BT-24 in a Factur-X file: see portal/document_files.py
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
 pytestmark = pytest.mark.einvoice_rules  # once, in the SQLite phase (.ci/run)
 

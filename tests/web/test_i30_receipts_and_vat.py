@@ -25,13 +25,14 @@ from stdnum.eu import vat as eu_vat
 from weasyprint import CSS, HTML
 
 from portal import document_store
-from portal.billing import details as billing_details, payments
-from portal.billing.details import DetailsInput, reverse_charge
-from portal.billing.documents import VAT_RATE_PERCENT, vat_included
-from portal.billing.invoices import generate_invoice
-from portal.billing.lifecycle import bill_subscription
+from portal.billing import payments
+from portal.billing.accounts import details as billing_details
+from portal.billing.accounts.details import DetailsInput, reverse_charge
+from portal.billing.invoicing.documents import VAT_RATE_PERCENT, vat_included
+from portal.billing.cycle.invoices import generate_invoice
+from portal.billing.cycle.lifecycle import bill_subscription
 from portal.billing.payments import UseSavedCard
-from portal.documents import STYLESHEET
+from portal.document_files import STYLESHEET
 from portal.document_store import DocumentKey, RECEIPT_PDF
 from portal.i18n import money
 from portal.models import (BillingDetails, BillingProfile, Charge, Invoice, Payment, Subscription,
@@ -285,8 +286,8 @@ def test_i30_a_long_label_never_runs_into_its_value(app, demo, b):
     inside it or touching it (it did: "MomsregistreringsnummerSE5560…" in the buyer's
     column)."""
     GAP = 96 / 25.4  # 1 mm in CSS pixels
-    from portal.billing.remittance import remittance_from_config
-    from portal.billing.documents import invoice_document
+    from portal.billing.invoicing.remittance import remittance_from_config
+    from portal.billing.invoicing.documents import invoice_document
     invoice = b.session.get(Invoice, demo.due)
     with app.test_request_context("/sv/"), force_locale("sv"):
         doc = invoice_document(invoice, app.extensions["seller"], remittance_from_config(app.config))
@@ -313,9 +314,9 @@ def test_i30_a_long_label_never_runs_into_its_value(app, demo, b):
 def test_i30_the_pdfs_unit_prices_are_the_e_invoices_line_net_amounts(app, demo, b):
     """The PDF's unit price excl. VAT and the e-invoice's line net amount (BT-146,
     BT-131) are one figure, the öre of rounding included — also under reverse charge."""
-    from portal.billing.documents import invoice_document
-    from portal.billing.einvoice import decimal, en16931_terms
-    from portal.billing.remittance import remittance_from_config
+    from portal.billing.invoicing.documents import invoice_document
+    from portal.billing.invoicing.einvoice import decimal, en16931_terms
+    from portal.billing.invoicing.remittance import remittance_from_config
     olivia = user(b, "olivia@example.com")
     billing_details.change_billing_details(b, olivia, demo.agreement, demo.profile, DetailsInput(
         company_name="Fjällström Logistik GmbH", vat_number="DE136695976", street="Friedrichstraße 68",
@@ -336,7 +337,7 @@ def test_i30_parties_kept_before_a_seller_setting_existed_still_make_a_document(
     """A payment or invoice kept its seller before a SELLER_* setting was added (or
     with one since removed): its document still renders, the kept values first."""
     import dataclasses
-    from portal.billing.documents import Buyer, frozen_parties, kept_parties
+    from portal.billing.invoicing.documents import Buyer, frozen_parties, kept_parties
     today = app.extensions["seller"]
     kept = frozen_parties(dataclasses.replace(today, name="Contoso Cloud AB (then)"), Buyer(name="Köpare AB",
                                                                                              profile=""))

@@ -17,9 +17,9 @@ from lxml import etree
 from sqlalchemy import select
 
 from portal.billing import payments
-from portal.billing.documents import VAT_RATE_PERCENT, vat_included
+from portal.billing.invoicing.documents import VAT_RATE_PERCENT, vat_included
 from portal.billing.payments import UseSavedCard
-from portal.billing.remittance import ocr_reference
+from portal.billing.invoicing.remittance import ocr_reference
 from portal.models import Invoice, PaymentMethod, User
 from portal.i18n import money
 from portal.money import Money

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from flask_babel import force_locale
 
-from portal.billing import notify
+from portal.billing.accounts import notify
 from portal.config import ROOT
 from portal.wording import audit_text
 

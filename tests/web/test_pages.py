@@ -151,12 +151,12 @@ def test_malformed_accept_language_falls_back_to_swedish(client):
 
 
 def test_translated_500_page(app, browser, demo, monkeypatch):
-    from portal.billing import accounts
+    from portal.billing.accounts import overview
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr(accounts, "subscription_page", broken)
+    monkeypatch.setattr(overview, "subscription_page", broken)
     sign_in_as(browser, "anna@example.com", "en")
     response = browser.get(f"/en/accounts/{demo.payg}/")
     assert response.status_code == 500

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing.sandbox_gateway import SandboxGateway
+from portal.billing.payments.sandbox import SandboxGateway
 from portal.models import AuditEvent, Payment, UnconfirmedPayment
 from tests.web.conftest import csrf_from, sign_in_as
 from tests.web.test_flows import pay_form, settle_url

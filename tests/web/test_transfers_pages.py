@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import select
 
-from portal.billing import transfers
-from portal.billing.remittance import account_reference, ocr_reference
+from portal.billing.bank import transfers
+from portal.billing.invoicing.remittance import account_reference, ocr_reference
 from portal.models import (Invoice, InvoiceStatus, MethodKind, Payment, PaymentMethod, Subscription,
                            SubscriptionStatus)
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file

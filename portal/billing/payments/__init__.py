@@ -1,5 +1,6 @@
 """Moving money by card (M2, M3, M5, M6), one module per concern:
 
+    sandbox     the `PaymentGateway` that stands in for a card processor (dev and tests)
     cards       the card a payment is made with (saved, or new and tokenised)
     attempts    the attempt written ahead with its allocation, and its states
     ledger      recording money that moved: exactly the allocation; the rest credit (B15)
@@ -8,9 +9,15 @@
     invoices    pay invoices, whole or in part (customer agreement)
     retry       the billing cycle's retry of a failed automatic charge (B14)
     reconcile   "check the payment", back from the bank, and `reconcile`
+    methods     payment methods (B8, R15): add, remove, default, move, expiry reminders
 
 Arrows run down that list (a module imports only those above it); the three kinds of
-payment register themselves in `engine.FLOWS`. Other modules import from here."""
+payment register themselves in `engine.FLOWS`. Other modules import from here.
+The gateway interface itself (`portal/billing/gateway.py`) stays at the top of billing/,
+because the context every service is given holds a gateway.
+
+May import: billing's shared modules, accounts/ and invoicing/ — never bank/ or cycle/
+(tests/test_architecture.py)."""
 from __future__ import annotations
 
 from portal.billing.payments.attempts import refuse_while_paying

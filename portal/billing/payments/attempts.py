@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, literal, select, update
 
-from portal.billing import notify
+from portal.billing.accounts import notify
 from portal.billing.context import Billing
 from portal.errors import PaymentInProgress
 from portal.billing.gateway import CardToken

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from portal.billing import access, notify
-from portal.billing.access import Action
+from portal.billing.accounts import access, notify
+from portal.billing.accounts.access import Action
 from portal.billing import ids
-from portal.billing.balances import InvoiceQuote, invoice_quote
+from portal.billing.accounts.balances import InvoiceQuote, invoice_quote
 from portal.billing.context import Billing
 from portal.errors import InvalidPart, NothingToPay, NotFound
 from portal.money import Money
-from portal.billing.notify import refusals_audited
+from portal.billing.accounts.notify import refusals_audited
 from portal.billing.transaction import lock_account
 from portal.models import (BillingAccount, BillingProfile, Invoice, InvoiceStatus, Payment, PaymentMethod,
                            PaymentPurpose, UnconfirmedPayment, User)

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import Date, case, func, insert, literal, or_, select, update
 
-from portal.billing import credit, notify
-from portal.billing.balances import IS_OUTSTANDING, SETTLEABLE, expire_loaded, recount_outstanding, subtract_paid
+from portal.billing.accounts import credit, notify
+from portal.billing.accounts.balances import IS_OUTSTANDING, SETTLEABLE, expire_loaded, recount_outstanding, subtract_paid
 from portal.billing.context import Billing
-from portal.billing.documents import buyer_of, frozen_parties
+from portal.billing.invoicing.documents import buyer_of, frozen_parties
 from portal.money import Money
 from portal.models import (AttemptAllocation, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
                            DisabledSpan, Invoice, InvoicePayment, InvoiceStatus, Notice, Payment, PaymentMethod, PaymentPurpose,
                            Subscription, SubscriptionFigure, SubscriptionStatus, User)
-from portal.billing.history import NAMES_SHOWN
+from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.payments.cards import method_summary
 
 

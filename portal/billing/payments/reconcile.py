@@ -11,13 +11,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from portal.billing import access, credit
-from portal.billing.access import Action
+from portal.billing.accounts import access, credit
+from portal.billing.accounts.access import Action
 from portal.billing import ids
 from portal.billing.context import Billing
 from portal.errors import AlreadyPaid, AuthenticationRequired, CardDeclined, GatewayUnavailable, NotFound
 from portal.money import Money
-from portal.billing.notify import refusals_audited
+from portal.billing.accounts.notify import refusals_audited
 from portal.models import (AccountKind, AttemptState, AuditEvent, Payment, PaymentPurpose, UnconfirmedPayment,
                            User)
 from portal.billing.payments.attempts import MAX_KEY_LENGTH

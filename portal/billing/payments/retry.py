@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from portal.billing import notify
+from portal.billing.accounts import notify
 from portal.billing.context import Billing
 from portal.errors import NothingToPay, PaymentInProgress
 from portal.money import Money
-from portal.billing.balances import IS_OUTSTANDING
+from portal.billing.accounts.balances import IS_OUTSTANDING
 from portal.billing.transaction import lock_account
 from portal.models import (BillingAccount, Charge, MethodKind, Payment, PaymentMethod,
                            PaymentPurpose, Subscription, SubscriptionStatus, UnconfirmedPayment, User)

@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from portal.billing import access, notify
-from portal.billing.access import Action
+from portal.billing.accounts import access, notify
+from portal.billing.accounts.access import Action
 from portal.billing import ids
-from portal.billing.balances import (SettlementPreview, SettlementQuote, expire_loaded, settled_charges,
+from portal.billing.accounts.balances import (SettlementPreview, SettlementQuote, expire_loaded, settled_charges,
                                      settled_method_ids, settlement_preview, settlement_quote,
                                      settlement_total)
 from portal.billing.context import Billing
-from portal.billing.history import NAMES_SHOWN
+from portal.billing.accounts.history import NAMES_SHOWN
 from portal.errors import InvalidState, NotFound
 from portal.money import Money
-from portal.billing.notify import refusals_audited
+from portal.billing.accounts.notify import refusals_audited
 from portal.billing.transaction import lock_account
 from portal.models import (BillingAccount, Charge, Payment, PaymentMethod, PaymentPurpose, Subscription,
                            SubscriptionStatus, UnconfirmedPayment, User)

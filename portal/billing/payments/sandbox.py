@@ -51,8 +51,6 @@ class Fault(enum.StrEnum):
     BEFORE_CHARGE = "before_charge"  # unreachable: nothing charged
 
 
-
-
 # --- sandbox test cards -------------------------------------------------------------
 
 APPROVED = "approved"
@@ -123,8 +121,8 @@ CHALLENGE_SECONDS = 10 * 60  # a challenge not passed within this is abandoned: 
 SCHEMA_ATTEMPTS = 12  # about 4 s in all, for processes racing to create the ledger
 
 
-class SandboxGateway:
-    """Deterministic PaymentGateway backed by its own ledger database.
+class SandboxLedger:
+    """The sandbox's own ledger database: its charges, challenges (B13) and refunds (B15).
 
     The ledger uses its own engine, never the portal's session: a real processor
     commits a charge independently of whether the portal's transaction later commits
@@ -133,25 +131,7 @@ class SandboxGateway:
     create the gateway after forking, as engines must not cross process boundaries.
     """
 
-    def __init__(
-        self,
-        ledger_url: str,
-        clock: Callable[[], dt.date] = _calendar_day,
-        *,
-        fault: Fault | str | None = None,
-        timeout_seconds: float = 10.0,
-        latency_seconds: float = 0.0,
-        challenge_seconds: float = CHALLENGE_SECONDS,
-    ) -> None:
-        """`fault` makes every charge fail that way (a whole deployment's gateway
-        "down"); without it only the fault test cards do. `timeout_seconds` is how
-        long a timed-out charge keeps the caller waiting; `latency_seconds` delays
-        every new charge (to widen races in tests)."""
-        self._clock = clock
-        self._fault = Fault(fault) if fault else None
-        self._timeout_seconds = timeout_seconds
-        self._latency_seconds = latency_seconds
-        self._challenge_seconds = challenge_seconds
+    def __init__(self, ledger_url: str) -> None:
         url = make_url(ledger_url)
         self._is_sqlite = url.get_backend_name() == "sqlite"
         if self._is_sqlite:
@@ -231,6 +211,73 @@ class SandboxGateway:
                         raise
                     time.sleep(0.05 * (attempt + 1))
             self._schema_ready = True
+
+    def refunds(self) -> list[tuple[str, Money]]:
+        """(charge reference, amount) of every refund, oldest first (tests)."""
+        self._ensure_schema()
+        with self._engine.connect() as conn:
+            return [(row.charge_reference, Money(row.amount_minor, row.currency)) for row in conn.execute(
+                select(self._refunds).order_by(self._refunds.c.id))]
+
+    # -- ledger inspection (tests) --
+
+    def charges_for(self, idempotency_key: str | None = None) -> list[LedgerEntry]:
+        """Ledger rows in insertion order, optionally only those for one key."""
+        self._ensure_schema()
+        stmt = select(self._charges).order_by(self._charges.c.id)
+        if idempotency_key is not None:
+            stmt = stmt.where(self._charges.c.idempotency_key == idempotency_key)
+        with self._engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(stmt).mappings()]
+
+    def ledger(self) -> list[LedgerEntry]:
+        return self.charges_for()
+
+    def clear_ledger(self) -> None:
+        """Forget every charge (tests that empty their world between examples)."""
+        self._ensure_schema()
+        with self._engine.begin() as conn:
+            conn.execute(self._charges.delete())
+            conn.execute(self._challenges.delete())
+            conn.execute(self._refunds.delete())
+
+    def count_approved(self) -> int:
+        return sum(1 for e in self.charges_for() if e.approved)
+
+    def _find(self, idempotency_key: str) -> LedgerEntry | None:
+        entries = self.charges_for(idempotency_key)
+        return entries[0] if entries else None
+
+    def _challenge_row(self, where):
+        self._ensure_schema()
+        with self._engine.connect() as conn:
+            return conn.execute(select(self._challenges).where(where)).mappings().first()
+
+
+class SandboxGateway(SandboxLedger):
+    """Deterministic PaymentGateway: outcomes from the test cards, each charge, challenge
+    and refund kept in the ledger (`SandboxLedger`) under its idempotency key."""
+
+    def __init__(
+        self,
+        ledger_url: str,
+        clock: Callable[[], dt.date] = _calendar_day,
+        *,
+        fault: Fault | str | None = None,
+        timeout_seconds: float = 10.0,
+        latency_seconds: float = 0.0,
+        challenge_seconds: float = CHALLENGE_SECONDS,
+    ) -> None:
+        """`fault` makes every charge fail that way (a whole deployment's gateway
+        "down"); without it only the fault test cards do. `timeout_seconds` is how
+        long a timed-out charge keeps the caller waiting; `latency_seconds` delays
+        every new charge (to widen races in tests)."""
+        self._clock = clock
+        self._fault = Fault(fault) if fault else None
+        self._timeout_seconds = timeout_seconds
+        self._latency_seconds = latency_seconds
+        self._challenge_seconds = challenge_seconds
+        super().__init__(ledger_url)
 
     # -- PaymentGateway --
 
@@ -359,38 +406,6 @@ class SandboxGateway:
                 currency=amount.currency, reference=refund_reference, created_at=_utcnow()))
         return refund_reference
 
-    def refunds(self) -> list[tuple[str, Money]]:
-        """(charge reference, amount) of every refund, oldest first (tests)."""
-        self._ensure_schema()
-        with self._engine.connect() as conn:
-            return [(row.charge_reference, Money(row.amount_minor, row.currency)) for row in conn.execute(
-                select(self._refunds).order_by(self._refunds.c.id))]
-
-    # -- ledger inspection (tests) --
-
-    def charges_for(self, idempotency_key: str | None = None) -> list[LedgerEntry]:
-        """Ledger rows in insertion order, optionally only those for one key."""
-        self._ensure_schema()
-        stmt = select(self._charges).order_by(self._charges.c.id)
-        if idempotency_key is not None:
-            stmt = stmt.where(self._charges.c.idempotency_key == idempotency_key)
-        with self._engine.connect() as conn:
-            return [_entry(row) for row in conn.execute(stmt).mappings()]
-
-    def ledger(self) -> list[LedgerEntry]:
-        return self.charges_for()
-
-    def clear_ledger(self) -> None:
-        """Forget every charge (tests that empty their world between examples)."""
-        self._ensure_schema()
-        with self._engine.begin() as conn:
-            conn.execute(self._charges.delete())
-            conn.execute(self._challenges.delete())
-            conn.execute(self._refunds.delete())
-
-    def count_approved(self) -> int:
-        return sum(1 for e in self.charges_for() if e.approved)
-
     # -- internals --
 
     def _challenged(self, token: str, amount: Money, idempotency_key: str) -> ChargeResult:
@@ -416,11 +431,6 @@ class SandboxGateway:
             return ChargeResult(True, f"sbx_ch_{secrets.token_hex(12)}", None)
         return ChargeResult(False, None, DeclineCode.AUTHENTICATION_FAILED)
 
-    def _challenge_row(self, where):
-        self._ensure_schema()
-        with self._engine.connect() as conn:
-            return conn.execute(select(self._challenges).where(where)).mappings().first()
-
     def _state(self, row) -> str:
         created = row["created_at"]
         if created.tzinfo is None:  # SQLite gives it back naive
@@ -428,10 +438,6 @@ class SandboxGateway:
         if row["state"] == "waiting" and (_utcnow() - created).total_seconds() > self._challenge_seconds:
             return "failed"  # abandoned
         return row["state"]
-
-    def _find(self, idempotency_key: str) -> LedgerEntry | None:
-        entries = self.charges_for(idempotency_key)
-        return entries[0] if entries else None
 
     @staticmethod
     def _replay(entry: LedgerEntry, token: str, amount: Money) -> ChargeResult:

@@ -17,10 +17,10 @@ by the Swedish rules SE-R-*, "Godkänd för F-skatt" as the seller's tax registr
 (BT-32, SE-R-005) and the bankgiro as an account of its own (SE:BANKGIRO, SE-R-008/9).
 The registered office goes in the seller's additional legal information (BT-33).
 What the library cannot write (the Peppol specification identifier, the bankgiro next
-to the IBAN) portal/documents.py adds to the XML."""
+to the IBAN) portal/document_files.py adds to the XML."""
 from __future__ import annotations
 
-from portal.billing.documents import DocumentLine, InvoiceDocument, vat_included
+from portal.billing.invoicing.documents import DocumentLine, InvoiceDocument, vat_included
 
 SPECIFICATION = "urn:cen.eu:en16931:2017"  # BT-24: EN 16931, no extension
 INVOICE = "380"                            # BT-3: commercial invoice (UNTDID 1001)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from portal.billing import notify
+from portal.billing.accounts import notify
 from portal.billing.context import Billing
 from portal.billing.payments import retry_subscription
 from portal.billing.transaction import lock_account, write_transaction

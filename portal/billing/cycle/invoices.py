@@ -7,10 +7,10 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.billing import credit, notify
+from portal.billing.accounts import credit, notify
 from portal.billing.context import Billing
-from portal.billing.details import details_for
-from portal.billing.documents import buyer_of, frozen_parties, price_for
+from portal.billing.accounts.details import details_for
+from portal.billing.invoicing.documents import buyer_of, frozen_parties, price_for
 from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated

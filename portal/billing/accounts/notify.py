@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
-from portal.billing.history import NAMES_SHOWN
+from portal.billing.accounts.history import NAMES_SHOWN
 from portal.errors import NotAuthorized
 from portal.billing.transaction import in_write_transaction, write_transaction
 from portal.models import (AuditEvent, BillingAccount, Charge, Notice, OutboxMessage, Payment, Role,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ARRAY, Integer, Row, String, any_, bindparam, cast, func, select, tuple_
 from sqlalchemy.orm import joinedload
 
-from portal.billing import access
+from portal.billing.accounts import access
 from portal.billing.context import Billing
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
 from portal.errors import InvalidInput

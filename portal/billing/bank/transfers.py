@@ -22,13 +22,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from portal.billing import bgmax, credit, notify
+from portal.billing.accounts import credit, notify
+from portal.billing.bank import bgmax
 from portal.billing.context import Billing
-from portal.billing.methods import check_wire_method
+from portal.billing.payments.methods import check_wire_method
 from portal.billing.payments import apply_to_invoices, method_summary, pay_charges, record_payment
-from portal.billing.remittance import account_reference, ocr_reference, ocr_target
+from portal.billing.invoicing.remittance import account_reference, ocr_reference, ocr_target
 from portal.billing.transaction import lock_account, lock_accounts, write_transaction
-from portal.billing.transfer_batch import Owed, TransferBatch, owed_by_account, review_row
+from portal.billing.bank.transfer_batch import Owed, TransferBatch, owed_by_account, review_row
 from portal.models import (AccountKind, AttemptAllocation, BillingAccount, BillingProfile, Charge, Invoice, Payment,
                            PaymentPurpose, TransferToReview)
 from portal.money import Money

@@ -9,14 +9,15 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing import credit, notify, retries
-from portal.billing.balances import IS_OUTSTANDING, recount_outstanding, settled_method_ids, settlement_total
+from portal.billing.accounts import credit, notify
+from portal.billing.cycle import retries
+from portal.billing.accounts.balances import IS_OUTSTANDING, recount_outstanding, settled_method_ids, settlement_total
 from portal.billing.context import Billing
-from portal.billing.details import details_for, reverse_charge
-from portal.billing.documents import price_for
-from portal.billing.invoices import generate_invoices, mark_past_due_invoices
+from portal.billing.accounts.details import details_for, reverse_charge
+from portal.billing.invoicing.documents import price_for
+from portal.billing.cycle.invoices import generate_invoices, mark_past_due_invoices
 from portal.money import Money
-from portal.billing.methods import remind_expiring_cards
+from portal.billing.payments.methods import remind_expiring_cards
 from portal.billing.payments import method_summary, record_payment
 from portal.billing.periods import billed_part, enabled_parts, previous_month, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction

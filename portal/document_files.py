@@ -17,8 +17,8 @@ from flask_babel import get_locale
 from lxml import etree
 from weasyprint import CSS, HTML, Attachment
 
-from portal.billing.documents import InvoiceDocument, ReceiptDocument
-from portal.billing.einvoice import CREDIT_TRANSFER, PEPPOL_BILLING, en16931_terms
+from portal.billing.invoicing.documents import InvoiceDocument, ReceiptDocument
+from portal.billing.invoicing.einvoice import CREDIT_TRANSFER, PEPPOL_BILLING, en16931_terms
 from portal.config import ROOT
 from portal.models import Invoice
 

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from stdnum.eu import vat
 from stdnum.se import orgnr
 
-from portal.billing import access, notify
-from portal.billing.access import Action, Decision
+from portal.billing.accounts import access, notify
+from portal.billing.accounts.access import Action, Decision
 from portal.billing.context import Billing
-from portal.billing.notify import refusals_audited
+from portal.billing.accounts.notify import refusals_audited
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import InvalidDetails, NotFound
 from portal.models import AccountKind, BillingAccount, BillingDetails, BillingProfile, User

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from portal.billing import notify
+from portal.billing.accounts import notify
 from portal.billing.context import Billing
 from portal.billing.gateway import GatewayError
 from portal.billing.transaction import lock_account, write_transaction

@@ -22,10 +22,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from portal.billing import notify
-from portal.billing.balances import IS_OUTSTANDING
+from portal.billing.accounts import notify
+from portal.billing.accounts.balances import IS_OUTSTANDING
 from portal.billing.context import Billing
-from portal.billing.methods import check_wire_method
+from portal.billing.payments.methods import check_wire_method
 from portal.billing.payments.cards import method_summary
 from portal.billing.payments.ledger import oldest_first_shares, parties_of, pay_charges_together
 from portal.errors import CurrencyMismatch

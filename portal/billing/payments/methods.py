@@ -9,14 +9,16 @@ from datetime import date, timedelta
 
 from sqlalchemy import bindparam, func, select, update
 
-from portal.billing import access, ids, notify
-from portal.billing.access import Action, Decision
-from portal.billing.accounts import SubscriptionView, subscription_page
+from portal.billing import ids
+from portal.billing.accounts import access, notify
+from portal.billing.accounts.access import Action, Decision
+from portal.billing.accounts.overview import SubscriptionView, subscription_page
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails, GatewayError
-from portal.billing.notify import refusals_audited
+from portal.billing.accounts.notify import refusals_audited
 from portal.billing.paging import Page
-from portal.billing.payments import method_summary, prepare_new_card, refuse_while_paying, save_card, saved_card
+from portal.billing.payments.attempts import refuse_while_paying
+from portal.billing.payments.cards import method_summary, prepare_new_card, save_card, saved_card
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import (CardDeclined, CardRemoved, GatewayUnavailable, InvalidInput, MethodInUse, NotEligible,
                            NotFound)

@@ -24,9 +24,9 @@ from typing import NamedTuple
 from sqlalchemy import select
 
 from portal.billing import ids
-from portal.billing.remittance import RemittanceDetails
+from portal.billing.invoicing.remittance import RemittanceDetails
 from portal.billing.seller import Seller
-from portal.billing.details import reverse_charge
+from portal.billing.accounts.details import reverse_charge
 from portal.models import BillingDetails, Invoice, InvoicePayment, InvoiceStatus
 from portal.money import Money
 
@@ -116,7 +116,7 @@ def line_nets(amounts: list[Money], credits: Money, vat: VatBreakdown) -> list[M
     excl. VAT): the VAT inside it taken out line by line; the öre separate rounding
     leaves over go to the last line when there are no credits (with credits, the
     XML's allowance takes them), so the lines add up to the taxable amount exactly —
-    the same figures as the e-invoice (billing/einvoice.py)."""
+    the same figures as the e-invoice (billing/invoicing/einvoice.py)."""
     if not amounts:
         return []
     nets = [vat_included(amount, vat.rate_percent).taxable.minor for amount in amounts]

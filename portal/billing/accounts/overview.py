@@ -11,12 +11,12 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.billing import access, credit, details, notify
-from portal.billing.access import Action
+from portal.billing.accounts import access, credit, details, notify
+from portal.billing.accounts.access import Action
 from portal.billing import ids
-from portal.billing.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
+from portal.billing.accounts.balances import (SETTLEABLE, InvoiceQuote, SubscriptionBalance, invoice_quote,
                                      paid_by)
-from portal.billing.notify import refusals_audited
+from portal.billing.accounts.notify import refusals_audited
 from portal.billing.context import Billing
 from portal.errors import InvalidInput, NotFound
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page

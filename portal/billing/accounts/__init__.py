@@ -1,0 +1,14 @@
+"""The account and what it owes: who may do what, what the signed-in user sees, and
+what every write tells people.
+
+    access      who may do what (R02, R14, R19, B2): `decide` and `require`
+    notify      the outbox email, notice and audit event of the same transaction (M2)
+    history     payments and what they paid (B9): the Payments page and the exports
+    balances    what is owed per payment method and the open invoices (R04, R07, R08, R20)
+    credit      the account's credit balance (B15)
+    details     billing details per profile or account (B7)
+    overview    the account as the signed-in user sees it, its settings and requests
+
+May import: billing's shared modules (clock, context, gateway, ids, paging, periods,
+seller, transaction) only — every other billing package builds on this one
+(tests/test_architecture.py)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests.conftest import TODAY
@@ -269,10 +270,19 @@ class Live:
         for extra in self.deploy.servers[2:]:
             extra.stop()
         del self.deploy.servers[2:]
-        with self.engine.begin() as conn:
-            if self.backend == "postgresql":
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            self.seeded.restore(conn)
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    if self.backend == "postgresql":
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                    self.seeded.restore(conn)
+                break
+            except OperationalError as error:
+                # The reset locks every table (tests/databases.py::lock_tables); a server
+                # still finishing the last test's work may hold one and want another:
+                # PostgreSQL then gives up one of the two. If it was the reset, again.
+                if "deadlock detected" not in str(error) or attempt == 4:
+                    raise
         self.gateway.clear_ledger()
 
     def ids(self) -> dict:

@@ -135,9 +135,7 @@ def paid_but_not_active(session: Session, payment_id: int) -> dict[str, Any]:
                .where(Charge.payment_id == payment_id).scalar_subquery()).where(Payment.id == payment_id)).one()
     paid = paid_by(payment_id)
     mine = Subscription.account_id == account_id
-    others = {"deleted": [SubscriptionStatus.DELETED],
-              "still_owing": [s for s in SubscriptionStatus if s not in (SubscriptionStatus.ACTIVE,
-                                                                          SubscriptionStatus.DELETED)]}
+    others = {kind: [s for s in SubscriptionStatus if _kind_of(s) == kind] for kind in ("deleted", "still_owing")}
     found: dict[str, Any] = {}
     rest = paid_count or 0
     for kind, statuses in others.items():
@@ -185,6 +183,8 @@ def paid_but_not_active_of(session: Session, payment_ids: list[int]) -> dict[int
 
 
 def _kind_of(status: SubscriptionStatus) -> str:
+    """What a receipt says of a subscription a payment paid, by its status now (one
+    rule for `paid_but_not_active` and its batch form)."""
     return ("active" if status == SubscriptionStatus.ACTIVE else "deleted" if status == SubscriptionStatus.DELETED
             else "still_owing")
 

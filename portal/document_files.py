@@ -148,3 +148,12 @@ def invoice_filename(doc: InvoiceDocument | Invoice, word: str, extension: str =
     """e.g. faktura-10001.pdf: the word for "invoice" in the document's language (of
     the read model, or of the invoice itself: only its number is used)."""
     return f"{word.lower()}-{doc.number}.{extension}"
+
+
+def statement_pdf(statement, seller, buyer) -> bytes:
+    """An account statement (issue 30) in the current language, as a tagged PDF/A-3b
+    made like the invoice's: the seller, the buyer, the period, page numbers."""
+    html = render_template("documents/statement.html", statement=statement, doc={"seller": seller, "buyer": buyer},
+                           lang=str(get_locale() or "sv"))
+    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET))],
+                                       pdf_variant=PDF_VARIANT, pdf_tags=True)

@@ -287,7 +287,7 @@ class BulkDownloadForm(PeriodForm):
     """Issue 30: a period's invoice documents as one zip — a fiscal year, or the days
     from and to (a GET form: no CSRF; the years are set by the view)."""
     # Translators: the bulk download's choice of a whole year (sv "Räkenskapsår").
-    year = TranslatedSelectField(_l("Fiscal year"), choices=[])
+    year = TranslatedSelectField(_l("Fiscal year"), choices=[], default="")
     # Translators: a checkbox on the bulk download: the invoices' UBL files beside their PDFs.
     xml = BooleanField(_l("Include the e-invoices (XML)"))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import current_app, request, stream_with_context
+from werkzeug.datastructures import MultiDict
 from flask_babel import get_locale, gettext as _, pgettext
 
 from portal import exports
@@ -33,7 +34,8 @@ def _form(account: BillingAccount) -> tuple[StatementForm, Period | None, int | 
     b, me = billing(), user()
     today = b.clock.today()
     defaults = {"first": today.replace(day=1).isoformat(), "last": today.isoformat()}
-    args = request.args if any(request.args.get(k) for k in ("first", "last")) else {**defaults, **request.args}
+    args = (request.args if any(request.args.get(k) for k in ("first", "last"))
+            else MultiDict({**defaults, **request.args.to_dict()}))
     form = StatementForm(args)
     profile_id = None
     if account.kind == AccountKind.CUSTOMER_AGREEMENT:

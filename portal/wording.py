@@ -364,6 +364,7 @@ STATEMENT = {
     "refund": lazy_pgettext("statement", "Refund of credit"),
     "date": lazy_pgettext("statement", "Date"),
     "kind": lazy_pgettext("statement", "Type"),
+    # Translators: a statement line's reference: an invoice number, a subscription, a payment's number.
     "reference": lazy_pgettext("statement", "Reference"),
     "due_on": lazy_pgettext("statement", "Due date"),
     "amount": lazy_pgettext("statement", "Amount"),

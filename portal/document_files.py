@@ -154,8 +154,10 @@ def statement_pdf(statement, seller, buyer) -> bytes:
     """An account statement (issue 30) in the current language, as a tagged PDF/A-3b
     made like the invoice's: the seller, the buyer, the period, page numbers."""
     # Translators: the page number at the foot of a statement's PDF pages: "Sida 2 av 5".
-    numbering = gettext("Page %(page)s of %(pages)s", page='" counter(page) "', pages='" counter(pages) "')
+    words = gettext("Page %(page)s of %(pages)s", page="\x01", pages="\x02").replace('"', "'").replace("\\", "")
+    numbering = ('"' + words.replace("\x01", '" counter(page) "').replace("\x02", '" counter(pages) "') + '"')
+    pages = CSS(string="@page { @bottom-right { content: %s; font-size: 8pt; } }" % numbering)
     html = render_template("documents/statement.html", statement=statement, doc={"seller": seller, "buyer": buyer},
-                           numbering=numbering, lang=str(get_locale() or "sv"))
-    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET))],
+                           lang=str(get_locale() or "sv"))
+    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET)), pages],
                                        pdf_variant=PDF_VARIANT, pdf_tags=True)

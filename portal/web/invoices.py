@@ -102,7 +102,7 @@ def bulk(account_id: int):
     today = b.clock.today()
     form.year.choices = [("", _("None: the days below"))] + [
         (str(y), str(y)) for y in range(today.year, min(account.created_on.year, today.year) - 1, -1)]
-    asked = any(request.args.get(name) for name in ("year", "first", "last"))
+    asked = any(name in request.args for name in ("year", "first", "last", "xml"))  # the form was sent
     if not asked or not form.validate():
         return render("invoices/download.html", status=422 if asked else 200, account=account, form=form, empty=False)
     year = int(form.year.data) if form.year.data else None

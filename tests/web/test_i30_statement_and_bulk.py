@@ -12,7 +12,7 @@ import pikepdf
 import pytest
 from sqlalchemy import select
 
-from portal.models import Invoice, InvoiceStatus, Role
+from portal.models import BillingAccount, Invoice, InvoiceStatus
 from tests import factories as f
 from tests.web.conftest import sign_in_as
 from tests.web.test_invoice_documents import text_of
@@ -44,7 +44,6 @@ def test_i30_bulk_download_zips_the_years_invoices_sorted_by_number(browser, dem
 
 
 def test_i30_bulk_download_holds_only_the_invoices_the_person_may_see(browser, demo, b):
-    from portal.models import BillingAccount
     account = b.session.get(BillingAccount, demo.agreement)
     hidden_profile = f.profile(b, account)
     b.session.add(Invoice(billing_profile_id=hidden_profile.id, number="99999", currency="SEK",
@@ -109,6 +108,25 @@ def test_i30_the_statement_is_reachable_and_refuses_what_it_must(browser, demo, 
     invoices = browser.get(f"/en/accounts/{demo.agreement}/invoices")
     assert f"/en/accounts/{demo.agreement}/statement" in invoices.text
     assert f"/en/accounts/{demo.agreement}/invoices/download" in invoices.text
-    stranger = f.user(b, Role.READER, b.session.get(__import__("portal.models", fromlist=["BillingAccount"])
-                                                    .BillingAccount, demo.payg))
-    assert stranger
+
+
+def test_i30_the_zip_is_streamed_a_file_at_a_time():
+    """Each file is read when its turn comes and sent before the next is read: memory
+    holds one document, whatever the number of invoices."""
+    from portal.document_zip import member_name, stream_zip
+    read = []
+
+    def reader(n):
+        def read_it():
+            read.append(n)
+            return bytes([n]) * 100_000
+        return read_it
+    pieces = stream_zip((member_name("faktura", str(10001 + n), "pdf"), date(2026, 11, 1), reader(n))
+                        for n in range(3))
+    first = next(pieces)
+    assert read == [0] and 100_000 < len(first) < 101_000
+    second = next(pieces)
+    assert read == [0, 1] and len(second) < 101_000
+    archive = zipfile.ZipFile(io.BytesIO(first + second + b"".join(pieces)))
+    assert archive.namelist() == ["faktura-0010001.pdf", "faktura-0010002.pdf", "faktura-0010003.pdf"]
+    assert archive.read("faktura-0010003.pdf") == bytes([2]) * 100_000

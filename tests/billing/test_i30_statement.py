@@ -181,3 +181,26 @@ def test_i30_pay_as_you_go_charges_payments_and_credit(b):
     assert [(m.kind, m.amount_minor) for m in november.movements] == [("payment", -100_00), ("charge", 100_00)]
     assert [(i.reference, i.days_past_due) for i in november.open_items] == [(sub.name, 1)]
     assert november.ageing["0_30"].minor == 100_00
+
+
+def test_i30_a_period_reads_its_own_payments_not_the_accounts_history(b):
+    """3,000 payments in January, three in November: November's sum and rows read the
+    three (one range of payments(account_id, created_at, id)), not the account."""
+    from sqlalchemy import text
+    from tests.query_plans import rows_read
+    account = f.account(b)
+    card = f.card(b, account)
+    admin = f.user(b, Role.ACCOUNT_ADMIN, account)
+    f.commit(b)
+    f.payments(b, account, card, 3_000, "history", per_second=4)
+    for n in range(3):
+        _payment(b, account, card, f"nov-{n}", date(2026, 11, 10 + n), 100_00)
+    f.commit(b)
+    s = statements.statement(b, admin, account.id, None, Period(FIRST, LAST))
+    assert (s.received.minor, s.movement_count, s.opening.minor) == (300_00, 3, -3_000 * 100_00)
+    scope = statements.scope_of(b, admin, account.id, None, Period(FIRST, LAST))
+    if b.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("rows read are counted by PostgreSQL's EXPLAIN ANALYZE")
+    b.session.execute(text("ANALYZE payments"))
+    assert rows_read(b, statements.received_query(scope, scope.start, scope.end)) <= 3
+    assert rows_read(b, statements.payment_rows(scope)) <= 3

@@ -194,8 +194,15 @@ def _between(column, start: datetime | None, end: datetime) -> list:
     return [column < end] if start is None else [column >= start, column < end]
 
 
+def received_query(s: Scope, start: datetime | None, end: datetime):
+    """The sum of the payments from `start` (None: the first) to `end`: one range of
+    the index payments(account_id, created_at, id)."""
+    return select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+        *_payments(s), *_between(Payment.created_at, start, end))
+
+
 def _received(b: Billing, s: Scope, start: datetime | None, end: datetime) -> int:
-    return _sum(b, Payment.amount_minor, *_payments(s), *_between(Payment.created_at, start, end))
+    return int(b.session.scalar(received_query(s, start, end)) or 0)
 
 
 def _credit_moved(b: Billing, s: Scope, kind: CreditKind | None, start: datetime | None, end: datetime) -> int:
@@ -286,6 +293,13 @@ def _batches(b: Billing, query, key) -> Iterator:
         after = batch[-1]
 
 
+def payment_rows(s: Scope):
+    """The period's payments, oldest first: (id, instant, amount)."""
+    return (select(Payment.id, Payment.created_at, Payment.amount_minor)
+            .where(*_payments(s), Payment.created_at >= s.start, Payment.created_at < s.end)
+            .order_by(Payment.created_at, Payment.id))
+
+
 def movements(b: Billing, s: Scope, rows: int | None = None) -> Iterator[Movement]:
     """The period's movements, oldest first (by day; within one, invoices and charges,
     then payments, then refunds), each source read a batch at a time and merged."""
@@ -302,9 +316,7 @@ def movements(b: Billing, s: Scope, rows: int | None = None) -> Iterator[Movemen
                         .order_by(Charge.period_end, Charge.id),
                         lambda r: or_(Charge.period_end > r[2], and_(Charge.period_end == r[2], Charge.id > r[0])))
         debits = (Movement(r[2], 0, r[0], "charge", r[1], r[2], int(r[3])) for r in owed)
-    paid = _batches(b, select(Payment.id, Payment.created_at, Payment.amount_minor)
-                    .where(*_payments(s), Payment.created_at >= s.start, Payment.created_at < s.end)
-                    .order_by(Payment.created_at, Payment.id),
+    paid = _batches(b, payment_rows(s),
                     lambda r: or_(Payment.created_at > r[1], and_(Payment.created_at == r[1], Payment.id > r[0])))
     payments = (Movement(day_in_zone(r[1], s.zone), 1, r[0], "payment", payment_reference(r[0]), None, -int(r[2]))
                 for r in paid)

@@ -47,7 +47,8 @@ def stream_zip(files: Iterable[tuple[str, date, Callable[[], bytes]]]) -> Iterat
     with zipfile.ZipFile(pipe, "w") as archive:
         for name, day, read in files:
             compression = zipfile.ZIP_STORED if name.endswith(".pdf") else zipfile.ZIP_DEFLATED
-            archive.writestr(zipfile.ZipInfo(name, date_time=(day.year, day.month, day.day, 0, 0, 0)), read(), compress_type=compression)
+            entry = zipfile.ZipInfo(name, date_time=(day.year, day.month, day.day, 0, 0, 0))
+            archive.writestr(entry, read(), compress_type=compression)
             yield pipe.take()
     yield pipe.take()
 

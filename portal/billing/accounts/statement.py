@@ -220,11 +220,10 @@ def balance_before(b: Billing, s: Scope, instant: datetime, day: date) -> int:
 
 # --- open items at the end --------------------------------------------------------------
 
-def _applied_later(s: Scope, **target):
-    """Credit applied to the item at or after the period's end: it was not paid then."""
-    column = CreditEntry.invoice_id if "invoice" in target else CreditEntry.charge_id
-    return exists().where(column == target.get("invoice", target.get("charge")),
-                          CreditEntry.kind == CreditKind.APPLIED, CreditEntry.created_at >= s.end)
+def _applied_later(s: Scope):
+    """Credit applied to the charge at or after the period's end: it was not paid then."""
+    return exists().where(CreditEntry.charge_id == Charge.id, CreditEntry.kind == CreditKind.APPLIED,
+                          CreditEntry.created_at >= s.end)
 
 
 def _open_invoices(s: Scope):
@@ -250,7 +249,7 @@ def _open_charges(s: Scope):
     return (select(Charge.id.label("id"), Subscription.name.label("reference"), Charge.period_end.label("day"),
                    Charge.period_end.label("due_on"), Charge.amount_minor.label("left"))
             .where(*_charges(s), Charge.period_end <= s.last,
-                   or_(Charge.status == ChargeStatus.OUTSTANDING, paid_later, _applied_later(s, charge=Charge.id))))
+                   or_(Charge.status == ChargeStatus.OUTSTANDING, paid_later, _applied_later(s))))
 
 
 def _open(s: Scope):

@@ -13,7 +13,7 @@ import pikepdf
 from facturx import generate_xml, xml_check_xsd
 from facturx.facturx import generate_xmp_bytes
 from flask import render_template
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from lxml import etree
 from weasyprint import CSS, HTML, Attachment
 
@@ -148,3 +148,16 @@ def invoice_filename(doc: InvoiceDocument | Invoice, word: str, extension: str =
     """e.g. faktura-10001.pdf: the word for "invoice" in the document's language (of
     the read model, or of the invoice itself: only its number is used)."""
     return f"{word.lower()}-{doc.number}.{extension}"
+
+
+def statement_pdf(statement, seller, buyer) -> bytes:
+    """An account statement (issue 30) in the current language, as a tagged PDF/A-3b
+    made like the invoice's: the seller, the buyer, the period, page numbers."""
+    # Translators: the page number at the foot of a statement's PDF pages: "Sida 2 av 5".
+    words = gettext("Page %(page)s of %(pages)s", page="\x01", pages="\x02").replace('"', "'").replace("\\", "")
+    numbering = ('"' + words.replace("\x01", '" counter(page) "').replace("\x02", '" counter(pages) "') + '"')
+    pages = CSS(string="@page { @bottom-right { content: %s; font-size: 8pt; } }" % numbering)
+    html = render_template("documents/statement.html", statement=statement, doc={"seller": seller, "buyer": buyer},
+                           lang=str(get_locale() or "sv"))
+    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET)), pages],
+                                       pdf_variant=PDF_VARIANT, pdf_tags=True)

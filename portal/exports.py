@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from portal.billing.clock import day_in_zone
 from portal.billing.ids import payment_reference
 from portal.billing.accounts.history import ExportRow, InvoiceExportRow
-from portal.wording import INVOICE_STATUS, PAYMENT_PURPOSE, card_name
+from portal.wording import INVOICE_STATUS, PAYMENT_PURPOSE, STATEMENT, card_name
 
 BOM = "\ufeff"
 
@@ -192,3 +192,30 @@ def line_break(buffer: io.StringIO) -> str:
     buffer.seek(0)
     buffer.truncate()
     return text
+
+
+# --- the account statement (issue 30) -----------------------------------------------------
+
+STATEMENT_COLUMNS = tuple(Column(key, STATEMENT[key]) for key in
+                          ("date", "kind", "reference", "due_on", "amount", "balance", "currency"))
+
+
+def statement_rows(statement, movements: Iterable) -> Iterator[tuple]:
+    """The statement's CSV lines: the opening balance, every movement with the balance
+    after it, the closing balance — (day, kind, reference, due, amount, balance)."""
+    yield statement.first, "opening", "", None, None, statement.opening.minor
+    for movement, balance in movements:
+        yield movement.day, movement.kind, movement.reference, movement.due_on, movement.amount_minor, balance
+    yield statement.last, "closing", "", None, None, statement.closing.minor
+
+
+def statement_cells(currency: str, dialect: Dialect) -> Callable[[tuple], list[str]]:
+    kinds = {key: str(STATEMENT[key]) for key in ("opening", "closing", "invoice", "charge", "payment", "refund")}
+    digits = _digits(currency)
+
+    def cells(row: tuple) -> list[str]:
+        day, kind, reference, due_on, amount, balance = row
+        return [day_cell(day), kinds[kind], text_cell(reference), day_cell(due_on),
+                "" if amount is None else _amount(amount, digits, dialect), _amount(balance, digits, dialect),
+                currency]
+    return cells

@@ -8,7 +8,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
-from wtforms import (DateField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
+from wtforms import (BooleanField, DateField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, Optional, Regexp, StopValidation,
@@ -281,3 +281,38 @@ class PersonalSettingsForm(PortalForm):
     """B10: the person's own language (emails, documents) and time zone."""
     locale = RadioField(_l("Language for emails and documents"), choices=[])
     timezone = TranslatedSelectField(_l("Time zone"), choices=[])
+
+
+class BulkDownloadForm(PeriodForm):
+    """Issue 30: a period's invoice documents as one zip — a fiscal year, or the days
+    from and to (a GET form: no CSRF; the years are set by the view)."""
+    # Translators: the bulk download's choice of a whole year (sv "Räkenskapsår").
+    year = TranslatedSelectField(_l("Fiscal year"), choices=[], default="")
+    # Translators: a checkbox on the bulk download: the invoices' UBL files beside their PDFs.
+    xml = BooleanField(_l("Include the e-invoices (XML)"))
+
+    def validate(self, extra_validators=None) -> bool:
+        """A year, or both ends of a period."""
+        valid = super().validate(extra_validators)
+        if valid and not self.year.data:
+            for field, message in ((self.first, _l("Enter the first day of the period, or choose a year")),
+                                   (self.last, _l("Enter the last day of the period, or choose a year"))):
+                if field.data is None:
+                    field.errors = [message]
+                    valid = False
+        return valid
+
+
+class StatementForm(PeriodForm):
+    """Issue 30: the account statement's period (both ends) and, on a customer
+    agreement, its billing profile (choices set by the view)."""
+    profile = TranslatedSelectField(_l("Billing profile"), choices=[], validate_choice=True)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field, message in ((self.first, _l("Enter the first day of the period")),
+                               (self.last, _l("Enter the last day of the period"))):
+            if not field.errors and field.data is None:
+                field.errors = [message]
+                valid = False
+        return valid

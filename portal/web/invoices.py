@@ -2,7 +2,9 @@
 R17, B4), and Pay now (Betala nu) through the shared checkout (R19–R22)."""
 from __future__ import annotations
 
-from flask import current_app, request, url_for
+from datetime import date
+
+from flask import current_app, request, stream_with_context, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, pgettext
 
 from portal.billing import payments
@@ -12,12 +14,13 @@ from portal.billing.accounts.access import Action, decide
 from portal.billing.context import Billing
 from portal.errors import BillingError, InvalidPart, NotFound, NothingToPay
 from portal.billing.invoicing.remittance import remittance_from_config
-from portal import document_store
+from portal import document_store, document_zip
+from portal.billing.accounts import history
 from portal.document_files import invoice_filename, invoice_pdf
 from portal.i18n import SUPPORTED_LOCALES, page_lang
-from portal.forms import InvoiceFilterForm, PartForm, PaymentForm
+from portal.forms import BulkDownloadForm, InvoiceFilterForm, PartForm, PaymentForm
 from portal.i18n import money, parse_money
-from portal.models import BillingProfile, InvoiceStatus
+from portal.models import AccountKind, BillingProfile, Invoice, InvoiceStatus
 from portal.money import Money
 from portal.web import checkout
 from portal.web.common import MAX_ID, account_for, page_arg, signed_in_blueprint, user
@@ -63,13 +66,17 @@ def pdf(account_id: int, invoice_id: int):
     """The invoice as a PDF/A-3 file, in the page's language (B6): the one stored when
     it was issued (issue 28), made now only if there is none yet."""
     invoice = overview.invoice_of(billing(), user(), account_id, invoice_id, whole=False)
-    lang = page_lang()
-    # The pseudo-locale (development, tests) is rendered, never stored.
-    content = (document_store.invoice_pdf(invoice, lang).content if lang in SUPPORTED_LOCALES
-               else invoice_pdf(_document(invoice)))
     # Translators: the start of a downloaded invoice's file name, e.g. "invoice-10001.pdf".
     word = pgettext("file name", "invoice")
-    return download(content, "application/pdf", invoice_filename(invoice, word))
+    return download(_pdf_of(invoice, page_lang()), "application/pdf", invoice_filename(invoice, word))
+
+
+def _pdf_of(invoice, lang: str) -> bytes:
+    """The stored PDF in `lang` (made and stored first if there is none). The
+    pseudo-locale (development, tests) is rendered, never stored."""
+    if lang in SUPPORTED_LOCALES:
+        return document_store.invoice_pdf(invoice, lang).content
+    return invoice_pdf(_document(invoice))
 
 
 @bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>/ubl")
@@ -80,6 +87,43 @@ def ubl(account_id: int, invoice_id: int):
     word = pgettext("file name", "invoice")
     return download(document_store.invoice_ubl(invoice).content, "application/xml",
                     invoice_filename(invoice, word, "xml"))
+
+
+@bp.get("/accounts/<int:account_id>/invoices/download")
+def bulk(account_id: int):
+    """Issue 30: a fiscal year's or a period's invoices as one zip of their PDFs (and
+    UBL XML if asked), streamed; the form again with what is wrong, or with "no
+    invoices" rather than an empty zip. A GET form: works without JavaScript."""
+    b, me = billing(), user()
+    account = account_for(account_id)
+    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
+        raise NotFound("invoices")
+    form = BulkDownloadForm(request.args)
+    today = b.clock.today()
+    form.year.choices = [("", _("None: the days below"))] + [
+        (str(y), str(y)) for y in range(today.year, min(account.created_on.year, today.year) - 1, -1)]
+    asked = any(name in request.args for name in ("year", "first", "last", "xml"))  # the form was sent
+    if not asked or not form.validate():
+        return render("invoices/download.html", status=422 if asked else 200, account=account, form=form, empty=False)
+    year = int(form.year.data) if form.year.data else None
+    first, last = (date(year, 1, 1), date(year, 12, 31)) if year else (form.first.data, form.last.data)
+    ids = history.invoices_to_download(b, me, account.id, first, last)
+    if not ids:
+        return render("invoices/download.html", account=account, form=form, empty=True, first=first, last=last)
+    lang = page_lang()
+    word = pgettext("file name", "invoice")
+    files = document_zip.invoice_files(
+        ids, lambda invoice_id: b.session.get(Invoice, invoice_id), word, lambda invoice: _pdf_of(invoice, lang),
+        (lambda invoice: document_store.invoice_ubl(invoice).content) if form.xml.data else None)
+    name = "-".join([pgettext("file name", "invoices").lower(), str(year)] if year
+                    else [pgettext("file name", "invoices").lower(), first.isoformat(), last.isoformat()]) + ".zip"
+
+    def body():
+        try:
+            yield from document_zip.stream_zip(files)
+        finally:
+            b.session.rollback()  # as the exports: the transaction ends with the file
+    return download(stream_with_context(body()), "application/zip", name)
 
 
 def _document(invoice):

@@ -163,6 +163,7 @@ STATES = {
     "accessibility-statement-signed-in": (ANNA, go("/accessibility")),
     # not the account administrator
     "overview-user": (ERIK, go("/accounts/{payg}/")),
+    "statement-payg-user": (ERIK, go("/accounts/{payg}/statement")),
     "notifications-user": (ERIK, go("/accounts/{payg}/notifications")),
     "403-settle-user": (ERIK, go("/accounts/{payg}/subscriptions/{production}/settle")),
     "payment-methods-user": (ERIK, go("/accounts/{payg}/payment-methods")),
@@ -182,6 +183,11 @@ STATES = {
     "receipt-invoice": (OLIVIA, go("/accounts/{agreement}/payments/{invoice_payment}")),
     "payments-owner": (OLIVIA, go("/accounts/{agreement}/payments")),
     "payment-methods-owner": (OLIVIA, go("/accounts/{agreement}/payment-methods")),
+    "statement-owner": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-01-01&last=2026-11-25")),
+    "statement-with-errors": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-13-01&last=2026-11-25")),
+    "invoices-download": (OLIVIA, go("/accounts/{agreement}/invoices/download")),
+    "invoices-download-with-errors": (OLIVIA, go("/accounts/{agreement}/invoices/download?last=2026-11-30")),
+    "invoices-download-none": (OLIVIA, go("/accounts/{agreement}/invoices/download?first=2020-01-01&last=2020-12-31")),
     # reader
     "overview-reader": (RASMUS, go("/accounts/{agreement}/")),
     "invoices-reader": (RASMUS, go("/accounts/{agreement}/invoices")),
@@ -195,4 +201,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "404-unknown-address-signed-in": 404, "settle-balance-changed": 409, "settle-declined": 402,
                    "notifications-with-errors": 422, "billing-details-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
                    "403-settle-user": 403, "403-pay-now-reader": 403, "pay-now-part-errors": 422,
-                   "payments-with-errors": 422, "payment-methods-add-card-errors": 422}
+                   "payments-with-errors": 422, "payment-methods-add-card-errors": 422,
+                   "statement-with-errors": 422, "invoices-download-with-errors": 422}

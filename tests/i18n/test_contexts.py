@@ -69,6 +69,9 @@ KNOWN_SHARED = {
     "Check the payment": "ask the payment service what happened",
     "From": "the seller's block on an invoice or receipt (the period filter has msgctxt)",
     "To": "the buyer's block on an invoice or receipt (the period filter has msgctxt)",
+    "For example 2026-11-01": "the hint under a date field",
+    "Account statement": "the page (SPEC: kontoutdrag), its title and the links to it",
+    "Credit balance": "the account's credit (SPEC: tillgodohavande)",
 }
 
 

@@ -38,8 +38,10 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
               | "receipts.show" | "receipts.pdf" | "payments.index" | "payments.payments_csv" | "methods.index"
               | "account.notifications" | "account.support", "GET"):
             return 200
-        case "payments.invoices_csv", "GET":
-            return 404 if payg else 200                            # B9: invoices are an agreement's
+        case ("payments.invoices_csv" | "invoices.bulk"), "GET":
+            return 404 if payg else 200                            # B9, issue 30: invoices are an agreement's
+        case ("statements.show" | "statements.pdf" | "statements.csv"), "GET":
+            return 200                                             # issue 30: this month so far, every role
         case ("methods.add_card" | "methods.move", "POST") | ("methods.preview_move", "GET"):
             return 422 if role in MANAGING else 403                # B8; empty form
         case ("methods.remove" | "methods.set_default"), "POST":

@@ -137,6 +137,10 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "payments.invoices_csv": ("olivia", "/sv/accounts/{id}/invoices.csv", "account"),
     "methods.index": ("anna", "/sv/accounts/{id}/payment-methods", "account"),
     "methods.preview_move": ("anna", "/sv/accounts/{id}/payment-methods/move", "account"),
+    "invoices.bulk": ("olivia", "/sv/accounts/{id}/invoices/download", "account"),  # issue 30
+    "statements.show": ("anna", "/sv/accounts/{id}/statement", "account"),
+    "statements.pdf": ("anna", "/sv/accounts/{id}/statement.pdf", "account"),
+    "statements.csv": ("anna", "/sv/accounts/{id}/statement.csv", "account"),
 }
 
 
@@ -173,6 +177,8 @@ QUERIES = [  # (who, path) with every query parameter the pages read
     ("anna", "/sv/accounts/{payg}/payment-methods/move", ["subscriptions", "to"]),
     ("anna", "/sv/accounts/{payg}/support", ["topic"]),
     ("anna", "/sv/accounts/{payg}/support", ["payment"]),
+    ("olivia", "/sv/accounts/{agreement}/statement", ["first", "last", "profile"]),  # issue 30
+    ("olivia", "/sv/accounts/{agreement}/invoices/download", ["year", "first", "last", "xml"]),
     ("anna", "/sv/settings", ["next"]),
     ("anna", "/sv/", ["next"]),
     ("anna", "/sv/sign-in", ["next"]),

@@ -8,6 +8,7 @@ what every write tells people.
     credit      the account's credit balance (B15)
     details     billing details per profile or account (B7)
     overview    the account as the signed-in user sees it, its settings and requests
+    statement   the account statement: balances, movements, open items aged (issue 30)
 
 May import: billing's shared modules (clock, context, gateway, ids, paging, periods,
 seller, transaction) only — every other billing package builds on this one

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from portal.billing.accounts import access
 from portal.billing.context import Billing
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
-from portal.errors import InvalidInput
+from portal.errors import InvalidInput, NotFound
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, Invoice, InvoicePayment, Payment,
                            PaymentMethod, Subscription, User)
 
@@ -248,3 +248,19 @@ def invoices_for_export(b: Billing, user: User, account_id: int, period: Period)
             for invoice in batch:
                 yield InvoiceExportRow(invoice, name)
             after = batch[-1].period_start
+
+
+# --- bulk download (issue 30) -------------------------------------------------------------
+
+def invoices_to_download(b: Billing, user: User, account_id: int, first: date,
+                         last: date) -> list[tuple[int, str, date]]:
+    """(id, number, issue day) of the invoices issued on the days first..last on the profiles the
+    person has a role on (every role may see its invoices: R02), in number order. Ids
+    only: the zip loads one invoice at a time."""
+    account = access.get_account(b.session, user, account_id)
+    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
+        raise NotFound("invoices")
+    rows = b.session.execute(select(Invoice.id, Invoice.number, Invoice.issued_on).where(
+        Invoice.billing_profile_id.in_(access.profiles_with_role(b.session, user, account)),
+        Invoice.issued_on >= first, Invoice.issued_on <= last)).all()
+    return sorted((tuple(row) for row in rows), key=lambda row: (len(row[1]), row[1]))

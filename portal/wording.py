@@ -60,6 +60,16 @@ REFUSAL = {
     "forbidden": _l("You do not have permission to do this."),
     "cannot_manage_methods": _l("Only an owner or contributor of the billing profile can change its payment "
                                 "methods. Ask one of them, or your account administrator."),
+    # Issue 31: the rules of the Access page (portal/billing/accounts/people.py).
+    "cannot_manage_roles": _l("Only the account administrator, or an owner of the billing account or "
+                              "billing profile, can give and take roles."),
+    "beyond_own_scope": _l("You can give and take roles only where you are an owner: on your billing "
+                           "profile, not on the whole billing account or another profile."),
+    "beyond_own_role": _l("You cannot give a role with more rights than your own."),
+    "last_owner": _l("This is the last owner, so the role cannot be removed or changed. Give another "
+                     "person the owner role first."),
+    "own_last_owner": _l("You cannot remove or lower your own owner role: it is the only one you have "
+                         "here. Ask another owner to do it."),
 }
 
 # B9: what a payment was for.
@@ -212,7 +222,22 @@ REFUSED_ACTION = {
     "view_audit": _l("See the audit log"),
     "manage_billing_details": _l("Change the billing details"),
     "manage_payment_methods": _l("Change the payment methods"),
+    "manage_roles": _l("Change who has access"),
 }
+
+
+def _scope(details: dict) -> str:
+    """Where a role counts, for a sentence: a profile's name or the whole account."""
+    if details.get("scope"):
+        return gettext("billing profile %(profile)s", profile=details["scope"])
+    return gettext("the whole billing account")
+
+
+def _role_name(code) -> str:
+    try:
+        return str(ROLE[Role(code)])
+    except ValueError:
+        return str(code or "")
 
 
 def _method_name(summary) -> str:
@@ -309,6 +334,22 @@ def audit_text(event) -> str:
                            old=d.get("old", ""), new=d.get("new", ""))
         case "billing_details.changed":
             return gettext("The billing details of %(company)s were changed.", company=d.get("company_name", ""))
+        case "invitation.sent":
+            return gettext("%(email)s was invited to be %(role)s on %(scope)s.", email=d.get("email", ""),
+                           role=_role_name(d.get("role")), scope=_scope(d))
+        case "invitation.withdrawn":
+            return gettext("The invitation of %(email)s to be %(role)s was withdrawn.", email=d.get("email", ""),
+                           role=_role_name(d.get("role")))
+        case "invitation.accepted" | "role.granted":
+            return gettext("%(person)s (%(email)s) became %(role)s on %(scope)s.", person=d.get("person", ""),
+                           email=d.get("person_email", ""), role=_role_name(d.get("role")), scope=_scope(d))
+        case "role.changed":
+            return gettext("The role of %(person)s (%(email)s) on %(scope)s was changed from %(before)s to "
+                           "%(role)s.", person=d.get("person", ""), email=d.get("person_email", ""),
+                           scope=_scope(d), before=_role_name(d.get("from_role")), role=_role_name(d.get("role")))
+        case "role.removed":
+            return gettext("%(person)s (%(email)s) is no longer %(role)s on %(scope)s.", person=d.get("person", ""),
+                           email=d.get("person_email", ""), role=_role_name(d.get("role")), scope=_scope(d))
         case "access.refused":
             return _refusal_text(d.get("reason"), str(REFUSED_ACTION.get(d.get("attempted"), d.get("attempted", ""))))
         case "charge.failed":
@@ -346,4 +387,8 @@ def _refusal_text(reason: str | None, action: str) -> str:
             return gettext("Refused: %(action)s. Not available for this kind of billing account.", action=action)
         case "no_role_on_profile":
             return gettext("Refused: %(action)s. No role on this billing profile.", action=action)
+        case "last_owner" | "own_last_owner":
+            return gettext("Refused: %(action)s. The last owner role cannot be removed.", action=action)
+        case "beyond_own_role" | "beyond_own_scope":
+            return gettext("Refused: %(action)s. Nobody can give more than they hold.", action=action)
     return gettext("Refused: %(action)s. Not permitted.", action=action)

@@ -72,6 +72,27 @@ REFUSAL = {
                          "here. Ask another owner to do it."),
 }
 
+# Issue 31: why a password cannot be used (portal/billing/accounts/passwords.py).
+PASSWORD_PROBLEM = {
+    "too_short": _l("Choose a password of at least 12 characters. A few words in a row are easy to remember."),
+    "too_long": _l("Choose a password of at most 128 characters"),
+    "too_common": _l("That password is one of the most commonly used ones, so it is easy to guess. Choose "
+                     "another one."),
+}
+
+# Issue 31: why an invitation's link cannot be used (people.invitation_for).
+INVITATION_INVALID = {
+    "unknown": _l("This invitation link does not work. It may have been replaced by a newer invitation: "
+                  "use the link in the latest email, or ask the person who invited you to send it again."),
+    "used": _l("This invitation has already been accepted or has been withdrawn. If you have accepted it, "
+               "sign in."),
+    "expired": _l("This invitation has expired: links work for 7 days. Ask the person who invited you to "
+                  "send it again."),
+    "sign_in_first": _l("You already have a sign-in to the portal with this email address. Sign in to accept "
+                        "the invitation."),
+    "other_person": _l("This invitation is for another email address. Sign out, then open the link again."),
+}
+
 # B9: what a payment was for.
 PAYMENT_PURPOSE = {
     "settle": _l("Settled balance"),

@@ -136,6 +136,7 @@ def _role(account: BillingAccount, role: str | Role, profile_id: int | None) -> 
 
 # -- the page -------------------------------------------------------------------------
 
+@refusals_audited
 def access_page(b: Billing, actor: User, account_id: int, profile_id: int | None = None) -> AccessPage:
     """Who has which role on the account (or on one profile, with the account's own
     roles that count there), since when, from whom; the pending invitations; what the
@@ -143,10 +144,8 @@ def access_page(b: Billing, actor: User, account_id: int, profile_id: int | None
     account = access.get_account(b.session, actor, account_id)
     profile = _profile(b.session, account, profile_id)
     held = _held(b.session, actor, account)
-    manager = MANAGER[account.kind]
-    managing = [scope for role, scope in held if role == manager]
-    if not managing:
-        raise NotAuthorized("cannot_manage_roles", account_id=account.id, action=MANAGE_ROLES, profile_id=profile_id)
+    managing = [scope for role, scope in held if role == MANAGER[account.kind]]
+    _require(b.session, actor, account, profile_id)
     in_scope = (or_(RoleAssignment.billing_profile_id.is_(None), RoleAssignment.billing_profile_id == profile.id)
                 if profile is not None else True)
     assignments = list(b.session.scalars(
@@ -173,6 +172,13 @@ def access_page(b: Billing, actor: User, account_id: int, profile_id: int | None
 def pending(invitation: Invitation, now: datetime) -> bool:
     return invitation.closed_at is None and invitation.expires_at > now
 
+
+def managed_scopes(session: Session, actor: User, account: BillingAccount) -> list[int | None]:
+    """Where the person manages roles: None for the whole account, else profile ids
+    (an empty list: nowhere). Read from the page's cached roles (access.roles_of)."""
+    manager = MANAGER[account.kind]
+    return sorted({scope for role, scope in access.scoped_roles(session, actor, account.id) if role == manager},
+                  key=lambda scope: (scope is not None, scope or 0))
 
 # -- invitations ----------------------------------------------------------------------
 

@@ -279,6 +279,8 @@ def _subscriptions(details: dict) -> str:
 
 def audit_actor(event) -> str:
     """Who: a person, or the billing cycle when nobody was acting."""
+    if event.actor is None and (event.details or {}).get("by_provider"):  # `flask users` (issue 31)
+        return gettext("The provider (command line)")
     if event.actor is None:
         return gettext("Automatic (billing cycle)")
     return gettext("%(name)s (%(email)s)", name=event.actor.name, email=event.actor.email)

@@ -246,7 +246,7 @@ def invite(b: Billing, actor: User | None, account_id: int, profile_id: int | No
         b.session.add(invitation)
         b.session.flush()
         token = _issue(b, invitation, secret)
-        notify.audit(b.session, b.clock, "invitation.sent", account_id=account.id, actor=actor,
+        notify.audit(b.session, b.clock, "invitation.sent", account_id=account.id, actor=actor, **_by(actor),
                      profile_id=profile_id, email=address, role=str(chosen), scope=profile and profile.name)
         return invitation, token
 
@@ -267,6 +267,7 @@ def withdraw_invitation(b: Billing, actor: User | None, account_id: int, invitat
         invitation = _open_invitation(b, actor, account_id, invitation_id)
         invitation.closed_at = b.clock.now()
         notify.audit(b.session, b.clock, "invitation.withdrawn", account_id=invitation.account_id, actor=actor,
+                     **_by(actor),
                      profile_id=invitation.billing_profile_id, email=invitation.email, role=str(invitation.role))
         return invitation
 
@@ -279,6 +280,7 @@ def resend_invitation(b: Billing, actor: User | None, account_id: int, invitatio
         invitation = _open_invitation(b, actor, account_id, invitation_id)
         token = _issue(b, invitation, secret)
         notify.audit(b.session, b.clock, "invitation.sent", account_id=invitation.account_id, actor=actor,
+                     **_by(actor),
                      profile_id=invitation.billing_profile_id, email=invitation.email, role=str(invitation.role),
                      again=True)
         return invitation, token
@@ -348,8 +350,8 @@ def _accepted(b: Billing, invitation: Invitation, person: User) -> User:
     assignment.role, assignment.granted_at = invitation.role, b.clock.now()
     assignment.granted_by_user_id = inviter.id if inviter else None
     b.session.flush()
-    _tell(b, inviter, assignment, person, "granted" if before is None else "changed", before,
-          audit_action="invitation.accepted")
+    _tell(b, person, assignment, person, "granted" if before is None else "changed", before,
+          audit_action="invitation.accepted", given_by=inviter)
     return person
 
 
@@ -462,8 +464,13 @@ def _managers(session: Session, account: BillingAccount, profile_id: int | None)
         .distinct().order_by(User.id)))
 
 
+def _by(actor: User | None) -> dict:
+    """An event with no person acting is the provider's (`flask users`), not the cycle's."""
+    return {"by_provider": True} if actor is None else {}
+
+
 def _tell(b: Billing, actor: User | None, assignment: RoleAssignment, person: User, change: str,
-          before: Role | None, audit_action: str | None = None) -> None:
+          before: Role | None, audit_action: str | None = None, given_by: User | None = None) -> None:
     """The audit event, and an email to the person and to the scope's owners (each in
     their own language, one each)."""
     account = assignment.account or b.session.get(BillingAccount, assignment.account_id)
@@ -471,9 +478,12 @@ def _tell(b: Billing, actor: User | None, assignment: RoleAssignment, person: Us
     details = {"person": person.name, "person_email": person.email, "role": str(assignment.role),
                "from_role": str(before) if before else None, "scope": profile.name if profile else None,
                "change": change}
+    if audit_action == "invitation.accepted":  # the person acted; the inviter gave the role
+        details["invited_by"] = given_by.name if given_by else None
     notify.audit(b.session, b.clock, audit_action or f"role.{change}", account_id=account.id, actor=actor,
-                 profile_id=assignment.billing_profile_id, **details)
-    payload = {**details, "actor": actor.name if actor else None, "account_name": account.name,
+                 profile_id=assignment.billing_profile_id, **details, **_by(actor))
+    by = given_by if audit_action == "invitation.accepted" else actor
+    payload = {**details, "actor": by.name if by else None, "account_name": account.name,
                "profile_id": assignment.billing_profile_id}
     told: set[str] = set()
     for user in [person, *_managers(b.session, account, assignment.billing_profile_id)]:

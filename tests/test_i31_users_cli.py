@@ -3,13 +3,13 @@ with the same services as the Access page, audited as the provider; the owner ru
 hold for the provider too."""
 from __future__ import annotations
 
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Invitation, OutboxMessage, RoleAssignment
+from portal.models import AccountKind, AuditEvent, Invitation, OutboxMessage, Role, RoleAssignment
 from portal.wording import audit_actor
 from tests import factories as f
-from portal.models import AccountKind, Role
 
 
 def test_i31_users_cli_invites_lists_and_removes_roles(app, b, runner):
@@ -40,5 +40,5 @@ def test_i31_users_cli_invites_lists_and_removes_roles(app, b, runner):
     with app.app_context():
         assert db.session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == reader.id)).all() == []
         event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "role.removed")).one()
-        with app.test_request_context("/en/"):
+        with app.test_request_context(), force_locale("en"):
             assert event.actor_user_id is None and audit_actor(event) == "The provider (command line)"

@@ -75,11 +75,17 @@ def _page_profile() -> int | None:
 def _refused(b, me, account_id: int, refused: NotAuthorized, form: InviteForm | None = None):
     """A refusal of the rules, said on the page itself (403), in the page's language."""
     reason = str(wording.REFUSAL.get(refused.reason, wording.REFUSAL["forbidden"]))
+    return _page(b, me, account_id, _page_scope(b, me, account_id), form=form, refusal=reason, status=403)
+
+
+def _page_scope(b, me, account_id: int) -> int | None:
+    """The profile of the page the form was on; without one, a profile owner's own
+    profile (the account's page is not theirs)."""
     profile_id = _page_profile()
-    if profile_id is None:  # a profile's owner: the page of the profile they manage
+    if profile_id is None:
         scopes = people.managed_scopes(b.session, me, access.get_account(b.session, me, account_id))
         profile_id = scopes[0] if scopes and None not in scopes else None
-    return _page(b, me, account_id, profile_id, form=form, refusal=reason, status=403)
+    return profile_id
 
 
 @bp.post("/accounts/<int:account_id>/access/invite")
@@ -87,7 +93,7 @@ def _refused(b, me, account_id: int, refused: NotAuthorized, form: InviteForm | 
 @step_up_required
 def invite(account_id: int):
     b, me = billing(), user()
-    page = people.access_page(b, me, account_id, _page_profile())
+    page = people.access_page(b, me, account_id, _page_scope(b, me, account_id))
     form = InviteForm()
     _choices(form, page)
     if form.validate_on_submit():
@@ -103,7 +109,7 @@ def invite(account_id: int):
             flash(_l("The invitation has been sent to %(email)s. The link works for 7 days.",
                      email=form.email.data.strip()), "success")
             return _back(account_id)
-    return _page(b, me, account_id, _page_profile(), form=form, status=422)
+    return _page(b, me, account_id, page.profile and page.profile.id, form=form, status=422)
 
 
 @bp.post("/accounts/<int:account_id>/access/roles/<int:assignment_id>")
@@ -134,20 +140,6 @@ def remove(account_id: int, assignment_id: int):
     return _back(account_id)
 
 
-@bp.post("/accounts/<int:account_id>/access/invitations/<int:invitation_id>/withdraw")
-@login_required
-@step_up_required
-def withdraw(account_id: int, invitation_id: int):
-    b, me = billing(), user()
-    try:
-        invitation = people.withdraw_invitation(b, me, account_id, invitation_id)
-    except NotAuthorized as refused:
-        return _refused(b, me, account_id, refused)
-    flash(_l("The invitation of %(email)s has been withdrawn: its link no longer works.", email=invitation.email),
-          "success")
-    return _back(account_id)
-
-
 @bp.post("/accounts/<int:account_id>/access/invitations/<int:invitation_id>/resend")
 @login_required
 @step_up_required
@@ -159,6 +151,20 @@ def resend(account_id: int, invitation_id: int):
         return _refused(b, me, account_id, refused)
     flash(_l("The invitation has been sent to %(email)s again, with a new link. The old link no longer works.",
              email=invitation.email), "success")
+    return _back(account_id)
+
+
+@bp.post("/accounts/<int:account_id>/access/invitations/<int:invitation_id>/withdraw")
+@login_required
+@step_up_required
+def withdraw(account_id: int, invitation_id: int):
+    b, me = billing(), user()
+    try:
+        invitation = people.withdraw_invitation(b, me, account_id, invitation_id)
+    except NotAuthorized as refused:
+        return _refused(b, me, account_id, refused)
+    flash(_l("The invitation of %(email)s has been withdrawn: its link no longer works.", email=invitation.email),
+          "success")
     return _back(account_id)
 
 

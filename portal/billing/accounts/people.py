@@ -253,11 +253,13 @@ def invite(b: Billing, actor: User | None, account_id: int, profile_id: int | No
 
 def _open_invitation(b: Billing, actor: User | None, account_id: int, invitation_id: int) -> Invitation:
     account = _account(b, actor, account_id)
+    lock_account(b.session, account.id)
     invitation = b.session.get(Invitation, invitation_id)
-    if invitation is None or invitation.account_id != account.id or invitation.closed_at is not None:
+    if invitation is None or invitation.account_id != account.id:
         raise NotFound("invitation")
     _require(b.session, actor, account, invitation.billing_profile_id, invitation.role)
-    lock_account(b.session, account.id)
+    if invitation.closed_at is not None:  # accepted or withdrawn meanwhile (another tab)
+        raise NotFound("invitation")
     return invitation
 
 
@@ -409,9 +411,9 @@ def _locked_assignment(b: Billing, actor: User | None, account_id: int, assignme
 @refusals_audited
 def change_role(b: Billing, actor: User | None, account_id: int, assignment_id: int, role: str | Role) -> RoleAssignment:
     with write_transaction(b.session):
-        account = _account(b, actor, account_id)
+        account, assignment = _locked_assignment(b, actor, account_id, assignment_id)
         chosen = _role(account, role, None)
-        account, assignment = _locked_assignment(b, actor, account_id, assignment_id, chosen)
+        _require(b.session, actor, account, assignment.billing_profile_id, chosen)
         if assignment.role == chosen:
             return assignment
         before = assignment.role

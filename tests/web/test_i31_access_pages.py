@@ -87,3 +87,29 @@ def test_i31_change_remove_and_every_refusal_is_said_on_the_page(app, b, demo, b
         f"/en/accounts/{demo.agreement}/overview").get_data(as_text=True)
     page = browser.get(url)
     assert page.status_code == 403 and "can give and take roles" in page.get_data(as_text=True)
+
+
+def test_i31_a_person_who_exists_accepts_signed_in_as_themselves(app, b, demo, browser):
+    browser.sign_in("anna@example.com", "en")
+    html = browser.get(f"/en/accounts/{demo.payg}/access").get_data(as_text=True)
+    sent = browser.post(f"/en/accounts/{demo.payg}/access/invite", {
+        "csrf_token": csrf_from(html), "email": "Erik@example.com", "role": "account_admin", "scope": "",
+        "locale": "sv"})
+    assert sent.status_code == 303
+    token = token_of(app, b, "Erik@example.com")
+    path = f"/sv/invitations/{token}"
+    # Signed in as someone else: told to sign out, and a forced POST accepts nothing.
+    other = browser.get(path).get_data(as_text=True)
+    assert "anna@example.com" in other and "Logga ut" in other
+    assert browser.post(path, {"csrf_token": csrf_from(other)}).status_code == 404
+    browser.post("/en/sign-out", token_from="/en/settings")
+    signed_out = browser.get(path).get_data(as_text=True)
+    assert f"/sv/sign-in?next=/sv/invitations/{token}" in signed_out
+    browser.sign_in("erik@example.com")
+    accepted = browser.post(path, {}, token_from=path)
+    assert accepted.status_code == 303 and accepted.headers["Location"].endswith(f"/sv/accounts/{demo.payg}/")
+    b.session.commit()
+    erik = b.session.scalars(select(User).where(User.email == "erik@example.com")).one()
+    role = b.session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == erik.id)).one()
+    assert role.role == Role.ACCOUNT_ADMIN
+    assert browser.get(path).status_code == 410

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext
+
+from portal.billing.accounts.people import link_token
 
 SETTLE_KINDS = ("payment_failed", "subscription_disable_warning", "subscription_disabled")
 PAY_KINDS = ("invoice_past_due", "auto_charge_failed")
@@ -62,6 +64,11 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
             return Target("account.profile_billing_details", {"account_id": account_id, "profile_id": profile_id},
                           gettext("Review the billing details"))
         return Target("account.billing_details", {"account_id": account_id}, gettext("Review the billing details"))
+    if kind == "invitation" and isinstance(payload.get("nonce"), str):  # issue 31: the link, made again
+        return Target("people.accept", {"token": link_token(current_app.secret_key, payload["nonce"])},
+                      gettext("Accept the invitation"))
+    if kind == "role_changed":
+        return Target("overview.show", {"account_id": account_id}, gettext("Open the billing account"))
     if kind == "support_request_received":
         return Target("account.support", {"account_id": account_id},
                       gettext("See your support requests"))

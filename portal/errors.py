@@ -160,6 +160,17 @@ class InvalidInput(BillingError):
         self.field = field
 
 
+class InvitationInvalid(BillingError):
+    """Issue 31: an invitation's link that cannot be used: 'unknown', 'used' (accepted
+    or withdrawn, or sent again with a new link), 'expired', 'sign_in_first' (the
+    address is a person's already: they accept signed in), 'other_person' (signed in
+    as someone else)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class InvalidDetails(BillingError):
     """Several values the user typed are not acceptable: field → reason code."""
 

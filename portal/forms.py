@@ -316,3 +316,24 @@ class StatementForm(PeriodForm):
                 field.errors = [message]
                 valid = False
         return valid
+class InviteForm(PortalForm):
+    """Issue 31: invite a person by email to a role (the Access page)."""
+    email = EmailField(_l("Email address of the person to invite"), validators=[
+        DataRequired(_l("Enter an email address")),
+        Email(_l("Enter an email address in the correct format, like name@example.com"),
+              check_deliverability=False),
+        Length(max=254)], render_kw={"autocomplete": "off", "spellcheck": "false"})
+    role = RadioField(_l("Role"), choices=[], validators=[InputRequired(_l("Choose a role"))])
+    # Translators: where a role counts: the whole billing account or one billing profile.
+    scope = TranslatedSelectField(_l("Where the role applies"), choices=[])
+    locale = RadioField(_l("Language of the invitation"), choices=[],
+                        validators=[InputRequired(_l("Choose the language of the invitation"))])
+
+
+class AcceptInvitationForm(PortalForm):
+    """Issue 31: a new person's name and password (NIST: length and a list of common
+    passwords, no composition rules; paste allowed)."""
+    name = StringField(_l("Your name"), validators=[
+        DataRequired(_l("Enter your name")), Length(max=200)], render_kw={"autocomplete": "name"})
+    password = PasswordField(_l("Choose a password"), validators=[
+        DataRequired(_l("Choose a password"))], render_kw={"autocomplete": "new-password"})

@@ -60,6 +60,37 @@ REFUSAL = {
     "forbidden": _l("You do not have permission to do this."),
     "cannot_manage_methods": _l("Only an owner or contributor of the billing profile can change its payment "
                                 "methods. Ask one of them, or your account administrator."),
+    # Issue 31: the rules of the Access page (portal/billing/accounts/people.py).
+    "cannot_manage_roles": _l("Only the account administrator, or an owner of the billing account or "
+                              "billing profile, can give and take roles."),
+    "beyond_own_scope": _l("You can give and take roles only where you are an owner: on your billing "
+                           "profile, not on the whole billing account or another profile."),
+    "beyond_own_role": _l("You cannot give a role with more rights than your own."),
+    "last_owner": _l("This is the last owner, so the role cannot be removed or changed. Give another "
+                     "person the owner role first."),
+    "own_last_owner": _l("You cannot remove or lower your own owner role: it is the only one you have "
+                         "here. Ask another owner to do it."),
+}
+
+# Issue 31: why a password cannot be used (portal/billing/accounts/passwords.py).
+PASSWORD_PROBLEM = {
+    "too_short": _l("Choose a password of at least 12 characters. A few words in a row are easy to remember."),
+    "too_long": _l("Choose a password of at most 128 characters"),
+    "too_common": _l("That password is one of the most commonly used ones, so it is easy to guess. Choose "
+                     "another one."),
+}
+
+# Issue 31: why an invitation's link cannot be used (people.invitation_for).
+INVITATION_INVALID = {
+    "unknown": _l("This invitation link does not work. It may have been replaced by a newer invitation: "
+                  "use the link in the latest email, or ask the person who invited you to send it again."),
+    "used": _l("This invitation has already been accepted or has been withdrawn. If you have accepted it, "
+               "sign in."),
+    "expired": _l("This invitation has expired: links work for 7 days. Ask the person who invited you to "
+                  "send it again."),
+    "sign_in_first": _l("You already have a sign-in to the portal with this email address. Sign in to accept "
+                        "the invitation."),
+    "other_person": _l("This invitation is for another email address. Sign out, then open the link again."),
 }
 
 # B9: what a payment was for.
@@ -212,7 +243,22 @@ REFUSED_ACTION = {
     "view_audit": _l("See the audit log"),
     "manage_billing_details": _l("Change the billing details"),
     "manage_payment_methods": _l("Change the payment methods"),
+    "manage_roles": _l("Change who has access"),
 }
+
+
+def _scope(details: dict) -> str:
+    """Where a role counts, for a sentence: a profile's name or the whole account."""
+    if details.get("scope"):
+        return gettext("billing profile %(profile)s", profile=details["scope"])
+    return gettext("the whole billing account")
+
+
+def _role_name(code) -> str:
+    try:
+        return str(ROLE[Role(code)])
+    except ValueError:
+        return str(code or "")
 
 
 def _method_name(summary) -> str:
@@ -233,6 +279,8 @@ def _subscriptions(details: dict) -> str:
 
 def audit_actor(event) -> str:
     """Who: a person, or the billing cycle when nobody was acting."""
+    if event.actor is None and (event.details or {}).get("by_provider"):  # `flask users` (issue 31)
+        return gettext("The provider (command line)")
     if event.actor is None:
         return gettext("Automatic (billing cycle)")
     return gettext("%(name)s (%(email)s)", name=event.actor.name, email=event.actor.email)
@@ -309,6 +357,22 @@ def audit_text(event) -> str:
                            old=d.get("old", ""), new=d.get("new", ""))
         case "billing_details.changed":
             return gettext("The billing details of %(company)s were changed.", company=d.get("company_name", ""))
+        case "invitation.sent":
+            return gettext("%(email)s was invited to be %(role)s on %(scope)s.", email=d.get("email", ""),
+                           role=_role_name(d.get("role")), scope=_scope(d))
+        case "invitation.withdrawn":
+            return gettext("The invitation of %(email)s to be %(role)s was withdrawn.", email=d.get("email", ""),
+                           role=_role_name(d.get("role")))
+        case "invitation.accepted" | "role.granted":
+            return gettext("%(person)s (%(email)s) became %(role)s on %(scope)s.", person=d.get("person", ""),
+                           email=d.get("person_email", ""), role=_role_name(d.get("role")), scope=_scope(d))
+        case "role.changed":
+            return gettext("The role of %(person)s (%(email)s) on %(scope)s was changed from %(before)s to "
+                           "%(role)s.", person=d.get("person", ""), email=d.get("person_email", ""),
+                           scope=_scope(d), before=_role_name(d.get("from_role")), role=_role_name(d.get("role")))
+        case "role.removed":
+            return gettext("%(person)s (%(email)s) is no longer %(role)s on %(scope)s.", person=d.get("person", ""),
+                           email=d.get("person_email", ""), role=_role_name(d.get("role")), scope=_scope(d))
         case "access.refused":
             return _refusal_text(d.get("reason"), str(REFUSED_ACTION.get(d.get("attempted"), d.get("attempted", ""))))
         case "charge.failed":
@@ -346,6 +410,10 @@ def _refusal_text(reason: str | None, action: str) -> str:
             return gettext("Refused: %(action)s. Not available for this kind of billing account.", action=action)
         case "no_role_on_profile":
             return gettext("Refused: %(action)s. No role on this billing profile.", action=action)
+        case "last_owner" | "own_last_owner":
+            return gettext("Refused: %(action)s. The last owner role cannot be removed.", action=action)
+        case "beyond_own_role" | "beyond_own_scope":
+            return gettext("Refused: %(action)s. Nobody can give more than they hold.", action=action)
     return gettext("Refused: %(action)s. Not permitted.", action=action)
 
 

@@ -17,7 +17,8 @@ from portal.money import Money
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.ids import payment_reference
 from portal.i18n import day, money, some_names
-from portal.wording import FAILURE_REASON, card_name
+from portal.models import Role
+from portal.wording import FAILURE_REASON, ROLE, card_name
 
 
 @dataclass(frozen=True)
@@ -330,11 +331,64 @@ def billing_details_changed(p: Payload, provider: str) -> Content:  # B7, told a
         footer=_billing_footer(p, provider))
 
 
+def _role(p: Payload, key: str = "role") -> str:
+    try:
+        return str(ROLE[Role(p.text(key))])
+    except ValueError:
+        return ""
+
+
+def _where(p: Payload) -> str:
+    if p.text("scope"):
+        return _("billing profile %(profile)s of %(account)s", profile=p.text("scope"), account=p.text("account_name"))
+    return _("the billing account %(account)s", account=p.text("account_name"))
+
+
+def invitation(p: Payload, provider: str) -> Content:  # issue 31
+    inviter = p.text("inviter") or provider
+    return Content(
+        subject=_("You are invited to %(account)s at %(provider)s", account=p.text("account_name"), provider=provider),
+        heading=_("You are invited to %(account)s", account=p.text("account_name")),
+        paragraphs=[_("%(inviter)s invites you to be %(role)s on %(where)s in the %(provider)s billing portal.",
+                      inviter=inviter, role=_role(p), where=_where(p), provider=provider),
+                    _("Follow the link to accept. If you are new to the portal, you choose your name and "
+                      "password there; if you already have a sign-in, you sign in with it first."),
+                    _("The link works once and until %(date)s. If you were not expecting this invitation, "
+                      "you can ignore this email.", date=p.day("expires_on"))],
+        facts=_facts((_("Role"), _role(p)), (_("Invited by"), inviter)),
+        footer=_("You receive this email because someone at %(account)s invited %(address)s to its billing "
+                 "account at %(provider)s.", account=p.text("account_name"), address=p.to_address,
+                 provider=provider))
+
+
+def role_changed(p: Payload, provider: str) -> Content:  # issue 31: told to the person and the owners
+    person, change = p.text("person"), p.text("change")
+    by = p.text("actor") or provider
+    if change == "removed":
+        said = _("%(person)s is no longer %(role)s on %(where)s. Removed by %(by)s.",
+                 person=person, role=_role(p), where=_where(p), by=by)
+    elif change == "changed":
+        said = _("%(person)s is now %(role)s instead of %(before)s on %(where)s. Changed by %(by)s.",
+                 person=person, role=_role(p), before=_role(p, "from_role"), where=_where(p), by=by)
+    else:
+        said = _("%(person)s is now %(role)s on %(where)s. Given by %(by)s.",
+                 person=person, role=_role(p), where=_where(p), by=by)
+    return Content(
+        subject=_("A role has changed at %(account)s", account=p.text("account_name")),
+        heading=_("A role has changed"),
+        paragraphs=[said, _("If you did not expect this change, contact an owner of the billing account or "
+                            "%(provider)s.", provider=provider)],
+        facts=_facts((_("Person"), f"{person} ({p.text('person_email')})"), (_("Role"), _role(p))),
+        footer=_("You receive this email because the change concerns you or a billing account you own at "
+                 "%(provider)s.", provider=provider))
+
+
 COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
     f.__name__: f for f in (payment_failed, subscription_disable_warning, subscription_disabled,
                             invoice_ready, auto_charge_succeeded, auto_charge_failed, invoice_past_due,
                             receipt, notification_email_changed, support_request_received,
-                            billing_details_changed, card_expiring, credit_added, credit_refunded)
+                            billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
+                            role_changed)
 }
 
 

@@ -27,7 +27,7 @@ class User(db.Model):
     # Raised at sign-out: every session cookie issued before (copies included) ends.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="user")
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="user", foreign_keys="RoleAssignment.user_id")
 
     # Flask-Login protocol, kept here so the model needs no mixin import.
     is_active = True
@@ -101,10 +101,40 @@ class RoleAssignment(db.Model):
     # Set for customer-agreement roles, which are per billing profile.
     billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
     role: Mapped[Role] = mapped_column(_enum(Role))
+    # Issue 31: since when and from whom (NULL: before these were kept, e.g. the demo's
+    # seed; granted_by NULL with granted_at set: the provider, `flask users`).
+    granted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    granted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    user: Mapped[User] = relationship(back_populates="roles")
+    user: Mapped[User] = relationship(back_populates="roles", foreign_keys=[user_id])
     account: Mapped[BillingAccount] = relationship()
     billing_profile: Mapped[BillingProfile | None] = relationship()
+    granted_by: Mapped[User | None] = relationship(foreign_keys=[granted_by_user_id])
+
+
+class Invitation(db.Model):
+    """Issue 31: a person invited by email to a role (portal/billing/accounts/people.py).
+    Only a hash of the link's token is kept; the link is made again from `nonce` and
+    the application's secret when the email is written (people.link_token)."""
+    __tablename__ = "invitations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    locale: Mapped[str] = mapped_column(String(8))  # the invitee's, chosen by the inviter
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # NULL: the provider
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    # Set once: accepted or withdrawn, the link is dead.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    accepted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    account: Mapped[BillingAccount] = relationship()
+    billing_profile: Mapped[BillingProfile | None] = relationship()
+    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_user_id])
 
 
 class RateLimitCounter(db.Model):

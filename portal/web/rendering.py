@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 
-from portal.billing.accounts import access
+from portal.billing.accounts import access, people
 from portal.extensions import db
 
 
@@ -39,6 +39,10 @@ def _layout(context: dict) -> dict:
     context.setdefault("may_view_audit", bool(
         account is not None and current_user.is_authenticated
         and access.decide(db.session, current_user, account, access.Action.VIEW_AUDIT)))
+    # Issue 31: Access (Åtkomst) for those who manage roles somewhere on the account.
+    context.setdefault("may_manage_roles", bool(
+        account is not None and current_user.is_authenticated
+        and people.managed_scopes(db.session, current_user, account)))
     return context
 
 

@@ -124,6 +124,11 @@ def move_preview(page, ids):  # B8: what moves, shown before anything moves
     submit(page, "form[action$='/payment-methods/move'] button[type=submit]")
 
 
+def access_errors(page, ids):  # issue 31: the invitation form sent empty
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/profiles/{ids['profile']}/access")
+    submit(page, "form[action$='/access/invite'] button[type=submit]")
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -194,6 +199,11 @@ STATES = {
     "billing-details-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/billing-details")),
     "403-pay-now-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/pay")),
     "payment-methods-reader": (RASMUS, go("/accounts/{agreement}/payment-methods")),
+    # Issue 31: the Access page (Åtkomst), its invitation form with errors, a dead invitation link.
+    "access-owner": (OLIVIA, go("/accounts/{agreement}/profiles/{profile}/access")),
+    "access-with-errors": (OLIVIA, access_errors),
+    "access-account-admin": (ANNA, go("/accounts/{payg}/access")),
+    "invitation-link-unknown": (None, go("/invitations/0123456789abcdef")),
 }
 
 EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "404-signed-out": 404,
@@ -202,4 +212,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "notifications-with-errors": 422, "billing-details-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
                    "403-settle-user": 403, "403-pay-now-reader": 403, "pay-now-part-errors": 422,
                    "payments-with-errors": 422, "payment-methods-add-card-errors": 422,
-                   "statement-with-errors": 422, "invoices-download-with-errors": 422}
+                   "statement-with-errors": 422, "invoices-download-with-errors": 422,
+                   "access-with-errors": 422, "invitation-link-unknown": 404}

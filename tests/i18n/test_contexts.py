@@ -48,6 +48,13 @@ KNOWN_SHARED = {
     "Billing details": "the page",
     "Audit log": "the page",
     "Accessibility statement": "the page",
+    # Issue 31 (people and access).
+    "Accept the invitation": "the action: accept an invitation to a role (link and button)",
+    "Email address": "a person's email address (label, column header)",
+    "Role": "a person's role on a billing account or profile",
+    "Enter your name": "the person's own name is missing (form error)",
+    "Person": "a person with a role (label, column header)",
+    "Expired": "no longer valid: a card, an invitation's link (status)",
     "What was paid": "heading of a receipt's list",
     "Charges paid": "heading of a receipt's list",
     "Period": "the period an invoice or charge is for",

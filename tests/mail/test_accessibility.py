@@ -44,6 +44,12 @@ PAYLOADS = {
     "credit_added": {"payment_id": 9, "amount_minor": 8_640_00, "currency": "SEK", "reason": "already_paid"},
     "credit_refunded": {"payment_id": 9, "amount_minor": 8_640_00, "currency": "SEK", "how": "card",
                         "method": CARD},
+    "invitation": {"nonce": "axe-nonce", "invitation_id": 1, "account_name": "Fjällström Logistik AB",
+                   "role": "contributor", "profile_id": 1, "scope": "Sverige", "inviter": "Olivia Holm",
+                   "expires_on": "2026-12-08"},
+    "role_changed": {"person": "Eva Berg", "person_email": "eva@example.com", "role": "reader",
+                     "from_role": "contributor", "scope": "Sverige", "change": "changed", "actor": "Olivia Holm",
+                     "account_name": "Fjällström Logistik AB", "profile_id": 1, "to_person": True},
 }
 
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.demo import DEMO_PASSWORD
-from portal.models import (AccountKind, BillingProfile, Invoice, InvoiceStatus, Notice, Payment, PaymentPurpose,
-                           RoleAssignment, User)
+from portal.models import (AccountKind, BillingProfile, Invitation, Invoice, InvoiceStatus, Notice, Payment,
+                           PaymentPurpose, RoleAssignment, User)
 from tests import factories as f
 from tests.conftest import FAST_HASH
 from tests.web.conftest import Browser, csrf_from
@@ -21,6 +21,7 @@ from tests.web.conftest import Browser, csrf_from
 # Routes that carry no ids of an account: checked on their own below.
 NO_IDS = {"static", "root", "pages.home", "auth.sign_in", "auth.sign_out", "pages.accessibility",
           "pages.baseline", "account.settings",
+          "people.accept",  # issue 31: an invitation's link, its token the only key (tests/web/test_i31_access_pages.py)
           "health.ready",  # readiness, open to a load balancer (tests/web/test_health.py)
           "sandbox.challenge", "favicon"}  # B13: the sandbox bank's page, no account in it (tests/web/test_authentication_pages.py)
 
@@ -72,6 +73,19 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 422 if role == OWNER else 403
         case "account.audit_log", "GET":
             return 200 if role in (ADMIN, OWNER) else 403
+        # Issue 31: the Access page. A profile's owner is taken from the account's page to
+        # their profile's; the matrix's role ids are each account's last owner's (their
+        # own for the owner: refused, "own last owner") and an empty role (refused).
+        case "people.index", "GET":
+            return (200 if role == ADMIN else 403) if payg else (303 if role == OWNER else 403)
+        case "people.profile", "GET":
+            return 200 if role == OWNER else 403
+        case "people.invite", "POST":
+            return 422 if role in (ADMIN, OWNER) else 403          # empty form
+        case ("people.change" | "people.remove"), "POST":
+            return 403
+        case ("people.resend" | "people.withdraw"), "POST":
+            return 303 if role in (ADMIN, OWNER) else 403          # sent again, then withdrawn
         case "receipts.authenticated", "GET":
             return 404                                             # B13: no payment of theirs waits under it
         case "receipts.declined", "GET":
@@ -90,6 +104,8 @@ class Ids:
     profile_id: int | None = None
     invoice_id: int | None = None
     card_id: int | None = None
+    assignment_id: int | None = None   # issue 31: the last owner's (administrator's) role
+    invitation_id: int | None = None
     notice_id: dict[str, int] = field(default_factory=dict)  # per user: notices are personal
 
     def value(self, arg: str, email: str) -> int | None:
@@ -150,16 +166,35 @@ def world(demo, b):
                                     created_at=b.clock.now())
     s.add_all([own_payg_payment, invoice, own_agreement_payment])
     s.flush()
+    users = {u.email: u for u in s.scalars(select(User))}
+
+    def last_owner(email: str, account_id: int) -> int:
+        return s.scalars(select(RoleAssignment.id).where(RoleAssignment.user_id == users[email].id,
+                                                         RoleAssignment.account_id == account_id)).one()
+
+    def invitation(account_id: int, profile_id: int | None) -> int:
+        row = Invitation(account_id=account_id, billing_profile_id=profile_id, email="invited@example.com",
+                         role=READER if profile_id else USER, locale="sv", token_hash=f"matrix-{account_id}",
+                         created_at=b.clock.now(), sent_at=b.clock.now(), expires_at=b.clock.now())
+        s.add(row)
+        s.flush()
+        return row.id
 
     accounts = {
         "demo-payg": Ids(AccountKind.PAY_AS_YOU_GO, demo.payg, demo.production, payg_payment.id,
-                         card_id=demo.spare_card),
+                         card_id=demo.spare_card, assignment_id=last_owner("anna@example.com", demo.payg),
+                         invitation_id=invitation(demo.payg, None)),
         "demo-agreement": Ids(AccountKind.CUSTOMER_AGREEMENT, demo.agreement, agreement_sub.id,
-                              demo_agreement_payment, demo.profile, demo.due, agreement_card),
+                              demo_agreement_payment, demo.profile, demo.due, agreement_card,
+                              assignment_id=last_owner("olivia@example.com", demo.agreement),
+                              invitation_id=invitation(demo.agreement, demo.profile)),
         "stranger-payg": Ids(AccountKind.PAY_AS_YOU_GO, own_payg.id, own_sub.id, own_payg_payment.id,
-                             card_id=own_card.id),
+                             card_id=own_card.id, assignment_id=last_owner("stranger@example.com", own_payg.id),
+                             invitation_id=invitation(own_payg.id, None)),
         "stranger-agreement": Ids(AccountKind.CUSTOMER_AGREEMENT, own_agreement.id, own_agreement_sub.id,
-                                  own_agreement_payment.id, profile.id, invoice.id, agreement_own_card.id),
+                                  own_agreement_payment.id, profile.id, invoice.id, agreement_own_card.id,
+                                  assignment_id=last_owner("stranger@example.com", own_agreement.id),
+                                  invitation_id=invitation(own_agreement.id, profile.id)),
     }
     members = {  # email → (account, role) for each account they belong to
         "anna@example.com": [("demo-payg", ADMIN)], "erik@example.com": [("demo-payg", USER)],
@@ -167,7 +202,6 @@ def world(demo, b):
         "ines@example.com": [("demo-agreement", MANAGER)], "rasmus@example.com": [("demo-agreement", READER)],
         "stranger@example.com": [("stranger-payg", ADMIN), ("stranger-agreement", OWNER)],
     }
-    users = {u.email: u for u in s.scalars(select(User))}
     for email, memberships in members.items():
         for name, _role in memberships:
             notice = Notice(user_id=users[email].id, account_id=accounts[name].account_id, kind="invoice_ready",

@@ -141,6 +141,8 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "statements.show": ("anna", "/sv/accounts/{id}/statement", "account"),
     "statements.pdf": ("anna", "/sv/accounts/{id}/statement.pdf", "account"),
     "statements.csv": ("anna", "/sv/accounts/{id}/statement.csv", "account"),
+    "people.index": ("anna", "/sv/accounts/{id}/access", "account"),
+    "people.profile": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/access", "profile"),
 }
 
 
@@ -393,6 +395,11 @@ ACTIONS = {  # the POST routes without a form of their own: malformed ids, or a 
     "auth.sign_out": "/sv/sign-out",
     "methods.remove": "/sv/accounts/{payg}/payment-methods/{id}/remove",
     "methods.set_default": "/sv/accounts/{payg}/profiles/{id}/default-method",
+    # Issue 31: the Access page's buttons (a role, an invitation).
+    "people.change": "/sv/accounts/{payg}/access/roles/{id}",
+    "people.remove": "/sv/accounts/{payg}/access/roles/{id}/remove",
+    "people.resend": "/sv/accounts/{payg}/access/invitations/{id}/resend",
+    "people.withdraw": "/sv/accounts/{payg}/access/invitations/{id}/withdraw",
 }
 
 
@@ -405,8 +412,10 @@ def test_actions_with_malformed_ids_or_tokens_do_nothing(fuzz, endpoint, data):
         from sqlalchemy import select
         from portal.models import Notice
         fuzz.b.session.rollback()
+        from portal.models import RoleAssignment
         mine = set(fuzz.b.session.scalars(select(Notice.id))) | {fuzz.demo.payg, fuzz.demo.agreement} \
             | _cards_of(fuzz, fuzz.demo.payg)  # a real card's "remove" is an answer, not a bad id
+        mine |= set(fuzz.b.session.scalars(select(RoleAssignment.id)))  # so is a real role's
         path = ACTIONS[endpoint].format(id=segment(data.draw(bad_ids(mine))), payg=fuzz.demo.payg)
         fields = {"csrf_token": token}
         allowed = {400, 404}
@@ -425,6 +434,7 @@ def test_every_route_is_fuzzed(app):
     covered |= {"pages.accessibility", "pages.baseline", "favicon", "health.ready"}  # take no input: nothing to fuzz
     # B13: garbage keys, challenges and return addresses: tests/web/test_authentication_pages.py
     covered |= {"receipts.authenticated", "sandbox.challenge"}
+    covered |= {"people.invite", "people.accept"}  # issue 31: below
     routes = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static", "root"}
     assert routes == covered
 
@@ -445,3 +455,29 @@ def test_b7_billing_details_with_one_bad_value_change_nothing(fuzz, data):
         fuzz.before = fuzz.snapshot()
         return
     fuzz.check(response, allowed={400, 422})  # 400: a NUL byte, refused before any view
+
+
+@SETTINGS
+@given(data=st.data())
+def test_i31_invitation_form_with_one_bad_value_changes_nothing(fuzz, data):
+    """Any text in one field of the invitation form: a translated 422 (or 400 for a NUL
+    byte) that invites nobody — or, when the text is a usable address after all, sent."""
+    form = {"email": "ny@example.com", "role": "account_user", "scope": "", "locale": "sv"}
+    name = data.draw(st.sampled_from(sorted(form)), label="field")
+    form[name] = data.draw(weird_text.filter(lambda t: t not in ("account_admin", "account_user", "en")),
+                           label="value")
+    response = fuzz.anna.client.post(f"/sv/accounts/{fuzz.demo.payg}/access/invite",
+                                     data=form | {"csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg)})
+    if response.status_code == 303 and name == "email":  # an address after all: invited
+        fuzz.before = fuzz.snapshot()
+        return
+    fuzz.check(response, allowed={400, 422})
+
+
+@SETTINGS
+@given(token=weird_text.filter(lambda t: t.strip() not in ("", ".", "..")), post=st.booleans())
+def test_i31_any_invitation_token_that_is_not_one_is_a_translated_404(fuzz, token, post):
+    browser = Browser(fuzz.app.test_client())
+    path = f"/sv/invitations/{segment(token)}"
+    response = browser.client.post(path, data={"name": "x", "password": "y" * 12}) if post else browser.get(path)
+    fuzz.check(response, allowed={400, 404})

@@ -46,6 +46,13 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/default-method"),
         "sandbox.challenge": ("anna@example.com", f"/en/sandbox/challenge/sbx_3ds_none?return_to=/en/accounts/"
                                                   f"{demo.payg}/payments/authenticated/no-such-key"),
+        # Issue 31: the Access page's forms and an invitation's link.
+        "people.invite": ("anna@example.com", f"/en/accounts/{demo.payg}/access/invite"),
+        "people.change": ("anna@example.com", f"/en/accounts/{demo.payg}/access/roles/1"),
+        "people.remove": ("anna@example.com", f"/en/accounts/{demo.payg}/access/roles/1/remove"),
+        "people.resend": ("anna@example.com", f"/en/accounts/{demo.payg}/access/invitations/1/resend"),
+        "people.withdraw": ("anna@example.com", f"/en/accounts/{demo.payg}/access/invitations/1/withdraw"),
+        "people.accept": ("anna@example.com", "/en/invitations/no-such-token"),
     }
 
 

@@ -78,6 +78,12 @@ def roles_of(session: Session, user: User, account_id: int, profile_id: int | No
             if profile_id is None or scope is None or scope == profile_id}
 
 
+def scoped_roles(session: Session, user: User, account_id: int) -> list[tuple[Role, int | None]]:
+    """(role, billing profile id or None for the whole account) of each of the user's
+    role assignments on the account, from the transaction's cache."""
+    return _assignments(session, user.id, account_id)
+
+
 def profiles_with_role(session: Session, user: User, account: BillingAccount) -> list[int]:
     """Ids of the account's billing profiles the user has a role on, in one query
     whatever the number of profiles."""

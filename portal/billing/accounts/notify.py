@@ -224,10 +224,12 @@ def resolve_notices(session: Session, clock: Clock, account_id: int | list[int],
 # recorded.
 AUDIT_ACTIONS = frozenset({
     "access.refused", "billing_details.changed", "charge.failed", "charge.retry_failed", "credit.added",
-    "credit.refunded", "notification_email.changed", "payment.authentication_requested", "payment.declined",
+    "credit.refunded", "invitation.accepted", "invitation.sent", "invitation.withdrawn",
+    "notification_email.changed", "payment.authentication_requested", "payment.declined",
     "payment.form_reused", "payment.gateway_unavailable", "payment.succeeded", "payment.unconfirmed",
     "payment_method.added", "payment_method.declined", "payment_method.default_changed",
-    "payment_method.expiry_reminded", "payment_method.removed", "payment_method.switched", "settings.changed",
+    "payment_method.expiry_reminded", "payment_method.removed", "payment_method.switched", "role.changed",
+    "role.granted", "role.removed", "settings.changed",
     "subscription.deleted", "subscription.disable_warning", "subscription.disabled", "subscriptions.moved",
 })
 

@@ -383,9 +383,10 @@ def extras(run: Run, scale: str) -> list[tuple[str, str, str, bool | None]]:
             result.append((extra.what, f"bench/{extra.module}.py is not there yet", budget, None))
             continue
         print(f"  measuring {extra.what} (bench/{extra.module}.py) …", flush=True)
-        saved = dict(os.environ)  # a module points DATABASE_URL & co. at files it removes afterwards
-        try:
+        saved, began = dict(os.environ), time.perf_counter()  # a module points DATABASE_URL & co. at files
+        try:                                                  # it removes afterwards
             figure = extra.measure(module, run)
+            print(f"  … {time.perf_counter() - began:.0f} s (load average {loadavg()})", flush=True)
         except Exception as failed:  # a FAIL in the report, not a run whose page figures are lost
             traceback.print_exc()
             result.append((extra.what, f"failed: {failed!r}"[:200], budget, False))

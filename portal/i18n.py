@@ -21,6 +21,8 @@ from babel.numbers import get_currency_precision
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask.globals import _cv_app
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 from flask_babel import (Babel, Domain, format_currency, format_date, format_number, format_time, get_timezone,
                          get_locale, get_translations, gettext)
 from flask_login import current_user
@@ -403,6 +405,43 @@ def root_redirect() -> Response:
     return redirect(url_for("pages.home", lang=best_locale()))
 
 
+def _template_callables(domain: "PortalDomain") -> dict:
+    """Jinja's newstyle `_`, `gettext`, `ngettext`, `pgettext` and `npgettext`, written
+    the same (the message marked safe where the template escapes, then `%` with the
+    values, escaped) but taking the evaluation context instead of the whole context:
+    Jinja copies every variable into a new context for each call of a context function
+    inside a loop or block with variables of its own, and `_` was two such calls — a
+    list of 25 rows translates a hundred messages (issue 28, pages ≤ 2× the bare page)."""
+    def finish(eval_ctx, rv: str, variables: dict):  # the values may be named num or context
+        if not variables and "%" not in rv:  # most messages: `%` would give the same text
+            return Markup(rv) if eval_ctx.autoescape else rv
+        return (Markup(rv) if eval_ctx.autoescape else rv) % variables
+
+    @pass_eval_context
+    def gettext_(eval_ctx, string: str, /, **variables):
+        return finish(eval_ctx, domain.get_translations().ugettext(string), variables)
+
+    @pass_eval_context
+    def ngettext_(eval_ctx, singular: str, plural: str, num: int, /, **variables):
+        variables.setdefault("num", num)
+        return finish(eval_ctx, domain.get_translations().ungettext(singular, plural, num), variables)
+
+    @pass_eval_context
+    def pgettext_(eval_ctx, context: str, string: str, /, **variables):
+        variables.setdefault("context", context)
+        return finish(eval_ctx, domain.get_translations().upgettext(context, string), variables)
+
+    @pass_eval_context
+    def npgettext_(eval_ctx, context: str, singular: str, plural: str, num: int, /,
+                   **variables):
+        variables.setdefault("context", context)
+        variables.setdefault("num", num)
+        return finish(eval_ctx, domain.get_translations().unpgettext(context, singular, plural, num), variables)
+
+    return {"_": gettext_, "gettext": gettext_, "ngettext": ngettext_, "pgettext": pgettext_,
+            "npgettext": npgettext_}
+
+
 def init_app(app: Flask, babel: Babel) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     # Replace the default domain so the pseudo-locale and the fallback apply everywhere.
@@ -415,6 +454,7 @@ def init_app(app: Flask, babel: Babel) -> None:
         pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n),
         newstyle=True)
+    app.jinja_env.globals.update(_template_callables(domain))
 
     class LangConverter(BaseConverter):
         regex = "|".join(url_locales(app))

@@ -378,7 +378,8 @@ def role_changed(p: Payload, provider: str) -> Content:  # issue 31: told to the
         heading=_("A role has changed"),
         paragraphs=[said, _("If you did not expect this change, contact an owner of the billing account or "
                             "%(provider)s.", provider=provider)],
-        facts=_facts((_("Person"), f"{person} ({p.text('person_email')})"), (_("Role"), _role(p))),
+        facts=_facts((_("Person"), _("%(name)s (%(email)s)", name=person, email=p.text("person_email"))),
+                     (_("Role"), _role(p))),
         footer=_("You receive this email because the change concerns you or a billing account you own at "
                  "%(provider)s.", provider=provider))
 

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 
 import pikepdf
 import pydyf
+from lxml import etree
 from flask_babel import gettext as _
 from weasyprint import CSS, HTML
 from weasyprint.pdf import tags as weasy_tags
@@ -62,6 +63,7 @@ def tagged_pdf(html: str, stylesheets: Iterable[CSS] = (), *, running_header: st
         tag_for_pdfua(opened)
         if then is not None:
             then(opened)
+        declare_pdfua(opened)
         out = io.BytesIO()
         opened.save(out)
     return out.getvalue()
@@ -85,6 +87,44 @@ def running_header_css(text: str) -> CSS:
         @page {{ @top-right {{ content: {content}; font-family: "DejaVu Sans", "Liberation Sans", sans-serif;
                                font-size: 8pt; color: #333; vertical-align: bottom; padding-bottom: 3mm; }} }}
         @page :first {{ @top-right {{ content: none; }} }}""")
+
+
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_EXTENSION = {"pdfaExtension": "http://www.aiim.org/pdfa/ns/extension/",
+              "pdfaSchema": "http://www.aiim.org/pdfa/ns/schema#",
+              "pdfaProperty": "http://www.aiim.org/pdfa/ns/property#"}
+_PDFUA_ID = "http://www.aiim.org/pdfua/ns/id/"
+_PDFUA_SCHEMA = f"""<rdf:li xmlns:rdf="{_RDF}" xmlns:pdfaSchema="{_EXTENSION['pdfaSchema']}"
+    xmlns:pdfaProperty="{_EXTENSION['pdfaProperty']}" rdf:parseType="Resource">
+  <pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>
+  <pdfaSchema:namespaceURI>{_PDFUA_ID}</pdfaSchema:namespaceURI>
+  <pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>
+  <pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">
+    <pdfaProperty:name>part</pdfaProperty:name>
+    <pdfaProperty:valueType>Integer</pdfaProperty:valueType>
+    <pdfaProperty:category>internal</pdfaProperty:category>
+    <pdfaProperty:description>Indicates, which part of ISO 14289 standard is followed</pdfaProperty:description>
+  </rdf:li></rdf:Seq></pdfaSchema:property>
+</rdf:li>"""
+
+
+def declare_pdfua(pdf: pikepdf.Pdf) -> None:
+    """Say in the XMP that the file follows PDF/UA-1 (pdfuaid:part 1), with the
+    extension schema PDF/A asks for a namespace it does not know — added to the XMP's
+    extension schemas if it has some (the Factur-X one), so they stay one property."""
+    packet = etree.fromstring(pdf.Root.Metadata.read_bytes())
+    rdf = packet if packet.tag == f"{{{_RDF}}}RDF" else packet.find(f".//{{{_RDF}}}RDF")
+    bag = rdf.find(f"{{{_RDF}}}Description/{{{_EXTENSION['pdfaExtension']}}}schemas/{{{_RDF}}}Bag")
+    if bag is None:
+        description = etree.SubElement(rdf, f"{{{_RDF}}}Description", nsmap=_EXTENSION)
+        description.set(f"{{{_RDF}}}about", "")
+        bag = etree.SubElement(etree.SubElement(description, f"{{{_EXTENSION['pdfaExtension']}}}schemas"),
+                               f"{{{_RDF}}}Bag")
+    bag.append(etree.fromstring(_PDFUA_SCHEMA))
+    description = etree.SubElement(rdf, f"{{{_RDF}}}Description", nsmap={"pdfuaid": _PDFUA_ID})
+    description.set(f"{{{_RDF}}}about", "")
+    etree.SubElement(description, f"{{{_PDFUA_ID}}}part").text = "1"
+    pdf.Root.Metadata.write(etree.tostring(packet.getroottree(), encoding="utf-8"))  # with its xpacket PIs
 
 
 # --- WeasyPrint's tag builder, wrapped ------------------------------------------------------

@@ -74,8 +74,11 @@ def documents(tmp_path_factory):
     app.extensions["payment_gateway"].close()
 
 
-def pages_text(data: bytes) -> list[str]:
-    return [re.sub(r"\s+", " ", page.extract_text()) for page in pypdf.PdfReader(io.BytesIO(data)).pages]
+@pytest.fixture(scope="module")
+def texts(documents):
+    """{(kind, lang): each page's text (pypdf), white space made plain}: read once."""
+    return {key: [re.sub(r"\s+", " ", page.extract_text()) for page in pypdf.PdfReader(io.BytesIO(data)).pages]
+            for key, data in documents.items()}
 
 
 @pytest.mark.parametrize("kind", ["invoice", "receipt"])
@@ -87,12 +90,11 @@ def test_i30_the_pdf_passes_the_pdfua_checks(documents, kind, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_i30_a_1000_line_invoice_is_one_table_with_its_totals_once_at_the_end(documents, lang):
-    data = documents["invoice", lang]
-    texts = pages_text(data)
-    assert len(texts) >= 30
-    assert sum(text.count(AMOUNT_DUE[lang]) for text in texts) == 1
-    assert AMOUNT_DUE[lang] in texts[-1] or AMOUNT_DUE[lang] in texts[-2]
+def test_i30_a_1000_line_invoice_is_one_table_with_its_totals_once_at_the_end(documents, texts, lang):
+    data, pages = documents["invoice", lang], texts["invoice", lang]
+    assert len(pages) >= 30
+    assert sum(text.count(AMOUNT_DUE[lang]) for text in pages) == 1
+    assert AMOUNT_DUE[lang] in pages[-1] or AMOUNT_DUE[lang] in pages[-2]
     with open_pdf(data) as pdf:
         (table,) = elements(pdf.Root.StructTreeRoot, "/Table")
         groups = [str(group.S) for group in kids(table)]
@@ -108,24 +110,23 @@ def test_i30_a_1000_line_invoice_is_one_table_with_its_totals_once_at_the_end(do
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_i30_later_pages_have_a_running_header_and_repeated_headings_as_artifacts(documents, lang):
-    data = documents["invoice", lang]
-    texts = pages_text(data)
-    assert RUNNING[lang].format(1, len(texts)) not in texts[0]
-    for number, text in enumerate(texts[1:], start=2):
-        assert RUNNING[lang].format(number, len(texts)) in text
+def test_i30_later_pages_have_a_running_header_and_repeated_headings_as_artifacts(documents, texts, lang):
+    data, pages = documents["invoice", lang], texts["invoice", lang]
+    assert RUNNING[lang].format(1, len(pages)) not in pages[0]
+    for number, text in enumerate(pages[1:], start=2):
+        assert RUNNING[lang].format(number, len(pages)) in text
     with open_pdf(data) as pdf:
         assert page_marks(pdf, 0)[1] == 0  # page 1: no running header, nothing repeated
         assert page_marks(pdf, 1)[1] == 1 + 3  # the running header and the three column headings
-        assert page_marks(pdf, len(texts) - 1)[1] >= 1
+        assert page_marks(pdf, len(pages) - 1)[1] >= 1
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_i30_a_long_receipt_has_the_running_header_too(documents, lang):
-    texts = pages_text(documents["receipt", lang])
-    assert len(texts) >= 2
+def test_i30_a_long_receipt_has_the_running_header_too(texts, lang):
+    pages = texts["receipt", lang]
+    assert len(pages) >= 2
     word = {"sv": "Kvitto P-000123 · sida 2 av", "en": "Receipt P-000123 · page 2 of"}[lang]
-    assert word in texts[1] and word not in texts[0]
+    assert word in pages[1] and word not in pages[0]
 
 
 @pytest.mark.parametrize("kind", ["invoice", "receipt"])

@@ -229,7 +229,8 @@ def pdf_figures(report: Report, f: Figures) -> None:
     for lines, row in f.pdfs.items():
         report.out(f"INFO  making an invoice PDF of {lines:,} lines (once, at issue): {row['p95_s'] * 1000:.0f} ms "
                    f"({row['ratio']:.0f}× its HTML alone, {row['html_p95_s'] * 1000:.1f} ms; slowest of "
-                   f"{row['runs']} runs); no budget: downloads are served from storage")
+                   f"{row['runs']} runs; PDF/UA mending included: {row['pdfua_ratio']:.2f}× the PDF without "
+                   f"it); no budget: downloads are served from storage")
 
 
 def bank_budget(report: Report, bank: dict) -> None:

@@ -6,32 +6,30 @@ against the standard's schema (XSD) before it leaves. Pages and emails both stan
 this module."""
 from __future__ import annotations
 
-import io
 from importlib.metadata import version
 
 import pikepdf
 from facturx import generate_xml, xml_check_xsd
 from facturx.facturx import generate_xmp_bytes
 from flask import render_template
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext as _
 from lxml import etree
-from weasyprint import CSS, HTML, Attachment
+from weasyprint import CSS, Attachment
 
 from portal.billing.invoicing.documents import InvoiceDocument, ReceiptDocument
 from portal.billing.invoicing.einvoice import CREDIT_TRANSFER, PEPPOL_BILLING, en16931_terms
 from portal.config import ROOT
 from portal.models import Invoice
+from portal.pdf_tags import page_of_pages, tagged_pdf
 
 STYLESHEET = ROOT / "static" / "css" / "invoice-pdf.css"
-
-PDF_VARIANT = "pdf/a-3b"  # archival (bookkeeping: 7 years), room for the EN 16931 XML later
 
 
 UBL, FACTUR_X = "ubl-2.1", "factur-x"
 
 # What made a stored file (portal/document_store.py keeps it with the bytes): bump the
 # first part when a template or this module changes what a document looks like.
-RENDERER = f"portal-documents/3 weasyprint/{version('weasyprint')} factur-x/{version('factur-x')}"
+RENDERER = f"portal-documents/4 weasyprint/{version('weasyprint')} factur-x/{version('factur-x')}"
 
 
 def invoice_xml(doc: InvoiceDocument, flavor: str = UBL) -> bytes:
@@ -107,17 +105,17 @@ def invoice_pdf(doc: InvoiceDocument) -> bytes:
     extension schema (from the factur-x library) is then added to the document's XMP
     with pikepdf. (factur-x's own generate_from_binary rewrites the whole file with
     pypdf: a second longer than this for a 1,000-line invoice.)"""
-    html = render_template("documents/invoice.html", doc=doc, lang=str(get_locale() or "sv"))
+    title = _("Invoice %(number)s", number=doc.number)
+    html = render_template("documents/invoice.html", doc=doc, lang=str(get_locale() or "sv"), title=title)
     attachment = Attachment(string=invoice_xml(doc, FACTUR_X), name=FACTUR_X_FILENAME,
                             description="Factur-X (EN 16931)", relationship="Data")
-    pdf = HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET))], pdf_variant=PDF_VARIANT,
-                                      pdf_tags=True, attachments=[attachment])
-    with pikepdf.open(io.BytesIO(pdf)) as opened:
+
+    def factur_x_xmp(opened: pikepdf.Pdf) -> None:
         xmp = opened.Root.Metadata.read_bytes().decode()
         opened.Root.Metadata.write(xmp.replace("</rdf:RDF>", _FACTUR_X_XMP + "</rdf:RDF>", 1).encode())
-        out = io.BytesIO()
-        opened.save(out)
-    return out.getvalue()
+
+    return tagged_pdf(html, [CSS(filename=str(STYLESHEET))], attachments=[attachment], then=factur_x_xmp,
+                      running_header=page_of_pages(title))
 
 
 def _factur_x_xmp() -> str:
@@ -139,9 +137,11 @@ _FACTUR_X_XMP = _factur_x_xmp()
 
 def receipt_pdf(doc: ReceiptDocument) -> bytes:
     """A payment's receipt in the current language, as PDF/A-3b bytes (tagged)."""
-    html = render_template("documents/receipt.html", doc=doc, lang=str(get_locale() or "sv"))
-    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET))],
-                                       pdf_variant=PDF_VARIANT, pdf_tags=True)
+    title = (_("Payment confirmation %(reference)s", reference=doc.reference) if doc.confirms_invoice_payment
+             else _("Receipt %(reference)s", reference=doc.reference))
+    html = render_template("documents/receipt.html", doc=doc, lang=str(get_locale() or "sv"), title=title)
+    return tagged_pdf(html, [CSS(filename=str(STYLESHEET))],
+                      running_header=page_of_pages(title))
 
 
 def invoice_filename(doc: InvoiceDocument | Invoice, word: str, extension: str = "pdf") -> str:
@@ -154,10 +154,11 @@ def statement_pdf(statement, seller, buyer) -> bytes:
     """An account statement (issue 30) in the current language, as a tagged PDF/A-3b
     made like the invoice's: the seller, the buyer, the period, page numbers."""
     # Translators: the page number at the foot of a statement's PDF pages: "Sida 2 av 5".
-    words = gettext("Page %(page)s of %(pages)s", page="\x01", pages="\x02").replace('"', "'").replace("\\", "")
+    words = _("Page %(page)s of %(pages)s", page="\x01", pages="\x02").replace('"', "'").replace("\\", "")
     numbering = ('"' + words.replace("\x01", '" counter(page) "').replace("\x02", '" counter(pages) "') + '"')
     pages = CSS(string="@page { @bottom-right { content: %s; font-size: 8pt; } }" % numbering)
     html = render_template("documents/statement.html", statement=statement, doc={"seller": seller, "buyer": buyer},
                            lang=str(get_locale() or "sv"))
-    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET)), pages],
-                                       pdf_variant=PDF_VARIANT, pdf_tags=True)
+    # Numbered on every page (a statement is read page by page), through the same tagging as
+    # invoices and receipts (PDF/UA: headers scoped, label/value pairs, margins as artifacts).
+    return tagged_pdf(html, [CSS(filename=str(STYLESHEET)), pages])

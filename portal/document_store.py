@@ -242,7 +242,8 @@ def receipt_document_of(b: Billing, payment: Payment) -> ReceiptDocument:
     return receipt_document(
         payment, current_app.extensions["seller"],
         details_for(b.session, payment.account_id, payment.billing_profile_id) if payment.parties is None else None,
-        day_in_zone(payment.created_at, b.clock.tz), card_name(payment.payment_method),
+        day_in_zone(payment.created_at, b.clock.tz),
+        card_name(payment.payment_method) if payment.payment_method.is_card else None,
         [(row.name, row.period_start, row.period_end, row.amount) for row in paid],
         invoices, (more, more_amount), invoiced_buyer)
 

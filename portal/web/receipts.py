@@ -29,6 +29,7 @@ def show(account_id: int, payment_id: int):
     return render("payments/receipt.html", account=payment.payment_method.account, payment=payment,
                   reference=payment_reference(payment.id),
                   paid=overview.paid_subscriptions(b, payment, page_arg()),
+                  invoices_paid=overview.invoices_paid_by(b, payment),
                   not_active=overview.paid_but_not_active(b, payment),
                   credited=overview.credited_by(b, payment),
                   offer_default=methods.offer_as_default(b, user(), payment))

@@ -33,6 +33,7 @@ KNOWN_SHARED = {
     "Total outstanding amount": "what the account owes in all",
     "Invoice": "an invoice (column header)",
     "Amount paid": "what a payment paid",
+    "Invoices paid": "the invoices a payment paid (its receipt's table caption, page and PDF)",
     "Payment received": "a payment has been received (heading)",
     "Expires": "a card's expiry (column header: Giltig till)",
     "Check/wire transfer": "the payment method",

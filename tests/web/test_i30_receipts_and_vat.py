@@ -291,7 +291,7 @@ def test_i30_a_long_label_never_runs_into_its_value(app, demo, b):
     invoice = b.session.get(Invoice, demo.due)
     with app.test_request_context("/sv/"), force_locale("sv"):
         doc = invoice_document(invoice, app.extensions["seller"], remittance_from_config(app.config))
-        html = render_template("documents/invoice.html", doc=doc, lang="sv")
+        html = render_template("documents/invoice.html", doc=doc, lang="sv", title="Faktura")
     page = HTML(string=html).render(stylesheets=[CSS(filename=str(STYLESHEET))]).pages[0]
     boxes = {}
 

@@ -23,6 +23,7 @@ from portal.billing.invoicing.remittance import ocr_reference
 from portal.models import Invoice, PaymentMethod, User
 from portal.i18n import money
 from portal.money import Money
+from tests.pdfua import problems
 from tests.web.conftest import sign_in_as
 
 SWEDISH = ["Från", "Till", "Contoso Cloud AB", "Box 1234", "111 22 Stockholm", "Organisationsnummer",
@@ -76,6 +77,7 @@ def test_b6_the_pdf_is_archival_tagged_and_in_the_pages_language(browser, demo, 
         # The tags say what each part is: headings and a table, not just text.
         kinds = {str(node.get("/S")) for node in _struct_nodes(pdf.Root.StructTreeRoot)}
         assert {"/H1", "/H2", "/Table", "/TH", "/TD"} <= kinds, kinds
+    assert problems(pdf_of(browser, demo, demo.due, lang).data) == []  # PDF/UA's rules (tests/pdfua.py)
 
 
 def _struct_nodes(node, depth=0):

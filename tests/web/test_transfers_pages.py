@@ -36,7 +36,8 @@ def test_b11_the_demo_invoice_turns_paid_after_importing_the_bank_file(app, runn
     invoice = b.session.get(Invoice, demo.past_due)
     assert invoice.status == InvoiceStatus.PAID
     detail = text(browser.get(f"/sv/accounts/{demo.agreement}/invoices/{demo.past_due}").get_data(as_text=True))
-    assert "Betald" in detail and "Check/banköverföring" in detail
+    # issue 35: the status is one sentence, the method in lower case inside it
+    assert re.search(r"Status Betald den \d+ \w+ 20\d\d med check/banköverföring", detail), detail
     payments = text(browser.get(f"/sv/accounts/{demo.agreement}/payments").get_data(as_text=True))
     assert "Banköverföring" in payments and "Bankgiroinbetalning" not in payments and f"Faktura {invoice.number}" in payments
     receipt = browser.get(f"/sv/accounts/{demo.agreement}/payments/{invoice.payment_id}")

@@ -389,6 +389,16 @@ def payment_of(b: Billing, user: User, account_id: int, payment_id: int) -> Paym
     return payment
 
 
+def invoices_paid_by(b: Billing, payment: Payment) -> list[tuple[Invoice, Money]]:
+    """A receipt's invoices, each with what this payment paid of it, in number order:
+    what the payment did, not the invoice's state today (a part payment's receipt says
+    "1 000,00 kr of 7 140,00 kr", never the "Paid" of a later payment)."""
+    rows = b.session.execute(select(Invoice, InvoicePayment.amount_minor)
+                             .join(InvoicePayment, InvoicePayment.invoice_id == Invoice.id)
+                             .where(InvoicePayment.payment_id == payment.id).order_by(Invoice.id))
+    return [(invoice, Money(minor, invoice.currency)) for invoice, minor in rows]
+
+
 def paid_subscriptions(b: Billing, payment: Payment, page: str | None = None) -> Page[SubscriptionBalance]:
     """A receipt's settled charges, summed per subscription, a page at a time by key
     (`page`: a paging token)."""

@@ -211,7 +211,7 @@ class ReceiptDocument:
     buyer: Buyer
     amount: Money
     vat: VatBreakdown | None
-    method: str                          # "Visa ending in 4242", in the current language
+    method: str | None                   # "Visa ending in 4242", in the current language; None: check/wire transfer
     subscriptions: list[ReceiptLine]     # settled (pay-as-you-go), the first RECEIPT_LINES
     invoices: list[tuple[str, Money]]    # paid invoices' numbers and what this payment paid of each
     more_subscriptions: int = 0          # settled but not listed (issue 28: a page of names, the rest summed)
@@ -232,7 +232,7 @@ def invoices_paid(session, payment) -> tuple[list[tuple[str, Money]], dict | Non
     return [(number, Money(minor, payment.currency)) for number, minor, _ in rows], buyer
 
 
-def receipt_document(payment, seller: Seller, details: BillingDetails | None, paid_on: date, method: str,
+def receipt_document(payment, seller: Seller, details: BillingDetails | None, paid_on: date, method: str | None,
                      subscriptions: list, invoices: list[tuple[str, Money]], more: tuple[int, Money] = (0, None),
                      invoiced_buyer: dict | None = None) -> ReceiptDocument:
     """The receipt of a payment the caller may see (accounts.payment_of), with the

@@ -8,13 +8,14 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
-from wtforms import (DateField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
+from wtforms import (BooleanField, DateField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, Optional, Regexp, StopValidation,
                                 ValidationError)
 
 from portal.billing.accounts.overview import BODY_MAX, SUBJECT_MAX
+from portal.billing.accounts.passwords import password_problem
 from portal.billing.gateway import CardDetails, luhn_valid, normalize_card_number
 from portal.i18n import WTFormsCatalog
 from portal.money import MAX_MINOR
@@ -281,3 +282,57 @@ class PersonalSettingsForm(PortalForm):
     """B10: the person's own language (emails, documents) and time zone."""
     locale = RadioField(_l("Language for emails and documents"), choices=[])
     timezone = TranslatedSelectField(_l("Time zone"), choices=[])
+
+
+# Issue 31: the password rule's words (billing/accounts/passwords.py decides).
+PASSWORD_PROBLEM = {
+    "too_short": _l("Enter a password of at least 12 characters"),
+    "too_long": _l("Enter a password of at most 128 characters"),
+    "too_common": _l("This password is one of the most commonly used ones. Choose another, for example a few "
+                     "words that you remember together"),
+}
+# WCAG 2.2 SC 3.3.8: the code may be pasted or filled in by the browser; nothing to solve.
+_ONE_TIME_CODE = {"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false",
+                  "autocapitalize": "off"}
+
+
+def _password_rule(form, field) -> None:
+    problem = password_problem(field.data or "")
+    if problem is not None:
+        raise ValidationError(PASSWORD_PROBLEM[problem])
+
+
+class EmailForm(PortalForm):
+    email = EmailField(_l("Email address"), validators=[
+        DataRequired(_l("Enter your email address")), Length(max=254)],
+        render_kw={"autocomplete": "username", "spellcheck": "false"})
+
+
+class NewPasswordForm(PortalForm):
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(_l("Enter a new password")), _password_rule],
+        render_kw={"autocomplete": "new-password"})
+
+
+class CodeForm(PortalForm):
+    code = StringField(_l("Code from your authenticator app"), validators=[
+        DataRequired(_l("Enter the code from your authenticator app")), Length(max=20)],
+        render_kw=_ONE_TIME_CODE)
+
+
+class RememberCodeForm(CodeForm):
+    remember = BooleanField(_l("Remember this browser for 30 days"))
+
+
+class RecoveryCodeForm(PortalForm):
+    code = StringField(_l("Recovery code"), validators=[
+        DataRequired(_l("Enter one of your recovery codes")), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"})
+    remember = BooleanField(_l("Remember this browser for 30 days"))
+
+
+class SignInWithCodeForm(SignInForm):
+    """Lock-out without lock-out: password and code together, answered as one."""
+    code = StringField(_l("Code from your authenticator app"), validators=[
+        DataRequired(_l("Enter the code from your authenticator app")), Length(max=20)],
+        render_kw=_ONE_TIME_CODE)

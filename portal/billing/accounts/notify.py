@@ -230,6 +230,8 @@ AUDIT_ACTIONS = frozenset({
     "payment_method.expiry_reminded", "payment_method.removed", "payment_method.switched", "settings.changed",
     "subscription.deleted", "subscription.disable_warning", "subscription.disabled", "subscriptions.moved",
 })
+# Issue 31: a person's own sign-in security (account_id None: no account's log shows it).
+AUDIT_ACTIONS |= {"password.reset", "second_factor.enabled", "second_factor.reset"}
 
 
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,

@@ -1,5 +1,7 @@
-"""issue 31: the second factor (TOTP key, recovery codes, remembered browsers' generation)
-and single-use sign-in links (password reset, unlock)
+"""issue 31: the second factor and single-use sign-in links
+
+The TOTP key, recovery codes and remembered browsers' generation; the links sent by
+email for a password reset or to unlock sign-in.
 
 Revision ID: b7e1f3a9c5d2
 Revises: d39a5c7e1f02

@@ -1,4 +1,7 @@
-"""Sign-in and sign-out (Flask-Login; hashed passwords; a fresh session at sign-in)."""
+"""Sign-in and sign-out (Flask-Login; hashed passwords; a fresh session at sign-in),
+and what the second factor's pages share with it (issue 31): the password step that
+hands over to the code, "remember this browser", and set-up before anything else for
+whoever must have a second factor."""
 from __future__ import annotations
 
 import secrets
@@ -7,10 +10,9 @@ from datetime import timezone
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
-
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from portal.billing.accounts import second_factor
 from portal.extensions import db, limiter, login_manager

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 from datetime import timedelta, timezone
 
 import pyotp
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from portal.billing.accounts import second_factor
@@ -17,7 +19,7 @@ from portal.billing.clock import FixedClock
 from portal.demo import DEMO_PASSWORD
 from portal.mail.render import render_email
 from portal.models import AuditEvent, OutboxMessage, RecoveryCode, SignInToken, User
-from tests.conftest import TODAY
+from tests.conftest import TODAY, examples
 from tests.web.conftest import Browser, csrf_from
 
 ANNA, RASMUS = "anna@example.com", "rasmus@example.com"
@@ -297,3 +299,54 @@ def test_i31_after_a_strangers_20_wrong_passwords_the_owner_signs_in_on_a_new_de
     assert stranger.post("/en/sign-in", environ_base=stranger_ip, data={
         "csrf_token": csrf_from(page.get_data(as_text=True)), "email": ANNA,
         "password": DEMO_PASSWORD}).status_code == 429
+
+
+# ---- Bad input: any text in any field, never a 500 -------------------------------------
+
+FORMS = {  # endpoint → (path, its fields); signed out, or signed in as Anna
+    "sign_in_links.forgot_password": ("/sv/forgot-password", ("email",)),
+    "sign_in_links.send_unlock": ("/sv/sign-in/unlock", ("email",)),
+    "sign_in_links.reset_password": ("/sv/reset-password/{text}", ("password",)),
+    "sign_in_links.unlock": ("/sv/sign-in/unlock/{text}", ()),
+    "second_factor.code": ("/sv/sign-in/code", ("code", "remember")),
+    "second_factor.recovery_code": ("/sv/sign-in/recovery-code", ("code", "remember")),
+    "second_factor.with_code": ("/sv/sign-in/with-code", ("email", "password", "code")),
+    "second_factor.setup": ("/sv/security/authenticator", ("code",)),
+    "second_factor.step_up": ("/sv/confirm-identity?next={text}", ("code",)),
+}
+# Take no input, or only a token (checked by tests/web/test_security.py).
+NO_INPUT = {"sign_in_links.email_sent", "second_factor.security", "second_factor.new_recovery_codes",
+            "second_factor.forget_browsers", "second_factor.turn_off"}
+ENDPOINTS = set(FORMS) | NO_INPUT
+weird_text = st.one_of(  # as tests/web/test_bad_input.py's, plus what codes and links look like
+    st.text(min_size=0, max_size=40), st.text(min_size=300, max_size=3000),
+    st.sampled_from(["", " ", "000000", "123 456", "１２３４５６", "١٢٣٤٥٦", "abcde-23456", "ABCDE 23456", "-1",
+                     "9" * 40, "<script>alert(1)</script>", "' OR 1=1 --", "%00", "../../etc/passwd", "\u202e1234"]))
+
+
+@settings(max_examples=examples(20), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_i31_any_text_in_any_field_is_answered_never_a_500(app, demo, data):
+    endpoint = data.draw(st.sampled_from(sorted(FORMS)), label="endpoint")
+    path, fields = FORMS[endpoint]
+    text = data.draw(weird_text, label="value")
+    browser = Browser(app.test_client())
+    if endpoint in ("second_factor.setup", "second_factor.step_up"):
+        browser.sign_in(ANNA, "sv")
+    elif endpoint.startswith("second_factor."):
+        password_step(browser.client, lang="sv")
+    url = path.format(text=quote(text[:200], safe=""))
+    token = csrf_from(browser.get("/sv/sign-in").get_data(as_text=True))
+    response = browser.client.post(url, data={"csrf_token": token, **{name: text for name in fields}})
+    assert response.status_code in (200, 303, 400, 404, 410, 413, 422, 429), (endpoint, response.status_code)
+
+
+def test_i31_the_own_security_pages_send_a_visitor_to_sign_in(app, demo):
+    anonymous = Browser(app.test_client())
+    token = csrf_from(anonymous.get("/en/sign-in").get_data(as_text=True))
+    for path, method in [("/en/security", "get"), ("/en/security/authenticator", "get"),
+                         ("/en/security/recovery-codes", "post"), ("/en/security/forget-browsers", "post"),
+                         ("/en/security/turn-off", "post"), ("/en/confirm-identity", "get")]:
+        response = getattr(anonymous.client, method)(path, data={"csrf_token": token} if method == "post" else None)
+        assert response.status_code == 302 and "/en/sign-in?next=" in response.location, path

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal import catalogs
 from portal.billing.cycle.lifecycle import CycleSummary, cycle_size, run_billing_cycle
 from portal.billing.bank.bgmax import BgMaxRejected
-from portal.billing.accounts import credit, people
+from portal.billing.accounts import credit, people, second_factor, sign_in_links
 from portal.billing.payments import reconcile
 from portal.billing.bank.transfers import REASONS, assign_review, import_bgmax, settle_review, waiting_for_review
 from portal.config import ROOT
@@ -83,6 +83,25 @@ def demo_bgmax(path: Path) -> None:
         raise click.ClickException(str(nothing)) from None
     path.write_bytes(content)
     click.echo(f"Wrote {path}: import it with flask billing import-bgmax {path}")
+
+
+@click.group("users", cls=AppGroup)
+def users_cli() -> None:
+    """People: their roles and sign-in (issue 31)."""
+
+
+@users_cli.command("reset-mfa")
+@click.argument("email")
+def users_reset_mfa(email: str) -> None:
+    """Turn off EMAIL's two-step verification (a lost phone and recovery codes): key,
+    recovery codes and remembered browsers gone; audited. Someone who must have it
+    sets it up again at the next sign-in."""
+    b = billing()
+    person = sign_in_links.user_by_email(b.session, email)
+    if person is None:
+        raise click.ClickException(f"No one signs in with {email}.")
+    second_factor.reset(b.session, b.clock, person, actor=None, how="provider")
+    click.echo(f"Two-step verification of {person.email} is reset; they set it up again at the next sign-in.")
 
 
 @click.group("billing", cls=AppGroup)

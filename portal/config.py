@@ -220,6 +220,16 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # after signing in whatever happens (the sign-in page says so).
         "SESSION_IDLE_MINUTES": _env_int(env, "SESSION_IDLE_MINUTES", 30),
         "SESSION_MAX_HOURS": _env_int(env, "SESSION_MAX_HOURS", 12),
+        # Issue 31: a second factor (TOTP) for everyone who can pay or manage roles —
+        # on by default, off in development (the demo people sign in with a password).
+        "REQUIRE_SECOND_FACTOR": env.get("REQUIRE_SECOND_FACTOR",
+                                         "0" if portal_env == "development" else "1") == "1",
+        # Wrong codes (authenticator or recovery) one person may type per window.
+        "SECOND_FACTOR_LIMIT": env.get("SECOND_FACTOR_LIMIT", "10 per 15 minutes"),
+        # Adding a card (and changing roles) asks for the code again after this long.
+        "STEP_UP_MINUTES": _env_int(env, "STEP_UP_MINUTES", 15),
+        # "Remember this browser": how long a browser skips the code.
+        "REMEMBER_BROWSER_DAYS": _env_int(env, "REMEMBER_BROWSER_DAYS", 30),
     }
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from flask import current_app, url_for
 from flask_babel import gettext
 
-from portal.billing.accounts.people import link_token
+from portal.billing.accounts import people
+from portal.billing.accounts.sign_in_links import link_token
 
 SETTLE_KINDS = ("payment_failed", "subscription_disable_warning", "subscription_disabled")
 PAY_KINDS = ("invoice_past_due", "auto_charge_failed")
@@ -30,6 +31,8 @@ def _id(payload: dict[str, Any], key: str) -> int | None:
 def target(kind: str, payload: dict[str, Any], account_id: int | None = None) -> Target | None:
     """Where the event's link goes, in the current locale's words; None when the
     payload lacks what the link needs (e.g. a message queued before links existed)."""
+    if kind in SIGN_IN_LINKS:  # issue 31: a person's own link, no account's
+        return _sign_in_link(kind, payload)
     account_id = account_id if account_id is not None else _id(payload, "account_id")
     if account_id is None:
         return None
@@ -65,7 +68,7 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
                           gettext("Review the billing details"))
         return Target("account.billing_details", {"account_id": account_id}, gettext("Review the billing details"))
     if kind == "invitation" and isinstance(payload.get("nonce"), str):  # issue 31: the link, made again
-        return Target("people.accept", {"token": link_token(current_app.secret_key, payload["nonce"])},
+        return Target("people.accept", {"token": people.link_token(current_app.secret_key, payload["nonce"])},
                       gettext("Accept the invitation"))
     if kind == "role_changed":
         return Target("overview.show", {"account_id": account_id}, gettext("Open the billing account"))
@@ -73,6 +76,23 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
         return Target("account.support", {"account_id": account_id},
                       gettext("See your support requests"))
     return None
+
+
+SIGN_IN_LINKS = ("password_reset", "sign_in_unlock", "password_reset_unknown")
+
+
+def _sign_in_link(kind: str, payload: dict[str, Any]) -> Target | None:
+    """The single-use link of a reset or unlock email, made again from the payload's
+    nonce and the application's secret (billing/accounts/sign_in_links.py)."""
+    if kind == "password_reset_unknown":
+        return Target("sign_in_links.forgot_password", {}, gettext("Reset a password"))
+    nonce = payload.get("nonce")
+    if not isinstance(nonce, str) or not nonce:
+        return None
+    token = link_token(current_app.config["SECRET_KEY"], nonce)
+    if kind == "password_reset":
+        return Target("sign_in_links.reset_password", {"token": token}, gettext("Choose a new password"))
+    return Target("sign_in_links.unlock", {"token": token}, gettext("Sign in again on this browser"))
 
 
 def notice_link(notice) -> tuple[str, str] | None:

@@ -15,9 +15,11 @@ from wtforms.validators import (DataRequired, Email, InputRequired, Length, Opti
                                 ValidationError)
 
 from portal.billing.accounts.overview import BODY_MAX, SUBJECT_MAX
+from portal.billing.accounts.passwords import password_problem
 from portal.billing.gateway import CardDetails, luhn_valid, normalize_card_number
 from portal.i18n import WTFormsCatalog
 from portal.money import MAX_MINOR
+from portal.wording import PASSWORD_PROBLEM
 
 NEW_CARD = "new"
 _WTFORMS_CATALOG = WTFormsCatalog()
@@ -316,6 +318,17 @@ class StatementForm(PeriodForm):
                 field.errors = [message]
                 valid = False
         return valid
+# WCAG 2.2 SC 3.3.8: the code may be pasted or filled in by the browser; nothing to solve.
+_ONE_TIME_CODE = {"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false",
+                  "autocapitalize": "off"}
+
+
+def _password_rule(form, field) -> None:
+    problem = password_problem(field.data or "")
+    if problem is not None:
+        raise ValidationError(PASSWORD_PROBLEM[problem])  # the words: portal/wording.py
+
+
 class InviteForm(PortalForm):
     """Issue 31: invite a person by email to a role (the Access page)."""
     email = EmailField(_l("Email address of the person to invite"), validators=[
@@ -336,4 +349,38 @@ class AcceptInvitationForm(PortalForm):
     name = StringField(_l("Your name"), validators=[
         DataRequired(_l("Enter your name")), Length(max=200)], render_kw={"autocomplete": "name"})
     password = PasswordField(_l("Choose a password"), validators=[
-        DataRequired(_l("Choose a password"))], render_kw={"autocomplete": "new-password"})
+        DataRequired(_l("Choose a password")), _password_rule], render_kw={"autocomplete": "new-password"})
+class EmailForm(PortalForm):
+    email = EmailField(_l("Email address"), validators=[
+        DataRequired(_l("Enter your email address")), Length(max=254)],
+        render_kw={"autocomplete": "username", "spellcheck": "false"})
+
+
+class NewPasswordForm(PortalForm):
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(_l("Enter a new password")), _password_rule],
+        render_kw={"autocomplete": "new-password"})
+
+
+class CodeForm(PortalForm):
+    code = StringField(_l("Code from your authenticator app"), validators=[
+        DataRequired(_l("Enter the code from your authenticator app")), Length(max=20)],
+        render_kw=_ONE_TIME_CODE)
+
+
+class RememberCodeForm(CodeForm):
+    remember = BooleanField(_l("Remember this browser for 30 days"))
+
+
+class RecoveryCodeForm(PortalForm):
+    code = StringField(_l("Recovery code"), validators=[
+        DataRequired(_l("Enter one of your recovery codes")), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"})
+    remember = BooleanField(_l("Remember this browser for 30 days"))
+
+
+class SignInWithCodeForm(SignInForm):
+    """Lock-out without lock-out: password and code together, answered as one."""
+    code = StringField(_l("Code from your authenticator app"), validators=[
+        DataRequired(_l("Enter the code from your authenticator app")), Length(max=20)],
+        render_kw=_ONE_TIME_CODE)

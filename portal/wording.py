@@ -352,6 +352,12 @@ def audit_text(event) -> str:
                            subscriptions=some_names(d.get("subscriptions", [])))
         case "settings.changed":
             return gettext("Personal settings were changed.")
+        case "password.reset":
+            return gettext("The password was changed with a reset link sent by email.")
+        case "second_factor.enabled":
+            return gettext("Two-step verification was turned on.")
+        case "second_factor.reset":
+            return gettext("Two-step verification was turned off.")
         case "notification_email.changed":
             return gettext("The email address for billing notifications was changed from %(old)s to %(new)s.",
                            old=d.get("old", ""), new=d.get("new", ""))

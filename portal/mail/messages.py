@@ -384,12 +384,55 @@ def role_changed(p: Payload, provider: str) -> Content:  # issue 31: told to the
                  "%(provider)s.", provider=provider))
 
 
+def _link_footer(provider: str) -> str:
+    return _("You receive this email because someone asked for it on the sign-in page of the %(provider)s "
+             "billing portal. If it was not you, you can ignore it: nothing changes until the link is used.",
+             provider=provider)
+
+
+def password_reset(p: Payload, provider: str) -> Content:  # issue 31
+    return Content(
+        subject=_("Reset your password"),
+        heading=_("Reset your password"),
+        paragraphs=[_("Someone, hopefully you, asked to reset the password of %(email)s at %(provider)s. "
+                      "Follow the link to choose a new one. It works once, for an hour.",
+                      email=p.to_address, provider=provider),
+                    _("When the new password is saved, you are signed out everywhere. Two-step verification, "
+                      "if you have it, stays on.")],
+        footer=_link_footer(provider))
+
+
+def password_reset_unknown(p: Payload, provider: str) -> Content:  # issue 31: the same answer
+    return Content(
+        subject=_("Reset your password"),
+        heading=_("Reset your password"),
+        paragraphs=[_("Someone, hopefully you, asked to reset the password of %(email)s at %(provider)s, "
+                      "but no account there uses this address.", email=p.to_address, provider=provider),
+                    _("If you have an account, you may sign in with another address: ask for the link again "
+                      "with that one.")],
+        footer=_link_footer(provider))
+
+
+def sign_in_unlock(p: Payload, provider: str) -> Content:  # issue 31: lock-out without lock-out
+    return Content(
+        subject=_("Sign in again on your browser"),
+        heading=_("Sign in again on your browser"),
+        paragraphs=[_("Signing in to %(email)s at %(provider)s was paused after several unsuccessful attempts, "
+                      "perhaps by someone else. Follow the link in the browser you use, and it may sign in with "
+                      "your password again. The link works once, for an hour.",
+                      email=p.to_address, provider=provider),
+                    _("If you did not try to sign in, someone may be guessing your password. It is still safe "
+                      "as long as the attempts fail; to be sure, reset your password and turn on two-step "
+                      "verification.")],
+        footer=_link_footer(provider))
+
+
 COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
     f.__name__: f for f in (payment_failed, subscription_disable_warning, subscription_disabled,
                             invoice_ready, auto_charge_succeeded, auto_charge_failed, invoice_past_due,
                             receipt, notification_email_changed, support_request_received,
                             billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
-                            role_changed)
+                            role_changed, password_reset, password_reset_unknown, sign_in_unlock)
 }
 
 

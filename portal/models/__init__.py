@@ -7,7 +7,8 @@ One module per domain; every model, enumeration and constant is imported here, s
 schema made without migrations rely on every table being registered by this import):
 
     columns        money as minor units, the enumerations
-    accounts       users, billing accounts and profiles, billing details, roles, invitations
+    accounts       users, billing accounts and profiles, billing details, roles, invitations,
+                   recovery codes, sign-in links
     subscriptions  subscriptions, charges, kept figures, disabled spans, billed periods
     invoices       invoices, lines, credits, the number series, stored documents
     payments       payment methods, payments, attempts and allocations, transfers, credit
@@ -17,7 +18,7 @@ from portal.extensions import db  # the models' metadata: `models.db.metadata`
 from portal.models.columns import (AccountKind, AttemptState, ChargeStatus, CreditKind, InvoiceStatus,
     MethodKind, MinorUnits, OutboxStatus, PaymentPurpose, Role, SubscriptionStatus, _enum)
 from portal.models.accounts import (BillingAccount, BillingDetails, BillingProfile, Invitation,
-    RateLimitCounter, RoleAssignment, User)
+    RateLimitCounter, RecoveryCode, RoleAssignment, SignInToken, User)
 from portal.models.payments import (AttemptAllocation, CreditEntry, Payment, PaymentMethod, TransferToReview,
     UnconfirmedPayment)
 from portal.models.subscriptions import (BilledPeriod, Charge, DisableWarning, DisabledSpan, OUTSTANDING_SQL,
@@ -28,7 +29,8 @@ from portal.models.messages import (AuditEvent, Notice, OutboxMessage, SupportRe
 
 __all__ = ["db", "AccountKind", "AttemptState", "ChargeStatus", "CreditKind", "InvoiceStatus", "MethodKind",
            "MinorUnits", "OutboxStatus", "PaymentPurpose", "Role", "SubscriptionStatus", "_enum",
-           "BillingAccount", "BillingDetails", "BillingProfile", "Invitation", "RateLimitCounter", "RoleAssignment", "User",
+           "BillingAccount", "BillingDetails", "BillingProfile", "Invitation", "RateLimitCounter", "RecoveryCode",
+           "RoleAssignment", "SignInToken", "User",
            "AttemptAllocation", "CreditEntry", "Payment", "PaymentMethod", "TransferToReview",
            "UnconfirmedPayment", "BilledPeriod", "Charge", "DisableWarning", "DisabledSpan",
            "OUTSTANDING_SQL", "STATUS_RANK_SQL", "Subscription", "SubscriptionFigure", "UNRECEIVED_SQL",

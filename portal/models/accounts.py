@@ -1,5 +1,6 @@
 """Who and whose: users, billing accounts, billing profiles (customer agreements),
-billing details, roles, and the sign-in rate limit's counters."""
+billing details, roles, the sign-in rate limit's counters, and the second factor's
+recovery codes and the single-use sign-in links (password reset, unlock)."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -26,6 +27,15 @@ class User(db.Model):
     timezone: Mapped[str | None] = mapped_column(String(64))
     # Raised at sign-out: every session cookie issued before (copies included) ends.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Issue 31: the TOTP key (RFC 6238), encrypted (billing/accounts/second_factor.py);
+    # on once a code made with it was typed (totp_enabled_at). totp_last_step: the
+    # time step of the last code accepted, so no code is accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Raised when the second factor or the password is reset: every "remember this
+    # browser" cookie issued before no longer skips the code.
+    factor_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     roles: Mapped[list[RoleAssignment]] = relationship(back_populates="user", foreign_keys="RoleAssignment.user_id")
 
@@ -144,3 +154,27 @@ class RateLimitCounter(db.Model):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+
+
+class RecoveryCode(db.Model):
+    """Issue 31: one of a person's ten single-use recovery codes, as a hash (the code
+    itself is shown once, when made)."""
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SignInToken(db.Model):
+    """Issue 31: a single-use link sent by email — `reset` (choose a new password) or
+    `unlock` (this browser may sign in although the account's attempts are used up) —
+    stored as a hash, valid until expires_at."""
+    __tablename__ = "sign_in_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)

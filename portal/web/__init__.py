@@ -9,14 +9,15 @@ from portal import deeplinks, i18n, wording
 from portal.billing.invoicing import remittance
 from portal.money import Money
 from portal.web import (account, assets, auth, errors, fast_widgets, health, invoices, methods, overview, pages,
-                        payments, people, receipts, sandbox, security, settle, statements)
+                        payments, people, receipts, sandbox, second_factor, security, settle, sign_in_links,
+                        statements)
 from portal.web.common import DatabaseId
 
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any route is added
-    for module in (pages, auth, overview, settle, invoices, receipts, payments, methods, account, people, statements, sandbox,
-                   health):
+    for module in (pages, auth, second_factor, sign_in_links, overview, settle, invoices, receipts, payments,
+                   methods, account, people, statements, sandbox, health):
         app.register_blueprint(module.bp)
     _template_helpers(app)
     fast_widgets.install()

@@ -12,8 +12,10 @@ from werkzeug.exceptions import HTTPException
 from portal import errors as domain
 from portal.billing.clock import epoch_seconds
 from portal.extensions import limiter
+from portal.forms import SignInWithCodeForm
 from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
 from portal.wording import REFUSAL
+from portal.web import ratelimit
 from portal.web.checkout import challenge_url
 from portal.web.rendering import render
 
@@ -98,6 +100,13 @@ def too_many_attempts(exc):
     breached = limiter.current_limit  # the window that is full, and when it ends
     seconds = breached.reset_at - epoch_seconds() if breached is not None else 15 * 60
     minutes = max(1, round(seconds / 60))
+    if request.endpoint == "auth.sign_in" and ratelimit.breached_for_account():
+        # Issue 31, lock-out without lock-out: the account's attempts are used up —
+        # perhaps by a stranger — so its owner gets two ways in (auth/locked.html).
+        form = SignInWithCodeForm(formdata=None, email=request.form.get("email", "")[:254])
+        response = render("auth/locked.html", form=form, minutes=minutes, status=429)
+        response.headers["Retry-After"] = str(max(1, int(seconds)))
+        return response
     response = error_page(429, _("Too many attempts to sign in"), ngettext(
         "For your security, signing in is paused after several unsuccessful attempts. "
         "Wait %(num)d minute and try again, or ask your administrator for help.",

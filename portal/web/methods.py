@@ -18,6 +18,7 @@ from portal.wording import DECLINE_REASON, card_name
 from portal.web.checkout import CARD_ERROR_FIELD, CARD_ERROR_TEXT, see_other_url
 from portal.web.common import page_arg, safe_next, see_other, signed_in_blueprint, user
 from portal.web.rendering import render
+from portal.web.security import step_up_required
 
 bp = signed_in_blueprint("methods")
 TEMPLATE = "methods/index.html"
@@ -67,6 +68,7 @@ def _move_choices(form: MoveSubscriptionsForm, page) -> None:
 
 
 @bp.post("/accounts/<int:account_id>/payment-methods/cards")
+@step_up_required  # issue 31: the code again before a card is added
 def add_card(account_id: int):
     form = AddCardForm()
     if not form.validate_on_submit():

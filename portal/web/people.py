@@ -10,7 +10,6 @@ from flask_login import current_user, login_required
 
 from portal import wording
 from portal.billing.accounts import access, people
-from portal.billing.accounts.passwords import password_problem
 from portal.errors import InvalidInput, InvitationInvalid, NotAuthorized, NotFound
 from portal.forms import AcceptInvitationForm, InviteForm
 from portal.i18n import LANGUAGE_NAMES
@@ -189,22 +188,18 @@ def accept(token: str):
             return _invalid(invalid.reason)
         flash(_l("You have accepted the invitation."), "success")
         return see_other("overview.show", account_id=invitation.account_id)
-    if existing is None and form.validate_on_submit():
-        problem = password_problem(form.password.data or "")
-        if problem:
-            form.password.errors.append(wording.PASSWORD_PROBLEM[problem])
+    if existing is None and form.validate_on_submit():  # the password rule: forms._password_rule
+        try:
+            people.accept_as_new(b, token, form.name.data, form.password.data,
+                                 current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+        except InvitationInvalid as invalid:
+            return _invalid(invalid.reason)
+        except InvalidInput:
+            form.name.errors.append(_l("Enter your name"))
         else:
-            try:
-                people.accept_as_new(b, token, form.name.data, form.password.data,
-                                     current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
-            except InvitationInvalid as invalid:
-                return _invalid(invalid.reason)
-            except InvalidInput:
-                form.name.errors.append(_l("Enter your name"))
-            else:
-                flash(_l("Your sign-in is ready. Sign in with %(email)s and the password you chose.",
-                         email=invitation.email), "success")
-                return see_other("auth.sign_in")
+            flash(_l("Your sign-in is ready. Sign in with %(email)s and the password you chose.",
+                     email=invitation.email), "success")
+            return see_other("auth.sign_in")
     return render("people/accept.html", status=422 if form.errors else 200, invitation=invitation,
                   existing=existing, me=me, form=form, role_names=wording.ROLE, invalid=None)
 

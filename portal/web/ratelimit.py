@@ -15,6 +15,7 @@ import secrets
 from flask import Flask, Response, current_app, request
 from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from limits import parse
 from limits.storage import Storage
 from sqlalchemy import case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -152,3 +153,24 @@ def per_account_limit() -> str:
 
 def per_address_limit() -> str:
     return current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"]
+
+
+# Issue 31: wrong second-factor codes, counted per person. Only someone who knew the
+# password reaches a code, so a stranger never spends the owner's attempts.
+def _code_limit():
+    return parse(current_app.config["SECOND_FACTOR_LIMIT"])
+
+
+def codes_left(user_id: int) -> bool:
+    return limiter.limiter.test(_code_limit(), "second-factor", str(user_id))
+
+
+def count_wrong_code(user_id: int) -> None:
+    limiter.limiter.hit(_code_limit(), "second-factor", str(user_id))
+
+
+def breached_for_account() -> bool:
+    """Whether the limit that refused this request is an account's (not an address's):
+    then the owner still has two ways in (portal/web/auth.py, locked)."""
+    breached = limiter.current_limit
+    return breached is not None and "account:" in breached.key

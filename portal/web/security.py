@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask_login import current_user
+
+from portal.billing.accounts.second_factor import has_second_factor
+from portal.web.auth import _now
+from portal.web.common import safe_next
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
@@ -45,6 +51,37 @@ class SecurityHeaders:
         return self.wsgi_app(environ, start)
 
 
+def needs_step_up() -> bool:
+    """Issue 31: whether the signed-in person must give their code again — they have
+    a second factor, and gave it longer ago than STEP_UP_MINUTES (or not in this
+    session: a remembered browser skipped it)."""
+    if not current_user.is_authenticated or not has_second_factor(current_user):
+        return False
+    given = session.get("factor_at")
+    return not isinstance(given, int) or _now() - given > current_app.config["STEP_UP_MINUTES"] * 60
+
+
+def step_up_required(view):
+    """A view that changes who can pay or what pays (adding a card, changing roles):
+    first the code again (second_factor.step_up), then back — to this page for a
+    GET, to the page the form was on for a POST (what was typed is not kept: a card
+    number never is)."""
+
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):
+        if needs_step_up():
+            if request.method == "GET":
+                back = request.full_path.rstrip("?")
+            else:
+                referrer = urlsplit(request.referrer or "")
+                same_site = referrer.netloc in ("", request.host)
+                back = (referrer.path + (f"?{referrer.query}" if referrer.query else "")) if same_site else None
+            return redirect(url_for("second_factor.step_up", next=safe_next(back) or None), code=303)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
 def _refuse_nul() -> None:
     """A NUL character is never part of valid input, and PostgreSQL cannot store
     one in text: refuse the request (400) before anything reads it."""
@@ -52,17 +89,6 @@ def _refuse_nul() -> None:
     values = [value for source in sources for _name, listed in source.lists() for value in listed]
     if any("\x00" in value for value in values) or "\x00" in request.path:
         abort(400)
-
-
-def step_up_required(view):
-    """Issue 31 item 4's step-up: before a role is given, changed or taken away, the
-    person proves again that they hold their second factor. The one call site of the
-    Access page's changes (portal/web/people.py); until the second factor exists
-    (the `mfa` work of issue 31) it lets the request through unchanged."""
-    @functools.wraps(view)
-    def stepped_up(*args, **kwargs):
-        return view(*args, **kwargs)
-    return stepped_up
 
 
 def init_app(app: Flask) -> None:

@@ -129,6 +129,17 @@ def access_errors(page, ids):  # issue 31: the invitation form sent empty
     submit(page, "form[action$='/access/invite'] button[type=submit]")
 
 
+def forgot_password_errors(page, ids):  # issue 31
+    page.goto(f"{page.base}/{page.lang}/forgot-password")
+    submit(page)
+
+
+def authenticator_setup_errors(page, ids):  # issue 31: a wrong code (nothing is turned on)
+    page.goto(f"{page.base}/{page.lang}/security/authenticator")
+    page.fill("#code", "000000")
+    submit(page)
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -142,6 +153,12 @@ STATES = {
     "sign-in-wrong-password": (None, wrong_password),
     "404-signed-out": (None, go("/no-such-page")),
     "accessibility-statement": (None, go("/accessibility")),
+    # issue 31: password reset and the links sent by email (the code pages, the recovery
+    # codes and the paused sign-in are checked along tests/browser/test_i31_sign_in_security.py)
+    "forgot-password": (None, go("/forgot-password")),
+    "forgot-password-with-errors": (None, forgot_password_errors),
+    "email-sent": (None, go("/email-sent")),
+    "link-not-valid": (None, go("/reset-password/no-such-link")),
     # account administrator, pay-as-you-go
     "overview-account-admin": (ANNA, go("/accounts/{payg}/")),
     "settle-no-method": (ANNA, settle),
@@ -195,6 +212,9 @@ STATES = {
     "invoices-download-none": (OLIVIA, go("/accounts/{agreement}/invoices/download?first=2020-01-01&last=2020-12-31")),
     # reader
     "overview-reader": (RASMUS, go("/accounts/{agreement}/")),
+    "sign-in-security": (RASMUS, go("/security")),
+    "authenticator-setup": (RASMUS, go("/security/authenticator")),
+    "authenticator-setup-with-errors": (RASMUS, authenticator_setup_errors),
     "invoices-reader": (RASMUS, go("/accounts/{agreement}/invoices")),
     "billing-details-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/billing-details")),
     "403-pay-now-reader": (RASMUS, go("/accounts/{agreement}/profiles/{profile}/pay")),
@@ -213,4 +233,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "403-settle-user": 403, "403-pay-now-reader": 403, "pay-now-part-errors": 422,
                    "payments-with-errors": 422, "payment-methods-add-card-errors": 422,
                    "statement-with-errors": 422, "invoices-download-with-errors": 422,
-                   "access-with-errors": 422, "invitation-link-unknown": 404}
+                   "access-with-errors": 422, "invitation-link-unknown": 404,
+                   "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422}

@@ -12,7 +12,7 @@ import pytest
 from tests.browser.a11y import (assert_accessible, assert_focus_not_lost, focused, press_tab_until,
                                 swaps, tab_through, wait_for_announcement, wait_for_swap)
 
-ANNA, OLIVIA = "anna@example.com", "olivia@example.com"
+ANNA, OLIVIA, RASMUS = "anna@example.com", "olivia@example.com", "rasmus@example.com"
 
 
 def sign_in_by_keyboard(page, email):
@@ -210,6 +210,7 @@ KEY_PAGES = {
     "payment-methods": (ANNA, "/accounts/{payg}/payment-methods"),
     "payment-methods-owner": (OLIVIA, "/accounts/{agreement}/payment-methods"),
     "my-settings": (ANNA, "/settings"),
+    "authenticator-setup": (RASMUS, "/security/authenticator"),
 }
 
 

@@ -21,7 +21,7 @@ KEY_STATES = ["sign-in", "overview-account-admin", "settle-saved-card-with-own-c
               "settle-card-errors", "settle-declined", "overview-owner", "invoices", "invoice-detail",
               "pay-now-add-card", "receipt-invoice", "support-with-errors", "accessibility-statement",
               "billing-details-with-errors", "payments", "payment-methods", "payment-methods-move-preview",
-              "payment-methods-owner", "my-settings"]
+              "payment-methods-owner", "my-settings", "authenticator-setup"]
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])

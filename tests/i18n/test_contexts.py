@@ -11,6 +11,11 @@ from portal.catalogs import TRANSLATIONS
 
 # msgid -> the one meaning it has in every file that uses it (reviewed for issue 35).
 KNOWN_SHARED = {
+    # Issue 31: sign-in security.
+    "Password": "the sign-in password (form label, heading)",
+    "Reset your password": "the action of choosing a new password (page, email, link)",
+    "Sign in": "the action of signing in (page title, button)",
+    "Forgot your password?": "the link to reset a password",
     "Date": "the day a payment was made (column header, CSV)",
     "Payment ID": "the payment's number a customer quotes",
     "Paid for": "what a payment paid (column header: Avser)",

@@ -42,6 +42,10 @@ PAYLOADS = {
                                 "changed": ["org_number", "street"]},
     "card_expiring": {"method": CARD, "method_id": 3, "expires_on": "2026-12-31"},
     "credit_added": {"payment_id": 9, "amount_minor": 8_640_00, "currency": "SEK", "reason": "already_paid"},
+    # Issue 31: a person's own sign-in links (the link made from the nonce).
+    "password_reset": {"nonce": "axe-nonce"},
+    "password_reset_unknown": {},
+    "sign_in_unlock": {"nonce": "axe-nonce"},
     "credit_refunded": {"payment_id": 9, "amount_minor": 8_640_00, "currency": "SEK", "how": "card",
                         "method": CARD},
     "invitation": {"nonce": "axe-nonce", "invitation_id": 1, "account_name": "Fjällström Logistik AB",

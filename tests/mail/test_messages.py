@@ -12,7 +12,8 @@ import pypdf
 from sqlalchemy import select
 
 from portal.billing import payments
-from portal.billing.accounts import credit, details, overview, people
+from portal.billing.accounts import credit, details, overview, people, sign_in_links
+from portal.deeplinks import SIGN_IN_LINKS
 from portal.billing.cycle import lifecycle
 from portal.billing.transaction import write_transaction
 from portal.billing.payments import UseSavedCard
@@ -285,8 +286,10 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
     report = deliver(app, clock)
     templates = set(b.session.scalars(select(OutboxMessage.template)))
     # The card declines here; the emails about people and roles (issue 31) are followed in
-    # test_i31_people_emails below and in tests/browser/test_i31_access.py.
-    assert templates == set(COMPOSERS) - {"auto_charge_succeeded", "invitation", "role_changed"}
+    # test_i31_people_emails below and in tests/browser/test_i31_access.py; the sign-in
+    # links (issue 31) are a person's own, not billing email:
+    # tests/web/test_i31_sign_in_security.py follows them.
+    assert templates == set(COMPOSERS) - {"auto_charge_succeeded", "invitation", "role_changed", *SIGN_IN_LINKS}
     assert report.sent == len(mail_to.received) == len(b.session.scalars(select(OutboxMessage.id)).all())
     assert {r.to for r in mail_to.received} == {"anna@example.com", "olivia@example.com", "david@example.com"}
     for received in mail_to.received:
@@ -311,7 +314,8 @@ def test_b1_links_use_the_configured_base_url_and_its_path(app, b, demo, clock, 
 def test_every_queued_template_has_a_message_and_every_message_is_used():
     source = "\n".join(p.read_text() for p in (ROOT / "portal" / "billing").rglob("*.py"))
     queued = set(re.findall(r'queue_email\([^)]*?"([a-z_]+)"', source, re.S))
-    assert queued == set(COMPOSERS)
+    assert queued | set(SIGN_IN_LINKS) == set(COMPOSERS)
+    assert set(SIGN_IN_LINKS) == {*sign_in_links.TEMPLATES.values(), sign_in_links.UNKNOWN_TEMPLATE}
 
 
 def test_html_part_is_accessible_and_says_what_the_text_part_says(app, b, demo, clock, mail_to):

@@ -24,6 +24,14 @@ NO_IDS = {"static", "root", "pages.home", "auth.sign_in", "auth.sign_out", "page
           "people.accept",  # issue 31: an invitation's link, its token the only key (tests/web/test_i31_access_pages.py)
           "health.ready",  # readiness, open to a load balancer (tests/web/test_health.py)
           "sandbox.challenge", "favicon"}  # B13: the sandbox bank's page, no account in it (tests/web/test_authentication_pages.py)
+# Sign-in security: a person's own pages, no account in them (tests/web/test_i31_sign_in_security.py);
+# the signed-in ones, like every page, send a stranger to sign in (below).
+SIGN_IN_SECURITY_OPEN = {"sign_in_links.forgot_password", "sign_in_links.send_unlock", "sign_in_links.email_sent",
+                         "sign_in_links.reset_password", "sign_in_links.unlock", "second_factor.code",
+                         "second_factor.recovery_code", "second_factor.with_code"}
+SIGN_IN_SECURITY_OWN = {"second_factor.security", "second_factor.setup", "second_factor.new_recovery_codes",
+                        "second_factor.forget_browsers", "second_factor.turn_off", "second_factor.step_up"}
+NO_IDS |= SIGN_IN_SECURITY_OPEN | SIGN_IN_SECURITY_OWN
 
 ADMIN, USER, OWNER, CONTRIBUTOR, MANAGER, READER = (
     "account_admin", "account_user", "owner", "contributor", "invoice_manager", "reader")

@@ -20,6 +20,7 @@ from portal.extensions import db
 from tests.web.conftest import Browser, csrf_from
 from tests.web.test_flows import pay_form
 from tests.conftest import examples
+from tests.web import test_i31_sign_in_security as i31
 
 SETTINGS = settings(max_examples=examples(30), deadline=None, derandomize=False,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -435,6 +436,8 @@ def test_every_route_is_fuzzed(app):
     # B13: garbage keys, challenges and return addresses: tests/web/test_authentication_pages.py
     covered |= {"receipts.authenticated", "sandbox.challenge"}
     covered |= {"people.invite", "people.accept"}  # issue 31: below
+    # Issue 31: sign-in security's forms and links: tests/web/test_i31_sign_in_security.py
+    covered |= i31.ENDPOINTS
     routes = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static", "root"}
     assert routes == covered
 

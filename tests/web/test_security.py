@@ -44,6 +44,19 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "methods.move": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/move"),
         "methods.set_default": ("olivia@example.com",
                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/default-method"),
+        # Issue 31: the second factor and the links sent by email.
+        "second_factor.code": ("anna@example.com", "/en/sign-in/code"),
+        "second_factor.recovery_code": ("anna@example.com", "/en/sign-in/recovery-code"),
+        "second_factor.with_code": ("anna@example.com", "/en/sign-in/with-code"),
+        "second_factor.setup": ("anna@example.com", "/en/security/authenticator"),
+        "second_factor.new_recovery_codes": ("anna@example.com", "/en/security/recovery-codes"),
+        "second_factor.forget_browsers": ("anna@example.com", "/en/security/forget-browsers"),
+        "second_factor.turn_off": ("anna@example.com", "/en/security/turn-off"),
+        "second_factor.step_up": ("anna@example.com", "/en/confirm-identity"),
+        "sign_in_links.forgot_password": ("anna@example.com", "/en/forgot-password"),
+        "sign_in_links.send_unlock": ("anna@example.com", "/en/sign-in/unlock"),
+        "sign_in_links.reset_password": ("anna@example.com", "/en/reset-password/no-such-token"),
+        "sign_in_links.unlock": ("anna@example.com", "/en/sign-in/unlock/no-such-token"),
         "sandbox.challenge": ("anna@example.com", f"/en/sandbox/challenge/sbx_3ds_none?return_to=/en/accounts/"
                                                   f"{demo.payg}/payments/authenticated/no-such-key"),
         # Issue 31: the Access page's forms and an invitation's link.

@@ -232,6 +232,8 @@ AUDIT_ACTIONS = frozenset({
     "role.granted", "role.removed", "settings.changed",
     "subscription.deleted", "subscription.disable_warning", "subscription.disabled", "subscriptions.moved",
 })
+# Issue 31: a person's own sign-in security (account_id None: no account's log shows it).
+AUDIT_ACTIONS |= {"password.reset", "second_factor.enabled", "second_factor.reset"}
 
 
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,

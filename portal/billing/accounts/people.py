@@ -18,8 +18,6 @@ secret (`link_token`); the database keeps only its SHA-256 (`Invitation.token_ha
 the outbox only the nonce. Accepted, withdrawn or sent again, the old link is dead."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,10 +27,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from portal.billing.accounts import access, notify
+from portal.billing.accounts import access, notify, sign_in_links
 from portal.billing.accounts.access import Decision
 from portal.billing.accounts.notify import refusals_audited
 from portal.billing.accounts.passwords import password_problem
+from portal.billing.accounts.sign_in_links import token_hash
 from portal.billing.context import Billing
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import InvalidInput, InvitationInvalid, NotAuthorized, NotFound
@@ -185,12 +184,7 @@ def managed_scopes(session: Session, actor: User, account: BillingAccount) -> li
 def link_token(secret: bytes | str, nonce: str) -> str:
     """The token an invitation's link carries: made again when the email is written,
     never stored (only its hash, `token_hash`)."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.new(key, f"invitation:{nonce}".encode(), hashlib.sha256).hexdigest()
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return sign_in_links.link_token(secret, nonce, purpose="invitation")
 
 
 def _clean_email(raw: str) -> str:

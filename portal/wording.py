@@ -296,6 +296,12 @@ def audit_text(event) -> str:
                            method=method, reason=reason)
         case "payment_method.removed":
             return gettext("%(method)s was removed.", method=method)
+        case "payment_method.updated":
+            return gettext("%(method)s was updated: it now expires on %(date)s. Nothing was charged.", method=method,
+                           date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")
+        case "payment_method.update_declined":
+            return gettext("%(method)s was not updated: the bank did not accept it. %(reason)s",
+                           method=method, reason=reason)
         case "payment_method.expiry_reminded":
             return gettext("A reminder was sent that %(method)s expires on %(date)s.", method=method,
                            date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")

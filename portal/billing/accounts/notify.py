@@ -227,7 +227,8 @@ AUDIT_ACTIONS = frozenset({
     "credit.refunded", "notification_email.changed", "payment.authentication_requested", "payment.declined",
     "payment.form_reused", "payment.gateway_unavailable", "payment.succeeded", "payment.unconfirmed",
     "payment_method.added", "payment_method.declined", "payment_method.default_changed",
-    "payment_method.expiry_reminded", "payment_method.removed", "payment_method.switched", "settings.changed",
+    "payment_method.expiry_reminded", "payment_method.removed", "payment_method.switched",
+    "payment_method.update_declined", "payment_method.updated", "settings.changed",
     "subscription.deleted", "subscription.disable_warning", "subscription.disabled", "subscriptions.moved",
 })
 

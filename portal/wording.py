@@ -171,8 +171,9 @@ BANNER_LEVEL = {
 }
 
 
-def notice_text(notice) -> str:
-    """The in-portal notice (R01) for its kind and payload, in the page's language."""
+def notice_text(notice, today: date | None = None) -> str:
+    """The in-portal notice (R01) for its kind and payload, in the page's language;
+    `today` tells a notice about a day that has passed (ux-F7: a card that has expired)."""
     p = notice.payload
     amount = money(Money(p["amount_minor"], p["currency"])) if "amount_minor" in p else ""
     match notice.kind:
@@ -197,6 +198,11 @@ def notice_text(notice) -> str:
         case "auto_charge_failed":
             return gettext("The automatic charge for invoice %(number)s did not go through. Pay it online "
                            "with another card.", number=p.get("number", ""))
+        case "card_expiring" if today is not None and p.get("expires_on") and \
+                date.fromisoformat(p["expires_on"]) < today:
+            return gettext("%(card)s expired on %(date)s. Add a new card, or update this one if the bank sent you "
+                           "a new card with the same number.", card=_method_name(p.get("method")),
+                           date=day(date.fromisoformat(p["expires_on"])))
         case "card_expiring":
             return gettext("%(card)s expires on %(date)s. Add a new card and choose it for what the old one pays.",
                            card=_method_name(p.get("method")),

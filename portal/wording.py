@@ -78,6 +78,9 @@ DETAILS_ERROR = {
     ("city", "missing"): _l("Enter the city"),
     ("org_number", "missing"): _l("Enter the organisation number, like 556677-8899"),
     ("org_number", "invalid"): _l("Enter a valid Swedish organisation number, like 556677-8899"),
+    # ux-F17: ten digits, but the last (the check digit) does not match: most likely a typo.
+    ("org_number", "check_digit"): _l("The organisation number's last digit does not match the others. "
+                                      "Check the number for a typo."),
     ("vat_number", "invalid"): _l("Enter a valid EU VAT registration number, like SE556677889901"),
     ("vat_number", "other_country"): _l("The VAT registration number must be from the country of the address"),
     ("country", "unknown"): _l("Choose one of the options in the list"),

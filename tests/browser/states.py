@@ -124,6 +124,13 @@ def move_preview(page, ids):  # B8: what moves, shown before anything moves
     submit(page, "form[action$='/payment-methods/move'] button[type=submit]")
 
 
+def update_card_errors(page, ids):  # issue 33 item 3: a date that has passed, no name
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/payment-methods/{ids['card_4242']}/update")
+    page.fill("#exp_year", "2025")
+    page.fill("#holder", "")
+    submit(page, "form[action$='/update'] button[type=submit]")
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -157,6 +164,8 @@ STATES = {
     "payment-methods": (ANNA, go("/accounts/{payg}/payment-methods")),
     "payment-methods-add-card-errors": (ANNA, add_card_errors),
     "payment-methods-move-preview": (ANNA, move_preview),
+    "payment-methods-update-card": (ANNA, go("/accounts/{payg}/payment-methods/{card_4242}/update")),
+    "payment-methods-update-card-errors": (ANNA, update_card_errors),
     "my-settings": (ANNA, go("/settings")),
     "audit-log": (ANNA, go("/accounts/{payg}/audit")),
     "404-unknown-address-signed-in": (ANNA, go("/no-such-page")),
@@ -195,4 +204,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "404-unknown-address-signed-in": 404, "settle-balance-changed": 409, "settle-declined": 402,
                    "notifications-with-errors": 422, "billing-details-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
                    "403-settle-user": 403, "403-pay-now-reader": 403, "pay-now-part-errors": 422,
-                   "payments-with-errors": 422, "payment-methods-add-card-errors": 422}
+                   "payments-with-errors": 422, "payment-methods-add-card-errors": 422,
+                   "payment-methods-update-card-errors": 422}

@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from portal.billing.payments import methods
 from portal.errors import CardDeclined, CardRemoved, InvalidCard, NotAuthorized, NotFound
-from portal.models import AuditEvent, OutboxMessage, PaymentMethod, Role, Subscription
+from portal.models import AuditEvent, OutboxMessage, PaymentMethod, Subscription
 from tests import factories as f
-from tests.billing.test_methods import agreement, payg  # noqa: F401 (fixtures)
+from tests.billing import test_methods
+
+payg, agreement = test_methods.payg, test_methods.agreement  # the same accounts as B8's tests
 
 
 def events(b) -> list[str]:

@@ -35,6 +35,7 @@ KNOWN_SHARED = {
     "Amount paid": "what a payment paid",
     "Payment received": "a payment has been received (heading)",
     "Expires": "a card's expiry (column header: Giltig till)",
+    "Manage payment methods": "a link to the Payment methods page",
     "Name on card": "the cardholder's name printed on a card (field label, email fact)",
     "Check/wire transfer": "the payment method",
     "Settle balance": "the action (SPEC: Reglera saldo)",

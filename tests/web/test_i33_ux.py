@@ -125,3 +125,13 @@ def test_i33_f07_a_card_that_has_expired_is_not_going_to_expire(browser, demo, b
     assert "Visa som slutar på 4242 gick ut den 24 november 2026" in page
     assert "Visa som slutar på 4242 går ut" not in page
     assert "Visa som slutar på 4444 går ut den 31 december 2026" in page
+
+
+def test_i33_f17_an_organisation_number_with_a_wrong_check_digit_is_told_so(browser, demo):
+    from tests.web.test_billing_details import GOOD, page_url
+    sign_in_as(browser, "olivia@example.com", "sv")
+    url = page_url(demo)
+    typo = text(browser.post(url, GOOD | {"org_number": "556677-8898"}).get_data(as_text=True))
+    assert "Organisationsnumrets sista siffra stämmer inte med de andra" in typo
+    short = text(browser.post(url, GOOD | {"org_number": "55667788"}).get_data(as_text=True))
+    assert "Ange ett giltigt svenskt organisationsnummer" in short and "sista siffra" not in short

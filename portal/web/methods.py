@@ -93,8 +93,8 @@ def update(account_id: int, method_id: int):
     """Issue 33 item 3: the card's new expiry date and name on card, in place (no JS
     needed: a page of its own, POST then redirect)."""
     b, me = billing(), user()
+    use = methods.card_use(b, me, account_id, method_id)  # another account's card: 404 before anything
     overview.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
-    use = methods.card_use(b, me, account_id, method_id)
     this_page_is("methods.update", account_id=account_id, method_id=method_id)
     if request.method == "GET":
         form = UpdateCardForm(formdata=None, exp_month=f"{use.method.exp_month:02d}" if use.method.exp_month else "",

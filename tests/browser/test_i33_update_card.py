@@ -63,3 +63,17 @@ def test_i33_item3_keyboard_only_update_a_saved_card_in_place(fresh_site, open_p
     assert "04/2031" in page.locator("main table").inner_text()
     assert 'class="flash' in focused(page)["html"]  # the outcome has focus, so it is read out
     assert_accessible(page, f"payment methods after updating a card ({lang})")
+
+
+def test_i33_f22_an_open_disclosure_stays_open_when_the_payment_panel_is_swapped(site, open_page):
+    """ux-F22: "Pay only part of it now?" opened, then another method chosen: the panel
+    is swapped in anew and the disclosure is still open."""
+    from tests.browser.states import choose, pay_now
+    page = open_page(site, "olivia@example.com", lang="sv")
+    pay_now(page, site.ids)
+    choose(page, str(site.ids["agreement_card"]))
+    page.locator("details.part-box summary").focus()
+    page.keyboard.press("Enter")
+    assert page.locator("details.part-box").get_attribute("open") is not None
+    choose(page, "new")  # the panel is swapped
+    assert page.locator("details.part-box").get_attribute("open") is not None

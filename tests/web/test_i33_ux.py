@@ -135,3 +135,31 @@ def test_i33_f17_an_organisation_number_with_a_wrong_check_digit_is_told_so(brow
     assert "Organisationsnumrets sista siffra stämmer inte med de andra" in typo
     short = text(browser.post(url, GOOD | {"org_number": "55667788"}).get_data(as_text=True))
     assert "Ange ett giltigt svenskt organisationsnummer" in short and "sista siffra" not in short
+
+
+def test_i33_f15_f21_the_invoices_actions_have_a_heading_and_the_export_says_what_it_holds(browser, demo):
+    sign_in_as(browser, "olivia@example.com", "sv")
+    invoices = browser.get(f"/sv/accounts/{demo.agreement}/invoices").get_data(as_text=True)
+    assert '<th scope="col">Åtgärder</th>' in invoices and 'class="period"' in invoices
+    payments = f"/sv/accounts/{demo.agreement}/payments"
+    everything = text(browser.get(payments).get_data(as_text=True))
+    assert "Ladda ner alla betalningar (CSV)" in everything and "Ladda ner alla fakturor (CSV)" in everything
+    assert "periodens" not in everything
+    chosen = text(browser.get(payments + "?first=2026-01-01&last=2026-12-31").get_data(as_text=True))
+    assert "Ladda ner alla betalningar" not in chosen and "(CSV)" in chosen
+
+
+def test_i33_f10_the_banner_says_once_who_may_settle(browser, demo):
+    sign_in_as(browser, "erik@example.com", "sv")
+    html = browser.get(f"/sv/accounts/{demo.payg}/").get_data(as_text=True)
+    banner = text(html[html.index('id="banner-title"'):html.index("</div>", html.index('id="banner-title"'))])
+    assert banner.count("Bara kontoadministratören kan reglera saldot") == 1
+    assert "Bara kontoadministratören kan göra det här" not in banner
+
+
+def test_i33_f13_a_receipt_of_invoices_gives_an_invoice_example(browser, demo, b):
+    sign_in_as(browser, "olivia@example.com", "sv")
+    payment_id = b.session.get(Invoice, demo.paid).payment_id
+    page = text(browser.get(f"/sv/accounts/{demo.agreement}/payments/{payment_id}").get_data(as_text=True))
+    assert "till exempel att en faktura inte visas som betald" in page
+    assert "prenumeration fortfarande är inaktiverad" not in page

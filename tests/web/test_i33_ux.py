@@ -140,7 +140,7 @@ def test_i33_f17_an_organisation_number_with_a_wrong_check_digit_is_told_so(brow
 def test_i33_f15_f21_the_invoices_actions_have_a_heading_and_the_export_says_what_it_holds(browser, demo):
     sign_in_as(browser, "olivia@example.com", "sv")
     invoices = browser.get(f"/sv/accounts/{demo.agreement}/invoices").get_data(as_text=True)
-    assert '<th scope="col">Åtgärder</th>' in invoices and 'class="period"' in invoices
+    assert '<th scope="col">Åtgärder</th>' in invoices
     payments = f"/sv/accounts/{demo.agreement}/payments"
     everything = text(browser.get(payments).get_data(as_text=True))
     assert "Ladda ner alla betalningar (CSV)" in everything and "Ladda ner alla fakturor (CSV)" in everything

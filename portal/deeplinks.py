@@ -57,7 +57,7 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
                       gettext("View the receipt"))
     if kind == "credit_refunded":
         return Target("payments.index", {"account_id": account_id}, gettext("See the account's payments"))
-    if kind == "card_expiring":
+    if kind in ("card_expiring", "payment_method_updated"):
         return Target("methods.index", {"account_id": account_id}, gettext("Manage payment methods"))
     if kind == "notification_email_changed":
         return Target("account.notifications", {"account_id": account_id},

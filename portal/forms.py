@@ -165,6 +165,16 @@ class AddCardForm(CardForm):
         return True
 
 
+class UpdateCardForm(AddCardForm):
+    """Issue 33 item 3: a saved card's new expiry date and name on card — the same card
+    number, so no number or CVC is asked for."""
+    card_number = None
+    cvc = None
+
+    def forget_secrets(self) -> None:
+        pass  # it holds none
+
+
 def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
@@ -236,7 +246,10 @@ class MoveSubscriptionsForm(PortalForm):
     subscriptions = SelectMultipleField(_l("Subscriptions to move"), choices=[], coerce=str, validate_choice=False,
                                         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                         validators=[InputRequired(_l("Select at least one subscription"))])
-    to = TranslatedSelectField(_l("Move them to"), choices=[])
+    # ux-F4: the first choice is "Choose a card" (empty), so no card — least of all the one
+    # that failed — is chosen for the person.
+    to = TranslatedSelectField(_l("Move them to"), choices=[],
+                               validators=[InputRequired(_l("Choose the card to move them to"))])
 
 
 class ConfirmMoveForm(PortalForm):

@@ -109,6 +109,9 @@ DETAILS_ERROR = {
     ("city", "missing"): _l("Enter the city"),
     ("org_number", "missing"): _l("Enter the organisation number, like 556677-8899"),
     ("org_number", "invalid"): _l("Enter a valid Swedish organisation number, like 556677-8899"),
+    # ux-F17: ten digits, but the last (the check digit) does not match: most likely a typo.
+    ("org_number", "check_digit"): _l("The organisation number's last digit does not match the others. "
+                                      "Check the number for a typo."),
     ("vat_number", "invalid"): _l("Enter a valid EU VAT registration number, like SE556677889901"),
     ("vat_number", "other_country"): _l("The VAT registration number must be from the country of the address"),
     ("country", "unknown"): _l("Choose one of the options in the list"),
@@ -202,8 +205,9 @@ BANNER_LEVEL = {
 }
 
 
-def notice_text(notice) -> str:
-    """The in-portal notice (R01) for its kind and payload, in the page's language."""
+def notice_text(notice, today: date | None = None) -> str:
+    """The in-portal notice (R01) for its kind and payload, in the page's language;
+    `today` tells a notice about a day that has passed (ux-F7: a card that has expired)."""
     p = notice.payload
     amount = money(Money(p["amount_minor"], p["currency"])) if "amount_minor" in p else ""
     match notice.kind:
@@ -228,6 +232,11 @@ def notice_text(notice) -> str:
         case "auto_charge_failed":
             return gettext("The automatic charge for invoice %(number)s did not go through. Pay it online "
                            "with another card.", number=p.get("number", ""))
+        case "card_expiring" if today is not None and p.get("expires_on") and \
+                date.fromisoformat(p["expires_on"]) < today:
+            return gettext("%(card)s expired on %(date)s. Add a new card, or update this one if the bank sent you "
+                           "a new card with the same number.", card=_method_name(p.get("method")),
+                           date=day(date.fromisoformat(p["expires_on"])))
         case "card_expiring":
             return gettext("%(card)s expires on %(date)s. Add a new card and choose it for what the old one pays.",
                            card=_method_name(p.get("method")),
@@ -344,6 +353,12 @@ def audit_text(event) -> str:
                            method=method, reason=reason)
         case "payment_method.removed":
             return gettext("%(method)s was removed.", method=method)
+        case "payment_method.updated":
+            return gettext("%(method)s was updated: it now expires on %(date)s. Nothing was charged.", method=method,
+                           date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")
+        case "payment_method.update_declined":
+            return gettext("%(method)s was not updated: the bank did not accept it. %(reason)s",
+                           method=method, reason=reason)
         case "payment_method.expiry_reminded":
             return gettext("A reminder was sent that %(method)s expires on %(date)s.", method=method,
                            date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")

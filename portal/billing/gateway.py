@@ -213,7 +213,20 @@ def validate_card(card: CardDetails, today: dt.date) -> None:
     if not (12 <= len(digits) <= 19) or not luhn_valid(digits):
         raise InvalidCard("number")
 
-    month, year = card.exp_month, card.exp_year
+    validate_expiry(card.exp_month, card.exp_year, today)
+
+    cvc_len = 4 if card_brand(digits) == "amex" else 3
+    if not (isinstance(card.cvc, str) and card.cvc.isascii() and card.cvc.isdigit()
+            and len(card.cvc) == cvc_len):
+        raise InvalidCard("cvc")
+
+    if not isinstance(card.holder, str) or not card.holder.strip():
+        raise InvalidCard("holder")
+
+
+def validate_expiry(month: object, year: object, today: dt.date) -> None:
+    """InvalidCard('expiry') for a month/year that is no expiry date, 'expired' for one
+    already past: a new card, and a saved card's new expiry (issue 33 item 3)."""
     if (
         not isinstance(month, int)
         or isinstance(month, bool)
@@ -227,14 +240,6 @@ def validate_card(card: CardDetails, today: dt.date) -> None:
     # A card is valid through the last day of its expiry month.
     if (year, month) < (today.year, today.month):
         raise InvalidCard("expired")
-
-    cvc_len = 4 if card_brand(digits) == "amex" else 3
-    if not (isinstance(card.cvc, str) and card.cvc.isascii() and card.cvc.isdigit()
-            and len(card.cvc) == cvc_len):
-        raise InvalidCard("cvc")
-
-    if not isinstance(card.holder, str) or not card.holder.strip():
-        raise InvalidCard("holder")
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,20 @@ def card_expiring(p: Payload, provider: str) -> Content:  # B8
         footer=_billing_footer(p, provider))
 
 
+def payment_method_updated(p: Payload, provider: str) -> Content:  # issue 33 item 3
+    return Content(
+        subject=_("%(card)s has been updated", card=p.method()),
+        heading=_("A saved card has been updated"),
+        paragraphs=[_("%(card)s at %(provider)s now expires on %(date)s. Everything that used the card keeps "
+                      "using it. Nothing was charged.", card=p.method(), provider=provider,
+                      date=p.day("expires_on")),
+                    _("If you did not expect this change, sign in and check the payment methods, or contact "
+                      "your account administrator.")],
+        facts=_facts((_("Payment method"), p.method()), (_("Expires"), p.day("expires_on")),
+                     (_("Name on card"), p.text("holder"))),
+        footer=_billing_footer(p, provider))
+
+
 def notification_email_changed(p: Payload, provider: str) -> Content:  # R11
     old, new = p.text("old"), p.text("new")
     paragraphs = [_("Billing notifications from %(provider)s are now sent to %(new)s instead of %(old)s.",
@@ -432,7 +446,8 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
                             invoice_ready, auto_charge_succeeded, auto_charge_failed, invoice_past_due,
                             receipt, notification_email_changed, support_request_received,
                             billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
-                            role_changed, password_reset, password_reset_unknown, sign_in_unlock)
+                            role_changed, password_reset, password_reset_unknown, sign_in_unlock,
+                            payment_method_updated)
 }
 
 

@@ -5,7 +5,7 @@ import weakref
 
 from flask import Flask, current_app, g, has_request_context, request, url_for
 
-from portal import deeplinks, i18n, wording
+from portal import deeplinks, i18n, services, wording
 from portal.billing.invoicing import remittance
 from portal.money import Money
 from portal.web import (account, assets, auth, errors, fast_widgets, health, invoices, methods, overview, pages,
@@ -30,10 +30,12 @@ def register_blueprints(app: Flask) -> None:
 def _template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(
-        labels=wording, card_name=wording.card_name, notice_text=wording.notice_text,
+        labels=wording, card_name=wording.card_name, notice_text=lambda notice: wording.notice_text(notice, services.clock().today()),  # ux-F7
         notice_link=deeplinks.notice_link, audit_text=wording.audit_text, page_url=page_url, url_for_each=url_for_each,
         url_for=remembered_url_for,
-        country_name=i18n.country_name, ocr_reference=remittance.ocr_reference)
+        country_name=i18n.country_name, ocr_reference=remittance.ocr_reference,
+        # ux-F9: one payee everywhere money is sent — the seller's legal name, as on the invoice.
+        payee=lambda: app.extensions["seller"].name)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: i18n.money(Money(minor, currency))
     app.jinja_env.filters["number"] = i18n.number
 

@@ -8,6 +8,7 @@ from flask import current_app, request, stream_with_context, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, pgettext
 
 from portal.billing import payments
+from portal.billing.payments import methods
 from portal.billing.accounts import overview
 from portal.billing.invoicing import documents
 from portal.billing.accounts.access import Action, decide
@@ -155,6 +156,10 @@ def _checkout(b: Billing, profile: BillingProfile, invoice_ids: list[int] | None
         action_url=url_for("invoices.pay", account_id=account.id, profile_id=profile.id, **query),
         back_url=url_for("invoices.index", account_id=account.id),
         extra={"profile": profile, "remittance": remittance_from_config(current_app.config),
+               # ux-F4: the default card whose automatic charge failed is named so
+               "failed_method_id": (profile.default_payment_method_id
+                                    if profile.default_payment_method_id in methods.failed_defaults(b, account)
+                                    else None),
                "can_pay_part": can_pay_part, "part": part,
                "part_form": part_form or PartForm(formdata=None),
                "minimum_part": Money(payments.MINIMUM_PART_MINOR, account.currency)})

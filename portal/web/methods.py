@@ -4,15 +4,15 @@ move pay-as-you-go subscriptions to another card after seeing what moves."""
 from __future__ import annotations
 
 from flask import flash, request, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from portal.billing.accounts import overview
 from portal.billing.payments import methods
 from portal.billing.accounts.access import Action
 from portal.billing.payments.methods import CHECK_WIRE
 from portal.errors import CardDeclined, CardRemoved, InvalidCard, InvalidInput, MethodInUse, NotEligible
-from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm
-from portal.i18n import some_names, this_page_is
+from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm, UpdateCardForm
+from portal.i18n import day, some_names, this_page_is
 from portal.services import billing
 from portal.wording import DECLINE_REASON, card_name
 from portal.web.checkout import CARD_ERROR_FIELD, CARD_ERROR_TEXT, see_other_url
@@ -63,8 +63,10 @@ def _default_choices(page, profile) -> list[tuple[str, str]]:
 
 def _move_choices(form: MoveSubscriptionsForm, page) -> None:
     # The subscriptions are not limited to the page shown: the service checks them.
-    form.to.choices = [(str(use.method.id), card_name(use.method)) for use in page.methods
-                       if use.method.is_card and not use.expired]
+    # ux-F4: none chosen beforehand; the card that failed is named as such.
+    cards = [(str(use.method.id), _("%(card)s (the card that failed)", card=card_name(use.method)) if use.failed
+              else card_name(use.method)) for use in page.methods if use.method.is_card and not use.expired]
+    form.to.choices = [("", _("Choose a card"))] + cards if cards else []
 
 
 @bp.post("/accounts/<int:account_id>/payment-methods/cards")
@@ -86,6 +88,42 @@ def add_card(account_id: int):
         return _page(account_id, 402, card_form=form)
     flash(_("%(card)s has been added. Nothing was charged.", card=card_name(method)), "success")
     return see_other("methods.index", account_id=account_id)
+
+
+@bp.route("/accounts/<int:account_id>/payment-methods/<int:method_id>/update", methods=["GET", "POST"])
+def update(account_id: int, method_id: int):
+    """Issue 33 item 3: the card's new expiry date and name on card, in place (no JS
+    needed: a page of its own, POST then redirect)."""
+    b, me = billing(), user()
+    use = methods.card_use(b, me, account_id, method_id)  # another account's card: 404 before anything
+    overview.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
+    this_page_is("methods.update", account_id=account_id, method_id=method_id)
+    if request.method == "GET":
+        form = UpdateCardForm(formdata=None, exp_month=f"{use.method.exp_month:02d}" if use.method.exp_month else "",
+                              exp_year=str(use.method.exp_year or ""), holder=use.method.holder_name or "")
+        return render("methods/update.html", account=use.method.account, use=use, form=form)
+    form = UpdateCardForm()
+    status = 422
+    if form.validate_on_submit():
+        try:
+            method = methods.update_card(b, me, account_id, method_id, int(form.exp_month.data),
+                                         int(form.exp_year.data), form.holder.data)
+        except InvalidCard as invalid:
+            getattr(form, CARD_ERROR_FIELD.get(invalid.reason, "exp_month")).errors = [
+                UPDATE_EXPIRED if invalid.reason == "expired" else CARD_ERROR_TEXT.get(invalid.reason,
+                                                                                        CARD_ERROR_TEXT["expiry"])]
+        except CardDeclined as declined:
+            status = 402
+            form.exp_month.errors = [_("The bank did not accept the card, so it was not changed. %(reason)s",
+                                       reason=DECLINE_REASON.get(declined.reason, DECLINE_REASON["generic_decline"]))]
+        else:
+            flash(_("%(card)s has been updated. It is good through %(date)s. Nothing was charged.",
+                    card=card_name(method), date=day(methods.expires_on(method))), "success")
+            return see_other("methods.index", account_id=account_id)
+    return render("methods/update.html", status=status, account=use.method.account, use=use, form=form)
+
+
+UPDATE_EXPIRED = _l("That date has passed. Enter the expiry date printed on the new card.")
 
 
 @bp.post("/accounts/<int:account_id>/payment-methods/<int:method_id>/remove")

@@ -3,7 +3,10 @@ agreement the Summary tab with the total due and Pay now (R20), the agreement ty
 and the user's role (R14)."""
 from __future__ import annotations
 
+from flask import current_app
+
 from portal.billing.accounts import access, overview
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal.billing.accounts.access import Action
 from portal.models import AccountKind
 from portal.web.common import page_arg, signed_in_blueprint, user
@@ -31,4 +34,5 @@ def show(account_id: int):
         banners=banners, notices=overview.notices_for(b, me, account.id, banners),
         credit=overview.credit_balance(b, account),
         settle=access.decide(b.session, me, account, Action.SETTLE),
-        summaries=[(s, can_pay[s.profile.id]) for s in summaries], can_pay=can_pay)
+        summaries=[(s, can_pay[s.profile.id]) for s in summaries], can_pay=can_pay,
+        remittance=None if payg else remittance_from_config(current_app.config))  # ux-F5

@@ -68,7 +68,7 @@ def authenticated(account_id: int, key: str):
         if waiting is None and refusal.attempt_id is not None:
             waiting = payments.declined_attempt(b, me, account.id, refusal.attempt_id)
         return checkout.declined(_try_again(account, waiting), refusal.reason, refusal.attempt_id)
-    flash(_l("The payment went through. Here is the receipt."), "success")
+    # ux-F16: the receipt itself says "Payment received": no second banner saying the same
     return checkout.with_receipt(see_other("receipts.show", account_id=account.id, payment_id=payment.id),
                                  payment.id)
 
@@ -102,7 +102,7 @@ def check(account_id: int):
     """After "we could not confirm the payment": ask the gateway under the same key."""
     result = payments.check_unconfirmed(billing(), user(), account_id)
     if result.paid:
-        flash(_l("The payment went through. Here is the receipt."), "success")
+        # ux-F16: the receipt itself says "Payment received": no second banner saying the same
         return checkout.with_receipt(
             see_other("receipts.show", account_id=account_id, payment_id=result.paid[-1].id), result.paid[-1].id)
     if result.declined:

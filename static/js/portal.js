@@ -49,9 +49,34 @@
     if (meta) { event.detail.headers["X-CSRFToken"] = meta.getAttribute("content"); }
   });
 
+  // ux-F22: a disclosure the person opened while the swap was on its way ("Pay only
+  // part of it now?") stays open, and keeps focus on its summary, after the swap.
+  var openBefore = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    openBefore = [];
+    if (!target || !target.querySelectorAll) { return; }
+    Array.prototype.forEach.call(target.querySelectorAll("details[open]"), function (box) {
+      openBefore.push({ name: box.className, focused: box.contains(document.activeElement) });
+    });
+  });
+
+  function reopen(swapped) {
+    (openBefore || []).forEach(function (was) {
+      if (!was.name) { return; }
+      var box = swapped.querySelector("details." + was.name.split(" ").join("."));
+      if (!box) { return; }
+      box.open = true;
+      var summary = box.querySelector("summary");
+      if (was.focused && summary) { summary.focus(); }
+    });
+    openBefore = null;
+  }
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     var swapped = target && target.isConnected ? target : document.getElementById(target && target.id);
+    if (swapped && swapped.querySelector) { reopen(swapped); }
     announce(swapped || document);
     // Focus stays on the control the customer used (WCAG 3.2.2); if the swap
     // removed it, move to the updated region's heading instead of losing it.

@@ -140,6 +140,13 @@ def authenticator_setup_errors(page, ids):  # issue 31: a wrong code (nothing is
     submit(page)
 
 
+def update_card_errors(page, ids):  # issue 33 item 3: a date that has passed, no name
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/payment-methods/{ids['card_4242']}/update")
+    page.fill("#exp_year", "2025")
+    page.fill("#holder", "")
+    submit(page, "form[action$='/update'] button[type=submit]")
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -179,6 +186,8 @@ STATES = {
     "payment-methods": (ANNA, go("/accounts/{payg}/payment-methods")),
     "payment-methods-add-card-errors": (ANNA, add_card_errors),
     "payment-methods-move-preview": (ANNA, move_preview),
+    "payment-methods-update-card": (ANNA, go("/accounts/{payg}/payment-methods/{card_4242}/update")),
+    "payment-methods-update-card-errors": (ANNA, update_card_errors),
     "my-settings": (ANNA, go("/settings")),
     "audit-log": (ANNA, go("/accounts/{payg}/audit")),
     "404-unknown-address-signed-in": (ANNA, go("/no-such-page")),
@@ -234,4 +243,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "payments-with-errors": 422, "payment-methods-add-card-errors": 422,
                    "statement-with-errors": 422, "invoices-download-with-errors": 422,
                    "access-with-errors": 422, "invitation-link-unknown": 404,
-                   "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422}
+                   "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422,
+                   "payment-methods-update-card-errors": 422}

@@ -41,6 +41,8 @@ KNOWN_SHARED = {
     "Invoices paid": "the invoices a payment paid (its receipt's table caption, page and PDF)",
     "Payment received": "a payment has been received (heading)",
     "Expires": "a card's expiry (column header: Giltig till)",
+    "Manage payment methods": "a link to the Payment methods page",
+    "Name on card": "the cardholder's name printed on a card (field label, email fact)",
     "Check/wire transfer": "the payment method",
     "Settle balance": "the action (SPEC: Reglera saldo)",
     "Save": "save a form (button)",

@@ -53,6 +53,10 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 200                                             # issue 30: this month so far, every role
         case ("methods.add_card" | "methods.move", "POST") | ("methods.preview_move", "GET"):
             return 422 if role in MANAGING else 403                # B8; empty form
+        case "methods.update", "GET":
+            return 200 if role in MANAGING else 403                # issue 33: a card's new expiry, in place
+        case "methods.update", "POST":
+            return 422 if role in MANAGING else 403                # empty form
         case ("methods.remove" | "methods.set_default"), "POST":
             return 303 if role in MANAGING else 403                # B8/R15: in use / nothing chosen, told why
         case "settle.start", "GET":

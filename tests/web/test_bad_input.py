@@ -430,6 +430,7 @@ def test_actions_with_malformed_ids_or_tokens_do_nothing(fuzz, endpoint, data):
 def test_every_route_is_fuzzed(app):
     covered = set(PAGES) | set(ACTIONS) | {"settle.pay", "invoices.pay", "account.notifications",
                                            "methods.add_card", "methods.move", "account.settings",
+                                           "methods.update",  # test_i33_item3_a_card_update_with_one_bad_value…
                                            "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
     covered |= {"pages.accessibility", "pages.baseline", "favicon", "health.ready"}  # take no input: nothing to fuzz
@@ -484,3 +485,19 @@ def test_i31_any_invitation_token_that_is_not_one_is_a_translated_404(fuzz, toke
     path = f"/sv/invitations/{segment(token)}"
     response = browser.client.post(path, data={"name": "x", "password": "y" * 12}) if post else browser.get(path)
     fuzz.check(response, allowed={400, 404})
+
+
+@SETTINGS
+@given(data=st.data())
+def test_i33_item3_a_card_update_with_one_bad_value_changes_nothing(fuzz, data):
+    """Issue 33 item 3: any text in one field of the card update: saved (a value that
+    happens to be a card's expiry or name), or a translated 422 that changes nothing."""
+    url = f"/sv/accounts/{fuzz.demo.payg}/payment-methods/{fuzz.demo.spare_card}/update"
+    form = {"exp_month": "04", "exp_year": "2031", "holder": "Anna Lindqvist"}
+    name = data.draw(st.sampled_from(sorted(form)), label="field")
+    form[name] = data.draw(weird_text, label="value")
+    response = fuzz.anna.client.post(url, data=form | {"csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg)})
+    if response.status_code == 303:  # acceptable after all: saved; the new state is the baseline
+        fuzz.before = fuzz.snapshot()
+        return
+    fuzz.check(response, allowed={400, 422})  # 400: a NUL byte, refused before any view

@@ -55,11 +55,14 @@ def test_b7_the_owner_saves_details_audited_and_confirmed_by_email(browser, demo
 
 @pytest.mark.parametrize("lang, expected", [
     ("sv", {"company_name": "Ange företagsnamnet",
-            "org_number": "Ange ett giltigt svenskt organisationsnummer, till exempel 556677-8899",
+            # ux-F17: 556677-8898 has ten digits; only its check digit is wrong, and the message says so
+            "org_number": "Organisationsnumrets sista siffra stämmer inte med de andra. Kontrollera att numret är "
+                          "rätt skrivet.",
             "vat_number": "Momsregistreringsnumret måste vara från samma land som adressen",
             "city": "Ange ort", "recipients": "Ange varje e-postadress i rätt format, till exempel namn@example.com, en per rad"}),
     ("en", {"company_name": "Enter the company name",
-            "org_number": "Enter a valid Swedish organisation number, like 556677-8899",
+            "org_number": "The organisation number's last digit does not match the others. Check the number for "
+                          "a typo.",
             "vat_number": "The VAT registration number must be from the country of the address",
             "city": "Enter the city", "recipients": "Enter each email address in the correct format, like name@example.com, one per line"}),
 ])

@@ -42,6 +42,8 @@ EXAMPLES = {
     "payment_method.default_changed": {"method": VISA, "profile": "Sverige"},
     "payment_method.expiry_reminded": {"method": VISA, "expires_on": "2026-12-31"},
     "payment_method.removed": {"method": VISA},
+    "payment_method.updated": {"method": VISA, "expires_on": "2031-04-30", "from_expires_on": "2030-12-31"},
+    "payment_method.update_declined": {"method": VISA, "reason": "card_declined"},
     "payment_method.switched": {"method": VISA, "from_method": VISA, "subscriptions": ["Arkiv"]},
     "role.changed": {"person": "Eva Berg", "person_email": "eva@example.com", "role": "reader",
                      "from_role": "owner", "scope": "Sverige", "change": "changed"},

@@ -41,6 +41,7 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "account.settings": ("anna@example.com", "/en/settings"),
         "methods.add_card": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/cards"),
         "methods.remove": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/{demo.spare_card}/remove"),
+        "methods.update": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/{demo.spare_card}/update"),
         "methods.move": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/move"),
         "methods.set_default": ("olivia@example.com",
                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/default-method"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from stdnum.eu import vat
+from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.se import orgnr
 
 from portal.billing.accounts import access, notify
@@ -103,7 +104,7 @@ def checked(values: DetailsInput) -> dict:
         if not clean["org_number"]:
             problems.setdefault("org_number", "missing")
         elif not orgnr.is_valid(clean["org_number"]):
-            problems.setdefault("org_number", "invalid")
+            problems.setdefault("org_number", _orgnr_problem(clean["org_number"]))
         else:
             clean["org_number"] = orgnr.format(clean["org_number"])
     vat_number = "".join((values.vat_number or "").split()).upper()
@@ -162,3 +163,15 @@ def change_billing_details(b: Billing, user: User, account_id: int, profile_id: 
         notify.audit(b.session, b.clock, "billing_details.changed", account_id=account.id, actor=user,
                      profile_id=profile and profile.id, changed=changed, company_name=clean["company_name"])
         return details
+
+
+def _orgnr_problem(number: str) -> str:
+    """ux-F17: 'check_digit' when the ten digits are there but the last one does not
+    match the others (a typo), else 'invalid'."""
+    try:
+        orgnr.validate(number)
+    except InvalidChecksum:
+        return "check_digit"
+    except ValidationError:
+        return "invalid"
+    return "invalid"

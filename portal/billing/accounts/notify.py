@@ -228,8 +228,9 @@ AUDIT_ACTIONS = frozenset({
     "notification_email.changed", "payment.authentication_requested", "payment.declined",
     "payment.form_reused", "payment.gateway_unavailable", "payment.succeeded", "payment.unconfirmed",
     "payment_method.added", "payment_method.declined", "payment_method.default_changed",
-    "payment_method.expiry_reminded", "payment_method.removed", "payment_method.switched", "role.changed",
-    "role.granted", "role.removed", "settings.changed",
+    "payment_method.expiry_reminded", "payment_method.removed", "payment_method.switched",
+    "payment_method.update_declined", "payment_method.updated", "role.changed", "role.granted", "role.removed",
+    "settings.changed",
     "subscription.deleted", "subscription.disable_warning", "subscription.disabled", "subscriptions.moved",
 })
 # Issue 31: a person's own sign-in security (account_id None: no account's log shows it).

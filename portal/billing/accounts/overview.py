@@ -21,7 +21,7 @@ from portal.billing.context import Billing
 from portal.errors import InvalidInput, NotFound
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
 from portal.billing.transaction import write_transaction
-from portal.money import Money
+from portal.money import Money, total
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice, InvoicePayment,
                            Notice, Payment, Role, RoleAssignment,
                            Subscription, SubscriptionFigure, SubscriptionStatus, SupportRequest, User)
@@ -165,6 +165,10 @@ class Banner:
     count: int = 1
     since: date | None = None    # R12: the day it was disabled (kind 'disabled')
     profile: BillingProfile | None = None  # kinds 'invoice_past_due' and 'bill_ready'
+    # ux-F5, kind 'invoice_past_due': the oldest past-due invoice (named, with its due
+    # date and what is left of it); `count` past-due invoices owe `amount` in all.
+    invoice: Invoice | None = None
+    amount: Money | None = None
 
 
 BANNER_LIMIT = 3
@@ -183,8 +187,11 @@ def banners(b: Billing, account: BillingAccount, quotes: dict[int, InvoiceQuote]
     else:
         for profile in account.profiles:
             quote = (quotes or {}).get(profile.id) or invoice_quote(b.session, profile)
-            if any(i.status == "past_due" for i in quote.invoices):
-                result.append(Banner("warning", "invoice_past_due", profile=profile))
+            past_due = [i for i in quote.invoices if i.status == "past_due"]  # oldest due first
+            if past_due:
+                result.append(Banner("warning", "invoice_past_due", profile=profile, invoice=past_due[0],
+                                     count=len(past_due),
+                                     amount=total((i.left for i in past_due), account.currency)))
             elif quote.invoices:
                 result.append(Banner("info", "bill_ready", profile=profile))
     return sorted(result, key=lambda banner: ("error", "warning", "info").index(banner.level))

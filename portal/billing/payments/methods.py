@@ -7,23 +7,24 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from portal.billing import ids
 from portal.billing.accounts import access, notify
 from portal.billing.accounts.access import Action, Decision
 from portal.billing.accounts.overview import SubscriptionView, subscription_page
 from portal.billing.context import Billing
-from portal.billing.gateway import CardDetails, GatewayError
+from portal.billing.gateway import CardDetails, GatewayError, validate_expiry
 from portal.billing.accounts.notify import refusals_audited
 from portal.billing.paging import Page
 from portal.billing.payments.attempts import refuse_while_paying
 from portal.billing.payments.cards import method_summary, prepare_new_card, save_card, saved_card
 from portal.billing.transaction import lock_account, write_transaction
-from portal.errors import (CardDeclined, CardRemoved, GatewayUnavailable, InvalidInput, MethodInUse, NotEligible,
-                           NotFound)
-from portal.models import (AccountKind, BillingAccount, BillingProfile, MethodKind, Payment, PaymentMethod, PaymentPurpose,
-                           Role, Subscription, SubscriptionFigure, SubscriptionStatus, UnconfirmedPayment, User)
+from portal.errors import (CardDeclined, CardRemoved, GatewayUnavailable, InvalidCard, InvalidInput, MethodInUse,
+                           NotEligible, NotFound)
+from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, InvoiceStatus, MethodKind, Payment,
+                           PaymentMethod, PaymentPurpose, Role, Subscription, SubscriptionFigure, SubscriptionStatus,
+                           UnconfirmedPayment, User)
 from portal.money import Money
 
 EXPIRY_NOTICE_DAYS = 30  # B8: the reminder comes this many days before a card expires
@@ -48,6 +49,8 @@ class MethodUse:
     expires_on: date | None
     expires_soon: bool             # within EXPIRY_NOTICE_DAYS
     expired: bool
+    failed: bool = False           # ux-F4: a charge to it failed and is still owed (past-due subscriptions,
+                                   # or an open invoice whose automatic charge it declined)
 
     @property
     def in_use(self) -> bool:
@@ -71,8 +74,11 @@ class MethodsPage:
 
 # Per card: its subscriptions (not deleted) and what they owe, from the kept figures
 # (a few rows per card, portal/figures.py), not from every subscription on it.
+_FAILED_STATUSES = (SubscriptionStatus.PAST_DUE, SubscriptionStatus.DISABLED)  # R01: its charge failed
 _USE_BY_METHOD = (select(SubscriptionFigure.payment_method_id, func.sum(SubscriptionFigure.subscriptions),
-                         func.sum(SubscriptionFigure.outstanding_minor))
+                         func.sum(SubscriptionFigure.outstanding_minor),
+                         func.sum(case((SubscriptionFigure.status.in_(_FAILED_STATUSES),
+                                        SubscriptionFigure.subscriptions), else_=0)))
                   .where(SubscriptionFigure.account_id == bindparam("account_id"),
                          SubscriptionFigure.payment_method_id.in_(bindparam("method_ids", expanding=True)),
                          SubscriptionFigure.status != SubscriptionStatus.DELETED)
@@ -97,22 +103,36 @@ def method_uses(b: Billing, account: BillingAccount) -> list[MethodUse]:
     """The account's methods (removed cards aside), each with what uses it."""
     methods = list(b.session.scalars(select(PaymentMethod).where(
         PaymentMethod.account_id == account.id, PaymentMethod.removed_at.is_(None)).order_by(PaymentMethod.id)))
-    uses = {method_id: (int(n), int(minor)) for method_id, n, minor in b.session.execute(
+    uses = {method_id: (int(n), int(minor), int(failing)) for method_id, n, minor, failing in b.session.execute(
         _USE_BY_METHOD, {"account_id": account.id, "method_ids": [m.id for m in methods]})}
     unconfirmed = set(b.session.scalars(select(UnconfirmedPayment.payment_method_id).where(
         UnconfirmedPayment.account_id == account.id, UnconfirmedPayment.payment_method_id.is_not(None))))
+    failed = {method_id for method_id, (_, _, failing) in uses.items() if failing} | failed_defaults(b, account)
     today = b.clock.today()
     return [_use(method, [p.name for p in account.profiles if p.default_payment_method_id == method.id],
-                 uses.get(method.id, (0, 0)), method.id in unconfirmed, account.currency, today)
+                 uses.get(method.id, (0, 0, 0)), method.id in unconfirmed, method.id in failed, account.currency,
+                 today)
             for method in methods]
 
 
-def _use(method: PaymentMethod, default_for: list[str], use: tuple[int, int], unconfirmed: bool,
+def failed_defaults(b: Billing, account: BillingAccount) -> set[int]:
+    """ux-F4, customer agreement: the default cards of profiles with an open invoice whose
+    automatic charge was declined (R18) — the card that failed, until that is paid."""
+    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
+        return set()
+    failing = set(b.session.scalars(select(Invoice.billing_profile_id).distinct().where(
+        Invoice.billing_profile_id.in_([p.id for p in account.profiles]), Invoice.status != InvoiceStatus.PAID,
+        Invoice.auto_charge_failure_code.is_not(None))))
+    return {p.default_payment_method_id for p in account.profiles
+            if p.id in failing and p.default_payment_method_id is not None}
+
+
+def _use(method: PaymentMethod, default_for: list[str], use: tuple[int, int, int], unconfirmed: bool, failed: bool,
          currency: str, today: date) -> MethodUse:
     ends = expires_on(method)
     return MethodUse(method, tuple(default_for), use[0], Money(use[1], currency), unconfirmed, ends,
                      ends is not None and today <= ends < today + timedelta(days=EXPIRY_NOTICE_DAYS),
-                     ends is not None and ends < today)
+                     ends is not None and ends < today, failed)
 
 
 def _managed_account(b: Billing, user: User, account_id: int, profile_id: int | None = None) -> BillingAccount:
@@ -169,6 +189,60 @@ def remove_card(b: Billing, user: User, account_id: int, method_id: int) -> None
         method.gateway_token = None  # a real processor: detach the card
         notify.audit(b.session, b.clock, "payment_method.removed", account_id=account.id, actor=user,
                      method=method_summary(method))
+
+
+def card_use(b: Billing, user: User, account_id: int, method_id: int) -> MethodUse:
+    """One saved card of the account and what uses it (the page that updates it)."""
+    account = access.get_account(b.session, user, account_id)
+    method = saved_card(b, account, method_id)
+    return next(u for u in method_uses(b, account) if u.method.id == method.id)
+
+
+HOLDER_MAX = 200  # as the card form's field
+
+
+@refusals_audited
+def update_card(b: Billing, user: User, account_id: int, method_id: int, exp_month: int, exp_year: int,
+                holder: str) -> PaymentMethod:
+    """Issue 33 item 3: the bank sent a new card with the same number — the saved card
+    gets its new expiry and holder name in place, so everything that used it (profile
+    defaults, subscriptions, an open attempt) keeps using it. Checked on the server
+    (InvalidCard 'expiry' / 'expired' / 'holder'), then with the issuer, charging nothing
+    (the gateway's zero-amount check; a declined card is left as it was); audited and
+    told to the billing address like the other changes of method."""
+    account = _managed_account(b, user, account_id)
+    method = saved_card(b, account, method_id)  # another account's: NotFound; removed: CardRemoved
+    validate_expiry(exp_month, exp_year, b.clock.today())
+    holder = holder.strip() if isinstance(holder, str) else ""
+    if not holder or len(holder) > HOLDER_MAX:
+        raise InvalidCard("holder")
+    summary = method_summary(method)
+    try:
+        declined = b.gateway.verify(method.gateway_token)
+    except GatewayError as no_answer:
+        raise GatewayUnavailable(maybe_charged=False) from no_answer
+    with write_transaction(b.session):
+        if declined is not None:
+            notify.audit(b.session, b.clock, "payment_method.update_declined", account_id=account.id, actor=user,
+                         method=summary, reason=str(declined))
+        else:
+            lock_account(b.session, account.id)
+            b.session.refresh(method)
+            if method.removed_at is not None:  # removed in another tab meanwhile
+                raise CardRemoved("payment method")
+            before = expires_on(method)
+            method.exp_month, method.exp_year, method.holder_name = exp_month, exp_year, holder
+            method.expiry_reminded_on = None  # the new expiry gets its own reminder (B8)
+            ends = expires_on(method)
+            notify.audit(b.session, b.clock, "payment_method.updated", account_id=account.id, actor=user,
+                         method=summary, expires_on=ends.isoformat(),
+                         from_expires_on=before.isoformat() if before else None)
+            notify.queue_email(b.session, b.clock, account, "payment_method_updated",
+                               {"method": summary, "method_id": method.id, "expires_on": ends.isoformat(),
+                                "holder": holder})
+    if declined is not None:
+        raise CardDeclined(str(declined))
+    return method
 
 
 def _usable_card(b: Billing, account: BillingAccount, method_id: int) -> PaymentMethod:

@@ -16,7 +16,7 @@ from portal.billing.accounts import credit, details, overview, people, sign_in_l
 from portal.deeplinks import SIGN_IN_LINKS
 from portal.billing.cycle import lifecycle
 from portal.billing.transaction import write_transaction
-from portal.billing.payments import UseSavedCard
+from portal.billing.payments import UseSavedCard, methods
 from portal.mail.messages import COMPOSERS
 from portal.models import (BillingProfile, Invoice, Notice, OutboxMessage, OutboxStatus, Payment, PaymentMethod,
                            RoleAssignment, Subscription, SubscriptionStatus, User)
@@ -283,6 +283,7 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
         paid = b.session.get(Payment, settled.id)
         credit.add_surplus(b, paid.payment_method.account, paid, 100_00, "overpaid")
     assert [r.amount.minor for r in credit.refund(b, demo.payg)] == [100_00]
+    methods.update_card(b, anna, demo.payg, demo.spare_card, 4, 2031, "Anna Lindqvist")  # issue 33: in place
     report = deliver(app, clock)
     templates = set(b.session.scalars(select(OutboxMessage.template)))
     # The card declines here; the emails about people and roles (issue 31) are followed in

@@ -1,0 +1,57 @@
+"""Bad input at scale for the forms of issues 31 and 33 (the Access page's invitation,
+invitation links, a card's update in place): the same generated values and the same
+checks as tests/web/test_bad_input.py, whose fixtures these reuse."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+
+from tests.web.conftest import Browser
+from tests.web.test_bad_input import SETTINGS, Fuzz, segment, weird_text
+
+
+@pytest.fixture
+def fuzz(app, demo, b):
+    return Fuzz(app, demo, b)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_i31_invitation_form_with_one_bad_value_changes_nothing(fuzz, data):
+    """Any text in one field of the invitation form: a translated 422 (or 400 for a NUL
+    byte) that invites nobody — or, when the text is a usable address after all, sent."""
+    form = {"email": "ny@example.com", "role": "account_user", "scope": "", "locale": "sv"}
+    name = data.draw(st.sampled_from(sorted(form)), label="field")
+    form[name] = data.draw(weird_text.filter(lambda t: t not in ("account_admin", "account_user", "en")),
+                           label="value")
+    response = fuzz.anna.client.post(f"/sv/accounts/{fuzz.demo.payg}/access/invite",
+                                     data=form | {"csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg)})
+    if response.status_code == 303 and name == "email":  # an address after all: invited
+        fuzz.before = fuzz.snapshot()
+        return
+    fuzz.check(response, allowed={400, 422})
+
+
+@SETTINGS
+@given(token=weird_text.filter(lambda t: t.strip() not in ("", ".", "..")), post=st.booleans())
+def test_i31_any_invitation_token_that_is_not_one_is_a_translated_404(fuzz, token, post):
+    browser = Browser(fuzz.app.test_client())
+    path = f"/sv/invitations/{segment(token)}"
+    response = browser.client.post(path, data={"name": "x", "password": "y" * 12}) if post else browser.get(path)
+    fuzz.check(response, allowed={400, 404})
+
+
+@SETTINGS
+@given(data=st.data())
+def test_i33_item3_a_card_update_with_one_bad_value_changes_nothing(fuzz, data):
+    """Issue 33 item 3: any text in one field of the card update: saved (a value that
+    happens to be a card's expiry or name), or a translated 422 that changes nothing."""
+    url = f"/sv/accounts/{fuzz.demo.payg}/payment-methods/{fuzz.demo.spare_card}/update"
+    form = {"exp_month": "04", "exp_year": "2031", "holder": "Anna Lindqvist"}
+    name = data.draw(st.sampled_from(sorted(form)), label="field")
+    form[name] = data.draw(weird_text, label="value")
+    response = fuzz.anna.client.post(url, data=form | {"csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg)})
+    if response.status_code == 303:  # acceptable after all: saved; the new state is the baseline
+        fuzz.before = fuzz.snapshot()
+        return
+    fuzz.check(response, allowed={400, 422})  # 400: a NUL byte, refused before any view

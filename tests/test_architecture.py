@@ -156,6 +156,7 @@ PACKAGE_ARROWS = {
     "payments": {"shared", "accounts", "invoicing"},
     "bank": {"shared", "accounts", "invoicing", "payments"},
     "cycle": {"shared", "accounts", "invoicing", "payments"},
+    "provider": {"shared", "accounts", "invoicing", "payments", "bank", "cycle"},  # issue 32
 }
 
 

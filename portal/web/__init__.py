@@ -8,6 +8,7 @@ from portal.billing.invoicing import remittance
 from portal.money import Money
 from portal.web import (account, assets, auth, errors, fast_widgets, health, invoices, methods, overview, pages,
                         payments, receipts, sandbox, security, settle)
+from portal.web import api
 from portal.web.common import DatabaseId
 
 
@@ -15,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any route is added
     for module in (pages, auth, overview, settle, invoices, receipts, payments, methods, account, sandbox, health):
         app.register_blueprint(module.bp)
+    api.init_app(app)  # issue 32: the provider's JSON API under /api/v1
     _template_helpers(app)
     fast_widgets.install()
     assets.init_app(app)

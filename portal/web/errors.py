@@ -15,6 +15,7 @@ from portal.extensions import limiter
 from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
 from portal.wording import REFUSAL
 from portal.web.checkout import challenge_url
+from portal.web.api import problems as api
 from portal.web.rendering import render
 
 
@@ -46,6 +47,8 @@ def csrf_failed(exc):
 
 
 def http_error(exc: HTTPException):
+    if request.path.startswith(api.PREFIX + "/"):  # no route under /api/v1 matched: still a problem, not a page
+        return api.problem_response(api.from_http(exc))
     if exc.code == 404:
         return not_found()
     if exc.code == 403:
@@ -66,6 +69,9 @@ def http_error(exc: HTTPException):
 
 
 def server_error(_exc):
+    if request.path.startswith(api.PREFIX + "/"):
+        return api.problem_response(api.ApiProblem(500, "server_error", "Something went wrong on our side",
+                                                   "Try again later."))
     try:
         title = _("Something went wrong on our side")
         message = _("Nothing was charged twice and nothing was lost: a payment either goes "

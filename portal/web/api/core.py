@@ -1,0 +1,153 @@
+"""The core of the provider's JSON API under /api/v1 (issue 32): Bearer tokens only (no cookie, no
+CSRF; a token opens no page), every call audited with its token's name, a rate limit
+per token counted in the database (Flask-Limiter, portal/web/ratelimit.py), RFC 9457
+problems, Idempotency-Key on creates and updates, and the OpenAPI 3.1 document that
+spectree generates from the same pydantic models that validate requests and answers
+(schemas.py). Views translate HTTP to portal/billing/provider/ and back.
+
+    accounts   accounts, billing profiles and details, subscriptions, usage lines
+    billing    invoices (+ documents), payments and receipts, transfers, credit, issuing
+    events     webhook endpoints, events, deliveries, replay
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from pydantic import BaseModel
+from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+
+from portal.billing.accounts import notify
+from portal.billing.provider import idempotency, tokens
+from portal.billing.transaction import write_transaction
+from portal.extensions import csrf, db, limiter
+from portal.services import billing
+from portal.web.api.problems import PREFIX, ApiProblem, init_problems, validation_problem
+from portal.web.api.schemas import Problem
+
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
+init_problems(bp)
+csrf.exempt(bp)  # no cookie is read here: a Bearer token cannot be sent by a foreign page
+
+
+def _on_validation(req, resp, req_validation_error, instance, model_adapter=None) -> None:
+    """spectree's hook: a body or query that does not fit its model → a problem."""
+    if req_validation_error is not None:
+        raise validation_problem(req_validation_error)
+
+
+spec = SpecTree(
+    "flask", mode="strict", path="openapi-unused",  # never routed: /api/v1/openapi.json is ours
+    title="Billing portal provider API", version="1",
+    description="Feed the portal accounts, subscriptions and usage; read invoices and payments; "
+                "receive events. See docs/api.md.",
+    security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer"))],
+    security={"bearer": []}, before=_on_validation, page_templates={},
+    validation_error_model=Problem, naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child)
+
+
+def answers(status: int, model: type[BaseModel] | None, *errors: int) -> Response:
+    """A Response: the success model and the problems this operation may answer."""
+    codes: dict[str, Any] = {f"HTTP_{status}": model}
+    for code in (401, 403, 429, *errors):
+        codes[f"HTTP_{code}"] = Problem
+    return Response(**codes)
+
+
+# -- authentication, rate limit, audit ---------------------------------------------------
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def token_key() -> str:
+    """The rate limit's key: the token's digest (never the token)."""
+    raw = _bearer()
+    return "api-token:" + (tokens.digest(raw)[:32] if raw else "none:" + (request.remote_addr or ""))
+
+
+def api_rate_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
+@bp.before_request
+def authenticate() -> None:
+    if request.endpoint == "api.openapi":
+        return
+    raw = _bearer()
+    session = db.session()
+    token = tokens.authenticate(session, raw) if raw else None
+    session.commit()  # end the read: views open their own write transactions
+    if token is None:
+        raise ApiProblem(401, "unauthorized", "A valid API token is needed",
+                         "Send Authorization: Bearer <token> (flask api tokens create).")
+    g.api_token_id, g.api_token_name, g.api_scope = token.id, token.name, token.scope
+    if request.method not in ("GET", "HEAD", "OPTIONS") and token.scope != "write":
+        raise ApiProblem(403, "read_only_token", "This token may only read",
+                         "Create a token with --scope write to change anything.")
+
+
+@bp.after_request
+def audited(response):
+    """Every call, with its token's name (never the token); the provider's own
+    record (no account: it is not on any customer's audit log)."""
+    name = g.get("api_token_name")
+    if name is not None:
+        session = db.session()
+        session.rollback()
+        with write_transaction(session):
+            notify.audit(session, billing().clock, "api.request", account_id=None, token=name,
+                         method=request.method, path=request.path[:200], status=response.status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- idempotent writes -------------------------------------------------------------------
+def idempotent(work: Callable[[], tuple[int, Any]], *, own_transactions: bool = False):
+    """Run a create or update once per Idempotency-Key (with this body), in one write
+    transaction with its stored answer; the same key again → the stored answer."""
+    key = request.headers.get("Idempotency-Key")
+    digest = idempotency.request_hash(request.method, request.path, request.get_json(silent=True))
+    b = billing()
+    status, body = idempotency.once(b.session, b.clock, g.api_token_id, key, digest, work,
+                                    own_transactions=own_transactions)
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def dump(model: type[BaseModel], value: Any) -> dict:
+    return model.model_validate(value).model_dump(mode="json")
+
+
+_limited = False
+
+
+def register(app: Flask) -> None:
+    global _limited
+    if not _limited:  # the blueprint is one object for every app: decorated once
+        limiter.limit(api_rate_limit, key_func=token_key)(bp)
+        _limited = True
+    app.register_blueprint(bp)
+    spec.app = app  # the document is generated from this app's routes (served by openapi below)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document; problems answered as application/problem+json."""
+    return jsonify(problem_media_type(spec.spec))
+
+
+def problem_media_type(document: dict) -> dict:
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            for answer in operation.get("responses", {}).values():
+                content = answer.get("content", {})
+                if content.get("application/json", {}).get("schema", {}).get("$ref", "")== "#/components/schemas/Problem":
+                    answer["content"] = {"application/problem+json": content.pop("application/json")}
+    return document
+
+

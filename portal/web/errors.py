@@ -48,7 +48,10 @@ def csrf_failed(exc):
 
 def http_error(exc: HTTPException):
     if request.path.startswith(api.PREFIX + "/"):  # no route under /api/v1 matched: still a problem, not a page
-        return api.problem_response(api.from_http(exc))
+        response = api.problem_response(api.from_http(exc))
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
     if exc.code == 404:
         return not_found()
     if exc.code == 403:

@@ -129,7 +129,7 @@ def test_i32_lists_page_by_key(api):
         if after is None:
             break
     assert seen == [f"Kund {n}" for n in range(5)]
-    assert api.get("/accounts", updated_since="2026-11-26T00:00:00").get_json()["items"] == []
+    assert api.get("/accounts", updated_since="2026-11-26T00:00:00Z").get_json()["items"] == []
 
 
 def test_i32_quick_start_account_to_an_invoice_the_customer_pays(api, b, browser, runner):

@@ -51,7 +51,7 @@ spec = SpecTree(
 def answers(status: int, model: type[BaseModel] | None, *errors: int) -> Response:
     """A Response: the success model and the problems this operation may answer."""
     codes: dict[str, Any] = {f"HTTP_{status}": model}
-    for code in (401, 403, 429, *errors):
+    for code in (400, 401, 403, 405, 413, 415, 429, *errors):
         codes[f"HTTP_{code}"] = Problem
     return Response(**codes)
 
@@ -88,6 +88,11 @@ def authenticate() -> None:
     if request.method not in ("GET", "HEAD", "OPTIONS") and token.scope != "write":
         raise ApiProblem(403, "read_only_token", "This token may only read",
                          "Create a token with --scope write to change anything.")
+    if request.method in ("POST", "PUT", "PATCH"):
+        if request.mimetype != "application/json":
+            raise ApiProblem(415, "unsupported_media_type", "Send JSON", "Content-Type: application/json")
+        if request.get_json(silent=True) is None:
+            raise ApiProblem(400, "invalid_json", "The body is not JSON", "Send a JSON object ({} for none).")
 
 
 @bp.after_request
@@ -123,7 +128,14 @@ def dump(model: type[BaseModel], value: Any) -> dict:
     return model.model_validate(value).model_dump(mode="json")
 
 
+API_MAX_BODY = 1024 * 1024
 _limited = False
+
+
+def _larger_bodies() -> None:
+    """A batch of 1,000 usage lines is ~200 KB: more than a page's form may send (64 KB)."""
+    if request.path.startswith(PREFIX + "/"):
+        request.max_content_length = API_MAX_BODY
 
 
 def register(app: Flask) -> None:
@@ -132,6 +144,7 @@ def register(app: Flask) -> None:
         limiter.limit(api_rate_limit, key_func=token_key)(bp)
         _limited = True
     app.register_blueprint(bp)
+    app.before_request(_larger_bodies)  # before any app-wide hook reads the body (security._refuse_nul)
     spec.app = app  # the document is generated from this app's routes (served by openapi below)
 
 

@@ -86,6 +86,8 @@ def init_problems(bp: Blueprint) -> None:
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         response = problem_response(from_http(exc))
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
         if exc.code == 429 and exc.response is not None:  # Flask-Limiter's Retry-After and limits
             for name in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
                 if name in exc.response.headers:

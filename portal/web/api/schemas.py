@@ -2,17 +2,37 @@
 documents it in the OpenAPI 3.1 document (spectree), and one validates each answer."""
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Minor = Annotated[int, Field(ge=0, le=10**15 - 1, description="an amount in minor units (öre)")]
 AnyMinor = Annotated[int, Field(description="an amount in minor units (öre)")]
 Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
+# Times are kept as UTC without a zone; answered as RFC 3339 with one.
+Utc = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=timezone.utc))]
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value):
+    """An RFC 3339 date-time with its offset (not a number, not a zoneless time)."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("an RFC 3339 date-time with an offset, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.year < 1900 or value.year > 9000:
+        raise ValueError("a date-time between 1900 and 9000")
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+Since = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_as_utc)]
 
 
 class Strict(BaseModel):
@@ -40,7 +60,7 @@ class IdempotencyHeaders(BaseModel):
 class ListQuery(Strict):
     after: Id | None = Field(None, description="the `next_after` of the previous page")
     limit: int = Field(25, ge=1, le=100)
-    updated_since: datetime | None = Field(None, description="only rows created or changed since (UTC)")
+    updated_since: Since | None = Field(None, description="only rows created or changed since (RFC 3339)")
 
 
 class PageQuery(Strict):
@@ -112,7 +132,7 @@ class DetailsOut(Out):
     reference: str
     recipients: list[str]
     invoice_language: str
-    updated_at: datetime
+    updated_at: Utc
 
 
 # -- subscriptions and usage ------------------------------------------------------------
@@ -173,7 +193,7 @@ class UsageOut(Out):
     unit_price_minor: int
     amount_minor: int
     description: str
-    created_at: datetime
+    created_at: Utc
 
 
 class UsageList(BaseModel):
@@ -228,7 +248,7 @@ class PaymentOut(Out):
     purpose: str
     amount_minor: int
     currency: str
-    created_at: datetime
+    created_at: Utc
     receipt: str = ""
 
 
@@ -246,7 +266,7 @@ class TransferOut(Out):
     payer_name: str
     paid_on: date
     invoice_id: int | None
-    created_at: datetime
+    created_at: Utc
 
 
 class TransferList(BaseModel):
@@ -274,8 +294,8 @@ class EndpointIn(Strict):
 class EndpointOut(Out):
     id: int
     url: str
-    created_at: datetime
-    disabled_at: datetime | None
+    created_at: Utc
+    disabled_at: Utc | None
 
 
 class EndpointCreated(EndpointOut):
@@ -291,7 +311,7 @@ class EventOut(Out):
     id: int
     type: str
     data: dict
-    created_at: datetime
+    created_at: Utc
 
 
 class EventList(BaseModel):
@@ -305,8 +325,8 @@ class DeliveryOut(Out):
     endpoint_id: int
     status: str
     attempts: int
-    next_attempt_at: datetime | None
-    sent_at: datetime | None
+    next_attempt_at: Utc | None
+    sent_at: Utc | None
     last_status_code: int | None
     last_error: str | None
 

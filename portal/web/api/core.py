@@ -100,14 +100,18 @@ def audited(response):
     """Every call, with its token's name (never the token); the provider's own
     record (no account: it is not on any customer's audit log)."""
     name = g.get("api_token_name")
-    if name is not None:
+    if name is not None and not g.get("api_audited"):
         session = db.session()
         session.rollback()
         with write_transaction(session):
-            notify.audit(session, billing().clock, "api.request", account_id=None, token=name,
-                         method=request.method, path=request.path[:200], status=response.status_code)
+            _audit(session, response.status_code)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _audit(session, status: int) -> None:
+    notify.audit(session, billing().clock, "api.request", account_id=None, token=g.api_token_name,
+                 method=request.method, path=request.path[:200], status=status)
 
 
 # -- idempotent writes -------------------------------------------------------------------
@@ -117,8 +121,20 @@ def idempotent(work: Callable[[], tuple[int, Any]], *, own_transactions: bool = 
     key = request.headers.get("Idempotency-Key")
     digest = idempotency.request_hash(request.method, request.path, request.get_json(silent=True))
     b = billing()
-    status, body = idempotency.once(b.session, b.clock, g.api_token_id, key, digest, work,
-                                    own_transactions=own_transactions)
+    done: list[tuple[int, Any]] = []
+
+    def audited_work() -> tuple[int, Any]:
+        """The change, and its audit record in the same transaction (one commit, not two)."""
+        answer = work()
+        if not own_transactions:
+            _audit(b.session, answer[0])
+            done.append(answer)
+        return answer
+    answer = idempotency.once(b.session, b.clock, g.api_token_id, key, digest, audited_work,
+                              own_transactions=own_transactions)
+    # Committed with its audit record, unless another request's stored answer won (then audit after).
+    g.api_audited = bool(done) and done[-1] is answer
+    status, body = answer
     response = jsonify(body)
     response.status_code = status
     return response

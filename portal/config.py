@@ -211,6 +211,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # that every worker and instance counts together (portal/web/ratelimit.py).
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "portal-db://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Issue 32: each API token's calls (Flask-Limiter syntax), counted in the database.
+        "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "600 per minute"),
         "SIGN_IN_LIMIT_PER_ACCOUNT": env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
         "SIGN_IN_LIMIT_PER_ADDRESS": env.get("SIGN_IN_LIMIT_PER_ADDRESS", "20 per 15 minutes"),
         # Number of reverse proxies in front of the portal whose X-Forwarded-For and

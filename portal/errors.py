@@ -183,3 +183,13 @@ class PaymentFormReused(BillingError):
     """The one-time key of a payment form was already used for a different card or
     amount (e.g. a declined card, then the same form resubmitted with another).
     Nothing more was charged; the customer gets a fresh form."""
+
+
+class Refused(BillingError):
+    """The provider's API refuses a request for a reason it names with a stable code
+    (issue 32): e.g. 'idempotency_key_reused', 'period_billed', 'wrong_account_kind'.
+    The API answers it as an RFC 9457 problem whose `type` ends in the code."""
+
+    def __init__(self, code: str, detail: str = "", status: int = 422):
+        super().__init__(code)
+        self.code, self.detail, self.status = code, detail, status

@@ -373,6 +373,10 @@ def audit_text(event) -> str:
             return gettext("Two-step verification was turned on.")
         case "second_factor.reset":
             return gettext("Two-step verification was turned off.")
+        case "api.request":
+            return gettext("The provider's API token %(token)s sent %(method)s %(path)s (answer %(status)s).",
+                           token=d.get("token", ""), method=d.get("method", ""), path=d.get("path", ""),
+                           status=d.get("status", ""))
         case "notification_email.changed":
             return gettext("The email address for billing notifications was changed from %(old)s to %(new)s.",
                            old=d.get("old", ""), new=d.get("new", ""))

@@ -13,6 +13,7 @@ schema made without migrations rely on every table being registered by this impo
     invoices       invoices, lines, credits, the number series, stored documents
     payments       payment methods, payments, attempts and allocations, transfers, credit
     messages       outbox, notices, support requests, the audit log
+    provider       API tokens, idempotent answers, usage lines, webhook events and deliveries
 """
 from portal.extensions import db  # the models' metadata: `models.db.metadata`
 from portal.models.columns import (AccountKind, AttemptState, ChargeStatus, CreditKind, InvoiceStatus,
@@ -26,6 +27,8 @@ from portal.models.subscriptions import (BilledPeriod, Charge, DisableWarning, D
 from portal.models.invoices import (Credit, CreditApplication, FIRST_INVOICE_NUMBER, INVOICE_SERIES, Invoice,
     InvoiceLine, InvoiceNumberSeries, InvoicePayment, StoredDocument)
 from portal.models.messages import (AuditEvent, Notice, OutboxMessage, SupportRequest)
+from portal.models.provider import (ApiToken, IdempotentRequest, UsageLine, WebhookDelivery, WebhookEndpoint,
+    WebhookEvent)
 
 __all__ = ["db", "AccountKind", "AttemptState", "ChargeStatus", "CreditKind", "InvoiceStatus", "MethodKind",
            "MinorUnits", "OutboxStatus", "PaymentPurpose", "Role", "SubscriptionStatus", "_enum",
@@ -36,4 +39,5 @@ __all__ = ["db", "AccountKind", "AttemptState", "ChargeStatus", "CreditKind", "I
            "OUTSTANDING_SQL", "STATUS_RANK_SQL", "Subscription", "SubscriptionFigure", "UNRECEIVED_SQL",
            "Credit", "CreditApplication", "FIRST_INVOICE_NUMBER", "INVOICE_SERIES", "Invoice", "InvoiceLine",
            "InvoiceNumberSeries", "InvoicePayment", "StoredDocument", "AuditEvent", "Notice", "OutboxMessage",
-           "SupportRequest"]
+           "SupportRequest", "ApiToken", "IdempotentRequest", "UsageLine", "WebhookDelivery", "WebhookEndpoint",
+           "WebhookEvent"]

@@ -11,6 +11,7 @@ from portal.money import Money
 from portal.web import (account, assets, auth, errors, fast_widgets, health, invoices, methods, overview, pages,
                         payments, people, receipts, sandbox, second_factor, security, settle, sign_in_links,
                         statements)
+from portal.web import api
 from portal.web.common import DatabaseId
 
 
@@ -19,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     for module in (pages, auth, second_factor, sign_in_links, overview, settle, invoices, receipts, payments,
                    methods, account, people, statements, sandbox, health):
         app.register_blueprint(module.bp)
+    api.init_app(app)  # issue 32: the provider's JSON API under /api/v1
     _template_helpers(app)
     fast_widgets.install()
     assets.init_app(app)

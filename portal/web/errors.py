@@ -17,6 +17,7 @@ from portal.i18n import LANGUAGE_PREFIX, best_locale, url_locales
 from portal.wording import REFUSAL
 from portal.web import ratelimit
 from portal.web.checkout import challenge_url
+from portal.web.api import problems as api
 from portal.web.rendering import render
 
 
@@ -48,6 +49,11 @@ def csrf_failed(exc):
 
 
 def http_error(exc: HTTPException):
+    if request.path.startswith(api.PREFIX + "/"):  # no route under /api/v1 matched: still a problem, not a page
+        response = api.problem_response(api.from_http(exc))
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
     if exc.code == 404:
         return not_found()
     if exc.code == 403:
@@ -68,6 +74,9 @@ def http_error(exc: HTTPException):
 
 
 def server_error(_exc):
+    if request.path.startswith(api.PREFIX + "/"):
+        return api.problem_response(api.ApiProblem(500, "server_error", "Something went wrong on our side",
+                                                   "Try again later."))
     try:
         title = _("Something went wrong on our side")
         message = _("Nothing was charged twice and nothing was lost: a payment either goes "

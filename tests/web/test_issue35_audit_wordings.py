@@ -20,6 +20,7 @@ PAID = {"amount_minor": 814000, "currency": "SEK", "method": VISA}
 # A recorded example of each action's details (as the code that records it writes them).
 EXAMPLES = {
     "access.refused": {"attempted": "settle", "reason": "not_account_admin"},
+    "api.request": {"token": "erp", "method": "POST", "path": "/api/v1/accounts", "status": 201},
     "billing_details.changed": {"company_name": "Nordlund Konsult AB"},
     "charge.failed": {**PAID, "subscription": "Arkiv", "reason": "insufficient_funds"},
     "charge.retry_failed": {"subscription_id": 1, "subscription": "Arkiv", "reason": "insufficient_funds",

@@ -11,6 +11,7 @@ from uuid import uuid4
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from portal.billing import events
 from portal.billing.clock import Clock
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.errors import NotAuthorized
@@ -223,7 +224,7 @@ def resolve_notices(session: Session, clock: Clock, account_id: int | list[int],
 # reader never reads a code aloud (issue 35 a11y-1): an action not listed here cannot be
 # recorded.
 AUDIT_ACTIONS = frozenset({
-    "access.refused", "billing_details.changed", "charge.failed", "charge.retry_failed", "credit.added",
+    "access.refused", "api.request", "billing_details.changed", "charge.failed", "charge.retry_failed", "credit.added",
     "credit.refunded", "invitation.accepted", "invitation.sent", "invitation.withdrawn",
     "notification_email.changed", "payment.authentication_requested", "payment.declined",
     "payment.form_reused", "payment.gateway_unavailable", "payment.succeeded", "payment.unconfirmed",
@@ -247,6 +248,7 @@ def audit(session: Session, clock: Clock, action: str, *, account_id: int | None
                        account_id=account_id, billing_profile_id=profile_id,
                        action=action, details=details)
     session.add(event)
+    events.from_audit(session, clock, action, account_id, details)  # issue 32: the provider hears it too
     return event
 
 

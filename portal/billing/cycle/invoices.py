@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from portal.billing import events
 from portal.billing.accounts import credit, notify
 from portal.billing.context import Billing
 from portal.billing.accounts.details import details_for
@@ -14,6 +15,7 @@ from portal.billing.invoicing.documents import buyer_of, frozen_parties, price_f
 from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated
+from portal.billing.usage import usage_lines
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
 from portal.money import Money
 from portal.models import (INVOICE_SERIES, BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
@@ -82,22 +84,31 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
                for s in subscriptions]
     # Prices include Swedish VAT, which a reverse-charge buyer does not pay (docs/vat.md).
     amounts = [price_for(Money(a, account.currency), buyer.reverse_charge).minor for a in amounts]
+    # Issue 32: what the provider posted as used in the period, a line each.
+    used = [(line, price_for(Money(line.amount_minor, account.currency), buyer.reverse_charge).minor)
+            for line in usage_lines(b.session, [s.id for s in subscriptions], period_start, period_end)]
     invoice = Invoice(
         billing_profile_id=profile.id, number=next_invoice_number(b.session),
         parties=frozen_parties(b.policy.seller, buyer),
         currency=account.currency, period_start=period_start, period_end=period_end,
         issued_on=today, due_on=b.policy.due_date(today),
-        status=InvoiceStatus.DUE, credits_applied_minor=0, subtotal_minor=sum(amounts))
+        status=InvoiceStatus.DUE, credits_applied_minor=0,
+        subtotal_minor=sum(amounts) + sum(amount for _, amount in used))
     b.session.add(invoice)
     b.session.flush()
     for sub, amount in zip(subscriptions, amounts):
         b.session.add(InvoiceLine(invoice_id=invoice.id, subscription_id=sub.id,
                                   description=sub.name, amount_minor=amount))
+    for line, amount in used:
+        b.session.add(InvoiceLine(invoice_id=invoice.id, subscription_id=line.subscription_id,
+                                  description=line.description, amount_minor=amount))
     apply_credits(b, invoice)
     credit.apply_to_invoice(b, invoice, account.id)  # B15: the profile's credit balance, too
     payload = {"invoice_id": invoice.id, "number": invoice.number,
                "amount_minor": invoice.left.minor, "currency": invoice.currency,  # after credit (B15)
                "due_on": invoice.due_on.isoformat(), "profile_id": profile.id}
+    events.emit(b.session, b.clock, "invoice.issued", {**payload, "account_id": account.id,
+                                                        "period_start": period_start, "period_end": period_end})
     if invoice.is_open and invoice.amount_due.minor == 0:  # credits covered it all
         mark_invoices_paid(b, [invoice], None)
     notify.queue_email(b.session, b.clock, account, "invoice_ready", payload)

@@ -19,6 +19,7 @@ from portal.billing.cycle.invoices import generate_invoices, mark_past_due_invoi
 from portal.money import Money
 from portal.billing.payments.methods import remind_expiring_cards
 from portal.billing.payments import method_summary, record_payment
+from portal.billing.usage import usage_total
 from portal.billing.periods import billed_part, enabled_parts, previous_month, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
 from portal.models import (AccountKind, BilledPeriod, BillingAccount, BillingProfile, Charge, ChargeStatus,
@@ -87,6 +88,7 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
         return None
     start, end = parts[0][0], parts[-1][1]
     amount = prorated(sub.monthly_fee_minor, start, end, days=sum((last - first).days + 1 for first, last in parts))
+    amount += usage_total(b.session, sub.id, period_start, period_end)  # issue 32: what it used
     # Priced for the buyer as it is when billed: a VAT-registered business in another
     # EU country pays the price without Swedish VAT, as on an invoice (docs/vat.md).
     amount = price_for(Money(amount, sub.account.currency),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Date, case, func, insert, literal, or_, select, update
 
+from portal.billing import events
 from portal.billing.accounts import credit, notify
 from portal.billing.accounts.balances import IS_OUTSTANDING, SETTLEABLE, expire_loaded, recount_outstanding, subtract_paid
 from portal.billing.context import Billing
@@ -239,6 +240,7 @@ def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | N
     if payment is None:
         for invoice in invoices:
             invoice.status, invoice.paid_on = InvoiceStatus.PAID, b.clock.today()
+            events.emit(b.session, b.clock, "invoice.paid", _invoice_event(invoice, None))
         return
     apply_to_invoices(b, invoices, payment, sum(invoice.left.minor for invoice in invoices))
 
@@ -265,6 +267,12 @@ def apply_to_invoices(b: Billing, invoices: list[Invoice], payment: Payment, amo
     return applied, amount_minor - received
 
 
+def _invoice_event(invoice: Invoice, payment_id: int | None) -> dict:
+    return {"invoice_id": invoice.id, "number": invoice.number, "billing_profile_id": invoice.billing_profile_id,
+            "paid_minor": invoice.paid_minor or 0, "left_minor": invoice.left.minor, "currency": invoice.currency,
+            "payment_id": payment_id}
+
+
 def apply_shares(b: Billing, shares: list[tuple[Invoice, int]], payment: Payment) -> tuple[list[Invoice], int]:
     """Each invoice gets its share of `payment` — no more than is left of it, nothing
     once it is paid. One that is covered becomes Paid (R22) by this payment; the others
@@ -280,6 +288,8 @@ def apply_shares(b: Billing, shares: list[tuple[Invoice, int]], payment: Payment
         received += share
         if invoice.left.minor == 0:
             invoice.status, invoice.paid_on, invoice.payment_id = InvoiceStatus.PAID, b.clock.today(), payment.id
+        events.emit(b.session, b.clock, "invoice.paid" if invoice.left.minor == 0 else "invoice.partly_paid",
+                    _invoice_event(invoice, payment.id))
         applied.append(invoice)
     notify.resolve_notices(b.session, b.clock, payment.account_id,  # issue 20 item 1
                            invoice_ids=[i.id for i in applied if i.status == InvoiceStatus.PAID])

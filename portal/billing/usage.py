@@ -1,0 +1,36 @@
+"""Usage lines (issue 32): what a subscription used in a period, posted by the provider
+through the API, rated here and billed by the billing cycle — into the period's charge
+of a pay-as-you-go subscription (cycle/lifecycle.bill_subscription), or as lines of the
+customer agreement's invoice (cycle/invoices.generate_invoice). The unit price is a
+price like the monthly fee (VAT included, docs/vat.md); the amount is quantity × unit
+price rounded half up to the minor unit, once, when the line is posted."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.models import UsageLine
+
+
+def rated(quantity: Decimal, unit_price_minor: int) -> int:
+    return int((quantity * unit_price_minor).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def usage_total(session: Session, subscription_id: int, period_start: date, period_end: date) -> int:
+    """The rated usage of one subscription in a period (minor units)."""
+    return int(session.scalar(select(func.coalesce(func.sum(UsageLine.amount_minor), 0)).where(
+        UsageLine.subscription_id == subscription_id,
+        UsageLine.period_start.between(period_start, period_end))) or 0)
+
+
+def usage_lines(session: Session, subscription_ids: list[int], period_start: date,
+                period_end: date) -> list[UsageLine]:
+    """The usage lines of these subscriptions in a period, for an invoice's lines."""
+    if not subscription_ids:
+        return []
+    return list(session.scalars(select(UsageLine).where(
+        UsageLine.subscription_id.in_(subscription_ids),
+        UsageLine.period_start.between(period_start, period_end)).order_by(UsageLine.subscription_id, UsageLine.id)))

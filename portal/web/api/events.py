@@ -1,0 +1,68 @@
+"""/api/v1: webhook endpoints (registered with a secret), the events written for the
+provider, each endpoint's delivery log, and replaying an event."""
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy import select
+
+from portal.billing.provider import reads, webhooks
+from portal.models import WebhookEndpoint
+from portal.services import billing
+from portal.web.api.core import answers, bp, dump, idempotent, spec
+from portal.web.api.schemas import (DeliveryList, DeliveryOut, EndpointCreated, EndpointIn, EndpointList, EndpointOut,
+                                    EventList, EventOut, IdempotencyHeaders, ListQuery, PageQuery, ReplayIn)
+
+
+@bp.post("/webhook-endpoints")
+@spec.validate(json=EndpointIn, resp=answers(201, EndpointCreated, 422), tags=["events"], headers=IdempotencyHeaders)
+def add_endpoint():
+    """Register a URL; the answer carries its signing secret (made if not given)."""
+    body = request.context.json
+    return idempotent(lambda: (201, dump(EndpointCreated, webhooks.add_endpoint(
+        billing().session, billing().clock, body.url, body.secret))))
+
+
+@bp.get("/webhook-endpoints")
+@spec.validate(query=PageQuery, resp=answers(200, EndpointList, 422), tags=["events"])
+def list_endpoints():
+    q = request.context.query
+    found = reads.page(billing(), select(WebhookEndpoint), WebhookEndpoint.id, q.after, q.limit)
+    return {"items": [dump(EndpointOut, e) for e in found.items], "next_after": found.next_after}
+
+
+@bp.delete("/webhook-endpoints/<int:endpoint_id>")
+@spec.validate(resp=answers(200, EndpointOut, 404), tags=["events"], headers=IdempotencyHeaders)
+def disable_endpoint(endpoint_id: int):
+    """No more events to this endpoint (its log is kept)."""
+    return idempotent(lambda: (200, dump(EndpointOut, webhooks.disable_endpoint(
+        billing().session, billing().clock, endpoint_id))))
+
+
+@bp.get("/webhook-endpoints/<int:endpoint_id>/deliveries")
+@spec.validate(query=PageQuery, resp=answers(200, DeliveryList, 404, 422), tags=["events"])
+def list_deliveries(endpoint_id: int):
+    """The endpoint's delivery log: each event sent, its attempts, the last answer."""
+    q = request.context.query
+    webhooks.endpoint(billing().session, endpoint_id)
+    found = reads.deliveries(billing(), endpoint_id, q.after, q.limit)
+    return {"items": [dump(DeliveryOut, d) for d in found.items], "next_after": found.next_after}
+
+
+@bp.get("/events")
+@spec.validate(query=ListQuery, resp=answers(200, EventList, 422), tags=["events"])
+def list_events():
+    q = request.context.query
+    found = reads.events(billing(), q.after, q.limit, q.updated_since)
+    return {"items": [dump(EventOut, e) for e in found.items], "next_after": found.next_after}
+
+
+@bp.post("/events/<int:event_id>/replay")
+@spec.validate(json=ReplayIn, resp=answers(201, DeliveryList, 404, 422), tags=["events"], headers=IdempotencyHeaders)
+def replay(event_id: int):
+    """Send an event again, to every active endpoint or to one."""
+    endpoint_id = request.context.json.endpoint_id
+
+    def work():
+        added = webhooks.replay(billing().session, event_id, endpoint_id)
+        return 201, {"items": [dump(DeliveryOut, d) for d in added], "next_after": None}
+    return idempotent(work)

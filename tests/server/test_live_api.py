@@ -1,0 +1,107 @@
+"""Issue 32: the provider's API against real server processes (gunicorn, instances A
+and B, SQLite and PostgreSQL): the quick start over HTTP with its events delivered by
+`flask events send` to a real receiver (signatures verified), and Schemathesis over
+every operation of the OpenAPI document with a write token and a read token — no 5xx,
+every answer as its schema says, a read token writes nothing."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from urllib.error import HTTPError
+
+from sqlalchemy import func, select
+
+from portal.models import (BillingAccount, IdempotentRequest, Subscription, UsageLine, WebhookDelivery,
+                           WebhookEndpoint)
+from tests.i32_api import SECRET, Receiver
+from tests.server.live import ROOT
+
+# Kept small for CI's time (the whole suite runs three times): a few examples per
+# operation, every phase for the write token, fuzzing for the read token.
+SCHEMATHESIS_EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "5")
+
+
+def call(base: str, token: str, method: str, path: str, body=None, key: str | None = None):
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    request = urllib.request.Request(base + "/api/v1" + path, method=method, headers=headers,
+                                     data=None if body is None else json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def token(live, name: str, scope: str) -> str:
+    return live.deploy.flask("api", "tokens", "create", "--name", name, "--scope", scope).strip()
+
+
+def test_i32_quick_start_over_http_and_events_delivered_signed(live):
+    write = token(live, "erp", "write")
+    a, b = live.a.base, live.b.base
+    with Receiver(SECRET, fail_first=1) as receiver:
+        assert call(a, write, "POST", "/webhook-endpoints", {"url": receiver.url, "secret": SECRET})[0] == 201
+        status, account = call(a, write, "POST", "/accounts", {"kind": "customer_agreement", "name": "Acme AB",
+                                                               "notification_email": "ap@acme.example"}, key="q-1")
+        assert status == 201
+        # The same key on the other instance: the same answer, no second account.
+        assert call(b, write, "POST", "/accounts", {"kind": "customer_agreement", "name": "Acme AB",
+                                                   "notification_email": "ap@acme.example"}, key="q-1") == (201, account)
+        status, profile = call(b, write, "POST", f"/accounts/{account['id']}/profiles", {"name": "Sverige"})
+        status, sub = call(a, write, "POST", f"/accounts/{account['id']}/subscriptions", {
+            "name": "Compute", "monthly_fee_minor": 100_000, "started_on": "2026-10-01",
+            "billing_profile_id": profile["id"]})
+        assert status == 201
+        status, _ = call(b, write, "POST", f"/subscriptions/{sub['id']}/usage", {"lines": [
+            {"period_start": "2026-10-01", "period_end": "2026-10-31", "quantity": "2", "unit": "h",
+             "unit_price_minor": 5000, "description": "Support"}]})
+        assert status == 201
+        status, issued = call(a, write, "POST", "/invoices/issue",
+                              {"period_start": "2026-10-01", "period_end": "2026-10-31"})
+        assert status == 200 and issued["invoices_issued"] >= 1
+        status, found = call(b, write, "GET", f"/invoices?account_id={account['id']}")
+        assert [line["amount_minor"] for line in found["items"][0]["lines"]] == [100_000, 10_000]
+        assert "delivered 0, retry later" in live.deploy.flask("events", "send")  # the receiver failed once
+        with live.session() as s:  # past the backoff: due again now
+            s.execute(WebhookDelivery.__table__.update().values(next_attempt_at=None))
+            s.commit()
+        sent = live.deploy.flask("events", "send")
+        assert sent.startswith("delivered ") and receiver.refused == []
+        issued_events = [p for p in receiver.received if p["type"] == "invoice.issued"]
+        assert any(p["data"]["invoice_id"] == found["items"][0]["id"] for p in issued_events)
+
+
+def schemathesis(live, token_: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", f"{live.a.base}/api/v1/openapi.json",
+         "-H", f"Authorization: Bearer {token_}", "-n", SCHEMATHESIS_EXAMPLES, "--seed", "32",
+         "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--no-color", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+
+def failures(result: subprocess.CompletedProcess) -> str:
+    """Schemathesis's failures section (what to reproduce), then its summary."""
+    out = result.stdout
+    start = out.find("FAILURES")
+    return (out[start:start + 8000] if start >= 0 else "") + out[-3000:] + result.stderr[-2000:]
+
+
+def counts(live) -> tuple[int, ...]:
+    with live.session() as s:
+        return tuple(s.scalar(select(func.count()).select_from(model))
+                     for model in (BillingAccount, Subscription, UsageLine, WebhookEndpoint, IdempotentRequest))
+
+
+def test_i32_schemathesis_every_operation_with_a_write_and_a_read_token(live):
+    write, read = token(live, "fuzz-write", "write"), token(live, "fuzz-read", "read")
+    result = schemathesis(live, write)
+    assert result.returncode == 0, failures(result)
+    before = counts(live)
+    result = schemathesis(live, read, "--phases", "fuzzing")
+    assert result.returncode == 0, failures(result)
+    assert counts(live) == before  # the read token changed nothing

@@ -136,8 +136,9 @@ def write_ahead(b: Billing, attempt: Attempt, user: User) -> None:
         # One row per subscription, not per charge (issue 28): its charges up to the
         # highest id priced (AttemptAllocation says why that is exactly what was priced).
         b.session.execute(insert(AttemptAllocation).from_select(
-            ["attempt_id", "subscription_id", "up_to_charge_id", "amount_minor"],
-            select(literal(row.id), Charge.subscription_id, func.max(Charge.id), func.sum(Charge.amount_minor))
+            ["attempt_id", "subscription_id", "up_to_charge_id", "charges", "amount_minor"],
+            select(literal(row.id), Charge.subscription_id, func.max(Charge.id), func.count(),
+                   func.sum(Charge.amount_minor))
             .where(*allocation.charges).group_by(Charge.subscription_id)))
     if allocation.invoices:
         b.session.execute(insert(AttemptAllocation), [

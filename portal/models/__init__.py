@@ -21,7 +21,7 @@ from portal.models.accounts import (BillingAccount, BillingDetails, BillingProfi
 from portal.models.payments import (AttemptAllocation, CreditEntry, Payment, PaymentMethod, TransferToReview,
     UnconfirmedPayment)
 from portal.models.subscriptions import (BilledPeriod, Charge, DisableWarning, DisabledSpan, OUTSTANDING_SQL,
-    PaymentSubscription, STATUS_RANK_SQL, Subscription, SubscriptionFigure)
+    PaymentSubscription, STATUS_RANK_SQL, Subscription, SubscriptionFigure, status_ranks)
 from portal.models.invoices import (Credit, CreditApplication, FIRST_INVOICE_NUMBER, INVOICE_SERIES, Invoice,
     InvoiceLine, InvoiceNumberSeries, InvoicePayment, StoredDocument)
 from portal.models.messages import (AuditEvent, Notice, OutboxMessage, SupportRequest)
@@ -31,7 +31,7 @@ __all__ = ["db", "AccountKind", "AttemptState", "ChargeStatus", "CreditKind", "I
            "BillingAccount", "BillingDetails", "BillingProfile", "RateLimitCounter", "RoleAssignment", "User",
            "AttemptAllocation", "CreditEntry", "Payment", "PaymentMethod", "TransferToReview",
            "UnconfirmedPayment", "BilledPeriod", "Charge", "DisableWarning", "DisabledSpan",
-           "OUTSTANDING_SQL", "PaymentSubscription", "STATUS_RANK_SQL", "Subscription", "SubscriptionFigure",
+           "OUTSTANDING_SQL", "PaymentSubscription", "STATUS_RANK_SQL", "Subscription", "SubscriptionFigure", "status_ranks",
            "Credit", "CreditApplication", "FIRST_INVOICE_NUMBER", "INVOICE_SERIES", "Invoice", "InvoiceLine",
            "InvoiceNumberSeries", "InvoicePayment", "StoredDocument", "AuditEvent", "Notice", "OutboxMessage",
            "SupportRequest"]

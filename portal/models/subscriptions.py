@@ -22,6 +22,13 @@ STATUS_RANK_SQL = ("CASE status WHEN 'past_due' THEN 0 WHEN 'disabled' THEN 0 WH
                    "ELSE 2 END")
 
 
+def status_ranks(statuses) -> list[int]:
+    """The ranks (STATUS_RANK_SQL) of these statuses: a condition on an account's
+    subscriptions by status that ix_subscriptions_account_rank can serve too."""
+    ranks = {"past_due": 0, "disabled": 0, "active": 1}
+    return sorted({ranks.get(str(status), 2) for status in statuses})
+
+
 class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (

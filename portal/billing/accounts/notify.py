@@ -16,7 +16,7 @@ from portal.billing.accounts.history import NAMES_SHOWN
 from portal.errors import NotAuthorized
 from portal.billing.transaction import in_write_transaction, write_transaction
 from portal.models import (AuditEvent, BillingAccount, Notice, OutboxMessage, Payment, PaymentSubscription, Role,
-                           RoleAssignment, Subscription, SubscriptionStatus, User)
+                           RoleAssignment, Subscription, SubscriptionStatus, User, status_ranks)
 
 CONTACT_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER)
 ACTING_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER, Role.CONTRIBUTOR, Role.INVOICE_MANAGER)
@@ -141,7 +141,7 @@ def paid_but_not_active(session: Session, payment_id: int) -> dict[str, Any]:
     found: dict[str, Any] = {}
     rest = paid_count or 0
     for kind, statuses in others.items():
-        where = (mine, Subscription.status.in_(statuses), paid)
+        where = (mine, Subscription.status_rank.in_(status_ranks(statuses)), Subscription.status.in_(statuses), paid)
         count = session.scalar(select(func.count()).select_from(Subscription).where(*where)) or 0
         found.update(SomeNames(first_names(session, where) if count else [], count).details(kind, f"{kind}_count"))
         rest -= count

@@ -16,7 +16,8 @@ from portal.billing.invoicing.documents import buyer_of, frozen_parties
 from portal.money import Money
 from portal.models import (AttemptAllocation, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
                            DisabledSpan, Invoice, InvoicePayment, InvoiceStatus, Notice, Payment, PaymentMethod, PaymentPurpose,
-                           PaymentSubscription, Subscription, SubscriptionFigure, SubscriptionStatus, User)
+                           PaymentSubscription, Subscription, SubscriptionFigure, SubscriptionStatus, User,
+                           status_ranks)
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.payments.cards import method_summary
 
@@ -166,7 +167,8 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
     b.session.execute(insert(DisabledSpan).from_select(  # B16, before re-enabling forgets disabled_on
         ["subscription_id", "disabled_on", "enabled_on"],
         select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
-            Subscription.account_id == payment.account_id, Subscription.status.in_(SETTLEABLE),
+            Subscription.account_id == payment.account_id, Subscription.status_rank.in_(status_ranks(SETTLEABLE)),
+            Subscription.status.in_(SETTLEABLE),
             Subscription.disabled_on.is_not(None), paid, owes_nothing)))
     switch, were_on_first = {}, None
     if switch_to is not None and switch_to != first_method_id:

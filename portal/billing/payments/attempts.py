@@ -174,7 +174,9 @@ def open_attempts(b: Billing, account_id: int) -> list[str]:
 def forget(b: Billing, key: str) -> None:
     """The attempt is finished (recorded, declined, never sent): it and its allocation go."""
     attempt = select(UnconfirmedPayment.id).where(UnconfirmedPayment.idempotency_key == key).scalar_subquery()
-    b.session.execute(delete(AttemptAllocation).where(AttemptAllocation.attempt_id == attempt))
+    # Not synchronised with the session (no RETURNING of a settlement's 100,000 ids): never loaded as objects.
+    b.session.execute(delete(AttemptAllocation).where(AttemptAllocation.attempt_id == attempt)
+                      .execution_options(synchronize_session=False))
     b.session.execute(delete(UnconfirmedPayment).where(UnconfirmedPayment.idempotency_key == key))
 
 

@@ -207,7 +207,8 @@ def paid_invoices(among):
 def subscriptions_paid(among):
     """(payment id, how many subscriptions it paid charges of) for the payments `among` selects."""
     return (select(PaymentSubscription.payment_id, func.count())
-            .where(among(PaymentSubscription.payment_id)).group_by(PaymentSubscription.payment_id))
+            .where(among(PaymentSubscription.payment_id)).group_by(PaymentSubscription.payment_id)
+            .order_by(PaymentSubscription.payment_id))
 
 
 # What the invoices export writes of an invoice (with its profile's name).

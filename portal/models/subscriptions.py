@@ -177,6 +177,9 @@ class PaymentSubscription(db.Model):
     one row per payment and subscription however many of its charges it paid. No foreign keys, as AttemptAllocation:
     written from rows that exist, never deleted."""
     __tablename__ = "payment_subscriptions"
+    # Its rows follow the charges: re-inserting charges paid (a snapshot restored) links
+    # them again, by the trigger, so a copy of the rows is not restored beside them.
+    __table_args__ = ({"info": {"kept_by_triggers": True}},)
     payment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     subscription_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 

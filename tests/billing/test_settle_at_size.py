@@ -152,7 +152,7 @@ def test_i28_settling_writes_an_allocation_row_per_subscription_and_reads_names_
             assert _rows_read(plan) <= 8 * SUBSCRIPTIONS, (statement, _rows_read(plan))
         for statement, plan in named:
             # Each name: its subscription from the index, one probe of the payment's charges.
-            assert _rows_read(plan) <= 2 * history.NAMES_SHOWN, (statement, _rows_read(plan))
+            assert _rows_read(plan) <= 2 * history.NAMES_SHOWN, (statement, _rows_read(plan), json.dumps(plan))
     else:
         for statement, plan in named:  # from an index in id order, stopping at the first few
             assert not [step for step in plan if "TEMP B-TREE" in step], (statement, plan)

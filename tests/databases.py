@@ -74,7 +74,8 @@ class Snapshot:
 
 def _written(metadata: MetaData) -> list[Table]:
     """The tables rows are written to: not those the database's triggers keep (the
-    subscriptions' figures, portal/figures.py), which follow the rows they count."""
+    subscriptions' figures, portal/figures.py; payments' links, portal/payment_links.py), which
+    follow the rows they count."""
     return [table for table in metadata.sorted_tables if not table.info.get("kept_by_triggers")]
 
 

@@ -23,7 +23,7 @@ from portal.models.accounts import (BillingAccount, BillingDetails, BillingProfi
 from portal.models.payments import (AttemptAllocation, CreditEntry, Payment, PaymentMethod, TransferToReview,
     UnconfirmedPayment)
 from portal.models.subscriptions import (BilledPeriod, Charge, DisableWarning, DisabledSpan, OUTSTANDING_SQL,
-    STATUS_RANK_SQL, Subscription, SubscriptionFigure, UNRECEIVED_SQL)
+    PaymentSubscription, STATUS_RANK_SQL, Subscription, SubscriptionFigure, status_ranks)
 from portal.models.invoices import (Credit, CreditApplication, FIRST_INVOICE_NUMBER, INVOICE_SERIES, Invoice,
     InvoiceLine, InvoiceNumberSeries, InvoicePayment, StoredDocument)
 from portal.models.messages import (AuditEvent, Notice, OutboxMessage, SupportRequest)
@@ -36,7 +36,7 @@ __all__ = ["db", "AccountKind", "AttemptState", "ChargeStatus", "CreditKind", "I
            "RoleAssignment", "SignInToken", "User",
            "AttemptAllocation", "CreditEntry", "Payment", "PaymentMethod", "TransferToReview",
            "UnconfirmedPayment", "BilledPeriod", "Charge", "DisableWarning", "DisabledSpan",
-           "OUTSTANDING_SQL", "STATUS_RANK_SQL", "Subscription", "SubscriptionFigure", "UNRECEIVED_SQL",
+           "OUTSTANDING_SQL", "PaymentSubscription", "STATUS_RANK_SQL", "Subscription", "SubscriptionFigure", "status_ranks",
            "Credit", "CreditApplication", "FIRST_INVOICE_NUMBER", "INVOICE_SERIES", "Invoice", "InvoiceLine",
            "InvoiceNumberSeries", "InvoicePayment", "StoredDocument", "AuditEvent", "Notice", "OutboxMessage",
            "SupportRequest", "ApiToken", "IdempotentRequest", "UsageLine", "WebhookDelivery", "WebhookEndpoint",

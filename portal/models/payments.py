@@ -71,7 +71,10 @@ class Payment(db.Model):
 
     payment_method: Mapped[PaymentMethod] = relationship()
     billing_profile: Mapped[BillingProfile | None] = relationship()
-    charges: Mapped[list[Charge]] = relationship(back_populates="payment", order_by="Charge.id")
+    # What it paid (no index on Charge.payment_id: for one payment's few; a payment's
+    # charges in bulk are read through PaymentSubscription, balances.charges_of).
+    charges: Mapped[list[Charge]] = relationship(primaryjoin="Payment.id == foreign(Charge.payment_id)",
+                                                 order_by="Charge.id", viewonly=True)
     # Every invoice it paid, in full or in part (B12).
     invoices: Mapped[list[Invoice]] = relationship(secondary="invoice_payments", order_by="Invoice.id",
                                                    viewonly=True)
@@ -169,6 +172,10 @@ class AttemptAllocation(db.Model):
     attempt_id: Mapped[int] = mapped_column(Integer)
     subscription_id: Mapped[int | None] = mapped_column(Integer)
     up_to_charge_id: Mapped[int | None] = mapped_column(Integer)
+    # How many charges of the subscription it priced: when recording pays as many, it
+    # paid exactly these rows, which then give the payment's figures without reading
+    # the charges again (ledger.apply_allocation). NULL: not known (rows written before).
+    charges: Mapped[int | None] = mapped_column(Integer)
     invoice_id: Mapped[int | None] = mapped_column(Integer)
     amount_minor: Mapped[int] = mapped_column(MinorUnits)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import BigInteger, Boolean, Computed, event, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal import figures
+from portal import figures, payment_links
 from portal.money import Money
 from portal.extensions import db
 from portal.models.columns import ChargeStatus, MinorUnits, SubscriptionStatus, _enum
@@ -22,13 +22,20 @@ STATUS_RANK_SQL = ("CASE status WHEN 'past_due' THEN 0 WHEN 'disabled' THEN 0 WH
                    "ELSE 2 END")
 
 
+def status_ranks(statuses) -> list[int]:
+    """The ranks (STATUS_RANK_SQL) of these statuses: a condition on an account's
+    subscriptions by status that ix_subscriptions_account_rank can serve too."""
+    ranks = {"past_due": 0, "disabled": 0, "active": 1}
+    return sorted({ranks.get(str(status), 2) for status in statuses})
+
+
 class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
-        # The Overview: count, order (settleable first), banner dates and what is owed
-        # of one account's subscriptions from the index alone (SQLite: the rowid is in it).
-        Index("ix_subscriptions_account_status", "account_id", "status", "past_due_since", "disabled_on",
-              "outstanding_minor"),
+        # Those that owe anything (R01's "not received" check of every account): partial,
+        # so a settlement that leaves one owing nothing adds no entry.
+        Index("ix_subscriptions_owing", "id", postgresql_where=text("outstanding_charges > 0"),
+              sqlite_where=text("outstanding_charges > 0")),
         # Settle balance (R04, R07): what is owed on one payment method, counted,
         # summed and listed in id order from the index alone, at any size.
         Index("ix_subscriptions_method_outstanding", "payment_method_id", "id", "outstanding_charges",
@@ -110,29 +117,28 @@ def _keep_figures(table, connection, **_) -> None:
     figures.create_triggers(connection)
 
 
-# The conditions of charges' partial indexes, written as literals in the queries that
-# use them (balances.IS_OUTSTANDING) so that every plan, a prepared one too, can.
+# Whether a charge is outstanding, written as a literal in the queries that ask
+# (balances.IS_OUTSTANDING): every plan, a prepared one too, sees the value.
 OUTSTANDING_SQL = "status = 'outstanding'"
-UNRECEIVED_SQL = "status = 'outstanding' AND failed_on IS NULL"
+# Room left in each page of charges on PostgreSQL, so that marking a page's charges paid
+# writes each new row version in the same page (a HOT update: no index entry at all).
+CHARGES_FILLFACTOR = 50
 
 
 class Charge(db.Model):
-    """Pay-as-you-go: a subscription's charge for one billing period."""
+    """Pay-as-you-go: a subscription's charge for one billing period.
+
+    Paying a charge changes `status` and `payment_id` only, and no index holds either
+    (not even in a partial index's condition), so on PostgreSQL the update is HOT:
+    one new row version in the same page, no index entry (issue 28: a reseller's
+    settlement pays 200,000). A payment's charges are found through
+    `PaymentSubscription` (payment → subscriptions), then each subscription's charges
+    by `uq_charges_subscription_period`; outstanding ones by the same index (a
+    subscription has a charge a month) or from the subscriptions' kept figures."""
     __tablename__ = "charges"
     __table_args__ = (
         UniqueConstraint("subscription_id", "period_start", name="uq_charges_subscription_period"),
-        # Partial on status = 'outstanding' (issue 28): a charge a payment marks paid
-        # leaves them and adds no entry, so settling 200,000 charges writes no entry in
-        # either. Settle balance, retries and a settlement's allocation: a subscription's
-        # outstanding charges, counted and summed from the index alone.
-        Index("ix_charges_outstanding", "subscription_id", "currency", "amount_minor", "id",
-              postgresql_where=text(OUTSTANDING_SQL), sqlite_where=text(OUTSTANDING_SQL)),
-        # R01 "not received": the outstanding check/wire charges never failed, by period end.
-        Index("ix_charges_unreceived", "period_end", postgresql_where=text(UNRECEIVED_SQL),
-              sqlite_where=text(UNRECEIVED_SQL)),
-        # A payment's charges, and the receipt's list of the subscriptions it paid, in
-        # id order a page at a time (issue 28).
-        Index("ix_charges_payment_subscription", "payment_id", "subscription_id"),
+        {"postgresql_with": {"fillfactor": CHARGES_FILLFACTOR}},
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
@@ -144,14 +150,48 @@ class Charge(db.Model):
     # The last failed attempt (R01): when and why.
     failed_on: Mapped[date | None] = mapped_column(Date)
     failure_code: Mapped[str | None] = mapped_column(String(40))
-    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    # The payment that paid it. No foreign key and no index (issue 28): a key checked
+    # per charge cost a reseller's settlement a second, and an index would make every
+    # payment's update of the charge a full one; payments are never deleted, and the
+    # id is written in the transaction that writes the payment, under the account's
+    # lock. An UPDATE that sets it links the payment to the subscription
+    # (`balances.link_payments`; portal/payment_links.py).
+    payment_id: Mapped[int | None] = mapped_column(Integer)
 
     subscription: Mapped[Subscription] = relationship(back_populates="charges")
-    payment: Mapped[Payment | None] = relationship()
+    payment: Mapped[Payment | None] = relationship(primaryjoin="foreign(Charge.payment_id) == Payment.id",
+                                                   viewonly=True)
 
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+
+class PaymentSubscription(db.Model):
+    """A payment paid charges of this subscription (issue 28): how a payment's charges
+    are found — its subscriptions by the primary key, then each one's charges with
+    `Charge.payment_id` equal to it — instead of an index on `charges.payment_id`,
+    which would make marking a charge paid a full update through every index.
+    Written in the transaction that sets `Charge.payment_id`: by the database for a
+    charge inserted paid, by the code that marks one paid (portal/payment_links.py);
+    one row per payment and subscription however many of its charges it paid. No foreign keys, as AttemptAllocation:
+    written from rows that exist, never deleted."""
+    __tablename__ = "payment_subscriptions"
+    # Its rows follow the charges: re-inserting charges paid (a snapshot restored) links
+    # them again, by the trigger, so a copy of the rows is not restored beside them.
+    __table_args__ = ({"info": {"kept_by_triggers": True}},)
+    payment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    subscription_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+# Created after charges, whose triggers write it (portal/payment_links.py).
+PaymentSubscription.__table__.add_is_dependent_on(Charge.__table__)
+
+
+@event.listens_for(PaymentSubscription.__table__, "after_create")
+def _link_payments(table, connection, **_) -> None:
+    """A schema made without the migrations (tests) links paid charges as they do."""
+    payment_links.create_triggers(connection)
 
 
 class DisableWarning(db.Model):

@@ -28,7 +28,7 @@ from portal.billing.transaction import write_transaction
 from portal.errors import GatewayUnavailable, PaymentInProgress
 from portal.models import (AttemptAllocation, AttemptState, AuditEvent, Charge, ChargeStatus, CreditEntry,
                            CreditKind, Invoice, InvoicePayment, InvoiceStatus, OutboxMessage, Payment,
-                           PaymentPurpose, Subscription, UnconfirmedPayment)
+                           PaymentPurpose, PaymentSubscription, Subscription, UnconfirmedPayment)
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 from tests.billing.test_payment_faults import faulty  # noqa: F401 - the sandbox told to fail, as a fixture
@@ -120,6 +120,11 @@ def assert_money_adds_up(b, *account_ids: int, awaiting: Collection[str] = ()) -
     by_charges = dict(b.session.execute(select(Charge.payment_id, func.sum(Charge.amount_minor))
                                         .where(Charge.payment_id.in_(mine), Charge.id.not_in(from_credit))
                                         .group_by(Charge.payment_id)).all())
+    # Issue 28: each charge paid is found from its payment (PaymentSubscription), whoever paid it.
+    unlinked = select(PaymentSubscription.payment_id).where(PaymentSubscription.payment_id == Charge.payment_id,
+                                                            PaymentSubscription.subscription_id == Charge.subscription_id)
+    assert b.session.scalar(select(func.count()).select_from(Charge).where(
+        Charge.payment_id.in_(mine), ~unlinked.exists())) == 0
     by_invoices = dict(b.session.execute(select(InvoicePayment.payment_id, func.sum(InvoicePayment.amount_minor))
                                          .where(InvoicePayment.payment_id.in_(mine))
                                          .group_by(InvoicePayment.payment_id)).all())

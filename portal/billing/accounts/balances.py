@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import bindparam, case, func, literal_column, select, update
+from sqlalchemy import bindparam, case, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from portal.errors import CurrencyMismatch, NotFound
 from portal.money import Money, total
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
-from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, InvoiceStatus,
-                           PaymentMethod, Subscription, SubscriptionFigure, SubscriptionStatus)
+from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, InvoiceStatus, PaymentMethod,
+                           PaymentSubscription, Subscription, SubscriptionFigure, SubscriptionStatus)
 
 SETTLEABLE = (SubscriptionStatus.PAST_DUE, SubscriptionStatus.DISABLED)  # B1
 # A charge is outstanding: written as a literal, so that every plan (a prepared one, and
-# SQLite's) can use the charges' indexes partial on it (ix_charges_outstanding).
+# SQLite's) sees the value.
 IS_OUTSTANDING = Charge.status == literal_column(f"'{ChargeStatus.OUTSTANDING.value}'")
 
 
@@ -37,18 +37,46 @@ def recount_outstanding(session: Session, which, when_settled: dict | None = Non
     _update_figures(session, figures, figures.c.charges, figures.c.minor, when_settled, also)
 
 
+def link_payments(session: Session, *which) -> None:
+    """`PaymentSubscription` rows for the charges `which` selects (WHERE terms on
+    Charge) that a payment paid: how a payment's charges are found (charges have no
+    index on `payment_id`, so that paying one is a HOT update). Call it in the
+    transaction that sets `Charge.payment_id`, after those writes (pending ones are
+    flushed first); a row there already is left alone."""
+    session.flush()
+    linked = select(PaymentSubscription.payment_id).where(PaymentSubscription.payment_id == Charge.payment_id,
+                                                          PaymentSubscription.subscription_id == Charge.subscription_id)
+    session.execute(insert(PaymentSubscription).from_select(
+        ["payment_id", "subscription_id"],
+        select(Charge.payment_id, Charge.subscription_id).where(*which, Charge.payment_id.is_not(None),
+                                                                ~linked.exists()).distinct()))
+
+
+def charges_of(payment_id: int) -> tuple:
+    """WHERE terms on Charge: the charges `payment_id` paid — its subscriptions from
+    `PaymentSubscription`'s primary key, then theirs by `uq_charges_subscription_period`."""
+    return (Charge.subscription_id == PaymentSubscription.subscription_id,
+            PaymentSubscription.payment_id == payment_id, Charge.payment_id == payment_id)
+
+
+def paid_per_subscription(payment_id: int):
+    """What `payment_id` paid, per subscription: (subscription_id, charges, minor)."""
+    return (select(Charge.subscription_id.label("subscription_id"), func.count().label("charges"),
+                   func.sum(Charge.amount_minor).label("minor"))
+            .where(*charges_of(payment_id)).group_by(Charge.subscription_id).subquery("paid"))
+
+
 def subtract_paid(session: Session, payment_id: int, when_settled: dict | None = None,
-                  also: dict | None = None) -> int:
+                  also: dict | None = None, paid=None) -> int:
     """`recount_outstanding` for the subscriptions whose charges `payment_id` has just
     paid (issue 28: a reseller's settlement pays 200,000): their figures less what it
-    paid — its charges counted and summed per subscription, from the payment's own
-    index — in one UPDATE, without reading their other charges. The figures are kept
-    by every writer under the account's lock, so the difference is the recount; the
-    same rule (`when_settled`, `also`) as `recount_outstanding`. How many subscriptions
-    it paid (the rows the UPDATE changed: no count of its own)."""
-    paid = (select(Charge.subscription_id.label("subscription_id"), func.count().label("charges"),
-                   func.sum(Charge.amount_minor).label("minor"))
-            .where(Charge.payment_id == payment_id).group_by(Charge.subscription_id).subquery("paid"))
+    paid — `paid` (subscription_id, charges, minor per subscription, as
+    `paid_per_subscription` gives by default) — in one UPDATE, without reading their
+    other charges. The figures are kept by every writer under the account's lock, so
+    the difference is the recount; the same rule (`when_settled`, `also`) as
+    `recount_outstanding`. How many subscriptions it paid (the rows the UPDATE
+    changed: no count of its own)."""
+    paid = paid_per_subscription(payment_id) if paid is None else paid
     return _update_figures(session, paid, Subscription.outstanding_charges - paid.c.charges,
                            Subscription.outstanding_minor - paid.c.minor, when_settled, also)
 
@@ -261,7 +289,7 @@ def _balance_rows(page_ids, charges, mode: str):
 # Both lists are in subscription id order, read by key: a page of an index, then only
 # those subscriptions' charges.
 BALANCE_ORDER = Keyset(Subscription.id, kinds=(int,))
-_PAID_ORDER = Keyset(Charge.subscription_id, kinds=(int,))
+_PAID_ORDER = Keyset(PaymentSubscription.subscription_id, kinds=(int,))
 
 
 @dataclass(frozen=True)
@@ -288,7 +316,7 @@ _OWING_ROWS = _BalanceList(
     select(Subscription.id).where(Subscription.payment_method_id == bindparam("method_id"), _OWING),
     BALANCE_ORDER, IS_OUTSTANDING)
 _PAID_ROWS = _BalanceList(
-    select(Charge.subscription_id).where(Charge.payment_id == bindparam("payment_id")).distinct(),
+    select(PaymentSubscription.subscription_id).where(PaymentSubscription.payment_id == bindparam("payment_id")),
     _PAID_ORDER, Charge.payment_id == bindparam("payment_id"))
 
 
@@ -321,7 +349,7 @@ def paid_in_part(session: Session, payment, shown: int) -> tuple[list[Subscripti
     rows = list(paid_by(session, payment, None, shown))
     count, minor = session.execute(select(func.count(func.distinct(Charge.subscription_id)),
                                           func.coalesce(func.sum(Charge.amount_minor), 0))
-                                   .where(Charge.payment_id == payment.id)).one()
+                                   .where(*charges_of(payment.id))).one()
     rest = int(minor) - sum(row.amount.minor for row in rows)
     return rows, count - len(rows), Money(rest, payment.currency)
 

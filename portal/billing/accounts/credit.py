@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from portal.billing.accounts import notify
+from portal.billing.accounts.balances import link_payments
 from portal.billing.context import Billing
 from portal.billing.gateway import GatewayError
 from portal.billing.transaction import lock_account, write_transaction
@@ -126,7 +127,7 @@ def apply_to_charge(b: Billing, charge: Charge, account_id: int) -> bool:
         return False
     taken = _take(b, account_id, None, charge.amount_minor, charge.currency, charge_id=charge.id)
     charge.status, charge.payment_id = ChargeStatus.PAID, taken[-1][0]
-    b.session.flush()
+    link_payments(b.session, Charge.id == charge.id)
     return True
 
 

@@ -17,8 +17,8 @@ from portal.billing.accounts import access
 from portal.billing.context import Billing
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
 from portal.errors import InvalidInput, NotFound
-from portal.models import (AccountKind, BillingAccount, BillingProfile, Charge, Invoice, InvoicePayment, Payment,
-                           PaymentMethod, Subscription, User)
+from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, InvoicePayment, Payment,
+                           PaymentMethod, PaymentSubscription, Subscription, User)
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,10 @@ def _paid_subscriptions(b: Billing, payment_ids: list[int]) -> dict[int, tuple[l
         return {}
     result: dict[int, tuple[list[str], int]] = {}
     rows = b.session.execute(
-        select(Charge.payment_id, Subscription.name, Subscription.id).join(Subscription)
-        .where(Charge.payment_id.in_(payment_ids)).distinct().order_by(Charge.payment_id, Subscription.id))
+        select(PaymentSubscription.payment_id, Subscription.name, Subscription.id)
+        .join(Subscription, Subscription.id == PaymentSubscription.subscription_id)
+        .where(PaymentSubscription.payment_id.in_(payment_ids))
+        .order_by(PaymentSubscription.payment_id, Subscription.id))
     for payment_id, name, _sub_id in rows:
         shown, count = result.get(payment_id, ([], 0))
         if len(shown) < NAMES_SHOWN:
@@ -204,8 +206,9 @@ def paid_invoices(among):
 
 def subscriptions_paid(among):
     """(payment id, how many subscriptions it paid charges of) for the payments `among` selects."""
-    return (select(Charge.payment_id, func.count(func.distinct(Charge.subscription_id)))
-            .where(among(Charge.payment_id)).group_by(Charge.payment_id))
+    return (select(PaymentSubscription.payment_id, func.count())
+            .where(among(PaymentSubscription.payment_id)).group_by(PaymentSubscription.payment_id)
+            .order_by(PaymentSubscription.payment_id))
 
 
 # What the invoices export writes of an invoice (with its profile's name).

@@ -16,8 +16,8 @@ from portal.billing.clock import Clock
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.errors import NotAuthorized
 from portal.billing.transaction import in_write_transaction, write_transaction
-from portal.models import (AuditEvent, BillingAccount, Charge, Notice, OutboxMessage, Payment, Role,
-                           RoleAssignment, Subscription, SubscriptionStatus, User)
+from portal.models import (AuditEvent, BillingAccount, Notice, OutboxMessage, Payment, PaymentSubscription, Role,
+                           RoleAssignment, Subscription, SubscriptionStatus, User, status_ranks)
 
 CONTACT_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER)
 ACTING_ROLES = (Role.ACCOUNT_ADMIN, Role.OWNER, Role.CONTRIBUTOR, Role.INVOICE_MANAGER)
@@ -108,12 +108,13 @@ def some_names(session: Session, where, *order_by) -> SomeNames:
 
 def paid_by(payment_id: int):
     """WHERE term on Subscription: `payment_id` paid a charge of it — asked per
-    subscription (one probe of ix_charges_payment_subscription), so a query that stops
-    after a few (`first_names`) or reads a few by status reads a few, not all that the
-    payment paid. A scalar subquery, not EXISTS: the planner would turn EXISTS into a
-    join driven by the payment's charges, which it guesses are one (the statistics
-    predate the payment) when a reseller's settlement paid 200,000."""
-    return select(Charge.id).where(Charge.payment_id == payment_id, Charge.subscription_id == Subscription.id) \
+    subscription (one probe of PaymentSubscription's primary key), so a query that
+    stops after a few (`first_names`) or reads a few by status reads a few, not all
+    that the payment paid. A scalar subquery, not EXISTS: the planner would turn EXISTS
+    into a join driven by the payment's rows, which it guesses are one (the statistics
+    predate the payment) when a reseller's settlement paid 100,000 subscriptions."""
+    return select(PaymentSubscription.subscription_id).where(
+        PaymentSubscription.payment_id == payment_id, PaymentSubscription.subscription_id == Subscription.id) \
         .limit(1).scalar_subquery().is_not(None)
 
 
@@ -132,15 +133,16 @@ def paid_but_not_active(session: Session, payment_id: int) -> dict[str, Any]:
     counted from the account's index by status (few), the active ones are all of them
     less those (the payment's subscriptions counted from its own index range)."""
     account_id, paid_count = session.execute(
-        select(Payment.account_id, select(func.count(func.distinct(Charge.subscription_id)))
-               .where(Charge.payment_id == payment_id).scalar_subquery()).where(Payment.id == payment_id)).one()
+        select(Payment.account_id, select(func.count()).select_from(PaymentSubscription)
+               .where(PaymentSubscription.payment_id == payment_id).scalar_subquery())
+        .where(Payment.id == payment_id)).one()
     paid = paid_by(payment_id)
     mine = Subscription.account_id == account_id
     others = {kind: [s for s in SubscriptionStatus if _kind_of(s) == kind] for kind in ("deleted", "still_owing")}
     found: dict[str, Any] = {}
     rest = paid_count or 0
     for kind, statuses in others.items():
-        where = (mine, Subscription.status.in_(statuses), paid)
+        where = (mine, Subscription.status_rank.in_(status_ranks(statuses)), Subscription.status.in_(statuses), paid)
         count = session.scalar(select(func.count()).select_from(Subscription).where(*where)) or 0
         found.update(SomeNames(first_names(session, where) if count else [], count).details(kind, f"{kind}_count"))
         rest -= count
@@ -156,8 +158,8 @@ def paid_but_not_active_of(session: Session, payment_ids: list[int]) -> dict[int
     names of each status picked by a window (so of each kind: its statuses' first few)."""
     if not payment_ids:
         return {}
-    paid = (select(Charge.payment_id.label("payment_id"), Charge.subscription_id.label("subscription_id"))
-            .where(Charge.payment_id.in_(payment_ids)).distinct().subquery("paid"))
+    paid = (select(PaymentSubscription.payment_id, PaymentSubscription.subscription_id)
+            .where(PaymentSubscription.payment_id.in_(payment_ids)).subquery("paid"))
     counts: dict[int, dict[str, int]] = {payment_id: {} for payment_id in payment_ids}
     for payment_id, status, n in session.execute(
             select(paid.c.payment_id, Subscription.status, func.count())

@@ -24,7 +24,7 @@ from portal.billing.transaction import write_transaction
 from portal.money import Money, total
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice, InvoicePayment,
                            Notice, Payment, Role, RoleAssignment,
-                           Subscription, SubscriptionFigure, SubscriptionStatus, SupportRequest, User)
+                           Subscription, SubscriptionFigure, SubscriptionStatus, SupportRequest, User, status_ranks)
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,8 @@ def _subscription_banners(b: Billing, account: BillingAccount,
     result: list[Banner] = []
     if few:
         for sub in b.session.scalars(select(Subscription).where(
-                Subscription.account_id == account.id, Subscription.status.in_(few)).order_by(Subscription.id)):
+                Subscription.account_id == account.id, Subscription.status_rank.in_(status_ranks(few)),
+                Subscription.status.in_(few)).order_by(Subscription.id)):
             banner = subscription_banner(b, sub)
             if banner is not None:
                 result.append(banner)

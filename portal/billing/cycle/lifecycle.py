@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.billing.accounts import credit, notify
 from portal.billing.cycle import retries
-from portal.billing.accounts.balances import IS_OUTSTANDING, recount_outstanding, settled_method_ids, settlement_total
+from portal.billing.accounts.balances import (IS_OUTSTANDING, link_payments, recount_outstanding, settled_method_ids,
+                                              settlement_total)
 from portal.billing.context import Billing
 from portal.billing.accounts.details import details_for, reverse_charge
 from portal.billing.invoicing.documents import price_for
@@ -119,6 +120,7 @@ def _charge_card(b: Billing, sub: Subscription, method, charge: Charge) -> None:
                                  key, PaymentPurpose.AUTO_CHARGE)
         charge.status = ChargeStatus.PAID
         charge.payment_id = payment.id
+        link_payments(b.session, Charge.id == charge.id)
         notify.audit(b.session, b.clock, "payment.succeeded", account_id=sub.account_id,
                      purpose="auto_charge", payment_id=payment.id, method=method_summary(method),
                      amount_minor=charge.amount_minor, currency=charge.currency)
@@ -153,8 +155,8 @@ def mark_unreceived_transfers(b: Billing, today: date) -> int:
         # so the database can use it: the latest period end whose charge is past due.
         last_end = today - timedelta(days=b.policy.invoice_due_days + 2)
         late = b.session.scalars(
-            select(Charge).join(Charge.subscription)
-            .where(IS_OUTSTANDING, Charge.failed_on.is_(None),
+            select(Charge).join(Charge.subscription)  # those that owe, by ix_subscriptions_owing
+            .where(Subscription.outstanding_charges > 0, IS_OUTSTANDING, Charge.failed_on.is_(None),
                    Charge.period_end <= last_end)).all()
         for charge in late:
             record_failed_charge(b, charge, NOT_RECEIVED)

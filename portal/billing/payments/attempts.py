@@ -136,8 +136,9 @@ def write_ahead(b: Billing, attempt: Attempt, user: User) -> None:
         # One row per subscription, not per charge (issue 28): its charges up to the
         # highest id priced (AttemptAllocation says why that is exactly what was priced).
         b.session.execute(insert(AttemptAllocation).from_select(
-            ["attempt_id", "subscription_id", "up_to_charge_id", "amount_minor"],
-            select(literal(row.id), Charge.subscription_id, func.max(Charge.id), func.sum(Charge.amount_minor))
+            ["attempt_id", "subscription_id", "up_to_charge_id", "charges", "amount_minor"],
+            select(literal(row.id), Charge.subscription_id, func.max(Charge.id), func.count(),
+                   func.sum(Charge.amount_minor))
             .where(*allocation.charges).group_by(Charge.subscription_id)))
     if allocation.invoices:
         b.session.execute(insert(AttemptAllocation), [
@@ -173,7 +174,9 @@ def open_attempts(b: Billing, account_id: int) -> list[str]:
 def forget(b: Billing, key: str) -> None:
     """The attempt is finished (recorded, declined, never sent): it and its allocation go."""
     attempt = select(UnconfirmedPayment.id).where(UnconfirmedPayment.idempotency_key == key).scalar_subquery()
-    b.session.execute(delete(AttemptAllocation).where(AttemptAllocation.attempt_id == attempt))
+    # Not synchronised with the session (no RETURNING of a settlement's 100,000 ids): never loaded as objects.
+    b.session.execute(delete(AttemptAllocation).where(AttemptAllocation.attempt_id == attempt)
+                      .execution_options(synchronize_session=False))
     b.session.execute(delete(UnconfirmedPayment).where(UnconfirmedPayment.idempotency_key == key))
 
 

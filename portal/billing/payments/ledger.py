@@ -10,13 +10,15 @@ from sqlalchemy import Date, case, func, insert, literal, or_, select, update
 
 from portal.billing import events
 from portal.billing.accounts import credit, notify
-from portal.billing.accounts.balances import IS_OUTSTANDING, SETTLEABLE, expire_loaded, recount_outstanding, subtract_paid
+from portal.billing.accounts.balances import (IS_OUTSTANDING, SETTLEABLE, charges_of, expire_loaded, link_payments,
+                                              recount_outstanding, subtract_paid)
 from portal.billing.context import Billing
 from portal.billing.invoicing.documents import buyer_of, frozen_parties
 from portal.money import Money
 from portal.models import (AttemptAllocation, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
                            DisabledSpan, Invoice, InvoicePayment, InvoiceStatus, Notice, Payment, PaymentMethod, PaymentPurpose,
-                           Subscription, SubscriptionFigure, SubscriptionStatus, User)
+                           PaymentSubscription, Subscription, SubscriptionFigure, SubscriptionStatus, User,
+                           status_ranks)
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.payments.cards import method_summary
 
@@ -81,12 +83,8 @@ def apply_allocation(b: Billing, account: BillingAccount, attempt_id: int | None
     use `first_method_id` (the failed card) move to this card, in the same statement.
     The caller holds the account's lock."""
     mine = (AttemptAllocation.attempt_id == attempt_id,)
-    # Each subscription's outstanding charges up to the highest id priced (AttemptAllocation).
-    allocated = (Charge.subscription_id == AttemptAllocation.subscription_id,
-                 Charge.id <= AttemptAllocation.up_to_charge_id, *mine)
-    names, switched = _pay_charges(b, payment, allocated, first_method_id, switch_to)
-    charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
-                               .where(Charge.payment_id == payment.id))
+    names, switched, charged = _pay_charges(b, payment, attempt_id if attempt_id is not None else [],
+                                            first_method_id, switch_to)
     shares = list(b.session.execute(select(AttemptAllocation.invoice_id, AttemptAllocation.amount_minor)
                                     .where(*mine, AttemptAllocation.invoice_id.is_not(None))
                                     .order_by(AttemptAllocation.id)))
@@ -124,15 +122,40 @@ def pay_charges(b: Billing, payment: Payment, charges, first_method_id: int) -> 
 
 
 def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
-                 switch_to: int | None = None) -> tuple[notify.SomeNames, notify.SomeNames | None]:
-    """`pay_charges`; with `switch_to`, those of the subscriptions paid that use
-    `first_method_id` move to that card (R05) in the same UPDATE (issue 28: one
-    rewrite of a reseller's 100,000 subscriptions, not two): their names too."""
-    which = (Charge.id.in_(charges),) if isinstance(charges, list) else tuple(charges)
-    b.session.execute(update(Charge).where(*which, IS_OUTSTANDING)
-                      .values(status=ChargeStatus.PAID, payment_id=payment.id)
-                      .execution_options(synchronize_session=False))
+                 switch_to: int | None = None) -> tuple[notify.SomeNames, notify.SomeNames | None, int]:
+    """`pay_charges`; `charges` may also be an attempt's id: its allocation's charges
+    (each subscription's outstanding ones up to the highest id priced). With
+    `switch_to`, those of the subscriptions paid that use `first_method_id` move to
+    that card (R05) in the same UPDATE (issue 28: one rewrite of a reseller's 100,000
+    subscriptions, not two): their names too. Also what it charged in all."""
+    if isinstance(charges, int):
+        allocated = (AttemptAllocation.attempt_id == charges, AttemptAllocation.subscription_id.is_not(None))
+        which = (Charge.subscription_id == AttemptAllocation.subscription_id,
+                 Charge.id <= AttemptAllocation.up_to_charge_id, *allocated)
+    else:
+        allocated, which = None, (Charge.id.in_(charges),) if isinstance(charges, list) else tuple(charges)
+    # Only status and payment_id change, neither indexed: on PostgreSQL a HOT update (models.Charge).
+    marked = b.session.execute(update(Charge).where(*which, IS_OUTSTANDING)
+                               .values(status=ChargeStatus.PAID, payment_id=payment.id)
+                               .execution_options(synchronize_session=False)).rowcount
     expire_loaded(b.session, Charge, ["status", "payment_id"])
+    figures = None
+    if allocated is not None and _all_priced(b, allocated, marked):
+        # Every charge it priced was still outstanding (the usual case): it paid exactly
+        # the allocation's rows, which give the payment's subscriptions and figures
+        # without reading 200,000 charges again. (Fewer: some were paid meanwhile — B15,
+        # what was priced for them becomes credit — and the charges say which.)
+        b.session.execute(insert(PaymentSubscription).from_select(
+            ["payment_id", "subscription_id"],
+            select(literal(payment.id), AttemptAllocation.subscription_id).where(*allocated)))
+        figures = (select(AttemptAllocation.subscription_id, AttemptAllocation.charges.label("charges"),
+                          AttemptAllocation.amount_minor.label("minor")).where(*allocated).subquery("paid"))
+        charged = b.session.scalar(select(func.coalesce(func.sum(AttemptAllocation.amount_minor), 0))
+                                   .where(*allocated))
+    else:
+        link_payments(b.session, *which, Charge.payment_id == payment.id)
+        charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
+                                   .where(*charges_of(payment.id)))
     paid = notify.paid_by(payment.id)
     # The first few names, `first_method_id`'s first: each in id order from the index
     # on the payment method, reading a few rows, not the 100,000 a reseller's pays.
@@ -145,7 +168,8 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
     b.session.execute(insert(DisabledSpan).from_select(  # B16, before re-enabling forgets disabled_on
         ["subscription_id", "disabled_on", "enabled_on"],
         select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
-            Subscription.account_id == payment.account_id, Subscription.status.in_(SETTLEABLE),
+            Subscription.account_id == payment.account_id, Subscription.status_rank.in_(status_ranks(SETTLEABLE)),
+            Subscription.status.in_(SETTLEABLE),
             Subscription.disabled_on.is_not(None), paid, owes_nothing)))
     switch, were_on_first = {}, None
     if switch_to is not None and switch_to != first_method_id:
@@ -153,7 +177,7 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
         switch = {"payment_method_id": case((on_first, switch_to), else_=Subscription.payment_method_id)}
     # R13: re-enabled until deleted; B14: no more retries — with the figures, one UPDATE,
     # whose row count is how many subscriptions it paid.
-    count = subtract_paid(b.session, payment.id, when_settled=RE_ENABLED, also=switch)
+    count = subtract_paid(b.session, payment.id, when_settled=RE_ENABLED, also=switch, paid=figures)
     switched = None
     if were_on_first is not None:  # R05: those it moved, counted from the kept figures before and after
         switched = notify.SomeNames(first_names, were_on_first - _subscriptions_on(b, payment.account_id,
@@ -163,9 +187,17 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
     # a few open), not by listing every subscription paid (a reseller's 100,000).
     notify.resolve_notices(b.session, b.clock, payment.account_id, subscription_ids=select(Subscription.id).where(
         Subscription.id == Notice.payload["subscription_id"].as_integer(),
-        Subscription.status == SubscriptionStatus.ACTIVE,
-        select(Charge.id).where(Charge.subscription_id == Subscription.id, Charge.payment_id == payment.id).exists()))
-    return notify.SomeNames(names, count), switched
+        Subscription.status == SubscriptionStatus.ACTIVE, paid))
+    return notify.SomeNames(names, count), switched, int(charged)
+
+
+def _all_priced(b: Billing, allocated: tuple, marked: int) -> bool:
+    """Whether `marked` charges are all that the allocation's rows priced (each row's
+    count known: rows written ahead before it was kept are not)."""
+    rows, known, priced = b.session.execute(select(func.count(), func.count(AttemptAllocation.charges),
+                                                   func.coalesce(func.sum(AttemptAllocation.charges), 0))
+                                            .where(*allocated)).one()
+    return rows == known and priced == marked
 
 
 def _subscriptions_on(b: Billing, account_id: int, method_id: int) -> int:
@@ -196,31 +228,35 @@ def pay_charges_together(b: Billing, paying: list[tuple[Payment, list[int], int]
                       .execution_options(synchronize_session=False))
     expire_loaded(b.session, Charge, ["status", "payment_id"])
     ids = [payment.id for payment, _ids, _first in paying]
+    link_payments(b.session, Charge.id.in_(charge_ids), Charge.payment_id.in_(ids))
     names = _names_by_payment(b, {payment.id: first for payment, _ids, first in paying})
-    paid = Subscription.id.in_(select(Charge.subscription_id).where(Charge.payment_id.in_(ids)))
+    paid = Subscription.id.in_(select(PaymentSubscription.subscription_id)
+                               .where(PaymentSubscription.payment_id.in_(ids)))
     owes_nothing = ~select(Charge.id).where(Charge.subscription_id == Subscription.id,
                                             IS_OUTSTANDING).exists()
     b.session.execute(insert(DisabledSpan).from_select(  # B16, before re-enabling forgets disabled_on
         ["subscription_id", "disabled_on", "enabled_on"],
         select(Subscription.id, Subscription.disabled_on, literal(b.clock.today(), Date)).where(
             paid, Subscription.status.in_(SETTLEABLE), Subscription.disabled_on.is_not(None), owes_nothing)
-        .order_by(select(func.min(Charge.payment_id)).where(Charge.subscription_id == Subscription.id,
-                                                             Charge.payment_id.in_(ids)).scalar_subquery(),
+        .order_by(select(func.min(PaymentSubscription.payment_id)).where(
+            PaymentSubscription.subscription_id == Subscription.id, PaymentSubscription.payment_id.in_(ids))
+            .scalar_subquery(),
                   Subscription.id)))  # in the payments' order, as one after the other
     recount_outstanding(b.session, paid, when_settled=RE_ENABLED)
     accounts = list(dict.fromkeys(payment.account_id for payment, _ids, _first in paying))
     notify.resolve_notices(b.session, b.clock, accounts, subscription_ids=select(Subscription.id).where(  # issue 20
         Subscription.id == Notice.payload["subscription_id"].as_integer(),
         Subscription.status == SubscriptionStatus.ACTIVE,
-        select(Charge.id).where(Charge.subscription_id == Subscription.id, Charge.payment_id.in_(ids)).exists()))
+        select(PaymentSubscription.subscription_id).where(PaymentSubscription.subscription_id == Subscription.id,
+                                                          PaymentSubscription.payment_id.in_(ids)).exists()))
     return [names.get(payment.id, notify.SomeNames([], 0)) for payment, _ids, _first in paying]
 
 
 def _names_by_payment(b: Billing, first_method: dict[int, int]) -> dict[int, notify.SomeNames]:
     """`notify.some_names` of the subscriptions each payment paid, `first_method`'s
     first: counted grouped, and the first few of each picked by a window, in two statements."""
-    paid = (select(Charge.payment_id.label("payment_id"), Charge.subscription_id.label("subscription_id"))
-            .where(Charge.payment_id.in_(list(first_method))).distinct().subquery("paid"))
+    paid = (select(PaymentSubscription.payment_id, PaymentSubscription.subscription_id)
+            .where(PaymentSubscription.payment_id.in_(list(first_method))).subquery("paid"))
     counts = dict(b.session.execute(select(paid.c.payment_id, func.count()).group_by(paid.c.payment_id)).all())
     other = case(*((paid.c.payment_id == payment_id, Subscription.payment_method_id != method_id)
                    for payment_id, method_id in first_method.items()), else_=False)

@@ -19,6 +19,7 @@ from portal.models import (ApiToken, AuditEvent, Charge, IdempotentRequest, Outb
                            WebhookDelivery, WebhookEvent)
 from tests.conftest import FAST_HASH
 from tests.i32_api import SECRET, Api, Receiver, make_tokens
+from tests.web.conftest import Browser
 from tests.web.test_flows import pay_form
 
 ACME = {"kind": "customer_agreement", "name": "Acme AB", "notification_email": "ap@acme.example"}
@@ -84,7 +85,7 @@ def test_i32_tokens_are_printed_once_kept_as_digests_and_revoked(app, runner, cl
     assert refused.status_code == 401 and problem_type(refused) == "unauthorized"
 
 
-def test_i32_no_token_a_read_token_and_the_pages(client, api, read_api):
+def test_i32_no_token_a_read_token_and_the_pages(app, demo, client, api, read_api):
     assert problem_type(client.get("/api/v1/accounts")) == "unauthorized"
     refused = read_api.post("/accounts", ACME)
     assert refused.status_code == 403 and problem_type(refused) == "read_only_token"
@@ -93,6 +94,9 @@ def test_i32_no_token_a_read_token_and_the_pages(client, api, read_api):
     assert api.post("/accounts", ACME).status_code == 201 and "Set-Cookie" not in api.post("/accounts", ACME).headers
     page = client.get("/en/", headers={"Authorization": f"Bearer {api.token}"})
     assert page.status_code == 302 and "/sign-in" in page.location
+    signed_in = Browser(app.test_client())  # and a page's session opens no API call
+    signed_in.sign_in("anna@example.com", "en")
+    assert problem_type(signed_in.client.get("/api/v1/accounts")) == "unauthorized"
     assert problem_type(api.get("/no-such-thing")) == "not_found"
 
 

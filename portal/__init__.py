@@ -13,7 +13,7 @@ from portal.billing.clock import clock_from_config
 from portal.billing.invoicing.remittance import remittance_from_config
 from portal.billing.payments.sandbox import SandboxGateway
 from portal.billing.seller import seller_from_config
-from portal.config import INSTANCE, ROOT, from_environment
+from portal.config import INSTANCE, ROOT, engine_options, from_environment
 from portal.extensions import babel, csrf, db, htmx, login_manager
 from portal.web import querycount, ratelimit, register_blueprints
 
@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(from_environment() if config is None else {**from_environment(), **config})
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     INSTANCE.mkdir(exist_ok=True)
 
     db.init_app(app)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -150,11 +151,6 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "PORTAL_ENV": portal_env,
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        # PostgreSQL without JIT: it compiled statements whose estimate is high (a
-        # reseller's settlement's, over 100,000 rows) for 0.2–0.5 s each, more than
-        # they took to run (issue 28; docs/money-across-flows.md).
-        **({"SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": "-c jit=off"}}}
-           if database_url.startswith("postgresql") else {}),
         # The sandbox gateway keeps its own ledger, as a real processor would.
         "SANDBOX_GATEWAY_URL": env.get("SANDBOX_GATEWAY_URL")
         or (f"sqlite:///{INSTANCE / 'sandbox-gateway.sqlite'}"
@@ -255,3 +251,12 @@ def for_tests(tmp_dir: Path, **overrides) -> dict:
     )
     config.update(overrides)
     return config
+
+
+def engine_options(database_uri: str) -> dict[str, Any]:
+    """SQLAlchemy's engine options for the database the app really uses (a test may
+    swap the address after the environment was read). PostgreSQL without JIT: it
+    compiled statements whose estimate is high (a reseller's settlement's, over
+    100,000 rows) for 0.2–0.5 s each, more than they took to run (issue 28;
+    docs/money-across-flows.md)."""
+    return {"connect_args": {"options": "-c jit=off"}} if database_uri.startswith("postgresql") else {}

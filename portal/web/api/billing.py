@@ -13,7 +13,7 @@ from portal import document_store
 from portal.billing.provider import reads
 from portal.document_files import invoice_filename
 from portal.services import billing
-from portal.web.api.core import answers, bp, dump, idempotent, spec
+from portal.web.api.core import EVERY_OPERATION_PROBLEMS, answers, bp, dump, idempotent, spec
 from portal.web.api.schemas import (CreditOut, CreditQuery, IdempotencyHeaders, InvoiceList, InvoiceOut, IssueIn,
                                     IssueOut, ListQuery, PaymentList, PaymentOut, Problem, Strict, TransferList,
                                     TransferOut)
@@ -29,8 +29,8 @@ class LanguageQuery(Strict):
 
 
 def _files(status: int = 200) -> Response:
-    return Response(f"HTTP_{status}", HTTP_401=Problem, HTTP_403=Problem, HTTP_404=Problem, HTTP_422=Problem,
-                    HTTP_429=Problem)
+    """A document's bytes (no model to check) and the problems of every operation."""
+    return Response(f"HTTP_{status}", **{f"HTTP_{code}": Problem for code in (*EVERY_OPERATION_PROBLEMS, 404, 422)})
 
 
 def invoice_out(invoice) -> dict:

@@ -48,10 +48,16 @@ spec = SpecTree(
     nested_naming_strategy=lambda _parent, child: child)
 
 
+# What any operation may answer, whatever it does: a request the server cannot read (a NUL
+# byte anywhere, refused before any view), no or a wrong token, a method, size or media
+# type it does not take, too many calls.
+EVERY_OPERATION_PROBLEMS = (400, 401, 403, 405, 413, 415, 429)
+
+
 def answers(status: int, model: type[BaseModel] | None, *errors: int) -> Response:
     """A Response: the success model and the problems this operation may answer."""
     codes: dict[str, Any] = {f"HTTP_{status}": model}
-    for code in (400, 401, 403, 405, 413, 415, 429, *errors):
+    for code in (*EVERY_OPERATION_PROBLEMS, *errors):
         codes[f"HTTP_{code}"] = Problem
     return Response(**codes)
 

@@ -185,6 +185,16 @@ def card_name(method) -> str:
                            lambda: _card_name(method.kind, method.brand, method.last4))
 
 
+def method_in_sentence(method) -> str:
+    """A payment method named inside a sentence: a card as on its own ("Visa ending in
+    4242"), a transfer in lower case ("… was paid with check/wire transfer"; review
+    2026-12, source problem 1: never a capital mid-sentence)."""
+    if method is not None and method.kind == "check_wire":
+        # Translators: a payment method inside a sentence: "… was paid with check/wire transfer".
+        return pgettext("inside a sentence", "check/wire transfer")
+    return card_name(method)
+
+
 def _card_name(kind: str, brand: str | None, last4: str | None) -> str:
     if kind == "check_wire":
         return gettext("Check/wire transfer")
@@ -271,10 +281,11 @@ def _role_name(code) -> str:
 
 
 def _method_name(summary) -> str:
+    """An audit event's method, named inside its sentence."""
     if not summary or "kind" not in summary:
         return ""
-    return card_name(SimpleNamespace(kind=summary.get("kind"), brand=summary.get("brand"),
-                                     last4=summary.get("last4")))
+    return method_in_sentence(SimpleNamespace(kind=summary.get("kind"), brand=summary.get("brand"),
+                                              last4=summary.get("last4")))
 
 
 def _subscriptions(details: dict) -> str:

@@ -18,7 +18,7 @@ from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.ids import payment_reference
 from portal.i18n import day, money, some_names
 from portal.models import Role
-from portal.wording import FAILURE_REASON, ROLE, card_name
+from portal.wording import FAILURE_REASON, ROLE, card_name, method_in_sentence
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,14 @@ class Payload:
         except (KeyError, TypeError, ValueError):
             return ""
 
-    def method(self) -> str:
+    def method(self, in_sentence: bool = False) -> str:
+        """The payment method: on its own ("Check/wire transfer", a fact's value), or
+        `in_sentence` ("… was paid with check/wire transfer")."""
         method = self.raw.get("method")
         if not isinstance(method, dict):
             return ""
-        return card_name(SimpleNamespace(kind=method.get("kind"), brand=method.get("brand"),
-                                         last4=method.get("last4")))
+        name = method_in_sentence if in_sentence else card_name
+        return name(SimpleNamespace(kind=method.get("kind"), brand=method.get("brand"), last4=method.get("last4")))
 
     def reason(self) -> str:
         reason = FAILURE_REASON.get(self.text("reason"))
@@ -156,7 +158,7 @@ def auto_charge_succeeded(p: Payload, provider: str) -> Content:  # R18
         subject=_("Invoice %(number)s has been paid", number=number),
         heading=_("Your invoice has been paid"),
         paragraphs=[_("We charged %(amount)s to %(method)s for invoice %(number)s. There is nothing "
-                      "more to do.", amount=p.money(), method=p.method(), number=number)],
+                      "more to do.", amount=p.money(), method=p.method(in_sentence=True), number=number)],
         facts=_facts((_("Invoice"), number), (_("Amount paid"), p.money()), (_("Payment method"), p.method())),
         footer=_billing_footer(p, provider))
 
@@ -164,7 +166,7 @@ def auto_charge_succeeded(p: Payload, provider: str) -> Content:  # R18
 def auto_charge_failed(p: Payload, provider: str) -> Content:  # R18
     number = p.text("number")
     paragraphs = [_("We tried to charge %(amount)s to %(method)s for invoice %(number)s, but the "
-                    "payment did not go through.", amount=p.money(), method=p.method(), number=number)]
+                    "payment did not go through.", amount=p.money(), method=p.method(in_sentence=True), number=number)]
     if p.reason():
         paragraphs.append(p.reason())
     paragraphs.append(_("Pay the invoice online with another card by %(date)s.", date=p.day("due_on"))
@@ -209,7 +211,8 @@ def _left_out(names: list[str], *others: list[str]) -> list[str]:
 
 
 def receipt(p: Payload, provider: str) -> Content:  # R09, R22
-    paragraphs = [_("Thank you. %(amount)s was paid with %(method)s.", amount=p.money(), method=p.method())]
+    paragraphs = [_("Thank you. %(amount)s was paid with %(method)s.", amount=p.money(),
+                    method=p.method(in_sentence=True))]
     if "active" in p.raw:  # issue 28: each kind, the first few names and how many
         active = _some(p, "active", "active_count")
     else:  # an older payload: every name paid, less those not active
@@ -264,7 +267,8 @@ def credit_added(p: Payload, provider: str) -> Content:  # B15
 
 def credit_refunded(p: Payload, provider: str) -> Content:  # B15
     paragraph = (_("We have refunded %(amount)s of your account's credit to %(method)s. It can take a few "
-                   "days before it shows on the card's statement.", amount=p.money(), method=p.method())
+                   "days before it shows on the card's statement.", amount=p.money(),
+                   method=p.method(in_sentence=True))
                  if p.text("how") == "card" else
                  _("We have refunded %(amount)s of your account's credit by bank transfer.", amount=p.money()))
     return Content(

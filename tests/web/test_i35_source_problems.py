@@ -95,3 +95,29 @@ def test_i35_a_transfers_receipt_pdf_says_check_wire_transfer_mid_sentence_in_lo
     assert re.search(r"Betald den \d+ januari 2026 med check/banköverföring", texts["sv"]), texts["sv"][:300]
     assert re.search(r"Paid on \w+ \d+, 2026 by check/wire transfer", texts["en"]), texts["en"][:300]
     assert "Check/" not in texts["sv"] + texts["en"]
+
+
+def test_i35_1_a_transfer_is_named_in_lower_case_inside_the_receipt_email_and_the_audit_log(app, demo):
+    """Source problem 1 beyond the PDF: "… was paid with check/wire transfer" in the
+    receipt email and the audit log's sentence; on its own (a fact's value) it keeps
+    its capital."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from portal.mail.render import render_email
+    from portal.models import OutboxMessage
+    from portal.wording import audit_text
+    from tests.mail.test_accessibility import PAYLOADS
+
+    transfer = {"kind": "check_wire", "brand": None, "last4": None}
+    for locale, in_sentence, alone in (("sv", "med check/banköverföring", "Check/banköverföring"),
+                                       ("en", "with check/wire transfer", "Check/wire transfer")):
+        message = OutboxMessage(template="receipt", to_address="anna@example.com", locale=locale,
+                                payload={**PAYLOADS["receipt"], "method": transfer, "account_id": demo.payg},
+                                message_key=f"i35-1-{locale}", created_at=datetime(2026, 12, 6, 9, 0))
+        text = render_email(app, message).get_body(("plain",)).get_content().replace("\xa0", " ")
+        assert in_sentence in text and f"{in_sentence[:4]} {alone}" not in text
+        with app.test_request_context(f"/{locale}/"), force_locale(locale):
+            event = SimpleNamespace(action="payment.succeeded", actor=None, details={
+                "amount_minor": 500_00, "currency": "SEK", "method": transfer, "invoices": ["10003"]})
+            assert in_sentence in audit_text(event)

@@ -16,7 +16,7 @@ from portal.billing.provider import tokens, webhooks
 from portal.billing.transaction import write_transaction
 from portal.demo import DEMO_PASSWORD
 from portal.models import (ApiToken, AuditEvent, Charge, IdempotentRequest, OutboxStatus, Role, RoleAssignment, User,
-                           WebhookDelivery, WebhookEvent)
+                           WebhookDelivery, WebhookEndpoint, WebhookEvent)
 from tests.conftest import FAST_HASH
 from tests.i32_api import SECRET, Api, Receiver, make_tokens
 from tests.web.conftest import Browser
@@ -252,3 +252,21 @@ def test_i32_no_event_for_a_rolled_back_change_and_one_for_a_committed_one(b):
     with write_transaction(b.session):
         events.emit(b.session, b.clock, "credit.created", {"amount_minor": 1})
     assert b.session.scalars(select(WebhookDelivery.status)).all() == [OutboxStatus.PENDING]
+
+
+def test_i32_a_removed_webhook_endpoint_is_gone_from_the_api_and_gets_no_events(api, b):
+    """DELETE means gone (Schemathesis's stateful check): its log and events 404, the
+    list leaves it out, a second DELETE finds nothing — while the same Idempotency-Key
+    gets the first answer again; the row stays for the provider's records."""
+    made = api.post("/webhook-endpoints", {"url": "https://example.com/hooks", "secret": SECRET}).get_json()
+    path = f"/webhook-endpoints/{made['id']}"
+    first = api.send("DELETE", path, None, key="remove-1")
+    assert first.status_code == 200 and first.get_json()["disabled_at"]
+    assert api.send("DELETE", path, None, key="remove-1").get_json() == first.get_json()
+    assert problem_type(api.send("DELETE", path, None, key="remove-2")) == "not_found"
+    assert problem_type(api.get(f"{path}/deliveries")) == "not_found"
+    assert made["id"] not in [e["id"] for e in api.get("/webhook-endpoints").get_json()["items"]]
+    with write_transaction(b.session):
+        events.emit(b.session, b.clock, "credit.created", {"account_id": 1, "amount_minor": 100})
+    assert b.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+    assert b.session.get(WebhookEndpoint, made["id"]) is not None

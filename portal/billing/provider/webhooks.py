@@ -59,16 +59,20 @@ def add_endpoint(session: Session, clock: Clock, url: str, secret: str | None = 
 
 
 def endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
+    """An endpoint that receives events. One that was removed is gone from the API
+    (NotFound, as DELETE promises); its row and delivery log stay in the database for
+    the provider's records (`flask events endpoints list`, `flask events deliveries`)."""
     found = session.get(WebhookEndpoint, endpoint_id)
-    if found is None:
+    if found is None or found.disabled_at is not None:
         raise NotFound("endpoint")
     return found
 
 
 def disable_endpoint(session: Session, clock: Clock, endpoint_id: int) -> WebhookEndpoint:
+    """Remove an endpoint: no more events to it (a second DELETE finds nothing; the same
+    Idempotency-Key gets the first answer again)."""
     found = endpoint(session, endpoint_id)
-    if found.disabled_at is None:
-        found.disabled_at = clock.now()
+    found.disabled_at = clock.now()
     return found
 
 

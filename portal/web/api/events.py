@@ -26,14 +26,16 @@ def add_endpoint():
 @spec.validate(query=PageQuery, resp=answers(200, EndpointList, 422), tags=["events"])
 def list_endpoints():
     q = request.context.query
-    found = reads.page(billing(), select(WebhookEndpoint), WebhookEndpoint.id, q.after, q.limit)
+    found = reads.page(billing(), select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None)),
+                       WebhookEndpoint.id, q.after, q.limit)
     return {"items": [dump(EndpointOut, e) for e in found.items], "next_after": found.next_after}
 
 
 @bp.delete("/webhook-endpoints/<int:endpoint_id>")
 @spec.validate(resp=answers(200, EndpointOut, 404), tags=["events"], headers=IdempotencyHeaders)
 def disable_endpoint(endpoint_id: int):
-    """No more events to this endpoint (its log is kept)."""
+    """No more events to this endpoint; it is gone from the API (its log stays in the
+    database: `flask events deliveries`)."""
     return idempotent(lambda: (200, dump(EndpointOut, webhooks.disable_endpoint(
         billing().session, billing().clock, endpoint_id))))
 

@@ -24,6 +24,10 @@ wsgi.Response.default_headers = _without_server_banner
 # close to that. 120 s leaves every payment time to record, and a restart
 # (graceful_timeout) lets the request in hand finish the same way.
 timeout = 120
+# The longest request line gunicorn takes (its default is half): the API's list filters
+# repeat in query strings, and a refusal from the app (a problem+json 400/422) says why,
+# where gunicorn's own 414 is a bare HTML page outside the API's documented answers.
+limit_request_line = 8190
 graceful_timeout = 120
 
 

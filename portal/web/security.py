@@ -89,6 +89,10 @@ def _refuse_nul() -> None:
     values = [value for source in sources for _name, listed in source.lists() for value in listed]
     if any("\x00" in value for value in values) or "\x00" in request.path:
         abort(400)
+    if request.mimetype == "application/json":  # the API's bodies: NUL written raw or as \u0000
+        body = request.get_data(cache=True)
+        if b"\x00" in body or b"\\u0000" in body.lower():
+            abort(400)
 
 
 def init_app(app: Flask) -> None:

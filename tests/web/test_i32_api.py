@@ -270,3 +270,10 @@ def test_i32_a_removed_webhook_endpoint_is_gone_from_the_api_and_gets_no_events(
         events.emit(b.session, b.clock, "credit.created", {"account_id": 1, "amount_minor": 100})
     assert b.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
     assert b.session.get(WebhookEndpoint, made["id"]) is not None
+
+
+def test_i32_a_nul_character_in_a_json_body_is_a_400_problem_never_a_500(api):
+    """Schemathesis found it on PostgreSQL, which cannot store NUL in text: refused before
+    any view, as NUL in a form or a query already is."""
+    refused = api.post("/accounts", {**ACME, "name": "Acme\u0000 AB"})
+    assert refused.status_code == 400 and problem_type(refused) == "bad_request"

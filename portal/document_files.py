@@ -20,7 +20,7 @@ from portal.billing.invoicing.documents import InvoiceDocument, ReceiptDocument
 from portal.billing.invoicing.einvoice import CREDIT_TRANSFER, PEPPOL_BILLING, en16931_terms
 from portal.config import ROOT
 from portal.models import Invoice
-from portal.pdf_tags import page_of_pages, tagged_pdf
+from portal.pdf_tags import PAGE, PAGES, page_of_pages, running_header_css, tagged_pdf
 
 STYLESHEET = ROOT / "static" / "css" / "invoice-pdf.css"
 
@@ -154,11 +154,10 @@ def statement_pdf(statement, seller, buyer) -> bytes:
     """An account statement (issue 30) in the current language, as a tagged PDF/A-3b
     made like the invoice's: the seller, the buyer, the period, page numbers."""
     # Translators: the page number at the foot of a statement's PDF pages: "Sida 2 av 5".
-    words = _("Page %(page)s of %(pages)s", page="\x01", pages="\x02").replace('"', "'").replace("\\", "")
-    numbering = ('"' + words.replace("\x01", '" counter(page) "').replace("\x02", '" counter(pages) "') + '"')
-    pages = CSS(string="@page { @bottom-right { content: %s; font-size: 8pt; } }" % numbering)
+    numbering = running_header_css(_("Page %(page)s of %(pages)s", page=PAGE, pages=PAGES), "bottom-right",
+                                   first_page=True)
     html = render_template("documents/statement.html", statement=statement, doc={"seller": seller, "buyer": buyer},
                            lang=str(get_locale() or "sv"))
     # Numbered on every page (a statement is read page by page), through the same tagging as
     # invoices and receipts (PDF/UA: headers scoped, label/value pairs, margins as artifacts).
-    return tagged_pdf(html, [CSS(filename=str(STYLESHEET)), pages])
+    return tagged_pdf(html, [CSS(filename=str(STYLESHEET)), numbering])

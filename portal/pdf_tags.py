@@ -76,17 +76,20 @@ def page_of_pages(title: str) -> str:
     return _("%(document)s · page %(page)s of %(pages)s", document=title, page=PAGE, pages=PAGES)
 
 
-def running_header_css(text: str) -> CSS:
-    """A page margin box on pages 2 and on with `text`, PAGE and PAGES as counters."""
+def running_header_css(text: str, box: str = "top-right", first_page: bool = False) -> CSS:
+    """A page margin box (`box`) on pages 2 and on — or on every page, `first_page` —
+    with `text`, PAGE and PAGES as counters."""
     def quoted(part: str) -> str:
         return '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
     content = " ".join(quoted(part) if part not in (PAGE, PAGES) else
                        ("counter(page)" if part == PAGE else "counter(pages)")
                        for part in re.split(f"({PAGE}|{PAGES})", text) if part)
+    near_text = "vertical-align: bottom; padding-bottom: 3mm;" if box.startswith("top") else ""
+    first = "" if first_page else f"@page :first {{ @{box} {{ content: none; }} }}"
     return CSS(string=f"""
-        @page {{ @top-right {{ content: {content}; font-family: "DejaVu Sans", "Liberation Sans", sans-serif;
-                               font-size: 8pt; color: #333; vertical-align: bottom; padding-bottom: 3mm; }} }}
-        @page :first {{ @top-right {{ content: none; }} }}""")
+        @page {{ @{box} {{ content: {content}; font-family: "DejaVu Sans", "Liberation Sans", sans-serif;
+                               font-size: 8pt; color: #333; {near_text} }} }}
+        {first}""")
 
 
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"

@@ -45,8 +45,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-_hash = token_hash
-
 
 def user_by_email(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).first()
@@ -59,10 +57,10 @@ def send_link(session: Session, clock: Clock, secret_key: str, email: str, purpo
     The email is in `locale`, the language of the page it was asked on."""
     user = user_by_email(session, email)
     nonce = secrets.token_urlsafe(32)
-    token_hash = _hash(link_token(secret_key, nonce))
+    digest = token_hash(link_token(secret_key, nonce))
     now = clock.now()
     if user is not None:
-        session.add(SignInToken(user_id=user.id, purpose=purpose, token_hash=token_hash, created_at=now,
+        session.add(SignInToken(user_id=user.id, purpose=purpose, token_hash=digest, created_at=now,
                                 expires_at=now + LIFETIME))
         template, address = TEMPLATES[purpose], user.email
     elif purpose == RESET:
@@ -79,7 +77,7 @@ def send_link(session: Session, clock: Clock, secret_key: str, email: str, purpo
 def holder(session: Session, clock: Clock, token: str, purpose: str) -> User:
     """Whose valid link this is (nothing used up: the page asks before acting)."""
     found = session.scalars(select(SignInToken).where(
-        SignInToken.token_hash == _hash(token), SignInToken.purpose == purpose,
+        SignInToken.token_hash == token_hash(token), SignInToken.purpose == purpose,
         SignInToken.used_at.is_(None), SignInToken.expires_at > clock.now())).first()
     if found is None:
         raise LinkNotValid()
@@ -90,7 +88,7 @@ def use(session: Session, clock: Clock, token: str, purpose: str) -> User:
     """Use the link up (once, even when two requests race) and name its person."""
     user = holder(session, clock, token, purpose)
     used = session.execute(update(SignInToken).where(
-        SignInToken.token_hash == _hash(token), SignInToken.used_at.is_(None))
+        SignInToken.token_hash == token_hash(token), SignInToken.used_at.is_(None))
         .values(used_at=clock.now())).rowcount
     if used != 1:
         session.rollback()

@@ -64,8 +64,11 @@ class Subscription(db.Model):
     # the status, so no write can forget it; stored on PostgreSQL, virtual on SQLite
     # (which cannot add a stored column to a table), indexed on both.
     status_rank: Mapped[int] = mapped_column(Integer, Computed(STATUS_RANK_SQL, persisted=True))
-    # Pay-as-you-go: each subscription has one active payment method (R05).
-    payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
+    # Pay-as-you-go: each subscription has one active payment method (R05). No foreign
+    # key: a settlement's switch rewrites it on every subscription it settled, and the
+    # check per row was a quarter of that UPDATE; methods are never deleted (migration
+    # a9d3e5f7b1c4 says why).
+    payment_method_id: Mapped[int | None] = mapped_column(Integer)
     monthly_fee_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
     started_on: Mapped[date] = mapped_column(Date)
     # Lifecycle dates (R12); the disable and deletion dates are derived from these.
@@ -82,7 +85,8 @@ class Subscription(db.Model):
     next_retry_on: Mapped[date | None] = mapped_column(Date)
 
     account: Mapped[BillingAccount] = relationship(back_populates="subscriptions")
-    payment_method: Mapped[PaymentMethod | None] = relationship()
+    payment_method: Mapped[PaymentMethod | None] = relationship(
+        primaryjoin="foreign(Subscription.payment_method_id) == PaymentMethod.id")
     charges: Mapped[list[Charge]] = relationship(back_populates="subscription", order_by="Charge.period_start")
 
 

@@ -84,6 +84,23 @@ def test_r05_chosen_method_becomes_active_for_every_subscription_of_the_failed_o
     assert scene.backup.payment_method_id == scene.second.id  # not on the failed card
 
 
+def test_r05_a_new_card_becomes_the_method_and_every_subscription_names_one_of_the_accounts(b, scene):
+    """subscriptions.payment_method_id has no foreign key (issue 28: the check per row was
+    a quarter of a reseller's settlement): its writers keep it pointing at a saved method
+    of the subscription's own account."""
+    def own_methods() -> set[int]:
+        return set(b.session.scalars(select(PaymentMethod.id).where(PaymentMethod.account_id == scene.acc.id)))
+    before = own_methods()
+    settle(b, scene, UseNewCard(CardDetails("4242424242424242", 12, 2031, "123", "Anna Lindqvist")), 1_750_00)
+    b.session.expire_all()
+    [new_id] = own_methods() - before
+    new = b.session.get(PaymentMethod, new_id)
+    assert scene.web.payment_method_id == scene.shop.payment_method_id == new.id
+    assert scene.web.payment_method is new  # the relationship joins without the key
+    assert {s.payment_method_id for s in b.session.scalars(
+        select(Subscription).where(Subscription.account_id == scene.acc.id))} <= own_methods()
+
+
 def test_r09_pay_completes_the_settlement_with_receipt(b, scene):
     payment = settle(b, scene, scene.spare, 1_750_00)
     b.session.expire_all()

@@ -140,7 +140,8 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
                                .execution_options(synchronize_session=False)).rowcount
     expire_loaded(b.session, Charge, ["status", "payment_id"])
     figures = None
-    if allocated is not None and _all_priced(b, allocated, marked):
+    priced_minor = _priced_if_all_paid(b, allocated, marked) if allocated is not None else None
+    if priced_minor is not None:
         # Every charge it priced was still outstanding (the usual case): it paid exactly
         # the allocation's rows, which give the payment's subscriptions and figures
         # without reading 200,000 charges again. (Fewer: some were paid meanwhile — B15,
@@ -150,8 +151,7 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
             select(literal(payment.id), AttemptAllocation.subscription_id).where(*allocated)))
         figures = (select(AttemptAllocation.subscription_id, AttemptAllocation.charges.label("charges"),
                           AttemptAllocation.amount_minor.label("minor")).where(*allocated).subquery("paid"))
-        charged = b.session.scalar(select(func.coalesce(func.sum(AttemptAllocation.amount_minor), 0))
-                                   .where(*allocated))
+        charged = priced_minor
     else:
         link_payments(b.session, *which, Charge.payment_id == payment.id)
         charged = b.session.scalar(select(func.coalesce(func.sum(Charge.amount_minor), 0))
@@ -191,13 +191,15 @@ def _pay_charges(b: Billing, payment: Payment, charges, first_method_id: int,
     return notify.SomeNames(names, count), switched, int(charged)
 
 
-def _all_priced(b: Billing, allocated: tuple, marked: int) -> bool:
-    """Whether `marked` charges are all that the allocation's rows priced (each row's
-    count known: rows written ahead before it was kept are not)."""
-    rows, known, priced = b.session.execute(select(func.count(), func.count(AttemptAllocation.charges),
-                                                   func.coalesce(func.sum(AttemptAllocation.charges), 0))
-                                            .where(*allocated)).one()
-    return rows == known and priced == marked
+def _priced_if_all_paid(b: Billing, allocated: tuple, marked: int) -> int | None:
+    """What the allocation's rows priced in all, when `marked` charges are all that they
+    priced (each row's count known: rows written ahead before it was kept are not);
+    otherwise None. One read of a reseller's 100,000 rows for both."""
+    rows, known, priced, minor = b.session.execute(
+        select(func.count(), func.count(AttemptAllocation.charges),
+               func.coalesce(func.sum(AttemptAllocation.charges), 0),
+               func.coalesce(func.sum(AttemptAllocation.amount_minor), 0)).where(*allocated)).one()
+    return int(minor) if rows == known and priced == marked else None
 
 
 def _subscriptions_on(b: Billing, account_id: int, method_id: int) -> int:

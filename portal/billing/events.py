@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
@@ -47,16 +47,57 @@ def emit(session: Session, clock: Clock, type_: str, data: dict[str, Any]) -> We
     return event
 
 
+def emit_many(session: Session, clock: Clock, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    """`emit` for a batch (a BgMax file's thousands of payments): the events and their
+    deliveries in two INSERTs of many rows, with ids taken ahead — PostgreSQL's from
+    the table's sequence; SQLite's after the highest, which no other writer can pass
+    while this transaction holds the database's write lock (it has written already)."""
+    if not batch:
+        return
+    unknown = {type_ for type_, _data in batch} - set(EVENT_TYPES)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)!r} not in events.EVENT_TYPES")
+    session.flush()  # what the ORM has pending (an event too) goes first
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(session.scalars(text("SELECT nextval(pg_get_serial_sequence('webhook_events', 'id')) "
+                                        "FROM generate_series(1, :n)"), {"n": len(batch)}))
+    else:
+        highest = session.scalar(select(func.coalesce(func.max(WebhookEvent.id), 0)))
+        ids = list(range(highest + 1, highest + 1 + len(batch)))
+    now = clock.now()
+    session.execute(insert(WebhookEvent.__table__), [
+        {"id": id_, "type": type_, "data": _plain(data), "created_at": now} for id_, (type_, data) in zip(ids, batch)])
+    endpoints = list(session.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.disabled_at.is_(None))))
+    if endpoints:
+        session.execute(insert(WebhookDelivery.__table__), [
+            {"event_id": id_, "endpoint_id": endpoint_id} for id_ in ids for endpoint_id in endpoints])
+
+
 def from_audit(session: Session, clock: Clock, action: str, account_id: int | None,
                details: dict[str, Any]) -> None:
     """The event an audit action reports, if it reports one (and, for a failed charge,
     the subscription it made past due)."""
+    for type_, data in reported_by(action, account_id, details):
+        emit(session, clock, type_, data)
+
+
+def reported_by(action: str, account_id: int | None, details: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The events (type, data) an audit action reports: none, one, or for a failed
+    charge also the subscription it made past due."""
     type_ = FROM_AUDIT.get(action)
     if type_ is None:
-        return
-    emit(session, clock, type_, {"account_id": account_id, **details})
+        return []
+    reported = [(type_, {"account_id": account_id, **details})]
     if action == "charge.failed" and details.get("subscription_id"):
-        emit(session, clock, "subscription.past_due", {"account_id": account_id, **details})
+        reported.append(("subscription.past_due", {"account_id": account_id, **details}))
+    return reported
+
+
+def transfer_to_review(review_id: int, row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`transfer.needs_review` for a row of TransferToReview (bank/transfer_batch.review_row)."""
+    return "transfer.needs_review", {"review_id": review_id, **{name: row[name] for name in (
+        "reason", "reference", "amount_minor", "currency", "paid_on", "sender_bankgiro", "payer_name",
+        "invoice_id")}}
 
 
 def _plain(value: Any) -> Any:

@@ -17,7 +17,7 @@ from portal.billing.bank import bgmax, transfers
 from portal.billing.invoicing.remittance import account_reference, ocr_reference
 from portal.billing.bank.transfer_batch import TransferBatch
 from portal.extensions import db
-from portal.models import (AccountKind, AuditEvent, Charge, ChargeStatus, CreditEntry, DisabledSpan, Invoice,
+from portal.models import (WebhookDelivery, WebhookEndpoint, WebhookEvent, AccountKind, AuditEvent, Charge, ChargeStatus, CreditEntry, DisabledSpan, Invoice,
                            InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment,
                            Role, Subscription, TransferToReview)
 from tests import factories as f
@@ -50,6 +50,8 @@ def _world(b) -> bytes:
     f.past_due(b, payg, f.wire(b, payg), charges=(100_00, 150_00))  # owes 250 kr by wire; pays 300
     b.session.add(Notice(user_id=owner.id, account_id=acc.id, kind="invoice_past_due",  # goes away when paid
                          payload={"invoice_id": invoices[0].id}, created_at=b.clock.now()))
+    # The provider listens (issue 32): every event has a delivery to it, on either path.
+    b.session.add(WebhookEndpoint(url="https://erp.example/hooks", secret="whsec_x", created_at=b.clock.now()))
     f.commit(b)
     ref = [ocr_reference(i.number) for i in invoices]
     content = bgmax_file([[Paid(ref[0], 1_000_00), Paid(ref[1], 400_00), Paid(ref[2], 1_250_00),
@@ -85,6 +87,14 @@ def _recorded(b) -> dict:
     state = f.snapshot(b, *RECORDED)
     for row in state["outbox"]:
         row.pop("message_key")  # random by design
+    # The provider's events: the same facts with the same data, each delivered once to
+    # the endpoint — in the order each path writes them (one by one: per payment; the
+    # batch: per kind), so compared without their ids.
+    events = {event.id: (event.type, repr(sorted(event.data.items()))) for event in b.session.scalars(
+        select(WebhookEvent))}
+    state["provider_events"] = sorted(events.values())
+    state["deliveries"] = sorted((events[d.event_id], d.endpoint_id, str(d.status))
+                                 for d in b.session.scalars(select(WebhookDelivery)))
     return state
 
 
@@ -131,6 +141,9 @@ def test_i28_a_batch_of_matched_review_and_credit_payments_records_exactly_what_
     content = _fresh(b, monkeypatch)
     summary = _importing(b, content)
     assert summary == before
+    assert {type_ for type_, _data in expected["provider_events"]} == {
+        "payment.succeeded", "credit.created", "invoice.paid", "invoice.partly_paid", "transfer.needs_review"}
+    assert len(expected["deliveries"]) == len(expected["provider_events"])
     assert _recorded(b) == expected  # every row, every column, the same ids: the same order
     again = _importing(b, content)
     assert (again.recorded, again.to_review, again.duplicates) == (0, 0, 12)

@@ -22,12 +22,13 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from portal.billing import events as provider_events
 from portal.billing.accounts import notify
 from portal.billing.accounts.balances import IS_OUTSTANDING
 from portal.billing.context import Billing
 from portal.billing.payments.methods import check_wire_method
 from portal.billing.payments.cards import method_summary
-from portal.billing.payments.ledger import oldest_first_shares, parties_of, pay_charges_together
+from portal.billing.payments.ledger import invoice_event, oldest_first_shares, parties_of, pay_charges_together
 from portal.errors import CurrencyMismatch
 from portal.models import (AttemptAllocation, AuditEvent, BillingAccount, Charge, CreditEntry,
                            CreditKind, Invoice, InvoicePayment, InvoiceStatus, MethodKind, OutboxMessage, Payment,
@@ -48,6 +49,7 @@ class _Pending:
     covered: list[Invoice] = field(default_factory=list)  # Paid by it
     charge_ids: list[int] | None = None  # a pay-as-you-go account's charges it pays whole
     owed_minor: int = 0           # what that account owed
+    invoice_events: list[tuple[str, dict]] = field(default_factory=list)  # for the provider, as they were paid
 
 
 @dataclass
@@ -129,6 +131,9 @@ class TransferBatch:
                 set_committed_value(invoice, "paid_on", self.b.clock.today())
                 entry.covered.append(invoice)
             entry.shares.append((invoice, share))
+            # As the ledger reports it (B12, R22), its figures as this payment left them.
+            entry.invoice_events.append(("invoice.paid" if invoice.left.minor == 0 else "invoice.partly_paid",
+                                         invoice_event(invoice, None)))
             self.invoices[invoice.id] = invoice
         entry.numbers = [invoice.number for invoice, _share in entry.shares]
         entry.left_minor = sum(invoice.left.minor for invoice, _share in entry.shares)
@@ -190,7 +195,7 @@ class TransferBatch:
         ids = self._payments(pending, now) if pending else []
         names = self._pay_charges([(i, p) for i, p in zip(ids, pending) if p.charge_ids is not None])
         not_active = notify.paid_but_not_active_of(b.session, [i for i in names if names[i].count])
-        shares, credits, mails, events = [], [], [], []
+        shares, credits, mails, events, reported = [], [], [], [], []
         covered: dict[int, list[int]] = {}
         for payment_id, p in zip(ids, pending):
             profile, currency = p.profile_id, p.paid.currency
@@ -222,12 +227,22 @@ class TransferBatch:
             mails.append(self._mail(p.account, "receipt", receipt, now))
             events.append(_event(now, "payment.succeeded", p.account.id, profile,
                                  {"purpose": "transfer", "paid_on": p.paid.paid_on.isoformat(), **details}))
+            reported += [(type_, {**data, "payment_id": payment_id}) for type_, data in p.invoice_events]
         if changed:
             _update_invoices(b, list(changed.values()))
         for model, rows in ((InvoicePayment, shares), (CreditEntry, credits), (OutboxMessage, mails),
                             (AuditEvent, events), (TransferToReview, reviews)):
             if rows:
                 _insert(b, model, rows)
+        # The provider's events (issue 32) of the same facts, as notify.audit and the
+        # ledger write them one at a time: each audit row's, each invoice's, each review's.
+        reported = [event for row in events for event in provider_events.reported_by(
+            row["action"], row["account_id"], row["details"])] + reported
+        if reviews:
+            ids = dict(b.session.execute(select(TransferToReview.key, TransferToReview.id).where(
+                TransferToReview.key.in_([row["key"] for row in reviews]))).all())
+            reported += [provider_events.transfer_to_review(ids[row["key"]], row) for row in reviews]
+        provider_events.emit_many(b.session, b.clock, reported)
         if any(covered.values()):  # issue 20 item 1
             notify.resolve_notices(b.session, b.clock, [a for a, ids in covered.items() if ids],
                                    invoice_ids=[i for ids in covered.values() for i in ids])

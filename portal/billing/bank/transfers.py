@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from portal.billing import events
 from portal.billing.accounts import credit, notify
 from portal.billing.bank import bgmax
 from portal.billing.context import Billing
@@ -399,7 +400,11 @@ def _payment(b: Billing, account: BillingAccount, method, amount_minor: int, pai
 
 def _to_review(b: Billing, paid: bgmax.Payment, reason: str, key: str, amount_minor: int,
                invoice_id: int | None) -> None:
-    b.session.add(TransferToReview(**review_row(b, paid, reason, key, amount_minor, invoice_id)))
+    row = review_row(b, paid, reason, key, amount_minor, invoice_id)
+    review = TransferToReview(**row)
+    b.session.add(review)
+    b.session.flush()
+    events.emit(b.session, b.clock, *events.transfer_to_review(review.id, row))
 
 
 def _tell(b: Billing, account: BillingAccount, payment: Payment, paid: bgmax.Payment, what: dict,

@@ -278,7 +278,7 @@ def mark_invoices_paid(b: Billing, invoices: list[Invoice], payment: Payment | N
     if payment is None:
         for invoice in invoices:
             invoice.status, invoice.paid_on = InvoiceStatus.PAID, b.clock.today()
-            events.emit(b.session, b.clock, "invoice.paid", _invoice_event(invoice, None))
+            events.emit(b.session, b.clock, "invoice.paid", invoice_event(invoice, None))
         return
     apply_to_invoices(b, invoices, payment, sum(invoice.left.minor for invoice in invoices))
 
@@ -305,7 +305,8 @@ def apply_to_invoices(b: Billing, invoices: list[Invoice], payment: Payment, amo
     return applied, amount_minor - received
 
 
-def _invoice_event(invoice: Invoice, payment_id: int | None) -> dict:
+def invoice_event(invoice: Invoice, payment_id: int | None) -> dict:
+    """The data of `invoice.paid` / `invoice.partly_paid` (issue 32's events)."""
     return {"invoice_id": invoice.id, "number": invoice.number, "billing_profile_id": invoice.billing_profile_id,
             "paid_minor": invoice.paid_minor or 0, "left_minor": invoice.left.minor, "currency": invoice.currency,
             "payment_id": payment_id}
@@ -327,7 +328,7 @@ def apply_shares(b: Billing, shares: list[tuple[Invoice, int]], payment: Payment
         if invoice.left.minor == 0:
             invoice.status, invoice.paid_on, invoice.payment_id = InvoiceStatus.PAID, b.clock.today(), payment.id
         events.emit(b.session, b.clock, "invoice.paid" if invoice.left.minor == 0 else "invoice.partly_paid",
-                    _invoice_event(invoice, payment.id))
+                    invoice_event(invoice, payment.id))
         applied.append(invoice)
     notify.resolve_notices(b.session, b.clock, payment.account_id,  # issue 20 item 1
                            invoice_ids=[i.id for i in applied if i.status == InvoiceStatus.PAID])

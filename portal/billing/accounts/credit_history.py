@@ -81,6 +81,11 @@ def _row(r) -> CreditRow:
                      r.payment_id, r.invoice_id, r.number, period, r.name)
 
 
+def page_query(where: list, mode: str):
+    """The statement of a page of entries (`mode`: first, last, after or before the key)."""
+    return _columns().where(*where, *CREDIT_ORDER.where(mode)).order_by(*CREDIT_ORDER.order_by(mode)).limit(LIMIT)
+
+
 def history(b: Billing, user: User, account_id: int, page: str | None = None,
             per_page: int = PAGE_SIZE) -> CreditHistory:
     """The credit the user may see now, and one page of its entries, newest first,
@@ -90,8 +95,7 @@ def history(b: Billing, user: User, account_id: int, page: str | None = None,
     where = visible(b, user, account)
 
     def fetch(mode: str, binds: dict) -> list:
-        query = _columns().where(*where, *CREDIT_ORDER.where(mode)).order_by(*CREDIT_ORDER.order_by(mode))
-        return list(b.session.execute(query.limit(LIMIT), binds))
+        return list(b.session.execute(page_query(where, mode), binds))
 
     def count(mode: str | None, binds: dict) -> int:
         return b.session.scalar(CREDIT_ORDER.bounded_count(select(CreditEntry.id).where(*where), mode), binds) or 0

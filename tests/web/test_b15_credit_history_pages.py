@@ -20,6 +20,7 @@ from portal.models import BillingAccount, CreditEntry, Invoice, Payment, Subscri
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 from tests.web.conftest import sign_in_as
+from tests.web.test_invoice_documents import text_of
 
 WORDS = {
     "sv": {"link": "Historik för tillgodohavandet: var det kom ifrån och vad det har betalat",
@@ -75,6 +76,9 @@ def test_b15_credit_history_from_overview_and_payments(app, browser, demo, b, la
     statement = text(browser.get(f"/{lang}/accounts/{demo.agreement}/statement?profile={demo.profile}"
                                  ).get_data(as_text=True))
     assert words["movements"] in statement and words["over"] in statement
+    pdf = browser.get(f"/{lang}/accounts/{demo.agreement}/statement.pdf?profile={demo.profile}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert words["over"] in text_of(pdf.data)
 
 
 def test_b15_credit_applied_to_an_invoice_links_it_and_readers_see_it(app, browser, demo, b):

@@ -18,7 +18,7 @@ from sqlalchemy import exists, func, select, tuple_
 from portal.billing.accounts import access
 from portal.billing.context import Billing
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
-from portal.models import (AccountKind, BillingAccount, Charge, CreditEntry, CreditKind, Invoice, Subscription,
+from portal.models import (AccountKind, BillingAccount, Charge, CreditEntry, Invoice, Subscription,
                            User)
 from portal.money import Money
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import exists, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 
 from portal.billing.accounts import access
 from portal.billing.context import Billing
@@ -59,7 +59,7 @@ def visible(b: Billing, user: User, account: BillingAccount) -> list:
 
 def had_credit(b: Billing, user: User, account: BillingAccount) -> bool:
     """Whether there is or ever was credit the user may see: the history is linked then."""
-    return bool(b.session.scalar(select(exists().where(*visible(b, user, account)))))
+    return b.session.scalar(select(CreditEntry.id).where(*visible(b, user, account)).limit(1)) is not None
 
 
 def _sum(b: Billing, where: list) -> int:

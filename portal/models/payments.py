@@ -186,7 +186,9 @@ class CreditEntry(db.Model):
     balance is the sum; what is left of one payment's surplus is the sum of its rows.
     Customer agreement: the billing profile whose invoices it may pay."""
     __tablename__ = "credit_entries"
-    __table_args__ = (Index("ix_credit_entries_account_payment", "account_id", "payment_id"),)
+    __table_args__ = (Index("ix_credit_entries_account_payment", "account_id", "payment_id"),
+                      # issue 33: the credit history, newest first, a page at a time by key
+                      Index("ix_credit_entries_account_created", "account_id", "created_at", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
     billing_profile_id: Mapped[int | None] = mapped_column(ForeignKey("billing_profiles.id"))

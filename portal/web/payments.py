@@ -9,7 +9,7 @@ from flask import Response, request, stream_with_context
 from flask_babel import get_locale, pgettext
 
 from portal import exports
-from portal.billing.accounts import history, overview
+from portal.billing.accounts import credit_history, history, overview
 from portal.billing.accounts.history import Period
 from portal.errors import NotFound
 from portal.forms import PeriodForm
@@ -40,7 +40,16 @@ def index(account_id: int):
     rows = history.payments_of(b, me, account.id, period or Period(), page_arg())
     return render("payments/history.html", block="payment_table", status=200 if period else 422,
                   account=account, form=form, payments=rows, period=period or Period(),
-                  credit=overview.credit_balance(b, account))
+                  credit=overview.credit_balance(b, account), had_credit=credit_history.had_credit(b, me, account))
+
+
+@bp.get("/accounts/<int:account_id>/credit")
+def credit(account_id: int):
+    """B15 (issue 33): the credit balance's history, a page at a time."""
+    b, me = billing(), user()
+    account = account_for(account_id)
+    return render("payments/credit.html", block="credit_table", account=account,
+                  history=credit_history.history(b, me, account.id, page_arg()))
 
 
 @bp.get("/accounts/<int:account_id>/payments.csv")

@@ -213,6 +213,9 @@ STATES = {
     "pay-now-part-errors": (OLIVIA, go("/accounts/{agreement}/profiles/{profile}/pay?part=5")),
     "receipt-invoice": (OLIVIA, go("/accounts/{agreement}/payments/{invoice_payment}")),
     "payments-owner": (OLIVIA, go("/accounts/{agreement}/payments")),
+    # issue 33 item 4: the credit history (the demo has had no credit: the page says so;
+    # with entries it is checked along tests/browser/test_b15_credit_history.py)
+    "credit-history-owner": (OLIVIA, go("/accounts/{agreement}/credit")),
     "payment-methods-owner": (OLIVIA, go("/accounts/{agreement}/payment-methods")),
     "statement-owner": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-01-01&last=2026-11-25")),
     "statement-with-errors": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-13-01&last=2026-11-25")),

@@ -87,6 +87,9 @@ KNOWN_SHARED = {
     "For example 2026-11-01": "the hint under a date field",
     "Account statement": "the page (SPEC: kontoutdrag), its title and the links to it",
     "Credit balance": "the account's credit (SPEC: tillgodohavande)",
+    # Issue 33 item 4: the credit history's columns, on its page and in the statement.
+    "Entry": "one movement of the credit balance (column header: Händelse)",
+    "From payment": "the payment whose money a credit entry moved (column header)",
 }
 
 

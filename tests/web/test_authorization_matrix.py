@@ -45,6 +45,7 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
     match endpoint, method:
         case ("overview.show" | "invoices.index" | "invoices.detail" | "invoices.pdf" | "invoices.ubl"
               | "receipts.show" | "receipts.pdf" | "payments.index" | "payments.payments_csv" | "methods.index"
+              | "payments.credit"  # issue 33: the credit history, for those who see Payments
               | "account.notifications" | "account.support", "GET"):
             return 200
         case ("payments.invoices_csv" | "invoices.bulk"), "GET":

@@ -136,6 +136,7 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "payments.index": ("anna", "/sv/accounts/{id}/payments", "account"),
     "payments.payments_csv": ("anna", "/sv/accounts/{id}/payments.csv", "account"),
     "payments.invoices_csv": ("olivia", "/sv/accounts/{id}/invoices.csv", "account"),
+    "payments.credit": ("anna", "/sv/accounts/{id}/credit", "account"),  # issue 33
     "methods.index": ("anna", "/sv/accounts/{id}/payment-methods", "account"),
     "methods.preview_move": ("anna", "/sv/accounts/{id}/payment-methods/move", "account"),
     "invoices.bulk": ("olivia", "/sv/accounts/{id}/invoices/download", "account"),  # issue 30
@@ -177,6 +178,7 @@ QUERIES = [  # (who, path) with every query parameter the pages read
     ("anna", "/sv/accounts/{payg}/audit", ["before"]),
     ("anna", "/sv/accounts/{payg}/payments", ["first", "last", "page"]),
     ("anna", "/sv/accounts/{payg}/payments.csv", ["first", "last"]),
+    ("olivia", "/sv/accounts/{agreement}/credit", ["page"]),  # issue 33: the credit history's pages
     ("anna", "/sv/accounts/{payg}/payment-methods/move", ["subscriptions", "to"]),
     ("anna", "/sv/accounts/{payg}/support", ["topic"]),
     ("anna", "/sv/accounts/{payg}/support", ["payment"]),

@@ -40,6 +40,7 @@ def pages_of(s):
         "invoice filter": (s.agreement_email, f"{agr}/invoices?status=paid", {"HX-Request": "true"}),
         "invoice": (s.agreement_email, f"{agr}/invoices/{s.invoice}", {}),
         "pay now": (s.agreement_email, f"/sv/accounts/{s.agreement_account}/profiles/{s.profile}/pay", {}),
+        "credit history": (s.agreement_email, f"{agr}/credit", {}),  # issue 33
     }
 
 

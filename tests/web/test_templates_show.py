@@ -39,6 +39,7 @@ PAGES = [  # (who, address)
     ("olivia@example.com", "/{lang}/accounts/{agreement}/profiles/{profile}/pay?part=1000"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/payments"),
     ("olivia@example.com", "/{lang}/accounts/{agreement}/payments/{agreement_payment}"),
+    ("olivia@example.com", "/{lang}/accounts/{agreement}/credit"),  # issue 33: the credit history
     ("olivia@example.com", "/{lang}/accounts/{agreement}/payment-methods"),
     ("rasmus@example.com", "/{lang}/accounts/{agreement}/invoices"),
     ("rasmus@example.com", "/{lang}/accounts/{agreement}/payment-methods"),

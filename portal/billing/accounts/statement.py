@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 
-from portal.billing.accounts import access
+from portal.billing.accounts import access, credit_history
+from portal.billing.accounts.credit_history import CreditRow
 from portal.billing.accounts.history import Period, _instant
 from portal.billing.clock import day_in_zone
 from portal.billing.context import Billing
@@ -108,6 +109,12 @@ class Statement:
     credit_added: Money
     credit_used: Money       # applied to invoices or charges
     credit_closing: Money
+    credit_movements: list[CreditRow] = ()   # issue 33: the first STATEMENT_ROWS, oldest first
+    credit_movement_count: int = 0
+
+    @property
+    def more_credit_movements(self) -> int:
+        return self.credit_movement_count - len(self.credit_movements)
 
     @property
     def is_agreement(self) -> bool:
@@ -366,6 +373,7 @@ def statement(b: Billing, user: User, account_id: int, profile_id: int | None, p
     aged = ageing(b, s)
     items, open_count = open_items(b, s, rows)
     shown = list(movements(b, s, rows))
+    credit_rows, credit_count = credit_history.movements(b, _credit(s), s.start, s.end, rows)
     balances, running = [], opening
     for movement in shown:
         running += movement.amount_minor
@@ -379,7 +387,8 @@ def statement(b: Billing, user: User, account_id: int, profile_id: int | None, p
         credit_opening=money(_credit_moved(b, s, None, None, s.start)),
         credit_added=money(_credit_moved(b, s, CreditKind.SURPLUS, s.start, s.end)),
         credit_used=money(-_credit_moved(b, s, CreditKind.APPLIED, s.start, s.end)),
-        credit_closing=money(_credit_moved(b, s, None, None, s.end)))
+        credit_closing=money(_credit_moved(b, s, None, None, s.end)),
+        credit_movements=credit_rows, credit_movement_count=credit_count)
 
 
 def rows_for_export(b: Billing, user: User, account_id: int, profile_id: int | None,

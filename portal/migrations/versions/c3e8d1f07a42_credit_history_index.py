@@ -1,0 +1,23 @@
+"""the credit history (issue 33 item 4): credit_entries(account_id, created_at, id), so
+the history's pages are read by key, newest first, from one range of an index
+
+Revision ID: c3e8d1f07a42
+Revises: f1c5e2a8b7d4
+Create Date: 2026-12-07 13:45:00
+
+"""
+from alembic import op
+
+
+revision = 'c3e8d1f07a42'
+down_revision = 'f1c5e2a8b7d4'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_index('ix_credit_entries_account_created', 'credit_entries', ['account_id', 'created_at', 'id'])
+
+
+def downgrade():
+    op.drop_index('ix_credit_entries_account_created', table_name='credit_entries')

@@ -2,7 +2,7 @@
 the history's pages are read by key, newest first, from one range of an index
 
 Revision ID: c3e8d1f07a42
-Revises: f1c5e2a8b7d4
+Revises: a9d3e5f7b1c4
 Create Date: 2026-12-07 13:45:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = 'c3e8d1f07a42'
-down_revision = 'f1c5e2a8b7d4'
+down_revision = 'a9d3e5f7b1c4'
 branch_labels = None
 depends_on = None
 

@@ -68,8 +68,11 @@ FIXED_BACKEND = ("tests/browser/", "tests/server/")
 def pytest_collection_modifyitems(config, items):
     root = config.rootpath
     for item in items:
-        if item.path.relative_to(root).as_posix().startswith(FIXED_BACKEND):
+        path = item.path.relative_to(root).as_posix()
+        if path.startswith(FIXED_BACKEND):
             item.add_marker(pytest.mark.fixed_backend)
+        if path.startswith("tests/browser/"):  # every test there drives Chromium
+            item.add_marker(pytest.mark.chromium)
 
 
 def xdist_group(nodeid: str) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from portal.billing.clock import Clock
-from portal.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from portal.models import OutboxStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 EVENT_TYPES = ("invoice.issued", "invoice.paid", "invoice.partly_paid", "payment.succeeded", "payment.failed",
                "payment.in_doubt", "subscription.past_due", "subscription.disabled", "subscription.deleted",
@@ -47,13 +47,15 @@ def emit(session: Session, clock: Clock, type_: str, data: dict[str, Any]) -> We
     return event
 
 
-def emit_many(session: Session, clock: Clock, batch: list[tuple[str, dict[str, Any]]]) -> None:
-    """`emit` for a batch (a BgMax file's thousands of payments): the events and their
-    deliveries in two INSERTs of many rows, with ids taken ahead — PostgreSQL's from
-    the table's sequence; SQLite's after the highest, which no other writer can pass
-    while this transaction holds the database's write lock (it has written already)."""
+def rows_of(session: Session, clock: Clock, batch: list[tuple[str, dict[str, Any]]]
+            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows `emit` would write for each of a batch (a BgMax file's thousands of
+    payments) — events and their deliveries — for the caller to insert in bulk (the
+    import: PostgreSQL's COPY), events first. Their ids are taken ahead: PostgreSQL's
+    from the table's sequence; SQLite's after the highest, which no other writer can
+    pass while this transaction holds the database's write lock (it has written already)."""
     if not batch:
-        return
+        return [], []
     unknown = {type_ for type_, _data in batch} - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"{sorted(unknown)!r} not in events.EVENT_TYPES")
@@ -65,12 +67,11 @@ def emit_many(session: Session, clock: Clock, batch: list[tuple[str, dict[str, A
         highest = session.scalar(select(func.coalesce(func.max(WebhookEvent.id), 0)))
         ids = list(range(highest + 1, highest + 1 + len(batch)))
     now = clock.now()
-    session.execute(insert(WebhookEvent.__table__), [
-        {"id": id_, "type": type_, "data": _plain(data), "created_at": now} for id_, (type_, data) in zip(ids, batch)])
     endpoints = list(session.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.disabled_at.is_(None))))
-    if endpoints:
-        session.execute(insert(WebhookDelivery.__table__), [
-            {"event_id": id_, "endpoint_id": endpoint_id} for id_ in ids for endpoint_id in endpoints])
+    return ([{"id": id_, "type": type_, "data": _plain(data), "created_at": now}
+             for id_, (type_, data) in zip(ids, batch)],
+            [{"event_id": id_, "endpoint_id": endpoint_id, "status": OutboxStatus.PENDING, "attempts": 0}
+             for id_ in ids for endpoint_id in endpoints])
 
 
 def from_audit(session: Session, clock: Clock, action: str, account_id: int | None,

@@ -16,6 +16,7 @@ import pytest
 
 from tests.browser.a11y import HTMX_PROBE, SCREENSHOTS
 from tests.browser.server import LiveServer
+from tests.real_clock import real_clock
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -43,7 +44,8 @@ def chromium():
     except ImportError as exc:  # pragma: no cover - playwright is a test dependency
         _no_browser(f"Playwright is not installed ({exc})")
     manager = sync_playwright()
-    playwright = manager.start()
+    with real_clock():
+        playwright = manager.start()
     try:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     except Error as exc:

@@ -11,6 +11,7 @@ import pytest
 from portal.mail.messages import COMPOSERS
 from portal.mail.render import render_email
 from portal.models import OutboxMessage
+from tests.real_clock import real_clock
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -65,10 +66,14 @@ def chromium():
             pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but /usr/bin/chromium is missing")
         pytest.skip("Chromium is not installed: apt-get install chromium")
     from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with real_clock():
+        playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
+    finally:
+        playwright.stop()
 
 
 @pytest.mark.chromium

@@ -32,7 +32,8 @@ from portal.billing.payments.ledger import invoice_event, oldest_first_shares, p
 from portal.errors import CurrencyMismatch
 from portal.models import (AttemptAllocation, AuditEvent, BillingAccount, Charge, CreditEntry,
                            CreditKind, Invoice, InvoicePayment, InvoiceStatus, MethodKind, OutboxMessage, Payment,
-                           PaymentMethod, PaymentPurpose, Subscription, TransferToReview)
+                           PaymentMethod, PaymentPurpose, Subscription, TransferToReview, WebhookDelivery,
+                           WebhookEvent)
 
 
 @dataclass
@@ -242,7 +243,9 @@ class TransferBatch:
             ids = dict(b.session.execute(select(TransferToReview.key, TransferToReview.id).where(
                 TransferToReview.key.in_([row["key"] for row in reviews]))).all())
             reported += [provider_events.transfer_to_review(ids[row["key"]], row) for row in reviews]
-        provider_events.emit_many(b.session, b.clock, reported)
+        for model, rows in zip((WebhookEvent, WebhookDelivery), provider_events.rows_of(b.session, b.clock, reported)):
+            if rows:
+                _insert(b, model, rows)
         if any(covered.values()):  # issue 20 item 1
             notify.resolve_notices(b.session, b.clock, [a for a, ids in covered.items() if ids],
                                    invoice_ids=[i for ids in covered.values() for i in ids])

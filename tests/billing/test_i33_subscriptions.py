@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from portal.billing.accounts import subscriptions
 from portal.billing.cycle import lifecycle
+from portal.billing.provider import catalog
 from portal.errors import NotAuthorized, NotFound, Refused
 from portal.models import (AccountKind, AuditEvent, Charge, Invoice, InvoiceLine, OutboxMessage, Role, Subscription,
                            SubscriptionStatus)
@@ -148,3 +149,16 @@ def test_i33_a_cancelled_subscription_is_on_its_last_invoice_and_on_none_after(b
     assert lines == {(date(2026, 11, 1), agreement.sub.id): 620_00, (date(2026, 11, 1), agreement.kept.id): 100_00,
                      (date(2026, 12, 1), agreement.kept.id): 100_00}
     assert b.session.get(Subscription, agreement.sub.id).status == SubscriptionStatus.CANCELLED
+
+
+def test_i33_the_providers_planned_end_mid_month_bills_the_days_before_it_and_nothing_after(b, payg, clock):
+    """The provider's API plans an end through the same service (catalog.change_subscription)."""
+    catalog.change_subscription(b, payg.sub.id, catalog.SubscriptionChange(cancel_at=date(2026, 12, 16)))
+    f.commit(b)
+    assert "subscription.cancel_planned" in actions(b)
+    for day in (date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)):
+        cycle(b, clock, day)
+    sub = b.session.get(Subscription, payg.sub.id)
+    assert sub.status == SubscriptionStatus.CANCELLED
+    assert charges_of(b, sub) == [(date(2026, 11, 1), date(2026, 11, 30), 300_00),
+                                  (date(2026, 12, 1), date(2026, 12, 15), 145_16)]  # 15 of 31 days, rounded

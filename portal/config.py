@@ -167,6 +167,9 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # R12: days after disabling before the subscription's data is deleted.
         "DELETION_AFTER_DAYS": _env_int(env, "DELETION_AFTER_DAYS", 90),
         "INVOICE_DUE_DAYS": _env_int(env, "INVOICE_DUE_DAYS", 30),
+        # Issue 33: may customers cancel a subscription at the end of its period on its
+        # page ("1", the default) or only through the provider ("0")?
+        "SUBSCRIPTION_CANCEL": env.get("SUBSCRIPTION_CANCEL", "1") == "1",
         # R12: "will be disabled on …" warnings this many days before (e.g. "7,1").
         "DISABLE_WARNING_DAYS": _env_days(env, "DISABLE_WARNING_DAYS", (7, 1)),
         # Links in emails are absolute: where people reach the portal (B1).

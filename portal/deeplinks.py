@@ -59,6 +59,9 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
         return Target("payments.index", {"account_id": account_id}, gettext("See the account's payments"))
     if kind in ("card_expiring", "payment_method_updated"):
         return Target("methods.index", {"account_id": account_id}, gettext("Manage payment methods"))
+    if kind in ("subscription_cancel_planned", "subscription_cancel_undone") and subscription_id is not None:
+        return Target("subscriptions.show", {"account_id": account_id, "subscription_id": subscription_id},
+                      gettext("View %(subscription)s", subscription=name))  # issue 33
     if kind == "notification_email_changed":
         return Target("account.notifications", {"account_id": account_id},
                       gettext("Review the billing notification settings"))

@@ -198,6 +198,8 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
                          monthly_fee_minor=fee, started_on=today - timedelta(days=450))
         session.add(s)
         subs.append(s)
+    # Issue 33: one cancelled at the end of this month (its page offers to undo it).
+    subs[-1].cancel_at = b.policy.cancel_date(today)
     session.flush()
     credit = Credit(billing_profile_id=profile.id, description="Startkredit", currency="SEK",
                     original_minor=2_000_00, remaining_minor=500_00,

@@ -397,3 +397,9 @@ class SignInWithCodeForm(SignInForm):
     code = StringField(_l("Code from your authenticator app"), validators=[
         DataRequired(_l("Enter the code from your authenticator app")), Length(max=20)],
         render_kw=_ONE_TIME_CODE)
+
+
+class ConfirmSubscriptionForm(PortalForm):
+    """Issue 33: Cancel at period end / Undo cancellation, as confirmed — the last day
+    the confirmation page named (a month that turned meanwhile is asked again)."""
+    last_day = HiddenField(validators=[InputRequired(), Regexp(r"^\d{4}-\d{2}-\d{2}$")])

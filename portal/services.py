@@ -18,6 +18,7 @@ def policy() -> BillingPolicy:
                          invoice_due_days=config["INVOICE_DUE_DAYS"],
                          currency=config["BILLING_CURRENCY"],
                          disable_warning_days=tuple(config["DISABLE_WARNING_DAYS"]),
+                         customer_may_cancel=config["SUBSCRIPTION_CANCEL"],
                          seller=current_app.extensions["seller"])  # validated once, by create_app
 
 

@@ -11,6 +11,7 @@ from flask_babel import gettext, lazy_gettext as _l, lazy_pgettext, ngettext, pg
 from portal.i18n import day, money, remembered_text, some_names
 from portal.models import AccountKind, InvoiceStatus, Role, SubscriptionStatus
 from portal.money import Money
+from portal.wording_subscriptions import SUBSCRIPTION_ACTIONS, SUBSCRIPTION_REFUSAL, subscription_audit_text
 
 # Statuses carry a context: the same English word may need another Swedish form
 # for a subscription (en prenumeration) than for an invoice (en faktura).
@@ -23,6 +24,7 @@ SUBSCRIPTION_STATUS = {
     SubscriptionStatus.DISABLED: lazy_pgettext("subscription status", "Disabled"),
     # Translators: status badge of a subscription whose data has been deleted.
     SubscriptionStatus.DELETED: lazy_pgettext("subscription status", "Deleted"),
+    SubscriptionStatus.CANCELLED: lazy_pgettext("subscription status", "Cancelled"),  # ended as asked (issue 33)
 }
 
 INVOICE_STATUS = {
@@ -70,7 +72,7 @@ REFUSAL = {
                      "person the owner role first."),
     "own_last_owner": _l("You cannot remove or lower your own owner role: it is the only one you have "
                          "here. Ask another owner to do it."),
-}
+} | SUBSCRIPTION_REFUSAL
 
 # Issue 31: why a password cannot be used (portal/billing/accounts/passwords.py).
 PASSWORD_PROBLEM = {
@@ -263,7 +265,7 @@ REFUSED_ACTION = {
     "manage_billing_details": _l("Change the billing details"),
     "manage_payment_methods": _l("Change the payment methods"),
     "manage_roles": _l("Change who has access"),
-}
+} | SUBSCRIPTION_ACTIONS
 
 
 def _scope(details: dict) -> str:
@@ -431,7 +433,7 @@ def audit_text(event) -> str:
                            date=day(date.fromisoformat(d["delete_on"])) if d.get("delete_on") else "")
         case "subscription.deleted":
             return gettext("%(subscription)s was deleted.", subscription=d.get("subscription", ""))
-    return gettext("Other event: %(code)s", code=event.action)
+    return subscription_audit_text(event.action, d) or gettext("Other event: %(code)s", code=event.action)
 
 
 def _refusal_text(reason: str | None, action: str) -> str:

@@ -21,6 +21,9 @@ class BillingPolicy:
     disable_warning_days: tuple[int, ...] = (7, 1)
     # B6: who issues the invoices (SELLER_* settings), kept on each invoice issued.
     seller: Seller | None = None
+    # Issue 33: the provider's setting SUBSCRIPTION_CANCEL — customers cancel at the
+    # end of the period (and undo it) on the subscription's page.
+    customer_may_cancel: bool = True
 
     # The one place each of these dates is computed: pages, banners, emails, notices,
     # the billing cycle and the demo all call these (M7).
@@ -35,6 +38,12 @@ class BillingPolicy:
     def due_date(self, issued_on: date) -> date:
         """The due day of an invoice (or a check/wire charge) issued on `issued_on`."""
         return issued_on + timedelta(days=self.invoice_due_days)
+
+    def cancel_date(self, today: date) -> date:
+        """Issue 33: the day a subscription cancelled at the end of its period `today` is
+        no longer in service: the first day of the next calendar month (a period is a
+        calendar month, billed when it has ended)."""
+        return (today.replace(day=28) + timedelta(days=4)).replace(day=1)
 
     def warning_dates(self, disable_on: date) -> list[tuple[int, date]]:
         """R12: (days before, day) of each "will be disabled on …" warning, soonest last."""

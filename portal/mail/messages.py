@@ -305,6 +305,27 @@ def payment_method_updated(p: Payload, provider: str) -> Content:  # issue 33 it
         footer=_billing_footer(p, provider))
 
 
+def subscription_cancel_planned(p: Payload, provider: str) -> Content:  # issue 33
+    sub, last = p.text("subscription"), p.day("last_day")
+    return Content(
+        subject=_("%(subscription)s is cancelled at the end of the period", subscription=sub),
+        heading=_("%(subscription)s is cancelled at the end of the period", subscription=sub),
+        paragraphs=[_("%(subscription)s at %(provider)s keeps running until %(date)s and then ends. It is billed "
+                      "for the days up to then, and nothing after.", subscription=sub, provider=provider, date=last),
+                    _("Changed your mind? You can undo the cancellation on the subscription's page until then.")],
+        facts=_facts((_("Subscription"), sub), (_("Last day"), last)), footer=_billing_footer(p, provider))
+
+
+def subscription_cancel_undone(p: Payload, provider: str) -> Content:  # issue 33
+    sub = p.text("subscription")
+    return Content(
+        subject=_("%(subscription)s keeps running", subscription=sub),
+        heading=_("The cancellation has been undone"),
+        paragraphs=[_("%(subscription)s at %(provider)s is no longer cancelled. It keeps running and is billed "
+                      "every month as before.", subscription=sub, provider=provider)],
+        facts=_facts((_("Subscription"), sub)), footer=_billing_footer(p, provider))
+
+
 def notification_email_changed(p: Payload, provider: str) -> Content:  # R11
     old, new = p.text("old"), p.text("new")
     paragraphs = [_("Billing notifications from %(provider)s are now sent to %(new)s instead of %(old)s.",
@@ -451,7 +472,7 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
                             receipt, notification_email_changed, support_request_received,
                             billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
                             role_changed, password_reset, password_reset_unknown, sign_in_unlock,
-                            payment_method_updated)
+                            payment_method_updated, subscription_cancel_planned, subscription_cancel_undone)
 }
 
 

@@ -47,6 +47,9 @@ class SubscriptionStatus(enum.StrEnum):
     PAST_DUE = "past_due"
     DISABLED = "disabled"
     DELETED = "deleted"
+    # Issue 33: ended by the customer's (or provider's) cancellation on its cancel_at
+    # day — not for non-payment, unlike disabled; nothing is billed from that day.
+    CANCELLED = "cancelled"
 
 
 class MethodKind(enum.StrEnum):

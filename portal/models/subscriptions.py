@@ -75,6 +75,10 @@ class Subscription(db.Model):
     past_due_since: Mapped[date | None] = mapped_column(Date)
     disabled_on: Mapped[date | None] = mapped_column(Date)
     deleted_on: Mapped[date | None] = mapped_column(Date)
+    # Issue 33: cancelled at the end of a period — the first day it is no longer in
+    # service (the day after its last). The billing cycle ends it on that day (status
+    # cancelled) and bills no day from it on; cleared by "Undo cancellation" before.
+    cancel_at: Mapped[date | None] = mapped_column(Date)
     # Its outstanding charges, counted and summed: derived data, recounted from the
     # charges in every transaction that changes them (balances.recount_outstanding),
     # so the Settle balance page need not read every charge on a card.

@@ -80,6 +80,8 @@ class Site:
                 "profile": one("SELECT id FROM billing_profiles"),
                 "production": one("SELECT id FROM subscriptions WHERE name = ?", "Webbshop – produktion"),
                 "archive": one("SELECT id FROM subscriptions WHERE name = ?", "Arkiv"),
+                "intranet": one("SELECT id FROM subscriptions WHERE name = ?", "Intranät"),
+                "customer_portal": one("SELECT id FROM subscriptions WHERE name = ?", "Kundportal"),
                 "paid_invoice": one("SELECT id FROM invoices WHERE status = 'paid'"),
                 "due_invoice": one("SELECT id FROM invoices WHERE status = 'due'"),
                 "invoice_payment": one("SELECT payment_id FROM invoices WHERE status = 'paid'"),

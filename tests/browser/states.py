@@ -188,6 +188,11 @@ STATES = {
     "payment-methods-move-preview": (ANNA, move_preview),
     "payment-methods-update-card": (ANNA, go("/accounts/{payg}/payment-methods/{card_4242}/update")),
     "payment-methods-update-card-errors": (ANNA, update_card_errors),
+    # Issue 33: a subscription's page and its confirmations (allowed, refused while past due).
+    "subscription": (ANNA, go("/accounts/{payg}/subscriptions/{intranet}")),
+    "subscription-past-due": (ANNA, go("/accounts/{payg}/subscriptions/{production}")),
+    "subscription-cancel": (ANNA, go("/accounts/{payg}/subscriptions/{intranet}/cancel")),
+    "subscription-cancel-past-due": (ANNA, go("/accounts/{payg}/subscriptions/{production}/cancel")),
     "my-settings": (ANNA, go("/settings")),
     "audit-log": (ANNA, go("/accounts/{payg}/audit")),
     "404-unknown-address-signed-in": (ANNA, go("/no-such-page")),
@@ -198,6 +203,7 @@ STATES = {
     "notifications-user": (ERIK, go("/accounts/{payg}/notifications")),
     "403-settle-user": (ERIK, go("/accounts/{payg}/subscriptions/{production}/settle")),
     "payment-methods-user": (ERIK, go("/accounts/{payg}/payment-methods")),
+    "403-subscription-cancel-user": (ERIK, go("/accounts/{payg}/subscriptions/{intranet}/cancel")),
     # owner, customer agreement
     "overview-owner": (OLIVIA, go("/accounts/{agreement}/")),
     "invoices": (OLIVIA, go("/accounts/{agreement}/invoices")),
@@ -217,6 +223,8 @@ STATES = {
     # with entries it is checked along tests/browser/test_b15_credit_history.py)
     "credit-history-owner": (OLIVIA, go("/accounts/{agreement}/credit")),
     "payment-methods-owner": (OLIVIA, go("/accounts/{agreement}/payment-methods")),
+    "subscription-cancelled-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}")),
+    "subscription-undo-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}/undo-cancel")),
     "statement-owner": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-01-01&last=2026-11-25")),
     "statement-with-errors": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-13-01&last=2026-11-25")),
     "invoices-download": (OLIVIA, go("/accounts/{agreement}/invoices/download")),
@@ -247,4 +255,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "statement-with-errors": 422, "invoices-download-with-errors": 422,
                    "access-with-errors": 422, "invitation-link-unknown": 404,
                    "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422,
-                   "payment-methods-update-card-errors": 422}
+                   "payment-methods-update-card-errors": 422,
+                   "subscription-cancel-past-due": 409, "403-subscription-cancel-user": 403}

@@ -11,6 +11,11 @@ from portal.catalogs import TRANSLATIONS
 
 # msgid -> the one meaning it has in every file that uses it (reviewed for issue 35).
 KNOWN_SHARED = {
+    # B21: a subscription's page, its confirmations and emails.
+    "Data deleted on": "the day a disabled subscription's data is (or was) deleted (R12)",
+    "Last day": "the last day a cancelled subscription runs and is billed",
+    "Outstanding": "what a subscription owes (a column, a fact)",
+    "Undo cancellation": "the action of keeping a subscription cancelled at period end (link, button)",
     # Issue 31: sign-in security.
     "Password": "the sign-in password (form label, heading)",
     "Reset your password": "the action of choosing a new password (page, email, link)",

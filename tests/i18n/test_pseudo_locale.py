@@ -111,7 +111,10 @@ def pages(demo):
             f"/{X}/accounts/{a}/subscriptions/{demo.production}/settle?method=bogus",
             f"/{X}/accounts/{a}/subscriptions/{demo.archive}/settle",
             f"/{X}/accounts/{a}/notifications", f"/{X}/accounts/{a}/support",
-            f"/{X}/accounts/{a}/invoices", f"/{X}/accounts/999999/"]
+            f"/{X}/accounts/{a}/invoices", f"/{X}/accounts/999999/",
+            # B21: a subscription's page, its confirmation, and the refusal while past due.
+            f"/{X}/accounts/{a}/subscriptions/{demo.intranet}", f"/{X}/accounts/{a}/subscriptions/{demo.intranet}/cancel",
+            f"/{X}/accounts/{a}/subscriptions/{demo.production}/cancel"]
     olivia = [f"/{X}/accounts/{p}/", f"/{X}/accounts/{p}/invoices", f"/{X}/accounts/{p}/invoices?status=paid",
               f"/{X}/accounts/{p}/invoices?status=nonsense", f"/{X}/accounts/{p}/invoices/{demo.due}",
               f"/{X}/accounts/{p}/invoices/{demo.paid}", f"/{X}/accounts/{p}/profiles/{demo.profile}/pay",
@@ -119,7 +122,10 @@ def pages(demo):
     erik = [f"/{X}/accounts/{a}/", f"/{X}/accounts/{a}/notifications",
             f"/{X}/accounts/{a}/subscriptions/{demo.production}/settle"]
     rasmus = [f"/{X}/accounts/{p}/", f"/{X}/accounts/{p}/invoices", f"/{X}/accounts/{p}/invoices/{demo.due}",
-              f"/{X}/accounts/{p}/profiles/{demo.profile}/pay"]
+              f"/{X}/accounts/{p}/profiles/{demo.profile}/pay",
+              f"/{X}/accounts/{p}/subscriptions/{demo.customer_portal}",  # B21: cancelled, undo refused
+              f"/{X}/accounts/{p}/subscriptions/{demo.customer_portal}/undo-cancel"]
+    olivia += [f"/{X}/accounts/{p}/subscriptions/{demo.customer_portal}/undo-cancel"]
     return {"anna@example.com": anna, "olivia@example.com": olivia, "erik@example.com": erik,
             "rasmus@example.com": rasmus}
 

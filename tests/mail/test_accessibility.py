@@ -43,6 +43,10 @@ PAYLOADS = {
                                 "changed": ["org_number", "street"]},
     "card_expiring": {"method": CARD, "method_id": 3, "expires_on": "2026-12-31"},
     "payment_method_updated": {"method": CARD, "method_id": 3, "expires_on": "2031-04-30", "holder": "Anna Lindqvist"},
+    "subscription_cancel_planned": {"subscription_id": 1, "subscription": "Webbshop – test",
+                                    "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
+    "subscription_cancel_undone": {"subscription_id": 1, "subscription": "Webbshop – test",
+                                   "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
     "credit_added": {"payment_id": 9, "amount_minor": 8_640_00, "currency": "SEK", "reason": "already_paid"},
     # Issue 31: a person's own sign-in links (the link made from the nonce).
     "password_reset": {"nonce": "axe-nonce"},

@@ -12,7 +12,7 @@ import pypdf
 from sqlalchemy import select
 
 from portal.billing import payments
-from portal.billing.accounts import credit, details, overview, people, sign_in_links
+from portal.billing.accounts import credit, details, overview, people, sign_in_links, subscriptions
 from portal.deeplinks import SIGN_IN_LINKS
 from portal.billing.cycle import lifecycle
 from portal.billing.transaction import write_transaction
@@ -284,6 +284,8 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
         credit.add_surplus(b, paid.payment_method.account, paid, 100_00, "overpaid")
     assert [r.amount.minor for r in credit.refund(b, demo.payg)] == [100_00]
     methods.update_card(b, anna, demo.payg, demo.spare_card, 4, 2031, "Anna Lindqvist")  # issue 33: in place
+    subscriptions.cancel_at_period_end(b, anna, demo.payg, demo.intranet)  # B21: cancelled, then kept
+    subscriptions.undo_cancellation(b, anna, demo.payg, demo.intranet)
     report = deliver(app, clock)
     templates = set(b.session.scalars(select(OutboxMessage.template)))
     # The card declines here; the emails about people and roles (issue 31) are followed in

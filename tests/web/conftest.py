@@ -43,6 +43,7 @@ def demo(b):
     ids = dict(payg=payg.id, eu=eu.id, agreement=agreement.id, profile=profile.id,
                production=subs["Webbshop – produktion"].id, testing=subs["Webbshop – test"].id,
                backup=subs["Säkerhetskopiering"].id, intranet=subs["Intranät"].id, archive=subs["Arkiv"].id,
+               customer_portal=subs["Kundportal"].id,
                failed_card=cards["9995"].id, second_card=cards["4444"].id, spare_card=cards["4242"].id,
                declining_card=cards["0002"].id,
                due=invoices["due"].id, past_due=invoices["past_due"].id, paid=invoices["paid"].id)

@@ -99,6 +99,17 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 403
         case ("people.resend" | "people.withdraw"), "POST":
             return 303 if role in (ADMIN, OWNER) else 403          # sent again, then withdrawn
+        # Issue 33: a subscription's page, and its confirmations. The matrix's pay-as-you-go
+        # subscriptions are past due (cancel refused: 409), the agreements' running and not
+        # cancelled (nothing to undo: 409); an empty form is 422 for those who may.
+        case "subscriptions.show", "GET":
+            return 200
+        case "subscriptions.cancel", "GET":
+            return 403 if role not in MANAGING else 409 if payg else 200
+        case "subscriptions.undo", "GET":
+            return 409 if role in MANAGING else 403
+        case ("subscriptions.cancel" | "subscriptions.undo"), "POST":
+            return 422 if role in MANAGING else 403
         case "receipts.authenticated", "GET":
             return 404                                             # B13: no payment of theirs waits under it
         case "receipts.declined", "GET":

@@ -145,6 +145,10 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "statements.csv": ("anna", "/sv/accounts/{id}/statement.csv", "account"),
     "people.index": ("anna", "/sv/accounts/{id}/access", "account"),
     "people.profile": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/access", "profile"),
+    # Issue 33: a subscription's page and its confirmations (their POST: test_bad_input_people_and_cards.py).
+    "subscriptions.show": ("anna", "/sv/accounts/{payg}/subscriptions/{id}", "subscription"),
+    "subscriptions.cancel": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/cancel", "subscription"),
+    "subscriptions.undo": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/undo-cancel", "subscription"),
 }
 
 
@@ -433,6 +437,7 @@ def test_every_route_is_fuzzed(app):
     covered = set(PAGES) | set(ACTIONS) | {"settle.pay", "invoices.pay", "account.notifications",
                                            "methods.add_card", "methods.move", "account.settings",
                                            "methods.update",  # test_i33_item3_a_card_update_with_one_bad_value…
+                                           "subscriptions.cancel",  # test_i33_a_cancellation_with_a_bad_last_day…
                                            "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
     covered |= {"pages.accessibility", "pages.baseline", "favicon", "health.ready"}  # take no input: nothing to fuzz

@@ -1,5 +1,5 @@
 """Bad input at scale for the forms of issues 31 and 33 (the Access page's invitation,
-invitation links, a card's update in place): the same generated values and the same
+invitation links, a card's update in place, a subscription's cancellation): the same generated values and the same
 checks as tests/web/test_bad_input.py, whose fixtures these reuse."""
 from __future__ import annotations
 
@@ -58,3 +58,14 @@ def test_i33_item3_a_card_update_with_one_bad_value_changes_nothing(fuzz, data):
         fuzz.before = fuzz.snapshot()
         return
     fuzz.check(response, allowed={400, 422})  # 400: a NUL byte, refused before any view
+
+
+@SETTINGS
+@given(data=st.data())
+def test_i33_a_cancellation_with_a_bad_last_day_changes_nothing(fuzz, data):
+    """Issue 33 item 1: any text for the confirmed last day: a translated 422 (not a
+    date) or 409 (another day: asked again), never a cancellation."""
+    url = f"/sv/accounts/{fuzz.demo.payg}/subscriptions/{fuzz.demo.intranet}/cancel"
+    value = data.draw(weird_text.filter(lambda t: t.strip() != "2026-11-30"), label="last_day")
+    response = fuzz.anna.client.post(url, data={"last_day": value, "csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg)})
+    fuzz.check(response, allowed={400, 409, 422})

@@ -197,6 +197,10 @@ def test_i32_subscription_rename_price_and_cancel_follow_r12(api, b):
     assert renamed.get_json()["name"] == "Compute EU" and renamed.get_json()["monthly_fee_minor"] == 120_000
     assert problem_type(api.send("PATCH", f"/subscriptions/{sub}", {"cancel_on": "2026-12-01"})) == \
         "cancel_on_in_future"
+    planned = api.send("PATCH", f"/subscriptions/{sub}", {"cancel_at": "2026-12-16"}).get_json()  # B21
+    assert planned["status"] == "active" and planned["cancel_at"] == "2026-12-16"
+    assert problem_type(api.send("PATCH", f"/subscriptions/{sub}", {"cancel_at": "2026-11-25"})) == \
+        "cancel_at_not_in_future"
     cancelled = api.send("PATCH", f"/subscriptions/{sub}", {"cancel_on": "2026-11-20"}).get_json()
     assert cancelled["status"] == "disabled" and cancelled["disabled_on"] == "2026-11-20"
     event = api.get("/events").get_json()["items"][-1]

@@ -60,6 +60,10 @@ EXAMPLES = {
     "subscription.disable_warning": {"subscription": "Arkiv", "disable_on": "2026-12-24", "days_before": 7},
     "subscription.disabled": {"subscription": "Arkiv", "delete_on": "2027-03-24"},
     "subscriptions.moved": {"method": VISA, "subscriptions": ["Arkiv"]},
+    # Issue 33: cancelled at the end of the period, undone, ended by the cycle.
+    "subscription.cancel_planned": {"subscription": "Intranät", "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
+    "subscription.cancel_undone": {"subscription": "Intranät", "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
+    "subscription.cancelled": {"subscription": "Intranät", "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
 }
 
 

@@ -43,6 +43,10 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "methods.remove": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/{demo.spare_card}/remove"),
         "methods.update": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/{demo.spare_card}/update"),
         "methods.move": ("anna@example.com", f"/en/accounts/{demo.payg}/payment-methods/move"),
+        # Issue 33: a subscription's confirmations.
+        "subscriptions.cancel": ("anna@example.com", f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/cancel"),
+        "subscriptions.undo": ("anna@example.com",
+                               f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/undo-cancel"),
         "methods.set_default": ("olivia@example.com",
                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/default-method"),
         # Issue 31: the second factor and the links sent by email.

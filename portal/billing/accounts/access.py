@@ -22,6 +22,7 @@ class Action(enum.StrEnum):
     VIEW_AUDIT = "view_audit"
     MANAGE_BILLING_DETAILS = "manage_billing_details"
     MANAGE_PAYMENT_METHODS = "manage_payment_methods"
+    MANAGE_SUBSCRIPTIONS = "manage_subscriptions"  # issue 33: cancel, undo (docs/subscriptions.md)
 
 
 PAYING_ROLES = frozenset({Role.OWNER, Role.CONTRIBUTOR, Role.INVOICE_MANAGER})  # R19
@@ -120,6 +121,12 @@ def decide(session: Session, user: User, account: BillingAccount, action: Action
             if roles & METHOD_MANAGING_ROLES:
                 return ALLOW
             return Decision(False, "not_account_admin" if payg else "cannot_manage_methods")
+        case Action.MANAGE_SUBSCRIPTIONS:
+            # Issue 33 (product decision): whoever manages what pays for it — the
+            # account administrator, or a profile's owner or contributor.
+            if roles & METHOD_MANAGING_ROLES:
+                return ALLOW
+            return Decision(False, "not_account_admin" if payg else "cannot_manage_subscriptions")
         case Action.MANAGE_NOTIFICATIONS | Action.VIEW_AUDIT | Action.MANAGE_BILLING_DETAILS:
             # Product decision: the account administrator, or a profile owner.
             if roles & {Role.ACCOUNT_ADMIN, Role.OWNER}:

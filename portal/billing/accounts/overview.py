@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
@@ -33,6 +33,7 @@ class SubscriptionView:
     can_settle: bool          # R06, B1: past due or disabled
     disable_on: date | None   # R12
     delete_on: date | None    # R12
+    last_day: date | None = None  # issue 33: cancelled at the end of a period, runs until then
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def subscription_view(b: Billing, sub: Subscription) -> SubscriptionView:
         disable_on = b.policy.disable_date(sub.past_due_since)
     if sub.status == SubscriptionStatus.DISABLED and sub.disabled_on:
         delete_on = b.policy.deletion_date(sub.disabled_on)
-    return SubscriptionView(sub, sub.status in SETTLEABLE, disable_on, delete_on)
+    return SubscriptionView(sub, sub.status in SETTLEABLE, disable_on, delete_on,
+                            sub.cancel_at - timedelta(days=1) if sub.cancel_at else None)
 
 
 @dataclass(frozen=True)

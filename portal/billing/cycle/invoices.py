@@ -2,9 +2,9 @@
 automatic card charge when an invoice is generated (R18), and the due → past due step."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.billing import events
@@ -71,7 +71,9 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
     if exists is not None:
         return None
     subscriptions = b.session.scalars(select(Subscription).where(
-        Subscription.billing_profile_id == profile.id, Subscription.status.in_(BILLABLE),
+        Subscription.billing_profile_id == profile.id,
+        or_(Subscription.status.in_(BILLABLE), Subscription.status == SubscriptionStatus.CANCELLED),
+        or_(Subscription.cancel_at.is_(None), Subscription.cancel_at > period_start),  # issue 33
         Subscription.started_on <= period_end).order_by(Subscription.id)).all()
     if not subscriptions:
         return None
@@ -80,8 +82,9 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
     details = details_for(b.session, account.id, profile.id)
     buyer = buyer_of(account.name, profile.name, details, account.notification_email)
     # A subscription that started mid-month pays for the days from its start.
-    amounts = [prorated(s.monthly_fee_minor, *billed_part(s.started_on, period_start, period_end))
-               for s in subscriptions]
+    # Issue 33: one cancelled pays up to the day before it ends.
+    amounts = [prorated(s.monthly_fee_minor, *billed_part(s.started_on, period_start, min(
+        period_end, s.cancel_at - timedelta(days=1)) if s.cancel_at else period_end)) for s in subscriptions]
     # Prices include Swedish VAT, which a reverse-charge buyer does not pay (docs/vat.md).
     amounts = [price_for(Money(a, account.currency), buyer.reverse_charge).minor for a in amounts]
     # Issue 32: what the provider posted as used in the period, a line each.

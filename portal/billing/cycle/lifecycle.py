@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.accounts import credit, notify
+from portal.billing.accounts import credit, notify, subscriptions
 from portal.billing.cycle import retries
 from portal.billing.accounts.balances import (IS_OUTSTANDING, link_payments, recount_outstanding, settled_method_ids,
                                               settlement_total)
@@ -28,6 +28,7 @@ from portal.models import (AccountKind, BilledPeriod, BillingAccount, BillingPro
                            SubscriptionStatus)
 
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+STOPPED = (SubscriptionStatus.DISABLED, SubscriptionStatus.DELETED)  # for non-payment (a cancelled one ended)
 NOT_RECEIVED = "not_received"  # a check/wire payment that did not arrive by its due date
 # B16: a month billed while its subscription is disabled (for the days before it was):
 # owed with the rest of its balance, never charged to a card, no "payment failed".
@@ -43,7 +44,7 @@ def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
     charge.failed_on = today
     charge.failure_code = reason
     sub = charge.subscription
-    if sub.status == SubscriptionStatus.ACTIVE:
+    if sub.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELLED):  # a cancelled one owes its last
         sub.status = SubscriptionStatus.PAST_DUE
         sub.past_due_since = today
         sub.retry_count = 0
@@ -83,8 +84,10 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
     owes for its days waits with the rest of its balance, which settling pays (R13)."""
     exists = b.session.scalars(select(Charge.id).where(
         Charge.subscription_id == sub.id, Charge.period_start.between(period_start, period_end))).first()
-    parts = enabled_parts(*billed_part(sub.started_on, period_start, period_end),
-                          disabled_stretches(b, sub, period_start))
+    stopped = disabled_stretches(b, sub, period_start)
+    if sub.cancel_at is not None:  # issue 33: no day from the one it ends on
+        stopped.append((sub.cancel_at, None))
+    parts = enabled_parts(*billed_part(sub.started_on, period_start, period_end), stopped)
     if exists is not None or not parts:
         return None
     start, end = parts[0][0], parts[-1][1]
@@ -101,7 +104,7 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
     b.session.add(charge)
     b.session.flush()
     method = sub.payment_method
-    if sub.status not in BILLABLE:  # its services have stopped, its balance is past due
+    if sub.status in STOPPED:  # its services have stopped, its balance is past due
         charge.failed_on, charge.failure_code = b.clock.today(), BILLED_WHILE_DISABLED
     elif credit.apply_to_charge(b, charge, sub.account_id):  # B15: the account's credit pays it whole
         pass
@@ -135,7 +138,8 @@ def billable_subscription_ids(b: Billing, period_start: date, period_end: date) 
     return list(b.session.scalars(
         select(Subscription.id).join(Subscription.account)
         .where(BillingAccount.kind == AccountKind.PAY_AS_YOU_GO, Subscription.started_on <= period_end,
-               or_(Subscription.status.in_(BILLABLE), Subscription.disabled_on > period_start))
+               or_(Subscription.status.in_(BILLABLE), Subscription.disabled_on > period_start,
+                   Subscription.cancel_at > period_start))  # issue 33: ended after the month began
         .order_by(Subscription.id)))
 
 
@@ -249,6 +253,7 @@ class CycleSummary:
     disable_warnings: int = 0
     subscriptions_disabled: int = 0
     subscriptions_deleted: int = 0
+    subscriptions_cancelled: int = 0
     cards_reminded: int = 0
     charges_retried: int = 0   # B14
     retries_paid: int = 0
@@ -303,6 +308,7 @@ def run_billing_cycle(b: Billing, progress: Progress | None = None) -> CycleSumm
     summary.charges_retried, summary.retries_paid = retries.retry_due(b, today)  # B14, before disabling
     summary.disable_warnings = warn_before_disabling(b, today)
     summary.subscriptions_disabled, summary.subscriptions_deleted = advance_lifecycle(b, today)
+    summary.subscriptions_cancelled = subscriptions.end_cancelled(b, today)  # issue 33
     for period_start, period_end in periods_to_bill(b, today):
         summary.charges_created += bill_subscriptions(b, period_start, period_end, progress)
         summary.invoices_created += generate_invoices(b, period_start, period_end, progress)

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
-from portal.billing.accounts import notify
+from portal.billing.accounts import notify, subscriptions
 from portal.billing.accounts.details import DetailsInput, checked, details_for
 from portal.billing.context import Billing
 from portal.billing.transaction import lock_account
@@ -115,6 +115,7 @@ class SubscriptionChange:
     monthly_fee_minor: int | None = None
     price_from: date | None = None      # the first day of a month not billed yet
     cancel_on: date | None = None       # disabled from this day (R12: deleted after DELETION_AFTER_DAYS)
+    cancel_at: date | None = None       # B21: a planned end, a later day (accounts/subscriptions.py)
 
 
 def change_subscription(b: Billing, subscription_id: int, change: SubscriptionChange) -> Subscription:
@@ -134,6 +135,12 @@ def change_subscription(b: Billing, subscription_id: int, change: SubscriptionCh
         sub.monthly_fee_minor = change.monthly_fee_minor
     if change.cancel_on is not None:
         _cancel(b, sub, change.cancel_on)
+    if change.cancel_at is not None:
+        if change.cancel_at <= b.clock.today():
+            raise Refused("cancel_at_not_in_future", "plan an end on a later day; cancel_on ends it now")
+        if sub.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
+            raise Refused("subscription_not_running", "only a running subscription can be cancelled", status=409)
+        subscriptions.schedule_cancel(b, sub, change.cancel_at)  # as the customer's Cancel at period end
     b.session.flush()
     return sub
 

@@ -149,6 +149,9 @@ class SubscriptionChangeIn(Strict):
     price_from: Day | None = Field(None, description="the first day of a month not billed yet (default: this month)")
     cancel_on: Day | None = Field(None, description="disabled from this day (today or earlier); deleted after "
                                                      "the retention period (R12)")
+    cancel_at: Day | None = Field(None, description="a planned end (B21): runs and is billed until the day before "
+                                                     "this later day, then cancelled (not disabled); the customer "
+                                                     "may undo it until then")
 
 
 class SubscriptionOut(Out):
@@ -162,6 +165,7 @@ class SubscriptionOut(Out):
     past_due_since: date | None
     disabled_on: date | None
     deleted_on: date | None
+    cancel_at: date | None = None  # B21: the first day out of service of a planned cancellation
     outstanding_minor: int
 
 

@@ -1,0 +1,78 @@
+"""A subscription's page (issue 33 item 1): status, price, what it used this month,
+its card, its dates (R12), and Cancel at period end / Undo cancellation — each on a
+confirmation page of its own that says what changes and when (POST, then redirect;
+no JavaScript needed), or why it cannot be done (B2)."""
+from __future__ import annotations
+
+from flask import flash, request
+from flask_babel import gettext as _
+
+from portal.billing.accounts import overview, subscriptions
+from portal.billing.accounts.access import Action, Decision
+from portal.errors import Refused
+from portal.forms import ConfirmSubscriptionForm
+from portal.i18n import day
+from portal.services import billing
+from portal.web.common import see_other, signed_in_blueprint, user
+from portal.web.rendering import render
+
+bp = signed_in_blueprint("subscriptions")
+PATH = "/accounts/<int:account_id>/subscriptions/<int:subscription_id>"
+
+
+@bp.get(PATH)
+def show(account_id: int, subscription_id: int):
+    page = subscriptions.detail(billing(), user(), account_id, subscription_id)
+    return render("subscriptions/show.html", account=page.subscription.account, page=page)
+
+
+@bp.route(f"{PATH}/cancel", methods=["GET", "POST"])
+def cancel(account_id: int, subscription_id: int):
+    return _confirm("cancel", account_id, subscription_id)
+
+
+@bp.route(f"{PATH}/undo-cancel", methods=["GET", "POST"])
+def undo(account_id: int, subscription_id: int):
+    return _confirm("undo", account_id, subscription_id)
+
+
+def _status(decision: Decision) -> int:
+    return 200 if decision else 409 if decision.reason in subscriptions.STATE_REASONS else 403
+
+
+def _confirm(action: str, account_id: int, subscription_id: int):
+    """GET: what will change and when, or why not (403 for the role, 409 for the
+    state). POST: the role first (a forced POST is refused and audited), then the form
+    (422), then the service decides again under the account's lock."""
+    b, me = billing(), user()
+    page = subscriptions.detail(b, me, account_id, subscription_id)  # another account's: 404
+    last_day = page.ends_on if action == "cancel" else page.last_day
+    decision = page.cancel if action == "cancel" else page.undo
+    form = ConfirmSubscriptionForm(formdata=None, last_day=last_day.isoformat() if last_day else "")
+    status = _status(decision)
+    if request.method == "POST":
+        overview.require_allowed(b, me, account_id, Action.MANAGE_SUBSCRIPTIONS,
+                                 page.subscription.billing_profile_id)
+        form = ConfirmSubscriptionForm()
+        if not form.validate_on_submit():
+            status, form.last_day.data = 422, last_day.isoformat() if last_day else ""
+        elif last_day is None or form.last_day.data != last_day.isoformat():
+            status, form.last_day.data = 409, last_day.isoformat() if last_day else ""  # asked again, anew
+            flash(_("The dates have changed since the page was shown. Check them and confirm again."), "error")
+        else:
+            service = subscriptions.cancel_at_period_end if action == "cancel" else subscriptions.undo_cancellation
+            try:
+                sub = service(b, me, account_id, subscription_id)
+            except Refused as refused:
+                page = subscriptions.detail(b, me, account_id, subscription_id)
+                decision, status = Decision(False, refused.code), 409
+            else:
+                if action == "cancel":
+                    flash(_("%(subscription)s is cancelled at the end of the period. Its last day is %(date)s.",
+                            subscription=sub.name, date=day(last_day)), "success")
+                else:
+                    flash(_("The cancellation is undone: %(subscription)s keeps running.", subscription=sub.name),
+                          "success")
+                return see_other("subscriptions.show", account_id=account_id, subscription_id=subscription_id)
+    return render("subscriptions/confirm.html", status=status, account=page.subscription.account, page=page,
+                  action=action, decision=decision, form=form)

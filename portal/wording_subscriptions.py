@@ -1,0 +1,45 @@
+"""The words of a subscription's own page and actions (issue 33 item 1): why an action
+is refused, and what each of its audit events says — beside portal/wording.py, which
+gives them to pages and emails with everything else (it is at its size limit)."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import gettext, lazy_gettext as _l
+
+from portal.i18n import day
+
+# Why the subscription's page cannot cancel or undo (billing/accounts/subscriptions.py's
+# reasons, and access.decide's for the role on a customer agreement).
+SUBSCRIPTION_REFUSAL = {
+    "cannot_manage_subscriptions": _l("Only an owner or contributor of the billing profile can cancel its "
+                                      "subscriptions. Ask one of them, or your account administrator."),
+    "past_due": _l("The subscription is past due. Settle its balance first; then you can cancel it."),
+    "not_running": _l("The subscription is not running, so there is nothing to cancel."),
+    "already_cancelled": _l("The subscription is already cancelled at the end of the period."),
+    "not_cancelled": _l("The subscription is not cancelled, or the cancellation has already taken effect, "
+                        "so there is nothing to undo."),
+    "provider_setting": _l("Subscriptions cannot be cancelled here. Open a support request and we will help."),
+}
+
+# The audit log's "Refused: …" names what was attempted.
+SUBSCRIPTION_ACTIONS = {"manage_subscriptions": _l("Cancel a subscription")}
+
+
+def _on(d: dict, key: str) -> str:
+    return day(date.fromisoformat(d[key])) if d.get(key) else ""
+
+
+def subscription_audit_text(action: str, d: dict) -> str | None:
+    """The sentence of a subscription's cancellation event; None for other actions."""
+    match action:
+        case "subscription.cancel_planned":
+            return gettext("%(subscription)s was cancelled at the end of the period: its last day is %(date)s.",
+                           subscription=d.get("subscription", ""), date=_on(d, "last_day"))
+        case "subscription.cancel_undone":
+            return gettext("The cancellation of %(subscription)s was undone: it keeps running.",
+                           subscription=d.get("subscription", ""))
+        case "subscription.cancelled":
+            return gettext("%(subscription)s ended, as cancelled, on %(date)s.",
+                           subscription=d.get("subscription", ""), date=_on(d, "last_day"))
+    return None

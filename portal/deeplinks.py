@@ -59,6 +59,8 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
         return Target("payments.index", {"account_id": account_id}, gettext("See the account's payments"))
     if kind in ("card_expiring", "payment_method_updated"):
         return Target("methods.index", {"account_id": account_id}, gettext("Manage payment methods"))
+    if kind == "spending_alert":  # issue 33 item 2
+        return Target("costs.show", {"account_id": account_id}, gettext("See what the account costs"))
     if kind == "notification_email_changed":
         return Target("account.notifications", {"account_id": account_id},
                       gettext("Review the billing notification settings"))

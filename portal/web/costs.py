@@ -93,31 +93,15 @@ def remove_alert(account_id: int):
     return see_other("costs.show", account_id=account_id)
 
 
-# Translators: headings of the costs spreadsheet (CSV export).
-COLUMNS = (
-    exports.Column("month", _l("Month")),
-    exports.Column("subscription_id", _l("Subscription ID")),
-    exports.Column("subscription", _l("Subscription")),
-    exports.Column("amount", _l("Amount")),
-    exports.Column("currency", _l("Currency")),
-    exports.Column("billed", _l("Billed")),
-)
-
-
 @bp.get("/accounts/<int:account_id>/costs.csv")
 def csv(account_id: int):
     b, me = billing(), user()
     dialect = exports.DIALECTS.get(str(get_locale()), exports.DIALECTS["en"])
     found, rows = service.export_rows(b, me, account_id)
-    yes, no = pgettext("costs spreadsheet", "yes"), pgettext("costs spreadsheet", "no")
-
-    def cells(row) -> list[str]:
-        first, sub_id, name, minor, billed = row
-        return [first.strftime("%Y-%m"), str(sub_id), exports.text_cell(name),
-                exports.amount_cell(minor, found.currency, dialect), found.currency, yes if billed else no]
-    lines = exports.csv_lines(COLUMNS, rows, cells, dialect)
+    lines = exports.csv_lines(exports.COSTS_COLUMNS, rows, exports.costs_cells(found.currency, dialect), dialect)
     # Translators: the start of a downloaded costs file's name, e.g. "costs-2026-12.csv".
-    name = f"{pgettext('file name', 'costs')}-{found.months[-1]:%Y-%m}.csv"
+    word = pgettext("file name", "costs")
+    name = f"{word}-{found.months[-1]:%Y-%m}.csv"
 
     def body():
         try:

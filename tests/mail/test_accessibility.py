@@ -42,6 +42,8 @@ PAYLOADS = {
                                 "changed": ["org_number", "street"]},
     "card_expiring": {"method": CARD, "method_id": 3, "expires_on": "2026-12-31"},
     "payment_method_updated": {"method": CARD, "method_id": 3, "expires_on": "2031-04-30", "holder": "Anna Lindqvist"},
+    "spending_alert": {"percent": 80, "spent_minor": 4_000_00, "amount_minor": 5_000_00, "currency": "SEK",
+                       "month": "2026-11-01"},
     "credit_added": {"payment_id": 9, "amount_minor": 8_640_00, "currency": "SEK", "reason": "already_paid"},
     # Issue 31: a person's own sign-in links (the link made from the nonce).
     "password_reset": {"nonce": "axe-nonce"},

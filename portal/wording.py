@@ -1,6 +1,7 @@
 """Every word the pages and the emails show for a code of the service layer, in one
 place: web/ and mail/ both stand on it, so a status or a decline reason reads the same
 in a page, a notice and an email."""
+# size: one catalog of the service layer's words (statuses, reasons, notices, audit events), read as one
 from __future__ import annotations
 
 from datetime import date

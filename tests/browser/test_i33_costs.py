@@ -1,11 +1,13 @@
 """Issue 33 item 2 in real Chromium with JavaScript off, one walk per language: Overview →
 Costs by its navigation link, a spending alert refused (the error summary and its field)
-and then set, by keyboard alone, axe clean on each page (the chart is drawn on the server)."""
+and then set, by keyboard alone. With scripts off Playwright cannot run axe or read the
+focus by script (page.evaluate never returns), so focus is found by the :focus selector,
+and axe checks the same pages (Costs, Costs with the refusal) in the sweep
+(tests/browser/states.py, with scripts on: the pages are the same HTML)."""
 from __future__ import annotations
 
 import pytest
 
-from tests.browser.a11y import assert_accessible, press_tab_until
 from tests.browser.test_keyboard import press_and_wait_for_page
 
 ANNA = "anna@example.com"
@@ -21,6 +23,15 @@ WORDS = {
 }
 
 
+def tab_to(page, selector: str, max_steps: int = 80) -> None:
+    """Tab until `selector` has focus (found without a script of the page's own)."""
+    for _ in range(max_steps):
+        page.keyboard.press("Tab")
+        if page.locator(f"{selector}:focus").count():
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
 def replace_value(page, value):
     page.keyboard.press("Control+A")
     page.keyboard.type(value)
@@ -34,26 +45,25 @@ def test_i33_keyboard_only_set_a_spending_alert_without_javascript(fresh_site, c
     page = context.new_page()
     try:
         page.goto(f"{fresh_site.url}/{lang}/accounts/{fresh_site.ids['payg']}/")
-        press_tab_until(page, lambda w: w["tag"] == "a" and w["text"] == words["costs"])
+        tab_to(page, f"nav.main-nav a[href$='/{lang}/accounts/{fresh_site.ids['payg']}/costs']")
         press_and_wait_for_page(page)
         assert page.locator("h1").inner_text().endswith(words["costs"])
         assert page.locator("svg.cost-chart__svg rect").count() == 6  # drawn without a script
-        assert_accessible(page, f"costs ({lang})")
+        assert page.locator("form[action$='/costs/alert'] button").inner_text() == words["save"]
 
-        press_tab_until(page, lambda w: w["id"] == "amount")
+        tab_to(page, "#amount")
         replace_value(page, "tusen")
-        press_tab_until(page, lambda w: w["tag"] == "button" and w["text"] == words["save"])
+        tab_to(page, "form[action$='/costs/alert'] button[type=submit]")
         press_and_wait_for_page(page)
         assert words["summary"] in page.locator(".error-summary").inner_text()
-        assert words["refused"] in page.locator("#amount-error, .field-error, main").first.inner_text()
-        assert_accessible(page, f"costs with an alert refused ({lang})")
+        assert words["refused"] in page.locator("main").inner_text()
+        assert page.locator("h1").inner_text().endswith(words["costs"])
 
-        press_tab_until(page, lambda w: w["id"] == "amount")
+        tab_to(page, "#amount")
         replace_value(page, words["amount"])
-        press_tab_until(page, lambda w: w["tag"] == "button" and w["text"] == words["save"])
+        tab_to(page, "form[action$='/costs/alert'] button[type=submit]")
         press_and_wait_for_page(page)
         assert words["done"] in page.locator(".flash").inner_text().replace("\xa0", " ")
         assert words["set"] in page.locator("main").inner_text().replace("\xa0", " ")
-        assert_accessible(page, f"costs with an alert set ({lang})")
     finally:
         context.close()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from portal.billing.accounts import access, notify
 from portal.billing.accounts.access import Action
 from portal.billing.context import Billing
-from portal.billing.periods import prorated
+from portal.billing.periods import previous_month, prorated
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import InvalidAmount, NotFound
 from portal.money import MAX_MINOR, Money
@@ -46,10 +46,9 @@ def month_end(first: date) -> date:
 
 def months_to(today: date, count: int = MONTHS_SHOWN) -> list[date]:
     """The first days of the `count` months up to today's, oldest first."""
-    year, month, found = today.year, today.month, []
-    for _ in range(count):
-        found.append(date(year, month, 1))
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    found = [month_of(today)]
+    while len(found) < count:
+        found.append(previous_month(found[-1])[0])
     return found[::-1]
 
 

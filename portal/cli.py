@@ -101,7 +101,8 @@ def describe(summary: CycleSummary) -> str:
             f"{summary.transfers_not_received} transfers not received, {summary.invoices_past_due} invoices "
             f"past due, {summary.disable_warnings} warned, {summary.subscriptions_disabled} disabled, "
             f"{summary.subscriptions_deleted} deleted, {summary.cards_reminded} expiring cards reminded, "
-            f"{summary.charges_retried} retried ({summary.retries_paid} paid)")
+            f"{summary.charges_retried} retried ({summary.retries_paid} paid), "
+            f"{summary.spending_alerts} spending alerts")
 
 
 @billing_cli.command("cycle")

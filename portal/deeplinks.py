@@ -62,6 +62,8 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
     if kind in ("subscription_cancel_planned", "subscription_cancel_undone") and subscription_id is not None:
         return Target("subscriptions.show", {"account_id": account_id, "subscription_id": subscription_id},
                       gettext("View %(subscription)s", subscription=name))  # issue 33
+    if kind == "spending_alert":  # issue 33 item 2
+        return Target("costs.show", {"account_id": account_id}, gettext("See what the account costs"))
     if kind == "notification_email_changed":
         return Target("account.notifications", {"account_id": account_id},
                       gettext("Review the billing notification settings"))

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext, pgettext
 
 from portal.billing.clock import day_in_zone
 from portal.billing.ids import payment_reference
@@ -218,4 +218,31 @@ def statement_cells(currency: str, dialect: Dialect) -> Callable[[tuple], list[s
         return [day_cell(day), kinds[kind], text_cell(reference), day_cell(due_on),
                 "" if amount is None else _amount(amount, digits, dialect), _amount(balance, digits, dialect),
                 currency]
+    return cells
+
+
+# --- the costs per subscription and month (issue 33 item 2) ---------------------------------
+
+# Translators: headings of the costs spreadsheet (CSV export): a line per subscription and month.
+COSTS_COLUMNS = (
+    Column("month", lazy_pgettext("costs spreadsheet", "Month")),
+    Column("subscription_id", _l("Subscription ID")),
+    Column("subscription", _l("Subscription")),
+    Column("amount", _l("Amount")),
+    Column("currency", _l("Currency")),
+    Column("billed", _l("Billed")),
+)
+
+
+def costs_cells(currency: str, dialect: Dialect) -> Callable[[tuple], list[str]]:
+    """(month, subscription id, name, minor units, billed) → the line's cells; the month
+    as ISO 8601 (2026-11), read alike in every language."""
+    digits = _digits(currency)
+    # Translators: whether a month of the costs spreadsheet has been billed.
+    yes, no = pgettext("costs spreadsheet", "yes"), pgettext("costs spreadsheet", "no")
+
+    def cells(row: tuple) -> list[str]:
+        first, sub_id, name, minor, billed = row
+        return [first.strftime("%Y-%m"), str(sub_id), text_cell(name), _amount(minor, digits, dialect), currency,
+                yes if billed else no]
     return cells

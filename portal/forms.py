@@ -187,6 +187,17 @@ class NotificationEmailForm(PortalForm):
         Length(max=254)], render_kw={"autocomplete": "email", "spellcheck": "false"})
 
 
+class SpendingAlertForm(PortalForm):
+    """Issue 33 item 2: the monthly amount of a spending alert, typed in the page's
+    language; the view parses it (i18n.parse_money), the service checks it."""
+    amount = StringField(_l("Monthly amount"), validators=[DataRequired(_l("Enter the monthly amount"))],
+                         render_kw={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
+
+
+class RemoveSpendingAlertForm(PortalForm):
+    """Issue 33 item 2: removes the account's spending alert (the CSRF token only)."""
+
+
 class TranslatedSelectField(SelectField):
     """A select whose "not one of the choices" message comes from our catalogs."""
 

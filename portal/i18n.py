@@ -335,6 +335,13 @@ def day(value: date | datetime | None, style: str = "long") -> str:
     return _remembered(("day", value, style, locale_name()), lambda: format_date(value, style))
 
 
+def month(value: date | None) -> str:
+    """A calendar month, e.g. "december 2026" / "December 2026" (issue 33: costs)."""
+    if value is None:
+        return ""
+    return _remembered(("month", value, locale_name()), lambda: format_date(value, "LLLL y"))
+
+
 def number(value: int | None) -> str:
     """A count in the page's language: `1 234` in Swedish, `1,234` in English."""
     if value is None:
@@ -466,7 +473,7 @@ def init_app(app: Flask, babel: Babel) -> None:
     app.url_defaults(add_lang)
     # Same trimming as extraction (babel.cfg), so msgids match at run time.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.filters.update(money=money, day=day, moment=moment, some_names=some_names)
+    app.jinja_env.filters.update(money=money, day=day, month=month, moment=moment, some_names=some_names)
     app.jinja_env.globals.update(same_page_in=same_page_in, alternate_url=alternate_url, LANGUAGE_NAMES=LANGUAGE_NAMES,
                                  SUPPORTED_LOCALES=SUPPORTED_LOCALES, current_lang=page_lang)
     app.add_url_rule("/", "root", root_redirect)

@@ -1,6 +1,7 @@
 """Every word the pages and the emails show for a code of the service layer, in one
 place: web/ and mail/ both stand on it, so a status or a decline reason reads the same
 in a page, a notice and an email."""
+# size: one catalog of the service layer's words (statuses, reasons, notices, audit events), read as one
 from __future__ import annotations
 
 from datetime import date
@@ -253,6 +254,10 @@ def notice_text(notice, today: date | None = None) -> str:
             return gettext("%(card)s expires on %(date)s. Add a new card and choose it for what the old one pays.",
                            card=_method_name(p.get("method")),
                            date=day(date.fromisoformat(p["expires_on"])) if p.get("expires_on") else "")
+        case "spending_alert":
+            return gettext("This month's costs have reached %(percent)s %% of your spending alert: %(spent)s of "
+                           "%(amount)s.", percent=p.get("percent", ""), amount=amount,
+                           spent=money(Money(p["spent_minor"], p["currency"])) if "spent_minor" in p else "")
     return gettext("There is news about your billing account.")
 
 
@@ -380,6 +385,13 @@ def audit_text(event) -> str:
                            subscriptions=some_names(d.get("subscriptions", [])))
         case "settings.changed":
             return gettext("Personal settings were changed.")
+        case "spending_alert.set":
+            return gettext("A spending alert was set at %(amount)s a month.", amount=amount)
+        case "spending_alert.removed":
+            return gettext("The spending alert of %(amount)s a month was removed.", amount=amount)
+        case "spending_alert.reached":
+            return gettext("This month's costs reached %(percent)s %% of the spending alert's %(amount)s.",
+                           percent=d.get("percent", ""), amount=amount)
         case "password.reset":
             return gettext("The password was changed with a reset link sent by email.")
         case "second_factor.enabled":

@@ -16,7 +16,7 @@ from flask_babel import get_locale, gettext as _
 from portal.money import Money
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.ids import payment_reference
-from portal.i18n import day, money, some_names
+from portal.i18n import day, money, month, some_names
 from portal.models import Role
 from portal.wording import FAILURE_REASON, ROLE, card_name, method_in_sentence
 
@@ -324,6 +324,29 @@ def subscription_cancel_undone(p: Payload, provider: str) -> Content:  # issue 3
         paragraphs=[_("%(subscription)s at %(provider)s is no longer cancelled. It keeps running and is billed "
                       "every month as before.", subscription=sub, provider=provider)],
         facts=_facts((_("Subscription"), sub)), footer=_billing_footer(p, provider))
+def spending_alert(p: Payload, provider: str) -> Content:  # issue 33 item 2
+    try:
+        when = month(date.fromisoformat(p.text("month")))
+    except ValueError:
+        when = ""
+    percent = p.text("percent")
+    paragraphs = [_("The costs of the account at %(provider)s in %(month)s have reached %(percent)s %% of the "
+                    "monthly amount of the spending alert: %(spent)s of %(amount)s.", provider=provider,
+                    month=when, percent=percent, spent=p.money("spent_minor"), amount=p.money())]
+    if percent == "100":
+        paragraphs.append(_("Nothing stops or changes: this is only a warning. The costs page shows what each "
+                            "subscription has cost this month."))
+    else:
+        paragraphs.append(_("The costs page shows what each subscription has cost this month. You get one more "
+                            "email if the costs reach the whole amount."))
+    return Content(
+        subject=_("Spending alert: %(percent)s %% of %(amount)s reached", percent=percent, amount=p.money()),
+        heading=_("This month's costs have reached %(percent)s %% of your spending alert", percent=percent),
+        paragraphs=paragraphs,
+        facts=_facts((_("Costs this month so far"), p.money("spent_minor")),
+                     (_("Monthly amount of the alert"), p.money())),
+        footer=_("You receive this email because a spending alert is set for the account at %(provider)s. "
+                 "Change or remove it on the costs page.", provider=provider))
 
 
 def notification_email_changed(p: Payload, provider: str) -> Content:  # R11
@@ -472,7 +495,8 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
                             receipt, notification_email_changed, support_request_received,
                             billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
                             role_changed, password_reset, password_reset_unknown, sign_in_unlock,
-                            payment_method_updated, subscription_cancel_planned, subscription_cancel_undone)
+                            payment_method_updated, subscription_cancel_planned, subscription_cancel_undone,
+                            spending_alert)
 }
 
 

@@ -9,7 +9,7 @@ schema made without migrations rely on every table being registered by this impo
     columns        money as minor units, the enumerations
     accounts       users, billing accounts and profiles, billing details, roles, invitations,
                    recovery codes, sign-in links
-    subscriptions  subscriptions, charges, kept figures, disabled spans, billed periods
+    subscriptions  subscriptions, charges, kept figures, disabled spans, billed periods, spending alerts
     invoices       invoices, lines, credits, the number series, stored documents
     payments       payment methods, payments, attempts and allocations, transfers, credit
     messages       outbox, notices, support requests, the audit log
@@ -23,7 +23,7 @@ from portal.models.accounts import (BillingAccount, BillingDetails, BillingProfi
 from portal.models.payments import (AttemptAllocation, CreditEntry, Payment, PaymentMethod, TransferToReview,
     UnconfirmedPayment)
 from portal.models.subscriptions import (BilledPeriod, Charge, DisableWarning, DisabledSpan, OUTSTANDING_SQL,
-    PaymentSubscription, STATUS_RANK_SQL, Subscription, SubscriptionFigure, status_ranks)
+    PaymentSubscription, STATUS_RANK_SQL, SpendingAlert, Subscription, SubscriptionFigure, status_ranks)
 from portal.models.invoices import (Credit, CreditApplication, FIRST_INVOICE_NUMBER, INVOICE_SERIES, Invoice,
     InvoiceLine, InvoiceNumberSeries, InvoicePayment, StoredDocument)
 from portal.models.messages import (AuditEvent, Notice, OutboxMessage, SupportRequest)
@@ -36,7 +36,7 @@ __all__ = ["db", "AccountKind", "AttemptState", "ChargeStatus", "CreditKind", "I
            "RoleAssignment", "SignInToken", "User",
            "AttemptAllocation", "CreditEntry", "Payment", "PaymentMethod", "TransferToReview",
            "UnconfirmedPayment", "BilledPeriod", "Charge", "DisableWarning", "DisabledSpan",
-           "OUTSTANDING_SQL", "PaymentSubscription", "STATUS_RANK_SQL", "Subscription", "SubscriptionFigure", "status_ranks",
+           "OUTSTANDING_SQL", "PaymentSubscription", "STATUS_RANK_SQL", "SpendingAlert", "Subscription", "SubscriptionFigure", "status_ranks",
            "Credit", "CreditApplication", "FIRST_INVOICE_NUMBER", "INVOICE_SERIES", "Invoice", "InvoiceLine",
            "InvoiceNumberSeries", "InvoicePayment", "StoredDocument", "AuditEvent", "Notice", "OutboxMessage",
            "SupportRequest", "ApiToken", "IdempotentRequest", "UsageLine", "WebhookDelivery", "WebhookEndpoint",

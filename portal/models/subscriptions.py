@@ -2,10 +2,10 @@
 figures per account (issue 28), disable warnings and spans, billed periods."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Boolean, Computed, event, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Computed, event, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal import figures, payment_links
@@ -235,3 +235,22 @@ class BilledPeriod(db.Model):
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     period_end: Mapped[date] = mapped_column(Date)
     billed_on: Mapped[date] = mapped_column(Date)
+
+
+class SpendingAlert(db.Model):
+    """Issue 33 item 2: a monthly amount a person set for an account (or one of its
+    subscriptions): the billing cycle emails and tells on Overview when the month's
+    costs reach 80 % and 100 % of it, once per threshold and month — `warned_month`
+    and `warned_percent` say which was reached last (portal/billing/accounts/costs.py)."""
+    __tablename__ = "spending_alerts"
+    __table_args__ = (Index("ix_spending_alerts_account_subscription", "account_id", "subscription_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"))
+    # None: the whole account's costs.
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
+    currency: Mapped[str] = mapped_column(String(3))
+    set_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(DateTime)
+    warned_month: Mapped[date | None] = mapped_column(Date)
+    warned_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

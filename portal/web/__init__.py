@@ -8,7 +8,7 @@ from flask import Flask, current_app, g, has_request_context, request, url_for
 from portal import deeplinks, i18n, services, wording
 from portal.billing.invoicing import remittance
 from portal.money import Money
-from portal.web import (account, assets, auth, errors, fast_widgets, health, invoices, methods, overview, pages,
+from portal.web import (account, assets, auth, costs, errors, fast_widgets, health, invoices, methods, overview, pages,
                         payments, people, receipts, sandbox, second_factor, security, settle, sign_in_links,
                         statements, subscriptions)
 from portal.web import api
@@ -18,7 +18,7 @@ from portal.web.common import DatabaseId
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any route is added
     for module in (pages, auth, second_factor, sign_in_links, overview, settle, invoices, receipts, payments,
-                   methods, account, people, statements, subscriptions, sandbox, health):
+                   methods, account, people, statements, subscriptions, costs, sandbox, health):
         app.register_blueprint(module.bp)
     api.init_app(app)  # issue 32: the provider's JSON API under /api/v1
     _template_helpers(app)

@@ -147,6 +147,12 @@ def update_card_errors(page, ids):  # issue 33 item 3: a date that has passed, n
     submit(page, "form[action$='/update'] button[type=submit]")
 
 
+def spending_alert_errors(page, ids):  # issue 33 item 2: an amount that is no number
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/costs")
+    page.fill("#amount", "tusen")
+    submit(page, "form[action$='/costs/alert'] button[type=submit]")
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -244,6 +250,11 @@ STATES = {
     "access-with-errors": (OLIVIA, access_errors),
     "access-account-admin": (ANNA, go("/accounts/{payg}/access")),
     "invitation-link-unknown": (None, go("/invitations/0123456789abcdef")),
+    # Issue 33 item 2: Costs (table, chart, alert form), its errors, as a reader, a customer agreement's.
+    "costs": (ANNA, go("/accounts/{payg}/costs")),
+    "costs-alert-errors": (ANNA, spending_alert_errors),
+    "costs-user": (ERIK, go("/accounts/{payg}/costs")),
+    "costs-owner": (OLIVIA, go("/accounts/{agreement}/costs")),
 }
 
 EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "404-signed-out": 404,
@@ -256,4 +267,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "access-with-errors": 422, "invitation-link-unknown": 404,
                    "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422,
                    "payment-methods-update-card-errors": 422,
-                   "subscription-cancel-past-due": 409, "403-subscription-cancel-user": 403}
+                   "subscription-cancel-past-due": 409, "403-subscription-cancel-user": 403,
+                   "costs-alert-errors": 422}

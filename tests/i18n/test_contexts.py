@@ -40,6 +40,7 @@ KNOWN_SHARED = {
     "Invoice language": "the language invoices are issued in",
     "Default payment method": "the billing profile's default payment method",
     "Subscription": "a subscription (column header)",
+    "Costs": "the Costs page of an account (navigation, page title): Kostnader",
     "Total outstanding amount": "what the account owes in all",
     "Invoice": "an invoice (column header)",
     "Amount paid": "what a payment paid",

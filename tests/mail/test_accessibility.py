@@ -47,6 +47,8 @@ PAYLOADS = {
                                     "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
     "subscription_cancel_undone": {"subscription_id": 1, "subscription": "Webbshop – test",
                                    "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
+    "spending_alert": {"percent": 80, "spent_minor": 4_000_00, "amount_minor": 5_000_00, "currency": "SEK",
+                       "month": "2026-11-01"},
     "credit_added": {"payment_id": 9, "amount_minor": 8_640_00, "currency": "SEK", "reason": "already_paid"},
     # Issue 31: a person's own sign-in links (the link made from the nonce).
     "password_reset": {"nonce": "axe-nonce"},

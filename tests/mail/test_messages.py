@@ -12,8 +12,9 @@ import pypdf
 from sqlalchemy import select
 
 from portal.billing import payments
-from portal.billing.accounts import credit, details, overview, people, sign_in_links, subscriptions
+from portal.billing.accounts import costs, credit, details, overview, people, sign_in_links, subscriptions
 from portal.deeplinks import SIGN_IN_LINKS
+from portal.money import Money
 from portal.billing.cycle import lifecycle
 from portal.billing.transaction import write_transaction
 from portal.billing.payments import UseSavedCard, methods
@@ -275,6 +276,7 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
     details.change_billing_details(b, olivia, demo.agreement, demo.profile, details.DetailsInput(
         company_name="Fjällström Logistik AB", org_number="556677-8899", street="Hamngatan 1", postcode="411 14",
         city="Göteborg"))
+    costs.set_alert(b, anna, demo.payg, Money(1_00, "SEK"))  # issue 33: reached each month
     run_cycle(b, clock, date(2026, 11, 26), date(2027, 1, 2))
     quote = payments.quote_settlement(b, anna, demo.backup, demo.spare_card)
     settled = payments.settle_balance(b, anna, demo.backup, UseSavedCard(demo.spare_card), quote.total.minor,

@@ -52,6 +52,12 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 404 if payg else 200                            # B9, issue 30: invoices are an agreement's
         case ("statements.show" | "statements.pdf" | "statements.csv"), "GET":
             return 200                                             # issue 30: this month so far, every role
+        case ("costs.show" | "costs.csv"), "GET":
+            return 200                                             # issue 33: what it costs, every role
+        case "costs.set_alert", "POST":
+            return 422 if role in (ADMIN, OWNER) else 403          # issue 33: empty amount
+        case "costs.remove_alert", "POST":
+            return 303 if role in (ADMIN, OWNER) else 403          # issue 33: none set, nothing removed
         case ("methods.add_card" | "methods.move", "POST") | ("methods.preview_move", "GET"):
             return 422 if role in MANAGING else 403                # B8; empty form
         case "methods.update", "GET":

@@ -143,6 +143,8 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "statements.show": ("anna", "/sv/accounts/{id}/statement", "account"),
     "statements.pdf": ("anna", "/sv/accounts/{id}/statement.pdf", "account"),
     "statements.csv": ("anna", "/sv/accounts/{id}/statement.csv", "account"),
+    "costs.show": ("anna", "/sv/accounts/{id}/costs", "account"),  # issue 33
+    "costs.csv": ("anna", "/sv/accounts/{id}/costs.csv", "account"),
     "people.index": ("anna", "/sv/accounts/{id}/access", "account"),
     "people.profile": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/access", "profile"),
     # Issue 33: a subscription's page and its confirmations (their POST: test_bad_input_people_and_cards.py).
@@ -396,6 +398,16 @@ def test_b10_personal_settings_refuse_unknown_languages_and_zones(fuzz, data):
     fuzz.check(fuzz.anna.client.post("/sv/settings", data=fields))
 
 
+@SETTINGS
+@given(data=st.data())
+def test_i33_a_spending_alerts_bad_amount_is_refused_never_an_error(fuzz, data):
+    # No digit: never an amount, so nothing may change (valid ones: tests/web/test_i33_costs_pages.py).
+    amount = data.draw(weird_text.filter(lambda t: not any(c.isdigit() for c in t)))
+    fields = {"csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg), "amount": amount}
+    fuzz.check(fuzz.anna.client.post(f"/sv/accounts/{fuzz.demo.payg}/costs/alert", data=fields),
+               allowed={400, 422})
+
+
 ACTIONS = {  # the POST routes without a form of their own: malformed ids, or a bad token
     "receipts.check": "/sv/accounts/{id}/payments/check",
     "account.dismiss_notice": "/sv/accounts/{payg}/notices/{id}/dismiss",
@@ -407,6 +419,7 @@ ACTIONS = {  # the POST routes without a form of their own: malformed ids, or a 
     "people.remove": "/sv/accounts/{payg}/access/roles/{id}/remove",
     "people.resend": "/sv/accounts/{payg}/access/invitations/{id}/resend",
     "people.withdraw": "/sv/accounts/{payg}/access/invitations/{id}/withdraw",
+    "costs.remove_alert": "/sv/accounts/{id}/costs/alert/remove",  # issue 33
 }
 
 
@@ -438,6 +451,7 @@ def test_every_route_is_fuzzed(app):
                                            "methods.add_card", "methods.move", "account.settings",
                                            "methods.update",  # test_i33_item3_a_card_update_with_one_bad_value…
                                            "subscriptions.cancel",  # test_i33_a_cancellation_with_a_bad_last_day…
+                                           "costs.set_alert",  # test_i33_a_spending_alerts_bad_amount_is_refused…
                                            "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
     covered |= {"pages.accessibility", "pages.baseline", "favicon", "health.ready"}  # take no input: nothing to fuzz

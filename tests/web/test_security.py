@@ -66,6 +66,8 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
                                                   f"{demo.payg}/payments/authenticated/no-such-key"),
         # Issue 31: the Access page's forms and an invitation's link.
         "people.invite": ("anna@example.com", f"/en/accounts/{demo.payg}/access/invite"),
+        "costs.set_alert": ("anna@example.com", f"/en/accounts/{demo.payg}/costs/alert"),  # issue 33
+        "costs.remove_alert": ("anna@example.com", f"/en/accounts/{demo.payg}/costs/alert/remove"),
         "people.change": ("anna@example.com", f"/en/accounts/{demo.payg}/access/roles/1"),
         "people.remove": ("anna@example.com", f"/en/accounts/{demo.payg}/access/roles/1/remove"),
         "people.resend": ("anna@example.com", f"/en/accounts/{demo.payg}/access/invitations/1/resend"),

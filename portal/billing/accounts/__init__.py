@@ -9,6 +9,7 @@ what every write tells people.
     details     billing details per profile or account (B7)
     overview    the account as the signed-in user sees it, its settings and requests
     statement   the account statement: balances, movements, open items aged (issue 30)
+    costs       costs per subscription and month, spending alerts (issue 33)
     passwords   the password rule (NIST SP 800-63B)
     second_factor   TOTP and recovery codes, and who must have them (issue 31)
     sign_in_links   single-use links by email: password reset, unlock (issue 31)

@@ -240,6 +240,8 @@ AUDIT_ACTIONS = frozenset({
 AUDIT_ACTIONS |= {"subscription.cancel_planned", "subscription.cancel_undone", "subscription.cancelled"}
 # Issue 31: a person's own sign-in security (account_id None: no account's log shows it).
 AUDIT_ACTIONS |= {"password.reset", "second_factor.enabled", "second_factor.reset"}
+# Issue 33 item 2: spending alerts (billing/accounts/costs.py).
+AUDIT_ACTIONS |= {"spending_alert.set", "spending_alert.removed", "spending_alert.reached"}
 
 
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,

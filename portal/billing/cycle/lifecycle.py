@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.accounts import credit, notify, subscriptions
+from portal.billing.accounts import costs, credit, notify, subscriptions
 from portal.billing.cycle import retries
 from portal.billing.accounts.balances import (IS_OUTSTANDING, link_payments, recount_outstanding, settled_method_ids,
                                               settlement_total)
@@ -257,6 +257,7 @@ class CycleSummary:
     cards_reminded: int = 0
     charges_retried: int = 0   # B14
     retries_paid: int = 0
+    spending_alerts: int = 0   # issue 33 item 2
 
 
 def periods_to_bill(b: Billing, today: date) -> list[tuple[date, date]]:
@@ -314,4 +315,5 @@ def run_billing_cycle(b: Billing, progress: Progress | None = None) -> CycleSumm
         summary.invoices_created += generate_invoices(b, period_start, period_end, progress)
         _record_billed(b, (period_start, period_end), today)
     summary.cards_reminded = remind_expiring_cards(b, today)
+    summary.spending_alerts = costs.check_alerts(b, today)  # after billing: a billed month counts its bills
     return summary

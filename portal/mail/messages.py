@@ -1,89 +1,22 @@
 """What each billing email says (R01, R09, R11, R12, R13, R18, R22), in the current
 locale: every sentence is a whole translatable string with named placeholders.
 The layout (templates/email/message.html and .txt) is the same for all of them, so
-every email is plain text and accessible HTML from one source."""
+every email is plain text and accessible HTML from one source. What they are made of:
+portal/mail/content.py; the emails of people and access: access_messages.py."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
-from types import SimpleNamespace
 from typing import Any
 
-from babel.lists import format_list
-from flask_babel import get_locale, gettext as _
+from flask_babel import gettext as _
 
-from portal.money import Money
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.ids import payment_reference
-from portal.i18n import day, money, month, some_names
-from portal.models import Role
-from portal.wording import FAILURE_REASON, ROLE, card_name, method_in_sentence
-
-
-@dataclass(frozen=True)
-class Link:
-    text: str
-    url: str
-
-
-@dataclass
-class Content:
-    subject: str
-    heading: str
-    paragraphs: list[str]
-    facts: list[tuple[str, str]] = field(default_factory=list)  # label, value
-    action: Link | None = None
-    footer: str = ""
-
-
-class Payload:
-    """The outbox payload with formatting at the edge (M1) and tolerance for keys
-    that messages queued by an older version lack."""
-
-    def __init__(self, raw: dict[str, Any], to_address: str):
-        self.raw, self.to_address = raw, to_address
-
-    def text(self, key: str) -> str:
-        value = self.raw.get(key)
-        return "" if value is None else str(value)
-
-    def money(self, key: str = "amount_minor") -> str:
-        if not isinstance(self.raw.get(key), int) or not self.raw.get("currency"):
-            return ""
-        return money(Money(self.raw[key], self.raw["currency"]))
-
-    def day(self, key: str) -> str:
-        try:
-            return day(date.fromisoformat(self.raw[key]))
-        except (KeyError, TypeError, ValueError):
-            return ""
-
-    def method(self, in_sentence: bool = False) -> str:
-        """The payment method: on its own ("Check/wire transfer", a fact's value), or
-        `in_sentence` ("… was paid with check/wire transfer")."""
-        method = self.raw.get("method")
-        if not isinstance(method, dict):
-            return ""
-        name = method_in_sentence if in_sentence else card_name
-        return name(SimpleNamespace(kind=method.get("kind"), brand=method.get("brand"), last4=method.get("last4")))
-
-    def reason(self) -> str:
-        reason = FAILURE_REASON.get(self.text("reason"))
-        return str(reason) if reason else ""
-
-    def names(self, key: str) -> str:
-        values = [str(v) for v in self.raw.get(key) or [] if v]
-        return format_list(values, locale=get_locale()) if values else ""
-
-
-def _facts(*pairs: tuple[str, str]) -> list[tuple[str, str]]:
-    return [(label, value) for label, value in pairs if value]
-
-
-def _billing_footer(p: Payload, provider: str) -> str:
-    return _("You receive this email because %(address)s is where %(provider)s sends billing "
-             "notifications for the account.", address=p.to_address, provider=provider)
+from portal.i18n import month, some_names
+from portal.mail.content import Content, Payload, billing_footer as _billing_footer, facts as _facts
+from portal.mail.access_messages import (invitation, password_reset, password_reset_unknown, role_changed,
+                                         sign_in_unlock)
 
 
 def payment_failed(p: Payload, provider: str) -> Content:  # R01
@@ -391,102 +324,6 @@ def billing_details_changed(p: Payload, provider: str) -> Content:  # B7, told a
                       "your account administrator.")],
         facts=_facts((_("Company name"), p.text("company_name"))),
         footer=_billing_footer(p, provider))
-
-
-def _role(p: Payload, key: str = "role") -> str:
-    try:
-        return str(ROLE[Role(p.text(key))])
-    except ValueError:
-        return ""
-
-
-def _where(p: Payload) -> str:
-    if p.text("scope"):
-        return _("billing profile %(profile)s of %(account)s", profile=p.text("scope"), account=p.text("account_name"))
-    return _("the billing account %(account)s", account=p.text("account_name"))
-
-
-def invitation(p: Payload, provider: str) -> Content:  # issue 31
-    inviter = p.text("inviter") or provider
-    return Content(
-        subject=_("You are invited to %(account)s at %(provider)s", account=p.text("account_name"), provider=provider),
-        heading=_("You are invited to %(account)s", account=p.text("account_name")),
-        paragraphs=[_("%(inviter)s invites you to be %(role)s on %(where)s in the %(provider)s billing portal.",
-                      inviter=inviter, role=_role(p), where=_where(p), provider=provider),
-                    _("Follow the link to accept. If you are new to the portal, you choose your name and "
-                      "password there; if you already have a sign-in, you sign in with it first."),
-                    _("The link works once and until %(date)s. If you were not expecting this invitation, "
-                      "you can ignore this email.", date=p.day("expires_on"))],
-        facts=_facts((_("Role"), _role(p)), (_("Invited by"), inviter)),
-        footer=_("You receive this email because someone at %(account)s invited %(address)s to its billing "
-                 "account at %(provider)s.", account=p.text("account_name"), address=p.to_address,
-                 provider=provider))
-
-
-def role_changed(p: Payload, provider: str) -> Content:  # issue 31: told to the person and the owners
-    person, change = p.text("person"), p.text("change")
-    by = p.text("actor") or provider
-    if change == "removed":
-        said = _("%(person)s is no longer %(role)s on %(where)s. Removed by %(by)s.",
-                 person=person, role=_role(p), where=_where(p), by=by)
-    elif change == "changed":
-        said = _("%(person)s is now %(role)s instead of %(before)s on %(where)s. Changed by %(by)s.",
-                 person=person, role=_role(p), before=_role(p, "from_role"), where=_where(p), by=by)
-    else:
-        said = _("%(person)s is now %(role)s on %(where)s. Given by %(by)s.",
-                 person=person, role=_role(p), where=_where(p), by=by)
-    return Content(
-        subject=_("A role has changed at %(account)s", account=p.text("account_name")),
-        heading=_("A role has changed"),
-        paragraphs=[said, _("If you did not expect this change, contact an owner of the billing account or "
-                            "%(provider)s.", provider=provider)],
-        facts=_facts((_("Person"), _("%(name)s (%(email)s)", name=person, email=p.text("person_email"))),
-                     (_("Role"), _role(p))),
-        footer=_("You receive this email because the change concerns you or a billing account you own at "
-                 "%(provider)s.", provider=provider))
-
-
-def _link_footer(provider: str) -> str:
-    return _("You receive this email because someone asked for it on the sign-in page of the %(provider)s "
-             "billing portal. If it was not you, you can ignore it: nothing changes until the link is used.",
-             provider=provider)
-
-
-def password_reset(p: Payload, provider: str) -> Content:  # issue 31
-    return Content(
-        subject=_("Reset your password"),
-        heading=_("Reset your password"),
-        paragraphs=[_("Someone, hopefully you, asked to reset the password of %(email)s at %(provider)s. "
-                      "Follow the link to choose a new one. It works once, for an hour.",
-                      email=p.to_address, provider=provider),
-                    _("When the new password is saved, you are signed out everywhere. Two-step verification, "
-                      "if you have it, stays on.")],
-        footer=_link_footer(provider))
-
-
-def password_reset_unknown(p: Payload, provider: str) -> Content:  # issue 31: the same answer
-    return Content(
-        subject=_("Reset your password"),
-        heading=_("Reset your password"),
-        paragraphs=[_("Someone, hopefully you, asked to reset the password of %(email)s at %(provider)s, "
-                      "but no account there uses this address.", email=p.to_address, provider=provider),
-                    _("If you have an account, you may sign in with another address: ask for the link again "
-                      "with that one.")],
-        footer=_link_footer(provider))
-
-
-def sign_in_unlock(p: Payload, provider: str) -> Content:  # issue 31: lock-out without lock-out
-    return Content(
-        subject=_("Sign in again on your browser"),
-        heading=_("Sign in again on your browser"),
-        paragraphs=[_("Signing in to %(email)s at %(provider)s was paused after several unsuccessful attempts, "
-                      "perhaps by someone else. Follow the link in the browser you use, and it may sign in with "
-                      "your password again. The link works once, for an hour.",
-                      email=p.to_address, provider=provider),
-                    _("If you did not try to sign in, someone may be guessing your password. It is still safe "
-                      "as long as the attempts fail; to be sure, reset your password and turn on two-step "
-                      "verification.")],
-        footer=_link_footer(provider))
 
 
 COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {

@@ -18,7 +18,8 @@ from portal.deeplinks import target
 from portal.document_files import invoice_filename, invoice_pdf
 from portal.extensions import db
 from portal.i18n import DEFAULT_LOCALE, PSEUDO_LOCALE, SUPPORTED_LOCALES, url_locales
-from portal.mail.messages import Link, compose
+from portal.mail.content import Link
+from portal.mail.messages import compose
 from portal.models import Invoice, OutboxMessage
 
 

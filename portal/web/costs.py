@@ -4,7 +4,7 @@ reader's dialect — and the spending alert set from the same page. The figures 
 alert rules are portal/billing/accounts/costs.py; this parses and renders."""
 from __future__ import annotations
 
-from flask import flash, stream_with_context
+from flask import flash
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l, pgettext
 
 from portal import exports
@@ -15,7 +15,7 @@ from portal.i18n import money, parse_money
 from portal.money import Money
 from portal.services import billing
 from portal.web.common import see_other, signed_in_blueprint, user
-from portal.web.rendering import download, render
+from portal.web.rendering import csv_download, render
 
 bp = signed_in_blueprint("costs")
 
@@ -102,11 +102,4 @@ def csv(account_id: int):
     # Translators: the start of a downloaded costs file's name, e.g. "costs-2026-12.csv".
     word = pgettext("file name", "costs")
     name = f"{word}-{found.months[-1]:%Y-%m}.csv"
-
-    def body():
-        try:
-            for line in lines:
-                yield line.encode("utf-8")
-        finally:
-            b.session.rollback()  # as the exports: the transaction ends with the file
-    return download(stream_with_context(body()), "text/csv; charset=utf-8", name)
+    return csv_download(b.session, lines, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
 from flask_babel import get_locale, pgettext
 
 from portal import exports
@@ -17,7 +17,7 @@ from portal.i18n import select_timezone
 from portal.models import AccountKind
 from portal.services import billing
 from portal.web.common import account_for, page_arg, signed_in_blueprint, user
-from portal.web.rendering import download, render
+from portal.web.rendering import csv_download, render
 
 bp = signed_in_blueprint("payments")
 
@@ -94,15 +94,4 @@ def _dialect() -> exports.Dialect:
 
 def _csv(lines, word: str, period: Period, b) -> Response:
     name = "-".join([word] + [d.isoformat() for d in (period.first, period.last) if d]) + ".csv"
-
-    def body():
-        try:
-            for line in lines:
-                yield line.encode("utf-8")
-        finally:
-            # The export only reads: its transaction ends with the file, not when the
-            # server gets round to closing the response (a client that never closes it
-            # would otherwise keep a transaction, and its locks, open).
-            b.session.rollback()
-
-    return download(stream_with_context(body()), "text/csv; charset=utf-8", name)
+    return csv_download(b.session, lines, name)

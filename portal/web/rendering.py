@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Response, make_response, render_template, request
+from flask import Response, make_response, render_template, request, stream_with_context
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
@@ -30,6 +30,20 @@ def render(template: str, *, block: str | None = None, status: int = 200, **cont
     response.vary.add("HX-Request")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def csv_download(session, lines: Iterable[str], filename: str) -> Response:
+    """A CSV export streamed as it is made (Payments, the statement, Costs). It only
+    reads: its transaction ends with the file, not when the server gets round to
+    closing the response (a client that never closes it would otherwise keep a
+    transaction, and its locks, open)."""
+    def body():
+        try:
+            for line in lines:
+                yield line.encode("utf-8")
+        finally:
+            session.rollback()
+    return download(stream_with_context(body()), "text/csv; charset=utf-8", filename)
 
 
 def _layout(context: dict) -> dict:

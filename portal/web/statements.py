@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request, stream_with_context
+from flask import current_app, request
 from werkzeug.datastructures import MultiDict
 from flask_babel import get_locale, gettext as _, pgettext
 
@@ -23,7 +23,7 @@ from portal.i18n import select_timezone
 from portal.models import AccountKind, BillingAccount
 from portal.services import billing
 from portal.web.common import account_for, signed_in_blueprint, user
-from portal.web.rendering import download, render
+from portal.web.rendering import csv_download, download, render
 
 bp = signed_in_blueprint("statements")
 
@@ -108,11 +108,4 @@ def csv(account_id: int):
     lines = exports.csv_lines(exports.STATEMENT_COLUMNS, exports.statement_rows(found, rows),
                               exports.statement_cells(found.currency, dialect), dialect)
     word = pgettext("file name", "statement")
-
-    def body():
-        try:
-            for line in lines:
-                yield line.encode("utf-8")
-        finally:
-            b.session.rollback()  # as the exports: the transaction ends with the file
-    return download(stream_with_context(body()), "text/csv; charset=utf-8", _name(word, period, "csv"))
+    return csv_download(b.session, lines, _name(word, period, "csv"))

@@ -128,18 +128,24 @@ def schedule_cancel(b: Billing, sub: Subscription, day: date, actor: User | None
     notify.queue_email(b.session, b.clock, sub.account, "subscription_cancel_planned", payload)
 
 
+def _locked_and_allowed(b: Billing, user: User, sub: Subscription, why_not) -> None:
+    """Under the account's lock, the subscription as it is now: the role may manage it
+    (NotAuthorized) and `why_not` finds no reason against it (Refused, 409)."""
+    lock_account(b.session, sub.account_id)
+    b.session.refresh(sub)
+    access.require(b.session, user, sub.account, Action.MANAGE_SUBSCRIPTIONS, sub.billing_profile_id)
+    reason = why_not(b, sub)
+    if reason is not None:
+        raise Refused(reason, status=409)
+
+
 @refusals_audited
 def cancel_at_period_end(b: Billing, user: User, account_id: int, subscription_id: int) -> Subscription:
     """Cancel at the end of this month: it runs, and is billed, through its last day,
     then ends (Refused with the state's reason; NotAuthorized for the role's)."""
     sub = subscription_of(b, user, account_id, subscription_id)
     with write_transaction(b.session):
-        lock_account(b.session, sub.account_id)
-        b.session.refresh(sub)
-        access.require(b.session, user, sub.account, Action.MANAGE_SUBSCRIPTIONS, sub.billing_profile_id)
-        reason = why_not_cancel(b, sub)
-        if reason is not None:
-            raise Refused(reason, status=409)
+        _locked_and_allowed(b, user, sub, why_not_cancel)
         schedule_cancel(b, sub, b.policy.cancel_date(b.clock.today()), user)
     return sub
 
@@ -149,12 +155,7 @@ def undo_cancellation(b: Billing, user: User, account_id: int, subscription_id: 
     """The subscription keeps running (and being billed) as if never cancelled."""
     sub = subscription_of(b, user, account_id, subscription_id)
     with write_transaction(b.session):
-        lock_account(b.session, sub.account_id)
-        b.session.refresh(sub)
-        access.require(b.session, user, sub.account, Action.MANAGE_SUBSCRIPTIONS, sub.billing_profile_id)
-        reason = why_not_undo(b, sub)
-        if reason is not None:
-            raise Refused(reason, status=409)
+        _locked_and_allowed(b, user, sub, why_not_undo)
         payload = _payload(sub)
         sub.cancel_at = None
         notify.audit(b.session, b.clock, "subscription.cancel_undone", account_id=sub.account_id, actor=user,

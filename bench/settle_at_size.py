@@ -175,11 +175,10 @@ def measure(database_url: str, subscriptions: int = 100_000, explain: bool = Tru
     """Settle `subscriptions` past-due subscriptions (2 outstanding charges each) on the
     PostgreSQL database `database_url` (WIPED), phase by phase; with `explain`, a second
     run on fresh data gives the slowest statements' EXPLAIN ANALYZE."""
-    from bench.run import build_database
+    from bench.run import APP_SETTINGS, build_database
     workdir = Path(tempfile.mkdtemp(prefix="portal-settle-bench-"))
     env = _environment(database_url, workdir)
-    os.environ.update({k: env[k] for k in ("PORTAL_ENV", "SECRET_KEY", "PORTAL_BENCHMARK",
-                                           "DATABASE_URL", "SANDBOX_GATEWAY_URL")})
+    os.environ.update({k: env[k] for k in APP_SETTINGS})
     build_database(env)
     from portal import create_app
     app = create_app()

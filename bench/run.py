@@ -296,32 +296,6 @@ def pay_and_receipt(port: int, s: Seeded) -> dict:
             "gz": len(gzip.compress(body, 6)), "queries": int(receipt_response.getheader("X-SQL-Queries", "-1"))}
 
 
-def page_plans(app, pages: dict[str, tuple[str, str, dict]]) -> dict[str, list]:
-    """Each page's SELECT statements and their plans, through the app in-process."""
-    from portal.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    recorder = plans.Recorder(engine)
-    client = app.test_client()
-    result = {}
-    try:
-        for name, (user, path, headers) in pages.items():
-            if name == "invoice_filter":
-                continue
-            page = client.get("/sv/sign-in").get_data()
-            client.post("/sv/sign-in", data={"csrf_token": csrf_token(page), "email": user, "password": PASSWORD})
-            recorder.statements.clear()
-            recorder.on = True
-            assert client.get(path, headers=headers).status_code == 200, (name, path)
-            recorder.on = False
-            result[name] = [(plans.explain(engine, stmt, params), plans.real_plan(engine, stmt, params))
-                            for stmt, params in recorder.statements]
-    finally:
-        recorder.close()
-    return result
-
-
 # --- measurements other modules make (issue 28) -------------------------------------
 # The coordinator wires each in with one line: its module under bench/ (imported only
 # if it is there), what it measures, its budget, and how to get the figure from it
@@ -470,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             loads[s.size] = load(port, wanted, seconds, args.warmup, args.concurrency)
         largest = seeded[-1]
         step("query plans …")
-        plan_by_page = page_plans(app, {**urls(largest), **last_pages(port, largest)})
+        plan_by_page = plans.of_pages(app, {**urls(largest), **last_pages(port, largest)})
         figures = Figures(args.scale, "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite",
                           sizes, seeded, pages, loads, plan_by_page, build_s=build_s, load_before=load_before)
         if not reseller:  # the same at any size: measured on the default bench

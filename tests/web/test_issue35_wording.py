@@ -132,3 +132,15 @@ def test_i35_a11y4_each_receipts_title_names_its_payment(browser, demo, b):
         titles[payment_id] = title.group(1)
         assert title.group(1) in text_of(browser.get(f"/sv/accounts/{demo.payg}/payments/{payment_id}/pdf").data)
     assert len(titles) == 2 and len(set(titles.values())) == 2, titles
+
+
+def test_i35_a11y8_the_audit_logs_invoice_list_is_the_languages_list(app):
+    """The second glued place: an audit sentence's invoices were joined with ", "."""
+    from types import SimpleNamespace
+    from portal.wording import audit_text
+    event = SimpleNamespace(action="payment.succeeded", actor=None, details={
+        "amount_minor": 500_00, "currency": "SEK", "invoices": ["10003", "10004", "10005"],
+        "method": {"kind": "card", "brand": "visa", "last4": "4242"}})
+    for lang, listed in (("sv", "fakturorna 10003, 10004 och 10005"), ("en", "invoices 10003, 10004, and 10005")):
+        with app.test_request_context(f"/{lang}/"), force_locale(lang):
+            assert listed in audit_text(event), audit_text(event)

@@ -186,7 +186,9 @@ def test_i30_paying_as_you_go_a_reverse_charge_buyer_is_charged_the_price_withou
     se_charge = bill_subscription(b, se_sub, *next_month)
     b.session.commit()
     assert se_charge.amount_minor == se_sub.monthly_fee_minor == 590_00
-    assert eu_charge.amount_minor == eu_sub.monthly_fee_minor * 100 // (100 + VAT_RATE_PERCENT) == 792_00
+    # docs/vat.md: the price × 100 / 125, rounded half up to a whole öre.
+    net = (eu_sub.monthly_fee_minor * 100 * 2 + (100 + VAT_RATE_PERCENT)) // (2 * (100 + VAT_RATE_PERCENT))
+    assert eu_charge.amount_minor == net == 792_00
     receipt = b.session.get(Payment, eu_charge.payment_id)
     assert receipt.amount_minor == 792_00 and receipt.parties["buyer"]["reverse_charge"] is True
 

@@ -330,6 +330,17 @@ def _own_database(run: Run) -> str | None:
     return run.database_url if run.database_url.startswith("postgresql") else None
 
 
+_MEASURED: dict[tuple[str, int], dict] = {}
+
+
+def _once(module, run: Run) -> dict:
+    """A module's `measure` once per run, for a module whose figures several budgets judge."""
+    key = (module.__name__, id(run))
+    if key not in _MEASURED:
+        _MEASURED[key] = module.measure(_own_database(run))
+    return _MEASURED[key]
+
+
 # Issue 28's measurements, each in a module of its own (a `measure` that builds its own
 # data set); the figure judged is picked from what it returns.
 EXTRAS: tuple[Extra, ...] = (
@@ -343,6 +354,10 @@ EXTRAS: tuple[Extra, ...] = (
     Extra("documents", "invoice document download p95 (20 and 1,000 lines)", "ms", 50, True,
           lambda m, run: 1000 * max(f["stored_p95_s"] for f in m.measure(None, renders=2).values()),
           scales=("default",)),
+    Extra("api_bulk", "the provider's API: usage lines in batches of 1,000", "lines/s", 1_000_000 / 300, False,
+          lambda m, run: _once(m, run)["api_per_s"], scales=("default",)),
+    Extra("api_bulk", "the provider's API: subscriptions in batches of 1,000", "/s", 100_000 / 60, False,
+          lambda m, run: _once(m, run)["subscriptions_per_s"], scales=("default",)),
 )
 
 

@@ -32,7 +32,7 @@ def show(account_id: int):
         subscriptions=overview.subscription_page(b, account, page_arg(), counts=counts) if payg else None,
         outstanding=overview.total_outstanding(account, counts) if payg else None,
         banners=banners, notices=overview.notices_for(b, me, account.id, banners),
-        credit=overview.credit_balance(b, account), had_credit=credit_history.had_credit(b, me, account),
+        credit=credit_history.balance_seen_by(b, me, account), had_credit=credit_history.had_credit(b, me, account),
         settle=access.decide(b.session, me, account, Action.SETTLE),
         summaries=[(s, can_pay[s.profile.id]) for s in summaries], can_pay=can_pay,
         remittance=None if payg else remittance_from_config(current_app.config))  # ux-F5

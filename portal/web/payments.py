@@ -9,7 +9,7 @@ from flask import Response, request
 from flask_babel import get_locale, pgettext
 
 from portal import exports
-from portal.billing.accounts import credit_history, history, overview
+from portal.billing.accounts import credit_history, history
 from portal.billing.accounts.history import Period
 from portal.errors import NotFound
 from portal.forms import PeriodForm
@@ -40,7 +40,7 @@ def index(account_id: int):
     rows = history.payments_of(b, me, account.id, period or Period(), page_arg())
     return render("payments/history.html", block="payment_table", status=200 if period else 422,
                   account=account, form=form, payments=rows, period=period or Period(),
-                  credit=overview.credit_balance(b, account), had_credit=credit_history.had_credit(b, me, account))
+                  credit=credit_history.balance_seen_by(b, me, account), had_credit=credit_history.had_credit(b, me, account))
 
 
 @bp.get("/accounts/<int:account_id>/credit")

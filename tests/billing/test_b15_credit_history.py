@@ -108,6 +108,11 @@ def test_b15_an_agreements_person_sees_the_credit_of_their_profiles(b):
     account, mine, owner, invoice = _agreement(b)
     found = credit_history.history(b, owner, account.id)
     assert found.balance.minor == 200_00  # not the other profile's 500
+    # Overview and Payments show the same figure as the history: the person's profiles'.
+    assert credit_history.balance_seen_by(b, owner, account).minor == 200_00
+    whole = f.user(b, Role.OWNER, account)  # an owner of the whole account sees both profiles'
+    f.commit(b)
+    assert credit_history.balance_seen_by(b, whole, account).minor == 700_00
     assert [(r.kind, r.amount.minor, r.invoice_number) for r in found.rows] == [
         ("applied", -300_00, "33001"), ("surplus", 500_00, None)]
     stranger = f.user(b, Role.OWNER, f.account(b, AccountKind.CUSTOMER_AGREEMENT))

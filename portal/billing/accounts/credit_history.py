@@ -57,6 +57,12 @@ def visible(b: Billing, user: User, account: BillingAccount) -> list:
     return where
 
 
+def balance_seen_by(b: Billing, user: User, account: BillingAccount) -> Money:
+    """The credit balance `user` sees — on Overview, Payments and this history alike:
+    the whole account's on pay-as-you-go, their profiles' on a customer agreement."""
+    return Money(_sum(b, visible(b, user, account)), account.currency)
+
+
 def had_credit(b: Billing, user: User, account: BillingAccount) -> bool:
     """Whether there is or ever was credit the user may see: the history is linked then."""
     return b.session.scalar(select(CreditEntry.id).where(*visible(b, user, account)).limit(1)) is not None

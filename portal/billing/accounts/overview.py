@@ -122,12 +122,6 @@ def total_outstanding(account: BillingAccount, counts: dict[SubscriptionStatus, 
     return Money(sum(c.outstanding_minor for c in counts.values()), account.currency)
 
 
-def credit_balance(b: Billing, account: BillingAccount) -> Money:
-    """B15: the account's credit (money that paid nothing yet), shown to every role that
-    sees the account, on Overview and Payments."""
-    return credit.balance(b.session, account.id, account.currency)
-
-
 def credited_by(b: Billing, payment: Payment) -> Money:
     """B15: how much of a payment became credit (its receipt says so)."""
     return credit.credited_by(b.session, payment)

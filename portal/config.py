@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +52,27 @@ def _choice(env, name: str, choices: tuple[str, ...], default: str) -> str:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def _plans(raw: str) -> tuple[tuple[str, int], ...]:
+    """SUBSCRIPTION_PLANS: "name=monthly price, …" → ((name, price in minor units), …).
+    A subscription is on the plan whose price it has, so names and prices are unique."""
+    plans: list[tuple[str, int]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        name, _sep, price = (x.strip() for x in part.partition("="))
+        try:
+            minor = int(Decimal(price) * 100)
+        except (InvalidOperation, ValueError):
+            minor = -1
+        if not name or minor <= 0 or Decimal(price) * 100 != minor:
+            raise ConfigError(f"SUBSCRIPTION_PLANS must be name=monthly price pairs separated by commas, "
+                              f"got {part!r}")
+        plans.append((name, minor))
+    if len({n for n, _ in plans}) < len(plans) or len({m for _, m in plans}) < len(plans):
+        raise ConfigError(f"SUBSCRIPTION_PLANS must name each plan and price once, got {raw!r}")
+    return tuple(plans)
 
 
 def _base_url(raw: str | None) -> str:
@@ -170,6 +192,11 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # Issue 33: may customers cancel a subscription at the end of its period on its
         # page ("1", the default) or only through the provider ("0")?
         "SUBSCRIPTION_CANCEL": env.get("SUBSCRIPTION_CANCEL", "1") == "1",
+        # Issue 33: may customers change a subscription's plan on its page ("1") or only
+        # through the provider ("0", the default)? The plans they choose from, each a
+        # name and its monthly price in the billing currency: "Bas=290,Standard=590".
+        "SUBSCRIPTION_PLAN_CHANGES": env.get("SUBSCRIPTION_PLAN_CHANGES", "0") == "1",
+        "SUBSCRIPTION_PLANS": _plans(env.get("SUBSCRIPTION_PLANS", "")),
         # R12: "will be disabled on …" warnings this many days before (e.g. "7,1").
         "DISABLE_WARNING_DAYS": _env_days(env, "DISABLE_WARNING_DAYS", (7, 1)),
         # Links in emails are absolute: where people reach the portal (B1).

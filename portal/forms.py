@@ -414,3 +414,10 @@ class ConfirmSubscriptionForm(PortalForm):
     """Issue 33: Cancel at period end / Undo cancellation, as confirmed — the last day
     the confirmation page named (a month that turned meanwhile is asked again)."""
     last_day = HiddenField(validators=[InputRequired(), Regexp(r"^\d{4}-\d{2}-\d{2}$")])
+
+
+class ChangePlanForm(PortalForm):
+    """B24: the plan chosen (the provider's SUBSCRIPTION_PLANS, set by the view) and the
+    day its price applies from, as the page named it (a month that turned is asked again)."""
+    plan = RadioField(_l("New plan"), choices=[], validate_choice=False, validators=[InputRequired(_l("Choose a plan"))])
+    price_from = HiddenField(validators=[InputRequired(), Regexp(r"^\d{4}-\d{2}-\d{2}$")])

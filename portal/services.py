@@ -19,6 +19,8 @@ def policy() -> BillingPolicy:
                          currency=config["BILLING_CURRENCY"],
                          disable_warning_days=tuple(config["DISABLE_WARNING_DAYS"]),
                          customer_may_cancel=config["SUBSCRIPTION_CANCEL"],
+                         customer_may_change_plan=config["SUBSCRIPTION_PLAN_CHANGES"],
+                         plans=config["SUBSCRIPTION_PLANS"],
                          seller=current_app.extensions["seller"])  # validated once, by create_app
 
 

@@ -13,17 +13,22 @@ from portal.i18n import day
 # reasons, and access.decide's for the role on a customer agreement).
 SUBSCRIPTION_REFUSAL = {
     "cannot_manage_subscriptions": _l("Only an owner or contributor of the billing profile can cancel its "
-                                      "subscriptions. Ask one of them, or your account administrator."),
+                                      "subscriptions or change their plans. Ask one of them, or your account administrator."),
     "past_due": _l("The subscription is past due. Settle its balance first; then you can cancel it."),
     "not_running": _l("The subscription is not running, so there is nothing to cancel."),
     "already_cancelled": _l("The subscription is already cancelled at the end of the period."),
     "not_cancelled": _l("The subscription is not cancelled, or the cancellation has already taken effect, "
                         "so there is nothing to undo."),
     "provider_setting": _l("Subscriptions cannot be cancelled here. Open a support request and we will help."),
+    # B24: why the plan cannot be changed (billing/accounts/plans.py).
+    "plan_changes_off": _l("The plan cannot be changed here. Open a support request and we will help."),
+    "plan_not_offered": _l("That plan is not offered for this subscription. Choose one of the plans listed."),
+    "last_month_not_billed": _l("Last month has not been billed yet. Try again after the billing day."),
+    "period_billed": _l("This month has been billed already, so its plan cannot change any more."),
 }
 
 # The audit log's "Refused: …" names what was attempted.
-SUBSCRIPTION_ACTIONS = {"manage_subscriptions": _l("Cancel a subscription")}
+SUBSCRIPTION_ACTIONS = {"manage_subscriptions": _l("Cancel a subscription or change its plan")}
 
 
 def _on(d: dict, key: str) -> str:
@@ -31,7 +36,7 @@ def _on(d: dict, key: str) -> str:
 
 
 def subscription_audit_text(action: str, d: dict) -> str | None:
-    """The sentence of a subscription's cancellation event; None for other actions."""
+    """The sentence of a subscription's cancellation or plan change event; None for other actions."""
     match action:
         case "subscription.cancel_planned":
             return gettext("%(subscription)s was cancelled at the end of the period: its last day is %(date)s.",
@@ -39,6 +44,10 @@ def subscription_audit_text(action: str, d: dict) -> str | None:
         case "subscription.cancel_undone":
             return gettext("The cancellation of %(subscription)s was undone: it keeps running.",
                            subscription=d.get("subscription", ""))
+        case "subscription.plan_changed":
+            return gettext("The plan of %(subscription)s was changed from %(old)s to %(new)s from %(date)s.",
+                           subscription=d.get("subscription", ""), old=d.get("old_plan") or "–",
+                           new=d.get("plan", ""), date=_on(d, "price_from"))
         case "subscription.cancelled":
             return gettext("%(subscription)s ended, as cancelled, on %(date)s.",
                            subscription=d.get("subscription", ""), date=_on(d, "last_day"))

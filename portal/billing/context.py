@@ -24,6 +24,10 @@ class BillingPolicy:
     # Issue 33: the provider's setting SUBSCRIPTION_CANCEL — customers cancel at the
     # end of the period (and undo it) on the subscription's page.
     customer_may_cancel: bool = True
+    # Issue 33 (B24): SUBSCRIPTION_PLAN_CHANGES and SUBSCRIPTION_PLANS — customers change
+    # a subscription's plan on its page, to one of these (name, monthly price in minor units).
+    customer_may_change_plan: bool = False
+    plans: tuple[tuple[str, int], ...] = ()
 
     # The one place each of these dates is computed: pages, banners, emails, notices,
     # the billing cycle and the demo all call these (M7).

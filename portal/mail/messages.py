@@ -249,6 +249,21 @@ def subscription_cancel_planned(p: Payload, provider: str) -> Content:  # issue 
         facts=_facts((_("Subscription"), sub), (_("Last day"), last)), footer=_billing_footer(p, provider))
 
 
+def subscription_plan_changed(p: Payload, provider: str) -> Content:  # issue 33, B24
+    sub, start = p.text("subscription"), p.day("price_from")
+    old, new = p.money("old_amount_minor"), p.money()
+    return Content(
+        subject=_("The plan of %(subscription)s has been changed", subscription=sub),
+        heading=_("The plan of %(subscription)s has been changed", subscription=sub),
+        paragraphs=[_("%(subscription)s at %(provider)s is on the %(plan)s plan from %(date)s. Its monthly price "
+                      "changes from %(old)s to %(new)s, for the month from %(date)s on.", subscription=sub,
+                      provider=provider, plan=p.text("plan"), date=start, old=old, new=new),
+                    _("If you did not expect this change, sign in and check the subscription, or contact "
+                      "your account administrator.")],
+        facts=_facts((_("Subscription"), sub), (_("Plan"), p.text("plan")), (_("Monthly price"), new),
+                     (_("From"), start)), footer=_billing_footer(p, provider))
+
+
 def subscription_cancel_undone(p: Payload, provider: str) -> Content:  # issue 33
     sub = p.text("subscription")
     return Content(
@@ -333,6 +348,7 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
                             billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
                             role_changed, password_reset, password_reset_unknown, sign_in_unlock,
                             payment_method_updated, subscription_cancel_planned, subscription_cancel_undone,
+                            subscription_plan_changed,
                             spending_alert)
 }
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from flask import flash, request
 from flask_babel import gettext as _
 
-from portal.billing.accounts import overview, subscriptions
+from portal.billing.accounts import overview, plans, subscriptions
 from portal.billing.accounts.access import Action, Decision
 from portal.errors import Refused
-from portal.forms import ConfirmSubscriptionForm
-from portal.i18n import day
+from portal.money import Money
+from portal.forms import ChangePlanForm, ConfirmSubscriptionForm
+from portal.i18n import day, money
 from portal.services import billing
 from portal.web.common import see_other, signed_in_blueprint, user
 from portal.web.rendering import render
@@ -22,8 +23,10 @@ PATH = "/accounts/<int:account_id>/subscriptions/<int:subscription_id>"
 
 @bp.get(PATH)
 def show(account_id: int, subscription_id: int):
-    page = subscriptions.detail(billing(), user(), account_id, subscription_id)
-    return render("subscriptions/show.html", account=page.subscription.account, page=page)
+    b, me = billing(), user()
+    page = subscriptions.detail(b, me, account_id, subscription_id)
+    return render("subscriptions/show.html", account=page.subscription.account, page=page,
+                  plan=plans.choice(b, me, page.subscription))
 
 
 @bp.route(f"{PATH}/cancel", methods=["GET", "POST"])
@@ -37,7 +40,44 @@ def undo(account_id: int, subscription_id: int):
 
 
 def _status(decision: Decision) -> int:
-    return 200 if decision else 409 if decision.reason in subscriptions.STATE_REASONS else 403
+    state = subscriptions.STATE_REASONS | plans.PLAN_REASONS
+    return 200 if decision else 409 if decision.reason in state else 403
+
+
+@bp.route(f"{PATH}/plan", methods=["GET", "POST"])
+def change_plan(account_id: int, subscription_id: int):
+    """B24: the plans offered, each with its price beside today's and the day it
+    applies from (the confirmation), or why not; POST as _confirm's."""
+    b, me = billing(), user()
+    sub = subscriptions.subscription_of(b, me, account_id, subscription_id)  # another account's: 404
+    choice = plans.choice(b, me, sub)
+    form = ChangePlanForm(formdata=None, price_from=choice.price_from.isoformat())
+    status, decision = _status(choice.decision), choice.decision
+    if request.method == "POST":
+        overview.require_allowed(b, me, account_id, Action.MANAGE_SUBSCRIPTIONS, sub.billing_profile_id)
+        form = ChangePlanForm()
+    # Translators: a plan to choose, e.g. "Premium: 990,00 kr a month".
+    form.plan.choices = [(plan.name, _("%(plan)s: %(price)s a month", plan=plan.name, price=money(plan.fee)))
+                         for plan in choice.offered]
+    if request.method == "POST" and decision:
+        if not form.validate_on_submit():
+            status = 422
+        elif form.price_from.data != choice.price_from.isoformat():
+            status = 409  # asked again, anew
+            flash(_("The dates have changed since the page was shown. Check them and confirm again."), "error")
+        else:
+            try:
+                changed = plans.change_plan(b, me, account_id, subscription_id, form.plan.data)
+            except Refused as refused:
+                decision, status = Decision(False, refused.code), 409
+            else:
+                flash(_("%(subscription)s is on the %(plan)s plan from %(date)s, at %(price)s a month.",
+                        subscription=changed.name, plan=form.plan.data, date=day(choice.price_from),
+                        price=money(Money(changed.monthly_fee_minor, changed.account.currency))), "success")
+                return see_other("subscriptions.show", account_id=account_id, subscription_id=subscription_id)
+        form.price_from.data = choice.price_from.isoformat()
+    return render("subscriptions/plan.html", status=status, account=sub.account, sub=sub, choice=choice,
+                  decision=decision, form=form)
 
 
 def _confirm(action: str, account_id: int, subscription_id: int):

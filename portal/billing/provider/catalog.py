@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
-from portal.billing.accounts import notify, subscriptions
+from portal.billing.accounts import notify, plans, subscriptions
 from portal.billing.accounts.details import DetailsInput, checked, details_for
 from portal.billing.context import Billing
 from portal.billing.transaction import lock_account
@@ -153,11 +153,7 @@ def change_subscription(b: Billing, subscription_id: int, change: SubscriptionCh
         sub.name = change.name
     if change.monthly_fee_minor is not None:
         _check_minor(change.monthly_fee_minor)
-        start = change.price_from or b.clock.today().replace(day=1)
-        if start.day != 1:
-            raise Refused("price_from_not_month_start", "a price changes from the first day of a month")
-        if _billed_from(b, sub, start):
-            raise Refused("period_billed", f"the month of {start} is billed already", status=409)
+        plans.check_price_from(b, sub, change.price_from or plans.price_from(b))  # the customer's rule too
         sub.monthly_fee_minor = change.monthly_fee_minor
     if change.cancel_on is not None:
         _cancel(b, sub, change.cancel_on)
@@ -185,15 +181,6 @@ def _cancel(b: Billing, sub: Subscription, day: date) -> None:
                "delete_on": b.policy.deletion_date(day).isoformat()}
     notify.queue_email(b.session, b.clock, sub.account, "subscription_disabled", payload)
     notify.audit(b.session, b.clock, "subscription.disabled", account_id=sub.account_id, **payload)
-
-
-def _billed_from(b: Billing, sub: Subscription, start: date) -> bool:
-    """Has a charge or invoice for `sub` been made for a month from `start` on?"""
-    if sub.billing_profile_id is None:
-        return b.session.scalar(select(Charge.id).where(Charge.subscription_id == sub.id,
-                                                        Charge.period_end >= start).limit(1)) is not None
-    return b.session.scalar(select(Invoice.id).where(Invoice.billing_profile_id == sub.billing_profile_id,
-                                                     Invoice.period_end >= start).limit(1)) is not None
 
 
 @dataclass(frozen=True)

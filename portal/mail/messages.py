@@ -261,7 +261,7 @@ def subscription_plan_changed(p: Payload, provider: str) -> Content:  # issue 33
                     _("If you did not expect this change, sign in and check the subscription, or contact "
                       "your account administrator.")],
         facts=_facts((_("Subscription"), sub), (_("Plan"), p.text("plan")), (_("Monthly price"), new),
-                     (_("From"), start)), footer=_billing_footer(p, provider))
+                     (_("New price from"), start)), footer=_billing_footer(p, provider))
 
 
 def subscription_cancel_undone(p: Payload, provider: str) -> Content:  # issue 33

@@ -16,6 +16,10 @@ KNOWN_SHARED = {
     "Last day": "the last day a cancelled subscription runs and is billed",
     "Outstanding": "what a subscription owes (a column, a fact)",
     "Undo cancellation": "the action of keeping a subscription cancelled at period end (link, button)",
+    # B24: a subscription's plan (its page, the plan page, the email).
+    "Plan": "the provider's plan a subscription is on (a fact)",
+    "Monthly price": "a subscription's price for a calendar month (a fact)",
+    "Change plan": "the action of moving a subscription to another plan (link, button)",
     # Issue 31: sign-in security.
     "Password": "the sign-in password (form label, heading)",
     "Reset your password": "the action of choosing a new password (page, email, link)",

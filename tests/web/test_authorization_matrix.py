@@ -116,6 +116,10 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 409 if role in MANAGING else 403
         case ("subscriptions.cancel" | "subscriptions.undo"), "POST":
             return 422 if role in MANAGING else 403
+        # B24: plan changes are off by default (the provider's setting): 409 for those
+        # who may, with the reason; the role's refusal first.
+        case "subscriptions.change_plan", ("GET" | "POST"):
+            return 409 if role in MANAGING else 403
         case "receipts.authenticated", "GET":
             return 404                                             # B13: no payment of theirs waits under it
         case "receipts.declined", "GET":

@@ -151,6 +151,7 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "subscriptions.show": ("anna", "/sv/accounts/{payg}/subscriptions/{id}", "subscription"),
     "subscriptions.cancel": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/cancel", "subscription"),
     "subscriptions.undo": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/undo-cancel", "subscription"),
+    "subscriptions.change_plan": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/plan", "subscription"),  # B24
 }
 
 

@@ -1,11 +1,12 @@
 """Bad input at scale for the forms of issues 31 and 33 (the Access page's invitation,
-invitation links, a card's update in place, a subscription's cancellation): the same generated values and the same
+invitation links, a card's update in place, a subscription's cancellation and plan change): the same generated values and the same
 checks as tests/web/test_bad_input.py, whose fixtures these reuse."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, strategies as st
 
+from portal.models import Subscription
 from tests.web.conftest import Browser
 from tests.web.test_bad_input import SETTINGS, Fuzz, segment, weird_text
 
@@ -69,3 +70,19 @@ def test_i33_a_cancellation_with_a_bad_last_day_changes_nothing(fuzz, data):
     value = data.draw(weird_text.filter(lambda t: t.strip() != "2026-11-30"), label="last_day")
     response = fuzz.anna.client.post(url, data={"last_day": value, "csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg)})
     fuzz.check(response, allowed={400, 409, 422})
+
+
+@SETTINGS
+@given(data=st.data())
+def test_b24_a_plan_change_with_one_bad_value_changes_nothing(fuzz, data):
+    """B24: any text for the plan or the confirmed day: a translated 422 (not a day, no
+    plan), 409 (another day, or a plan not offered), never a change."""
+    fuzz.app.config.update(SUBSCRIPTION_PLAN_CHANGES=True, SUBSCRIPTION_PLANS=(("Bas", 290_00), ("Standard", 590_00)))
+    url = f"/sv/accounts/{fuzz.demo.payg}/subscriptions/{fuzz.demo.intranet}/plan"
+    form = {"plan": "Bas", "price_from": "2026-11-01"}
+    name = data.draw(st.sampled_from(sorted(form)), label="field")
+    form[name] = data.draw(weird_text.filter(lambda t: t.strip() not in ("Bas", "2026-11-01")), label="value")
+    response = fuzz.anna.client.post(url, data={**form, "csrf_token": fuzz.token(fuzz.anna, fuzz.demo.payg)})
+    fuzz.check(response, allowed={400, 409, 422})
+    fuzz.b.session.rollback()
+    assert fuzz.b.session.get(Subscription, fuzz.demo.intranet).monthly_fee_minor == 590_00

@@ -52,6 +52,10 @@ class LiveServer:
             "DATABASE_URL": f"sqlite:///{self.folder / 'portal.sqlite'}",
             "SANDBOX_GATEWAY_URL": f"sqlite:///{self.folder / 'sandbox-gateway.sqlite'}",
             "PYTHONUNBUFFERED": "1",
+            # B24: the provider lets customers change plans, among these (the demo's
+            # Intranät is on Standard).
+            "SUBSCRIPTION_PLAN_CHANGES": "1",
+            "SUBSCRIPTION_PLANS": "Bas=290,Standard=590,Premium=990",
         }
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

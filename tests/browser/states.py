@@ -153,6 +153,11 @@ def spending_alert_errors(page, ids):  # issue 33 item 2: an amount that is no n
     submit(page, "form[action$='/costs/alert'] button[type=submit]")
 
 
+def change_plan_errors(page, ids):  # B24: no plan chosen
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/subscriptions/{ids['intranet']}/plan")
+    submit(page, "form[action$='/plan'] button[type=submit]")
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -199,6 +204,10 @@ STATES = {
     "subscription-past-due": (ANNA, go("/accounts/{payg}/subscriptions/{production}")),
     "subscription-cancel": (ANNA, go("/accounts/{payg}/subscriptions/{intranet}/cancel")),
     "subscription-cancel-past-due": (ANNA, go("/accounts/{payg}/subscriptions/{production}/cancel")),
+    # B24: the plans offered (the test site's SUBSCRIPTION_PLANS), none chosen, refused while past due.
+    "subscription-change-plan": (ANNA, go("/accounts/{payg}/subscriptions/{intranet}/plan")),
+    "subscription-change-plan-errors": (ANNA, change_plan_errors),
+    "subscription-change-plan-past-due": (ANNA, go("/accounts/{payg}/subscriptions/{production}/plan")),
     "my-settings": (ANNA, go("/settings")),
     "audit-log": (ANNA, go("/accounts/{payg}/audit")),
     "404-unknown-address-signed-in": (ANNA, go("/no-such-page")),
@@ -268,4 +277,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422,
                    "payment-methods-update-card-errors": 422,
                    "subscription-cancel-past-due": 409, "403-subscription-cancel-user": 403,
-                   "costs-alert-errors": 422}
+                   "costs-alert-errors": 422, "subscription-change-plan-errors": 422,
+                   "subscription-change-plan-past-due": 409}

@@ -64,7 +64,7 @@ def _plans(raw: str) -> tuple[tuple[str, int], ...]:
         name, _sep, price = (x.strip() for x in part.partition("="))
         try:
             minor = int(Decimal(price) * 100)
-        except (InvalidOperation, ValueError):
+        except (InvalidOperation, ValueError, OverflowError):
             minor = -1
         if not name or minor <= 0 or Decimal(price) * 100 != minor:
             raise ConfigError(f"SUBSCRIPTION_PLANS must be name=monthly price pairs separated by commas, "

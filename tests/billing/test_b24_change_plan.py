@@ -13,7 +13,10 @@ from portal.billing.accounts import plans
 from portal.billing.provider import catalog
 from portal.errors import NotAuthorized, Refused
 from portal.models import AuditEvent, Invoice, InvoiceLine, OutboxMessage, Role, Subscription
-from tests.billing.test_i33_subscriptions import actions, agreement, charges_of, cycle, payg  # noqa: F401
+from tests.billing import test_i33_subscriptions as i33
+from tests.billing.test_i33_subscriptions import actions, charges_of, cycle
+
+payg, agreement = i33.payg, i33.agreement  # the cancellation tests' accounts, as fixtures here
 
 PLANS = (("Small", 300_00), ("Large", 500_00), ("Huge", 620_00))
 
@@ -95,3 +98,13 @@ def test_b24_only_an_administrator_owner_or_contributor_changes_a_plan_and_refus
     assert not plans.choice(b, payg.member, payg.sub).decision
     plans.change_plan(b, agreement.people[Role.OWNER], agreement.acc.id, agreement.kept.id, "Large")
     assert b.session.get(Subscription, agreement.kept.id).monthly_fee_minor == 500_00
+
+
+def test_b24_the_providers_plans_are_read_as_name_and_monthly_price_and_checked_at_start_up():
+    from portal.config import ConfigError, from_environment
+    config = from_environment({"SUBSCRIPTION_PLANS": "Bas=290, Premium = 990.50"})
+    assert config["SUBSCRIPTION_PLANS"] == (("Bas", 290_00), ("Premium", 990_50))
+    assert config["SUBSCRIPTION_PLAN_CHANGES"] is False  # off unless the provider turns it on
+    for bad in ("Bas", "Bas=", "=290", "Bas=0", "Bas=1.005", "Bas=290,Bas=390", "Bas=290,Plus=290", "Bas=Infinity", "Bas=NaN"):
+        with pytest.raises(ConfigError):
+            from_environment({"SUBSCRIPTION_PLANS": bad})

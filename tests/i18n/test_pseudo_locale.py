@@ -205,7 +205,8 @@ def test_i20_11_every_email_is_fully_translated(app, demo):
 
     data = data_values(app) + ["anna@example.com", "ekonomi@example.com", "Webbshop – produktion",
                                "Webbshop – test", "Arkiv", "Betalat men fortfarande inaktiverad",
-                               "Fjällström Logistik AB", "202611000001", "202610000001"]
+                               "Fjällström Logistik AB", "202611000001", "202610000001",
+                               "Standard", "Premium"]  # B24: the provider's plan names
     for template, payload in PAYLOADS.items():
         message = OutboxMessage(template=template, to_address="anna@example.com", locale=X,
                                 payload={**payload, "account_id": demo.payg}, message_key=f"pseudo-{template}",

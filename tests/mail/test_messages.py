@@ -3,6 +3,7 @@ run over simulated days and months: right recipients, the recipient's language,
 plain text and accessible HTML, deep links that open the page acting on it (B1)."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from datetime import date, timedelta
@@ -12,7 +13,7 @@ import pypdf
 from sqlalchemy import select
 
 from portal.billing import payments
-from portal.billing.accounts import costs, credit, details, overview, people, sign_in_links, subscriptions
+from portal.billing.accounts import costs, credit, details, overview, people, plans, sign_in_links, subscriptions
 from portal.deeplinks import SIGN_IN_LINKS
 from portal.money import Money
 from portal.billing.cycle import lifecycle
@@ -288,6 +289,9 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
     methods.update_card(b, anna, demo.payg, demo.spare_card, 4, 2031, "Anna Lindqvist")  # issue 33: in place
     subscriptions.cancel_at_period_end(b, anna, demo.payg, demo.intranet)  # B21: cancelled, then kept
     subscriptions.undo_cancellation(b, anna, demo.payg, demo.intranet)
+    b.policy = dataclasses.replace(b.policy, customer_may_change_plan=True,  # B24: and moved to another plan
+                                   plans=(("Standard", 590_00), ("Premium", 990_00)))
+    plans.change_plan(b, anna, demo.payg, demo.intranet, "Premium")
     report = deliver(app, clock)
     templates = set(b.session.scalars(select(OutboxMessage.template)))
     # The card declines here; the emails about people and roles (issue 31) are followed in

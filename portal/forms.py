@@ -187,23 +187,29 @@ class NotificationEmailForm(PortalForm):
         Length(max=254)], render_kw={"autocomplete": "email", "spellcheck": "false"})
 
 
-class SpendingAlertForm(PortalForm):
-    """Issue 33 item 2: the monthly amount of a spending alert, typed in the page's
-    language; the view parses it (i18n.parse_money), the service checks it."""
-    amount = StringField(_l("Monthly amount"), validators=[DataRequired(_l("Enter the monthly amount"))],
-                         render_kw={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
-
-
-class RemoveSpendingAlertForm(PortalForm):
-    """Issue 33 item 2: removes the account's spending alert (the CSRF token only)."""
-
-
 class TranslatedSelectField(SelectField):
     """A select whose "not one of the choices" message comes from our catalogs."""
 
     def pre_validate(self, form) -> None:
         if self.data not in {str(value) for value, _label in self.choices}:
             raise StopValidation(_l("Choose one of the options in the list"))
+
+
+ALERT_FOR_ACCOUNT = "account"  # a spending alert's `applies_to`: the whole account, else a subscription's id
+
+
+class SpendingAlertForm(PortalForm):
+    """Issue 33 item 2: the monthly amount of a spending alert, typed in the page's
+    language, for the whole account or one subscription (the view lists the choices);
+    the view parses the amount (i18n.parse_money), the service checks it."""
+    amount = StringField(_l("Monthly amount"), validators=[DataRequired(_l("Enter the monthly amount"))],
+                         render_kw={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
+    applies_to = TranslatedSelectField(_l("Spending alert for"), choices=[], default=ALERT_FOR_ACCOUNT)
+
+
+class RemoveSpendingAlertForm(PortalForm):
+    """Issue 33 item 2: removes a spending alert — the account's, or one subscription's."""
+    applies_to = HiddenField(default=ALERT_FOR_ACCOUNT)
 
 
 class SupportRequestForm(PortalForm):

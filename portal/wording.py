@@ -255,9 +255,13 @@ def notice_text(notice, today: date | None = None) -> str:
                            card=_method_name(p.get("method")),
                            date=day(date.fromisoformat(p["expires_on"])) if p.get("expires_on") else "")
         case "spending_alert":
+            spent = money(Money(p["spent_minor"], p["currency"])) if "spent_minor" in p else ""
+            if p.get("subscription"):
+                return gettext("This month's costs of %(subscription)s have reached %(percent)s %% of its spending "
+                               "alert: %(spent)s of %(amount)s.", subscription=p["subscription"],
+                               percent=p.get("percent", ""), amount=amount, spent=spent)
             return gettext("This month's costs have reached %(percent)s %% of your spending alert: %(spent)s of "
-                           "%(amount)s.", percent=p.get("percent", ""), amount=amount,
-                           spent=money(Money(p["spent_minor"], p["currency"])) if "spent_minor" in p else "")
+                           "%(amount)s.", percent=p.get("percent", ""), amount=amount, spent=spent)
     return gettext("There is news about your billing account.")
 
 
@@ -385,10 +389,20 @@ def audit_text(event) -> str:
                            subscriptions=some_names(d.get("subscriptions", [])))
         case "settings.changed":
             return gettext("Personal settings were changed.")
+        case "spending_alert.set" if d.get("subscription"):
+            return gettext("A spending alert for %(subscription)s was set at %(amount)s a month.",
+                           subscription=d["subscription"], amount=amount)
         case "spending_alert.set":
             return gettext("A spending alert was set at %(amount)s a month.", amount=amount)
+        case "spending_alert.removed" if d.get("subscription"):
+            return gettext("The spending alert for %(subscription)s of %(amount)s a month was removed.",
+                           subscription=d["subscription"], amount=amount)
         case "spending_alert.removed":
             return gettext("The spending alert of %(amount)s a month was removed.", amount=amount)
+        case "spending_alert.reached" if d.get("subscription"):
+            return gettext("This month's costs of %(subscription)s reached %(percent)s %% of its spending alert's "
+                           "%(amount)s.", subscription=d["subscription"], percent=d.get("percent", ""),
+                           amount=amount)
         case "spending_alert.reached":
             return gettext("This month's costs reached %(percent)s %% of the spending alert's %(amount)s.",
                            percent=d.get("percent", ""), amount=amount)

@@ -262,10 +262,16 @@ def spending_alert(p: Payload, provider: str) -> Content:  # issue 33 item 2
         when = month(date.fromisoformat(p.text("month")))
     except ValueError:
         when = ""
-    percent = p.text("percent")
-    paragraphs = [_("The costs of the account at %(provider)s in %(month)s have reached %(percent)s %% of the "
-                    "monthly amount of the spending alert: %(spent)s of %(amount)s.", provider=provider,
-                    month=when, percent=percent, spent=p.money("spent_minor"), amount=p.money())]
+    percent, sub = p.text("percent"), p.text("subscription")
+    if sub:  # an alert of one subscription's costs
+        paragraphs = [_("The costs of %(subscription)s at %(provider)s in %(month)s have reached %(percent)s %% "
+                        "of the monthly amount of its spending alert: %(spent)s of %(amount)s.", subscription=sub,
+                        provider=provider, month=when, percent=percent, spent=p.money("spent_minor"),
+                        amount=p.money())]
+    else:
+        paragraphs = [_("The costs of the account at %(provider)s in %(month)s have reached %(percent)s %% of the "
+                        "monthly amount of the spending alert: %(spent)s of %(amount)s.", provider=provider,
+                        month=when, percent=percent, spent=p.money("spent_minor"), amount=p.money())]
     if percent == "100":
         paragraphs.append(_("Nothing stops or changes: this is only a warning. The costs page shows what each "
                             "subscription has cost this month."))
@@ -276,7 +282,8 @@ def spending_alert(p: Payload, provider: str) -> Content:  # issue 33 item 2
         subject=_("Spending alert: %(percent)s %% of %(amount)s reached", percent=percent, amount=p.money()),
         heading=_("This month's costs have reached %(percent)s %% of your spending alert", percent=percent),
         paragraphs=paragraphs,
-        facts=_facts((_("Costs this month so far"), p.money("spent_minor")),
+        facts=_facts(*(((_("Subscription"), sub),) if sub else ()),
+                     (_("Costs this month so far"), p.money("spent_minor")),
                      (_("Monthly amount of the alert"), p.money())),
         footer=_("You receive this email because a spending alert is set for the account at %(provider)s. "
                  "Change or remove it on the costs page.", provider=provider))

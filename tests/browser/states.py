@@ -153,6 +153,13 @@ def spending_alert_errors(page, ids):  # issue 33 item 2: an amount that is no n
     submit(page, "form[action$='/costs/alert'] button[type=submit]")
 
 
+def subscription_spending_alert(page, ids):  # issue 33 item 2: one subscription's alert, listed
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/costs")
+    page.select_option("#applies_to", str(ids["archive"]))
+    page.fill("#amount", "500")
+    submit(page, "form[action$='/costs/alert'] button[type=submit]")
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -253,6 +260,7 @@ STATES = {
     # Issue 33 item 2: Costs (table, chart, alert form), its errors, as a reader, a customer agreement's.
     "costs": (ANNA, go("/accounts/{payg}/costs")),
     "costs-alert-errors": (ANNA, spending_alert_errors),
+    "costs-subscription-alert": (ANNA, subscription_spending_alert),
     "costs-user": (ERIK, go("/accounts/{payg}/costs")),
     "costs-owner": (OLIVIA, go("/accounts/{agreement}/costs")),
 }

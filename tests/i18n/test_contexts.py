@@ -96,6 +96,8 @@ KNOWN_SHARED = {
     # Issue 33 item 4: the credit history's columns, on its page and in the statement.
     "Entry": "one movement of the credit balance (column header: Händelse)",
     "From payment": "the payment whose money a credit entry moved (column header)",
+    # Issue 33 item 2: a row's button that removes what the row shows (a card, a spending alert).
+    "Remove": "the button that removes the row's item; what it removes is said to screen readers beside it",
 }
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import io
 
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import event as sa_event, select
 
+from portal.extensions import db
 from portal.models import Role, RoleAssignment, User, WebhookDelivery
 from tests.i32_api import SECRET
 from tests.web import test_i32_api
@@ -73,3 +74,43 @@ def test_i32_events_cli_adds_lists_endpoints_shows_deliveries_and_replays(runner
     b.session.rollback()
     assert len(b.session.scalars(select(WebhookDelivery).where(WebhookDelivery.event_id == event["id"])).all()) == 3
     assert runner.invoke(args=["events", "replay", "424242"]).exit_code != 0
+
+
+def test_i32_lists_page_by_key_never_offset_and_a_deep_page_reads_only_its_rows(app, api, b):
+    """Every list reads `id > after … LIMIT`, never OFFSET; on PostgreSQL the plan of a
+    page at the end of an account's 1,000 subscriptions reads about the page's rows."""
+    account = api.post("/accounts", {**test_i32_api.ACME, "kind": "pay_as_you_go"}).get_json()["id"]
+    wanted = [{"name": f"VM {n}", "monthly_fee_minor": 100, "started_on": "2026-11-01"} for n in range(1000)]
+    made = api.post(f"/accounts/{account}/subscriptions/batch", {"subscriptions": wanted}).get_json()["items"]
+    with app.app_context():
+        engine = db.engine
+    seen: list[tuple[str, object]] = []
+
+    def remember(_conn, _cursor, statement, parameters, _context, _many):
+        seen.append((statement, parameters))
+    sa_event.listen(engine, "before_cursor_execute", remember)
+    try:
+        deep = api.get(f"/accounts/{account}/subscriptions", after=made[-10]["id"], limit=5).get_json()
+        for path in ("/accounts", f"/subscriptions/{made[0]['id']}/usage", "/invoices", "/payments", "/transfers",
+                     "/events", "/webhook-endpoints", f"/accounts/{account}/roles",
+                     f"/accounts/{account}/invitations"):
+            assert api.get(path, after=1, limit=5).status_code == 200, path
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", remember)
+    assert [i["id"] for i in deep["items"]] == [m["id"] for m in made[-9:-4]]
+    # SQLite's compiler writes any LIMIT as "LIMIT ? OFFSET ?" with an offset of 0.
+    offsets = [s for s, p in seen if "OFFSET" in s.upper()
+               and not (engine.dialect.name == "sqlite" and s.rstrip().endswith("OFFSET ?") and p[-1] == 0)]
+    assert len(seen) > 10 and offsets == []
+    if engine.dialect.name != "postgresql":
+        return
+    [(statement, parameters)] = [(s, p) for s, p in seen if "FROM subscriptions" in s and "LIMIT" in s.upper()]
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        [[plan]] = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).all()
+
+    def walk(node) -> int:
+        scanned = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+                   if "Scan" in node["Node Type"] and "Relation Name" in node else 0)
+        return scanned + sum(walk(child) for child in node.get("Plans", []))
+    assert walk(plan[0]["Plan"]) <= 50, plan  # a page of 5 (+1), not the account's 1,000

@@ -1,8 +1,8 @@
 """Issue 32, checked against its list: what no test read back — usage lines on the
 invoice the customer sees (its page, and its PDF in Swedish and English read with pypdf),
 the read-only resources' content (the invoice's documents, a receipt, the credit balance,
-transfers to review) and the provider's `flask events` commands (endpoints add and
-list, deliveries, replay)."""
+transfers to review), every list paged by key (never OFFSET) and the provider's
+`flask events` commands (endpoints add and list, deliveries, replay)."""
 from __future__ import annotations
 
 import io

@@ -1,16 +1,18 @@
 """Issue 31, checked against its list: what the Access page's tests had left to the
 service tests — the last owner's and the scope's refusals said on the page (403) in
 Swedish and English, the step-up before a role change (item 4: "asked again before role
-changes"), and the second factor on by default in production, off in development."""
+changes"), the second factor on by default in production, off in development, and the
+password reset rate-limited like sign-in."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
 from portal.config import from_environment
-from portal.models import AuditEvent, BillingAccount, Role, RoleAssignment, User
+from portal.models import AuditEvent, BillingAccount, OutboxMessage, Role, RoleAssignment, User
 from tests import factories as f
 from tests.conftest import TODAY
+from tests.web.conftest import Browser
 from tests.web.test_i31_sign_in_security import MinuteClock, code_at, setup_totp
 
 
@@ -81,3 +83,16 @@ def test_i31_second_factor_on_by_default_in_production_off_in_development():
     assert from_environment({})["REQUIRE_SECOND_FACTOR"] is False  # development: the demo people
     assert from_environment({"PORTAL_ENV": "production", "SECRET_KEY": "s3cret",
                              "REQUIRE_SECOND_FACTOR": "0"})["REQUIRE_SECOND_FACTOR"] is False  # per provider
+
+
+def test_i31_password_reset_is_rate_limited_like_sign_in(app, demo, b):
+    """Item 3: every request counts (each may send an email) — per address asked for,
+    in the database's counters: the sixth for one person within the window is refused
+    and queues nothing; another person's still goes."""
+    browser = Browser(app.test_client())
+    answers = [browser.post("/en/forgot-password", {"email": "anna@example.com"}).status_code for _ in range(6)]
+    assert answers == [303] * 5 + [429]
+    b.session.rollback()
+    sent = b.session.scalars(select(OutboxMessage.to_address).where(OutboxMessage.template == "password_reset")).all()
+    assert sent == ["anna@example.com"] * 5
+    assert Browser(app.test_client()).post("/en/forgot-password", {"email": "erik@example.com"}).status_code == 303

@@ -2,14 +2,15 @@
 service tests — the last owner's and the scope's refusals said on the page (403) in
 Swedish and English, the step-up before a role change (item 4: "asked again before role
 changes"), the second factor on by default in production, off in development, and the
-password reset rate-limited like sign-in."""
+password reset rate-limited like sign-in, the roles page's since when and by whom, the
+recovery codes shown once."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
 from portal.config import from_environment
-from portal.models import AuditEvent, BillingAccount, OutboxMessage, Role, RoleAssignment, User
+from portal.models import AuditEvent, BillingAccount, OutboxMessage, RecoveryCode, Role, RoleAssignment, User
 from tests import factories as f
 from tests.conftest import TODAY
 from tests.web.conftest import Browser
@@ -96,3 +97,30 @@ def test_i31_password_reset_is_rate_limited_like_sign_in(app, demo, b):
     sent = b.session.scalars(select(OutboxMessage.to_address).where(OutboxMessage.template == "password_reset")).all()
     assert sent == ["anna@example.com"] * 5
     assert Browser(app.test_client()).post("/en/forgot-password", {"email": "erik@example.com"}).status_code == 303
+
+
+def test_i31_the_roles_page_says_since_when_and_given_by_whom(b, demo, browser):
+    """Item 2: who has which role, since when, granted by whom — a role Olivia gives shows
+    her name and its time; the demo's seeded roles say "Not recorded"."""
+    browser.sign_in("olivia@example.com", "en")
+    page = f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/access"
+    rasmus = b.session.scalars(select(RoleAssignment).join(User, RoleAssignment.user_id == User.id).where(
+        User.email == "rasmus@example.com")).one()
+    assert browser.post(f"/en/accounts/{demo.agreement}/access/roles/{rasmus.id}",
+                        {"role": "invoice_manager", "page_profile": str(demo.profile)},
+                        token_from=page).status_code == 303
+    html = browser.get(page).get_data(as_text=True)
+    row = html[html.index("Rasmus Ek"):].split("</tr>")[0]
+    assert "Invoice manager" in row and "Olivia" in row and '<time datetime="' in row, row
+    olivia_row = html[html.index("olivia@example.com"):].split("</tr>")[0]
+    assert olivia_row.count("Not recorded") == 2, olivia_row
+
+
+def test_i31_recovery_codes_are_shown_once(app, demo, b, clock):
+    """Item 4: ten codes on the page that turns the factor on, and never again — the
+    security page lists how many are left, not the codes (only their digests are kept)."""
+    browser, _key, codes = setup_totp(app, b, clock)
+    later = browser.get("/en/security").get_data(as_text=True)
+    assert later and not [c for c in codes if c in later]
+    b.session.rollback()
+    assert not [c for c in codes if c in str(b.session.scalars(select(RecoveryCode.code_hash)).all())]

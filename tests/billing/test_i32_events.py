@@ -4,7 +4,8 @@ followed from the fact they report — a failed charge (`payment.failed` and
 (`subscription.disabled`, `subscription.deleted`), a payment the gateway left unanswered
 (`payment.in_doubt`) and a billing profile's new default (`payment_method.changed`) —
 each written with a pending delivery to every active endpoint, by the service that
-records the fact. The others: tests/web/test_i32_api.py, tests/billing/test_bulk.py."""
+records the fact; and a sender that died mid-post loses no event (at least once). The
+others: tests/web/test_i32_api.py, tests/billing/test_bulk.py."""
 from __future__ import annotations
 
 from datetime import date
@@ -23,7 +24,8 @@ from portal.models import AccountKind, OutboxStatus, Role, WebhookDelivery, Webh
 from tests import factories as f
 from tests.billing import test_lifecycle, test_payment_faults
 from tests.billing.test_settle import KEY
-from tests.i32_api import SECRET
+from tests.i32_api import SECRET, Receiver
+from tests.web.test_i31_sign_in_security import MinuteClock
 
 payg, cycle = test_lifecycle.payg, test_lifecycle.cycle
 scene, faulty = test_payment_faults.scene, test_payment_faults.faulty
@@ -90,3 +92,22 @@ def test_i32_a_new_default_payment_method_reports_payment_method_changed(b, endp
     [(type_, data)] = written(b, endpoint)
     assert type_ == "payment_method.changed" and data["account_id"] == acc.id
     assert data["method"]["last4"] == card.last4
+
+
+def test_i32_a_sender_that_died_mid_post_loses_no_event(b, endpoint):
+    """At least once: a delivery claimed by a sender that then died (no answer marked)
+    is left alone while the claim is fresh, and sent — signed — once it is older than
+    the sending timeout (5 minutes)."""
+    with Receiver(SECRET) as receiver:
+        with write_transaction(b.session):
+            endpoint.url = receiver.url
+            events.emit(b.session, b.clock, "credit.created", {"account_id": 1, "amount_minor": 100})
+        assert webhooks.WebhookSender(b.session, b.clock).claim_next() is not None  # …and the sender dies
+        later = MinuteClock(b.clock.today(), minutes=4)
+        assert webhooks.WebhookSender(b.session, later).send().delivered == 0  # the claim is fresh
+        later.minutes = 6
+        assert webhooks.WebhookSender(b.session, later).send().delivered == 1
+        assert receiver.types() == ["credit.created"] and receiver.refused == []
+    b.session.rollback()
+    [delivery] = b.session.scalars(select(WebhookDelivery)).all()
+    assert (delivery.status, delivery.attempts) == (OutboxStatus.SENT, 2)

@@ -3,8 +3,11 @@ keyboard alone; the invitation arrives at a real SMTP server (`flask mail send`)
 person accepts it in a browser of their own and signs in; the owner changes the
 person's role, is refused removing her own last owner role (the reason on the page),
 and removes the person's role — axe clean at each step. Then the same page with
-JavaScript off: an invitation sent again and withdrawn."""
+JavaScript off: an invitation sent again and withdrawn, another accepted, a role
+changed, a refusal said on the page, and the role removed."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -117,7 +120,7 @@ def test_i31_invite_accept_sign_in_change_and_remove_by_keyboard(mail_site, open
     assert "Eva Berg" not in page.locator("main table").first.inner_text()
 
 
-def test_i31_invitations_sent_again_and_withdrawn_without_javascript(mail_site, chromium):
+def test_i31_invitations_sent_again_withdrawn_and_accepted_roles_changed_and_removed_without_javascript(mail_site, chromium):
     context = chromium.new_context(java_script_enabled=False, storage_state=mail_site.signed_in(chromium, OLIVIA))
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -136,5 +139,35 @@ def test_i31_invitations_sent_again_and_withdrawn_without_javascript(mail_site, 
             page.click("button:has-text('Withdraw')")
         assert "has been withdrawn" in page.locator(".flash").inner_text()
         assert "No invitations are waiting." in page.locator("main").inner_text()
+        # Invited again and accepted, the email through the SMTP server, in a browser without JavaScript.
+        page.fill("#email", "nojs@example.com")
+        page.check("#role-4")
+        page.check("#locale-2")
+        with page.expect_navigation():
+            page.click("text=Send the invitation")
+        mail_site.server._flask("mail", "send")
+        link = mail_site.smtp.inbox.to("nojs@example.com")[-1].links[0].replace("&amp;", "&")
+        newcomer = chromium.new_context(java_script_enabled=False).new_page()
+        try:
+            newcomer.goto(link)
+            newcomer.fill("#name", "Nils Oj")
+            newcomer.fill("#password", PASSWORD)
+            with newcomer.expect_navigation():
+                newcomer.click("text=Accept and create my sign-in")
+            assert "Your sign-in is ready" in newcomer.locator(".flash").inner_text()
+        finally:
+            newcomer.context.close()
+        # A role changed and removed, and a refusal said on the page — without JavaScript too.
+        page.get_by_label("New role for Rasmus Ek").select_option("invoice_manager")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Change role – Rasmus Ek").click()
+        assert "The role has been changed" in page.locator(".flash").inner_text()
+        with page.expect_navigation():
+            page.get_by_role("button", name=re.compile(r"^Remove role – Olivia")).click()
+        assert "your own owner role" in page.locator(".error-summary").inner_text()
+        with page.expect_navigation():
+            page.get_by_role("button", name=re.compile(r"^Remove role – Rasmus Ek")).click()
+        assert "The role has been removed" in page.locator(".flash").inner_text()
+        assert "Rasmus Ek" not in page.locator("main table").first.inner_text()
     finally:
         context.close()

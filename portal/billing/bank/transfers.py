@@ -157,6 +157,9 @@ def _decide(b: Billing, paid: bgmax.Payment, match: matching.Match, locked: dict
             recorder.flush()
             owed[match.account.id] = owed_by_account(b, [match.account.id])[match.account.id]
         match = matching.match_owed(paid, match.account, owed[match.account.id])
+    if match.request is not None and payment_requests.why_not_payable(match.request) is not None:
+        # B22: paid, or one of its invoices paid, by a payment before it in the batch
+        match = matching.Match(payment_requests.why_not_payable(match.request), match.invoices)
     if match.reason is None and match.account_id not in locked:
         recorder.flush()
         locked[match.account_id] = lock_account(b.session, match.account_id)

@@ -15,7 +15,9 @@ from portal import exports
 from portal.billing.accounts import access, statement as statements
 from portal.billing.accounts.details import details_for
 from portal.billing.accounts.history import Period
+from portal.billing.invoicing import payment_requests
 from portal.billing.invoicing.documents import buyer_of
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal.document_files import statement_pdf
 from portal.errors import NotFound
 from portal.forms import StatementForm
@@ -70,8 +72,10 @@ def show(account_id: int):
     found = statements.statement(b, me, account.id, profile_id, period) if period else None
     query = {"first": period.first.isoformat(), "last": period.last.isoformat(),
              **({"profile": profile_id} if profile_id else {})} if period else {}
+    requests = payment_requests.open_for_profiles(b, [profile_id]) if found and profile_id else []  # B22
     return render("statements/statement.html", status=200 if period else 422, account=account, form=form,
-                  statement=found, query=query)
+                  statement=found, query=query, payment_request=requests[0] if requests else None,
+                  bankgiro=remittance_from_config(current_app.config).bankgiro)
 
 
 def _valid(account_id: int):

@@ -110,6 +110,25 @@ def request_of(b: Billing, user: User, account_id: int, request_id: int) -> Requ
     return view_of(request)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What a person chooses a request from: the profile's open invoices (the oldest due
+    first) and its current request, if any."""
+    profile: BillingProfile
+    invoices: list[Invoice]
+    current: RequestView | None
+
+
+@notify.refusals_audited
+def choice(b: Billing, user: User, account_id: int, profile_id: int) -> Choice:
+    """For whoever may pay the profile's invoices (R19); another account's profile is NotFound."""
+    profile = ids.get(b.session, BillingProfile, profile_id)
+    if profile is None or profile.account_id != account_id:
+        raise NotFound("billing profile")
+    access.require(b.session, user, profile.account, Action.PAY_INVOICES, profile.id)
+    return Choice(profile, invoice_quote(b.session, profile).invoices, current(b, profile.id))
+
+
 @notify.refusals_audited
 def create(b: Billing, user: User, profile_id: int, invoice_ids: list[int]) -> PaymentRequest:
     """B22: one OCR reference for these open invoices of the profile (at least two), for

@@ -147,3 +147,22 @@ def test_b22_r19_only_who_may_pay_asks_and_only_for_two_or_more_open_invoices_of
     assert count(b, PaymentRequest) == 0
     with pytest.raises(NotFound):
         payment_requests.request_of(b, stranger, three.acc.id, 1)
+
+
+def test_b22_the_invoice_email_carries_the_open_requests_ocr_and_total(app, b, three):
+    from flask_babel import force_locale
+    from portal.billing.cycle import invoices as cycle_invoices
+    from portal.mail.content import Payload
+    from portal.mail.messages import invoice_ready
+    assert cycle_invoices._request_of(b, three.profile.id) == {}
+    request = payment_requests.create(b, three.owner, three.profile.id, [three.first.id, three.second.id])
+    carried = cycle_invoices._request_of(b, three.profile.id)
+    assert carried == {"request_reference": request_reference(request.id), "request_minor": 9_640_00,
+                       "request_invoices": [three.first.number, three.second.number]}
+    raw = {"number": three.third.number, "amount_minor": 500_00, "currency": "SEK", "due_on": "2026-12-31",
+           **carried}
+    with app.test_request_context(), force_locale("sv"):
+        text = " ".join(invoice_ready(Payload(raw, "a@example.com"), "Contoso Cloud AB").paragraphs)
+    assert f"anger OCR-nummer {request_reference(request.id)}" in text and "9 640,00 kr" in text.replace("\xa0", " ")
+    importing(b, bgmax_file([[Paid(ocr_reference(three.first.number), 1_00)]]))  # paid otherwise, in part
+    assert cycle_invoices._request_of(b, three.profile.id) == {}  # a changed request is not offered

@@ -41,7 +41,8 @@ def new(account_id: int, profile_id: int):
             except (NotFound, TooFewInvoices):  # paid meanwhile: asked again, with what is open now
                 chosen = payment_requests.choice(b, me, account_id, profile_id)
                 form.invoices.data = [str(i.id) for i in chosen.invoices]
-                flash(_("An invoice you chose is no longer open. Check the invoices and choose again."), "error")
+                flash(_("Nothing was changed: an invoice you chose is no longer open. Check the invoices and choose "
+                        "again."), "error")
                 status = 409
             else:
                 return see_other("payment_requests.show", account_id=account_id, request_id=made.id)

@@ -32,6 +32,11 @@ pays with it (race 8) was a 500 on PostgreSQL and a 404 on SQLite when this matr
 written; now the second removal is done already (303), Set default says the card has
 been removed (303 with the message), Pay now with it is 409 "Nothing was charged".
 
+B22's payment request is raced too (one matchup, not a flow of the pair matrix): Pay now
+of the request's invoices waits at the gateway while the bank file paying the request, a
+new request in another tab and the billing cycle run; the transfer waits for a person,
+never recorded beside the card payment.
+
 The issue's two reproductions and issue 28's worker killed mid-settlement, on the same
 kind of deployment, are in test_live_races_reproduced.py."""
 from __future__ import annotations

@@ -72,10 +72,15 @@ def show(account_id: int):
     found = statements.statement(b, me, account.id, profile_id, period) if period else None
     query = {"first": period.first.isoformat(), "last": period.last.isoformat(),
              **({"profile": profile_id} if profile_id else {})} if period else {}
-    requests = payment_requests.open_for_profiles(b, [profile_id]) if found and profile_id else []  # B22
     return render("statements/statement.html", status=200 if period else 422, account=account, form=form,
-                  statement=found, query=query, payment_request=requests[0] if requests else None,
-                  bankgiro=remittance_from_config(current_app.config).bankgiro)
+                  statement=found, query=query, **_request(profile_id if found else None))
+
+
+def _request(profile_id: int | None) -> dict:
+    """B22: the profile's valid payment request, printed on the statement (page and PDF)."""
+    requests = payment_requests.open_for_profiles(billing(), [profile_id]) if profile_id else []
+    return {"payment_request": requests[0] if requests else None,
+            "bankgiro": remittance_from_config(current_app.config).bankgiro}
 
 
 def _valid(account_id: int):
@@ -99,7 +104,8 @@ def pdf(account_id: int):
     buyer = buyer_of(account.name, profile.name if profile else "", details_for(b.session, account.id, profile_id))
     # Translators: the start of a downloaded statement's file name, e.g. "statement-2026-11-01-2026-11-30.pdf".
     word = pgettext("file name", "statement")
-    return download(statement_pdf(found, current_app.extensions["seller"], buyer), "application/pdf",
+    return download(statement_pdf(found, current_app.extensions["seller"], buyer, **_request(profile_id)),
+                    "application/pdf",
                     _name(word, period, "pdf"))
 
 

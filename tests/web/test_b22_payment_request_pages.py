@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from portal.billing.invoicing.remittance import request_reference
 from portal.models import Invoice, PaymentRequest
+from tests.web.test_invoice_documents import text_of
 from tests.web.conftest import sign_in_as
 from tests.web.test_transfers_pages import text
 
@@ -36,6 +37,8 @@ def test_b22_choosing_two_invoices_gives_one_ocr_on_its_page_pay_now_and_the_sta
     assert f"En överföring på {amount}: ange OCR-nummer {reference}." in pay_now
     statement = text(browser.get(f"{base}/statement").get_data(as_text=True))
     assert f"OCR-nummer {reference}" in statement and amount in statement
+    pdf = browser.get(f"{base}/statement.pdf?profile={demo.profile}")  # the PDF says it too
+    assert pdf.status_code == 200 and f"OCR-nummer {reference}" in " ".join(text_of(pdf.data).split())
     # The seed's request is replaced, and says so.
     old = b.session.scalars(select(PaymentRequest.id).where(PaymentRequest.id != request_id)).one()
     assert "ersatt" in text(browser.get(f"{base}/one-transfer/{old}").get_data(as_text=True))

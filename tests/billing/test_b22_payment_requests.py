@@ -166,3 +166,26 @@ def test_b22_the_invoice_email_carries_the_open_requests_ocr_and_total(app, b, t
     assert f"anger OCR-nummer {request_reference(request.id)}" in text and "9 640,00 kr" in text.replace("\xa0", " ")
     importing(b, bgmax_file([[Paid(ocr_reference(three.first.number), 1_00)]]))  # paid otherwise, in part
     assert cycle_invoices._request_of(b, three.profile.id) == {}  # a changed request is not offered
+
+
+def test_b22_two_tabs_asking_at_once_leave_one_valid_request(app, b, three):
+    import threading
+    barrier, made, failed = threading.Barrier(2), [], []
+
+    def tab(invoice_ids):
+        with app.app_context(), other(b) as mine:
+            barrier.wait(10)
+            try:
+                made.append(payment_requests.create(mine, three.owner, three.profile.id, invoice_ids).id)
+            except Exception as error:  # noqa: BLE001 - reported below
+                failed.append(error)
+    tabs = [threading.Thread(target=tab, args=(ids,)) for ids in
+            ([three.first.id, three.second.id], [three.second.id, three.third.id])]
+    for t in tabs:
+        t.start()
+    for t in tabs:
+        t.join(60)
+    assert failed == [] and len(made) == 2
+    b.session.rollback()
+    still = b.session.scalars(select(PaymentRequest.id).where(PaymentRequest.closed_at.is_(None))).all()
+    assert still == [max(made)]  # the later one; the first replaced under the account's lock

@@ -420,3 +420,11 @@ class ConfirmSubscriptionForm(PortalForm):
     """Issue 33: Cancel at period end / Undo cancellation, as confirmed — the last day
     the confirmation page named (a month that turned meanwhile is asked again)."""
     last_day = HiddenField(validators=[InputRequired(), Regexp(r"^\d{4}-\d{2}-\d{2}$")])
+
+
+class PaymentRequestForm(PortalForm):
+    """B22: the open invoices one OCR reference is for (choices set by the view)."""
+    invoices = SelectMultipleField(_l("Invoices to pay with one transfer"), choices=[], coerce=str,
+                                   validate_choice=False, widget=ListWidget(prefix_label=False),
+                                   option_widget=CheckboxInput(),
+                                   validators=[InputRequired(_l("Choose at least two invoices"))])

@@ -406,6 +406,9 @@ def audit_text(event) -> str:
         case "spending_alert.reached":
             return gettext("This month's costs reached %(percent)s %% of the spending alert's %(amount)s.",
                            percent=d.get("percent", ""), amount=amount)
+        case "payment_request.created":
+            return gettext("One OCR reference, %(ocr)s, was made for invoices %(invoices)s: %(amount)s.",
+                           ocr=d.get("reference", ""), invoices=", ".join(d.get("invoices", [])), amount=amount)
         case "password.reset":
             return gettext("The password was changed with a reset link sent by email.")
         case "second_factor.enabled":

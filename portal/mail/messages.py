@@ -78,6 +78,11 @@ def invoice_ready(p: Payload, provider: str) -> Content:  # R16, R18
     else:
         paragraphs = [_("Invoice %(number)s for %(amount)s is ready. It is due on %(date)s.",
                         number=number, amount=p.money(), date=p.day("due_on"))]
+    if p.raw.get("request_reference"):  # B22: the profile's payment request, one transfer for several invoices
+        paragraphs.append(_("To pay invoices %(invoices)s with one transfer, pay %(amount)s and give OCR reference "
+                            "%(ocr)s. This invoice is not among them: it has its own OCR reference.",
+                            invoices=", ".join(p.raw.get("request_invoices", [])), ocr=p.text("request_reference"),
+                            amount=p.money("request_minor")))
     return Content(
         subject=_("Invoice %(number)s is ready", number=number),
         heading=_("Your invoice is ready"), paragraphs=paragraphs,

@@ -160,6 +160,12 @@ def subscription_spending_alert(page, ids):  # issue 33 item 2: one subscription
     submit(page, "form[action$='/costs/alert'] button[type=submit]")
 
 
+def one_transfer_errors(page, ids):  # B22: fewer than two invoices chosen
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/profiles/{ids['profile']}/one-transfer")
+    page.locator("input[name=invoices]").first.uncheck()
+    submit(page, "form[action$='/one-transfer'] button[type=submit]")
+
+
 def go(path):
     def _go(page, ids):
         page.goto(f"{page.base}/{page.lang}" + path.format(**ids))
@@ -236,6 +242,11 @@ STATES = {
     # with entries it is checked along tests/browser/test_b15_credit_history.py)
     "credit-history-owner": (OLIVIA, go("/accounts/{agreement}/credit")),
     "payment-methods-owner": (OLIVIA, go("/accounts/{agreement}/payment-methods")),
+    # B22: one OCR reference for several invoices — the choice, its error, the request, as a reader.
+    "one-transfer-choose": (OLIVIA, go("/accounts/{agreement}/profiles/{profile}/one-transfer")),
+    "one-transfer-with-errors": (OLIVIA, one_transfer_errors),
+    "one-transfer-request": (OLIVIA, go("/accounts/{agreement}/one-transfer/{payment_request}")),
+    "one-transfer-request-reader": (RASMUS, go("/accounts/{agreement}/one-transfer/{payment_request}")),
     "subscription-cancelled-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}")),
     "subscription-undo-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}/undo-cancel")),
     "statement-owner": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-01-01&last=2026-11-25")),
@@ -271,7 +282,7 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "notifications-with-errors": 422, "billing-details-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
                    "403-settle-user": 403, "403-pay-now-reader": 403, "pay-now-part-errors": 422,
                    "payments-with-errors": 422, "payment-methods-add-card-errors": 422,
-                   "statement-with-errors": 422, "invoices-download-with-errors": 422,
+                   "statement-with-errors": 422, "one-transfer-with-errors": 422, "invoices-download-with-errors": 422,
                    "access-with-errors": 422, "invitation-link-unknown": 404,
                    "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422,
                    "payment-methods-update-card-errors": 422,

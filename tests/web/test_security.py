@@ -47,6 +47,8 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "subscriptions.cancel": ("anna@example.com", f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/cancel"),
         "subscriptions.undo": ("anna@example.com",
                                f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/undo-cancel"),
+        "payment_requests.new": ("olivia@example.com",  # B22
+                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/one-transfer"),
         "methods.set_default": ("olivia@example.com",
                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/default-method"),
         # Issue 31: the second factor and the links sent by email.

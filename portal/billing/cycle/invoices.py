@@ -12,6 +12,7 @@ from portal.billing.accounts import credit, notify
 from portal.billing.context import Billing
 from portal.billing.accounts.details import details_for
 from portal.billing.invoicing.documents import buyer_of, frozen_parties, price_for
+from portal.billing.invoicing import payment_requests
 from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated
@@ -35,6 +36,16 @@ def next_invoice_number(session: Session) -> str:
         .values(next_number=InvoiceNumberSeries.next_number + 1)
         .returning(InvoiceNumberSeries.next_number)).scalar_one()
     return str(taken - 1)
+
+
+def _request_of(b: Billing, profile_id: int) -> dict:
+    """B22: the profile's valid payment request, for the invoice email to carry (one
+    transfer for the invoices it covers; the new invoice is not among them)."""
+    request = payment_requests.current(b, profile_id)
+    if request is None or not request.is_open:
+        return {}
+    return {"request_reference": request.reference, "request_minor": request.total.minor,
+            "request_invoices": [invoice.number for invoice, _amount in request.items]}
 
 
 def apply_credits(b: Billing, invoice: Invoice) -> int:
@@ -114,10 +125,11 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
                                                         "period_start": period_start, "period_end": period_end})
     if invoice.is_open and invoice.amount_due.minor == 0:  # credits covered it all
         mark_invoices_paid(b, [invoice], None)
-    notify.queue_email(b.session, b.clock, account, "invoice_ready", payload)
+    mail = {**payload, **_request_of(b, profile.id)} if invoice.is_open else payload
+    notify.queue_email(b.session, b.clock, account, "invoice_ready", mail)
     for address in details.recipients if details else []:  # B7: e.g. the accounts payable inbox
         if address != account.notification_email:
-            notify.queue_email(b.session, b.clock, account, "invoice_ready", payload, to_address=address,
+            notify.queue_email(b.session, b.clock, account, "invoice_ready", mail, to_address=address,
                                locale=details.invoice_language)
     notify.notify_users(b.session, b.clock, account, "invoice_ready", payload)
     method = profile.default_payment_method

@@ -20,7 +20,7 @@ from portal.billing.accounts import credit
 from portal.billing.payments import reconcile
 from portal.billing.bank.transfers import REASONS, assign_review, import_bgmax, settle_review, waiting_for_review
 from portal.config import ROOT
-from portal import document_store, provider_cli
+from portal import autogiro_cli, document_store, provider_cli
 from portal.demo import DEMO_PASSWORD, DEMO_USERS, bgmax_paying_the_demo, seed_demo
 from portal.extensions import db
 from portal.mail import outbox_sender
@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(provider_cli.api_cli)  # issue 32
     app.cli.add_command(provider_cli.events_cli)
+    app.cli.add_command(autogiro_cli.autogiro_cli)  # issue 34
 
 
 def parse_day(_ctx, _param, value: str | None) -> date | None:

@@ -296,9 +296,9 @@ def import_file(b: Billing, payee: Payee, open_file: Callable[[], Iterable[bytes
         raise files.AutogiroRejected(1, f"a file for bankgiro {parsed.bankgiro}, not ours ({payee.bankgiro_digits})")
     mandates = {m.payer_number: m.id for m in b.session.scalars(select(AutogiroMandate).where(
         AutogiroMandate.payer_number.in_({r.payer_number for r in records})))}
-    for number, record in enumerate(records, start=2):
-        if record.payer_number not in mandates:  # the line within the file: opening + n (approximate past TK15s)
-            raise files.AutogiroRejected(number, f"payer number {record.payer_number} is no mandate of ours")
+    for record in records:
+        if record.payer_number not in mandates:
+            raise files.AutogiroRejected(record.line, f"payer number {record.payer_number} is no mandate of ours")
     if kind == "payments":
         orders = _orders_named(b, mandates, records)
     b.session.rollback()
@@ -320,9 +320,9 @@ def _orders_named(b: Billing, mandates: dict[str, int], results) -> dict[tuple, 
     found = {(m_payer, o.reference, o.draw_on): o.id for o, m_payer in b.session.execute(
         select(AutogiroOrder, AutogiroMandate.payer_number).join(AutogiroMandate)
         .where(AutogiroOrder.mandate_id.in_(list(mandates.values())), AutogiroOrder.sent_on.is_not(None)))}
-    for number, r in enumerate(results, start=2):
+    for r in results:
         if (r.payer_number, r.reference, r.draw_on) not in found:
-            raise files.AutogiroRejected(number, f"no order of ours draws {r.reference} from payer "
+            raise files.AutogiroRejected(r.line, f"no order of ours draws {r.reference} from payer "
                                                  f"{r.payer_number} on {r.draw_on}")
     return found
 

@@ -15,7 +15,7 @@ touches the database."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from portal.money import MAX_MINOR
@@ -63,6 +63,7 @@ class Order:             # TK82, to Bankgirot and back
     amount_minor: int
     reference: str       # the invoice's OCR, at most 16 characters
     result: str = ""     # in a results file: a key of RESULT_CODES
+    line: int = field(default=0, compare=False)   # where a file read said it
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Answer:            # TK73
     info: str            # 04: a new mandate, 03: a cancellation …
     comment: str         # a key of MANDATE_CODES
     answered_on: date
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ def read_request(lines: Iterable[str | bytes]) -> Request:
                                           _digits(number, record[44:56], "payer's number")))
             case "82":
                 orders.append(Order(_id(number, record[15:31], "payer number"), _day(number, record[2:10]),
-                                    _amount(number, record[31:43]), record[53:69].strip()))
+                                    _amount(number, record[31:43]), record[53:69].strip(), line=number))
             case code:
                 raise AutogiroRejected(number, f"unknown record type {code!r} in a request file")
     return Request(_day(records[0][0], first[2:10]), _id(records[0][0], first[62:68], "customer number"),
@@ -289,7 +291,7 @@ def read_mandate_answers(lines: Iterable[str | bytes]) -> MandateAnswers:
                                       _id(number, record[32:44], "account number", blank_ok=True),
                                       _digits(number, record[44:56], "payer's number", blank_ok=True),
                                       _digits(number, record[61:63], "information code"), comment,
-                                      _day(number, record[65:73])))
+                                      _day(number, record[65:73]), number))
             case "09":
                 if _number(number, record[14:21], "record count") != len(answers):
                     raise AutogiroRejected(number, f"the closing record counts {record[14:21]} mandates; "
@@ -377,7 +379,7 @@ def read_payment_results(lines: Iterable[str | bytes]) -> PaymentResults:
                 if day != deposit[1]:
                     raise AutogiroRejected(number, f"an order of {day} in the deposit of {deposit[1]}")
                 order = Order(_id(number, record[15:31], "payer number"), day, _amount(number, record[31:43]),
-                              record[53:69].strip(), record[79])
+                              record[53:69].strip(), record[79], number)
                 of_deposit.append(order)
                 results.append(order)
             case "09":

@@ -1,0 +1,148 @@
+"""Issue 34, B23: Autogiro — the layouts round-trip, bank accounts and payers checked by
+the banks' and the tax agency's rules, and the whole loop (mandate → answer → order →
+drawn → paid; not drawn → past due → retried once → paid) on SQLite and PostgreSQL
+(the same test with DATABASE_URL set)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.billing.bank import autogiro, autogiro_files as files
+from portal.billing.invoicing.remittance import ocr_reference
+from portal.errors import InvalidDetails
+from portal.models import (AccountKind, AutogiroOrder, CreditEntry, DrawStatus, Invoice, InvoicePayment, InvoiceStatus,
+                           MandateStatus, OutboxMessage, Payment, PaymentPurpose, Role)
+from tests import factories as f
+
+PAYEE = autogiro.Payee("5050-1055", "123456")
+WHEN = datetime(2026, 11, 26, 6, 0)
+
+LAYOUTS = {
+    "request": (files.Request(date(2026, 11, 25), "123456", "50501055",
+                              (files.Addition("10000001", "9029", "5735211", "165560360793"),), ("10000002",),
+                              (files.Order("10000001", date(2026, 11, 26), 8_640_00, "2026000000179"),)),
+                files.write_request, files.read_request),
+    "mandates": (files.MandateAnswers(date(2026, 11, 26), "123456", "50501055", (
+        files.Answer("10000001", "9029", "5735211", "165560360793", "04", "32", date(2026, 11, 26)),
+        files.Answer("10000002", "6000", "806967498", "198112289874", "04", "09", date(2026, 11, 26)))),
+        files.write_mandate_answers, files.read_mandate_answers),
+    "payments": (files.PaymentResults(WHEN, "123456", "50501055", (
+        files.Order("10000001", date(2026, 11, 26), 8_640_00, "2026000000179", "0"),
+        files.Order("10000003", date(2026, 11, 26), 1_000_00, "2026000000252", "1"),
+        files.Order("10000001", date(2026, 11, 27), 5_00, "2026000000336", "2"))),
+        files.write_payment_results, files.read_payment_results),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_i34_every_layout_round_trips_in_80_character_records(layout):
+    value, write, read = LAYOUTS[layout]
+    content = write(value)
+    assert {len(line) for line in content.decode("latin-1").splitlines()} == {80}
+    assert read(content.splitlines()) == value
+    assert files.kind_of(content.splitlines()) == layout
+
+
+@pytest.mark.parametrize("clearing, number, bank", [
+    ("9029", "5735211", "Länsförsäkringar Bank"),     # type 1, check digit over clearing and account
+    ("5000", "1000004", "SEB"),                         # type 1 (SEB 5000–5999)
+    ("6000", "806967498", "Handelsbanken"),             # type 2, mod 11 over the account
+    ("3300", "8112289874", "Nordea"),                   # personkonto: the personnummer
+    ("8327-9", "123 456 789-7", "Swedbank"),           # Swedbank, five-digit clearing, mod 10
+    ("8327-9", "123 456 789-2", None),                 # … with a wrong check digit
+    ("9029", "5735214", None),                          # a wrong check digit
+    ("0999", "1234567", None),                          # no bank has this clearing number
+])
+def test_i34_a_bank_account_is_checked_by_the_banks_rules_with_the_bank_named(clearing, number, bank):
+    if bank is None:
+        with pytest.raises(InvalidDetails):
+            autogiro.bank_account(clearing, number)
+    else:
+        assert autogiro.bank_account(clearing, number).bank_name == bank
+
+
+def test_i34_the_payer_is_an_organisationsnummer_or_a_personnummer_in_twelve_digits():
+    assert autogiro.payer_identity("556036-0793") == "165560360793"
+    assert autogiro.payer_identity("811228-9874") == "198112289874"
+    with pytest.raises(InvalidDetails):
+        autogiro.payer_identity("556036-0794")
+
+
+def lines_of(content: bytes):
+    return lambda: content.splitlines(keepends=True)
+
+
+def results(*orders: files.Order, when=WHEN) -> bytes:
+    return files.write_payment_results(files.PaymentResults(when, PAYEE.customer_number, PAYEE.bankgiro_digits, orders))
+
+
+def test_i34_the_whole_loop_mandate_answer_orders_drawn_paid_and_not_drawn_past_due_retried(b, tmp_path):
+    acc = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
+    profile = f.profile(b, acc)
+    f.user(b, Role.OWNER, acc, profile)
+    first, second = (Invoice(billing_profile_id=profile.id, number=f"2026000{n:05d}", currency="SEK",
+                             period_start=date(2026, m, 1), period_end=date(2026, m, 28), issued_on=date(2026, 11, 1),
+                             due_on=date(2026, 11, 26), subtotal_minor=amount, credits_applied_minor=0)
+                     for n, m, amount in ((1, 9, 8_640_00), (2, 10, 1_000_00)))
+    b.session.add_all([first, second])
+    f.commit(b)
+
+    # The customer gives a mandate: pending, the profile's default; the first file carries it.
+    mandate = autogiro.give_mandate(b, None, acc.id, "9029", "5735211", "556036-0793", profile_id=profile.id)
+    assert mandate.status == MandateStatus.PENDING and profile.default_payment_method_id == mandate.payment_method_id
+    sent = autogiro.export(b, PAYEE, tmp_path)
+    request = files.read_request(sent.path.read_bytes().splitlines())
+    assert [a.payer_number for a in request.additions] == [mandate.payer_number] and request.orders == ()
+
+    # Bankgirot approves it; then the invoices due by the next banking day are ordered, once.
+    answers = files.write_mandate_answers(files.MandateAnswers(date(2026, 11, 25), "123456", PAYEE.bankgiro_digits, (
+        files.Answer(mandate.payer_number, "9029", "5735211", "165560360793", "04", "32", date(2026, 11, 25)),)))
+    assert autogiro.import_file(b, PAYEE, lines_of(answers)).outcomes == {"mandate_active": 1}
+    assert autogiro.import_file(b, PAYEE, lines_of(answers)).duplicates == 1
+    orders = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
+    assert [(o.reference, o.amount_minor, o.draw_on) for o in orders] == [
+        (ocr_reference(first.number), 8_640_00, date(2026, 11, 26)),
+        (ocr_reference(second.number), 1_000_00, date(2026, 11, 26))]
+    assert autogiro.export(b, PAYEE, tmp_path).path is None   # run again: nothing ordered twice
+
+    # A file naming an order we never sent is refused whole: nothing of it applied.
+    b.clock.advance(1)
+    drawn, short = (files.Order(mandate.payer_number, date(2026, 11, 26), o.amount_minor, o.reference, code)
+                    for o, code in zip(orders, ("0", "1")))
+    stranger = files.Order(mandate.payer_number, date(2026, 11, 26), 5_00, "999", "0")
+    with pytest.raises(files.AutogiroRejected, match="line 4: no order of ours"):
+        autogiro.import_file(b, PAYEE, lines_of(results(drawn, stranger)))
+    assert b.session.get(Invoice, first.id).status == InvoiceStatus.DUE
+
+    # Drawn → paid through the ledger; not drawn → past due, told why, retried the next banking day.
+    done = autogiro.import_file(b, PAYEE, lines_of(results(drawn, short)))
+    assert done.outcomes == {"drawn": 1, "not_drawn": 1}
+    assert autogiro.import_file(b, PAYEE, lines_of(results(drawn, short))).duplicates == 2
+    b.session.rollback()
+    paid = b.session.get(Invoice, first.id)
+    assert paid.status == InvoiceStatus.PAID and paid.payment.purpose == PaymentPurpose.AUTOGIRO
+    assert paid.payment.payment_method.kind == "autogiro"
+    assert b.session.get(Invoice, second.id).status == InvoiceStatus.PAST_DUE
+    told = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "autogiro_not_drawn")).one()
+    assert told.payload["reason"] == "insufficient_funds" and told.payload["next_draw_on"] == "2026-11-27"
+    assert b.session.scalar(select(func.count()).where(OutboxMessage.template == "receipt")) == 1
+
+    retry = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
+    assert [(o.reference, o.draw_on) for o in retry] == [(short.reference, date(2026, 11, 27))]
+    b.clock.advance(1)
+    again = files.Order(mandate.payer_number, date(2026, 11, 27), short.amount_minor, short.reference, "0")
+    assert autogiro.import_file(b, PAYEE, lines_of(results(again))).outcomes == {"drawn": 1}
+    b.session.rollback()
+    assert b.session.get(Invoice, second.id).status == InvoiceStatus.PAID
+    assert [o.status for o in b.session.scalars(select(AutogiroOrder).order_by(AutogiroOrder.id))] == [
+        DrawStatus.DRAWN, DrawStatus.NOT_DRAWN, DrawStatus.DRAWN]
+
+    # The ledger agrees: each payment's money is on its invoices or in the credit balance.
+    for payment in b.session.scalars(select(Payment)):
+        placed = b.session.scalar(select(func.coalesce(func.sum(InvoicePayment.amount_minor), 0))
+                                  .where(InvoicePayment.payment_id == payment.id))
+        credited = b.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount_minor), 0))
+                                    .where(CreditEntry.payment_id == payment.id))
+        assert placed + credited == payment.amount_minor

@@ -414,3 +414,22 @@ class ConfirmSubscriptionForm(PortalForm):
     """Issue 33: Cancel at period end / Undo cancellation, as confirmed — the last day
     the confirmation page named (a month that turned meanwhile is asked again)."""
     last_day = HiddenField(validators=[InputRequired(), Regexp(r"^\d{4}-\d{2}-\d{2}$")])
+
+
+class AutogiroForm(PortalForm):
+    """B23: a mandate for Autogiro — the bank account and the payer, checked by the
+    service (the banks' rules, stdnum); here only that each is given and short."""
+    # Translators: a Swedish bank account's clearing number (sv "Clearingnummer").
+    clearing = StringField(_l("Clearing number"), validators=[
+        DataRequired(_l("Enter the clearing number")), Length(max=10, message=_l("Enter the clearing number"))])
+    account_number = StringField(_l("Account number"), validators=[
+        DataRequired(_l("Enter the account number")), Length(max=20, message=_l("Enter the account number"))])
+    payer_id = StringField(_l("Personal or organisation number of the account holder"), validators=[
+        DataRequired(_l("Enter the personal or organisation number")),
+        Length(max=20, message=_l("Enter the personal or organisation number"))])
+    accept = BooleanField(_l("I give the mandate above"), validators=[
+        DataRequired(_l("Accept the mandate to pay by Autogiro"))])
+
+
+class CancelMandateForm(PortalForm):
+    """B23: the mandate's own button (CSRF only)."""

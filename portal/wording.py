@@ -105,6 +105,15 @@ PAYMENT_PURPOSE = {
     "autogiro": _l("Drawn by Autogiro"),
 }
 
+# B23: an Autogiro mandate's status, on Payment methods.
+MANDATE_STATUS = {
+    # Translators: an Autogiro mandate's status: given, not yet approved by the bank.
+    "pending": lazy_pgettext("mandate status", "Pending: waiting for the bank"),
+    "active": lazy_pgettext("mandate status", "Active"),
+    "rejected": lazy_pgettext("mandate status", "Rejected by the bank"),
+    "cancelled": lazy_pgettext("mandate status", "Cancelled"),
+}
+
 # Issue 34: why Autogiro did not draw an invoice, or why a mandate ended.
 AUTOGIRO_REASON = {
     "insufficient_funds": _l("There was not enough money in the account when Autogiro drew the payment."),

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal.billing.bank import autogiro, autogiro_files as files
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.errors import InvalidDetails
-from portal.models import (AccountKind, AutogiroOrder, CreditEntry, DrawStatus, Invoice, InvoicePayment, InvoiceStatus,
+from portal.models import (AccountKind, AutogiroOrder, BillingProfile, CreditEntry, DrawStatus, Invoice, InvoicePayment, InvoiceStatus,
                            MandateStatus, OutboxMessage, Payment, PaymentPurpose, Role)
 from tests import factories as f
 
@@ -138,6 +138,15 @@ def test_i34_the_whole_loop_mandate_answer_orders_drawn_paid_and_not_drawn_past_
     assert b.session.get(Invoice, second.id).status == InvoiceStatus.PAID
     assert [o.status for o in b.session.scalars(select(AutogiroOrder).order_by(AutogiroOrder.id))] == [
         DrawStatus.DRAWN, DrawStatus.NOT_DRAWN, DrawStatus.DRAWN]
+
+    # The bank closes the account: the mandate ends, the profile has no default, the customer is told.
+    closed = files.write_mandate_answers(files.MandateAnswers(date(2026, 11, 27), "123456", PAYEE.bankgiro_digits, (
+        files.Answer(mandate.payer_number, "9029", "5735211", "165560360793", "03", "03", date(2026, 11, 27)),)))
+    assert autogiro.import_file(b, PAYEE, lines_of(closed)).outcomes == {"mandate_cancelled": 1}
+    b.session.rollback()
+    assert b.session.get(BillingProfile, profile.id).default_payment_method_id is None
+    ended = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "autogiro_mandate_ended")).one()
+    assert ended.payload["reason"] == "account_closed"
 
     # The ledger agrees: each payment's money is on its invoices or in the credit balance.
     for payment in b.session.scalars(select(Payment)):

@@ -30,7 +30,8 @@ from bankkonto.clearing import get_bank_from_clearing_number
 from sqlalchemy import select
 from stdnum.se import orgnr, personnummer
 
-from portal.billing.accounts import credit, notify
+from portal.billing.accounts import access, credit, notify
+from portal.billing.accounts.access import Action
 from portal.billing.bank import autogiro_files as files
 from portal.billing.context import Billing
 from portal.billing.invoicing.remittance import ocr_reference
@@ -44,6 +45,7 @@ from portal.money import Money
 PAYER_NUMBER_BASE = 10_000_000   # payer numbers: this + the mandate's id (16 digits at most)
 RETRIED = frozenset({"insufficient_funds"})   # B14: soft; "no_mandate" is never retried
 _SWEDEN = holidays.country_holidays("SE")
+SEPARATED_DIGITS = frozenset("0123456789 -")   # what a person types: digits, spaces, hyphens
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,10 @@ def bank_account(clearing: str, number: str) -> BankAccount:
     """A Swedish bank account checked by the banks' rules (Bankgirot's "Bankernas
     kontonummeruppbyggnad": clearing number ranges, length, check digit), or
     InvalidDetails naming the field."""
+    if set(clearing) - SEPARATED_DIGITS:
+        raise InvalidDetails({"clearing": "invalid"})
+    if set(number) - SEPARATED_DIGITS:
+        raise InvalidDetails({"account_number": "invalid"})
     clearing = "".join(c for c in clearing if c.isdigit())
     number = "".join(c for c in number if c.isdigit())
     if not clearing:
@@ -106,6 +112,8 @@ def bank_account(clearing: str, number: str) -> BankAccount:
 def payer_identity(value: str) -> str:
     """The payer's organisationsnummer or personnummer as Autogiro writes it: twelve
     digits (an organisationsnummer with 16 before it), or InvalidDetails."""
+    if set(value) - SEPARATED_DIGITS - {"+"}:  # "+": a personnummer of someone 100 or older
+        raise InvalidDetails({"payer_id": "invalid"})
     digits = "".join(c for c in value if c.isdigit())
     # An organisationsnummer's third digit is 2 or more; a personnummer's (its month) 0 or 1.
     if (len(digits) == 10 or digits[:2] == "16") and digits[-8:-7] >= "2" and orgnr.is_valid(digits[-10:]):
@@ -119,12 +127,15 @@ def payer_identity(value: str) -> str:
 def give_mandate(b: Billing, user: User | None, account_id: int, clearing: str, number: str,
                  payer_id: str, profile_id: int | None = None, make_default: bool = True) -> AutogiroMandate:
     """A new mandate, pending until Bankgirot answers, with its payment method (kind
-    autogiro); the billing profile's default when `profile_id` is given (R15). The
-    view checks the person may change methods; this checks the details."""
+    autogiro); the billing profile's default when `profile_id` is given (R15). Who
+    may change the profile's methods (B8), checked under the account's lock; the
+    details (InvalidDetails) before anything."""
     account_found = bank_account(clearing, number)
     identity = payer_identity(payer_id)
     with write_transaction(b.session):
         account = lock_account(b.session, account_id)
+        if user is not None:
+            access.require(b.session, user, account, Action.MANAGE_PAYMENT_METHODS, profile_id)
         method = PaymentMethod(account_id=account.id, kind=MethodKind.AUTOGIRO, brand=account_found.bank_name[:20],
                                last4=account_found.number[-4:], holder_name=account_found.bank_name,
                                created_at=b.clock.now())
@@ -154,14 +165,16 @@ def cancel_mandate(b: Billing, user: User | None, mandate_id: int) -> AutogiroMa
         mandate = b.session.get(AutogiroMandate, mandate_id)
         if mandate is None:
             raise NotFound("mandate")
-        lock_account(b.session, mandate.account_id)
+        account = lock_account(b.session, mandate.account_id)
+        if user is not None:
+            access.require(b.session, user, account, Action.MANAGE_PAYMENT_METHODS, _profile_using(b, mandate))
         if mandate.status in (MandateStatus.CANCELLED, MandateStatus.REJECTED):
             raise InvalidState("the mandate has already ended")
         mandate.cancel_requested_at = b.clock.now()
         if mandate.sent_on is None:   # Bankgirot never heard of it: nothing to send
             mandate.cancel_sent_on = b.clock.today()
         mandate.status, mandate.reason = MandateStatus.CANCELLED, "by_customer"
-        mandate.payment_method.removed_at = b.clock.now()
+        _ended(b, mandate)
         for order in b.session.scalars(select(AutogiroOrder).where(AutogiroOrder.mandate_id == mandate.id,
                                                                    AutogiroOrder.status == DrawStatus.WAITING)):
             order.status, order.reason = DrawStatus.WITHDRAWN, "mandate_ended"
@@ -170,8 +183,24 @@ def cancel_mandate(b: Billing, user: User | None, mandate_id: int) -> AutogiroMa
         return mandate
 
 
-def mandate_of_method(b: Billing, method_id: int) -> AutogiroMandate | None:
-    return b.session.scalar(select(AutogiroMandate).where(AutogiroMandate.payment_method_id == method_id))
+def _ended(b: Billing, mandate: AutogiroMandate) -> None:
+    """Its method removed; the profiles it was the default of have none (R15: the
+    customer chooses again; invoices are paid to the remittance details meanwhile)."""
+    mandate.payment_method.removed_at = b.clock.now()
+    for profile in b.session.scalars(select(BillingProfile).where(
+            BillingProfile.default_payment_method_id == mandate.payment_method_id)):
+        profile.default_payment_method_id = None
+
+
+def _profile_using(b: Billing, mandate: AutogiroMandate) -> int | None:
+    return b.session.scalar(select(BillingProfile.id).where(
+        BillingProfile.default_payment_method_id == mandate.payment_method_id).limit(1))
+
+
+def mandates_of(b: Billing, account_id: int) -> dict[int, AutogiroMandate]:
+    """The account's mandates by their payment method's id (what Payment methods shows)."""
+    return {m.payment_method_id: m for m in b.session.scalars(
+        select(AutogiroMandate).where(AutogiroMandate.account_id == account_id))}
 
 
 # --- the request file ---------------------------------------------------------------------
@@ -338,7 +367,7 @@ def _apply_answer(b: Billing, mandate_id: int, answer: files.Answer) -> str:
             return "duplicate"  # the customer cancelled meanwhile: that stands (TK03 is on its way)
         mandate.status, mandate.reason, mandate.answered_on = MandateStatus(status), reason, answer.answered_on
         if status != "active":
-            mandate.payment_method.removed_at = b.clock.now()
+            _ended(b, mandate)
             payload = {"reason": reason or status, "bank_name": mandate.bank_name,
                        "last4": mandate.account_number[-4:]}
             notify.queue_email(b.session, b.clock, account, "autogiro_mandate_ended", payload)

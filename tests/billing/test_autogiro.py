@@ -155,3 +155,32 @@ def test_i34_the_whole_loop_mandate_answer_orders_drawn_paid_and_not_drawn_past_
         credited = b.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount_minor), 0))
                                     .where(CreditEntry.payment_id == payment.id))
         assert placed + credited == payment.amount_minor
+
+
+def test_i34_the_demo_loop_pays_an_invoice_through_the_commands(b, runner, tmp_path):
+    """`flask autogiro export` → `flask demo autogiro` (Bankgirot's answers) → `flask
+    autogiro import`, twice round: the mandate approved, then the invoice drawn and paid."""
+    acc = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
+    profile = f.profile(b, acc)
+    invoice = Invoice(billing_profile_id=profile.id, number="202600099999", currency="SEK",
+                      period_start=date(2026, 10, 1), period_end=date(2026, 10, 31), issued_on=date(2026, 11, 1),
+                      due_on=date(2026, 11, 26), subtotal_minor=2_500_00, credits_applied_minor=0)
+    b.session.add(invoice)
+    f.commit(b)
+    autogiro.give_mandate(b, None, acc.id, "6000", "806967498", "811228-9874", profile_id=profile.id)
+
+    def round_trip(expected: str) -> None:
+        exported = runner.invoke(args=["autogiro", "export", str(tmp_path)])
+        assert exported.exit_code == 0, exported.output
+        request = exported.output.split("Wrote ")[1].split(":")[0]
+        answered = runner.invoke(args=["demo", "autogiro", request])
+        assert answered.exit_code == 0, answered.output
+        imported = runner.invoke(args=["autogiro", "import", answered.output.split("Wrote ")[1].split(":")[0]])
+        assert imported.exit_code == 0 and expected in imported.output, imported.output
+
+    round_trip("1 mandate_active")
+    round_trip("1 drawn")
+    b.session.rollback()
+    assert b.session.get(Invoice, invoice.id).status == InvoiceStatus.PAID
+    refused = runner.invoke(args=["autogiro", "import", str(next(tmp_path.glob("*-001.txt")))])
+    assert refused.exit_code != 0 and "refused, nothing applied" in refused.output

@@ -363,8 +363,13 @@ def _apply_answer(b: Billing, mandate_id: int, answer: files.Answer) -> str:
         account = lock_account(b.session, mandate.account_id)
         if mandate.answered_on == answer.answered_on and mandate.status == status:
             return "duplicate"
-        if mandate.status == MandateStatus.CANCELLED and status != "cancelled":
-            return "duplicate"  # the customer cancelled meanwhile: that stands (TK03 is on its way)
+        if mandate.status == MandateStatus.CANCELLED:
+            # The customer cancelled it (Bankgirot confirms, or answered the addition
+            # before it heard): that stands, and the customer knows already.
+            if mandate.answered_on == answer.answered_on:
+                return "duplicate"
+            mandate.answered_on = answer.answered_on
+            return "mandate_cancelled"
         mandate.status, mandate.reason, mandate.answered_on = MandateStatus(status), reason, answer.answered_on
         if status != "active":
             _ended(b, mandate)

@@ -200,6 +200,8 @@ def kind_of(lines: Iterable[str | bytes]) -> str:
 # --- the request file (to Bankgirot) ----------------------------------------------------
 
 def _account16(clearing: str, account_number: str) -> str:
+    if not (clearing or account_number):  # a cancellation's answer names no account
+        return " " * 16
     return _field(clearing[:4], 4, "clearing number") + _field(account_number, 12, "account number")
 
 
@@ -263,8 +265,8 @@ def write_mandate_answers(f: MandateAnswers) -> bytes:
                        _field(f.customer_number, 6, "customer number"), bg)]
     for a in f.answers:
         records.append(_record("73", bg, _field(a.payer_number, 16, "payer number"),
-                               _account16(a.clearing, a.account_number), _field(a.payer_id, 12, "payer's number"),
-                               " " * 5, _field(a.info, 2, "information code"), _field(a.comment, 2, "comment code"),
+                               _account16(a.clearing, a.account_number),
+                               _field(a.payer_id, 12, "payer's number") if a.payer_id else " " * 12, " " * 5, _field(a.info, 2, "information code"), _field(a.comment, 2, "comment code"),
                                a.answered_on.strftime("%Y%m%d")))
     records.append(_record("09", f.written_on.strftime("%Y%m%d"), "9900", _field(str(len(f.answers)), 7, "count")))
     return _encode(records)
@@ -395,3 +397,18 @@ def read_payment_results(lines: Iterable[str | bytes]) -> PaymentResults:
         raise AutogiroRejected(0, "the file ends without its closing record (TK09): it may be cut short")
     return PaymentResults(written_at, _id(records[0][0], first[64:70], "customer number"), bankgiro,
                           tuple(results))
+
+
+def answers_for(request: Request, when: datetime, not_drawn: dict[str, str] | None = None
+                ) -> tuple[MandateAnswers | None, PaymentResults | None]:
+    """What Bankgirot would answer to a request file (the demo's loop, tried locally):
+    every new mandate approved (32), every cancellation confirmed (33), every order
+    drawn — or not, with the result code `not_drawn` gives for its reference."""
+    not_drawn = not_drawn or {}
+    answers = tuple(Answer(a.payer_number, a.clearing, a.account_number, a.payer_id, "04", "32", when.date())
+                    for a in request.additions) + tuple(Answer(payer, "", "", "", "03", "33", when.date())
+                                                        for payer in request.cancellations)
+    results = tuple(Order(o.payer_number, o.draw_on, o.amount_minor, o.reference, not_drawn.get(o.reference, DRAWN))
+                    for o in request.orders)
+    return (MandateAnswers(when.date(), request.customer_number, request.bankgiro, answers) if answers else None,
+            PaymentResults(when, request.customer_number, request.bankgiro, results) if results else None)

@@ -184,3 +184,47 @@ def test_i34_the_demo_loop_pays_an_invoice_through_the_commands(b, runner, tmp_p
     assert b.session.get(Invoice, invoice.id).status == InvoiceStatus.PAID
     refused = runner.invoke(args=["autogiro", "import", str(next(tmp_path.glob("*-001.txt")))])
     assert refused.exit_code != 0 and "refused, nothing applied" in refused.output
+
+
+def test_i34_two_imports_of_one_results_file_at_once_record_the_payment_once(b, tmp_path):
+    """The money race (M2, M3): the same payment results imported by two processes at
+    the same moment — each order is decided again under its account's lock, so one
+    records the payment and the other finds it answered."""
+    import threading
+    from sqlalchemy.orm import Session
+    from portal.billing.context import Billing
+    acc = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
+    profile = f.profile(b, acc)
+    invoice = Invoice(billing_profile_id=profile.id, number="202600088888", currency="SEK",
+                      period_start=date(2026, 10, 1), period_end=date(2026, 10, 31), issued_on=date(2026, 11, 1),
+                      due_on=date(2026, 11, 26), subtotal_minor=990_00, credits_applied_minor=0)
+    b.session.add(invoice)
+    f.commit(b)
+    mandate = autogiro.give_mandate(b, None, acc.id, "9029", "5735211", "556036-0793", profile_id=profile.id)
+    request = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines())
+    answers, _none = files.answers_for(request, WHEN)
+    autogiro.import_file(b, PAYEE, lines_of(files.write_mandate_answers(answers)))
+    request = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines())
+    content = files.write_payment_results(files.answers_for(request, WHEN)[1])
+    engine, results, errors = b.session.get_bind(), [], []
+    start = threading.Barrier(2)
+
+    def run():
+        with Session(engine) as session:
+            try:
+                start.wait(10)
+                results.append(autogiro.import_file(Billing(session, b.gateway, b.clock, b.policy), PAYEE,
+                                                    lines_of(content)))
+            except Exception as failed:  # noqa: BLE001 - reported below
+                errors.append(failed)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and sorted(r.applied for r in results) == [0, 1]
+    b.session.rollback()
+    assert b.session.scalar(select(func.count()).select_from(Payment)) == 1
+    assert b.session.scalar(select(func.count()).where(OutboxMessage.template == "receipt")) == 1
+    assert b.session.get(Invoice, invoice.id).status == InvoiceStatus.PAID and mandate.id

@@ -59,7 +59,7 @@ def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = No
         mandate_forms[autogiro_form[0]] = autogiro_form[1]
     return render(TEMPLATE, status=status, account=page.account, page=page, card_form=card_form,
                   move_form=move_form, defaults=defaults, mandate_forms=mandate_forms,
-                  mandates=autogiro.mandates_of(b, account_id))
+                  mandates=autogiro.mandates_of(b, account_id), next_draws=autogiro.next_draws(b, account_id))
 
 
 def _default_choices(page, profile) -> list[tuple[str, str]]:

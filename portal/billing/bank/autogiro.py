@@ -27,7 +27,7 @@ from pathlib import Path
 import bankkonto
 import holidays
 from bankkonto.clearing import get_bank_from_clearing_number
-from sqlalchemy import select
+from sqlalchemy import func, select
 from stdnum.se import orgnr, personnummer
 
 from portal.billing.accounts import access, credit, notify
@@ -195,6 +195,51 @@ def _ended(b: Billing, mandate: AutogiroMandate) -> None:
 def _profile_using(b: Billing, mandate: AutogiroMandate) -> int | None:
     return b.session.scalar(select(BillingProfile.id).where(
         BillingProfile.default_payment_method_id == mandate.payment_method_id).limit(1))
+
+
+def banking_day_from(day: date) -> date:
+    """`day` if it is a banking day, else the next one: when an invoice due then is drawn."""
+    return day if is_banking_day(day) else next_banking_day(day)
+
+
+def draw_date(b: Billing, invoice: Invoice) -> date | None:
+    """When Autogiro draws this invoice (B23): its order's day, or — not ordered yet — the
+    banking day from its due date when its profile pays by an active mandate; else None."""
+    if not invoice.is_open:
+        return None
+    ordered = b.session.scalar(select(func.min(AutogiroOrder.draw_on)).where(
+        AutogiroOrder.invoice_id == invoice.id, AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT))))
+    if ordered is not None:
+        return ordered
+    active = b.session.scalar(select(AutogiroMandate.id).join(
+        BillingProfile, BillingProfile.default_payment_method_id == AutogiroMandate.payment_method_id).where(
+        BillingProfile.id == invoice.billing_profile_id, AutogiroMandate.status == MandateStatus.ACTIVE))
+    if active is None or invoice.status != InvoiceStatus.DUE or invoice.due_on < b.clock.today():
+        return None
+    return banking_day_from(invoice.due_on)
+
+
+def next_draws(b: Billing, account_id: int) -> dict[int, date]:
+    """Each active mandate's next draw (by its payment method's id), for Payment methods."""
+    draws: dict[int, date] = {}
+    for method_id, day in b.session.execute(
+            select(AutogiroMandate.payment_method_id, func.min(AutogiroOrder.draw_on)).join(AutogiroOrder)
+            .where(AutogiroMandate.account_id == account_id,
+                   AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT)))
+            .group_by(AutogiroMandate.payment_method_id)):
+        draws[method_id] = day
+    for method_id, due in b.session.execute(
+            select(AutogiroMandate.payment_method_id, func.min(Invoice.due_on))
+            .join(BillingProfile, BillingProfile.default_payment_method_id == AutogiroMandate.payment_method_id)
+            .join(Invoice, Invoice.billing_profile_id == BillingProfile.id)
+            .where(AutogiroMandate.account_id == account_id, AutogiroMandate.status == MandateStatus.ACTIVE,
+                   Invoice.status == InvoiceStatus.DUE, Invoice.due_on >= b.clock.today(),
+                   ~select(AutogiroOrder.id).where(AutogiroOrder.invoice_id == Invoice.id).exists())
+            .group_by(AutogiroMandate.payment_method_id)):
+        if due is not None:
+            day = banking_day_from(due)
+            draws[method_id] = min(draws.get(method_id, day), day)
+    return draws
 
 
 def mandates_of(b: Billing, account_id: int) -> dict[int, AutogiroMandate]:

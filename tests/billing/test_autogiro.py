@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.billing.bank import autogiro, autogiro_files as files
+from portal.billing.cycle.invoices import mark_past_due_invoices
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.errors import InvalidDetails
 from portal.models import (AccountKind, AutogiroOrder, BillingProfile, CreditEntry, DrawStatus, Invoice, InvoicePayment, InvoiceStatus,
@@ -111,6 +112,8 @@ def test_i34_the_whole_loop_mandate_answer_orders_drawn_paid_and_not_drawn_past_
 
     # A file naming an order we never sent is refused whole: nothing of it applied.
     b.clock.advance(1)
+    mark_past_due_invoices(b, date(2026, 11, 27))  # the cycle, before the answer comes: it waits for it
+    assert b.session.get(Invoice, first.id).status == InvoiceStatus.DUE
     drawn, short = (files.Order(mandate.payer_number, date(2026, 11, 26), o.amount_minor, o.reference, code)
                     for o, code in zip(orders, ("0", "1")))
     stranger = files.Order(mandate.payer_number, date(2026, 11, 26), 5_00, "999", "0")

@@ -175,9 +175,6 @@ def cancel_mandate(b: Billing, user: User | None, mandate_id: int) -> AutogiroMa
             mandate.cancel_sent_on = b.clock.today()
         mandate.status, mandate.reason = MandateStatus.CANCELLED, "by_customer"
         _ended(b, mandate)
-        for order in b.session.scalars(select(AutogiroOrder).where(AutogiroOrder.mandate_id == mandate.id,
-                                                                   AutogiroOrder.status == DrawStatus.WAITING)):
-            order.status, order.reason = DrawStatus.WITHDRAWN, "mandate_ended"
         notify.audit(b.session, b.clock, "payment_method.removed", account_id=mandate.account_id, actor=user,
                      method=method_summary(mandate.payment_method))
         return mandate
@@ -190,6 +187,9 @@ def _ended(b: Billing, mandate: AutogiroMandate) -> None:
     for profile in b.session.scalars(select(BillingProfile).where(
             BillingProfile.default_payment_method_id == mandate.payment_method_id)):
         profile.default_payment_method_id = None
+    for order in b.session.scalars(select(AutogiroOrder).where(AutogiroOrder.mandate_id == mandate.id,
+                                                               AutogiroOrder.status == DrawStatus.WAITING)):
+        order.status, order.reason = DrawStatus.WITHDRAWN, "mandate_ended"
 
 
 def _profile_using(b: Billing, mandate: AutogiroMandate) -> int | None:
@@ -464,15 +464,17 @@ def _record_drawn(b: Billing, account: BillingAccount, order: AutogiroOrder, inv
 
 def _not_drawn(b: Billing, account: BillingAccount, order: AutogiroOrder, invoice: Invoice) -> None:
     """The invoice is past due (R01-like for invoices: M4), the customer told why and
-    when it is drawn again — once, the next banking day, when the bank may say yes."""
+    when it is drawn again — once, the next banking day, when the bank may say yes.
+    (Paid meanwhile, by card or transfer: nothing more to say.)"""
+    if not invoice.is_open:
+        return
     retry_on = None
-    if order.attempt == 1 and order.reason in RETRIED and invoice.is_open and \
-            order.mandate.status == MandateStatus.ACTIVE:
+    if order.attempt == 1 and order.reason in RETRIED and order.mandate.status == MandateStatus.ACTIVE:
         retry_on = next_banking_day(order.draw_on if order.draw_on >= b.clock.today() else b.clock.today())
         b.session.add(AutogiroOrder(mandate_id=order.mandate_id, invoice_id=invoice.id, draw_on=retry_on, attempt=2,
                                     amount_minor=invoice.left.minor, currency=invoice.currency,
                                     reference=order.reference, created_at=b.clock.now()))
-    if invoice.is_open and invoice.status == InvoiceStatus.DUE:
+    if invoice.status == InvoiceStatus.DUE:
         invoice.status = InvoiceStatus.PAST_DUE
     payload = {"invoice_id": invoice.id, "number": invoice.number, "amount_minor": invoice.left.minor,
                "currency": invoice.currency, "due_on": invoice.due_on.isoformat(), "reason": order.reason,

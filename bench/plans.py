@@ -67,3 +67,31 @@ def short(statement: str, width: int = 110) -> str:
     text = " ".join(statement.split())
     text = re.sub(r"SELECT .*? FROM", "SELECT … FROM", text, count=1)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def of_pages(app, pages: dict[str, tuple[str, str, dict]]) -> dict[str, list]:
+    """Each page's SELECT statements and their plans, through the app in-process."""
+    from bench.load import csrf_token
+    from bench.seed import PASSWORD
+    from portal.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    recorder = Recorder(engine)
+    client = app.test_client()
+    result = {}
+    try:
+        for name, (user, path, headers) in pages.items():
+            if name == "invoice_filter":
+                continue
+            page = client.get("/sv/sign-in").get_data()
+            client.post("/sv/sign-in", data={"csrf_token": csrf_token(page), "email": user, "password": PASSWORD})
+            recorder.statements.clear()
+            recorder.on = True
+            assert client.get(path, headers=headers).status_code == 200, (name, path)
+            recorder.on = False
+            result[name] = [(explain(engine, stmt, params), real_plan(engine, stmt, params))
+                            for stmt, params in recorder.statements]
+    finally:
+        recorder.close()
+    return result

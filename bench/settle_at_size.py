@@ -22,6 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BUDGET_SECONDS = 3.0  # issue 28: settle 100,000 past-due subscriptions in ≤ 3 s
+# The judged figure: the whole of settle_balance. The other phases are its parts, timed
+# inside it (summing them all counted the settle twice).
+END_TO_END = "settle_balance, end to end"
 KEY = "bench-settle-at-size"
 SLOWEST_SHOWN = 5
 
@@ -156,7 +159,7 @@ def _settle(app, size: int, explain: bool) -> dict:
         restore = _instrument(phases)
         explainer = _Explainer(db.engine) if explain else None
         try:
-            with _timed(phases, "settle_balance, end to end"):
+            with _timed(phases, END_TO_END):
                 payment = settle_balance(b, user, seeded["subscription"], UseSavedCard(seeded["second"]),
                                          int(total), f"{KEY}-{secrets.token_hex(4)}")
         finally:
@@ -197,7 +200,7 @@ def report(result: dict) -> str:
              f"on PostgreSQL; built in {result['built_s']:.1f} s; load average {result['load']:.2f}"]
     for name, seconds in result["phases"].items():
         lines.append(f"  {name:<28} {seconds:8.3f} s")
-    end_to_end = result["phases"]["settle_balance, end to end"]
+    end_to_end = result["phases"][END_TO_END]
     verdict = "PASS" if end_to_end <= BUDGET_SECONDS else "FAIL"
     lines.append(f"  {verdict}: {end_to_end:.2f} s end to end, budget ≤ {BUDGET_SECONDS:g} s")
     if result.get("statements"):

@@ -63,6 +63,14 @@ def pytest_configure(config):
 # both databases as parameters. The PostgreSQL run of .ci/run leaves them out
 # (`-m "not fixed_backend"`): they would only repeat themselves.
 FIXED_BACKEND = ("tests/browser/", "tests/server/")
+# Tests whose every assertion is about something no database changes — the catalogs and
+# rendered wording, the docs, the code's shape, PDF tags, HTML attributes, emails'
+# accessibility — even where they seed a database on the way. The PostgreSQL run of
+# .ci/run leaves them out too (`-m "not database_independent"`; two minutes of it).
+DATABASE_INDEPENDENT = ("tests/i18n/", "tests/test_docs.py", "tests/test_architecture.py",
+                        "tests/web/test_i30_pdf_tags.py", "tests/web/test_i28_fast_widgets.py",
+                        "tests/billing/test_remittance.py", "tests/billing/test_i30_seller_and_xml.py",
+                        "tests/mail/test_accessibility.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -71,6 +79,8 @@ def pytest_collection_modifyitems(config, items):
         path = item.path.relative_to(root).as_posix()
         if path.startswith(FIXED_BACKEND):
             item.add_marker(pytest.mark.fixed_backend)
+        if path.startswith(DATABASE_INDEPENDENT):
+            item.add_marker(pytest.mark.database_independent)
         if path.startswith("tests/browser/"):  # every test there drives Chromium
             item.add_marker(pytest.mark.chromium)
 

@@ -36,6 +36,16 @@ def deployments(tmp_path_factory):
         yield get
 
 
+@pytest.fixture(scope="session")
+def race_deployments(tmp_path_factory):
+    """The deployment of the race files (test_live_races*.py), per database: a gateway
+    that takes 1.5 s a charge and a fork server for `flask` commands. One for the
+    session, not one per file: each start migrates, seeds and boots two instances (up to
+    50 s on CI's moved clock), and every test resets it to the seeded demo anyway."""
+    from tests.server.test_live_races import slow_gateway_deployments
+    yield from slow_gateway_deployments(tmp_path_factory, "races")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def live(request, deployments):
     """The demo on one database, served by instances A and B, as freshly seeded."""

@@ -87,9 +87,10 @@ class Deployment:
     env: dict = field(default_factory=dict)
     servers: list[Server] = field(default_factory=list)
 
-    def flask(self, *args: str) -> str:
+    def flask(self, *args: str, env: dict | None = None) -> str:
+        """A `flask` command of this deployment (`env`: settings of this run only)."""
         result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
-                                env=self.env, capture_output=True, text=True, timeout=120)
+                                env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 

@@ -71,12 +71,7 @@ PART = "1000.00"  # pay part: 1 000 kr of the agreement's open invoices, the old
 LIMIT = 60.0
 
 
-@pytest.fixture(scope="module")
-def race_deployments(tmp_path_factory):
-    yield from deployments(tmp_path_factory, "races")
-
-
-def deployments(tmp_path_factory, name: str):
+def slow_gateway_deployments(tmp_path_factory, name: str):
     """A deployment per database for a file (the shared ones answer in 300 ms), its
     PostgreSQL database `name`: the gateway takes LATENCY_MS, and a fork server runs its
     `flask` commands at once. Started on first use; one that could not start says so

@@ -23,13 +23,8 @@ from tests.bgmax_files import Paid, bgmax_file
 from tests.conftest import TODAY
 from tests.server.live import hidden_fields
 from tests.server.test_live_faults import _worker_of, assert_ledger_agrees, wait_for_charge
-from tests.server.test_live_races import (IN_PROGRESS, LIMIT, Demo, attempt_open, cli, deployments, person,
+from tests.server.test_live_races import (IN_PROGRESS, LIMIT, Demo, attempt_open, cli, person,
                                         reconciled)
-
-
-@pytest.fixture(scope="module")
-def race_deployments(tmp_path_factory):
-    yield from deployments(tmp_path_factory, "races_reproduced")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,5 +1,6 @@
 """Issue 30, Deliver 1, 2 (content) and 7: receipts legally right and frozen, read back
-from the PDFs a customer downloads (pypdf text), in Swedish and English.
+from the PDFs a customer downloads (pypdf text, and their tags checked with pikepdf), in
+Swedish and English.
 
 - A receipt shows the parties of the day it was paid (B17), also when it is made later
   (first download, `flask documents render-missing`).
@@ -38,6 +39,7 @@ from portal.i18n import money
 from portal.models import (BillingDetails, BillingProfile, Charge, Invoice, Payment, Subscription,
                            User)
 from portal.money import Money
+from tests.pdfua import problems
 from tests.web.conftest import sign_in_as
 from tests.web.test_invoice_documents import text_of
 
@@ -59,8 +61,10 @@ def user(b, email: str) -> User:
 
 
 def receipt_pdf(browser, account_id: int, payment_id: int, lang: str) -> str:
+    """Its text (pypdf), once its tags pass the PDF/UA checks (pikepdf, tests/pdfua.py)."""
     response = browser.get(f"/{lang}/accounts/{account_id}/payments/{payment_id}/pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert problems(response.data) == []
     return flat(response.data)
 
 
@@ -182,7 +186,9 @@ def test_i30_paying_as_you_go_a_reverse_charge_buyer_is_charged_the_price_withou
     se_charge = bill_subscription(b, se_sub, *next_month)
     b.session.commit()
     assert se_charge.amount_minor == se_sub.monthly_fee_minor == 590_00
-    assert eu_charge.amount_minor == eu_sub.monthly_fee_minor * 100 // (100 + VAT_RATE_PERCENT) == 792_00
+    # docs/vat.md: the price × 100 / 125, rounded half up to a whole öre.
+    net = (eu_sub.monthly_fee_minor * 100 * 2 + (100 + VAT_RATE_PERCENT)) // (2 * (100 + VAT_RATE_PERCENT))
+    assert eu_charge.amount_minor == net == 792_00
     receipt = b.session.get(Payment, eu_charge.payment_id)
     assert receipt.amount_minor == 792_00 and receipt.parties["buyer"]["reverse_charge"] is True
 
@@ -225,7 +231,7 @@ def test_i30_an_invoice_payments_receipt_keeps_the_buyer_the_invoice_was_made_ou
 
 def invoice_text(browser, demo, invoice_id: int, lang: str) -> str:
     response = browser.get(f"/{lang}/accounts/{demo.agreement}/invoices/{invoice_id}/pdf")
-    assert response.status_code == 200
+    assert response.status_code == 200 and problems(response.data) == []
     return flat(response.data)
 
 

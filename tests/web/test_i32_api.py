@@ -9,17 +9,15 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from portal.billing import events
 from portal.billing.provider import tokens, webhooks
 from portal.billing.transaction import write_transaction
-from portal.demo import DEMO_PASSWORD
-from portal.models import (ApiToken, AuditEvent, Charge, IdempotentRequest, OutboxStatus, Role, RoleAssignment, User,
-                           WebhookDelivery, WebhookEndpoint, WebhookEvent)
-from tests.conftest import FAST_HASH
+from portal.models import (ApiToken, AuditEvent, Charge, IdempotentRequest, OutboxStatus, WebhookDelivery,
+                           WebhookEndpoint, WebhookEvent)
 from tests.i32_api import SECRET, Api, Receiver, make_tokens
 from tests.web.conftest import Browser
+from tests.web.test_i31_access_pages import PASSWORD, token_of
 from tests.web.test_flows import pay_form
 
 ACME = {"kind": "customer_agreement", "name": "Acme AB", "notification_email": "ap@acme.example"}
@@ -136,10 +134,9 @@ def test_i32_lists_page_by_key(api):
     assert api.get("/accounts", updated_since="2026-11-26T00:00:00Z").get_json()["items"] == []
 
 
-def test_i32_quick_start_account_to_an_invoice_the_customer_pays(api, b, browser, runner):
-    """The README's quick start: account → profile → subscription → usage → invoice;
-    the customer (made here as the seed makes people, until invitations exist) signs
-    in and pays it."""
+def test_i32_quick_start_account_to_an_invoice_the_customer_pays(app, api, b, browser):
+    """The README's quick start: account → profile → subscription → usage → invoice →
+    the customer's owner invited; they accept the link, sign in and pay it."""
     account, profile, sub = agreement(api)
     usage = api.post(f"/subscriptions/{sub}/usage", {"lines": [
         {"period_start": "2026-10-01", "period_end": "2026-10-31", "quantity": "12.5", "unit": "GB",
@@ -155,15 +152,14 @@ def test_i32_quick_start_account_to_an_invoice_the_customer_pays(api, b, browser
     late = api.post(f"/subscriptions/{sub}/usage", {"lines": [{**OCTOBER, "quantity": "1", "unit": "h",
                                                                "unit_price_minor": 1, "description": "x"}]})
     assert late.status_code == 409 and problem_type(late) == "period_billed"
-    # The customer signs in and pays it.
-    with write_transaction(b.session):
-        owner = User(email="olle@acme.example", name="Olle", password_hash=generate_password_hash(
-            DEMO_PASSWORD, method=FAST_HASH), locale="en")
-        b.session.add(owner)
-        b.session.flush()
-        b.session.add(RoleAssignment(user_id=owner.id, account_id=account, billing_profile_id=profile,
-                                     role=Role.OWNER))
-    browser.sign_in("olle@acme.example", "en")
+    # The provider invites the customer's owner; they accept the emailed link and pay.
+    invited = api.post(f"/accounts/{account}/invitations", {"email": "olle@acme.example", "role": "owner",
+                                                            "billing_profile_id": profile, "locale": "en"})
+    assert invited.status_code == 201 and invited.get_json()["closed_at"] is None, invited.get_json()
+    accepted = browser.post(f"/en/invitations/{token_of(app, b, 'olle@acme.example')}",
+                            {"name": "Olle", "password": PASSWORD})
+    assert accepted.status_code == 303 and accepted.headers["Location"].endswith("/en/sign-in")
+    browser.post("/en/sign-in", {"email": "olle@acme.example", "password": PASSWORD})
     url = f"/en/accounts/{account}/profiles/{profile}/pay?invoice={invoice['id']}&method=new"
     data = pay_form(browser.get(url).get_data(as_text=True)) | {
         "card_number": "4242424242424242", "exp_month": "12", "exp_year": "2031", "cvc": "123", "holder": "Olle"}

@@ -8,8 +8,11 @@ import re
 
 import pytest
 from flask_babel import force_locale, gettext, ngettext, pgettext
+from sqlalchemy import select
 
+from portal.models import Payment
 from tests.web.conftest import sign_in_as
+from tests.web.test_invoice_documents import text_of
 
 
 def text(html: str) -> str:
@@ -115,3 +118,29 @@ def test_i35_a11y8_reasons_are_a_list_in_the_language_not_glued_with_semicolons(
     with app.test_request_context(), force_locale("sv"):
         swedish = in_use_text(in_use)
     assert ";" not in swedish and " och " in swedish, swedish
+
+
+def test_i35_a11y4_each_receipts_title_names_its_payment(browser, demo, b):
+    """Not "Kvitto – Contoso Cloud" on every receipt: the title names the payment by the
+    reference its PDF carries, so two receipts' titles differ."""
+    sign_in_as(browser, "anna@example.com", "sv")
+    titles = {}
+    for payment_id in b.session.scalars(select(Payment.id).where(Payment.account_id == demo.payg).limit(2)):
+        page = browser.get(f"/sv/accounts/{demo.payg}/payments/{payment_id}").get_data(as_text=True)
+        title = re.search(r"<title>Kvitto (\S+) – Contoso Cloud</title>", page)
+        assert title, re.search(r"<title>.*?</title>", page).group(0)
+        titles[payment_id] = title.group(1)
+        assert title.group(1) in text_of(browser.get(f"/sv/accounts/{demo.payg}/payments/{payment_id}/pdf").data)
+    assert len(titles) == 2 and len(set(titles.values())) == 2, titles
+
+
+def test_i35_a11y8_the_audit_logs_invoice_list_is_the_languages_list(app):
+    """The second glued place: an audit sentence's invoices were joined with ", "."""
+    from types import SimpleNamespace
+    from portal.wording import audit_text
+    event = SimpleNamespace(action="payment.succeeded", actor=None, details={
+        "amount_minor": 500_00, "currency": "SEK", "invoices": ["10003", "10004", "10005"],
+        "method": {"kind": "card", "brand": "visa", "last4": "4242"}})
+    for lang, listed in (("sv", "fakturorna 10003, 10004 och 10005"), ("en", "invoices 10003, 10004, and 10005")):
+        with app.test_request_context(f"/{lang}/"), force_locale(lang):
+            assert listed in audit_text(event), audit_text(event)

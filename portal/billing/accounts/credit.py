@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from portal.billing.accounts import notify
-from portal.billing.accounts.balances import link_payments
+from portal.billing.accounts.balances import link_payments, recount_outstanding
 from portal.billing.context import Billing
 from portal.billing.gateway import GatewayError
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import GatewayUnavailable
 from portal.models import (BillingAccount, Charge, ChargeStatus, CreditEntry, CreditKind, Invoice,
-                           InvoicePayment, InvoiceStatus, Payment, PaymentPurpose, User)
+                           InvoicePayment, InvoiceStatus, Payment, PaymentPurpose, Subscription, User)
 from portal.money import Money
 
 log = logging.getLogger(__name__)
@@ -122,12 +122,15 @@ def apply_to_invoice(b: Billing, invoice: Invoice, account_id: int) -> int:
 def apply_to_charge(b: Billing, charge: Charge, account_id: int) -> bool:
     """B15: a new pay-as-you-go charge is paid from the account's credit when the
     balance covers it whole (a charge is never half paid); nothing is charged to a card
-    then. Whether it was. The caller holds the account's lock."""
+    then. Whether it was. The caller holds the account's lock. The subscription's kept
+    figures are recounted here, with the charge's new status, not left to the caller."""
     if balance(b.session, account_id, charge.currency).minor < charge.amount_minor:
         return False
     taken = _take(b, account_id, None, charge.amount_minor, charge.currency, charge_id=charge.id)
     charge.status, charge.payment_id = ChargeStatus.PAID, taken[-1][0]
+    b.session.flush()
     link_payments(b.session, Charge.id == charge.id)
+    recount_outstanding(b.session, Subscription.id == charge.subscription_id)
     return True
 
 

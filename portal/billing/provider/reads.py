@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import joinedload
 
 from portal.billing.accounts import credit
 from portal.billing.context import Billing
@@ -17,8 +18,8 @@ from portal.billing.cycle.lifecycle import bill_subscriptions
 from portal.billing.provider.catalog import account
 from portal.errors import NotFound, Refused
 from portal.money import Money
-from portal.models import (BillingAccount, BillingProfile, Invoice, Payment, Subscription, TransferToReview,
-                           UsageLine, WebhookDelivery, WebhookEvent)
+from portal.models import (BillingAccount, BillingProfile, Invitation, Invoice, Payment, RoleAssignment, Subscription,
+                           TransferToReview, UsageLine, WebhookDelivery, WebhookEvent)
 
 MAX_LIMIT = 100
 
@@ -60,6 +61,26 @@ def subscriptions(b: Billing, account_id: int, after: int | None, limit: int) ->
     account(b, account_id)
     return page(b, select(Subscription).where(Subscription.account_id == account_id), Subscription.id,
                 after, limit)
+
+
+def roles(b: Billing, account_id: int, after: int | None, limit: int) -> Page:
+    """Who holds which role on the account or one of its profiles (the Access page's list)."""
+    account(b, account_id)
+    return page(b, select(RoleAssignment).where(RoleAssignment.account_id == account_id)
+                .options(joinedload(RoleAssignment.user)), RoleAssignment.id, after, limit)
+
+
+def role(b: Billing, account_id: int, assignment_id: int) -> RoleAssignment:
+    found = b.session.get(RoleAssignment, assignment_id)
+    if found is None or found.account_id != account_id:
+        raise NotFound("role assignment")
+    return found
+
+
+def invitations(b: Billing, account_id: int, after: int | None, limit: int) -> Page:
+    """The account's invitations, open and closed (accepted or withdrawn)."""
+    account(b, account_id)
+    return page(b, select(Invitation).where(Invitation.account_id == account_id), Invitation.id, after, limit)
 
 
 def usage(b: Billing, subscription_id: int, after: int | None, limit: int, updated_since: datetime | None) -> Page:

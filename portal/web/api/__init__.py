@@ -6,14 +6,15 @@
     accounts   accounts, billing profiles and details, subscriptions, usage lines
     billing    invoices (+ documents), payments and receipts, transfers, credit, issuing
     events     webhook endpoints, events, deliveries, replay
+    people     invitations to a role, role assignments (the Access page's rules)
 """
 from __future__ import annotations
 
 from flask import Flask
 
-from portal.web.api import accounts, billing, core, events
+from portal.web.api import accounts, billing, core, events, people
 
-ROUTES = (accounts, billing, events)  # their routes are on core.bp once imported
+ROUTES = (accounts, billing, events, people)  # their routes are on core.bp once imported
 
 
 def init_app(app: Flask) -> None:

@@ -8,17 +8,13 @@ from portal.billing.accounts.details import DetailsInput
 from portal.billing.provider import catalog, reads
 from portal.models import AccountKind
 from portal.services import billing
-from portal.web.api.core import answers, bp, dump, idempotent, spec
+from portal.web.api.core import answers, bp, dump, idempotent, listed, spec
 from portal.web.api.schemas import (AccountIn, AccountList, AccountOut, DetailsIn, DetailsOut, IdempotencyHeaders,
-                                    ListQuery, PageQuery, ProfileIn, ProfileList, ProfileOut, SubscriptionChangeIn,
-                                    SubscriptionIn, SubscriptionList, SubscriptionOut, UsageBatchIn, UsageList,
-                                    UsageOut)
+                                    ListQuery, PageQuery, ProfileIn, ProfileList, ProfileOut, SubscriptionBatchIn,
+                                    SubscriptionChangeIn, SubscriptionIn, SubscriptionList, SubscriptionOut,
+                                    UsageBatchIn, UsageList, UsageOut)
 
 WRITE = dict(headers=IdempotencyHeaders)
-
-
-def listed(model, found: reads.Page) -> dict:
-    return {"items": [dump(model, item) for item in found.items], "next_after": found.next_after}
 
 
 @bp.post("/accounts")
@@ -85,6 +81,17 @@ def create_subscription(account_id: int):
         billing(), account_id, body.name, body.monthly_fee_minor, body.started_on, body.billing_profile_id))))
 
 
+@bp.post("/accounts/<int:account_id>/subscriptions/batch")
+@spec.validate(json=SubscriptionBatchIn, resp=answers(201, SubscriptionList, 404, 409, 422), tags=["subscriptions"],
+               **WRITE)
+def create_subscriptions(account_id: int):
+    """Up to 1,000 subscriptions of one account in one request, in the order given; one
+    refused, none created."""
+    wanted = [catalog.NewSubscription(**item.model_dump()) for item in request.context.json.subscriptions]
+    return idempotent(lambda: (201, listed(SubscriptionOut, catalog.create_subscriptions(
+        billing(), account_id, wanted))))
+
+
 @bp.get("/accounts/<int:account_id>/subscriptions")
 @spec.validate(query=PageQuery, resp=answers(200, SubscriptionList, 404, 422), tags=["subscriptions"])
 def list_subscriptions(account_id: int):
@@ -117,7 +124,7 @@ def post_usage(subscription_id: int):
 
     def work():
         rows = catalog.post_usage(billing(), subscription_id, lines)
-        return 201, {"items": [dump(UsageOut, row) for row in rows], "next_after": None}
+        return 201, listed(UsageOut, rows)
     return idempotent(work)
 
 

@@ -13,7 +13,7 @@ from portal import document_store
 from portal.billing.provider import reads
 from portal.document_files import invoice_filename
 from portal.services import billing
-from portal.web.api.core import EVERY_OPERATION_PROBLEMS, answers, bp, dump, idempotent, spec
+from portal.web.api.core import EVERY_OPERATION_PROBLEMS, answers, bp, dump, idempotent, listed, spec
 from portal.web.api.schemas import (CreditOut, CreditQuery, IdempotencyHeaders, InvoiceList, InvoiceOut, IssueIn,
                                     IssueOut, ListQuery, PaymentList, PaymentOut, Problem, Strict, TransferList,
                                     TransferOut)
@@ -120,7 +120,7 @@ def list_transfers():
     """Money by bank that matched no reference and waits for a person (B11)."""
     q = request.context.query
     found = reads.transfers_to_review(billing(), q.after, q.limit, q.updated_since)
-    return {"items": [dump(TransferOut, t) for t in found.items], "next_after": found.next_after}
+    return listed(TransferOut, found)
 
 
 @bp.get("/accounts/<int:account_id>/credit")

@@ -150,6 +150,12 @@ def dump(model: type[BaseModel], value: Any) -> dict:
     return model.model_validate(value).model_dump(mode="json")
 
 
+def listed(model: type[BaseModel], found: Any) -> dict:
+    """A list's answer: a page of reads (its items and `next_after`), or all of a list."""
+    items, next_after = (found, None) if isinstance(found, list) else (found.items, found.next_after)
+    return {"items": [dump(model, item) for item in items], "next_after": next_after}
+
+
 API_MAX_BODY = 1024 * 1024
 _limited = False
 

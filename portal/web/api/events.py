@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal.billing.provider import reads, webhooks
 from portal.models import WebhookEndpoint
 from portal.services import billing
-from portal.web.api.core import answers, bp, dump, idempotent, spec
+from portal.web.api.core import answers, bp, dump, idempotent, listed, spec
 from portal.web.api.schemas import (DeliveryList, DeliveryOut, EndpointCreated, EndpointIn, EndpointList, EndpointOut,
                                     EventList, EventOut, IdempotencyHeaders, ListQuery, PageQuery, ReplayIn)
 
@@ -28,7 +28,7 @@ def list_endpoints():
     q = request.context.query
     found = reads.page(billing(), select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None)),
                        WebhookEndpoint.id, q.after, q.limit)
-    return {"items": [dump(EndpointOut, e) for e in found.items], "next_after": found.next_after}
+    return listed(EndpointOut, found)
 
 
 @bp.delete("/webhook-endpoints/<int:endpoint_id>")
@@ -47,7 +47,7 @@ def list_deliveries(endpoint_id: int):
     q = request.context.query
     webhooks.endpoint(billing().session, endpoint_id)
     found = reads.deliveries(billing(), endpoint_id, q.after, q.limit)
-    return {"items": [dump(DeliveryOut, d) for d in found.items], "next_after": found.next_after}
+    return listed(DeliveryOut, found)
 
 
 @bp.get("/events")
@@ -55,7 +55,7 @@ def list_deliveries(endpoint_id: int):
 def list_events():
     q = request.context.query
     found = reads.events(billing(), q.after, q.limit, q.updated_since)
-    return {"items": [dump(EventOut, e) for e in found.items], "next_after": found.next_after}
+    return listed(EventOut, found)
 
 
 @bp.post("/events/<int:event_id>/replay")
@@ -66,5 +66,5 @@ def replay(event_id: int):
 
     def work():
         added = webhooks.replay(billing().session, event_id, endpoint_id)
-        return 201, {"items": [dump(DeliveryOut, d) for d in added], "next_after": None}
+        return 201, listed(DeliveryOut, added)
     return idempotent(work)

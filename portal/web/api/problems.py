@@ -78,6 +78,12 @@ def init_problems(bp: Blueprint) -> None:
             422, "invalid_billing_details", "The billing details are not acceptable", "See `errors`.",
             [{"loc": ["body", field], "msg": reason, "type": reason} for field, reason in sorted(exc.problems.items())])))
 
+    @bp.errorhandler(domain.InvalidInput)
+    def invalid_input(exc: domain.InvalidInput):
+        return _rolled_back(problem_response(ApiProblem(
+            422, "invalid_input", "A value is not acceptable", f"`{exc.field}` is not acceptable here.",
+            [{"loc": ["body", exc.field], "msg": "not acceptable", "type": "invalid_input"}])))
+
     @bp.errorhandler(domain.BillingError)
     def billing_error(exc: domain.BillingError):
         name = "".join("_" + c.lower() if c.isupper() else c for c in exc.__class__.__name__).lstrip("_")

@@ -33,6 +33,7 @@ def _as_utc(value: datetime) -> datetime:
 
 
 Since = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_as_utc)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s]{2,63}$", max_length=254)]
 
 
 class Strict(BaseModel):
@@ -72,8 +73,7 @@ class PageQuery(Strict):
 class AccountIn(Strict):
     kind: Literal["pay_as_you_go", "customer_agreement"]
     name: Name
-    notification_email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s]{2,63}$",
-                                                         max_length=254)]
+    notification_email: Email
     currency: Literal["SEK"] | None = None
 
 
@@ -141,6 +141,10 @@ class SubscriptionIn(Strict):
     monthly_fee_minor: Minor = 0
     started_on: Day
     billing_profile_id: Id | None = None
+
+
+class SubscriptionBatchIn(Strict):
+    subscriptions: list[SubscriptionIn] = Field(min_length=1, max_length=1000)
 
 
 class SubscriptionChangeIn(Strict):
@@ -342,3 +346,53 @@ class DeliveryList(BaseModel):
 
 class ReplayIn(Strict):
     endpoint_id: Id | None = None
+
+
+# -- people: invitations and roles (the Access page's rules, portal/billing/accounts/people.py)
+class InvitationIn(Strict):
+    email: Email
+    role: Literal["account_admin", "account_user", "owner", "contributor", "invoice_manager", "reader"] = Field(
+        description="pay-as-you-go: account_admin, account_user; customer agreement: owner, contributor, "
+                    "invoice_manager, reader")
+    billing_profile_id: Id | None = Field(None, description="a customer agreement's billing profile; "
+                                                             "none: the whole account")
+    locale: Literal["sv", "en"] = Field("sv", description="the language of the invitation's email")
+
+
+class InvitationOut(Out):
+    id: int
+    account_id: int
+    billing_profile_id: int | None
+    email: str
+    role: str
+    locale: str
+    created_at: Utc
+    expires_at: Utc
+    closed_at: Utc | None = Field(description="accepted or withdrawn at")
+    accepted_by_user_id: int | None
+
+
+class InvitationList(BaseModel):
+    items: list[InvitationOut]
+    next_after: int | None
+
+
+class PersonOut(Out):
+    id: int
+    email: str
+    name: str
+
+
+class RoleOut(Out):
+    id: int
+    account_id: int
+    billing_profile_id: int | None
+    role: str
+    user: PersonOut
+    granted_at: Utc | None
+    granted_by_user_id: int | None = Field(description="none: the provider (or before this was kept)")
+
+
+class RoleList(BaseModel):
+    items: list[RoleOut]
+    next_after: int | None

@@ -428,3 +428,22 @@ class PaymentRequestForm(PortalForm):
                                    validate_choice=False, widget=ListWidget(prefix_label=False),
                                    option_widget=CheckboxInput(),
                                    validators=[InputRequired(_l("Choose at least two invoices"))])
+
+
+class AutogiroForm(PortalForm):
+    """B23: a mandate for Autogiro — the bank account and the payer, checked by the
+    service (the banks' rules, stdnum); here only that each is given and short."""
+    # Translators: a Swedish bank account's clearing number (sv "Clearingnummer").
+    clearing = StringField(_l("Clearing number"), validators=[
+        DataRequired(_l("Enter the clearing number")), Length(max=10, message=_l("Enter the clearing number"))])
+    account_number = StringField(_l("Account number"), validators=[
+        DataRequired(_l("Enter the account number")), Length(max=20, message=_l("Enter the account number"))])
+    payer_id = StringField(_l("Personal or organisation number of the account holder"), validators=[
+        DataRequired(_l("Enter the personal or organisation number")),
+        Length(max=20, message=_l("Enter the personal or organisation number"))])
+    accept = BooleanField(_l("I give the mandate above"), validators=[
+        DataRequired(_l("Accept the mandate to pay by Autogiro"))])
+
+
+class CancelMandateForm(PortalForm):
+    """B23: the mandate's own button (CSRF only)."""

@@ -102,6 +102,28 @@ PAYMENT_PURPOSE = {
     "invoice": _l("Invoice payment"),
     "auto_charge": _l("Automatic charge"),
     "transfer": _l("Bank transfer"),
+    "autogiro": _l("Drawn by Autogiro"),
+}
+
+# B23: an Autogiro mandate's status, on Payment methods.
+MANDATE_STATUS = {
+    # Translators: an Autogiro mandate's status: given, not yet approved by the bank.
+    "pending": lazy_pgettext("mandate status", "Pending: waiting for the bank"),
+    "active": lazy_pgettext("mandate status", "Active"),
+    "rejected": lazy_pgettext("mandate status", "Rejected by the bank"),
+    "cancelled": lazy_pgettext("mandate status", "Cancelled"),
+}
+
+# Issue 34: why Autogiro did not draw an invoice, or why a mandate ended.
+AUTOGIRO_REASON = {
+    "insufficient_funds": _l("There was not enough money in the account when Autogiro drew the payment."),
+    "no_mandate": _l("The bank has no Autogiro mandate for the account, or the account is closed."),
+    "cancelled": _l("The Autogiro mandate has been cancelled."),
+    "by_payer": _l("The Autogiro mandate was cancelled by the account holder or the bank."),
+    "account_closed": _l("The bank account is closed."),
+    "account_not_approved": _l("The bank does not allow Autogiro from this account."),
+    "wrong_payer_id": _l("The personal or organisation number does not match the bank account."),
+    "already_exists": _l("Bankgirot already has a mandate with this payer number."),
 }
 
 # B7: why a billing detail was refused, per field and reason (billing/accounts/details.py).
@@ -201,6 +223,9 @@ def method_in_sentence(method) -> str:
 def _card_name(kind: str, brand: str | None, last4: str | None) -> str:
     if kind == "check_wire":
         return gettext("Check/wire transfer")
+    if kind == "autogiro":
+        # Translators: a bank account drawn by Autogiro, e.g. "Autogiro from Nordea, account ending in 9874".
+        return gettext("Autogiro from %(bank)s, account ending in %(last4)s", bank=brand or "", last4=last4)
     brand = CARD_BRAND.get(brand or "", pgettext("card brand", "Card"))
     # Translators: a saved card, e.g. "Visa ending in 4242" (the last four digits).
     return gettext("%(brand)s ending in %(last4)s", brand=brand, last4=last4)

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.ids import payment_reference
 from portal.i18n import month, some_names
+from portal.wording import AUTOGIRO_REASON
 from portal.mail.content import Content, Payload, billing_footer as _billing_footer, facts as _facts
 from portal.mail.access_messages import (invitation, password_reset, password_reset_unknown, role_changed,
                                          sign_in_unlock)
@@ -127,6 +128,35 @@ def invoice_past_due(p: Payload, provider: str) -> Content:  # R01-like for invo
         paragraphs=[first, _("Pay it now to avoid interruptions.")],
         facts=_facts((_("Invoice"), number), (_("Amount due"), p.money()), (_("Due date"), p.day("due_on"))),
         footer=_billing_footer(p, provider))
+
+
+def autogiro_not_drawn(p: Payload, provider: str) -> Content:  # issue 34, B23
+    number = p.text("number")
+    paragraphs = [_("Autogiro could not draw %(amount)s for invoice %(number)s, so the invoice is past due.",
+                    amount=p.money(), number=number)]
+    reason = AUTOGIRO_REASON.get(p.text("reason"))
+    if reason:
+        paragraphs.append(str(reason))
+    paragraphs.append(_("Autogiro will try again on %(date)s. You can pay the invoice online now instead.",
+                        date=p.day("next_draw_on")) if p.day("next_draw_on")
+                      else _("Pay the invoice online now, by card or bank transfer."))
+    return Content(
+        subject=_("Autogiro could not draw invoice %(number)s", number=number),
+        heading=_("The Autogiro payment was not drawn"), paragraphs=paragraphs,
+        facts=_facts((_("Invoice"), number), (_("Amount due"), p.money()), (_("Due date"), p.day("due_on"))),
+        footer=_billing_footer(p, provider))
+
+
+def autogiro_mandate_ended(p: Payload, provider: str) -> Content:  # issue 34, B23
+    reason = AUTOGIRO_REASON.get(p.text("reason"))
+    return Content(
+        subject=_("Your Autogiro mandate is not active"),
+        heading=_("Your Autogiro mandate is not active"),
+        paragraphs=[_("Invoices from %(provider)s are no longer drawn from the account ending in %(last4)s at "
+                      "%(bank)s.", provider=provider, last4=p.text("last4"), bank=p.text("bank_name"))]
+        + ([str(reason)] if reason else [])
+        + [_("Choose another payment method, or give a new mandate, on the Payment methods page.")],
+        facts=_facts(), footer=_billing_footer(p, provider))
 
 
 def _some(p: Payload, key: str, count_key: str | None = None) -> str:
@@ -345,7 +375,7 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
                             billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
                             role_changed, password_reset, password_reset_unknown, sign_in_unlock,
                             payment_method_updated, subscription_cancel_planned, subscription_cancel_undone,
-                            spending_alert)
+                            spending_alert, autogiro_not_drawn, autogiro_mandate_ended)
 }
 
 

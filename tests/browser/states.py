@@ -124,6 +124,14 @@ def move_preview(page, ids):  # B8: what moves, shown before anything moves
     submit(page, "form[action$='/payment-methods/move'] button[type=submit]")
 
 
+def autogiro_errors(page, ids):  # B23: a clearing number no bank has, and the mandate not accepted
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/payment-methods")
+    prefix = f"#ag{ids['profile']}-"
+    page.fill(prefix + "clearing", "0999")
+    page.fill(prefix + "account_number", "5735211")
+    submit(page, "form[action$='/autogiro'] button[type=submit]")
+
+
 def access_errors(page, ids):  # issue 31: the invitation form sent empty
     page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/profiles/{ids['profile']}/access")
     submit(page, "form[action$='/access/invite'] button[type=submit]")
@@ -247,6 +255,7 @@ STATES = {
     "one-transfer-with-errors": (OLIVIA, one_transfer_errors),
     "one-transfer-request": (OLIVIA, go("/accounts/{agreement}/one-transfer/{payment_request}")),
     "one-transfer-request-reader": (RASMUS, go("/accounts/{agreement}/one-transfer/{payment_request}")),
+    "payment-methods-autogiro-errors": (OLIVIA, autogiro_errors),  # B23
     "subscription-cancelled-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}")),
     "subscription-undo-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}/undo-cancel")),
     "statement-owner": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-01-01&last=2026-11-25")),
@@ -287,4 +296,4 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422,
                    "payment-methods-update-card-errors": 422,
                    "subscription-cancel-past-due": 409, "403-subscription-cancel-user": 403,
-                   "costs-alert-errors": 422}
+                   "costs-alert-errors": 422, "payment-methods-autogiro-errors": 422}

@@ -66,6 +66,10 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 422 if role in MANAGING else 403                # empty form
         case ("methods.remove" | "methods.set_default"), "POST":
             return 303 if role in MANAGING else 403                # B8/R15: in use / nothing chosen, told why
+        case "methods.give_mandate", "POST":
+            return 422 if role in MANAGING else 403                # B23: empty form
+        case "methods.cancel_mandate", "POST":
+            return 404                                             # B23: the matrix's method is a card, no mandate
         case "settle.start", "GET":
             return 200 if payg and role == ADMIN else 403          # R02; not for agreements
         case "settle.pay", "POST":

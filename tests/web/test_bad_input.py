@@ -423,6 +423,7 @@ ACTIONS = {  # the POST routes without a form of their own: malformed ids, or a 
     "people.resend": "/sv/accounts/{payg}/access/invitations/{id}/resend",
     "people.withdraw": "/sv/accounts/{payg}/access/invitations/{id}/withdraw",
     "costs.remove_alert": "/sv/accounts/{id}/costs/alert/remove",  # issue 33
+    "methods.cancel_mandate": "/sv/accounts/{payg}/autogiro/{id}/cancel",  # issue 34
 }
 
 
@@ -456,6 +457,7 @@ def test_every_route_is_fuzzed(app):
                                            "subscriptions.cancel",  # test_i33_a_cancellation_with_a_bad_last_day…
                                            "costs.set_alert",  # test_i33_a_spending_alerts_bad_amount_is_refused…
                                            "payment_requests.new",  # test_b22_bad_invoice_choices_change_nothing
+                                           "methods.give_mandate",  # test_bad_input_people_and_cards.py: test_i34_a_mandate…
                                            "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
     covered |= {"pages.accessibility", "pages.baseline", "favicon", "health.ready"}  # take no input: nothing to fuzz

@@ -19,9 +19,9 @@ from portal.billing.periods import billed_part, prorated
 from portal.billing.usage import usage_lines
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
 from portal.money import Money
-from portal.models import (INVOICE_SERIES, BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
+from portal.models import (INVOICE_SERIES, AutogiroOrder, BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
                            InvoiceNumberSeries, InvoiceStatus, MethodKind, PaymentPurpose, Subscription,
-                           SubscriptionStatus)
+                           SubscriptionStatus, DrawStatus)
 
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 
@@ -178,10 +178,13 @@ def generate_invoices(b: Billing, period_start: date, period_end: date, progress
 
 def mark_past_due_invoices(b: Billing, today: date) -> int:
     """Invoices still open after their due date are past due (M4); due through the
-    due day itself (M7, periods.is_past_due)."""
+    due day itself (M7, periods.is_past_due). Not one Autogiro is drawing (B23): its
+    order's answer decides (portal/billing/bank/autogiro.py)."""
+    drawing = select(AutogiroOrder.id).where(AutogiroOrder.invoice_id == Invoice.id,
+                                             AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT)))
     with write_transaction(b.session):
         overdue = b.session.scalars(select(Invoice).where(
-            Invoice.status == InvoiceStatus.DUE, Invoice.due_on < today)).all()
+            Invoice.status == InvoiceStatus.DUE, Invoice.due_on < today, ~drawing.exists())).all()
         for invoice in overdue:
             invoice.status = InvoiceStatus.PAST_DUE
             account = invoice.billing_profile.account

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.config import from_environment
-from portal.models import AuditEvent, BillingAccount, OutboxMessage, RecoveryCode, Role, RoleAssignment, User
+from portal.models import (AuditEvent, BillingAccount, Invitation, OutboxMessage, RecoveryCode, Role, RoleAssignment,
+                           User)
 from tests import factories as f
 from tests.conftest import TODAY
 from tests.web.conftest import Browser
@@ -124,3 +125,24 @@ def test_i31_recovery_codes_are_shown_once(app, demo, b, clock):
     assert later and not [c for c in codes if c in later]
     b.session.rollback()
     assert not [c for c in codes if c in str(b.session.scalars(select(RecoveryCode.code_hash)).all())]
+
+
+def test_i31_a_forced_scope_beyond_ones_own_is_refused_by_the_rule_said_on_the_page(b, demo, browser):
+    """The page offers Olivia no scope but her profile; a form forced to the whole account
+    is refused by the rule (beyond_own_scope, 403, its reason on the page, audited), not by
+    the form's "one of the options" — which still answers a value naming no scope at all."""
+    browser.sign_in("olivia@example.com", "sv")
+    page = f"/sv/accounts/{demo.agreement}/profiles/{demo.profile}/access"
+    sent = {"email": "ny@example.com", "role": "reader", "locale": "sv", "page_profile": str(demo.profile)}
+    refused = browser.post(f"/sv/accounts/{demo.agreement}/access/invite", {**sent, "scope": ""}, token_from=page)
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 403 and "Ändringen gjordes inte" in text
+    assert "Du kan bara ge och ta ifrån roller där du är ägare" in text
+    assert 'id="scope"' in text and 'value=""' not in text.split('id="scope"')[1].split("</select>")[0]
+    nowhere = browser.post(f"/sv/accounts/{demo.agreement}/access/invite", {**sent, "scope": "987654"},
+                           token_from=page)
+    assert nowhere.status_code == 422 and "Välj ett av alternativen i listan" in nowhere.get_data(as_text=True)
+    b.session.rollback()
+    assert b.session.scalars(select(Invitation)).all() == []
+    assert [e.details["reason"] for e in b.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "access.refused"))] == ["beyond_own_scope"]

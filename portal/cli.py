@@ -15,12 +15,13 @@ from sqlalchemy import select
 
 from portal import catalogs
 from portal.billing.cycle.lifecycle import CycleSummary, cycle_size, run_billing_cycle
+from portal.billing.bank import autogiro_files
 from portal.billing.bank.bgmax import BgMaxRejected
 from portal.billing.accounts import credit
 from portal.billing.payments import reconcile
 from portal.billing.bank.transfers import REASONS, assign_review, import_bgmax, settle_review, waiting_for_review
 from portal.config import ROOT
-from portal import document_store, provider_cli
+from portal import autogiro_cli, document_store, provider_cli
 from portal.demo import DEMO_PASSWORD, DEMO_USERS, bgmax_paying_the_demo, seed_demo
 from portal.extensions import db
 from portal.mail import outbox_sender
@@ -43,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(provider_cli.api_cli)  # issue 32
     app.cli.add_command(provider_cli.events_cli)
+    app.cli.add_command(autogiro_cli.autogiro_cli)  # issue 34
 
 
 def parse_day(_ctx, _param, value: str | None) -> date | None:
@@ -72,6 +74,27 @@ def demo_seed(today: date | None) -> None:
             click.echo(f"  {user.email:<22} {user.what}")
     else:
         click.echo("The database already has users; demo data left as it is.")
+
+
+@demo_cli.command("autogiro")
+@click.argument("request_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--not-drawn", "not_drawn", multiple=True, metavar="OCR",
+              help="This order's invoice is not drawn (insufficient funds); may be given again.")
+def demo_autogiro(request_file: Path, not_drawn: tuple[str, ...]) -> None:
+    """Write the files Bankgirot would send back for a file of `flask autogiro export`
+    (B23): every new mandate approved, every cancellation confirmed, every order drawn
+    (or not: --not-drawn), beside it, for `flask autogiro import`."""
+    try:
+        request = autogiro_files.read_request(request_file.read_bytes().splitlines())
+    except autogiro_files.AutogiroRejected as refused:
+        raise click.ClickException(f"{request_file.name} is not a file of ours: {refused}") from None
+    mandates, results = autogiro_files.answers_for(request, clock().now(), {ocr: "1" for ocr in not_drawn})
+    for suffix, content in (("medavi", mandates and autogiro_files.write_mandate_answers(mandates)),
+                            ("betspec", results and autogiro_files.write_payment_results(results))):
+        if content:
+            path = request_file.with_name(f"{request_file.stem}-{suffix}.txt")
+            path.write_bytes(content)
+            click.echo(f"Wrote {path}: import it with flask autogiro import {path}")
 
 
 @demo_cli.command("bgmax")

@@ -211,6 +211,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "REMITTANCE_BANKGIRO": env.get("REMITTANCE_BANKGIRO", "5050-1055"),
         "REMITTANCE_IBAN": env.get("REMITTANCE_IBAN", "SE4550000000058398257466"),
         "REMITTANCE_BIC": env.get("REMITTANCE_BIC", "ESSESESS"),
+        # Issue 34: Bankgirot's customer number for Autogiro (six digits, in every file's opening).
+        "AUTOGIRO_CUSTOMER_NUMBER": env.get("AUTOGIRO_CUSTOMER_NUMBER", "123456"),
         # Who issues the invoices (portal/billing/seller.py); example values.
         "SELLER_NAME": env.get("SELLER_NAME", "Contoso Cloud AB"),
         "SELLER_STREET": env.get("SELLER_STREET", "Box 1234"),

@@ -12,7 +12,7 @@ from portal.billing.accounts import people
 from portal.billing.accounts.sign_in_links import link_token
 
 SETTLE_KINDS = ("payment_failed", "subscription_disable_warning", "subscription_disabled")
-PAY_KINDS = ("invoice_past_due", "auto_charge_failed")
+PAY_KINDS = ("invoice_past_due", "auto_charge_failed", "autogiro_not_drawn")
 INVOICE_KINDS = ("invoice_ready", "auto_charge_succeeded")
 SUBSCRIPTION_EMAILS = ("subscription_cancel_planned", "subscription_cancel_undone", "subscription_plan_changed")
 
@@ -58,7 +58,7 @@ def target(kind: str, payload: dict[str, Any], account_id: int | None = None) ->
                       gettext("View the receipt"))
     if kind == "credit_refunded":
         return Target("payments.index", {"account_id": account_id}, gettext("See the account's payments"))
-    if kind in ("card_expiring", "payment_method_updated"):
+    if kind in ("card_expiring", "payment_method_updated", "autogiro_mandate_ended"):
         return Target("methods.index", {"account_id": account_id}, gettext("Manage payment methods"))
     if kind in SUBSCRIPTION_EMAILS and subscription_id is not None:
         return Target("subscriptions.show", {"account_id": account_id, "subscription_id": subscription_id},

@@ -23,11 +23,13 @@ from portal.billing.invoicing.documents import buyer_of, frozen_parties, price_f
 from portal.billing.cycle.invoices import next_invoice_number
 from portal.money import Money
 from portal.billing.periods import billing_day, is_past_due, months_back
+from portal.billing.invoicing import payment_requests
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.transaction import write_transaction
 from portal.models import (AccountKind, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
                            Credit, CreditApplication, Invoice, InvoiceLine, InvoicePayment, InvoiceStatus,
-                           MethodKind, Notice, Payment, PaymentMethod, PaymentPurpose, Role,
+                           MethodKind, Notice, Payment, PaymentMethod, PaymentPurpose, PaymentRequest,
+                           PaymentRequestInvoice, Role,
                            RoleAssignment, Subscription, SubscriptionStatus, User)
 
 DEMO_PASSWORD = "demo-password"
@@ -216,6 +218,7 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
         return b.policy.due_date(billing_day(months_back(today, months)[1]))
 
     newest_past_due = next(m for m in range(2, 24) if is_past_due(due_on(m), today))
+    owed = []
     for months in range(newest_past_due + 1, 0, -1):
         p_start, p_end = months_back(today, months)
         issued, credits = billing_day(p_end), 1_500_00 if months == 1 else 0
@@ -229,6 +232,8 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
                           credits_applied_minor=credits)
         session.add(invoice)
         session.flush()
+        if status != InvoiceStatus.PAID:
+            owed.append(invoice)
         for s in subs:
             session.add(InvoiceLine(invoice_id=invoice.id, subscription_id=s.id,
                                     description=s.name, amount_minor=s.monthly_fee_minor))
@@ -249,6 +254,11 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
             invoice.paid_on = paid_on
             invoice.paid_minor = payment.amount_minor
             session.add(InvoicePayment(invoice_id=invoice.id, payment_id=payment.id, amount_minor=payment.amount_minor))
+    # B22: Olivia asked for one OCR reference for the open invoices (the demo file pays it).
+    session.add(PaymentRequest(account_id=account.id, billing_profile_id=profile.id,
+                               created_by_user_id=users["olivia@example.com"].id, created_at=b.clock.now(),
+                               amount_minor=sum(i.left.minor for i in owed), currency="SEK",
+                               items=[PaymentRequestInvoice(invoice_id=i.id, amount_minor=i.left.minor) for i in owed]))
 
 
 def _seed_eu_business(b: Billing, session: Session, today: date, users: dict[str, User]) -> None:
@@ -287,8 +297,15 @@ def _seed_eu_business(b: Billing, session: Session, today: date, users: dict[str
 
 def bgmax_paying_the_demo(b: Billing, our_bankgiro: str) -> bytes:
     """B11: a Bankgirot file as the bank would send it today: Fjällström Logistik pays its
-    past-due invoice by bankgiro with the invoice's OCR, and someone sends 100 kr with a
-    reference that names nothing (it waits in `flask billing transfers`)."""
+    open invoices with one transfer and its payment request's OCR (B22) — or, when that
+    request is no longer valid, its past-due invoice with the invoice's OCR — and someone
+    sends 100 kr with a reference that names nothing (it waits in `flask billing transfers`)."""
+    request = b.session.scalars(select(PaymentRequest).where(PaymentRequest.closed_at.is_(None))
+                                .order_by(PaymentRequest.id.desc()).limit(1)).first()
+    view = payment_requests.view_of(request) if request is not None else None
+    if view is not None and view.is_open:
+        return build_file([[Transfer(view.reference, view.total.minor, name="Fjällström Logistik AB"),
+                            Transfer("4711", 100_00, name="Okänd betalare")]], our_bankgiro, b.clock.today())
     past_due = b.session.scalars(select(Invoice).where(Invoice.status == InvoiceStatus.PAST_DUE)
                                  .order_by(Invoice.id)).all()
     if not past_due:

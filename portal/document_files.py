@@ -150,14 +150,14 @@ def invoice_filename(doc: InvoiceDocument | Invoice, word: str, extension: str =
     return f"{word.lower()}-{doc.number}.{extension}"
 
 
-def statement_pdf(statement, seller, buyer) -> bytes:
+def statement_pdf(statement, seller, buyer, payment_request=None, bankgiro: str = "") -> bytes:
     """An account statement (issue 30) in the current language, as a tagged PDF/A-3b
     made like the invoice's: the seller, the buyer, the period, page numbers."""
     # Translators: the page number at the foot of a statement's PDF pages: "Sida 2 av 5".
     numbering = running_header_css(_("Page %(page)s of %(pages)s", page=PAGE, pages=PAGES), "bottom-right",
                                    first_page=True)
     html = render_template("documents/statement.html", statement=statement, doc={"seller": seller, "buyer": buyer},
-                           lang=str(get_locale() or "sv"))
+                           lang=str(get_locale() or "sv"), payment_request=payment_request, bankgiro=bankgiro)
     # Numbered on every page (a statement is read page by page), through the same tagging as
     # invoices and receipts (PDF/UA: headers scoped, label/value pairs, margins as artifacts).
     return tagged_pdf(html, [CSS(filename=str(STYLESHEET)), numbering])

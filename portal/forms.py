@@ -187,23 +187,29 @@ class NotificationEmailForm(PortalForm):
         Length(max=254)], render_kw={"autocomplete": "email", "spellcheck": "false"})
 
 
-class SpendingAlertForm(PortalForm):
-    """Issue 33 item 2: the monthly amount of a spending alert, typed in the page's
-    language; the view parses it (i18n.parse_money), the service checks it."""
-    amount = StringField(_l("Monthly amount"), validators=[DataRequired(_l("Enter the monthly amount"))],
-                         render_kw={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
-
-
-class RemoveSpendingAlertForm(PortalForm):
-    """Issue 33 item 2: removes the account's spending alert (the CSRF token only)."""
-
-
 class TranslatedSelectField(SelectField):
     """A select whose "not one of the choices" message comes from our catalogs."""
 
     def pre_validate(self, form) -> None:
         if self.data not in {str(value) for value, _label in self.choices}:
             raise StopValidation(_l("Choose one of the options in the list"))
+
+
+ALERT_FOR_ACCOUNT = "account"  # a spending alert's `applies_to`: the whole account, else a subscription's id
+
+
+class SpendingAlertForm(PortalForm):
+    """Issue 33 item 2: the monthly amount of a spending alert, typed in the page's
+    language, for the whole account or one subscription (the view lists the choices);
+    the view parses the amount (i18n.parse_money), the service checks it."""
+    amount = StringField(_l("Monthly amount"), validators=[DataRequired(_l("Enter the monthly amount"))],
+                         render_kw={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
+    applies_to = TranslatedSelectField(_l("Spending alert for"), choices=[], default=ALERT_FOR_ACCOUNT)
+
+
+class RemoveSpendingAlertForm(PortalForm):
+    """Issue 33 item 2: removes a spending alert — the account's, or one subscription's."""
+    applies_to = HiddenField(default=ALERT_FOR_ACCOUNT)
 
 
 class SupportRequestForm(PortalForm):
@@ -421,3 +427,30 @@ class ChangePlanForm(PortalForm):
     day its price applies from, as the page named it (a month that turned is asked again)."""
     plan = RadioField(_l("New plan"), choices=[], validate_choice=False, validators=[InputRequired(_l("Choose a plan"))])
     price_from = HiddenField(validators=[InputRequired(), Regexp(r"^\d{4}-\d{2}-\d{2}$")])
+
+
+class PaymentRequestForm(PortalForm):
+    """B22: the open invoices one OCR reference is for (choices set by the view)."""
+    invoices = SelectMultipleField(_l("Invoices to pay with one transfer"), choices=[], coerce=str,
+                                   validate_choice=False, widget=ListWidget(prefix_label=False),
+                                   option_widget=CheckboxInput(),
+                                   validators=[InputRequired(_l("Choose at least two invoices"))])
+
+
+class AutogiroForm(PortalForm):
+    """B23: a mandate for Autogiro — the bank account and the payer, checked by the
+    service (the banks' rules, stdnum); here only that each is given and short."""
+    # Translators: a Swedish bank account's clearing number (sv "Clearingnummer").
+    clearing = StringField(_l("Clearing number"), validators=[
+        DataRequired(_l("Enter the clearing number")), Length(max=10, message=_l("Enter the clearing number"))])
+    account_number = StringField(_l("Account number"), validators=[
+        DataRequired(_l("Enter the account number")), Length(max=20, message=_l("Enter the account number"))])
+    payer_id = StringField(_l("Personal or organisation number of the account holder"), validators=[
+        DataRequired(_l("Enter the personal or organisation number")),
+        Length(max=20, message=_l("Enter the personal or organisation number"))])
+    accept = BooleanField(_l("I give the mandate above"), validators=[
+        DataRequired(_l("Accept the mandate to pay by Autogiro"))])
+
+
+class CancelMandateForm(PortalForm):
+    """B23: the mandate's own button (CSRF only)."""

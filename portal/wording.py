@@ -102,6 +102,28 @@ PAYMENT_PURPOSE = {
     "invoice": _l("Invoice payment"),
     "auto_charge": _l("Automatic charge"),
     "transfer": _l("Bank transfer"),
+    "autogiro": _l("Drawn by Autogiro"),
+}
+
+# B23: an Autogiro mandate's status, on Payment methods.
+MANDATE_STATUS = {
+    # Translators: an Autogiro mandate's status: given, not yet approved by the bank.
+    "pending": lazy_pgettext("mandate status", "Pending: waiting for the bank"),
+    "active": lazy_pgettext("mandate status", "Active"),
+    "rejected": lazy_pgettext("mandate status", "Rejected by the bank"),
+    "cancelled": lazy_pgettext("mandate status", "Cancelled"),
+}
+
+# Issue 34: why Autogiro did not draw an invoice, or why a mandate ended.
+AUTOGIRO_REASON = {
+    "insufficient_funds": _l("There was not enough money in the account when Autogiro drew the payment."),
+    "no_mandate": _l("The bank has no Autogiro mandate for the account, or the account is closed."),
+    "cancelled": _l("The Autogiro mandate has been cancelled."),
+    "by_payer": _l("The Autogiro mandate was cancelled by the account holder or the bank."),
+    "account_closed": _l("The bank account is closed."),
+    "account_not_approved": _l("The bank does not allow Autogiro from this account."),
+    "wrong_payer_id": _l("The personal or organisation number does not match the bank account."),
+    "already_exists": _l("Bankgirot already has a mandate with this payer number."),
 }
 
 # B7: why a billing detail was refused, per field and reason (billing/accounts/details.py).
@@ -201,6 +223,9 @@ def method_in_sentence(method) -> str:
 def _card_name(kind: str, brand: str | None, last4: str | None) -> str:
     if kind == "check_wire":
         return gettext("Check/wire transfer")
+    if kind == "autogiro":
+        # Translators: a bank account drawn by Autogiro, e.g. "Autogiro from Nordea, account ending in 9874".
+        return gettext("Autogiro from %(bank)s, account ending in %(last4)s", bank=brand or "", last4=last4)
     brand = CARD_BRAND.get(brand or "", pgettext("card brand", "Card"))
     # Translators: a saved card, e.g. "Visa ending in 4242" (the last four digits).
     return gettext("%(brand)s ending in %(last4)s", brand=brand, last4=last4)
@@ -255,9 +280,13 @@ def notice_text(notice, today: date | None = None) -> str:
                            card=_method_name(p.get("method")),
                            date=day(date.fromisoformat(p["expires_on"])) if p.get("expires_on") else "")
         case "spending_alert":
+            spent = money(Money(p["spent_minor"], p["currency"])) if "spent_minor" in p else ""
+            if p.get("subscription"):
+                return gettext("This month's costs of %(subscription)s have reached %(percent)s %% of its spending "
+                               "alert: %(spent)s of %(amount)s.", subscription=p["subscription"],
+                               percent=p.get("percent", ""), amount=amount, spent=spent)
             return gettext("This month's costs have reached %(percent)s %% of your spending alert: %(spent)s of "
-                           "%(amount)s.", percent=p.get("percent", ""), amount=amount,
-                           spent=money(Money(p["spent_minor"], p["currency"])) if "spent_minor" in p else "")
+                           "%(amount)s.", percent=p.get("percent", ""), amount=amount, spent=spent)
     return gettext("There is news about your billing account.")
 
 
@@ -385,13 +414,26 @@ def audit_text(event) -> str:
                            subscriptions=some_names(d.get("subscriptions", [])))
         case "settings.changed":
             return gettext("Personal settings were changed.")
+        case "spending_alert.set" if d.get("subscription"):
+            return gettext("A spending alert for %(subscription)s was set at %(amount)s a month.",
+                           subscription=d["subscription"], amount=amount)
         case "spending_alert.set":
             return gettext("A spending alert was set at %(amount)s a month.", amount=amount)
+        case "spending_alert.removed" if d.get("subscription"):
+            return gettext("The spending alert for %(subscription)s of %(amount)s a month was removed.",
+                           subscription=d["subscription"], amount=amount)
         case "spending_alert.removed":
             return gettext("The spending alert of %(amount)s a month was removed.", amount=amount)
+        case "spending_alert.reached" if d.get("subscription"):
+            return gettext("This month's costs of %(subscription)s reached %(percent)s %% of its spending alert's "
+                           "%(amount)s.", subscription=d["subscription"], percent=d.get("percent", ""),
+                           amount=amount)
         case "spending_alert.reached":
             return gettext("This month's costs reached %(percent)s %% of the spending alert's %(amount)s.",
                            percent=d.get("percent", ""), amount=amount)
+        case "payment_request.created":
+            return gettext("One OCR reference, %(ocr)s, was made for invoices %(invoices)s: %(amount)s.",
+                           ocr=d.get("reference", ""), invoices=", ".join(d.get("invoices", [])), amount=amount)
         case "password.reset":
             return gettext("The password was changed with a reset link sent by email.")
         case "second_factor.enabled":

@@ -58,7 +58,8 @@ def arrows(source_prefix: str, target_prefix: str) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("edge", ["portal.mail", "portal.cli", "portal.users_cli", "portal.provider_cli"])
+@pytest.mark.parametrize("edge", ["portal.mail", "portal.cli", "portal.users_cli", "portal.provider_cli",
+                                  "portal.autogiro_cli"])
 def test_a1_mail_and_the_cli_never_import_web(edge):
     assert arrows(edge, "portal.web") == []
 

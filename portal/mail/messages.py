@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from portal.billing.accounts.history import NAMES_SHOWN
 from portal.billing.ids import payment_reference
 from portal.i18n import month, some_names
+from portal.wording import AUTOGIRO_REASON
 from portal.mail.content import Content, Payload, billing_footer as _billing_footer, facts as _facts
 from portal.mail.access_messages import (invitation, password_reset, password_reset_unknown, role_changed,
                                          sign_in_unlock)
@@ -78,6 +79,11 @@ def invoice_ready(p: Payload, provider: str) -> Content:  # R16, R18
     else:
         paragraphs = [_("Invoice %(number)s for %(amount)s is ready. It is due on %(date)s.",
                         number=number, amount=p.money(), date=p.day("due_on"))]
+    if p.raw.get("request_reference"):  # B22: the profile's payment request, one transfer for several invoices
+        paragraphs.append(_("To pay invoices %(invoices)s with one transfer, pay %(amount)s and give OCR reference "
+                            "%(ocr)s. This invoice is not among them: it has its own OCR reference.",
+                            invoices=", ".join(p.raw.get("request_invoices", [])), ocr=p.text("request_reference"),
+                            amount=p.money("request_minor")))
     return Content(
         subject=_("Invoice %(number)s is ready", number=number),
         heading=_("Your invoice is ready"), paragraphs=paragraphs,
@@ -122,6 +128,35 @@ def invoice_past_due(p: Payload, provider: str) -> Content:  # R01-like for invo
         paragraphs=[first, _("Pay it now to avoid interruptions.")],
         facts=_facts((_("Invoice"), number), (_("Amount due"), p.money()), (_("Due date"), p.day("due_on"))),
         footer=_billing_footer(p, provider))
+
+
+def autogiro_not_drawn(p: Payload, provider: str) -> Content:  # issue 34, B23
+    number = p.text("number")
+    paragraphs = [_("Autogiro could not draw %(amount)s for invoice %(number)s, so the invoice is past due.",
+                    amount=p.money(), number=number)]
+    reason = AUTOGIRO_REASON.get(p.text("reason"))
+    if reason:
+        paragraphs.append(str(reason))
+    paragraphs.append(_("Autogiro will try again on %(date)s. You can pay the invoice online now instead.",
+                        date=p.day("next_draw_on")) if p.day("next_draw_on")
+                      else _("Pay the invoice online now, by card or bank transfer."))
+    return Content(
+        subject=_("Autogiro could not draw invoice %(number)s", number=number),
+        heading=_("The Autogiro payment was not drawn"), paragraphs=paragraphs,
+        facts=_facts((_("Invoice"), number), (_("Amount due"), p.money()), (_("Due date"), p.day("due_on"))),
+        footer=_billing_footer(p, provider))
+
+
+def autogiro_mandate_ended(p: Payload, provider: str) -> Content:  # issue 34, B23
+    reason = AUTOGIRO_REASON.get(p.text("reason"))
+    return Content(
+        subject=_("Your Autogiro mandate is not active"),
+        heading=_("Your Autogiro mandate is not active"),
+        paragraphs=[_("Invoices from %(provider)s are no longer drawn from the account ending in %(last4)s at "
+                      "%(bank)s.", provider=provider, last4=p.text("last4"), bank=p.text("bank_name"))]
+        + ([str(reason)] if reason else [])
+        + [_("Choose another payment method, or give a new mandate, on the Payment methods page.")],
+        facts=_facts(), footer=_billing_footer(p, provider))
 
 
 def _some(p: Payload, key: str, count_key: str | None = None) -> str:
@@ -277,10 +312,16 @@ def spending_alert(p: Payload, provider: str) -> Content:  # issue 33 item 2
         when = month(date.fromisoformat(p.text("month")))
     except ValueError:
         when = ""
-    percent = p.text("percent")
-    paragraphs = [_("The costs of the account at %(provider)s in %(month)s have reached %(percent)s %% of the "
-                    "monthly amount of the spending alert: %(spent)s of %(amount)s.", provider=provider,
-                    month=when, percent=percent, spent=p.money("spent_minor"), amount=p.money())]
+    percent, sub = p.text("percent"), p.text("subscription")
+    if sub:  # an alert of one subscription's costs
+        paragraphs = [_("The costs of %(subscription)s at %(provider)s in %(month)s have reached %(percent)s %% "
+                        "of the monthly amount of its spending alert: %(spent)s of %(amount)s.", subscription=sub,
+                        provider=provider, month=when, percent=percent, spent=p.money("spent_minor"),
+                        amount=p.money())]
+    else:
+        paragraphs = [_("The costs of the account at %(provider)s in %(month)s have reached %(percent)s %% of the "
+                        "monthly amount of the spending alert: %(spent)s of %(amount)s.", provider=provider,
+                        month=when, percent=percent, spent=p.money("spent_minor"), amount=p.money())]
     if percent == "100":
         paragraphs.append(_("Nothing stops or changes: this is only a warning. The costs page shows what each "
                             "subscription has cost this month."))
@@ -291,7 +332,8 @@ def spending_alert(p: Payload, provider: str) -> Content:  # issue 33 item 2
         subject=_("Spending alert: %(percent)s %% of %(amount)s reached", percent=percent, amount=p.money()),
         heading=_("This month's costs have reached %(percent)s %% of your spending alert", percent=percent),
         paragraphs=paragraphs,
-        facts=_facts((_("Costs this month so far"), p.money("spent_minor")),
+        facts=_facts(*(((_("Subscription"), sub),) if sub else ()),
+                     (_("Costs this month so far"), p.money("spent_minor")),
                      (_("Monthly amount of the alert"), p.money())),
         footer=_("You receive this email because a spending alert is set for the account at %(provider)s. "
                  "Change or remove it on the costs page.", provider=provider))
@@ -348,8 +390,8 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
                             billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
                             role_changed, password_reset, password_reset_unknown, sign_in_unlock,
                             payment_method_updated, subscription_cancel_planned, subscription_cancel_undone,
-                            subscription_plan_changed,
-                            spending_alert)
+                            subscription_plan_changed, spending_alert, autogiro_not_drawn,
+                            autogiro_mandate_ended)
 }
 
 

@@ -55,6 +55,7 @@ class SubscriptionStatus(enum.StrEnum):
 class MethodKind(enum.StrEnum):
     CARD = "card"
     CHECK_WIRE = "check_wire"
+    AUTOGIRO = "autogiro"      # issue 34: Bankgirot's direct debit, from a mandate (AutogiroMandate)
 
 
 class ChargeStatus(enum.StrEnum):
@@ -73,6 +74,7 @@ class PaymentPurpose(enum.StrEnum):
     INVOICE = "invoice"        # customer agreement: Pay now
     AUTO_CHARGE = "auto_charge"  # billing cycle: card charged automatically
     TRANSFER = "transfer"      # money that arrived by bank (Bankgirot's BgMax file, B11)
+    AUTOGIRO = "autogiro"      # drawn by Autogiro on the due date (issue 34, B23)
 
 
 class OutboxStatus(enum.StrEnum):
@@ -92,3 +94,20 @@ class CreditKind(enum.StrEnum):
     SURPLUS = "surplus"    # money received for what was already paid, or more than owed (+)
     APPLIED = "applied"    # used to pay a charge or an invoice (−)
     REFUNDED = "refunded"  # paid back to the customer by a person (−)
+
+
+class MandateStatus(enum.StrEnum):
+    """B23: an Autogiro mandate (medgivande) as Bankgirot knows it."""
+    PENDING = "pending"        # given by the customer; not yet confirmed by Bankgirot
+    ACTIVE = "active"          # Bankgirot approved it: invoices are drawn on their due date
+    REJECTED = "rejected"      # Bankgirot (or the payer's bank) refused it: `reason` says why
+    CANCELLED = "cancelled"    # by the customer, the payer's bank or Bankgirot
+
+
+class DrawStatus(enum.StrEnum):
+    """An Autogiro payment order for one invoice on one day."""
+    WAITING = "waiting"        # to go in the next export file
+    SENT = "sent"              # in an export file; Bankgirot's answer not yet imported
+    DRAWN = "drawn"            # the money was taken: a payment recorded it
+    NOT_DRAWN = "not_drawn"    # not taken (`reason`): the invoice is past due
+    WITHDRAWN = "withdrawn"    # never sent: the invoice was paid otherwise, or the mandate ended

@@ -163,3 +163,38 @@ class StoredDocument(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     renderer: Mapped[str] = mapped_column(String(100))     # what made it (portal/documents.py RENDERER)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PaymentRequest(db.Model):
+    """B22: one OCR reference for a chosen set of a billing profile's open invoices, so
+    one bank transfer pays them all. Valid until paid or changed: a profile has at most
+    one open request (a new one closes the last, `closed_reason` "replaced"); the import
+    that pays it sets `payment_id` and closes it ("paid"); an invoice of it paid
+    otherwise (what is left of it differs from `PaymentRequestInvoice.amount_minor`)
+    makes it stale, which its readers work out (portal/billing/invoicing/payment_requests.py)."""
+    __tablename__ = "payment_requests"
+    __table_args__ = (Index("ix_payment_requests_profile_closed", "billing_profile_id", "closed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    billing_profile_id: Mapped[int] = mapped_column(ForeignKey("billing_profiles.id"))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)   # the total asked for: the invoices' sum
+    currency: Mapped[str] = mapped_column(String(3))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_reason: Mapped[str | None] = mapped_column(String(20))   # replaced, paid
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))  # the transfer that paid it
+
+    items: Mapped[list[PaymentRequestInvoice]] = relationship(order_by="PaymentRequestInvoice.id")
+
+
+class PaymentRequestInvoice(db.Model):
+    """An invoice of a payment request, with what was left of it when the request was made."""
+    __tablename__ = "payment_request_invoices"
+    __table_args__ = (UniqueConstraint("request_id", "invoice_id", name="uq_payment_request_invoices_request_invoice"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("payment_requests.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
+
+    invoice: Mapped[Invoice] = relationship()

@@ -9,8 +9,8 @@ from portal import deeplinks, i18n, services, wording
 from portal.billing.invoicing import remittance
 from portal.money import Money
 from portal.web import (account, assets, auth, costs, errors, fast_widgets, health, invoices, methods, overview, pages,
-                        payments, people, receipts, sandbox, second_factor, security, settle, sign_in_links,
-                        statements, subscriptions)
+                        payment_requests, payments, people, receipts, sandbox, second_factor, security, settle,
+                        sign_in_links, statements, subscriptions)
 from portal.web import api
 from portal.web.common import DatabaseId
 
@@ -18,7 +18,7 @@ from portal.web.common import DatabaseId
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any route is added
     for module in (pages, auth, second_factor, sign_in_links, overview, settle, invoices, receipts, payments,
-                   methods, account, people, statements, subscriptions, costs, sandbox, health):
+                   methods, account, people, statements, subscriptions, costs, payment_requests, sandbox, health):
         app.register_blueprint(module.bp)
     api.init_app(app)  # issue 32: the provider's JSON API under /api/v1
     _template_helpers(app)
@@ -36,6 +36,7 @@ def _template_helpers(app: Flask) -> None:
         notice_link=deeplinks.notice_link, audit_text=wording.audit_text, page_url=page_url, url_for_each=url_for_each,
         url_for=remembered_url_for,
         country_name=i18n.country_name, ocr_reference=remittance.ocr_reference,
+        request_reference=remittance.request_reference,
         # ux-F9: one payee everywhere money is sent — the seller's legal name, as on the invoice.
         payee=lambda: app.extensions["seller"].name)
     app.jinja_env.filters["minor_money"] = lambda minor, currency: i18n.money(Money(minor, currency))

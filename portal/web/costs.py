@@ -10,7 +10,8 @@ from flask_babel import get_locale, gettext as _, lazy_gettext as _l, pgettext
 from portal import exports
 from portal.billing.accounts import costs as service, overview
 from portal.billing.accounts.access import Action
-from portal.forms import RemoveSpendingAlertForm, SpendingAlertForm
+from portal.forms import ALERT_FOR_ACCOUNT, RemoveSpendingAlertForm, SpendingAlertForm
+from portal.errors import NotFound
 from portal.i18n import money, parse_money
 from portal.money import Money
 from portal.services import billing
@@ -36,6 +37,25 @@ def chart(found: service.Costs) -> list[dict]:
     return bars
 
 
+def _alert_form(found: service.Costs, **data) -> SpendingAlertForm:
+    """The alert form (what was posted, on a POST): for the whole account, or one of the
+    subscriptions listed."""
+    form = SpendingAlertForm(data=data or None)
+    form.applies_to.choices = [(ALERT_FOR_ACCOUNT, _("The whole account"))] + [
+        (str(row.id), row.name) for row in found.rows]
+    return form
+
+
+def _applies_to(value: str | None) -> int | None:
+    """The subscription an alert form names (its id), or None: the whole account. Any
+    other value names no subscription of the account: not found, as a forged id is."""
+    if value in (None, "", ALERT_FOR_ACCOUNT):
+        return None
+    if not value.isdigit() or len(value) > 10:
+        raise NotFound("subscription")
+    return int(value)
+
+
 def _page(found: service.Costs, form: SpendingAlertForm, status: int = 200):
     return render("costs/costs.html", status=status, account=found.account, costs=found, form=form,
                   remove_form=RemoveSpendingAlertForm(), bars=chart(found), chart_width=CHART_WIDTH,
@@ -47,8 +67,7 @@ def show(account_id: int):
     b, me = billing(), user()
     found = service.costs(b, me, account_id)
     amount = found.money(found.alert.amount_minor) if found.alert else None
-    form = SpendingAlertForm(data={"amount": _typed(amount)} if amount else None)
-    return _page(found, form)
+    return _page(found, _alert_form(found, **({"amount": _typed(amount)} if amount else {})))
 
 
 def _typed(amount: Money) -> str:
@@ -64,8 +83,8 @@ def _example(currency: str) -> str:
 def set_alert(account_id: int):
     b, me = billing(), user()
     overview.require_allowed(b, me, account_id, Action.MANAGE_NOTIFICATIONS)  # a forced POST: refused first
-    form = SpendingAlertForm()
     found = service.costs(b, me, account_id)
+    form = _alert_form(found)
     if form.validate_on_submit():
         amount = parse_money(form.amount.data, found.currency)
         if amount is None:
@@ -74,9 +93,15 @@ def set_alert(account_id: int):
         elif amount.minor <= 0:
             form.amount.errors.append(_l("Enter an amount greater than zero"))
         else:
-            service.set_alert(b, me, account_id, amount)
-            flash(_("The spending alert is set: you get an email when this month's costs reach 80 %% and "
-                    "100 %% of %(amount)s.", amount=money(amount)), "success")
+            subscription_id = _applies_to(form.applies_to.data)
+            service.set_alert(b, me, account_id, amount, subscription_id)
+            if subscription_id is None:
+                flash(_("The spending alert is set: you get an email when this month's costs reach 80 %% and "
+                        "100 %% of %(amount)s.", amount=money(amount)), "success")
+            else:
+                flash(_("The spending alert for %(subscription)s is set: you get an email when its costs this "
+                        "month reach 80 %% and 100 %% of %(amount)s.", amount=money(amount),
+                        subscription=dict(form.applies_to.choices)[form.applies_to.data]), "success")
             return see_other("costs.show", account_id=account_id)
     return _page(found, form, status=422)
 
@@ -86,9 +111,10 @@ def remove_alert(account_id: int):
     b, me = billing(), user()
     overview.require_allowed(b, me, account_id, Action.MANAGE_NOTIFICATIONS)
     form = RemoveSpendingAlertForm()
+    found = service.costs(b, me, account_id)
     if not form.validate_on_submit():
-        return _page(service.costs(b, me, account_id), SpendingAlertForm(), status=422)
-    service.set_alert(b, me, account_id, None)
+        return _page(found, _alert_form(found), status=422)
+    service.set_alert(b, me, account_id, None, _applies_to(form.applies_to.data))
     flash(_l("The spending alert has been removed."), "success")
     return see_other("costs.show", account_id=account_id)
 

@@ -10,7 +10,8 @@ from flask_babel import gettext as _, lazy_gettext as _l, pgettext
 from portal.billing import payments
 from portal.billing.payments import methods
 from portal.billing.accounts import overview
-from portal.billing.invoicing import documents
+from portal.billing.bank import autogiro
+from portal.billing.invoicing import documents, payment_requests
 from portal.billing.accounts.access import Action, decide
 from portal.billing.context import Billing
 from portal.errors import BillingError, InvalidPart, NotFound, NothingToPay
@@ -59,7 +60,8 @@ def detail(account_id: int, invoice_id: int):
     invoice = overview.invoice_of(b, me, account_id, invoice_id)
     account = invoice.billing_profile.account
     return render("invoices/detail.html", account=account, invoice=invoice, doc=_document(invoice),
-                  can_pay=decide(b.session, me, account, Action.PAY_INVOICES, invoice.billing_profile_id))
+                  can_pay=decide(b.session, me, account, Action.PAY_INVOICES, invoice.billing_profile_id),
+                  draw_on=autogiro.draw_date(b, invoice))  # B23
 
 
 @bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>/pdf")
@@ -161,6 +163,7 @@ def _checkout(b: Billing, profile: BillingProfile, invoice_ids: list[int] | None
                                     if profile.default_payment_method_id in methods.failed_defaults(b, account)
                                     else None),
                "can_pay_part": can_pay_part, "part": part,
+               "payment_request": payment_requests.current(b, profile.id),  # B22
                "part_form": part_form or PartForm(formdata=None),
                "minimum_part": Money(payments.MINIMUM_PART_MINOR, account.currency)})
 

@@ -7,11 +7,15 @@ from flask import flash, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from portal.billing.accounts import overview
+from portal.billing.bank import autogiro
 from portal.billing.payments import methods
+from portal.billing.accounts import access
 from portal.billing.accounts.access import Action
 from portal.billing.payments.methods import CHECK_WIRE
-from portal.errors import CardDeclined, CardRemoved, InvalidCard, InvalidInput, MethodInUse, NotEligible
-from portal.forms import AddCardForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm, UpdateCardForm
+from portal.errors import (CardDeclined, CardRemoved, InvalidCard, InvalidDetails, InvalidInput, InvalidState,
+                           MethodInUse, NotEligible, NotFound)
+from portal.forms import (AddCardForm, AutogiroForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm,
+                          UpdateCardForm)
 from portal.i18n import day, some_names, this_page_is
 from portal.services import billing
 from portal.wording import DECLINE_REASON, card_name
@@ -30,7 +34,7 @@ def index(account_id: int):
 
 
 def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = None,
-          move_form: MoveSubscriptionsForm | None = None):
+          move_form: MoveSubscriptionsForm | None = None, autogiro_form: tuple[int, AutogiroForm] | None = None):
     b, me = billing(), user()
     page = methods.methods_page(b, me, account_id, page_arg())
     this_page_is("methods.index", account_id=account_id)  # also when a POST (add a card) answers with it
@@ -45,11 +49,17 @@ def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = No
         form = DefaultMethodForm(formdata=None, prefix=f"p{entry.profile.id}",
                                  method=str(entry.profile.default_payment_method_id or ""))
         form.method.choices = _default_choices(page, entry.profile)
-        if entry.profile.default_payment_method and not entry.profile.default_payment_method.is_card:
+        if entry.profile.default_payment_method and entry.profile.default_payment_method.kind == CHECK_WIRE:
             form.method.data = CHECK_WIRE
         defaults[entry.profile.id] = form
+    # B23: a mandate form per billing profile (the one posted, with its errors).
+    mandate_forms = {entry.profile.id: AutogiroForm(formdata=None, prefix=f"ag{entry.profile.id}")
+                     for entry in page.profiles}
+    if autogiro_form is not None:
+        mandate_forms[autogiro_form[0]] = autogiro_form[1]
     return render(TEMPLATE, status=status, account=page.account, page=page, card_form=card_form,
-                  move_form=move_form, defaults=defaults)
+                  move_form=move_form, defaults=defaults, mandate_forms=mandate_forms,
+                  mandates=autogiro.mandates_of(b, account_id), next_draws=autogiro.next_draws(b, account_id))
 
 
 def _default_choices(page, profile) -> list[tuple[str, str]]:
@@ -223,3 +233,46 @@ def move(account_id: int):
 
 def _ids(raw: list[str]) -> list[int]:
     return [int(value) for value in raw if value.isascii() and value.isdigit() and len(value) < 10]
+
+
+# B23: Autogiro. What the service refuses, on its field.
+MANDATE_ERROR = {"clearing": _l("Enter a clearing number of a Swedish bank, for example 8327-9"),
+                 "account_number": _l("Enter the account number as the bank gives it; check the digits"),
+                 "payer_id": _l("Enter a valid personal or organisation number, for example 556036-0793")}
+
+
+@bp.post("/accounts/<int:account_id>/profiles/<int:profile_id>/autogiro")
+@step_up_required  # like adding a card: the code again before a bank account is given
+def give_mandate(account_id: int, profile_id: int):
+    b, me = billing(), user()
+    methods.profile_of(b, me, account_id, profile_id)  # another's id: 404 before anything
+    form = AutogiroForm(prefix=f"ag{profile_id}")
+    if not form.validate_on_submit():
+        overview.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS, profile_id)
+        return _page(account_id, 422, autogiro_form=(profile_id, form))
+    try:
+        mandate = autogiro.give_mandate(b, me, account_id, form.clearing.data, form.account_number.data,
+                                        form.payer_id.data, profile_id=profile_id)
+    except InvalidDetails as invalid:
+        for name in invalid.problems:
+            getattr(form, name).errors = [MANDATE_ERROR[name]]
+        return _page(account_id, 422, autogiro_form=(profile_id, form))
+    flash(_("The mandate for Autogiro from %(bank)s has been sent to Bankgirot. It is pending until the bank "
+            "approves it, usually within a few banking days.", bank=mandate.bank_name), "success")
+    return see_other("methods.index", account_id=account_id)
+
+
+@bp.post("/accounts/<int:account_id>/autogiro/<int:method_id>/cancel")
+def cancel_mandate(account_id: int, method_id: int):
+    b, me = billing(), user()
+    mandate = autogiro.mandates_of(b, access.get_account(b.session, me, account_id).id).get(method_id)
+    if mandate is None:
+        raise NotFound("mandate")
+    try:
+        autogiro.cancel_mandate(b, me, mandate.id)
+    except InvalidState:
+        flash(_("The mandate has already ended."), "error")
+    else:
+        flash(_("The mandate for Autogiro has been cancelled. No more invoices are drawn from the account."),
+              "success")
+    return see_other("methods.index", account_id=account_id)

@@ -95,6 +95,11 @@ def invite(account_id: int):
     page = people.access_page(b, me, account_id, _page_scope(b, me, account_id))
     form = InviteForm()
     _choices(form, page)
+    # The page offers only the person's own scopes; any other scope of the account (a
+    # forced form) is the rules' to refuse, with their reason on the page (beyond_own_scope),
+    # not the form's "one of the options". A value naming no scope of the account stays the
+    # form's. _page sets the offered choices again for the page shown next.
+    form.scope.choices = [("", "")] + [(str(p.id), p.name) for p in page.account.profiles]
     if form.validate_on_submit():
         scope = int(form.scope.data) if form.scope.data else None
         try:

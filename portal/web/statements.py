@@ -15,7 +15,9 @@ from portal import exports
 from portal.billing.accounts import access, statement as statements
 from portal.billing.accounts.details import details_for
 from portal.billing.accounts.history import Period
+from portal.billing.invoicing import payment_requests
 from portal.billing.invoicing.documents import buyer_of
+from portal.billing.invoicing.remittance import remittance_from_config
 from portal.document_files import statement_pdf
 from portal.errors import NotFound
 from portal.forms import StatementForm
@@ -71,7 +73,14 @@ def show(account_id: int):
     query = {"first": period.first.isoformat(), "last": period.last.isoformat(),
              **({"profile": profile_id} if profile_id else {})} if period else {}
     return render("statements/statement.html", status=200 if period else 422, account=account, form=form,
-                  statement=found, query=query)
+                  statement=found, query=query, **_request(profile_id if found else None))
+
+
+def _request(profile_id: int | None) -> dict:
+    """B22: the profile's valid payment request, printed on the statement (page and PDF)."""
+    requests = payment_requests.open_for_profiles(billing(), [profile_id]) if profile_id else []
+    return {"payment_request": requests[0] if requests else None,
+            "bankgiro": remittance_from_config(current_app.config).bankgiro}
 
 
 def _valid(account_id: int):
@@ -95,7 +104,8 @@ def pdf(account_id: int):
     buyer = buyer_of(account.name, profile.name if profile else "", details_for(b.session, account.id, profile_id))
     # Translators: the start of a downloaded statement's file name, e.g. "statement-2026-11-01-2026-11-30.pdf".
     word = pgettext("file name", "statement")
-    return download(statement_pdf(found, current_app.extensions["seller"], buyer), "application/pdf",
+    return download(statement_pdf(found, current_app.extensions["seller"], buyer, **_request(profile_id)),
+                    "application/pdf",
                     _name(word, period, "pdf"))
 
 

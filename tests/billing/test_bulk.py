@@ -14,29 +14,31 @@ from sqlalchemy import event, insert, select, text
 from portal import exports
 from portal.billing.accounts import history
 from portal.billing.bank import bgmax, transfers
-from portal.billing.invoicing.remittance import account_reference, ocr_reference
+from portal.billing.invoicing.remittance import account_reference, ocr_reference, request_reference
 from portal.billing.bank.transfer_batch import TransferBatch
 from portal.extensions import db
 from portal.models import (WebhookDelivery, WebhookEndpoint, WebhookEvent, AccountKind, AuditEvent, Charge, ChargeStatus, CreditEntry, DisabledSpan, Invoice,
-                           InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment,
-                           Role, Subscription, TransferToReview)
+                           InvoicePayment, InvoiceStatus, Notice, OutboxMessage, Payment, PaymentRequest,
+                           PaymentRequestInvoice, Role, Subscription, TransferToReview)
 from tests import factories as f
 from tests.bgmax_files import OUR_BANKGIRO, Paid, bgmax_file
 from tests.databases import restart_identities
 from tests.query_plans import rows_read
 
 RECORDED = (Payment, InvoicePayment, Invoice, CreditEntry, OutboxMessage, AuditEvent, TransferToReview, Charge,
-            Subscription, Notice, DisabledSpan)
+            Subscription, Notice, DisabledSpan, PaymentRequest)
 
 
 def _world(b) -> bytes:
-    """An agreement with seven invoices and a pay-as-you-go account that owes by wire;
-    a file that pays them every way there is, a review reason of each kind among them."""
+    """An agreement with ten invoices and a pay-as-you-go account that owes by wire;
+    a file that pays them every way there is, a review reason of each kind among them —
+    and (B22) two payment requests, the first replaced by the second, which the file pays
+    (the second's two invoices, the oldest due first) and then names again."""
     acc = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
     profile = f.profile(b, acc, default=f.wire(b, acc), check_wire_approved=True)
     owner = f.user(b, Role.OWNER, acc, profile)
     invoices = []
-    for n in range(7):
+    for n in range(10):
         inv = Invoice(billing_profile_id=profile.id, number=f"20269{n:04d}", currency="SEK",
                       period_start=date(2026, 1 + n, 1), period_end=date(2026, 1 + n, 28),
                       issued_on=date(2026, 2 + n, 1), due_on=date(2026, 3 + n, 1),
@@ -46,6 +48,12 @@ def _world(b) -> bytes:
         b.session.add(inv)
         invoices.append(inv)
     b.session.flush()
+    for n, (numbers, closed) in enumerate((((7, 8), "replaced"), ((8, 9), None))):
+        b.session.add(PaymentRequest(
+            account_id=acc.id, billing_profile_id=profile.id, created_at=b.clock.now(), currency="SEK",
+            amount_minor=2_000_00, closed_reason=closed, closed_at=b.clock.now() if closed else None,
+            items=[PaymentRequestInvoice(invoice_id=invoices[i].id, amount_minor=1_000_00) for i in numbers]))
+        b.session.flush()
     payg = f.account(b)
     f.past_due(b, payg, f.wire(b, payg), charges=(100_00, 150_00))  # owes 250 kr by wire; pays 300
     b.session.add(Notice(user_id=owner.id, account_id=acc.id, kind="invoice_past_due",  # goes away when paid
@@ -58,7 +66,8 @@ def _world(b) -> bytes:
                            Paid(ref[3], 1_000_00), Paid(account_reference(payg.id), 300_00),
                            Paid(ref[4], 2_000_00, extra=[ref[5]]), Paid("12345", 5_00),
                            Paid("7777777777", 9_00), Paid(ref[6], 0), Paid(ref[1], 600_00), Paid(ref[6], 1_000_00),
-                           Paid(ref[6], 1_000_00)]])
+                           Paid(ref[6], 1_000_00), Paid(request_reference(2), 1_500_00),
+                           Paid(request_reference(1), 2_000_00), Paid(request_reference(2), 700_00)]])
     # The last line repeats the one before it (the same serial number): to review.
     return content.replace(b"210000000000120", b"210000000000110", 1)
 
@@ -133,8 +142,10 @@ def _importing(b, content: bytes) -> transfers.ImportSummary:
 def test_i28_a_batch_of_matched_review_and_credit_payments_records_exactly_what_one_by_one_did(b, monkeypatch, batch):
     before = _one_by_one(b, _fresh(b, monkeypatch))
     expected = _recorded(b)
-    assert before.recorded == 8 and before.to_review == 4
-    assert {"no_amount", "repeated"} <= before.reasons.keys()
+    assert before.recorded == 9 and before.to_review == 6
+    assert {"no_amount", "repeated", "request_replaced", "request_paid"} <= before.reasons.keys()
+    assert [(r["closed_reason"], r["payment_id"]) for r in expected["payment_requests"]] == [
+        ("replaced", None), ("paid", expected["payments"][-1]["id"])]
     assert {e["reason"] for e in expected["credit_entries"]} == {"overpaid", "already_paid"}
     assert [n["dismissed_at"] is not None for n in expected["notices"]] == [True]
     monkeypatch.setattr(transfers, "IMPORT_BATCH", batch)
@@ -146,7 +157,7 @@ def test_i28_a_batch_of_matched_review_and_credit_payments_records_exactly_what_
     assert len(expected["deliveries"]) == len(expected["provider_events"])
     assert _recorded(b) == expected  # every row, every column, the same ids: the same order
     again = _importing(b, content)
-    assert (again.recorded, again.to_review, again.duplicates) == (0, 0, 12)
+    assert (again.recorded, again.to_review, again.duplicates) == (0, 0, 15)
     assert _recorded(b) == expected
 
 
@@ -175,7 +186,7 @@ def test_i28_a_failure_in_the_middle_of_a_batch_loses_nothing_and_a_second_impor
     assert b.session.scalar(select(text("count(*)")).select_from(AuditEvent)) == 4 + 2  # + two credits
     monkeypatch.setattr(TransferBatch, "add", added)
     summary = _importing(b, content)
-    assert summary.duplicates == 4 and summary.recorded == 4
+    assert summary.duplicates == 4 and summary.recorded == 5
     assert _content(b) == expected
 
 

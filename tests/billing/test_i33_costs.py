@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, text
 from portal.billing.accounts import costs
 from portal.billing.cycle.lifecycle import run_billing_cycle
 from portal.billing.provider.catalog import Usage, post_usage
-from portal.errors import InvalidAmount, NotAuthorized
+from portal.errors import InvalidAmount, NotAuthorized, NotFound
 from portal.money import Money
 from portal.models import (AuditEvent, Charge, InvoiceLine, Notice, OutboxMessage, Role, SpendingAlert, Subscription,
                            SubscriptionStatus)
@@ -207,3 +207,35 @@ def test_i33_the_page_reads_its_subscriptions_charges_not_the_accounts(b, clock)
     listed = [row.id for row in found.rows]
     statement = costs.billed_statement(acc, costs.Listed(listed), months, True)
     assert rows_read(b, statement) <= len(listed) * (len(months) + 1)
+
+
+def test_i33_a_subscriptions_alert_counts_its_costs_alone_beside_the_accounts(b, clock, payg):
+    """Issue 33 item 2: a monthly amount per account *or subscription*."""
+    costs.set_alert(b, payg.admin, payg.acc.id, Money(40_00, "SEK"), payg.new.id)  # Arkiv: 35 kr of 40 = 87 %
+    costs.set_alert(b, payg.admin, payg.acc.id, Money(1_000_00, "SEK"))  # the account: 135 kr of 1 000
+    clock.current = date(2026, 11, 12)
+    assert costs.check_alerts(b, clock.today()) == 1  # Arkiv's 80 %, not the account's
+    used(b, payg.new, 5_00, date(2026, 11, 12))  # Arkiv 40 kr: 100 %
+    assert costs.check_alerts(b, clock.today()) == 1
+    used(b, payg.old, 200_00, date(2026, 11, 12))  # Webbshop's usage: not Arkiv's
+    assert costs.check_alerts(b, clock.today()) == 0
+    mail = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "spending_alert")
+                             .order_by(OutboxMessage.id)).all()
+    assert {(m.payload["percent"], m.payload["subscription"], m.payload["subscription_id"]) for m in mail} == {
+        (80, "Arkiv", payg.new.id), (100, "Arkiv", payg.new.id)}
+    found = costs.costs(b, payg.admin, payg.acc.id)
+    assert found.alert.amount_minor == 1_000_00
+    assert [(a.subscription_id, name, percent) for a, name, percent in found.subscription_alerts] == [
+        (payg.new.id, "Arkiv", 100)]
+    costs.set_alert(b, payg.admin, payg.acc.id, None, payg.new.id)  # removes Arkiv's only
+    assert b.session.scalars(select(SpendingAlert.subscription_id)).all() == [None]
+    audited = b.session.scalars(select(AuditEvent.details).where(AuditEvent.action == "spending_alert.removed")).one()
+    assert audited["subscription"] == "Arkiv"
+
+
+def test_i33_an_alert_names_a_subscription_the_person_sees_or_none(b, payg):
+    other = f.subscription(b, f.account(b), None, fee=10_00, name="Someone else's")
+    f.commit(b)
+    with pytest.raises(NotFound):
+        costs.set_alert(b, payg.admin, payg.acc.id, Money(100_00, "SEK"), other.id)
+    assert b.session.scalars(select(SpendingAlert)).all() == []

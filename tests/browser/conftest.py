@@ -85,6 +85,7 @@ class Site:
                 "paid_invoice": one("SELECT id FROM invoices WHERE status = 'paid'"),
                 "due_invoice": one("SELECT id FROM invoices WHERE status = 'due'"),
                 "invoice_payment": one("SELECT payment_id FROM invoices WHERE status = 'paid'"),
+                "payment_request": one("SELECT id FROM payment_requests"),  # B22: the seed's
                 "agreement_card": one("SELECT m.id FROM payment_methods m JOIN billing_accounts a "
                                       "ON a.id = m.account_id WHERE a.kind = 'customer_agreement' "
                                       "AND m.kind = 'card'"),

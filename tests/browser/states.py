@@ -124,6 +124,14 @@ def move_preview(page, ids):  # B8: what moves, shown before anything moves
     submit(page, "form[action$='/payment-methods/move'] button[type=submit]")
 
 
+def autogiro_errors(page, ids):  # B23: a clearing number no bank has, and the mandate not accepted
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/payment-methods")
+    prefix = f"#ag{ids['profile']}-"
+    page.fill(prefix + "clearing", "0999")
+    page.fill(prefix + "account_number", "5735211")
+    submit(page, "form[action$='/autogiro'] button[type=submit]")
+
+
 def access_errors(page, ids):  # issue 31: the invitation form sent empty
     page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/profiles/{ids['profile']}/access")
     submit(page, "form[action$='/access/invite'] button[type=submit]")
@@ -156,6 +164,19 @@ def spending_alert_errors(page, ids):  # issue 33 item 2: an amount that is no n
 def change_plan_errors(page, ids):  # B24: no plan chosen
     page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/subscriptions/{ids['intranet']}/plan")
     submit(page, "form[action$='/plan'] button[type=submit]")
+
+
+def subscription_spending_alert(page, ids):  # issue 33 item 2: one subscription's alert, listed
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/costs")
+    page.select_option("#applies_to", str(ids["archive"]))
+    page.fill("#amount", "500")
+    submit(page, "form[action$='/costs/alert'] button[type=submit]")
+
+
+def one_transfer_errors(page, ids):  # B22: fewer than two invoices chosen
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/profiles/{ids['profile']}/one-transfer")
+    page.locator("input[name=invoices]").first.uncheck()
+    submit(page, "form[action$='/one-transfer'] button[type=submit]")
 
 
 def go(path):
@@ -238,6 +259,12 @@ STATES = {
     # with entries it is checked along tests/browser/test_b15_credit_history.py)
     "credit-history-owner": (OLIVIA, go("/accounts/{agreement}/credit")),
     "payment-methods-owner": (OLIVIA, go("/accounts/{agreement}/payment-methods")),
+    # B22: one OCR reference for several invoices — the choice, its error, the request, as a reader.
+    "one-transfer-choose": (OLIVIA, go("/accounts/{agreement}/profiles/{profile}/one-transfer")),
+    "one-transfer-with-errors": (OLIVIA, one_transfer_errors),
+    "one-transfer-request": (OLIVIA, go("/accounts/{agreement}/one-transfer/{payment_request}")),
+    "one-transfer-request-reader": (RASMUS, go("/accounts/{agreement}/one-transfer/{payment_request}")),
+    "payment-methods-autogiro-errors": (OLIVIA, autogiro_errors),  # B23
     "subscription-cancelled-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}")),
     "subscription-undo-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}/undo-cancel")),
     "statement-owner": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-01-01&last=2026-11-25")),
@@ -262,6 +289,7 @@ STATES = {
     # Issue 33 item 2: Costs (table, chart, alert form), its errors, as a reader, a customer agreement's.
     "costs": (ANNA, go("/accounts/{payg}/costs")),
     "costs-alert-errors": (ANNA, spending_alert_errors),
+    "costs-subscription-alert": (ANNA, subscription_spending_alert),
     "costs-user": (ERIK, go("/accounts/{payg}/costs")),
     "costs-owner": (OLIVIA, go("/accounts/{agreement}/costs")),
 }
@@ -272,10 +300,10 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "notifications-with-errors": 422, "billing-details-with-errors": 422, "support-with-errors": 422, "404-signed-in": 404,
                    "403-settle-user": 403, "403-pay-now-reader": 403, "pay-now-part-errors": 422,
                    "payments-with-errors": 422, "payment-methods-add-card-errors": 422,
-                   "statement-with-errors": 422, "invoices-download-with-errors": 422,
+                   "statement-with-errors": 422, "one-transfer-with-errors": 422, "invoices-download-with-errors": 422,
                    "access-with-errors": 422, "invitation-link-unknown": 404,
                    "forgot-password-with-errors": 422, "link-not-valid": 410, "authenticator-setup-with-errors": 422,
                    "payment-methods-update-card-errors": 422,
                    "subscription-cancel-past-due": 409, "403-subscription-cancel-user": 403,
-                   "costs-alert-errors": 422, "subscription-change-plan-errors": 422,
-                   "subscription-change-plan-past-due": 409}
+                   "costs-alert-errors": 422, "payment-methods-autogiro-errors": 422,
+                   "subscription-change-plan-errors": 422, "subscription-change-plan-past-due": 409}

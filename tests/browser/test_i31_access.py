@@ -3,8 +3,14 @@ keyboard alone; the invitation arrives at a real SMTP server (`flask mail send`)
 person accepts it in a browser of their own and signs in; the owner changes the
 person's role, is refused removing her own last owner role (the reason on the page),
 and removes the person's role — axe clean at each step. Then the same page with
-JavaScript off: an invitation sent again and withdrawn."""
+JavaScript off: an invitation sent again and withdrawn, another accepted, a role
+changed, a refusal said on the page, and the role removed. And the two other refusals,
+by keyboard in each language: the last owner of a scope, and a scope beyond one's own
+(a forced form)."""
 from __future__ import annotations
+
+import re
+import sqlite3
 
 import pytest
 
@@ -117,7 +123,7 @@ def test_i31_invite_accept_sign_in_change_and_remove_by_keyboard(mail_site, open
     assert "Eva Berg" not in page.locator("main table").first.inner_text()
 
 
-def test_i31_invitations_sent_again_and_withdrawn_without_javascript(mail_site, chromium):
+def test_i31_invitations_sent_again_withdrawn_and_accepted_roles_changed_and_removed_without_javascript(mail_site, chromium):
     context = chromium.new_context(java_script_enabled=False, storage_state=mail_site.signed_in(chromium, OLIVIA))
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -136,5 +142,116 @@ def test_i31_invitations_sent_again_and_withdrawn_without_javascript(mail_site, 
             page.click("button:has-text('Withdraw')")
         assert "has been withdrawn" in page.locator(".flash").inner_text()
         assert "No invitations are waiting." in page.locator("main").inner_text()
+        # Invited again and accepted, the email through the SMTP server, in a browser without JavaScript.
+        page.fill("#email", "nojs@example.com")
+        page.check("#role-4")
+        page.check("#locale-2")
+        with page.expect_navigation():
+            page.click("text=Send the invitation")
+        mail_site.server._flask("mail", "send")
+        link = mail_site.smtp.inbox.to("nojs@example.com")[-1].links[0].replace("&amp;", "&")
+        newcomer = chromium.new_context(java_script_enabled=False).new_page()
+        try:
+            newcomer.goto(link)
+            newcomer.fill("#name", "Nils Oj")
+            newcomer.fill("#password", PASSWORD)
+            with newcomer.expect_navigation():
+                newcomer.click("text=Accept and create my sign-in")
+            assert "Your sign-in is ready" in newcomer.locator(".flash").inner_text()
+        finally:
+            newcomer.context.close()
+        # A role changed and removed, and a refusal said on the page — without JavaScript too.
+        page.get_by_label("New role for Rasmus Ek").select_option("invoice_manager")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Change role – Rasmus Ek").click()
+        assert "The role has been changed" in page.locator(".flash").inner_text()
+        with page.expect_navigation():
+            page.get_by_role("button", name=re.compile(r"^Remove role – Olivia")).click()
+        assert "your own owner role" in page.locator(".error-summary").inner_text()
+        with page.expect_navigation():
+            page.get_by_role("button", name=re.compile(r"^Remove role – Rasmus Ek")).click()
+        assert "The role has been removed" in page.locator(".flash").inner_text()
+        assert "Rasmus Ek" not in page.locator("main table").first.inner_text()
     finally:
         context.close()
+
+
+ERIK = "erik@example.com"
+REFUSALS = {
+    "sv": dict(refused="Ändringen gjordes inte",
+               last="Det här är den sista ägaren, så rollen kan inte tas ifrån eller ändras.",
+               beyond="Du kan bara ge och ta ifrån roller där du är ägare: på din faktureringsprofil, "
+                      "inte på hela faktureringskontot eller en annan profil.",
+               whole="Hela faktureringskontot", send="Skicka inbjudan", remove="Ta ifrån rollen"),
+    "en": dict(refused="The change was not made",
+               last="This is the last owner, so the role cannot be removed or changed.",
+               beyond="You can give and take roles only where you are an owner: on your billing profile, not on the "
+                      "whole billing account or another profile.",
+               whole="The whole billing account", send="Send the invitation", remove="Remove role"),
+}
+
+
+def erik_owns_the_whole_agreement_and_a_profile_has_no_owner_of_its_own(site) -> None:
+    """Written into the server's own database (the first time): Erik owns the whole
+    customer agreement and Olivia's profile; a second profile has no owner but his
+    account-wide role — so that role is its last owner (docs/access.md: a profile keeps an
+    owner, on it or on the whole account)."""
+    with sqlite3.connect(site.server.folder / "portal.sqlite") as db:
+        erik = db.execute("SELECT id FROM users WHERE email = ?", (ERIK,)).fetchone()[0]
+        agreement, profile = site.ids["agreement"], site.ids["profile"]
+        if db.execute("SELECT 1 FROM billing_profiles WHERE name = 'Lager'").fetchone() is None:
+            db.execute("INSERT INTO billing_profiles (account_id, name, check_wire_approved) VALUES (?, 'Lager', 0)",
+                       (agreement,))
+            db.executemany("INSERT INTO role_assignments (user_id, account_id, billing_profile_id, role) "
+                           "VALUES (?, ?, ?, 'owner')", [(erik, agreement, None), (erik, agreement, profile)])
+    db.close()
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_i31_last_owner_and_beyond_own_scope_refused_on_the_page_by_keyboard(mail_site, open_page, lang):
+    """The Done when's "every refusal above", the two the walk above leaves: (a) the last
+    owner of a scope is not removed — Erik, owner of the whole agreement, tries to take
+    away his account-wide role, the only owner of the profile Lager; (b) nobody grants
+    more than they hold — the page offers Olivia no scope but her profile, so the form is
+    forced (the scope's option made the whole account's) and sent by keyboard. Each
+    refused, the reason said on the page in the page's language and focused, axe clean."""
+    w = REFUSALS[lang]
+    erik_owns_the_whole_agreement_and_a_profile_has_no_owner_of_its_own(mail_site)
+
+    # (a) The last owner of a scope.
+    page = open_page(mail_site, user=ERIK, lang=lang)  # signed in once for both languages
+    page.goto(f"{mail_site.url}/{lang}/")  # two accounts now: the list of them
+    press_tab_until(page, lambda x: x["tag"] == "a" and x["text"].startswith("Fjällström Logistik AB"))
+    press_and_wait_for_page(page)
+    press_tab_until(page, lambda x: x["tag"] == "a" and x["text"] == WORDS[lang]["access"])
+    press_and_wait_for_page(page)
+    assert page.url.endswith(f"/accounts/{mail_site.ids['agreement']}/access"), "the whole account's page"
+    button = tab_to_button(page, f"{w['remove']}\n– Erik Berg")
+    row = page.evaluate("() => document.activeElement.closest('tr').innerText")
+    assert w["whole"] in row, f"the account-wide role comes first: {row!r} ({button})"
+    press_and_wait_for_page(page)
+    alert = page.locator(".error-summary")
+    assert w["refused"] in alert.inner_text() and w["last"] in alert.inner_text()
+    assert "error-summary" in focused(page)["html"]
+    assert_accessible(page, f"access page refusing the last owner ({lang})")
+    assert page.locator("main table").first.locator("tbody th", has_text=ERIK).count() == 2, "both roles kept"
+
+    # (b) Beyond one's own scope: only forced.
+    page = open_page(mail_site, user=OLIVIA, lang=lang)
+    profile = mail_site.ids["profile"]
+    page.goto(f"{mail_site.url}/{lang}/accounts/{mail_site.ids['agreement']}/profiles/{profile}/access")
+    assert page.locator("#scope option").evaluate_all("os => os.map(o => o.value)") == [str(profile)]
+    press_tab_until(page, lambda x: x["id"] == "email")
+    page.keyboard.type(f"forced-{lang}@example.com")
+    press_tab_until(page, is_radio)  # Owner
+    page.keyboard.press("Space")
+    press_tab_until(page, lambda x: is_radio(x) and x["id"] == "locale-1")
+    page.keyboard.press("Space")
+    page.evaluate("() => { document.querySelector('#scope option').value = ''; }")  # the whole account
+    tab_to_button(page, w["send"])
+    press_and_wait_for_page(page)
+    alert = page.locator(".error-summary")
+    assert w["refused"] in alert.inner_text() and w["beyond"] in alert.inner_text(), alert.all_inner_texts()
+    assert "error-summary" in focused(page)["html"]
+    assert_accessible(page, f"access page refusing a scope beyond one's own ({lang})")
+    assert f"forced-{lang}@example.com" not in page.locator("main table").all_inner_texts()

@@ -1,6 +1,6 @@
 """Issue 33 item 2 in real Chromium with JavaScript off, one walk per language: Overview →
 Costs by its navigation link, a spending alert refused (the error summary and its field)
-and then set, by keyboard alone. With scripts off Playwright cannot run axe or read the
+and then set, for the whole account and for one subscription, by keyboard alone. With scripts off Playwright cannot run axe or read the
 focus by script (page.evaluate never returns), so focus is found by the :focus selector,
 and axe checks the same pages (Costs, Costs with the refusal) in the sweep
 (tests/browser/states.py, with scripts on: the pages are the same HTML)."""
@@ -15,11 +15,13 @@ WORDS = {
     "sv": {"costs": "Kostnader", "save": "Spara kostnadsvarningen", "summary": "Det finns ett problem",
            "refused": "Ange ett belopp med siffror", "amount": "2 000",
            "done": "Kostnadsvarningen är inställd: du får ett e-postmeddelande när månadens kostnader når 80 % och "
-                   "100 % av 2 000,00 kr.", "set": "Varningen är inställd på 2 000,00 kr per månad."},
+                   "100 % av 2 000,00 kr.", "set": "Varningen är inställd på 2 000,00 kr per månad.",
+           "one": "Arkiv: 500,00 kr per månad"},
     "en": {"costs": "Costs", "save": "Save the spending alert", "summary": "There is a problem",
            "refused": "Enter an amount in numbers", "amount": "2,000",
            "done": "The spending alert is set: you get an email when this month's costs reach 80 % and 100 % of "
-                   "SEK 2,000.00.", "set": "The alert is set at SEK 2,000.00 a month."},
+                   "SEK 2,000.00.", "set": "The alert is set at SEK 2,000.00 a month.",
+           "one": "Arkiv: SEK 500.00 a month"},
 }
 
 
@@ -65,5 +67,14 @@ def test_i33_keyboard_only_set_a_spending_alert_without_javascript(fresh_site, c
         press_and_wait_for_page(page)
         assert words["done"] in page.locator(".flash").inner_text().replace("\xa0", " ")
         assert words["set"] in page.locator("main").inner_text().replace("\xa0", " ")
+
+        # One subscription's alert: chosen in the list by typing its name, as a person does.
+        tab_to(page, "#applies_to")
+        page.keyboard.type("Ark")
+        tab_to(page, "#amount")
+        replace_value(page, "500")
+        tab_to(page, "form[action$='/costs/alert'] button[type=submit]")
+        press_and_wait_for_page(page)
+        assert words["one"] in page.locator("main").inner_text().replace("\xa0", " ")
     finally:
         context.close()

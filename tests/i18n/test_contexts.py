@@ -11,6 +11,9 @@ from portal.catalogs import TRANSLATIONS
 
 # msgid -> the one meaning it has in every file that uses it (reviewed for issue 35).
 KNOWN_SHARED = {
+    # B22: one OCR reference for several invoices.
+    "What it pays": "a link to a payment request's page: the invoices its OCR reference pays",
+    "Total to pay": "the sum a payment pays (Pay now's summary, a payment request's table)",
     # B21: a subscription's page, its confirmations and emails.
     "Data deleted on": "the day a disabled subscription's data is (or was) deleted (R12)",
     "Last day": "the last day a cancelled subscription runs and is billed",
@@ -100,6 +103,8 @@ KNOWN_SHARED = {
     # Issue 33 item 4: the credit history's columns, on its page and in the statement.
     "Entry": "one movement of the credit balance (column header: Händelse)",
     "From payment": "the payment whose money a credit entry moved (column header)",
+    # Issue 33 item 2: a row's button that removes what the row shows (a card, a spending alert).
+    "Remove": "the button that removes the row's item; what it removes is said to screen readers beside it",
 }
 
 

@@ -52,6 +52,10 @@ PAYLOADS = {
                                   "currency": "SEK", "price_from": "2026-11-01"},
     "spending_alert": {"percent": 80, "spent_minor": 4_000_00, "amount_minor": 5_000_00, "currency": "SEK",
                        "month": "2026-11-01"},
+    "autogiro_not_drawn": {"invoice_id": 3, "number": "202610000001", "amount_minor": 7_140_00, "currency": "SEK",
+                           "due_on": "2026-12-01", "profile_id": 1, "reason": "insufficient_funds",
+                           "next_draw_on": "2026-12-02"},
+    "autogiro_mandate_ended": {"reason": "account_closed", "bank_name": "Nordea", "last4": "9874"},
     "credit_added": {"payment_id": 9, "amount_minor": 8_640_00, "currency": "SEK", "reason": "already_paid"},
     # Issue 31: a person's own sign-in links (the link made from the nonce).
     "password_reset": {"nonce": "axe-nonce"},

@@ -32,23 +32,30 @@ pays with it (race 8) was a 500 on PostgreSQL and a 404 on SQLite when this matr
 written; now the second removal is done already (303), Set default says the card has
 been removed (303 with the message), Pay now with it is 409 "Nothing was charged".
 
+B22's payment request is raced too (one matchup, not a flow of the pair matrix): Pay now
+of the request's invoices waits at the gateway while the bank file paying the request, a
+new request in another tab and the billing cycle run; the transfer waits for a person,
+never recorded beside the card payment.
+
 The issue's two reproductions and issue 28's worker killed mid-settlement, on the same
 kind of deployment, are in test_live_races_reproduced.py."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from portal.billing.invoicing.remittance import account_reference, ocr_reference
-from portal.models import (Invoice, InvoiceStatus, PaymentMethod, Subscription, TransferToReview,
+from portal.billing.invoicing.remittance import account_reference, ocr_reference, request_reference
+from portal.models import (Invoice, InvoiceStatus, PaymentMethod, PaymentRequest, Subscription, TransferToReview,
                            UnconfirmedPayment)
 from tests.bgmax_files import Paid, bgmax_file
 from tests.conftest import TODAY
@@ -130,6 +137,10 @@ SETTLE, PAY_NOW, PAY_PART, MOVE, SET_DEFAULT, REMOVE_CARD, BANK_IMPORT, CYCLE, R
 # Removing a card: Anna's tab removes the card her account's first payment charges, and
 # Olivia's the agreement's saved card (the one Pay now charges).
 R_PAYG, R_AGREEMENT = REMOVE_CARD + " (Anna's)", REMOVE_CARD + " (Fjällström's)"
+# B22: a bank file paying the seed's payment request (one OCR reference for the agreement's
+# two open invoices), and a second tab making a new request for them. Not flows of their
+# own in the pair matrix: one race puts them against Pay now of those invoices and the cycle.
+REQUEST_FILE, NEW_REQUEST = "bank file paying a request", "new payment request"
 
 
 @dataclass
@@ -160,6 +171,8 @@ class Demo:
     oldest_invoice: int
     oldest_invoice_number: str
     oldest_invoice_left: int
+    request_id: int                    # B22: the seed's payment request, and its total
+    request_total: int
 
     @classmethod
     def of(cls, live) -> Demo:
@@ -169,10 +182,11 @@ class Demo:
                 oldest = s.scalars(select(Invoice).where(Invoice.status != InvoiceStatus.PAID)
                                    .order_by(Invoice.due_on, Invoice.id)).first()
                 number, left = oldest.number, oldest.left.minor
+                request_id, request_total = s.execute(select(PaymentRequest.id, PaymentRequest.amount_minor)).one()
             live.demo = cls(ids["payg"], ids["agreement"], ids["profile"], ids["subs"]["Webbshop – produktion"],
                             ids["subs"]["Webbshop – test"], ids["subs"]["Säkerhetskopiering"], ids["cards"]["9995"],
                             ids["cards"]["4444"], ids["cards"]["4242"], ids["cards"]["5556"], ids["agreement_card"],
-                            oldest.id, number, left)
+                            oldest.id, number, left, request_id, request_total)
         return live.demo
 
 
@@ -252,6 +266,23 @@ class Race:
                                     paid_on=TODAY))
         return path
 
+    def request_file(self) -> Path:
+        """Fjällström pays both open invoices with one transfer and the seed's request's
+        OCR reference (a day earlier than the other file: keys of its own)."""
+        path = self.workdir / "request.bgmax"
+        path.write_bytes(bgmax_file([[Paid(request_reference(self.demo.request_id), self.demo.request_total)]],
+                                    paid_on=TODAY - timedelta(days=1)))
+        return path
+
+    def new_request(self) -> Callable[[], Outcome]:
+        """Olivia, in another tab, asks for a new OCR reference for the open invoices."""
+        olivia = person(self.live, "olivia@example.com", self.live.b)
+        path = f"/en/accounts/{self.demo.agreement}/profiles/{self.demo.profile}/one-transfer"
+        status, _, page = olivia.get(path)
+        assert status == 200, page[:300]
+        invoices = re.findall(r'name="invoices" id="[^"]*" value="(\d+)"', page)
+        return self.web(NEW_REQUEST, olivia, path, {"csrf_token": csrf_from(page), "invoices": invoices})
+
     def retry_due(self) -> None:
         """Säkerhetskopiering's failed charge (a soft decline) is to be retried today."""
         with self.live.engine.begin() as conn:
@@ -301,6 +332,10 @@ class Race:
             return "agreement", self.command(BANK_IMPORT, "billing", "import-bgmax", str(self.bank_file()))
         if what == RETRY:
             return "payg", self.command(RETRY, "billing", "cycle", "--date", RETRY_DAY)
+        if what == REQUEST_FILE:
+            return "agreement", self.command(REQUEST_FILE, "billing", "import-bgmax", str(self.request_file()))
+        if what == NEW_REQUEST:
+            return "agreement", self.new_request()
         if what == CYCLE:
             return "payg", self.command(CYCLE, "billing", "cycle", "--date", BILLING_DAY)
         raise AssertionError(what)
@@ -379,6 +414,9 @@ RACES = (
     # the card before either can remove it); a card another person is removing is made
     # the default and paid with.
     Matchup("cycle-removex2+default+paynow", (CYCLE,), (R_PAYG, R_PAYG, R_AGREEMENT, SET_DEFAULT, PAY_NOW)),
+    # B22: Pay now of the request's invoices waits at the gateway; the bank file paying the
+    # request, a new request in another tab and the billing day come meanwhile.
+    Matchup("paynow-requestfile+newrequest+cycle", (PAY_NOW,), (REQUEST_FILE, NEW_REQUEST, CYCLE)),
 )
 
 
@@ -449,5 +487,11 @@ def check_what_each_second_did(live, race: Race, outcomes: list[Outcome]) -> Non
             assert outcome.status == 303 and demo.agreement_card not in removed, describe(outcome)
         if outcome.what == BANK_IMPORT and agreement_first:
             assert (demo.oldest_invoice, "being_paid") in reviewed, outcome.output
+        if outcome.what == REQUEST_FILE and agreement_first:
+            # The card pays the request's invoices: the transfer waits for a person (being
+            # paid, or the request replaced by the other tab's), never recorded as well.
+            assert "0 recorded" in outcome.output and "1 to review" in outcome.output, outcome.output
+        if outcome.what == NEW_REQUEST and agreement_first:
+            assert outcome.status == 303, describe(outcome)  # it moves no money: made at once
         if outcome.what == RETRY and payg_first == SETTLE:
             assert "1 retried (0 paid)" in outcome.output, outcome.output

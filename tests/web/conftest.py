@@ -13,7 +13,7 @@ from portal.billing.context import Billing
 from portal.demo import DEMO_PASSWORD, seed_demo
 from portal.extensions import db
 from portal.services import policy
-from portal.models import BillingAccount, BillingProfile, Invoice, PaymentMethod, Subscription
+from portal.models import BillingAccount, BillingProfile, Invoice, PaymentMethod, PaymentRequest, Subscription
 from tests.conftest import FAST_HASH
 
 
@@ -46,7 +46,8 @@ def demo(b):
                customer_portal=subs["Kundportal"].id,
                failed_card=cards["9995"].id, second_card=cards["4444"].id, spare_card=cards["4242"].id,
                declining_card=cards["0002"].id,
-               due=invoices["due"].id, past_due=invoices["past_due"].id, paid=invoices["paid"].id)
+               due=invoices["due"].id, past_due=invoices["past_due"].id, paid=invoices["paid"].id,
+               request=s.scalars(select(PaymentRequest.id)).one())  # B22: the seed's payment request
     s.commit()
     return type("Demo", (), ids)
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from portal.demo import DEMO_PASSWORD
 from portal.models import (AccountKind, BillingProfile, Invitation, Invoice, InvoiceStatus, Notice, Payment,
-                           PaymentPurpose, RoleAssignment, User)
+                           PaymentPurpose, PaymentRequest, PaymentRequestInvoice, RoleAssignment, User)
 from tests import factories as f
 from tests.conftest import FAST_HASH
 from tests.web.conftest import Browser, csrf_from
@@ -66,6 +66,10 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 422 if role in MANAGING else 403                # empty form
         case ("methods.remove" | "methods.set_default"), "POST":
             return 303 if role in MANAGING else 403                # B8/R15: in use / nothing chosen, told why
+        case "methods.give_mandate", "POST":
+            return 422 if role in MANAGING else 403                # B23: empty form
+        case "methods.cancel_mandate", "POST":
+            return 404                                             # B23: the matrix's method is a card, no mandate
         case "settle.start", "GET":
             return 200 if payg and role == ADMIN else 403          # R02; not for agreements
         case "settle.pay", "POST":
@@ -120,6 +124,14 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
         # who may, with the reason; the role's refusal first.
         case "subscriptions.change_plan", ("GET" | "POST"):
             return 409 if role in MANAGING else 403
+        # B22: one OCR reference for several invoices — chosen by who may pay them (R19),
+        # seen by every role on the profile; an empty form is 422.
+        case "payment_requests.new", "GET":
+            return 200 if role in PAYING else 403
+        case "payment_requests.new", "POST":
+            return 422 if role in PAYING else 403
+        case "payment_requests.show", "GET":
+            return 200
         case "receipts.authenticated", "GET":
             return 404                                             # B13: no payment of theirs waits under it
         case "receipts.declined", "GET":
@@ -140,6 +152,7 @@ class Ids:
     card_id: int | None = None
     assignment_id: int | None = None   # issue 31: the last owner's (administrator's) role
     invitation_id: int | None = None
+    request_id: int | None = None      # B22: a payment request of the profile
     notice_id: dict[str, int] = field(default_factory=dict)  # per user: notices are personal
 
     def value(self, arg: str, email: str) -> int | None:
@@ -200,6 +213,12 @@ def world(demo, b):
                                     created_at=b.clock.now())
     s.add_all([own_payg_payment, invoice, own_agreement_payment])
     s.flush()
+    own_request = PaymentRequest(account_id=own_agreement.id, billing_profile_id=profile.id, created_at=b.clock.now(),
+                                 amount_minor=777_00, currency="SEK",
+                                 items=[PaymentRequestInvoice(invoice_id=invoice.id, amount_minor=777_00)])
+    s.add(own_request)
+    s.flush()
+    demo_request = s.scalars(select(PaymentRequest.id).where(PaymentRequest.account_id == demo.agreement)).one()
     users = {u.email: u for u in s.scalars(select(User))}
 
     def last_owner(email: str, account_id: int) -> int:
@@ -221,14 +240,14 @@ def world(demo, b):
         "demo-agreement": Ids(AccountKind.CUSTOMER_AGREEMENT, demo.agreement, agreement_sub.id,
                               demo_agreement_payment, demo.profile, demo.due, agreement_card,
                               assignment_id=last_owner("olivia@example.com", demo.agreement),
-                              invitation_id=invitation(demo.agreement, demo.profile)),
+                              invitation_id=invitation(demo.agreement, demo.profile), request_id=demo_request),
         "stranger-payg": Ids(AccountKind.PAY_AS_YOU_GO, own_payg.id, own_sub.id, own_payg_payment.id,
                              card_id=own_card.id, assignment_id=last_owner("stranger@example.com", own_payg.id),
                              invitation_id=invitation(own_payg.id, None)),
         "stranger-agreement": Ids(AccountKind.CUSTOMER_AGREEMENT, own_agreement.id, own_agreement_sub.id,
                                   own_agreement_payment.id, profile.id, invoice.id, agreement_own_card.id,
                                   assignment_id=last_owner("stranger@example.com", own_agreement.id),
-                                  invitation_id=invitation(own_agreement.id, profile.id)),
+                                  invitation_id=invitation(own_agreement.id, profile.id), request_id=own_request.id),
     }
     members = {  # email → (account, role) for each account they belong to
         "anna@example.com": [("demo-payg", ADMIN)], "erik@example.com": [("demo-payg", USER)],

@@ -112,7 +112,7 @@ def fuzz(app, demo, b):
 def own(demo):
     return {"account": {demo.payg, demo.agreement}, "subscription": {demo.production, demo.testing, demo.backup,
                                                                       demo.intranet, demo.archive},
-            "profile": {demo.profile}, "invoice": {demo.due, demo.past_due, demo.paid}}
+            "profile": {demo.profile}, "invoice": {demo.due, demo.past_due, demo.paid}, "request": {demo.request}}
 
 
 # --- GET: every page with malformed ids, and garbage in every query parameter -----
@@ -152,6 +152,9 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "subscriptions.cancel": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/cancel", "subscription"),
     "subscriptions.undo": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/undo-cancel", "subscription"),
     "subscriptions.change_plan": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/plan", "subscription"),  # B24
+    # B22: one OCR reference for several invoices (its POST: tests/web/test_b22_payment_request_pages.py).
+    "payment_requests.new": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/one-transfer", "profile"),
+    "payment_requests.show": ("olivia", "/sv/accounts/{agreement}/one-transfer/{id}", "request"),
 }
 
 
@@ -421,6 +424,7 @@ ACTIONS = {  # the POST routes without a form of their own: malformed ids, or a 
     "people.resend": "/sv/accounts/{payg}/access/invitations/{id}/resend",
     "people.withdraw": "/sv/accounts/{payg}/access/invitations/{id}/withdraw",
     "costs.remove_alert": "/sv/accounts/{id}/costs/alert/remove",  # issue 33
+    "methods.cancel_mandate": "/sv/accounts/{payg}/autogiro/{id}/cancel",  # issue 34
 }
 
 
@@ -453,6 +457,8 @@ def test_every_route_is_fuzzed(app):
                                            "methods.update",  # test_i33_item3_a_card_update_with_one_bad_value…
                                            "subscriptions.cancel",  # test_i33_a_cancellation_with_a_bad_last_day…
                                            "costs.set_alert",  # test_i33_a_spending_alerts_bad_amount_is_refused…
+                                           "payment_requests.new",  # test_b22_bad_invoice_choices_change_nothing
+                                           "methods.give_mandate",  # test_bad_input_people_and_cards.py: test_i34_a_mandate…
                                            "account.billing_details",  # tests/web/test_billing_details.py
                                            "account.support", "auth.sign_in", "pages.home"}
     covered |= {"pages.accessibility", "pages.baseline", "favicon", "health.ready"}  # take no input: nothing to fuzz

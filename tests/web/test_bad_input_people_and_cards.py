@@ -1,5 +1,6 @@
 """Bad input at scale for the forms of issues 31 and 33 (the Access page's invitation,
-invitation links, a card's update in place, a subscription's cancellation and plan change): the same generated values and the same
+invitation links, a card's update in place, a subscription's cancellation and plan change) and of
+issue 34 (an Autogiro mandate): the same generated values and the same
 checks as tests/web/test_bad_input.py, whose fixtures these reuse."""
 from __future__ import annotations
 
@@ -86,3 +87,26 @@ def test_b24_a_plan_change_with_one_bad_value_changes_nothing(fuzz, data):
     fuzz.check(response, allowed={400, 409, 422})
     fuzz.b.session.rollback()
     assert fuzz.b.session.get(Subscription, fuzz.demo.intranet).monthly_fee_minor == 590_00
+
+
+@SETTINGS
+@given(data=st.data())
+def test_i34_a_mandate_with_one_bad_value_gives_nothing(fuzz, data):
+    """B23: one field garbage (the others a real account and payer): refused, no mandate."""
+    demo, p = fuzz.demo, f"ag{fuzz.demo.profile}-"
+    fields = {"csrf_token": fuzz.token(fuzz.olivia, demo.agreement), p + "clearing": "9029",
+              p + "account_number": "5735211", p + "payer_id": "556036-0793", p + "accept": "y"}
+    what = data.draw(st.sampled_from(["clearing", "account_number", "payer_id"]))
+    fields[p + what] = data.draw(weird_text)
+    from sqlalchemy import func, select
+    from portal.models import AutogiroMandate
+    fuzz.b.session.rollback()
+    before = fuzz.b.session.scalar(select(func.count()).select_from(AutogiroMandate))
+    fuzz.check(fuzz.olivia.client.post(f"/sv/accounts/{demo.agreement}/profiles/{demo.profile}/autogiro",
+                                       data=fields), allowed={303, 400, 422})
+    fuzz.b.session.rollback()
+    given = fuzz.b.session.scalar(select(func.count()).select_from(AutogiroMandate)) - before
+    typed = fields[p + what]
+    still_valid = not set(typed) - set("0123456789 -") and "".join(c for c in typed if c.isdigit()) == {
+        "clearing": "9029", "account_number": "5735211", "payer_id": "5560360793"}[what]
+    assert given == 0 or still_valid

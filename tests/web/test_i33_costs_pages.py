@@ -122,3 +122,27 @@ def test_i33_a_stranger_gets_not_found(browser, demo):
     sign_in_as(browser, "jonas@example.com", "en")
     assert browser.get(costs_url(demo, "en")).status_code == 404
     assert browser.get(f"{costs_url(demo, 'en')}.csv").status_code == 404
+
+
+@pytest.mark.parametrize("lang, done, listed, removed", [
+    ("sv", "Kostnadsvarningen för Arkiv är inställd", "Arkiv: 500,00 kr per månad", "Kostnadsvarningen har tagits bort."),
+    ("en", "The spending alert for Arkiv is set", "Arkiv: SEK 500.00 a month", "The spending alert has been removed.")])
+def test_i33_a_subscriptions_alert_is_set_listed_and_removed_without_javascript(browser, demo, b, lang, done, listed,
+                                                                                removed):
+    sign_in_as(browser, "anna@example.com", lang)
+    url = costs_url(demo, lang)
+    page = browser.get(url).get_data(as_text=True)
+    assert f'<option value="{demo.archive}">Arkiv</option>' in page  # a subscription of the table to choose
+    response = browser.post(f"{url}/alert", {"amount": "500", "applies_to": str(demo.archive)}, token_from=url)
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    page = text(browser.get(url).get_data(as_text=True))
+    assert done in page and listed in page
+    assert b.session.scalars(select(SpendingAlert.subscription_id)).all() == [demo.archive]
+    b.session.rollback()
+    # Not one of the choices: refused on the page; a forged id of no subscription: not found.
+    assert browser.post(f"{url}/alert", {"amount": "500", "applies_to": "x"}, token_from=url).status_code == 422
+    assert browser.post(f"{url}/alert/remove", {"applies_to": "99999"}, token_from=url).status_code == 404
+    response = browser.post(f"{url}/alert/remove", {"applies_to": str(demo.archive)}, token_from=url)
+    assert response.status_code == 303
+    assert removed in text(browser.get(url).get_data(as_text=True))
+    assert b.session.scalars(select(SpendingAlert)).all() == []

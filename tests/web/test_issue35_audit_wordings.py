@@ -56,6 +56,8 @@ EXAMPLES = {
                      "from_role": None, "scope": None, "change": "granted"},
     "role.removed": {"person": "Eva Berg", "person_email": "eva@example.com", "role": "contributor",
                      "from_role": "contributor", "scope": None, "change": "removed"},
+    "payment_request.created": {"request_id": 1, "reference": "000000000125", "invoices": ["10001", "10002"],
+                                "amount_minor": 300000, "currency": "SEK", "replaced": []},
     "password.reset": {},
     "second_factor.enabled": {},
     "second_factor.reset": {"user_id": 1, "how": "provider"},

@@ -68,7 +68,7 @@ def test_i35_sv17_ocr_advice_a_bank_can_follow(app):
     """A bankgiro payment carries one OCR number: several invoices are paid one by one."""
     with app.test_request_context(), force_locale("sv"):
         one, many = (ngettext("Give this OCR reference with the transfer:",
-                              "One transfer can pay all of them: give each invoice's OCR reference with it.", n)
+                              "Pay each invoice with its own transfer and OCR reference:", n)
                      for n in (1, 3))
     assert one == "Ange det här OCR-numret när du betalar:"
     assert many == "Betala varje faktura för sig och ange dess OCR-nummer:"

@@ -49,8 +49,14 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
                                f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/undo-cancel"),
         "subscriptions.change_plan": ("anna@example.com",
                                       f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/plan"),  # B24
+        "payment_requests.new": ("olivia@example.com",  # B22
+                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/one-transfer"),
         "methods.set_default": ("olivia@example.com",
                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/default-method"),
+        # Issue 34: Autogiro's mandate and its cancellation (no mandate under that id: CSRF is checked first).
+        "methods.give_mandate": ("olivia@example.com",
+                                 f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/autogiro"),
+        "methods.cancel_mandate": ("olivia@example.com", f"/en/accounts/{demo.agreement}/autogiro/1/cancel"),
         # Issue 31: the second factor and the links sent by email.
         "second_factor.code": ("anna@example.com", "/en/sign-in/code"),
         "second_factor.recovery_code": ("anna@example.com", "/en/sign-in/recovery-code"),

@@ -39,7 +39,11 @@ def test_b11_the_demo_invoice_turns_paid_after_importing_the_bank_file(app, runn
     # issue 35: the status is one sentence, the method in lower case inside it
     assert re.search(r"Status Betald den \d+ \w+ 20\d\d med check/banköverföring", detail), detail
     payments = text(browser.get(f"/sv/accounts/{demo.agreement}/payments").get_data(as_text=True))
-    assert "Banköverföring" in payments and "Bankgiroinbetalning" not in payments and f"Faktura {invoice.number}" in payments
+    assert "Banköverföring" in payments and "Bankgiroinbetalning" not in payments
+    # B22: the demo file pays the seed's payment request: both open invoices with one transfer.
+    due = b.session.get(Invoice, demo.due)
+    assert f"Fakturor {min(invoice.number, due.number)}, {max(invoice.number, due.number)}" in payments
+    assert due.status == InvoiceStatus.PAID and due.payment_id == invoice.payment_id
     receipt = browser.get(f"/sv/accounts/{demo.agreement}/payments/{invoice.payment_id}")
     assert receipt.status_code == 200
     # issue 35: the method's name is not capitalised inside the sentence; the title names the payment (a11y-4)

@@ -71,8 +71,11 @@ class Costs:
     rows: list[SubscriptionCosts]  # the first SUBSCRIPTIONS_SHOWN subscriptions
     more: int                    # subscriptions with costs in the window not listed
     totals: list[int]            # per month, every subscription the person may see
-    alert: SpendingAlert | None
+    alert: SpendingAlert | None  # the whole account's
     can_set_alert: bool
+    # Alerts of single subscriptions the person sees: (alert, subscription's name, how
+    # many per cent of the alert's amount its costs this month have reached).
+    subscription_alerts: list[tuple[SpendingAlert, str, int]] = ()
 
     @property
     def currency(self) -> str:
@@ -229,7 +232,21 @@ def costs(b: Billing, user: User, account_id: int) -> Costs:
                  rows=[SubscriptionCosts(sub_id, name, per_subscription.get(sub_id, [0] * len(months)))
                        for sub_id, name in listed],
                  more=more, totals=totals, alert=alert_of(b.session, account.id),
-                 can_set_alert=bool(access.decide(b.session, user, account, Action.MANAGE_NOTIFICATIONS)))
+                 can_set_alert=bool(access.decide(b.session, user, account, Action.MANAGE_NOTIFICATIONS)),
+                 subscription_alerts=_subscription_alerts(b, account, scope, months[-1]))
+
+
+def _subscription_alerts(b: Billing, account: BillingAccount, scope, first: date) -> list:
+    """(alert, subscription name, per cent reached this month) of each subscription alert
+    in `scope`."""
+    found = b.session.execute(select(SpendingAlert, Subscription.name).join(
+        Subscription, Subscription.id == SpendingAlert.subscription_id).where(
+        SpendingAlert.account_id == account.id, scope).order_by(Subscription.id)).all()
+    if not found:
+        return []
+    spent = _sums(b.session, account, Listed([a.subscription_id for a, _name in found]), [first], True)
+    return [(alert, name, spent.get(alert.subscription_id, [0])[0] * 100 // alert.amount_minor)
+            for alert, name in found]
 
 
 def export_rows(b: Billing, user: User, account_id: int) -> tuple[Costs, Iterator[tuple]]:
@@ -252,17 +269,20 @@ def export_rows(b: Billing, user: User, account_id: int) -> tuple[Costs, Iterato
 
 # --- spending alerts ------------------------------------------------------------------------
 
-def alert_of(session: Session, account_id: int) -> SpendingAlert | None:
-    """The account's alert (the whole account's costs)."""
-    return session.scalars(select(SpendingAlert).where(
-        SpendingAlert.account_id == account_id, SpendingAlert.subscription_id.is_(None))
-        .order_by(SpendingAlert.id)).first()
+def alert_of(session: Session, account_id: int, subscription_id: int | None = None) -> SpendingAlert | None:
+    """The account's alert (the whole account's costs), or one subscription's."""
+    which = (SpendingAlert.subscription_id.is_(None) if subscription_id is None
+             else SpendingAlert.subscription_id == subscription_id)
+    return session.scalars(select(SpendingAlert).where(SpendingAlert.account_id == account_id, which)
+                           .order_by(SpendingAlert.id)).first()
 
 
 @notify.refusals_audited
-def set_alert(b: Billing, user: User, account_id: int, amount: Money | None) -> SpendingAlert | None:
-    """Set (or with None, remove) the account's monthly amount. Those who change the
-    billing settings may (MANAGE_NOTIFICATIONS). A new amount warns afresh this month."""
+def set_alert(b: Billing, user: User, account_id: int, amount: Money | None,
+              subscription_id: int | None = None) -> SpendingAlert | None:
+    """Set (or with None, remove) the monthly amount of the account's costs, or of one
+    subscription's it shows the person. Those who change the billing settings may
+    (MANAGE_NOTIFICATIONS). A new amount warns afresh this month."""
     with write_transaction(b.session):
         account = lock_account(b.session, account_id)
         if account is None:
@@ -270,26 +290,34 @@ def set_alert(b: Billing, user: User, account_id: int, amount: Money | None) -> 
         access.require(b.session, user, account, Action.MANAGE_NOTIFICATIONS)
         if amount is not None and (amount.currency != account.currency or not 0 < amount.minor <= MAX_MINOR):
             raise InvalidAmount("a spending alert's amount must be positive, in the account's currency")
-        alert = alert_of(b.session, account.id)
+        named = {}
+        if subscription_id is not None:
+            name = b.session.scalar(select(Subscription.name).where(
+                Subscription.id == subscription_id, _scope(b.session, user, account)))
+            if name is None:
+                raise NotFound("subscription")
+            named = {"subscription_id": subscription_id, "subscription": name}
+        alert = alert_of(b.session, account.id, subscription_id)
         if amount is None:
             if alert is not None:
                 notify.audit(b.session, b.clock, "spending_alert.removed", account_id=account.id, actor=user,
-                             amount_minor=alert.amount_minor, currency=alert.currency)
+                             amount_minor=alert.amount_minor, currency=alert.currency, **named)
                 b.session.delete(alert)
             return None
         if alert is None:
-            alert = SpendingAlert(account_id=account.id, subscription_id=None, currency=account.currency)
+            alert = SpendingAlert(account_id=account.id, subscription_id=subscription_id, currency=account.currency)
             b.session.add(alert)
         alert.amount_minor, alert.set_by_user_id, alert.set_at = amount.minor, user.id, b.clock.now()
         alert.warned_month, alert.warned_percent = None, 0
         notify.audit(b.session, b.clock, "spending_alert.set", account_id=account.id, actor=user,
-                     amount_minor=amount.minor, currency=amount.currency)
+                     amount_minor=amount.minor, currency=amount.currency, **named)
         return alert
 
 
 def check_alerts(b: Billing, today: date) -> int:
-    """The billing cycle's step: each alert whose account's costs this month have
-    reached a threshold not yet warned about this month emails the person who set it
+    """The billing cycle's step: each alert whose costs this month (the account's, or its
+    one subscription's) have reached a threshold not yet warned about this month emails
+    the person who set it
     (and the account's billing address) and tells the account's people on Overview —
     the highest threshold reached only (a late run does not send 80 % and 100 % at
     once). Each account in its own transaction. Returns the warnings sent."""
@@ -302,7 +330,9 @@ def check_alerts(b: Billing, today: date) -> int:
             alert = b.session.get(SpendingAlert, alert_id)
             if account is None or alert is None or alert.amount_minor <= 0:
                 continue
-            spent = _sums(b.session, account, _scope(b.session, None, account), [first], False).get(None, [0])[0]
+            one = alert.subscription_id
+            scope = _scope(b.session, None, account) if one is None else Listed([one])
+            spent = _sums(b.session, account, scope, [first], False).get(None, [0])[0]
             reached = [t for t in THRESHOLDS if spent * 100 >= t * alert.amount_minor]
             already = alert.warned_percent if alert.warned_month == first else 0
             if not reached or reached[-1] <= already:
@@ -316,6 +346,9 @@ def check_alerts(b: Billing, today: date) -> int:
 def _warn(b: Billing, account: BillingAccount, alert: SpendingAlert, percent: int, spent: int, first: date) -> None:
     payload = {"percent": percent, "spent_minor": spent, "amount_minor": alert.amount_minor,
                "currency": alert.currency, "month": first.isoformat()}
+    if alert.subscription_id is not None:
+        payload |= {"subscription_id": alert.subscription_id,
+                    "subscription": b.session.get(Subscription, alert.subscription_id).name}
     setter = b.session.get(User, alert.set_by_user_id) if alert.set_by_user_id else None
     addresses = {account.notification_email.strip().lower(): account.notification_email}
     if setter is not None:

@@ -164,11 +164,15 @@ def refund(b: Billing, account_id: int, amount_minor: int | None = None, profile
     return done
 
 
+# Money that came by bank goes back by bank: no card behind it (B15; Autogiro, B23).
+BY_BANK = (PaymentPurpose.TRANSFER, PaymentPurpose.AUTOGIRO)
+
+
 def _refundable(b: Billing, account: BillingAccount, profile_id: int | None, by_bank: bool,
                 skip: set[int]) -> tuple[Payment, int] | None:
     for payment_id, left in reversed(_sources(b.session, account.id, profile_id)):
         payment = b.session.get(Payment, payment_id)
-        if payment_id in skip or (payment.purpose == PaymentPurpose.TRANSFER and not by_bank):
+        if payment_id in skip or (payment.purpose in BY_BANK and not by_bank):
             continue
         return payment, left
     return None
@@ -178,7 +182,7 @@ def _refund_entry(b: Billing, account: BillingAccount, payment: Payment, amount_
                   user: User | None) -> CreditEntry:
     amount = Money(amount_minor, payment.currency)
     reference, how = None, "bank"
-    if payment.purpose != PaymentPurpose.TRANSFER:
+    if payment.purpose not in BY_BANK:
         number = 1 + (b.session.scalar(select(func.count()).where(
             CreditEntry.payment_id == payment.id, CreditEntry.kind == CreditKind.REFUNDED)) or 0)
         try:

@@ -243,6 +243,8 @@ AUDIT_ACTIONS |= {"subscription.cancel_planned", "subscription.cancel_undone", "
 AUDIT_ACTIONS |= {"password.reset", "second_factor.enabled", "second_factor.reset"}
 # Issue 33 item 2: spending alerts (billing/accounts/costs.py).
 AUDIT_ACTIONS |= {"spending_alert.set", "spending_alert.removed", "spending_alert.reached"}
+# Issue 33 item 5: one OCR reference for several invoices (billing/invoicing/payment_requests.py).
+AUDIT_ACTIONS |= {"payment_request.created"}
 
 
 def audit(session: Session, clock: Clock, action: str, *, account_id: int | None,

@@ -11,7 +11,7 @@ UPDATE of the invoices (their final figures, by primary key). The shares are wor
 out in order on the invoices as loaded, so a payment sees what the ones before it in
 the batch paid; rows are the same, in the same order, as recording one payment after
 the other. The caller holds the accounts' locks, decides what each payment pays (its
-charges under the lock: `transfers._match_account`) and `flush`es before anything
+charges under the lock: `matching.match_account`) and `flush`es before anything
 else of the batch reads or writes what a pending payment changes."""
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from portal.billing.payments.ledger import invoice_event, oldest_first_shares, p
 from portal.errors import CurrencyMismatch
 from portal.models import (AttemptAllocation, AuditEvent, BillingAccount, Charge, CreditEntry,
                            CreditKind, Invoice, InvoicePayment, InvoiceStatus, MethodKind, OutboxMessage, Payment,
-                           PaymentMethod, PaymentPurpose, Subscription, TransferToReview, WebhookDelivery,
+                           PaymentMethod, PaymentPurpose, PaymentRequest, Subscription, TransferToReview, WebhookDelivery,
                            WebhookEvent)
 
 
@@ -51,6 +51,7 @@ class _Pending:
     charge_ids: list[int] | None = None  # a pay-as-you-go account's charges it pays whole
     owed_minor: int = 0           # what that account owed
     invoice_events: list[tuple[str, dict]] = field(default_factory=list)  # for the provider, as they were paid
+    request: PaymentRequest | None = None  # B22: the payment request it pays
 
 
 @dataclass
@@ -112,8 +113,9 @@ class TransferBatch:
         asked again after a `flush`)."""
         return any(p.charge_ids is not None and p.account.id == account_id for p in self.pending)
 
-    def add(self, account: BillingAccount, invoices: list[Invoice], paid) -> None:
-        """`paid` to these invoices of one billing profile, as `apply_to_invoices` shares it."""
+    def add(self, account: BillingAccount, invoices: list[Invoice], paid, request: PaymentRequest | None = None) -> None:
+        """`paid` to these invoices of one billing profile, as `apply_to_invoices` shares it
+        (those of `request`, which it closes: a later payment of the batch sees it paid)."""
         by_id = {invoice.id: invoice for invoice in invoices}
         wanted, _left = oldest_first_shares(invoices, paid.amount_minor)
         entry = _Pending(account, self._method(account), invoices[0].billing_profile_id, paid, paid.amount_minor, 0)
@@ -139,11 +141,15 @@ class TransferBatch:
         entry.numbers = [invoice.number for invoice, _share in entry.shares]
         entry.left_minor = sum(invoice.left.minor for invoice, _share in entry.shares)
         entry.rest_minor = paid.amount_minor - received
+        if request is not None:
+            entry.request = request
+            set_committed_value(request, "closed_at", self.b.clock.now())
+            set_committed_value(request, "closed_reason", "paid")
         self.pending.append(entry)
 
     def add_charges(self, account: BillingAccount, paid, owed_minor: int, charge_ids: list[int]) -> None:
         """`paid` to a pay-as-you-go account that owed `owed_minor` by check/wire:
-        `charge_ids` (the oldest it pays whole, `_match_account`) paid. More than is
+        `charge_ids` (the oldest it pays whole, `matching.match_account`) paid. More than is
         owed: the rest is credit (B15); less: the payment is what those charges come to,
         and the rest waits for a person (never half a charge, B12)."""
         entry = _Pending(account, self._method(account), None, paid, paid.amount_minor, 0,
@@ -196,7 +202,7 @@ class TransferBatch:
         ids = self._payments(pending, now) if pending else []
         names = self._pay_charges([(i, p) for i, p in zip(ids, pending) if p.charge_ids is not None])
         not_active = notify.paid_but_not_active_of(b.session, [i for i in names if names[i].count])
-        shares, credits, mails, events, reported = [], [], [], [], []
+        shares, credits, mails, events, reported, requests = [], [], [], [], [], []
         covered: dict[int, list[int]] = {}
         for payment_id, p in zip(ids, pending):
             profile, currency = p.profile_id, p.paid.currency
@@ -210,6 +216,10 @@ class TransferBatch:
                 covered.setdefault(p.account.id, []).extend(invoice.id for invoice in p.covered)
                 reason = "overpaid" if p.shares else "already_paid"
                 details.update(invoices=p.numbers, left_minor=p.left_minor)
+                if p.request is not None:
+                    details["payment_request_id"] = p.request.id
+                    set_committed_value(p.request, "payment_id", payment_id)
+                    requests.append(p.request)
             else:
                 reason = "overpaid" if p.owed_minor else "already_paid"
                 details.update(names.get(payment_id, notify.SomeNames([], 0)).details())
@@ -231,6 +241,8 @@ class TransferBatch:
             reported += [(type_, {**data, "payment_id": payment_id}) for type_, data in p.invoice_events]
         if changed:
             _update_invoices(b, list(changed.values()))
+        if requests:  # B22: closed, paid by their payment
+            _update_requests(b, requests)
         for model, rows in ((InvoicePayment, shares), (CreditEntry, credits), (OutboxMessage, mails),
                             (AuditEvent, events), (TransferToReview, reviews)):
             if rows:
@@ -289,6 +301,13 @@ def _update_invoices(b: Billing, invoices: list[Invoice]) -> None:
     names = ("paid_minor", "status", "paid_on", "payment_id")
     b.session.execute(update(table).where(table.c.id == bindparam("invoice_id")), [
         dict(invoice_id=i.id, **{n: getattr(i, n) for n in names}) for i in invoices])
+
+
+def _update_requests(b: Billing, requests: list[PaymentRequest]) -> None:
+    table = PaymentRequest.__table__
+    names = ("closed_at", "closed_reason", "payment_id")
+    b.session.execute(update(table).where(table.c.id == bindparam("request_id")), [
+        dict(request_id=r.id, **{n: getattr(r, n) for n in names}) for r in requests])
 
 
 def _insert(b: Billing, model, rows: list[dict]) -> None:

@@ -20,22 +20,20 @@ from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from portal.billing import events
 from portal.billing.accounts import credit, notify
-from portal.billing.bank import bgmax
+from portal.billing.bank import bgmax, matching
 from portal.billing.context import Billing
 from portal.billing.payments.methods import check_wire_method
 from portal.billing.payments import apply_to_invoices, method_summary, pay_charges, record_payment
-from portal.billing.invoicing.remittance import account_reference, ocr_reference, ocr_target
+from portal.billing.invoicing import payment_requests
+from portal.billing.invoicing.remittance import account_reference, ocr_reference
 from portal.billing.transaction import lock_account, lock_accounts, write_transaction
 from portal.billing.bank.transfer_batch import Owed, TransferBatch, owed_by_account, review_row
-from portal.models import (AccountKind, AttemptAllocation, BillingAccount, BillingProfile, Charge, Invoice, Payment,
-                           PaymentPurpose, TransferToReview)
+from portal.models import (BillingAccount, BillingProfile, Charge, Invoice, Payment,
+                           PaymentPurpose, PaymentRequest, TransferToReview)
 from portal.money import Money
-
-HOME_CURRENCY = "SEK"  # invoices are in kronor; money in another currency waits for a person
 
 # Why a transfer waits for a person (the review list says it in these words).
 REASONS = {
@@ -49,6 +47,11 @@ REASONS = {
     "remainder": "the part of a partial payment that pays no whole charge",
     "no_amount": "no amount (0 kr): nothing to record",
     "repeated": "the same payment (deposit and serial number) a second time in this file",
+    # B22: a payment request's reference (one OCR for several invoices).
+    "request_paid": "the payment request of this OCR number was paid already",
+    "request_replaced": "the payment request of this OCR number was replaced by a newer one",
+    "request_changed": "an invoice of the payment request of this OCR number was paid otherwise since",
+    "request_with_others": "a payment request's OCR number with other references",
 }
 
 
@@ -132,7 +135,7 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
     locked = lock_accounts(b.session, _accounts_named(b, first))
     # Under the locks: another import or a card payment may have been first.
     seen = _seen_keys(b, keys)
-    matches = _match_batch(b, [paid for paid in first if paid.key not in seen])
+    matches = matching.match_batch(b, [paid for paid in first if paid.key not in seen])
     owed = owed_by_account(b, sorted({m.account.id for m in matches.values() if m.account is not None}))
     outcomes, recorder = [], TransferBatch(b, locked.values())
     for (paid, times), key in zip(batch, keys):
@@ -147,24 +150,27 @@ def _batch_outcomes(b: Billing, batch: list[tuple[bgmax.Payment, int]]) -> list[
     return outcomes
 
 
-def _decide(b: Billing, paid: bgmax.Payment, match: _Match, locked: dict[int, BillingAccount],
+def _decide(b: Billing, paid: bgmax.Payment, match: matching.Match, locked: dict[int, BillingAccount],
             owed: dict[int, Owed], recorder: TransferBatch) -> str:
     if match.account is not None:  # what the account owes: as read for the batch, unless paid since
         if recorder.pays_account(match.account.id):
             recorder.flush()
             owed[match.account.id] = owed_by_account(b, [match.account.id])[match.account.id]
-        match = _match_owed(paid, match.account, owed[match.account.id])
+        match = matching.match_owed(paid, match.account, owed[match.account.id])
+    if match.request is not None and payment_requests.why_not_payable(match.request) is not None:
+        # B22: paid, or one of its invoices paid, by a payment before it in the batch
+        match = matching.Match(payment_requests.why_not_payable(match.request), match.invoices)
     if match.reason is None and match.account_id not in locked:
         recorder.flush()
         locked[match.account_id] = lock_account(b.session, match.account_id)
-        match = _match(b, paid)
+        match = matching.match(b, paid)
     if match.reason is not None:
         recorder.review(paid, match.reason, paid.key, paid.amount_minor,
                         match.invoices[0].id if match.invoices else None)
         return match.reason
     # Written with the batch's others (transfer_batch.py), in this order.
     if match.invoices:
-        recorder.add(locked[match.account_id], match.invoices, paid)
+        recorder.add(locked[match.account_id], match.invoices, paid, match.request)
     else:
         recorder.add_charges(locked[match.account_id], paid, match.owed_minor, match.charge_ids)
     return "recorded"
@@ -173,9 +179,12 @@ def _decide(b: Billing, paid: bgmax.Payment, match: _Match, locked: dict[int, Bi
 def _accounts_named(b: Billing, batch: list[bgmax.Payment]) -> list[int]:
     """The accounts the batch's references name (whose invoices, or which account),
     in id order: the locks a batch takes, all before it reads anything it decides on."""
-    targets = [t for paid in batch for t in _targets(paid)]
+    targets = [t for paid in batch for t in matching.targets_of(paid)]
     numbers = {value for kind, value in targets if kind == "invoice"}
     named = {value for kind, value in targets if kind == "account"}
+    requested = {value for kind, value in targets if kind == "request"}
+    if requested:
+        named |= set(b.session.scalars(select(PaymentRequest.account_id).where(PaymentRequest.id.in_(requested))))
     if numbers:
         named |= set(b.session.scalars(select(BillingProfile.account_id).join(
             Invoice, Invoice.billing_profile_id == BillingProfile.id).where(Invoice.number.in_(numbers)).distinct()))
@@ -188,46 +197,13 @@ def _seen_keys(b: Billing, keys: list[str]) -> set[str]:
             | set(b.session.scalars(select(TransferToReview.key).where(TransferToReview.key.in_(keys)))))
 
 
-def _match_batch(b: Billing, batch: list[bgmax.Payment]) -> dict[str, _Match]:
-    """`_match` of each payment, by key, with the invoices of the whole batch and what
-    open card attempts pay of them read once."""
-    numbers = {value for paid in batch for kind, value in _targets(paid) if kind == "invoice"}
-    invoices = {i.number: i for i in b.session.scalars(
-        select(Invoice).where(Invoice.number.in_(numbers)).options(joinedload(Invoice.billing_profile))
-        .execution_options(populate_existing=True))} if numbers else {}
-    busy = set(b.session.scalars(select(AttemptAllocation.invoice_id).where(
-        AttemptAllocation.invoice_id.in_([i.id for i in invoices.values()])))) if invoices else set()
-    return {paid.key: _match(b, paid, invoices, busy) for paid in batch}
-
-
-def _targets(paid: bgmax.Payment) -> list[tuple[str, int | str]]:
-    """What the payment's valid OCR references name (see `_match` for the invalid)."""
-    return [t for t in (ocr_target(r) for r in (paid.reference,) + paid.extra_references if r) if t is not None]
-
-
-@dataclass
-class _Match:
-    """What a payment's references name, and whether it pays that whole."""
-    reason: str | None = None          # None: it pays what is owed, or part of it (B12), the rest credit
-    invoices: list[Invoice] = field(default_factory=list)
-    account: BillingAccount | None = None   # a pay-as-you-go account's check/wire charges
-    owed_minor: int = 0                     # what it owes by check/wire (asked under its lock)
-    charge_ids: list[int] = field(default_factory=list)  # the oldest of them the payment pays whole
-
-    @property
-    def account_id(self) -> int | None:
-        if self.account is not None:
-            return self.account.id
-        return self.invoices[0].billing_profile.account_id if self.invoices else None
-
-
 def _apply(b: Billing, paid: bgmax.Payment) -> str:
     """'recorded', 'duplicate', or the reason it waits for a person."""
     try:
         with write_transaction(b.session):
             if _seen(b, paid.key):
                 return "duplicate"
-            match = _match(b, paid)
+            match = matching.match(b, paid)
             if match.reason is None:
                 account = lock_account(b.session, match.account_id)
                 # Again under the lock: another import of this file, or a card payment, may
@@ -235,7 +211,7 @@ def _apply(b: Billing, paid: bgmax.Payment) -> str:
                 # write transaction held the lock from its start).
                 if _seen(b, paid.key):
                     return "duplicate"
-                match = _match(b, paid)
+                match = matching.match(b, paid)
             if match.reason is not None:
                 _to_review(b, paid, match.reason, paid.key, paid.amount_minor,
                            match.invoices[0].id if match.invoices else None)
@@ -265,112 +241,33 @@ def _seen(b: Billing, key: str) -> bool:
             or b.session.scalar(select(TransferToReview.id).where(TransferToReview.key == key)) is not None)
 
 
-def _match(b: Billing, paid: bgmax.Payment, known: dict[str, Invoice] | None = None,
-           busy: set[int] | None = None) -> _Match:
-    """What `paid` names and whether it pays it. `known` (the invoices by number) and
-    `busy` (the ids of those an open card attempt pays) are what `_match_batch` read
-    for a whole batch; without them the invoices are read here. In a batch, an
-    account's reference is only looked up: what it owes is asked when it is recorded."""
-    if paid.amount_minor <= 0:  # no payment, no receipt: a person looks at what the bank sent
-        return _Match("no_amount")
-    if paid.currency != HOME_CURRENCY:
-        return _Match("currency")
-    references = [r for r in ((paid.reference,) + paid.extra_references) if r]
-    if not references:
-        return _Match("no_reference")
-    targets = [ocr_target(r) for r in references]
-    if None in targets:
-        return _Match("invalid_reference")
-    accounts = {value for kind, value in targets if kind == "account"}
-    if accounts:
-        if len(set(targets)) > 1:
-            return _Match("several_profiles")
-        if known is not None:
-            account = b.session.get(BillingAccount, accounts.pop())
-            if account is None or account.kind != AccountKind.PAY_AS_YOU_GO:
-                return _Match("unknown_reference")
-            return _Match(None, account=account)
-        return _match_account(b, paid, accounts.pop())
-    numbers = list(dict.fromkeys(value for _kind, value in targets))
-    if known is not None:
-        return _judge_invoices(sorted((known[n] for n in numbers if n in known), key=lambda i: i.id), numbers,
-                               lambda invoices: any(i.id in busy for i in invoices))
-    return _match_invoices(b, paid, numbers)
-
-
-def _match_invoices(b: Billing, paid: bgmax.Payment, numbers: list[str]) -> _Match:
-    invoices = list(b.session.scalars(select(Invoice).where(Invoice.number.in_(numbers)).order_by(Invoice.id)
-                                      .execution_options(populate_existing=True)))
-    return _judge_invoices(invoices, numbers, lambda invoices: _being_paid(
-        b, AttemptAllocation.invoice_id.in_([invoice.id for invoice in invoices])))
-
-
-def _judge_invoices(invoices: list[Invoice], numbers: list[str], being_paid: Callable[[list[Invoice]], bool]) -> _Match:
-    if len(invoices) != len(numbers):
-        return _Match("unknown_reference", invoices)
-    if len({invoice.billing_profile_id for invoice in invoices}) > 1:
-        return _Match("several_profiles", invoices)
-    if being_paid(invoices):
-        return _Match("being_paid", invoices)
-    # Less than is left to pay is a partial payment (B12); more, or for a paid invoice,
-    # is recorded and its rest becomes credit (B15).
-    return _Match(None, invoices)
-
-
-def _being_paid(b: Billing, allocated) -> bool:
-    """Whether an open card attempt will pay what `allocated` (a clause on
-    AttemptAllocation) selects: its allocation is left alone (issue 27)."""
-    return b.session.scalar(select(AttemptAllocation.id).where(allocated).limit(1)) is not None
-
-
-def _match_account(b: Billing, paid: bgmax.Payment, account_id: int) -> _Match:
-    """A pay-as-you-go account's reference pays what its check/wire subscriptions owe."""
-    account = b.session.get(BillingAccount, account_id)
-    if account is None or account.kind != AccountKind.PAY_AS_YOU_GO:
-        return _Match("unknown_reference")
-    return _match_owed(paid, account, owed_by_account(b, [account.id])[account.id])
-
-
-def _match_owed(paid: bgmax.Payment, account: BillingAccount, owed: Owed) -> _Match:
-    total = sum(amount for _id, amount in owed.charges)
-    if total and owed.being_paid:
-        return _Match("being_paid", account=account)
-    # All it owes, or (less, B12) the oldest charges the money pays whole — stopping at
-    # the first it cannot pay, as `oldest_charges_within`: a charge is never half paid.
-    charge_ids, money_left = [], min(paid.amount_minor, total)
-    for charge_id, amount in owed.charges:
-        if amount > money_left:
-            break
-        charge_ids.append(charge_id)
-        money_left -= amount
-    if 0 < paid.amount_minor < total and not charge_ids:
-        return _Match("underpaid", account=account)
-    # Nothing owed, or more than owed: the rest is credit (B15).
-    return _Match(None, account=account, owed_minor=total, charge_ids=charge_ids)
-
-
-def _record(b: Billing, account: BillingAccount, match: _Match, paid: bgmax.Payment) -> Payment:
+def _record(b: Billing, account: BillingAccount, match: matching.Match, paid: bgmax.Payment) -> Payment:
     if match.invoices:
-        return _record_invoices(b, account, match.invoices, paid)
+        return _record_invoices(b, account, match.invoices, paid, match.request)
     return _record_charges(b, account, match, paid)
 
 
-def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice], paid: bgmax.Payment) -> Payment:
-    """As Pay now records (M2): payment, invoices Paid, receipt, audit — one commit."""
+def _record_invoices(b: Billing, account: BillingAccount, invoices: list[Invoice], paid: bgmax.Payment,
+                     request: PaymentRequest | None = None) -> Payment:
+    """As Pay now records (M2): payment, invoices Paid, receipt, audit — one commit; a
+    payment request it pays is closed, paid by it (B22)."""
     profile_id = invoices[0].billing_profile_id
     payment = _payment(b, account, check_wire_method(b, account), paid.amount_minor, paid, profile_id)
+    if request is not None:
+        payment_requests.mark_paid(request, payment.id, b.clock.now())
     applied, rest = apply_to_invoices(b, invoices, payment, paid.amount_minor)
     credit.add_surplus(b, account, payment, rest, "overpaid" if applied else "already_paid", profile_id)
     left = sum(invoice.left.minor for invoice in applied)
     _tell(b, account, payment, paid, {"invoices": [i.number for i in applied], "left_minor": left,
+                                      **({"payment_request_id": request.id} if request is not None else {}),
                                       **({"credited_minor": rest} if rest else {})}, {"profile_id": profile_id})
     return payment
 
 
-def _record_charges(b: Billing, account: BillingAccount, match: _Match, paid: bgmax.Payment) -> Payment:
+def _record_charges(b: Billing, account: BillingAccount, match: matching.Match, paid: bgmax.Payment) -> Payment:
     """As Settle balance records (M2): the check/wire charges paid, their subscriptions
     active again (R13) — and the "not received" rule (R01) no longer has anything to find.
-    Less than is owed (B12) pays the oldest charges whole (`_match_owed` chose them);
+    Less than is owed (B12) pays the oldest charges whole (`matching.match_owed` chose them);
     the rest of the money, too little for the next charge, waits for a person (never
     half a charge)."""
     method = check_wire_method(b, account)
@@ -425,7 +322,7 @@ def waiting_for_review(b: Billing) -> list[TransferToReview]:
 @dataclass(frozen=True)
 class _Assigned:
     """A waiting transfer as a person has placed it: the payment it was, with the
-    reference of where it belongs (what `_match` and `_record` read of a bgmax.Payment)."""
+    reference of where it belongs (what `matching.match` and `_record` read of a bgmax.Payment)."""
     key: str
     reference: str
     amount_minor: int
@@ -452,11 +349,11 @@ def assign_review(b: Billing, review_id: int, invoice_number: str | None = None,
         row = _waiting(b, review_id)
         paid = _Assigned(row.key, reference, row.amount_minor, row.currency, row.paid_on, row.sender_bankgiro,
                          row.payer_name, str(row.id))
-        match = _match(b, paid)
+        match = matching.match(b, paid)
         if match.reason is None:
             account = lock_account(b.session, match.account_id)
             row = _waiting(b, review_id)  # again under the lock: another person may have placed it
-            match = _match(b, paid)
+            match = matching.match(b, paid)
         if match.reason is not None:
             raise ValueError(f"it cannot go there: {REASONS[match.reason]}")
         payment = _record(b, account, match, paid)

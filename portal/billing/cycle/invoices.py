@@ -12,15 +12,16 @@ from portal.billing.accounts import credit, notify
 from portal.billing.context import Billing
 from portal.billing.accounts.details import details_for
 from portal.billing.invoicing.documents import buyer_of, frozen_parties, price_for
+from portal.billing.invoicing import payment_requests
 from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
 from portal.billing.periods import billed_part, prorated
 from portal.billing.usage import usage_lines
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
 from portal.money import Money
-from portal.models import (INVOICE_SERIES, BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
+from portal.models import (INVOICE_SERIES, AutogiroOrder, BillingProfile, Credit, CreditApplication, Invoice, InvoiceLine,
                            InvoiceNumberSeries, InvoiceStatus, MethodKind, PaymentPurpose, Subscription,
-                           SubscriptionStatus)
+                           SubscriptionStatus, DrawStatus)
 
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 
@@ -35,6 +36,16 @@ def next_invoice_number(session: Session) -> str:
         .values(next_number=InvoiceNumberSeries.next_number + 1)
         .returning(InvoiceNumberSeries.next_number)).scalar_one()
     return str(taken - 1)
+
+
+def _request_of(b: Billing, profile_id: int) -> dict:
+    """B22: the profile's valid payment request, for the invoice email to carry (one
+    transfer for the invoices it covers; the new invoice is not among them)."""
+    request = payment_requests.current(b, profile_id)
+    if request is None or not request.is_open:
+        return {}
+    return {"request_reference": request.reference, "request_minor": request.total.minor,
+            "request_invoices": [invoice.number for invoice, _amount in request.items]}
 
 
 def apply_credits(b: Billing, invoice: Invoice) -> int:
@@ -114,10 +125,11 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
                                                         "period_start": period_start, "period_end": period_end})
     if invoice.is_open and invoice.amount_due.minor == 0:  # credits covered it all
         mark_invoices_paid(b, [invoice], None)
-    notify.queue_email(b.session, b.clock, account, "invoice_ready", payload)
+    mail = {**payload, **_request_of(b, profile.id)} if invoice.is_open else payload
+    notify.queue_email(b.session, b.clock, account, "invoice_ready", mail)
     for address in details.recipients if details else []:  # B7: e.g. the accounts payable inbox
         if address != account.notification_email:
-            notify.queue_email(b.session, b.clock, account, "invoice_ready", payload, to_address=address,
+            notify.queue_email(b.session, b.clock, account, "invoice_ready", mail, to_address=address,
                                locale=details.invoice_language)
     notify.notify_users(b.session, b.clock, account, "invoice_ready", payload)
     method = profile.default_payment_method
@@ -166,10 +178,13 @@ def generate_invoices(b: Billing, period_start: date, period_end: date, progress
 
 def mark_past_due_invoices(b: Billing, today: date) -> int:
     """Invoices still open after their due date are past due (M4); due through the
-    due day itself (M7, periods.is_past_due)."""
+    due day itself (M7, periods.is_past_due). Not one Autogiro is drawing (B23): its
+    order's answer decides (portal/billing/bank/autogiro.py)."""
+    drawing = select(AutogiroOrder.id).where(AutogiroOrder.invoice_id == Invoice.id,
+                                             AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT)))
     with write_transaction(b.session):
         overdue = b.session.scalars(select(Invoice).where(
-            Invoice.status == InvoiceStatus.DUE, Invoice.due_on < today)).all()
+            Invoice.status == InvoiceStatus.DUE, Invoice.due_on < today, ~drawing.exists())).all()
         for invoice in overdue:
             invoice.status = InvoiceStatus.PAST_DUE
             account = invoice.billing_profile.account

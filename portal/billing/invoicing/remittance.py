@@ -1,5 +1,6 @@
 """Remittance details printed on invoices for check/bank-transfer customers (R03, R17):
-the provider's bankgiro, IBAN and BIC, plus each invoice's OCR reference.
+the provider's bankgiro, IBAN and BIC, plus each invoice's OCR reference, a pay-as-you-go
+account's, and a payment request's (B22: one for several invoices).
 
 Check digits come from libraries (stdnum.luhn, schwifty), not hand-written code.
 
@@ -56,14 +57,27 @@ def account_reference(account_id: int) -> str:
     return ocr_reference(ACCOUNT_PREFIX + str(account_id).rjust(7, "0"))
 
 
+REQUEST_PREFIX = "00"  # with 8 digits or more after it: an account's body starting 00 is 8 digits in all
+
+
+def request_reference(request_id: int) -> str:
+    """B22: a payment request's OCR reference (one transfer for several invoices): 00 +
+    the request id in 8 digits, then length and check digit. Never an invoice's (they
+    never start with 0) nor an account's (0 + 7 digits: a body that starts 00 is then
+    exactly 8 digits long; one of 8 digits or more after 0 never starts 00)."""
+    return ocr_reference(REQUEST_PREFIX + str(request_id).rjust(8, "0"))
+
+
 @lru_cache(maxsize=4096)  # the BgMax import asks it of each reference a few times a batch
 def ocr_target(reference: str) -> tuple[str, int | str] | None:
-    """What a valid OCR reference names: ("account", id) or ("invoice", number); None
-    when it is not a valid one."""
+    """What a valid OCR reference names: ("account", id), ("request", id) or ("invoice",
+    number); None when it is not a valid one."""
     digits = _compact(reference)
     if not is_valid_ocr(digits):
         return None
     body = digits[:-2]
+    if body.startswith(REQUEST_PREFIX) and len(body) >= len(REQUEST_PREFIX) + 8:
+        return ("request", int(body)) if body.strip("0") else None
     if body.startswith(ACCOUNT_PREFIX):
         return ("account", int(body)) if body.strip("0") else None
     return ("invoice", body)
@@ -101,6 +115,10 @@ class RemittanceDetails:
     def for_invoice(self, invoice_number: str) -> RemittanceDetails:
         """A copy carrying the OCR reference for one invoice."""
         return replace(self, ocr=ocr_reference(invoice_number))
+
+    def for_request(self, request_id: int) -> RemittanceDetails:
+        """A copy carrying a payment request's OCR reference (B22)."""
+        return replace(self, ocr=request_reference(request_id))
 
     def for_account(self, account_id: int) -> RemittanceDetails:
         """A copy carrying a pay-as-you-go account's OCR reference (B11)."""

@@ -1,0 +1,43 @@
+"""B23: Autogiro on Payment methods — the owner gives a mandate (refused on its field
+when the bank's rules say no), sees it pending, and cancels it; without JavaScript
+(plain forms, POST then redirect), in both languages."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import AutogiroMandate, BillingProfile, MandateStatus
+from tests.web.conftest import sign_in_as
+
+WORDS = {"sv": ("Betala fakturor via Autogiro", "Väntar på banken", "Ange ett clearingnummer", "Avslutat"),
+         "en": ("Pay invoices by Autogiro", "Pending: waiting for the bank", "Enter a clearing number", "Cancelled")}
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_i34_the_owner_gives_a_mandate_sees_it_pending_and_cancels_it(browser, demo, b, lang):
+    heading, pending, refused, cancelled = WORDS[lang]
+    sign_in_as(browser, "olivia@example.com", lang)
+    url = f"/{lang}/accounts/{demo.agreement}/payment-methods"
+    assert heading in browser.get(url).get_data(as_text=True)
+    give = f"/{lang}/accounts/{demo.agreement}/profiles/{demo.profile}/autogiro"
+    p = f"ag{demo.profile}-"
+    empty = browser.post(give, {}, token_from=url)
+    assert empty.status_code == 422 and 'class="error-summary"' in empty.get_data(as_text=True)
+    wrong = browser.post(give, {p + "clearing": "0999", p + "account_number": "1234567",
+                                p + "payer_id": "556036-0793", p + "accept": "y"}, token_from=url)
+    assert wrong.status_code == 422 and refused in wrong.get_data(as_text=True)
+    assert b.session.scalars(select(AutogiroMandate)).first() is None
+    given = browser.post(give, {p + "clearing": "9029", p + "account_number": "573 521-1",
+                                p + "payer_id": "556036-0793", p + "accept": "y"}, token_from=url)
+    assert given.status_code == 303
+    page = browser.get(url).get_data(as_text=True)
+    assert pending in page and "Länsförsäkringar Bank" in page
+    b.session.rollback()
+    mandate = b.session.scalars(select(AutogiroMandate)).one()
+    assert mandate.status == MandateStatus.PENDING and mandate.payer_id == "165560360793"
+    assert b.session.get(BillingProfile, demo.profile).default_payment_method_id == mandate.payment_method_id
+    cancel = f"/{lang}/accounts/{demo.agreement}/autogiro/{mandate.payment_method_id}/cancel"
+    assert browser.post(cancel, {}, token_from=url).status_code == 303
+    b.session.rollback()
+    assert b.session.get(AutogiroMandate, mandate.id).status == MandateStatus.CANCELLED
+    assert b.session.get(BillingProfile, demo.profile).default_payment_method_id is None

@@ -57,9 +57,10 @@ def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = No
                      for entry in page.profiles}
     if autogiro_form is not None:
         mandate_forms[autogiro_form[0]] = autogiro_form[1]
+    mandates, next_draws = autogiro.for_methods_page(b, page.account)
     return render(TEMPLATE, status=status, account=page.account, page=page, card_form=card_form,
                   move_form=move_form, defaults=defaults, mandate_forms=mandate_forms,
-                  mandates=autogiro.mandates_of(b, account_id), next_draws=autogiro.next_draws(b, account_id))
+                  mandates=mandates, next_draws=next_draws)
 
 
 def _default_choices(page, profile) -> list[tuple[str, str]]:

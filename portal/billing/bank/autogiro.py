@@ -38,8 +38,8 @@ from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.payments import apply_to_invoices, method_summary, record_payment
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import InvalidDetails, InvalidState, NotFound
-from portal.models import (AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus, Invoice,
-                           InvoiceStatus, MandateStatus, MethodKind, PaymentMethod, PaymentPurpose, User)
+from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus,
+                           Invoice, InvoiceStatus, MandateStatus, MethodKind, PaymentMethod, PaymentPurpose, User)
 from portal.money import Money
 
 PAYER_NUMBER_BASE = 10_000_000   # payer numbers: this + the mandate's id (16 digits at most)
@@ -211,6 +211,9 @@ def draw_date(b: Billing, invoice: Invoice) -> date | None:
         AutogiroOrder.invoice_id == invoice.id, AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT))))
     if ordered is not None:
         return ordered
+    default = invoice.billing_profile.default_payment_method
+    if default is None or default.kind != MethodKind.AUTOGIRO:  # no mandate pays it: no second read
+        return None
     active = b.session.scalar(select(AutogiroMandate.id).join(
         BillingProfile, BillingProfile.default_payment_method_id == AutogiroMandate.payment_method_id).where(
         BillingProfile.id == invoice.billing_profile_id, AutogiroMandate.status == MandateStatus.ACTIVE))
@@ -240,6 +243,16 @@ def next_draws(b: Billing, account_id: int) -> dict[int, date]:
             day = banking_day_from(due)
             draws[method_id] = min(draws.get(method_id, day), day)
     return draws
+
+
+def for_methods_page(b: Billing, account: BillingAccount) -> tuple[dict[int, AutogiroMandate], dict[int, date]]:
+    """What Payment methods shows of Autogiro: the mandates by method id, and each active
+    one's next draw — read only where there can be any (a customer agreement's profiles
+    give mandates; issue 28: no page reads what it cannot show)."""
+    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
+        return {}, {}
+    mandates = mandates_of(b, account.id)
+    return mandates, (next_draws(b, account.id) if mandates else {})
 
 
 def mandates_of(b: Billing, account_id: int) -> dict[int, AutogiroMandate]:

@@ -70,6 +70,9 @@ EXAMPLES = {
     "subscription.cancel_planned": {"subscription": "Intranät", "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
     "subscription.cancel_undone": {"subscription": "Intranät", "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
     "subscription.cancelled": {"subscription": "Intranät", "cancel_at": "2027-01-01", "last_day": "2026-12-31"},
+    "subscription.plan_changed": {"subscription": "Intranät", "old_plan": "Bas", "plan": "Standard",
+                                  "old_amount_minor": 29000, "amount_minor": 59000, "currency": "SEK",
+                                  "price_from": "2026-12-01"},
 }
 
 

@@ -10,6 +10,16 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 
+def month_end(day: date) -> date:
+    """The last day of `day`'s calendar month."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def month_of(day: date) -> tuple[date, date]:
+    """(first day, last day) of `day`'s calendar month."""
+    return day.replace(day=1), month_end(day)
+
+
 def previous_month(today: date) -> tuple[date, date]:
     """(first day, last day) of the calendar month before `today`'s."""
     last = today.replace(day=1) - timedelta(days=1)

@@ -111,8 +111,8 @@ def remove_alert(account_id: int):
     b, me = billing(), user()
     overview.require_allowed(b, me, account_id, Action.MANAGE_NOTIFICATIONS)
     form = RemoveSpendingAlertForm()
-    found = service.costs(b, me, account_id)
     if not form.validate_on_submit():
+        found = service.costs(b, me, account_id)  # the page again, only when it is shown
         return _page(found, _alert_form(found), status=422)
     service.set_alert(b, me, account_id, None, _applies_to(form.applies_to.data))
     flash(_l("The spending alert has been removed."), "success")

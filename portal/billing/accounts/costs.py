@@ -11,7 +11,6 @@ in SQL per subscription and month; the page lists the first SUBSCRIPTIONS_SHOWN
 subscriptions (by id, read by key), the CSV every one."""
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from portal.billing.accounts import access, notify
 from portal.billing.accounts.access import Action
 from portal.billing.context import Billing
-from portal.billing.periods import previous_month, prorated
+from portal.billing.periods import month_end, previous_month, prorated
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import InvalidAmount, NotFound
 from portal.money import MAX_MINOR, Money
@@ -36,17 +35,9 @@ THRESHOLDS = (80, 100)  # per cent of the monthly amount; each warned once a mon
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 
 
-def month_of(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_end(first: date) -> date:
-    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
-
-
 def months_to(today: date, count: int = MONTHS_SHOWN) -> list[date]:
     """The first days of the `count` months up to today's, oldest first."""
-    found = [month_of(today)]
+    found = [today.replace(day=1)]
     while len(found) < count:
         found.append(previous_month(found[-1])[0])
     return found[::-1]
@@ -321,7 +312,7 @@ def check_alerts(b: Billing, today: date) -> int:
     (and the account's billing address) and tells the account's people on Overview —
     the highest threshold reached only (a late run does not send 80 % and 100 % at
     once). Each account in its own transaction. Returns the warnings sent."""
-    first = month_of(today)
+    first = today.replace(day=1)
     sent = 0
     for alert_id, account_id in b.session.execute(select(SpendingAlert.id, SpendingAlert.account_id)
                                                   .order_by(SpendingAlert.id)).all():

@@ -19,6 +19,7 @@ from portal.billing import ids
 from portal.billing.accounts import access, notify
 from portal.billing.accounts.access import Action, Decision
 from portal.billing.accounts.notify import refusals_audited
+from portal.billing.periods import month_of
 from portal.billing.context import Billing
 from portal.billing.transaction import lock_account, write_transaction
 from portal.billing.usage import usage_total
@@ -48,11 +49,6 @@ class SubscriptionDetail:
     ends_on: date              # the last day in service of one cancelled today
     cancel: Decision
     undo: Decision
-
-
-def _month_of(today: date) -> tuple[date, date]:
-    start = today.replace(day=1)
-    return start, (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def subscription_of(b: Billing, user: User, account_id: int, subscription_id: int) -> Subscription:
@@ -99,7 +95,7 @@ def _decision(role: Decision, reason: str | None) -> Decision:
 def detail(b: Billing, user: User, account_id: int, subscription_id: int) -> SubscriptionDetail:
     sub = subscription_of(b, user, account_id, subscription_id)
     today, currency = b.clock.today(), sub.account.currency
-    month = _month_of(today)
+    month = month_of(today)
     role = _role(b, user, sub)
     return SubscriptionDetail(
         subscription=sub, fee=Money(sub.monthly_fee_minor, currency),

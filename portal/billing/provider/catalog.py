@@ -3,7 +3,6 @@ profiles, billing details, subscriptions and their usage. Each function runs ins
 the caller's write transaction (idempotency.once opens it, with the stored answer)."""
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -13,6 +12,7 @@ from sqlalchemy import insert, select
 from portal.billing.accounts import notify, plans, subscriptions
 from portal.billing.accounts.details import DetailsInput, checked, details_for
 from portal.billing.context import Billing
+from portal.billing.periods import month_end
 from portal.billing.transaction import lock_account
 from portal.billing.usage import rated
 from portal.errors import NotFound, Refused
@@ -203,9 +203,7 @@ def post_usage(b: Billing, subscription_id: int, lines: list[Usage]) -> list[dic
     now, checked_months = b.clock.now(), set()
     rows = []
     for line in lines:
-        month_end = line.period_start.replace(day=calendar.monthrange(line.period_start.year,
-                                                                      line.period_start.month)[1])
-        if not line.period_start <= line.period_end <= month_end:
+        if not line.period_start <= line.period_end <= month_end(line.period_start):
             raise Refused("period_not_in_one_month", "a usage line's period lies within one calendar month")
         if line.quantity <= 0 or line.quantity.as_tuple().exponent < -6:
             raise Refused("invalid_quantity", "a positive quantity with at most 6 decimals")
@@ -227,9 +225,8 @@ def post_usage(b: Billing, subscription_id: int, lines: list[Usage]) -> list[dic
 
 def _billed_month(b: Billing, sub: Subscription, month: date) -> bool:
     if sub.billing_profile_id is None:
-        month_end = month.replace(day=calendar.monthrange(month.year, month.month)[1])
         return b.session.scalar(select(Charge.id).where(Charge.subscription_id == sub.id,
-                                                        Charge.period_start.between(month, month_end))
+                                                        Charge.period_start.between(month, month_end(month)))
                                 .limit(1)) is not None
     return b.session.scalar(select(Invoice.id).where(Invoice.billing_profile_id == sub.billing_profile_id,
                                                      Invoice.period_start == month).limit(1)) is not None

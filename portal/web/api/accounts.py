@@ -8,14 +8,11 @@ from portal.billing.accounts.details import DetailsInput
 from portal.billing.provider import catalog, reads
 from portal.models import AccountKind
 from portal.services import billing
-from portal.web.api.core import answers, bp, dump, idempotent, listed, spec
-from portal.web.api.schemas import (AccountIn, AccountList, AccountOut, DetailsIn, DetailsOut, IdempotencyHeaders,
+from portal.web.api.core import WRITE, answers, bp, dump, idempotent, listed, spec
+from portal.web.api.schemas import (AccountIn, AccountList, AccountOut, DetailsIn, DetailsOut,
                                     ListQuery, PageQuery, ProfileIn, ProfileList, ProfileOut, SubscriptionBatchIn,
                                     SubscriptionChangeIn, SubscriptionIn, SubscriptionList, SubscriptionOut,
                                     UsageBatchIn, UsageList, UsageOut)
-
-WRITE = dict(headers=IdempotencyHeaders)
-
 
 @bp.post("/accounts")
 @spec.validate(json=AccountIn, resp=answers(201, AccountOut, 409, 422), tags=["accounts"], **WRITE)

@@ -13,8 +13,8 @@ from portal import document_store
 from portal.billing.provider import reads
 from portal.document_files import invoice_filename
 from portal.services import billing
-from portal.web.api.core import EVERY_OPERATION_PROBLEMS, answers, bp, dump, idempotent, listed, spec
-from portal.web.api.schemas import (CreditOut, CreditQuery, IdempotencyHeaders, InvoiceList, InvoiceOut, IssueIn,
+from portal.web.api.core import EVERY_OPERATION_PROBLEMS, WRITE, answers, bp, dump, idempotent, listed, spec
+from portal.web.api.schemas import (CreditOut, CreditQuery, InvoiceList, InvoiceOut, IssueIn,
                                     IssueOut, ListQuery, PaymentList, PaymentOut, Problem, Strict, TransferList,
                                     TransferOut)
 from portal.web.rendering import download
@@ -78,7 +78,7 @@ def invoice_ubl(invoice_id: int):
 
 
 @bp.post("/invoices/issue")
-@spec.validate(json=IssueIn, resp=answers(200, IssueOut, 409, 422), tags=["invoices"], headers=IdempotencyHeaders)
+@spec.validate(json=IssueIn, resp=answers(200, IssueOut, 409, 422), tags=["invoices"], **WRITE)
 def issue():
     """Bill one month now, with the billing cycle's code: each customer agreement's
     invoice and each pay-as-you-go subscription's charge, once."""

@@ -24,7 +24,7 @@ from portal.billing.transaction import write_transaction
 from portal.extensions import csrf, db, limiter
 from portal.services import billing
 from portal.web.api.problems import PREFIX, ApiProblem, init_problems, validation_problem
-from portal.web.api.schemas import Problem
+from portal.web.api.schemas import IdempotencyHeaders, Problem
 
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 init_problems(bp)
@@ -52,6 +52,10 @@ spec = SpecTree(
 # byte anywhere, refused before any view), no or a wrong token, a method, size or media
 # type it does not take, too many calls.
 EVERY_OPERATION_PROBLEMS = (400, 401, 403, 405, 413, 415, 429)
+
+
+# A create or update's spec.validate arguments beyond its answers: the Idempotency-Key header.
+WRITE = dict(headers=IdempotencyHeaders)
 
 
 def answers(status: int, model: type[BaseModel] | None, *errors: int) -> Response:

@@ -8,13 +8,13 @@ from sqlalchemy import select
 from portal.billing.provider import reads, webhooks
 from portal.models import WebhookEndpoint
 from portal.services import billing
-from portal.web.api.core import answers, bp, dump, idempotent, listed, spec
+from portal.web.api.core import WRITE, answers, bp, dump, idempotent, listed, spec
 from portal.web.api.schemas import (DeliveryList, DeliveryOut, EndpointCreated, EndpointIn, EndpointList, EndpointOut,
-                                    EventList, EventOut, IdempotencyHeaders, ListQuery, PageQuery, ReplayIn)
+                                    EventList, EventOut, ListQuery, PageQuery, ReplayIn)
 
 
 @bp.post("/webhook-endpoints")
-@spec.validate(json=EndpointIn, resp=answers(201, EndpointCreated, 422), tags=["events"], headers=IdempotencyHeaders)
+@spec.validate(json=EndpointIn, resp=answers(201, EndpointCreated, 422), tags=["events"], **WRITE)
 def add_endpoint():
     """Register a URL; the answer carries its signing secret (made if not given)."""
     body = request.context.json
@@ -32,7 +32,7 @@ def list_endpoints():
 
 
 @bp.delete("/webhook-endpoints/<int:endpoint_id>")
-@spec.validate(resp=answers(200, EndpointOut, 404), tags=["events"], headers=IdempotencyHeaders)
+@spec.validate(resp=answers(200, EndpointOut, 404), tags=["events"], **WRITE)
 def disable_endpoint(endpoint_id: int):
     """No more events to this endpoint; it is gone from the API (its log stays in the
     database: `flask events deliveries`)."""
@@ -59,7 +59,7 @@ def list_events():
 
 
 @bp.post("/events/<int:event_id>/replay")
-@spec.validate(json=ReplayIn, resp=answers(201, DeliveryList, 404, 422), tags=["events"], headers=IdempotencyHeaders)
+@spec.validate(json=ReplayIn, resp=answers(201, DeliveryList, 404, 422), tags=["events"], **WRITE)
 def replay(event_id: int):
     """Send an event again, to every active endpoint or to one."""
     endpoint_id = request.context.json.endpoint_id

@@ -10,11 +10,10 @@ from flask import current_app, request
 from portal.billing.accounts import people
 from portal.billing.provider import reads
 from portal.services import billing
-from portal.web.api.core import answers, bp, dump, idempotent, listed, spec
-from portal.web.api.schemas import (IdempotencyHeaders, InvitationIn, InvitationList, InvitationOut, PageQuery,
+from portal.web.api.core import WRITE, answers, bp, dump, idempotent, listed, spec
+from portal.web.api.schemas import (InvitationIn, InvitationList, InvitationOut, PageQuery,
                                     RoleList, RoleOut)
 
-WRITE = dict(headers=IdempotencyHeaders)
 PROVIDER = None  # the actor of a provider's change: no person
 
 

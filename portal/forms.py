@@ -356,7 +356,7 @@ _ONE_TIME_CODE = {"autocomplete": "one-time-code", "inputmode": "numeric", "spel
 def _password_rule(form, field) -> None:
     problem = password_problem(field.data or "")
     if problem is not None:
-        raise ValidationError(PASSWORD_PROBLEM[problem])  # the words: portal/wording.py
+        raise ValidationError(PASSWORD_PROBLEM[problem])  # the words: portal/wording/refusals.py
 
 
 class InviteForm(PortalForm):

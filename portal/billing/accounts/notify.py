@@ -222,7 +222,7 @@ def resolve_notices(session: Session, clock: Clock, account_id: int | list[int],
 
 
 # Every action the audit log records. Each has a sentence in both languages
-# (portal/wording.py audit_text, tests/web/test_issue35_audit_wordings.py), so a screen
+# (portal/wording/audit.py audit_text, tests/web/test_issue35_audit_wordings.py), so a screen
 # reader never reads a code aloud (issue 35 a11y-1): an action not listed here cannot be
 # recorded.
 AUDIT_ACTIONS = frozenset({
@@ -252,7 +252,7 @@ def audit(session: Session, clock: Clock, action: str, *, account_id: int | None
     """Who (actor; None for the billing cycle), when, what (action + details; never
     card numbers or CVCs). `profile_id` lets that profile's owners see the event."""
     if action not in AUDIT_ACTIONS:
-        raise ValueError(f"{action!r} is not in notify.AUDIT_ACTIONS: give it a wording in portal/wording.py")
+        raise ValueError(f"{action!r} is not in notify.AUDIT_ACTIONS: give it a wording in portal/wording/audit.py")
     event = AuditEvent(at=clock.now(), actor_user_id=actor.id if actor else None,
                        account_id=account_id, billing_profile_id=profile_id,
                        action=action, details=details)

@@ -25,7 +25,7 @@ from portal.errors import Refused
 from portal.money import Money
 from portal.models import BilledPeriod, Charge, Invoice, Subscription, SubscriptionStatus, User
 
-# Why the state refuses a plan change (the words: portal/wording_subscriptions.py).
+# Why the state refuses a plan change (the words: portal/wording/subscriptions.py).
 PLAN_CHANGES_OFF = "plan_changes_off"       # SUBSCRIPTION_PLAN_CHANGES=0, or no other plan listed
 PLAN_NOT_OFFERED = "plan_not_offered"       # a name not among SUBSCRIPTION_PLANS, or its own plan
 LAST_MONTH_NOT_BILLED = "last_month_not_billed"  # the cycle has not billed last month yet

@@ -28,7 +28,7 @@ from portal.money import Money
 from portal.models import Subscription, SubscriptionStatus, User
 
 # Why the state refuses an action (the roles' reasons are access.decide's); the words
-# are portal/wording_subscriptions.py's SUBSCRIPTION_REFUSAL.
+# are portal/wording/subscriptions.py's SUBSCRIPTION_REFUSAL.
 PAST_DUE = "past_due"                  # settle the balance first
 NOT_RUNNING = "not_running"            # disabled, deleted or ended already
 ALREADY_CANCELLED = "already_cancelled"

@@ -1,6 +1,6 @@
 """The words of a subscription's own page and actions (issue 33 item 1): why an action
-is refused, and what each of its audit events says — beside portal/wording.py, which
-gives them to pages and emails with everything else (it is at its size limit)."""
+is refused, and what each of its audit events says — given to pages and emails
+through portal/wording/ like every other word."""
 from __future__ import annotations
 
 from datetime import date

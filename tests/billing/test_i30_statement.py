@@ -79,7 +79,7 @@ def agreement(b):
     return account, profile, owner
 
 
-def test_i30_opening_plus_movements_is_closing_and_closing_is_open_items_less_credit(b, agreement):
+def test_b18_opening_plus_movements_is_closing_and_closing_is_open_items_less_credit(b, agreement):
     account, profile, owner = agreement
     s = statements.statement(b, owner, account.id, profile.id, Period(FIRST, date(2026, 11, 24)))
     # Before November: invoiced 1,000 + 700 (after R16's 100), paid 1,200 → owes 500.
@@ -108,7 +108,7 @@ def test_i30_the_next_day_the_late_payment_closes_it(b, agreement):
     assert s.closing.minor == s.open_total.minor - s.credit_closing.minor
 
 
-def test_i30_the_statement_pages_its_rows_and_the_export_has_them_all(b, agreement):
+def test_b18_the_statement_pages_its_rows_and_the_export_has_them_all(b, agreement):
     account, profile, owner = agreement
     s = statements.statement(b, owner, account.id, profile.id, Period(FIRST, LAST), rows=2)
     assert len(s.movements) == 2 and s.movement_count == 5 and s.more_movements == 3
@@ -131,7 +131,7 @@ def test_i30_only_whose_statement_the_user_may_see(b, agreement):
 
 @pytest.mark.parametrize("days, bucket", [(-1, "not_due"), (0, "0_30"), (30, "0_30"), (31, "31_60"), (60, "31_60"),
                                           (61, "61_90"), (90, "61_90"), (91, "over_90")])
-def test_i30_ageing_buckets_at_their_edges(b, days, bucket):
+def test_b18_ageing_buckets_at_their_edges(b, days, bucket):
     account = f.account(b, AccountKind.CUSTOMER_AGREEMENT)
     profile = f.profile(b, account)
     owner = f.user(b, Role.OWNER, account, profile)

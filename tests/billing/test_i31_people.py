@@ -39,7 +39,7 @@ def refusal(call) -> str:
     return refused.value.reason
 
 
-def test_i31_nobody_grants_beyond_their_role(b, agreement):
+def test_b19_nobody_grants_beyond_their_role(b, agreement):
     a = agreement
     # Not an owner: no roles to give at all.
     assert refusal(lambda: people.invite(b, a.contributor, a.acc.id, a.north.id, "x@example.com", "reader", "sv",
@@ -73,7 +73,7 @@ def test_i31_only_the_account_kinds_roles_are_given(b):
                                          SECRET)) == "cannot_manage_roles"
 
 
-def test_i31_the_last_owner_cannot_be_removed_or_lowered(b, agreement):
+def test_b19_the_last_owner_cannot_be_removed_or_lowered(b, agreement):
     a = agreement
     f.commit(b)
     # The south profile's only owner is the account owner: removing them leaves it without one.
@@ -123,7 +123,7 @@ def test_i31_every_change_is_audited_and_told_to_the_person_and_the_owners(b, ag
     assert told == {a.contributor.email, a.north_owner.email, a.owner.email}  # not the south reader
 
 
-def test_i31_an_invitation_link_works_once(b, agreement, clock):
+def test_b19_an_invitation_link_works_once(b, agreement, clock):
     a = agreement
     invitation, token = people.invite(b, a.owner, a.acc.id, a.south.id, "Eva@Example.com", "contributor", "en",
                                       SECRET)

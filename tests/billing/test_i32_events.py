@@ -47,7 +47,7 @@ def written(b, endpoint) -> list[tuple[str, dict]]:
     return [(e.type, e.data) for e in found]
 
 
-def test_i32_every_event_type_has_a_writer():
+def test_b20_every_event_type_has_a_writer():
     """The twelve types of the issue, and no other: each is written by the audit action
     that records the same fact (FROM_AUDIT) or by its own writer (the invoices, the
     ledger, the bank import), so no type is listed that nothing sends."""
@@ -94,7 +94,7 @@ def test_i32_a_new_default_payment_method_reports_payment_method_changed(b, endp
     assert data["method"]["last4"] == card.last4
 
 
-def test_i32_a_sender_that_died_mid_post_loses_no_event(b, endpoint):
+def test_b20_a_sender_that_died_mid_post_loses_no_event(b, endpoint):
     """At least once: a delivery claimed by a sender that then died (no answer marked)
     is left alone while the claim is fresh, and sent — signed — once it is older than
     the sending timeout (5 minutes)."""

@@ -44,7 +44,7 @@ def by_subscription(found: costs.Costs) -> dict[int, list[int]]:
     return {row.id: row.amounts for row in found.rows}
 
 
-def test_i33_costs_before_the_bill_are_what_the_bill_charges(b, clock, payg):
+def test_b21_costs_before_the_bill_are_what_the_bill_charges(b, clock, payg):
     used(b, payg.old, 30_00, date(2026, 11, 12))
     before = costs.costs(b, payg.admin, payg.acc.id)
     assert before.months[-1] == NOVEMBER and before.billed[-1] is False
@@ -116,7 +116,7 @@ def warnings(b) -> list[tuple[str, int]]:
         select(AuditEvent).where(AuditEvent.action == "spending_alert.reached").order_by(AuditEvent.id))]
 
 
-def test_i33_an_alert_is_sent_once_at_80_and_once_at_100_percent_a_month(b, clock, payg):
+def test_b21_an_alert_is_sent_once_at_80_and_once_at_100_percent_a_month(b, clock, payg):
     costs.set_alert(b, payg.admin, payg.acc.id, Money(180_00, "SEK"))
     clock.current = date(2026, 11, 12)
     assert costs.check_alerts(b, clock.today()) == 0  # 135 kr of 180: 75 %

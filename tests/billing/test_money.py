@@ -33,7 +33,7 @@ def test_m1_totals_are_exact(amounts):
     assert total((Money(a, "SEK") for a in amounts), "SEK").minor == sum(amounts)
 
 
-def test_i27_every_money_column_is_64_bit():
+def test_m9_every_money_column_is_64_bit():
     money_columns = [column for table in models.db.metadata.tables.values() for column in table.columns
                      if column.name.endswith("_minor")]
     assert len(money_columns) >= 15
@@ -56,7 +56,7 @@ def test_i27_a_sum_of_money_is_an_int_on_both_databases(b):
     assert type(nothing) is int and nothing == 0
 
 
-def test_i27_the_largest_amount_is_above_32_bits_and_its_sums_fit_64():
+def test_m9_the_largest_amount_is_above_32_bits_and_its_sums_fit_64():
     """The reasons money.MAX_MINOR gives for its value: above where a 32-bit column ends, and
     thousands of such amounts still sum within a 64-bit column, each exact as a float."""
     assert MAX_MINOR > 2**31 - 1 and len(str(MAX_MINOR)) == 15

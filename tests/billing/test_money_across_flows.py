@@ -190,7 +190,7 @@ def test_i27_moving_a_subscription_while_its_settlement_is_at_the_gateway_is_ref
     assert_money_adds_up(b, scene.acc.id)
 
 
-def test_i27_a_writer_that_ignores_the_attempt_cannot_change_what_it_records(b, scene, holding):
+def test_m8_a_writer_that_ignores_the_attempt_cannot_change_what_it_records(b, scene, holding):
     """Even a writer that does not ask (here: the subscription moved by hand in SQL) does
     not change what the settlement records: the charges written ahead, set-based, and
     R05's switch from the failed card as it was priced."""
@@ -209,7 +209,7 @@ def test_i27_a_writer_that_ignores_the_attempt_cannot_change_what_it_records(b, 
     assert_money_adds_up(b, scene.acc.id)
 
 
-def test_i27_the_allocation_is_written_ahead_with_the_attempt_and_goes_with_it(b, scene, holding):
+def test_m8_the_allocation_is_written_ahead_with_the_attempt_and_goes_with_it(b, scene, holding):
     gateway, held = holding
     seen = []
     # Issue 28: one row per subscription, its outstanding charges up to the highest id priced.

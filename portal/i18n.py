@@ -335,6 +335,12 @@ def day(value: date | datetime | None, style: str = "long") -> str:
     return _remembered(("day", value, style, locale_name()), lambda: format_date(value, style))
 
 
+def day_of(details: dict, key: str) -> str:
+    """A day an event's details or a notice's payload keep as ISO text ("2026-12-31"),
+    written as the page writes days; "" where it has none."""
+    return day(date.fromisoformat(details[key])) if details.get(key) else ""
+
+
 def month(value: date | None) -> str:
     """A calendar month, e.g. "december 2026" / "December 2026" (issue 33: costs)."""
     if value is None:

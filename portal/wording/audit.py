@@ -2,11 +2,9 @@
 language for every action notify.AUDIT_ACTIONS knows (issue 35 a11y-1)."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 
-from portal.i18n import day, money, some_names
+from portal.i18n import day_of, money, some_names
 from portal.models import Role
 from portal.money import Money
 from portal.wording.payments import DECLINE_REASON, method_from_summary
@@ -117,13 +115,13 @@ def audit_text(event) -> str:
             return gettext("%(method)s was removed.", method=method)
         case "payment_method.updated":
             return gettext("%(method)s was updated: it now expires on %(date)s. Nothing was charged.", method=method,
-                           date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")
+                           date=day_of(d, "expires_on"))
         case "payment_method.update_declined":
             return gettext("%(method)s was not updated: the bank did not accept it. %(reason)s",
                            method=method, reason=reason)
         case "payment_method.expiry_reminded":
             return gettext("A reminder was sent that %(method)s expires on %(date)s.", method=method,
-                           date=day(date.fromisoformat(d["expires_on"])) if d.get("expires_on") else "")
+                           date=day_of(d, "expires_on"))
         case "subscriptions.moved":
             return gettext("%(subscriptions)s moved to %(method)s.", method=method,
                            subscriptions=some_names(d.get("subscriptions", [])))
@@ -188,18 +186,18 @@ def audit_text(event) -> str:
         case "charge.retry_failed" if d.get("next_retry_on"):
             return gettext("Another payment attempt for %(subscription)s did not go through. %(reason)s "
                            "The next attempt is on %(date)s.", subscription=d.get("subscription", ""),
-                           reason=reason, date=day(date.fromisoformat(d["next_retry_on"])))
+                           reason=reason, date=day_of(d, "next_retry_on"))
         case "charge.retry_failed":
             return gettext("Another payment attempt for %(subscription)s did not go through. %(reason)s",
                            subscription=d.get("subscription", ""), reason=reason)
         case "subscription.disable_warning":
             return gettext("A warning was sent that %(subscription)s will be disabled on %(date)s.",
                            subscription=d.get("subscription", ""),
-                           date=day(date.fromisoformat(d["disable_on"])) if d.get("disable_on") else "")
+                           date=day_of(d, "disable_on"))
         case "subscription.disabled":
             return gettext("%(subscription)s was disabled. Its data will be deleted on %(date)s.",
                            subscription=d.get("subscription", ""),
-                           date=day(date.fromisoformat(d["delete_on"])) if d.get("delete_on") else "")
+                           date=day_of(d, "delete_on"))
         case "subscription.deleted":
             return gettext("%(subscription)s was deleted.", subscription=d.get("subscription", ""))
     return subscription_audit_text(event.action, d) or gettext("Other event: %(code)s", code=event.action)

@@ -5,7 +5,7 @@ from datetime import date
 
 from flask_babel import gettext, lazy_gettext as _l
 
-from portal.i18n import day, money
+from portal.i18n import day_of, money
 from portal.money import Money
 from portal.wording.payments import method_from_summary
 
@@ -31,16 +31,16 @@ def notice_text(notice, today: date | None = None) -> str:
             return gettext("The payment for %(subscription)s did not go through, so it is past due. "
                            "Settle the balance before %(date)s to keep it running.",
                            subscription=p.get("subscription", ""),
-                           date=day(date.fromisoformat(p["disable_on"])) if p.get("disable_on") else "")
+                           date=day_of(p, "disable_on"))
         case "subscription_disable_warning":
             return gettext("Reminder: %(subscription)s is past due and will be disabled on %(date)s "
                            "unless the balance is settled.",
                            subscription=p.get("subscription", ""),
-                           date=day(date.fromisoformat(p["disable_on"])) if p.get("disable_on") else "")
+                           date=day_of(p, "disable_on"))
         case "subscription_disabled":
             return gettext("%(subscription)s has been disabled. Its data will be deleted on %(date)s.",
                            subscription=p.get("subscription", ""),
-                           date=day(date.fromisoformat(p["delete_on"])) if p.get("delete_on") else "")
+                           date=day_of(p, "delete_on"))
         case "invoice_ready":
             return gettext("Invoice %(number)s is ready: %(amount)s.", number=p.get("number", ""), amount=amount)
         case "invoice_past_due":
@@ -52,11 +52,11 @@ def notice_text(notice, today: date | None = None) -> str:
                 date.fromisoformat(p["expires_on"]) < today:
             return gettext("%(card)s expired on %(date)s. Add a new card, or update this one if the bank sent you "
                            "a new card with the same number.", card=method_from_summary(p.get("method")),
-                           date=day(date.fromisoformat(p["expires_on"])))
+                           date=day_of(p, "expires_on"))
         case "card_expiring":
             return gettext("%(card)s expires on %(date)s. Add a new card and choose it for what the old one pays.",
                            card=method_from_summary(p.get("method")),
-                           date=day(date.fromisoformat(p["expires_on"])) if p.get("expires_on") else "")
+                           date=day_of(p, "expires_on"))
         case "spending_alert":
             spent = money(Money(p["spent_minor"], p["currency"])) if "spent_minor" in p else ""
             if p.get("subscription"):

@@ -82,9 +82,10 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
     subscription's card at once. The key is derived from the month, so a rerun after
     a crash never charges twice. A subscription pays for the days of the month from
     its start (one that started mid-month) on which it was not disabled (B16: up to
-    the day before it was disabled, from the day it was re-enabled), pro rata by day
-    (periods.prorated). One that is disabled now is not charged to its card: what it
-    owes for its days waits with the rest of its balance, which settling pays (R13)."""
+    the day before it was disabled, from the day it was re-enabled) nor paused (B21),
+    pro rata by day (periods.prorated). One that is disabled now is not charged to its
+    card: what it owes for its days waits with the rest of its balance, which settling
+    pays (R13)."""
     exists = b.session.scalars(select(Charge.id).where(
         Charge.subscription_id == sub.id, Charge.period_start.between(period_start, period_end))).first()
     stopped = disabled_stretches(b, sub, period_start) + pauses.paused_stretches(b, sub, period_start)  # B21

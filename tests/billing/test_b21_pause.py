@@ -171,3 +171,22 @@ def test_b21_the_provider_disabling_a_paused_subscription_ends_the_pause_where_t
         (date(2026, 11, 10), date(2026, 11, 20))]
     cycle(b, clock, date(2026, 12, 1))
     assert charges_of(b, sub) == [(date(2026, 11, 1), date(2026, 11, 9), 90_00)]  # 9 of 30 days
+
+
+def test_b21_the_costs_of_a_month_not_billed_yet_leave_out_the_paused_days_as_the_bill_will(allowed, clock, payg):
+    from portal.billing.accounts import costs
+    from portal.models import Charge
+    b = allowed
+    other = f.subscription(b, payg.acc, f.card(b, payg.acc), fee=310_00, name="Resumed")
+    f.commit(b)
+    clock.current = date(2026, 11, 3)
+    pauses.pause(b, payg.admin, payg.acc.id, other.id)
+    clock.current = date(2026, 11, 25)
+    pauses.pause(b, payg.admin, payg.acc.id, payg.sub.id)  # paused: its days before the 25th only
+    pauses.resume(b, payg.admin, payg.acc.id, other.id)  # resumed: all but its 22 paused days
+    found = {row.id: row.amounts[-1] for row in costs.costs(b, payg.admin, payg.acc.id).rows}
+    assert found[payg.sub.id] == 240_00 and found[other.id] == 82_67  # 24 and 8 of 30 days
+    cycle(b, clock, date(2026, 12, 1))
+    charged = dict(b.session.execute(select(Charge.subscription_id, Charge.amount_minor)
+                                     .where(Charge.period_start >= date(2026, 11, 1))).all())
+    assert charged[payg.sub.id] == found[payg.sub.id] and charged[other.id] == found[other.id]

@@ -48,6 +48,9 @@ class Subscription(db.Model):
         # The Overview's order (settleable first, then by id), read a page at a time by
         # key from this index: no sort of every subscription (issue 28).
         Index("ix_subscriptions_account_rank", "account_id", "status_rank", "id"),
+        # B21: an account's paused subscriptions (the Costs page), without a scan of the rest.
+        Index("ix_subscriptions_paused", "account_id", "paused_on", postgresql_where=text("paused_on IS NOT NULL"),
+              sqlite_where=text("paused_on IS NOT NULL")),
         # A billing profile's subscriptions (customer agreement): partial, so a
         # pay-as-you-go subscription (no profile) has no entry to rewrite when a
         # settlement updates it (issue 28).
@@ -236,7 +239,9 @@ class PausedSpan(db.Model):
     was resumed, or ended otherwise). Those days are not billed, as B16's disabled days
     are not. The pause a subscription is in now is its own `paused_on`."""
     __tablename__ = "paused_spans"
-    __table_args__ = (Index("ix_paused_spans_subscription_resumed", "subscription_id", "resumed_on"),)
+    __table_args__ = (Index("ix_paused_spans_subscription_resumed", "subscription_id", "resumed_on"),
+                      # A month's pauses (the Costs page's month not billed yet).
+                      Index("ix_paused_spans_resumed", "resumed_on"))
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
     paused_on: Mapped[date] = mapped_column(Date)

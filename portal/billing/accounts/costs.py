@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from portal.billing.accounts import access, notify
@@ -175,12 +175,16 @@ def _pause_corrections(session: Session, scope, first: date, by_subscription: bo
     paused one (not counted) owes its days before the pause, a resumed one (counted whole)
     only its days out of pause — as bill_subscription will price them."""
     last = month_end(first)
-    resumed = select(PausedSpan.subscription_id).where(PausedSpan.resumed_on > first)
-    subs = session.execute(select(Subscription.id, Subscription.monthly_fee_minor, Subscription.started_on,
-                                  Subscription.status, Subscription.paused_on).where(
+    columns = (Subscription.id, Subscription.monthly_fee_minor, Subscription.started_on, Subscription.status,
+               Subscription.paused_on)
+    # Each from a few rows at any size: the paused ones by ix_subscriptions_paused (partial),
+    # the resumed ones from the month's pauses (ix_paused_spans_resumed), then by key.
+    subs = session.execute(select(*columns).where(
         _where(scope, Subscription.id), Subscription.started_on <= last,
-        or_(and_(Subscription.status == SubscriptionStatus.PAUSED, Subscription.paused_on > first),
-            and_(Subscription.status.in_(BILLABLE), Subscription.id.in_(resumed))))).all()
+        Subscription.paused_on > first, Subscription.status == SubscriptionStatus.PAUSED)).all()
+    subs += session.execute(select(*columns).distinct().join(PausedSpan, PausedSpan.subscription_id == Subscription.id)
+                            .where(_where(scope, Subscription.id), Subscription.started_on <= last,
+                                   PausedSpan.resumed_on > first, Subscription.status.in_(BILLABLE))).all()
     if not subs:
         return {}
     spans: dict[int, list[tuple[date, date | None]]] = {}

@@ -7,7 +7,10 @@
   A plain ADD COLUMN on both databases (SQLite's batch mode would rebuild the table
   and its triggers).
 - paused_spans: past pauses, from paused_on to the day before resumed_on — days not
-  billed, as B16's disabled stretches (disabled_spans).
+  billed, as B16's disabled stretches (disabled_spans); indexed per subscription (the
+  cycle) and by resumed_on (a month's pauses, for the Costs page).
+- ix_subscriptions_paused: an account's paused subscriptions, partial (paused_on IS NOT
+  NULL), so the Costs page finds them without reading the account's others.
 
 Revision ID: e5b91c3f7a26
 Revises: a7c0e1d2b3f4
@@ -38,9 +41,14 @@ def upgrade():
     )
     op.create_index('ix_paused_spans_subscription_resumed', 'paused_spans',
                     ['subscription_id', 'resumed_on'], unique=False)
+    op.create_index('ix_paused_spans_resumed', 'paused_spans', ['resumed_on'], unique=False)
+    op.create_index('ix_subscriptions_paused', 'subscriptions', ['account_id', 'paused_on'], unique=False,
+                    postgresql_where=sa.text('paused_on IS NOT NULL'), sqlite_where=sa.text('paused_on IS NOT NULL'))
 
 
 def downgrade():
+    op.drop_index('ix_subscriptions_paused', table_name='subscriptions')
+    op.drop_index('ix_paused_spans_resumed', table_name='paused_spans')
     op.drop_index('ix_paused_spans_subscription_resumed', table_name='paused_spans')
     op.drop_table('paused_spans')
     op.execute("UPDATE subscriptions SET status = 'active' WHERE status = 'paused'")

@@ -197,6 +197,10 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         # name and its monthly price in the billing currency: "Bas=290,Standard=590".
         "SUBSCRIPTION_PLAN_CHANGES": env.get("SUBSCRIPTION_PLAN_CHANGES", "0") == "1",
         "SUBSCRIPTION_PLANS": _plans(env.get("SUBSCRIPTION_PLANS", "")),
+        # B21: may customers pause (and resume) a subscription on its page ("1") or not
+        # ("0", the default: a pause stops services without R12's countdown, which the
+        # provider must agree to)?
+        "SUBSCRIPTION_PAUSE": env.get("SUBSCRIPTION_PAUSE", "0") == "1",
         # R12: "will be disabled on …" warnings this many days before (e.g. "7,1").
         "DISABLE_WARNING_DAYS": _env_days(env, "DISABLE_WARNING_DAYS", (7, 1)),
         # Links in emails are absolute: where people reach the portal (B1).

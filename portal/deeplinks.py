@@ -14,7 +14,8 @@ from portal.billing.accounts.sign_in_links import link_token
 SETTLE_KINDS = ("payment_failed", "subscription_disable_warning", "subscription_disabled")
 PAY_KINDS = ("invoice_past_due", "auto_charge_failed", "autogiro_not_drawn")
 INVOICE_KINDS = ("invoice_ready", "auto_charge_succeeded")
-SUBSCRIPTION_EMAILS = ("subscription_cancel_planned", "subscription_cancel_undone", "subscription_plan_changed")
+SUBSCRIPTION_EMAILS = ("subscription_cancel_planned", "subscription_cancel_undone", "subscription_plan_changed",
+                       "subscription_paused", "subscription_resumed")
 
 
 @dataclass(frozen=True)

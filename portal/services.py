@@ -20,6 +20,7 @@ def policy() -> BillingPolicy:
                          disable_warning_days=tuple(config["DISABLE_WARNING_DAYS"]),
                          customer_may_cancel=config["SUBSCRIPTION_CANCEL"],
                          customer_may_change_plan=config["SUBSCRIPTION_PLAN_CHANGES"],
+                         customer_may_pause=config["SUBSCRIPTION_PAUSE"],
                          plans=config["SUBSCRIPTION_PLANS"],
                          seller=current_app.extensions["seller"])  # validated once, by create_app
 

@@ -27,6 +27,9 @@ class BillingPolicy:
     # Issue 33 (B24): SUBSCRIPTION_PLAN_CHANGES and SUBSCRIPTION_PLANS — customers change
     # a subscription's plan on its page, to one of these (name, monthly price in minor units).
     customer_may_change_plan: bool = False
+    # B21: the provider's setting SUBSCRIPTION_PAUSE — customers pause a subscription
+    # (its services stop, nothing is billed while paused) and resume it on its page.
+    customer_may_pause: bool = False
     plans: tuple[tuple[str, int], ...] = ()
 
     # The one place each of these dates is computed: pages, banners, emails, notices,

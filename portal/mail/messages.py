@@ -307,6 +307,33 @@ def subscription_cancel_undone(p: Payload, provider: str) -> Content:  # issue 3
         paragraphs=[_("%(subscription)s at %(provider)s is no longer cancelled. It keeps running and is billed "
                       "every month as before.", subscription=sub, provider=provider)],
         facts=_facts((_("Subscription"), sub)), footer=_billing_footer(p, provider))
+
+
+def subscription_paused(p: Payload, provider: str) -> Content:  # B21
+    sub, start = p.text("subscription"), p.day("paused_on")
+    return Content(
+        subject=_("%(subscription)s is paused", subscription=sub),
+        heading=_("%(subscription)s is paused", subscription=sub),
+        paragraphs=[_("%(subscription)s at %(provider)s is paused from %(date)s: its services have stopped, and "
+                      "it is not billed for the days it is paused. What it was billed for before then is still "
+                      "owed.", subscription=sub, provider=provider, date=start),
+                    _("You can resume it on the subscription's page at any time; it is billed again from the day "
+                      "you resume it.")],
+        facts=_facts((_("Subscription"), sub), (_("Paused from"), start)), footer=_billing_footer(p, provider))
+
+
+def subscription_resumed(p: Payload, provider: str) -> Content:  # B21
+    sub, start = p.text("subscription"), p.day("resumed_on")
+    return Content(
+        subject=_("%(subscription)s has been resumed", subscription=sub),
+        heading=_("%(subscription)s has been resumed", subscription=sub),
+        paragraphs=[_("%(subscription)s at %(provider)s runs again from %(date)s, and is billed from that day "
+                      "(pro rata by day for this month).", subscription=sub, provider=provider, date=start),
+                    _("If you did not expect this change, sign in and check the subscription, or contact "
+                      "your account administrator.")],
+        facts=_facts((_("Subscription"), sub), (_("Resumed on"), start)), footer=_billing_footer(p, provider))
+
+
 def spending_alert(p: Payload, provider: str) -> Content:  # issue 33 item 2
     try:
         when = month(date.fromisoformat(p.text("month")))
@@ -390,7 +417,7 @@ COMPOSERS: dict[str, Callable[[Payload, str], Content]] = {
                             billing_details_changed, card_expiring, credit_added, credit_refunded, invitation,
                             role_changed, password_reset, password_reset_unknown, sign_in_unlock,
                             payment_method_updated, subscription_cancel_planned, subscription_cancel_undone,
-                            subscription_plan_changed, spending_alert, autogiro_not_drawn,
+                            subscription_plan_changed, subscription_paused, subscription_resumed, spending_alert, autogiro_not_drawn,
                             autogiro_mandate_ended)
 }
 

@@ -24,7 +24,7 @@ from portal.models.accounts import (BillingAccount, BillingDetails, BillingProfi
 from portal.models.payments import (AttemptAllocation, CreditEntry, Payment, PaymentMethod, TransferToReview,
     UnconfirmedPayment)
 from portal.models.subscriptions import (BilledPeriod, Charge, DisableWarning, DisabledSpan, OUTSTANDING_SQL,
-    PaymentSubscription, STATUS_RANK_SQL, SpendingAlert, Subscription, SubscriptionFigure, status_ranks)
+    PausedSpan, PaymentSubscription, STATUS_RANK_SQL, SpendingAlert, Subscription, SubscriptionFigure, status_ranks)
 from portal.models.invoices import (Credit, CreditApplication, FIRST_INVOICE_NUMBER, INVOICE_SERIES, Invoice,
     InvoiceLine, InvoiceNumberSeries, InvoicePayment, PaymentRequest, PaymentRequestInvoice, StoredDocument)
 from portal.models.messages import (AuditEvent, Notice, OutboxMessage, SupportRequest)
@@ -38,7 +38,7 @@ __all__ = ["db", "AccountKind", "AttemptState", "ChargeStatus", "CreditKind", "I
            "RoleAssignment", "SignInToken", "User",
            "AttemptAllocation", "CreditEntry", "Payment", "PaymentMethod", "TransferToReview",
            "UnconfirmedPayment", "BilledPeriod", "Charge", "DisableWarning", "DisabledSpan",
-           "OUTSTANDING_SQL", "PaymentSubscription", "STATUS_RANK_SQL", "SpendingAlert", "Subscription", "SubscriptionFigure", "status_ranks",
+           "OUTSTANDING_SQL", "PausedSpan", "PaymentSubscription", "STATUS_RANK_SQL", "SpendingAlert", "Subscription", "SubscriptionFigure", "status_ranks",
            "Credit", "CreditApplication", "FIRST_INVOICE_NUMBER", "INVOICE_SERIES", "Invoice", "InvoiceLine",
            "InvoiceNumberSeries", "InvoicePayment", "PaymentRequest", "PaymentRequestInvoice", "StoredDocument", "AuditEvent", "Notice", "OutboxMessage",
            "SupportRequest", "ApiToken", "IdempotentRequest", "UsageLine", "WebhookDelivery", "WebhookEndpoint",

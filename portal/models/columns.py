@@ -50,6 +50,10 @@ class SubscriptionStatus(enum.StrEnum):
     # Issue 33: ended by the customer's (or provider's) cancellation on its cancel_at
     # day — not for non-payment, unlike disabled; nothing is billed from that day.
     CANCELLED = "cancelled"
+    # B21: paused by the customer where the provider allows it — services stopped
+    # without R12's countdown (nothing was owed when it paused); not billed from its
+    # paused_on until resumed (PausedSpan), then active again.
+    PAUSED = "paused"
 
 
 class MethodKind(enum.StrEnum):

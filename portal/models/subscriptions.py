@@ -48,6 +48,9 @@ class Subscription(db.Model):
         # The Overview's order (settleable first, then by id), read a page at a time by
         # key from this index: no sort of every subscription (issue 28).
         Index("ix_subscriptions_account_rank", "account_id", "status_rank", "id"),
+        # B21: an account's paused subscriptions (the Costs page), without a scan of the rest.
+        Index("ix_subscriptions_paused", "account_id", "paused_on", postgresql_where=text("paused_on IS NOT NULL"),
+              sqlite_where=text("paused_on IS NOT NULL")),
         # A billing profile's subscriptions (customer agreement): partial, so a
         # pay-as-you-go subscription (no profile) has no entry to rewrite when a
         # settlement updates it (issue 28).
@@ -79,6 +82,9 @@ class Subscription(db.Model):
     # service (the day after its last). The billing cycle ends it on that day (status
     # cancelled) and bills no day from it on; cleared by "Undo cancellation" before.
     cancel_at: Mapped[date | None] = mapped_column(Date)
+    # B21: the first day of the pause it is in now (status paused); the days from it are
+    # not billed. Resuming writes the stretch down (PausedSpan) and clears it.
+    paused_on: Mapped[date | None] = mapped_column(Date)
     # Its outstanding charges, counted and summed: derived data, recounted from the
     # charges in every transaction that changes them (balances.recount_outstanding),
     # so the Settle balance page need not read every charge on a card.
@@ -226,6 +232,20 @@ class DisabledSpan(db.Model):
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
     disabled_on: Mapped[date] = mapped_column(Date)
     enabled_on: Mapped[date] = mapped_column(Date)
+
+
+class PausedSpan(db.Model):
+    """B21: a past pause: from `paused_on` to the day before `resumed_on` (the day it
+    was resumed, or ended otherwise). Those days are not billed, as B16's disabled days
+    are not. The pause a subscription is in now is its own `paused_on`."""
+    __tablename__ = "paused_spans"
+    __table_args__ = (Index("ix_paused_spans_subscription_resumed", "subscription_id", "resumed_on"),
+                      # A month's pauses (the Costs page's month not billed yet).
+                      Index("ix_paused_spans_resumed", "resumed_on"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    paused_on: Mapped[date] = mapped_column(Date)
+    resumed_on: Mapped[date] = mapped_column(Date)
 
 
 class BilledPeriod(db.Model):

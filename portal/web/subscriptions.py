@@ -1,13 +1,13 @@
 """A subscription's page (issue 33 item 1): status, price, what it used this month,
-its card, its dates (R12), and Cancel at period end / Undo cancellation — each on a
-confirmation page of its own that says what changes and when (POST, then redirect;
+its card, its dates (R12), and Cancel at period end / Undo cancellation, Pause / Resume
+(B21) — each on a confirmation page of its own that says what changes and when (POST, then redirect;
 no JavaScript needed), or why it cannot be done (B2)."""
 from __future__ import annotations
 
 from flask import flash, request
 from flask_babel import gettext as _
 
-from portal.billing.accounts import overview, plans, subscriptions
+from portal.billing.accounts import overview, pauses, plans, subscriptions
 from portal.billing.accounts.access import Action, Decision
 from portal.errors import Refused
 from portal.money import Money
@@ -19,6 +19,8 @@ from portal.web.rendering import render
 
 bp = signed_in_blueprint("subscriptions")
 PATH = "/accounts/<int:account_id>/subscriptions/<int:subscription_id>"
+SERVICES = {"cancel": subscriptions.cancel_at_period_end, "undo": subscriptions.undo_cancellation,
+            "pause": pauses.pause, "resume": pauses.resume}
 
 
 @bp.get(PATH)
@@ -26,7 +28,7 @@ def show(account_id: int, subscription_id: int):
     b, me = billing(), user()
     page = subscriptions.detail(b, me, account_id, subscription_id)
     return render("subscriptions/show.html", account=page.subscription.account, page=page,
-                  plan=plans.choice(b, me, page.subscription))
+                  plan=plans.choice(b, me, page.subscription), pause=pauses.choice(b, me, page.subscription))
 
 
 @bp.route(f"{PATH}/cancel", methods=["GET", "POST"])
@@ -39,8 +41,18 @@ def undo(account_id: int, subscription_id: int):
     return _confirm("undo", account_id, subscription_id)
 
 
+@bp.route(f"{PATH}/pause", methods=["GET", "POST"])
+def pause(account_id: int, subscription_id: int):
+    return _confirm("pause", account_id, subscription_id)
+
+
+@bp.route(f"{PATH}/resume", methods=["GET", "POST"])
+def resume(account_id: int, subscription_id: int):
+    return _confirm("resume", account_id, subscription_id)
+
+
 def _status(decision: Decision) -> int:
-    state = subscriptions.STATE_REASONS | plans.PLAN_REASONS
+    state = subscriptions.STATE_REASONS | plans.PLAN_REASONS | pauses.PAUSE_REASONS
     return 200 if decision else 409 if decision.reason in state else 403
 
 
@@ -86,8 +98,12 @@ def _confirm(action: str, account_id: int, subscription_id: int):
     (422), then the service decides again under the account's lock."""
     b, me = billing(), user()
     page = subscriptions.detail(b, me, account_id, subscription_id)  # another account's: 404
-    last_day = page.ends_on if action == "cancel" else page.last_day
-    decision = page.cancel if action == "cancel" else page.undo
+    if action in ("pause", "resume"):  # B21: from today, the day the form names
+        pause = pauses.choice(b, me, page.subscription)
+        last_day, decision = pause.today, pause.pause if action == "pause" else pause.resume
+    else:
+        last_day = page.ends_on if action == "cancel" else page.last_day
+        decision = page.cancel if action == "cancel" else page.undo
     form = ConfirmSubscriptionForm(formdata=None, last_day=last_day.isoformat() if last_day else "")
     status = _status(decision)
     if request.method == "POST":
@@ -100,7 +116,7 @@ def _confirm(action: str, account_id: int, subscription_id: int):
             status, form.last_day.data = 409, last_day.isoformat() if last_day else ""  # asked again, anew
             flash(_("The dates have changed since the page was shown. Check them and confirm again."), "error")
         else:
-            service = subscriptions.cancel_at_period_end if action == "cancel" else subscriptions.undo_cancellation
+            service = SERVICES[action]
             try:
                 sub = service(b, me, account_id, subscription_id)
             except Refused as refused:
@@ -110,9 +126,15 @@ def _confirm(action: str, account_id: int, subscription_id: int):
                 if action == "cancel":
                     flash(_("%(subscription)s is cancelled at the end of the period. Its last day is %(date)s.",
                             subscription=sub.name, date=day(last_day)), "success")
+                elif action == "pause":
+                    flash(_("%(subscription)s is paused from %(date)s. It is not billed while it is paused.",
+                            subscription=sub.name, date=day(last_day)), "success")
+                elif action == "resume":
+                    flash(_("%(subscription)s is running again from %(date)s and is billed from that day.",
+                            subscription=sub.name, date=day(last_day)), "success")
                 else:
                     flash(_("The cancellation is undone: %(subscription)s keeps running.", subscription=sub.name),
                           "success")
                 return see_other("subscriptions.show", account_id=account_id, subscription_id=subscription_id)
     return render("subscriptions/confirm.html", status=status, account=page.subscription.account, page=page,
-                  action=action, decision=decision, form=form)
+                  action=action, decision=decision, form=form, on=last_day)

@@ -18,6 +18,8 @@ SUBSCRIPTION_STATUS = {
     # Translators: status badge of a subscription whose data has been deleted.
     SubscriptionStatus.DELETED: lazy_pgettext("subscription status", "Deleted"),
     SubscriptionStatus.CANCELLED: lazy_pgettext("subscription status", "Cancelled"),  # ended as asked (issue 33)
+    # Translators: status badge of a subscription its customer paused: services stopped, nothing billed (B21).
+    SubscriptionStatus.PAUSED: lazy_pgettext("subscription status", "Paused"),
 }
 
 INVOICE_STATUS = {

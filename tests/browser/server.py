@@ -56,6 +56,8 @@ class LiveServer:
             # Intranät is on Standard).
             "SUBSCRIPTION_PLAN_CHANGES": "1",
             "SUBSCRIPTION_PLANS": "Bas=290,Standard=590,Premium=990",
+            # B21: and lets them pause and resume subscriptions.
+            "SUBSCRIPTION_PAUSE": "1",
         }
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

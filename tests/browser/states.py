@@ -229,6 +229,13 @@ STATES = {
     "subscription-change-plan": (ANNA, go("/accounts/{payg}/subscriptions/{intranet}/plan")),
     "subscription-change-plan-errors": (ANNA, change_plan_errors),
     "subscription-change-plan-past-due": (ANNA, go("/accounts/{payg}/subscriptions/{production}/plan")),
+    # B21: the pause confirmation (the test site's provider allows pauses), refused while
+    # past due, and Resume of one not paused (refused). A paused subscription's page and
+    # its Resume confirmation are checked with axe along the keyboard walk
+    # (tests/browser/test_i33_cancel_subscription.py), which pauses one on a site of its own.
+    "subscription-pause": (ANNA, go("/accounts/{payg}/subscriptions/{intranet}/pause")),
+    "subscription-pause-past-due": (ANNA, go("/accounts/{payg}/subscriptions/{production}/pause")),
+    "subscription-resume-not-paused": (ANNA, go("/accounts/{payg}/subscriptions/{intranet}/resume")),
     "my-settings": (ANNA, go("/settings")),
     "audit-log": (ANNA, go("/accounts/{payg}/audit")),
     "404-unknown-address-signed-in": (ANNA, go("/no-such-page")),
@@ -306,4 +313,5 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "payment-methods-update-card-errors": 422,
                    "subscription-cancel-past-due": 409, "403-subscription-cancel-user": 403,
                    "costs-alert-errors": 422, "payment-methods-autogiro-errors": 422,
-                   "subscription-change-plan-errors": 422, "subscription-change-plan-past-due": 409}
+                   "subscription-change-plan-errors": 422, "subscription-change-plan-past-due": 409,
+                   "subscription-pause-past-due": 409, "subscription-resume-not-paused": 409}

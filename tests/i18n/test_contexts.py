@@ -23,6 +23,9 @@ KNOWN_SHARED = {
     "Plan": "the provider's plan a subscription is on (a fact)",
     "Monthly price": "a subscription's price for a calendar month (a fact)",
     "Change plan": "the action of moving a subscription to another plan (link, button)",
+    # B21: pause and resume, on the subscription's page and its confirmation.
+    "Pause subscription": "the action of pausing a subscription (link, button)",
+    "Resume subscription": "the action of resuming a paused subscription (link, button)",
     # Issue 31: sign-in security.
     "Password": "the sign-in password (form label, heading)",
     "Reset your password": "the action of choosing a new password (page, email, link)",

@@ -114,7 +114,11 @@ def pages(demo):
             f"/{X}/accounts/{a}/invoices", f"/{X}/accounts/999999/",
             # B21: a subscription's page, its confirmation, and the refusal while past due.
             f"/{X}/accounts/{a}/subscriptions/{demo.intranet}", f"/{X}/accounts/{a}/subscriptions/{demo.intranet}/cancel",
-            f"/{X}/accounts/{a}/subscriptions/{demo.production}/cancel"]
+            f"/{X}/accounts/{a}/subscriptions/{demo.production}/cancel",
+            # B21 (pauses allowed below): the pause confirmation, refused while past due, nothing to resume.
+            f"/{X}/accounts/{a}/subscriptions/{demo.intranet}/pause",
+            f"/{X}/accounts/{a}/subscriptions/{demo.production}/pause",
+            f"/{X}/accounts/{a}/subscriptions/{demo.intranet}/resume"]
     olivia = [f"/{X}/accounts/{p}/", f"/{X}/accounts/{p}/invoices", f"/{X}/accounts/{p}/invoices?status=paid",
               f"/{X}/accounts/{p}/invoices?status=nonsense", f"/{X}/accounts/{p}/invoices/{demo.due}",
               f"/{X}/accounts/{p}/invoices/{demo.paid}", f"/{X}/accounts/{p}/profiles/{demo.profile}/pay",
@@ -142,6 +146,7 @@ def test_signed_out_pages_are_fully_translated(app, browser, demo):
 @pytest.mark.parametrize("who", ["anna@example.com", "olivia@example.com", "erik@example.com",
                                  "rasmus@example.com"])
 def test_every_page_and_partial_is_fully_translated(app, browser, demo, who):
+    app.config.update(SUBSCRIPTION_PAUSE=True)  # B21: the provider's setting, so its pages show their words
     sign_in_as(browser, who, X)
     for url in pages(demo)[who]:
         assert_pseudo(app, browser.get(url), url)

@@ -13,7 +13,8 @@ import pypdf
 from sqlalchemy import select
 
 from portal.billing import payments
-from portal.billing.accounts import costs, credit, details, overview, people, plans, sign_in_links, subscriptions
+from portal.billing.accounts import (costs, credit, details, overview, pauses, people, plans, sign_in_links,
+                                     subscriptions)
 from portal.deeplinks import SIGN_IN_LINKS
 from portal.money import Money
 from portal.billing.cycle import lifecycle
@@ -292,6 +293,9 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
     b.policy = dataclasses.replace(b.policy, customer_may_change_plan=True,  # B24: and moved to another plan
                                    plans=(("Standard", 590_00), ("Premium", 990_00)))
     plans.change_plan(b, anna, demo.payg, demo.intranet, "Premium")
+    b.policy = dataclasses.replace(b.policy, customer_may_pause=True)  # B21: paused, then resumed
+    pauses.pause(b, anna, demo.payg, demo.intranet)
+    pauses.resume(b, anna, demo.payg, demo.intranet)
     report = deliver(app, clock)
     templates = set(b.session.scalars(select(OutboxMessage.template)))
     # The card declines here; the emails about people and roles (issue 31) are followed in

@@ -120,6 +120,12 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 409 if role in MANAGING else 403
         case ("subscriptions.cancel" | "subscriptions.undo"), "POST":
             return 422 if role in MANAGING else 403
+        # B21: pausing is off by default (the provider's setting) and none is paused
+        # (nothing to resume): 409 with the reason for those who may, the role's first.
+        case ("subscriptions.pause" | "subscriptions.resume"), "GET":
+            return 409 if role in MANAGING else 403
+        case ("subscriptions.pause" | "subscriptions.resume"), "POST":
+            return 422 if role in MANAGING else 403
         # B24: plan changes are off by default (the provider's setting): 409 for those
         # who may, with the reason; the role's refusal first.
         case "subscriptions.change_plan", ("GET" | "POST"):

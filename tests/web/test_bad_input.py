@@ -152,6 +152,8 @@ PAGES = {  # endpoint → (who, path template with {account} and the id being fu
     "subscriptions.cancel": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/cancel", "subscription"),
     "subscriptions.undo": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/undo-cancel", "subscription"),
     "subscriptions.change_plan": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/plan", "subscription"),  # B24
+    "subscriptions.pause": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/pause", "subscription"),  # B21
+    "subscriptions.resume": ("anna", "/sv/accounts/{payg}/subscriptions/{id}/resume", "subscription"),  # B21
     # B22: one OCR reference for several invoices (its POST: tests/web/test_b22_payment_request_pages.py).
     "payment_requests.new": ("olivia", "/sv/accounts/{agreement}/profiles/{id}/one-transfer", "profile"),
     "payment_requests.show": ("olivia", "/sv/accounts/{agreement}/one-transfer/{id}", "request"),

@@ -73,6 +73,9 @@ EXAMPLES = {
     "subscription.plan_changed": {"subscription": "Intranät", "old_plan": "Bas", "plan": "Standard",
                                   "old_amount_minor": 29000, "amount_minor": 59000, "currency": "SEK",
                                   "price_from": "2026-12-01"},
+    # B21: paused and resumed.
+    "subscription.paused": {"subscription": "Intranät", "paused_on": "2026-11-25"},
+    "subscription.resumed": {"subscription": "Intranät", "paused_on": "2026-11-25", "resumed_on": "2026-12-03"},
 }
 
 

@@ -49,6 +49,10 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
                                f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/undo-cancel"),
         "subscriptions.change_plan": ("anna@example.com",
                                       f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/plan"),  # B24
+        "subscriptions.pause": ("anna@example.com",  # B21
+                                f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/pause"),
+        "subscriptions.resume": ("anna@example.com",
+                                 f"/en/accounts/{demo.payg}/subscriptions/{demo.intranet}/resume"),
         "payment_requests.new": ("olivia@example.com",  # B22
                                  f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/one-transfer"),
         "methods.set_default": ("olivia@example.com",

@@ -239,6 +239,8 @@ AUDIT_ACTIONS = frozenset({
 # Issue 33: a subscription cancelled at the end of its period, the undo, and its end.
 AUDIT_ACTIONS |= {"subscription.cancel_planned", "subscription.cancel_undone", "subscription.cancelled",
                   "subscription.plan_changed"}
+# B21: paused and resumed by the customer.
+AUDIT_ACTIONS |= {"subscription.paused", "subscription.resumed"}
 # Issue 31: a person's own sign-in security (account_id None: no account's log shows it).
 AUDIT_ACTIONS |= {"password.reset", "second_factor.enabled", "second_factor.reset"}
 # Issue 33 item 2: spending alerts (billing/accounts/costs.py).

@@ -34,7 +34,8 @@ NOT_RUNNING = "not_running"            # disabled, deleted or ended already
 ALREADY_CANCELLED = "already_cancelled"
 NOT_CANCELLED = "not_cancelled"        # nothing to undo (or it has ended)
 PROVIDER_SETTING = "provider_setting"  # SUBSCRIPTION_CANCEL=0
-STATE_REASONS = frozenset({PAST_DUE, NOT_RUNNING, ALREADY_CANCELLED, NOT_CANCELLED, PROVIDER_SETTING})
+PAUSED = "paused"                      # B21: resume it first
+STATE_REASONS = frozenset({PAST_DUE, NOT_RUNNING, ALREADY_CANCELLED, NOT_CANCELLED, PROVIDER_SETTING, PAUSED})
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def why_not_cancel(b: Billing, sub: Subscription) -> str | None:
         return PROVIDER_SETTING
     if sub.status == SubscriptionStatus.PAST_DUE:
         return PAST_DUE
+    if sub.status == SubscriptionStatus.PAUSED:
+        return PAUSED
     if sub.status != SubscriptionStatus.ACTIVE:
         return NOT_RUNNING
     if sub.cancel_at is not None:

@@ -8,14 +8,14 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.billing import events
-from portal.billing.accounts import credit, notify
+from portal.billing.accounts import credit, notify, pauses
 from portal.billing.context import Billing
 from portal.billing.accounts.details import details_for
 from portal.billing.invoicing.documents import buyer_of, frozen_parties, price_for
 from portal.billing.invoicing import payment_requests
 from portal.errors import InvalidAmount
 from portal.billing.payments import mark_invoices_paid, method_summary, record_payment
-from portal.billing.periods import billed_part, prorated
+from portal.billing.periods import billed_part, enabled_parts, prorated
 from portal.billing.usage import usage_lines
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
 from portal.money import Money
@@ -73,6 +73,21 @@ def apply_credits(b: Billing, invoice: Invoice) -> int:
     return applied
 
 
+def _fee_for_days(sub: Subscription, period_start: date, period_end: date,
+                  paused: list[tuple[date, date | None]]) -> int | None:
+    """The month's fee of `sub` for its days in service (pro rata by day), None when it
+    had none (paused the whole month)."""
+    end = min(period_end, sub.cancel_at - timedelta(days=1)) if sub.cancel_at else period_end
+    start, end = billed_part(sub.started_on, period_start, end)
+    if not paused:
+        return prorated(sub.monthly_fee_minor, start, end)
+    parts = enabled_parts(start, end, paused)
+    if not parts:
+        return None
+    return prorated(sub.monthly_fee_minor, parts[0][0], parts[-1][1],
+                    days=sum((last - first).days + 1 for first, last in parts))
+
+
 def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
                      period_end: date) -> Invoice | None:
     """Create the period's invoice once (unique per profile and period), apply
@@ -83,7 +98,8 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
         return None
     subscriptions = b.session.scalars(select(Subscription).where(
         Subscription.billing_profile_id == profile.id,
-        or_(Subscription.status.in_(BILLABLE), Subscription.status == SubscriptionStatus.CANCELLED),
+        or_(Subscription.status.in_(BILLABLE),
+            Subscription.status.in_((SubscriptionStatus.CANCELLED, SubscriptionStatus.PAUSED))),
         or_(Subscription.cancel_at.is_(None), Subscription.cancel_at > period_start),  # issue 33
         Subscription.started_on <= period_end).order_by(Subscription.id)).all()
     if not subscriptions:
@@ -93,14 +109,18 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
     details = details_for(b.session, account.id, profile.id)
     buyer = buyer_of(account.name, profile.name, details, account.notification_email)
     # A subscription that started mid-month pays for the days from its start.
-    # Issue 33: one cancelled pays up to the day before it ends.
-    amounts = [prorated(s.monthly_fee_minor, *billed_part(s.started_on, period_start, min(
-        period_end, s.cancel_at - timedelta(days=1)) if s.cancel_at else period_end)) for s in subscriptions]
+    # Issue 33: one cancelled pays up to the day before it ends; B21: none of the days it was paused.
+    paused = pauses.profile_pauses(b, profile.id, period_start, subscriptions)
+    fees = [(s, fee) for s in subscriptions
+            if (fee := _fee_for_days(s, period_start, period_end, paused.get(s.id, []))) is not None]
+    amounts = [fee for _, fee in fees]
     # Prices include Swedish VAT, which a reverse-charge buyer does not pay (docs/vat.md).
     amounts = [price_for(Money(a, account.currency), buyer.reverse_charge).minor for a in amounts]
     # Issue 32: what the provider posted as used in the period, a line each.
     used = [(line, price_for(Money(line.amount_minor, account.currency), buyer.reverse_charge).minor)
             for line in usage_lines(b.session, [s.id for s in subscriptions], period_start, period_end)]
+    if not fees and not used:  # B21: every one paused all month, nothing used
+        return None
     invoice = Invoice(
         billing_profile_id=profile.id, number=next_invoice_number(b.session),
         parties=frozen_parties(b.policy.seller, buyer),
@@ -110,7 +130,7 @@ def generate_invoice(b: Billing, profile: BillingProfile, period_start: date,
         subtotal_minor=sum(amounts) + sum(amount for _, amount in used))
     b.session.add(invoice)
     b.session.flush()
-    for sub, amount in zip(subscriptions, amounts):
+    for (sub, _), amount in zip(fees, amounts):
         b.session.add(InvoiceLine(invoice_id=invoice.id, subscription_id=sub.id,
                                   description=sub.name, amount_minor=amount))
     for line, amount in used:

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.accounts import costs, credit, notify, subscriptions
+from portal.billing.accounts import costs, credit, notify, pauses, subscriptions
 from portal.billing.cycle import retries
 from portal.billing.accounts.balances import (IS_OUTSTANDING, link_payments, recount_outstanding, settled_method_ids,
                                               settlement_total)
@@ -44,6 +44,9 @@ def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
     charge.failed_on = today
     charge.failure_code = reason
     sub = charge.subscription
+    if sub.status == SubscriptionStatus.PAUSED:  # B21: owed from before the pause; R12's countdown runs
+        pauses.end_pause(b, sub, today)
+        sub.status = SubscriptionStatus.ACTIVE
     if sub.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELLED):  # a cancelled one owes its last
         sub.status = SubscriptionStatus.PAST_DUE
         sub.past_due_since = today
@@ -79,12 +82,13 @@ def bill_subscription(b: Billing, sub: Subscription, period_start: date, period_
     subscription's card at once. The key is derived from the month, so a rerun after
     a crash never charges twice. A subscription pays for the days of the month from
     its start (one that started mid-month) on which it was not disabled (B16: up to
-    the day before it was disabled, from the day it was re-enabled), pro rata by day
-    (periods.prorated). One that is disabled now is not charged to its card: what it
-    owes for its days waits with the rest of its balance, which settling pays (R13)."""
+    the day before it was disabled, from the day it was re-enabled) nor paused (B21),
+    pro rata by day (periods.prorated). One that is disabled now is not charged to its
+    card: what it owes for its days waits with the rest of its balance, which settling
+    pays (R13)."""
     exists = b.session.scalars(select(Charge.id).where(
         Charge.subscription_id == sub.id, Charge.period_start.between(period_start, period_end))).first()
-    stopped = disabled_stretches(b, sub, period_start)
+    stopped = disabled_stretches(b, sub, period_start) + pauses.paused_stretches(b, sub, period_start)  # B21
     if sub.cancel_at is not None:  # issue 33: no day from the one it ends on
         stopped.append((sub.cancel_at, None))
     parts = enabled_parts(*billed_part(sub.started_on, period_start, period_end), stopped)
@@ -139,7 +143,8 @@ def billable_subscription_ids(b: Billing, period_start: date, period_end: date) 
         select(Subscription.id).join(Subscription.account)
         .where(BillingAccount.kind == AccountKind.PAY_AS_YOU_GO, Subscription.started_on <= period_end,
                or_(Subscription.status.in_(BILLABLE), Subscription.disabled_on > period_start,
-                   Subscription.cancel_at > period_start))  # issue 33: ended after the month began
+                   Subscription.cancel_at > period_start,  # issue 33: ended after the month began
+                   Subscription.paused_on > period_start))  # B21: paused after the month began
         .order_by(Subscription.id)))
 
 

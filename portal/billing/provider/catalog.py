@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
-from portal.billing.accounts import notify, plans, subscriptions
+from portal.billing.accounts import notify, pauses, plans, subscriptions
 from portal.billing.accounts.details import DetailsInput, checked, details_for
 from portal.billing.context import Billing
 from portal.billing.periods import month_end
@@ -176,6 +176,8 @@ def _cancel(b: Billing, sub: Subscription, day: date) -> None:
         raise Refused("cancel_before_start", "a subscription cannot end before it started")
     if sub.status == SubscriptionStatus.DISABLED:
         return
+    if sub.paused_on is not None:  # B21: the pause ends where the disabled days begin
+        pauses.end_pause(b, sub, max(day, sub.paused_on))
     sub.status, sub.disabled_on = SubscriptionStatus.DISABLED, day
     payload = {"subscription_id": sub.id, "subscription": sub.name,
                "delete_on": b.policy.deletion_date(day).isoformat()}

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from portal.models import SubscriptionStatus
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Minor = Annotated[int, Field(ge=0, le=10**15 - 1, description="an amount in minor units (öre)")]
@@ -163,7 +165,8 @@ class SubscriptionOut(Out):
     account_id: int
     billing_profile_id: int | None
     name: str
-    status: str
+    # Every value the portal gives a subscription (the OpenAPI enum), B21's paused too.
+    status: SubscriptionStatus
     monthly_fee_minor: int
     started_on: date
     past_due_since: date | None

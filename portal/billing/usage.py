@@ -6,13 +6,15 @@ price like the monthly fee (VAT included, docs/vat.md); the amount is quantity �
 price rounded half up to the minor unit, once, when the line is posted."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from portal.models import UsageLine
+from portal.money import Money
 
 
 def rated(quantity: Decimal, unit_price_minor: int) -> int:
@@ -34,3 +36,29 @@ def usage_lines(session: Session, subscription_ids: list[int], period_start: dat
     return list(session.scalars(select(UsageLine).where(
         UsageLine.subscription_id.in_(subscription_ids),
         UsageLine.period_start.between(period_start, period_end)).order_by(UsageLine.subscription_id, UsageLine.id)))
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """What one subscription used in a period, in short: its lines, counted, and their amount."""
+    lines: int
+    amount: Money
+
+
+# Built once, values bound when it runs: per subscription of a page (a bounded list of
+# ids), its lines of a period counted and summed — ranges of ix_usage_lines_subscription_period.
+_SUMMARIES = (select(UsageLine.subscription_id, func.count(), func.sum(UsageLine.amount_minor))
+              .where(UsageLine.subscription_id.in_(bindparam("ids", expanding=True)),
+                     UsageLine.period_start.between(bindparam("start"), bindparam("end")))
+              .group_by(UsageLine.subscription_id))
+
+
+def usage_summaries(session: Session, subscription_ids: list[int], period_start: date, period_end: date,
+                    currency: str) -> dict[int, UsageSummary]:
+    """The Overview's usage per row (issue 32): for each of `subscription_ids` (a page's)
+    that used anything in the period, its lines counted and summed — one query for the
+    whole page, whatever the number of subscriptions; none without any."""
+    if not subscription_ids:
+        return {}
+    return {sub_id: UsageSummary(int(lines), Money(int(minor), currency)) for sub_id, lines, minor
+            in session.execute(_SUMMARIES, {"ids": subscription_ids, "start": period_start, "end": period_end})}

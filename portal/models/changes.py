@@ -28,6 +28,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import DateTime, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from portal.extensions import db
+
 CLOCK_KEY = "clock"  # Session.info[CLOCK_KEY]: the clock of the last Billing made on it
 
 
@@ -46,22 +48,14 @@ class ChangeTracked:
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=_inserted_at)
 
 
-def _tracked_tables() -> set[str]:
-    return {mapper.local_table.name for mapper in _registry_mappers() if issubclass(mapper.class_, ChangeTracked)}
-
-
-def _registry_mappers():
-    from portal.extensions import db
-    return db.Model.registry.mappers
-
-
-_TABLES: set[str] | None = None
+_TABLES: set[str] | None = None  # the tracked tables' names, known once every model is mapped
 
 
 def tracked(table_name: str) -> bool:
     global _TABLES
     if _TABLES is None:
-        _TABLES = _tracked_tables()
+        _TABLES = {mapper.local_table.name for mapper in db.Model.registry.mappers
+                   if issubclass(mapper.class_, ChangeTracked)}
     return table_name in _TABLES
 
 

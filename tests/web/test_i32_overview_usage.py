@@ -64,3 +64,21 @@ def test_i32_the_overviews_queries_do_not_grow_with_usage(app, b, demo, browser)
     with_usage = browser.get(url)
     assert "50 förbrukningsrader" in with_usage.get_data(as_text=True)
     assert int(with_usage.headers[HEADER]) == without
+
+
+@pytest.mark.parametrize("lang, quantity, amount, none", [
+    ("sv", "1,5 GB", "1,50 kr", "Ingen förbrukning har rapporterats för den här månaden."),
+    ("en", "1.5 GB", "SEK 1.50", "No usage has been posted for this month.")])
+def test_i32_the_subscription_page_holds_the_lines_a_page_at_a_time(app, b, demo, browser, lang, quantity, amount,
+                                                                     none):
+    sign_in_as(browser, ANNA, lang)
+    url = f"/{lang}/accounts/{demo.payg}/subscriptions/{demo.intranet}"
+    assert none in browser.get(url).get_data(as_text=True)
+    post(b, demo.intranet, 30, 1_00)  # Lagring 0 … 29, a page of 25 and a page of 5
+    first = browser.get(url).get_data(as_text=True).replace("\xa0", " ")
+    assert none not in first and first.count('<tr><th scope="row"') == 25
+    assert re.search(r">Lagring 0</th>.*?" + re.escape(quantity) + ".*?" + re.escape(amount), first, re.S)
+    following = re.search(r'href="([^"]*lines=a\.[^"]*)" rel="next"', first)
+    assert following, "no link to the next page of lines"
+    second = browser.get(following.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert second.count('<tr><th scope="row"') == 5 and ">Lagring 29</th>" in second and ">Lagring 0</th>" not in second

@@ -59,28 +59,29 @@ def tracked(table_name: str) -> bool:
     return table_name in _TABLES
 
 
-def now_of(session: Session) -> datetime:
-    """The time of a change through `session`: its Billing's clock, or the application's."""
-    clock = session.info.get(CLOCK_KEY)
-    return (clock or _app_clock()).now()
+def now_of(session: Session) -> datetime | None:
+    """The time of a change through `session`: its Billing's clock, or the application's;
+    None outside the application (a test's or an operator's own session, which must name
+    updated_at when it inserts a row and leaves it as it was when it updates one)."""
+    clock = session.info.get(CLOCK_KEY) or (current_app.extensions.get("clock") if has_app_context() else None)
+    return None if clock is None else clock.now()
 
 
 def _app_clock():
     clock = current_app.extensions.get("clock") if has_app_context() else None
     if clock is None:
-        raise RuntimeError("no clock for updated_at: make a Billing on this session first")
+        raise RuntimeError("no clock for updated_at: name it, or make a Billing on this session first")
     return clock
 
 
 @event.listens_for(Session, "before_flush")
 def _stamp_objects(session: Session, _context, _instances) -> None:
-    now = None
-    for obj in session.new:
-        if isinstance(obj, ChangeTracked) and obj.updated_at is None:
-            obj.updated_at = now = now or now_of(session)
-    for obj in session.dirty:
-        if isinstance(obj, ChangeTracked) and session.is_modified(obj, include_collections=False):
-            obj.updated_at = now = now or now_of(session)
+    changed = [obj for obj in session.new if isinstance(obj, ChangeTracked) and obj.updated_at is None] + [
+        obj for obj in session.dirty if isinstance(obj, ChangeTracked) and session.is_modified(
+            obj, include_collections=False)]
+    now = now_of(session) if changed else None
+    for obj in changed if now is not None else ():
+        obj.updated_at = now
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -89,7 +90,10 @@ def _stamp_statements(state) -> None:
     if not (state.is_update or state.is_insert) or getattr(statement, "table", None) is None \
             or not tracked(statement.table.name):
         return
+    now = now_of(state.session)
+    if now is None:
+        return
     if state.is_update:
-        state.statement = statement.values(updated_at=now_of(state.session))
+        state.statement = statement.values(updated_at=now)
     else:
-        state.update_execution_options(**{NOW_OPTION: now_of(state.session)})
+        state.update_execution_options(**{NOW_OPTION: now})

@@ -48,7 +48,7 @@ def test_i32_the_overview_shows_what_each_subscription_used_this_month(app, b, d
                             amount_minor=15_00, description="Lagring", created_at=b.clock.now()))
     f.commit(b)
     html = sign_in_as(browser, ANNA, lang).get(f"/{lang}/accounts/{demo.payg}/").get_data(as_text=True)
-    assert f'<th scope="col" class="num">{heading}</th>' in html
+    assert f'<th scope="col" class="num num--wraps">{heading}</th>' in html
     assert cell(html, "Intranät", heading) == used
     assert cell(html, "Säkerhetskopiering", heading) == ("3,00 kr 1 förbrukningsrad" if lang == "sv"
                                                          else "SEK 3.00 1 usage line")

@@ -87,9 +87,10 @@ def seed(session, payments: int) -> tuple[int, int]:
         f"{_day(dialect, 'i / 10000')}, 'paid', {first_payment - 1} + i FROM {series} WHERE i % 10 = 5"))
     session.execute(text(
         "INSERT INTO invoices (billing_profile_id, number, currency, period_start, period_end, issued_on, due_on,"
-        " status, subtotal_minor, credits_applied_minor, paid_minor, paid_on, payment_id) "
+        " status, subtotal_minor, credits_applied_minor, paid_minor, paid_on, payment_id, updated_at) "
         f"SELECT {profile.id}, '7' || i, 'SEK', {_day(dialect, 'i')}, {_day(dialect, 'i')}, {_day(dialect, 'i')}, "
-        f"{_day(dialect, 'i')}, 'paid', 10000, 0, 10000, {_day(dialect, 'i')}, {first_payment - 1} + i "
+        f"{_day(dialect, 'i')}, 'paid', 10000, 0, 10000, {_day(dialect, 'i')}, {first_payment - 1} + i, "
+        f"{_at(dialect, 'i / 4')} "
         f"FROM {series} WHERE i % 10 = 0"))
     session.execute(text(
         "INSERT INTO invoice_payments (invoice_id, payment_id, amount_minor) "

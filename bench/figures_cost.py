@@ -18,15 +18,15 @@ from sqlalchemy import create_engine, text
 from portal.models import db  # the models' tables, with the triggers' after_create
 
 SEED = """
-INSERT INTO billing_accounts (id, kind, name, currency, notification_email, created_on)
-VALUES (1, 'pay_as_you_go', 'Reseller', 'SEK', 'r@example.com', '2026-01-01');
+INSERT INTO billing_accounts (id, kind, name, currency, notification_email, created_on, updated_at)
+VALUES (1, 'pay_as_you_go', 'Reseller', 'SEK', 'r@example.com', '2026-01-01', '2026-01-01');
 INSERT INTO payment_methods (id, account_id, kind, brand, last4, exp_month, exp_year, created_at)
 SELECT n, 1, 'card', 'visa', lpad(n::text, 4, '0'), 12, 2031, '2026-01-01' FROM generate_series(1, 3) AS n;
 INSERT INTO subscriptions (account_id, name, status, payment_method_id, monthly_fee_minor, started_on,
-                           past_due_since, outstanding_charges, outstanding_minor, retry_count)
+                           past_due_since, outstanding_charges, outstanding_minor, retry_count, updated_at)
 SELECT 1, 'Prenumeration ' || n, CASE WHEN n % 10 = 0 THEN 'active' ELSE 'past_due' END, 1 + n % 2, 10000,
        '2026-01-01', CASE WHEN n % 10 = 0 THEN NULL ELSE DATE '2026-11-10' END,
-       CASE WHEN n % 10 = 0 THEN 0 ELSE 2 END, CASE WHEN n % 10 = 0 THEN 0 ELSE 20000 END, 0
+       CASE WHEN n % 10 = 0 THEN 0 ELSE 2 END, CASE WHEN n % 10 = 0 THEN 0 ELSE 20000 END, 0, '2026-11-10' 
 FROM generate_series(1, :rows) AS n;
 """
 
@@ -38,8 +38,8 @@ STATEMENTS = {
     "nothing counted changes (retry_count)": "UPDATE subscriptions SET retry_count = retry_count + 1",
     "insert as many again": (
         "INSERT INTO subscriptions (account_id, name, status, payment_method_id, monthly_fee_minor, started_on, "
-        "outstanding_charges, outstanding_minor, retry_count) SELECT account_id, name || ' b', status, "
-        "payment_method_id, monthly_fee_minor, started_on, outstanding_charges, outstanding_minor, 0 "
+        "outstanding_charges, outstanding_minor, retry_count, updated_at) SELECT account_id, name || ' b', status, "
+        "payment_method_id, monthly_fee_minor, started_on, outstanding_charges, outstanding_minor, 0, updated_at "
         "FROM subscriptions"),
     "delete them all": "DELETE FROM subscriptions",
 }

@@ -58,8 +58,8 @@ def _user(session: Session, email: str, name: str, password_hash: str) -> int:
 
 
 def _account(session: Session, kind: str, name: str, email: str, created_on: date) -> int:
-    return _one(session, "INSERT INTO billing_accounts (kind, name, currency, notification_email, created_on) "
-                         "VALUES (:kind, :name, 'SEK', :email, :created_on) RETURNING id",
+    return _one(session, "INSERT INTO billing_accounts (kind, name, currency, notification_email, created_on, "
+                         "updated_at) VALUES (:kind, :name, 'SEK', :email, :created_on, :created_on) RETURNING id",
                 kind=kind, name=name, email=email, created_on=created_on)
 
 
@@ -104,8 +104,8 @@ def pay_as_you_go(session: Session, today: date, policy, subscriptions: int, log
     user = _user(session, email, "Bench reseller admin",
                  generate_password_hash(PASSWORD, method=CHEAP_HASH))
     account = _account(session, "pay_as_you_go", "Bench reseller", email, today - timedelta(days=400))
-    session.execute(text("INSERT INTO role_assignments (user_id, account_id, role) "
-                         "VALUES (:user, :account, 'account_admin')"), dict(user=user, account=account))
+    session.execute(text("INSERT INTO role_assignments (user_id, account_id, role, updated_at) "
+                         "VALUES (:user, :account, 'account_admin', :now)"), dict(user=user, account=account, now=now))
     failed, second, spare = (_card(session, account, "9995", "visa", now),
                              _card(session, account, "4444", "mastercard", now),
                              _card(session, account, "4242", "visa", now))
@@ -121,13 +121,15 @@ def pay_as_you_go(session: Session, today: date, policy, subscriptions: int, log
         # Kept figures as the charges below make them: past due, two outstanding charges.
         session.execute(text(f"""
             INSERT INTO subscriptions (id, account_id, name, status, payment_method_id, monthly_fee_minor, started_on,
-                                       past_due_since, outstanding_charges, outstanding_minor, retry_count)
+                                       past_due_since, outstanding_charges, outstanding_minor, retry_count,
+                                       updated_at)
             SELECT :s0 + i - 1, :account, 'Prenumeration ' || lpad(i::text, 6, '0'),
                    CASE WHEN {active} THEN 'active' ELSE 'past_due' END, {method}, 10000 + i % 900, :started,
                    CASE WHEN {active} THEN NULL ELSE CAST(:since AS date) END,
                    CASE WHEN {active} THEN 0 ELSE 2 END,
-                   CASE WHEN {active} THEN 0 ELSE 2 * (10000 + i % 900) END, 0
-            FROM generate_series(1, :n) AS i"""), dict(params, started=today - timedelta(days=31 * (MONTHS + 3))))
+                   CASE WHEN {active} THEN 0 ELSE 2 * (10000 + i % 900) END, 0, :now
+            FROM generate_series(1, :n) AS i"""), dict(params, started=today - timedelta(days=31 * (MONTHS + 3)),
+                                                       now=now))
         log(f"subscriptions {subscriptions:,}", began)
         began = time.perf_counter()
         # A payment a month (k), made on the first of the month after the period m it
@@ -183,21 +185,22 @@ def customer_agreement(session: Session, today: date, policy, invoices: int, log
                          "VALUES (:account, 'check_wire', :now) RETURNING id", account=account, now=now)
     card = _card(session, account, "4242", "visa", now)
     profile = _one(session, "INSERT INTO billing_profiles (account_id, name, default_payment_method_id, "
-                            "check_wire_approved) VALUES (:account, 'Bench reseller profile', :wire, true) "
-                            "RETURNING id", account=account, wire=wire)
-    session.execute(text("INSERT INTO role_assignments (user_id, account_id, billing_profile_id, role) "
-                         "VALUES (:user, :account, :profile, 'owner')"),
-                    dict(user=user, account=account, profile=profile))
+                            "check_wire_approved, updated_at) VALUES (:account, 'Bench reseller profile', :wire, "
+                            "true, :now) RETURNING id", account=account, wire=wire, now=now)
+    session.execute(text("INSERT INTO role_assignments (user_id, account_id, billing_profile_id, role, updated_at) "
+                         "VALUES (:user, :account, :profile, 'owner', :now)"),
+                    dict(user=user, account=account, profile=profile, now=now))
     lines = (("Lagersystem", 4_500_00), ("Ruttplanering", 2_750_00), ("Kundportal", 1_390_00))
     subtotal = sum(amount for _, amount in lines)
     began = time.perf_counter()
     # Invoice k (0 = the newest) is for the k+1-th month before this one.
     session.execute(text("""
         INSERT INTO invoices (billing_profile_id, number, currency, period_start, period_end, issued_on, due_on,
-                              status, subtotal_minor, credits_applied_minor, paid_on, paid_minor)
+                              status, subtotal_minor, credits_applied_minor, paid_on, paid_minor, updated_at)
         SELECT :profile, '7' || lpad(k::text, 9, '0'), 'SEK', start, finish, issued, issued + :due_days,
                CASE k WHEN 0 THEN 'due' WHEN 1 THEN 'past_due' ELSE 'paid' END, :subtotal, 0,
-               CASE WHEN k > 1 THEN issued + 7 END, CASE WHEN k > 1 THEN :subtotal ELSE 0 END
+               CASE WHEN k > 1 THEN issued + 7 END, CASE WHEN k > 1 THEN :subtotal ELSE 0 END,
+               CAST(CASE WHEN k > 1 THEN issued + 7 ELSE issued END AS timestamp)
         FROM generate_series(0, :n - 1) AS k
         CROSS JOIN LATERAL (SELECT CAST(CAST(:first AS date) - (k + 1) * interval '1 month' AS date) AS start,
                                    CAST(CAST(:first AS date) - k * interval '1 month' - interval '1 day' AS date)

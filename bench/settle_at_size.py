@@ -48,10 +48,11 @@ def build(session, today, size: int) -> dict:
     user = q("INSERT INTO users (email, name, password_hash, locale) VALUES (:e, 'Bench admin', :h, 'sv') "
              "RETURNING id", e=f"settle-{size}@bench.example",
              h=generate_password_hash(PASSWORD, method=CHEAP_HASH)).scalar_one()
-    account = q("INSERT INTO billing_accounts (kind, name, currency, notification_email, created_on) "
-                "VALUES ('pay_as_you_go', 'Bench reseller', 'SEK', :e, :d) RETURNING id",
-                e=f"settle-{size}@bench.example", d=today - timedelta(days=400)).scalar_one()
-    q("INSERT INTO role_assignments (user_id, account_id, role) VALUES (:u, :a, 'account_admin')", u=user, a=account)
+    account = q("INSERT INTO billing_accounts (kind, name, currency, notification_email, created_on, updated_at) "
+                "VALUES ('pay_as_you_go', 'Bench reseller', 'SEK', :e, :d, :now) RETURNING id",
+                e=f"settle-{size}@bench.example", d=today - timedelta(days=400), now=now).scalar_one()
+    q("INSERT INTO role_assignments (user_id, account_id, role, updated_at) VALUES (:u, :a, 'account_admin', :now)",
+      u=user, a=account, now=now)
     methods = [q("INSERT INTO payment_methods (account_id, kind, brand, last4, exp_month, exp_year, holder_name, "
                  "gateway_token, created_at) VALUES (:a, 'card', :brand, :last4, 12, 2031, 'Bench Holder', 'x', :now) "
                  "RETURNING id", a=account, brand=brand, last4=last4, now=now).scalar_one()
@@ -59,10 +60,10 @@ def build(session, today, size: int) -> dict:
     failed, second = methods
     past_due_since = today - timedelta(days=12)
     q("INSERT INTO subscriptions (account_id, name, status, payment_method_id, monthly_fee_minor, started_on, "
-      "past_due_since, outstanding_charges, outstanding_minor, retry_count) "
+      "past_due_since, outstanding_charges, outstanding_minor, retry_count, updated_at) "
       "SELECT :a, 'Prenumeration ' || lpad(g::text, 6, '0'), 'past_due', :m, 10000 + g % 900, :started, :since, "
-      "2, 2 * (10000 + g % 900), 0 FROM generate_series(1, :n) AS g",
-      a=account, m=failed, started=today - timedelta(days=300), since=past_due_since, n=size)
+      "2, 2 * (10000 + g % 900), 0, :now FROM generate_series(1, :n) AS g",
+      a=account, m=failed, started=today - timedelta(days=300), since=past_due_since, n=size, now=now)
     q("INSERT INTO charges (subscription_id, amount_minor, currency, period_start, period_end, status, failed_on, "
       "failure_code) SELECT s.id, s.monthly_fee_minor, 'SEK', p.start, p.end_, 'outstanding', :since, "
       "'insufficient_funds' FROM subscriptions s CROSS JOIN (VALUES (CAST(:s1 AS date), CAST(:e1 AS date)), "

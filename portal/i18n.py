@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.core import Locale, get_global
 from babel.lists import format_list
 from babel.dates import get_timezone_location
-from babel.numbers import get_currency_precision
+from babel.numbers import format_decimal, get_currency_precision
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask.globals import _cv_app
@@ -348,11 +348,16 @@ def month(value: date | None) -> str:
     return _remembered(("month", value, locale_name()), lambda: format_date(value, "LLLL y"))
 
 
-def number(value: int | None) -> str:
-    """A count in the page's language: `1 234` in Swedish, `1,234` in English."""
+def number(value: int | Decimal | str | None) -> str:
+    """A count in the page's language: `1 234` in Swedish, `1,234` in English; a decimal
+    (a usage line's quantity, kept as a string) with every decimal it has: `1,5` / `1.5`."""
     if value is None:
         return ""
-    return _remembered(("number", value, locale_name()), lambda: format_number(value))
+    if isinstance(value, int):
+        return _remembered(("number", value, locale_name()), lambda: format_number(value))
+    exact = Decimal(value)
+    return _remembered(("decimal", str(exact), locale_name()),
+                       lambda: format_decimal(exact, locale=get_locale(), decimal_quantization=False))
 
 
 def some_names(names, count: int | None = None) -> str:

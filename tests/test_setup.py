@@ -36,9 +36,11 @@ def test_defaults_are_an_sqlite_file_under_instance_and_contoso():
 
 
 @pytest.fixture
-def empty_app(tmp_path):
-    """An app on an empty database (no create_all): for the migrations to build."""
+def empty_app(tmp_path, clock):
+    """An app on an empty database (no create_all): for the migrations to build. Its
+    clock is the tests' (a row written stamps updated_at from it)."""
     app = create_app(for_tests(tmp_path))
+    app.extensions["clock"] = clock
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:

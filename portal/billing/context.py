@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from portal.billing.clock import Clock
 from portal.billing.gateway import PaymentGateway
 from portal.billing.seller import Seller
+from portal.models.changes import CLOCK_KEY
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,7 @@ class Billing:
     gateway: PaymentGateway
     clock: Clock
     policy: BillingPolicy
+
+    def __post_init__(self) -> None:
+        # What a change through this session is stamped with (updated_at, models/changes.py).
+        self.session.info[CLOCK_KEY] = self.clock

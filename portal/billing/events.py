@@ -70,7 +70,8 @@ def rows_of(session: Session, clock: Clock, batch: list[tuple[str, dict[str, Any
     endpoints = list(session.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.disabled_at.is_(None))))
     return ([{"id": id_, "type": type_, "data": _plain(data), "created_at": now}
              for id_, (type_, data) in zip(ids, batch)],
-            [{"event_id": id_, "endpoint_id": endpoint_id, "status": OutboxStatus.PENDING, "attempts": 0}
+            [{"event_id": id_, "endpoint_id": endpoint_id, "status": OutboxStatus.PENDING, "attempts": 0,
+              "updated_at": now}
              for id_ in ids for endpoint_id in endpoints])
 
 

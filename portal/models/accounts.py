@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.models.changes import ChangeTracked
 from portal.models.columns import AccountKind, Role, _enum
 
 if TYPE_CHECKING:  # relationships' targets, resolved by SQLAlchemy's registry
@@ -50,7 +51,7 @@ class User(db.Model):
         return f"{self.id}-{self.session_generation or 0}"
 
 
-class BillingAccount(db.Model):
+class BillingAccount(ChangeTracked, db.Model):
     __tablename__ = "billing_accounts"
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[AccountKind] = mapped_column(_enum(AccountKind))
@@ -65,7 +66,7 @@ class BillingAccount(db.Model):
     payment_methods: Mapped[list[PaymentMethod]] = relationship(back_populates="account", order_by="PaymentMethod.id")
 
 
-class BillingProfile(db.Model):
+class BillingProfile(ChangeTracked, db.Model):
     """Customer agreement: invoices and a default payment method belong to a profile."""
     __tablename__ = "billing_profiles"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,7 +103,7 @@ class BillingDetails(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class RoleAssignment(db.Model):
+class RoleAssignment(ChangeTracked, db.Model):
     __tablename__ = "role_assignments"
     __table_args__ = (UniqueConstraint("user_id", "account_id", "billing_profile_id", name="uq_role_assignments_scope"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,7 +123,7 @@ class RoleAssignment(db.Model):
     granted_by: Mapped[User | None] = relationship(foreign_keys=[granted_by_user_id])
 
 
-class Invitation(db.Model):
+class Invitation(ChangeTracked, db.Model):
     """Issue 31: a person invited by email to a role (portal/billing/accounts/people.py).
     Only a hash of the link's token is kept; the link is made again from `nonce` and
     the application's secret when the email is written (people.link_token)."""

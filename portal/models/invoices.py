@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.money import Money
 from portal.extensions import db
+from portal.models.changes import ChangeTracked
 from portal.models.columns import InvoiceStatus, MinorUnits, _enum
 
 if TYPE_CHECKING:  # relationships' targets, resolved by SQLAlchemy's registry
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # relationships' targets, resolved by SQLAlchemy's registry
     from portal.models.payments import Payment
 
 
-class Invoice(db.Model):
+class Invoice(ChangeTracked, db.Model):
     """Customer agreement: a billing profile's invoice for one period."""
     __tablename__ = "invoices"
     __table_args__ = (

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.models.changes import ChangeTracked
 from portal.models.columns import MinorUnits, OutboxStatus, _enum
 
 
@@ -77,7 +78,7 @@ class WebhookEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(ChangeTracked, db.Model):
     """An event on its way to one endpoint: the outbox row `flask events send` claims,
     sends and marks (as `flask mail send` does for email), and its delivery log."""
     __tablename__ = "webhook_deliveries"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal import figures, payment_links
 from portal.money import Money
 from portal.extensions import db
+from portal.models.changes import ChangeTracked
 from portal.models.columns import ChargeStatus, MinorUnits, SubscriptionStatus, _enum
 
 if TYPE_CHECKING:  # relationships' targets, resolved by SQLAlchemy's registry
@@ -29,7 +30,7 @@ def status_ranks(statuses) -> list[int]:
     return sorted({ranks.get(str(status), 2) for status in statuses})
 
 
-class Subscription(db.Model):
+class Subscription(ChangeTracked, db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
         # Those that owe anything (R01's "not received" check of every account): partial,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import flash, request
 from flask_babel import gettext as _
 
+from portal.billing import usage
 from portal.billing.accounts import overview, pauses, plans, subscriptions
 from portal.billing.accounts.access import Action, Decision
 from portal.errors import Refused
@@ -14,7 +15,7 @@ from portal.money import Money
 from portal.forms import ChangePlanForm, ConfirmSubscriptionForm
 from portal.i18n import day, money
 from portal.services import billing
-from portal.web.common import see_other, signed_in_blueprint, user
+from portal.web.common import page_arg, see_other, signed_in_blueprint, user
 from portal.web.rendering import render
 
 bp = signed_in_blueprint("subscriptions")
@@ -27,7 +28,8 @@ SERVICES = {"cancel": subscriptions.cancel_at_period_end, "undo": subscriptions.
 def show(account_id: int, subscription_id: int):
     b, me = billing(), user()
     page = subscriptions.detail(b, me, account_id, subscription_id)
-    return render("subscriptions/show.html", account=page.subscription.account, page=page,
+    lines = usage.lines_page(b.session, subscription_id, *page.month, page_arg("lines"), page.used_lines)
+    return render("subscriptions/show.html", account=page.subscription.account, page=page, lines=lines,
                   plan=plans.choice(b, me, page.subscription), pause=pauses.choice(b, me, page.subscription))
 
 

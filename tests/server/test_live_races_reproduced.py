@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select, text
@@ -169,10 +170,11 @@ def _add_past_due_subscriptions(live, account: int, card: int, count: int) -> No
         s.execute(text(
             "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :count) "
             "INSERT INTO subscriptions (account_id, name, status, payment_method_id, monthly_fee_minor, started_on, "
-            "past_due_since, outstanding_charges, outstanding_minor, retry_count) "
-            "SELECT :account, 'Stor ' || n, 'past_due', :card, 10000 + n, :started, :since, 2, 2 * (10000 + n), 0 "
-            "FROM g"), {"count": count, "account": account, "card": card, "started": TODAY.replace(year=TODAY.year - 1),
-                        "since": TODAY})
+            "past_due_since, outstanding_charges, outstanding_minor, retry_count, updated_at) "
+            "SELECT :account, 'Stor ' || n, 'past_due', :card, 10000 + n, :started, :since, 2, 2 * (10000 + n), 0, "
+            ":now FROM g"), {"count": count, "account": account, "card": card,
+                             "started": TODAY.replace(year=TODAY.year - 1), "since": TODAY,
+                             "now": datetime.combine(TODAY, datetime.min.time())})
         for month in (1, 2):
             s.execute(text(
                 "INSERT INTO charges (subscription_id, amount_minor, currency, period_start, period_end, status) "

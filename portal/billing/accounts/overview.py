@@ -3,7 +3,7 @@ account settings they may change (R11, R15) and requests they may open (R13)."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from zoneinfo import available_timezones
 
@@ -20,6 +20,8 @@ from portal.billing.accounts.notify import refusals_audited
 from portal.billing.context import Billing
 from portal.errors import InvalidInput, NotFound
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
+from portal.billing.periods import month_of
+from portal.billing.usage import UsageSummary, usage_summaries
 from portal.billing.transaction import write_transaction
 from portal.money import Money, total
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice, InvoicePayment,
@@ -34,6 +36,7 @@ class SubscriptionView:
     disable_on: date | None   # R12
     delete_on: date | None    # R12
     last_day: date | None = None  # issue 33: cancelled at the end of a period, runs until then
+    used: UsageSummary | None = None  # issue 32: usage posted for this month (None: none)
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,12 @@ def subscription_page(b: Billing, account: BillingAccount, page: str | None = No
     found = read_page(SUBSCRIPTION_ORDER, SUBSCRIPTION_ORDER.parse(page), fetch,
                       lambda sub: (sub.status_rank, sub.id), per_page, count,
                       total=sum(c.count for c in counts.values()))
-    return found.map(lambda subs: [subscription_view(b, sub) for sub in subs])
+    month = month_of(b.clock.today())
+
+    def views(subs: list[Subscription]) -> list[SubscriptionView]:
+        used = usage_summaries(b.session, [sub.id for sub in subs], *month, account.currency)  # one query
+        return [replace(subscription_view(b, sub), used=used.get(sub.id)) for sub in subs]
+    return found.map(views)
 
 
 @dataclass(frozen=True)

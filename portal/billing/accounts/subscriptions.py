@@ -22,7 +22,7 @@ from portal.billing.accounts.notify import refusals_audited
 from portal.billing.periods import month_of
 from portal.billing.context import Billing
 from portal.billing.transaction import lock_account, write_transaction
-from portal.billing.usage import usage_total
+from portal.billing.usage import usage_summaries
 from portal.errors import NotFound, Refused
 from portal.money import Money
 from portal.models import Subscription, SubscriptionStatus, User
@@ -43,6 +43,7 @@ class SubscriptionDetail:
     subscription: Subscription
     fee: Money                 # a month's price
     used: Money                # usage posted for this month so far (issue 32)
+    used_lines: int            # … in so many lines (usage.lines_page lists them)
     month: tuple[date, date]   # this month
     disable_on: date | None    # R12, while past due
     delete_on: date | None     # R12, while disabled
@@ -100,9 +101,11 @@ def detail(b: Billing, user: User, account_id: int, subscription_id: int) -> Sub
     today, currency = b.clock.today(), sub.account.currency
     month = month_of(today)
     role = _role(b, user, sub)
+    summary = usage_summaries(b.session, [sub.id], *month, currency).get(sub.id)
     return SubscriptionDetail(
         subscription=sub, fee=Money(sub.monthly_fee_minor, currency),
-        used=Money(usage_total(b.session, sub.id, *month), currency), month=month,
+        used=summary.amount if summary else Money(0, currency), used_lines=summary.lines if summary else 0,
+        month=month,
         disable_on=b.policy.disable_date(sub.past_due_since)
         if sub.status == SubscriptionStatus.PAST_DUE and sub.past_due_since else None,
         delete_on=b.policy.deletion_date(sub.disabled_on)

@@ -10,7 +10,7 @@ from portal.models import AccountKind
 from portal.services import billing
 from portal.web.api.core import WRITE, answers, bp, dump, idempotent, listed, spec
 from portal.web.api.schemas import (AccountIn, AccountList, AccountOut, DetailsIn, DetailsOut,
-                                    ListQuery, PageQuery, ProfileIn, ProfileList, ProfileOut, SubscriptionBatchIn,
+                                    ListQuery, ProfileIn, ProfileList, ProfileOut, SubscriptionBatchIn,
                                     SubscriptionChangeIn, SubscriptionIn, SubscriptionList, SubscriptionOut,
                                     UsageBatchIn, UsageList, UsageOut)
 
@@ -43,10 +43,10 @@ def create_profile(account_id: int):
 
 
 @bp.get("/accounts/<int:account_id>/profiles")
-@spec.validate(query=PageQuery, resp=answers(200, ProfileList, 404, 422), tags=["accounts"])
+@spec.validate(query=ListQuery, resp=answers(200, ProfileList, 404, 422), tags=["accounts"])
 def list_profiles(account_id: int):
     q = request.context.query
-    return listed(ProfileOut, reads.profiles(billing(), account_id, q.after, q.limit))
+    return listed(ProfileOut, reads.profiles(billing(), account_id, q.after, q.limit, q.updated_since))
 
 
 def _put_details(account_id: int, profile_id: int | None):
@@ -90,10 +90,10 @@ def create_subscriptions(account_id: int):
 
 
 @bp.get("/accounts/<int:account_id>/subscriptions")
-@spec.validate(query=PageQuery, resp=answers(200, SubscriptionList, 404, 422), tags=["subscriptions"])
+@spec.validate(query=ListQuery, resp=answers(200, SubscriptionList, 404, 422), tags=["subscriptions"])
 def list_subscriptions(account_id: int):
     q = request.context.query
-    return listed(SubscriptionOut, reads.subscriptions(billing(), account_id, q.after, q.limit))
+    return listed(SubscriptionOut, reads.subscriptions(billing(), account_id, q.after, q.limit, q.updated_since))
 
 
 @bp.get("/subscriptions/<int:subscription_id>")

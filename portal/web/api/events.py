@@ -10,7 +10,7 @@ from portal.models import WebhookEndpoint
 from portal.services import billing
 from portal.web.api.core import WRITE, answers, bp, dump, idempotent, listed, spec
 from portal.web.api.schemas import (DeliveryList, DeliveryOut, EndpointCreated, EndpointIn, EndpointList, EndpointOut,
-                                    EventList, EventOut, ListQuery, PageQuery, ReplayIn)
+                                    EventList, EventOut, ListQuery, ReplayIn)
 
 
 @bp.post("/webhook-endpoints")
@@ -23,10 +23,12 @@ def add_endpoint():
 
 
 @bp.get("/webhook-endpoints")
-@spec.validate(query=PageQuery, resp=answers(200, EndpointList, 422), tags=["events"])
+@spec.validate(query=ListQuery, resp=answers(200, EndpointList, 422), tags=["events"])
 def list_endpoints():
+    """The endpoints events go to (one removed leaves the list; one listed has not changed since made)."""
     q = request.context.query
-    found = reads.page(billing(), select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None)),
+    found = reads.page(billing(), reads.since(select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None)),
+                                              WebhookEndpoint.created_at, q.updated_since),
                        WebhookEndpoint.id, q.after, q.limit)
     return listed(EndpointOut, found)
 
@@ -41,12 +43,12 @@ def disable_endpoint(endpoint_id: int):
 
 
 @bp.get("/webhook-endpoints/<int:endpoint_id>/deliveries")
-@spec.validate(query=PageQuery, resp=answers(200, DeliveryList, 404, 422), tags=["events"])
+@spec.validate(query=ListQuery, resp=answers(200, DeliveryList, 404, 422), tags=["events"])
 def list_deliveries(endpoint_id: int):
     """The endpoint's delivery log: each event sent, its attempts, the last answer."""
     q = request.context.query
     webhooks.endpoint(billing().session, endpoint_id)
-    found = reads.deliveries(billing(), endpoint_id, q.after, q.limit)
+    found = reads.deliveries(billing(), endpoint_id, q.after, q.limit, q.updated_since)
     return listed(DeliveryOut, found)
 
 

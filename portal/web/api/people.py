@@ -11,7 +11,7 @@ from portal.billing.accounts import people
 from portal.billing.provider import reads
 from portal.services import billing
 from portal.web.api.core import WRITE, answers, bp, dump, idempotent, listed, spec
-from portal.web.api.schemas import (InvitationIn, InvitationList, InvitationOut, PageQuery,
+from portal.web.api.schemas import (InvitationIn, InvitationList, InvitationOut, ListQuery,
                                     RoleList, RoleOut)
 
 PROVIDER = None  # the actor of a provider's change: no person
@@ -30,10 +30,10 @@ def invite(account_id: int):
 
 
 @bp.get("/accounts/<int:account_id>/invitations")
-@spec.validate(query=PageQuery, resp=answers(200, InvitationList, 404, 422), tags=["people"])
+@spec.validate(query=ListQuery, resp=answers(200, InvitationList, 404, 422), tags=["people"])
 def list_invitations(account_id: int):
     q = request.context.query
-    return listed(InvitationOut, reads.invitations(billing(), account_id, q.after, q.limit))
+    return listed(InvitationOut, reads.invitations(billing(), account_id, q.after, q.limit, q.updated_since))
 
 
 @bp.delete("/accounts/<int:account_id>/invitations/<int:invitation_id>")
@@ -45,10 +45,10 @@ def withdraw_invitation(account_id: int, invitation_id: int):
 
 
 @bp.get("/accounts/<int:account_id>/roles")
-@spec.validate(query=PageQuery, resp=answers(200, RoleList, 404, 422), tags=["people"])
+@spec.validate(query=ListQuery, resp=answers(200, RoleList, 404, 422), tags=["people"])
 def list_roles(account_id: int):
     q = request.context.query
-    return listed(RoleOut, reads.roles(billing(), account_id, q.after, q.limit))
+    return listed(RoleOut, reads.roles(billing(), account_id, q.after, q.limit, q.updated_since))
 
 
 @bp.delete("/accounts/<int:account_id>/roles/<int:assignment_id>")

@@ -35,6 +35,9 @@ def _as_utc(value: datetime) -> datetime:
 
 
 Since = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_as_utc)]
+# When a row last changed (its updated_at): a list's `updated_since` at or before it
+# finds it. None only in an answer stored before it was kept (an Idempotency-Key's).
+Changed = Annotated[Utc | None, Field(description="when it last changed: a later list's updated_since")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s]{2,63}$", max_length=254)]
 
 
@@ -63,12 +66,8 @@ class IdempotencyHeaders(BaseModel):
 class ListQuery(Strict):
     after: Id | None = Field(None, description="the `next_after` of the previous page")
     limit: int = Field(25, ge=1, le=100)
-    updated_since: Since | None = Field(None, description="only rows created or changed since (RFC 3339)")
-
-
-class PageQuery(Strict):
-    after: Id | None = None
-    limit: int = Field(25, ge=1, le=100)
+    updated_since: Since | None = Field(None, description="only rows changed at or after this time (RFC 3339); "
+                                                          "rows written once: made at or after it")
 
 
 # -- accounts ---------------------------------------------------------------------------
@@ -86,6 +85,7 @@ class AccountOut(Out):
     currency: str
     notification_email: str
     created_on: date
+    updated_at: Changed = None
 
 
 class AccountList(BaseModel):
@@ -101,6 +101,7 @@ class ProfileOut(Out):
     id: int
     account_id: int
     name: str
+    updated_at: Changed = None
 
 
 class ProfileList(BaseModel):
@@ -174,6 +175,7 @@ class SubscriptionOut(Out):
     deleted_on: date | None
     cancel_at: date | None = None  # B21: the first day out of service of a planned cancellation
     outstanding_minor: int
+    updated_at: Changed = None
 
 
 class SubscriptionList(BaseModel):
@@ -243,6 +245,7 @@ class InvoiceOut(Out):
     credits_applied_minor: int
     paid_minor: int
     paid_on: date | None
+    updated_at: Changed = None
     lines: list[InvoiceLineOut] = []
     documents: dict[str, str] = {}
 
@@ -340,6 +343,7 @@ class DeliveryOut(Out):
     sent_at: Utc | None
     last_status_code: int | None
     last_error: str | None
+    updated_at: Changed = None
 
 
 class DeliveryList(BaseModel):
@@ -373,6 +377,7 @@ class InvitationOut(Out):
     expires_at: Utc
     closed_at: Utc | None = Field(description="accepted or withdrawn at")
     accepted_by_user_id: int | None
+    updated_at: Changed = None
 
 
 class InvitationList(BaseModel):
@@ -394,6 +399,7 @@ class RoleOut(Out):
     user: PersonOut
     granted_at: Utc | None
     granted_by_user_id: int | None = Field(description="none: the provider (or before this was kept)")
+    updated_at: Changed = None
 
 
 class RoleList(BaseModel):

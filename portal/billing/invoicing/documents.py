@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
 
@@ -29,6 +29,9 @@ from portal.billing.seller import Seller
 from portal.billing.accounts.details import reverse_charge
 from portal.models import BillingDetails, Invoice, InvoicePayment, InvoiceStatus
 from portal.money import Money
+
+if TYPE_CHECKING:
+    from portal.billing.bank.autogiro_status import DirectDebit
 
 VAT_RATE_PERCENT = 25  # the Swedish standard rate; every line of ours is at it
 
@@ -95,6 +98,9 @@ class InvoiceDocument:
     vat: list[VatBreakdown]
     remittance: RemittanceDetails  # bankgiro, IBAN, BIC and this invoice's OCR
     payment_terms_days: int
+    # B23: drawn by Autogiro (an active mandate pays its profile) — the PDF says so in
+    # words, the XML as direct debit (BG-19); None: paid by transfer (autogiro_status).
+    direct_debit: DirectDebit | None = None
 
 
 def vat_included(amount: Money, rate_percent: int = VAT_RATE_PERCENT) -> VatBreakdown:
@@ -163,7 +169,9 @@ def kept_parties(parties: dict | None, seller: Seller, buyer: Buyer) -> tuple[Se
 def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDetails) -> InvoiceDocument:
     """The document of an invoice the caller may see (accounts.invoice_of): with the
     seller and buyer it was issued with (`seller`, today's, only for invoices issued
-    before parties were kept)."""
+    before parties were kept), and — its profile paying by an active Autogiro mandate
+    when it is made — the direct debit (B23)."""
+    from portal.billing.bank import autogiro_status  # a cycle: bank.autogiro → payments → … → this module
     currency = invoice.currency
     account = invoice.billing_profile.account
     seller, buyer = kept_parties(invoice.parties, seller, buyer_of(account.name, invoice.billing_profile.name, None,
@@ -183,7 +191,8 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
         amount_due=invoice.amount_due,
         vat=[vat],
         remittance=remittance.for_invoice(invoice.number),
-        payment_terms_days=(invoice.due_on - invoice.issued_on).days)
+        payment_terms_days=(invoice.due_on - invoice.issued_on).days,
+        direct_debit=autogiro_status.direct_debit(invoice))
 
 
 class ReceiptLine(NamedTuple):

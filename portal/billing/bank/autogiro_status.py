@@ -1,7 +1,8 @@
-"""What the customer sees of Autogiro beyond Payment methods (issue 34, Deliver 4; B23):
-the mandate's status and the next draw on Overview, each open invoice's draw date on
-the Invoices list, and the payment means an invoice's PDF and XML state (EN 16931
-BG-19: direct debit, UNCL4461 code 49, the mandate reference).
+"""What the customer sees of Autogiro (issue 34, Deliver 4; B23): the mandates and their
+next draws on Payment methods, an invoice's draw date on its page, the mandate's status
+and the next draw on Overview, each open invoice's draw date on the Invoices list, and
+the payment means an invoice's PDF and XML state (EN 16931 BG-19: direct debit,
+UNCL4461 code 49, the mandate reference).
 
 Issue 28: each read is one statement at most, run only where a mandate can be —
 Overview of a customer agreement (pay-as-you-go accounts give none), the Invoices list
@@ -23,6 +24,69 @@ from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingA
 
 ON_ITS_WAY = (DrawStatus.WAITING, DrawStatus.SENT)
 
+
+# --- Payment methods and the invoice page --------------------------------------------
+
+def draw_date(b: Billing, invoice: Invoice) -> date | None:
+    """When Autogiro draws this invoice (B23): its order's day, or — not ordered yet — the
+    banking day from its due date when its profile pays by an active mandate; else None."""
+    if not invoice.is_open:
+        return None
+    ordered = b.session.scalar(select(func.min(AutogiroOrder.draw_on)).where(
+        AutogiroOrder.invoice_id == invoice.id, AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT))))
+    if ordered is not None:
+        return ordered
+    default = invoice.billing_profile.default_payment_method
+    if default is None or default.kind != MethodKind.AUTOGIRO:  # no mandate pays it: no second read
+        return None
+    active = b.session.scalar(select(AutogiroMandate.id).join(
+        BillingProfile, BillingProfile.default_payment_method_id == AutogiroMandate.payment_method_id).where(
+        BillingProfile.id == invoice.billing_profile_id, AutogiroMandate.status == MandateStatus.ACTIVE))
+    if active is None or invoice.status != InvoiceStatus.DUE or invoice.due_on < b.clock.today():
+        return None
+    return banking_day_from(invoice.due_on)
+
+
+def next_draws(b: Billing, account_id: int) -> dict[int, date]:
+    """Each active mandate's next draw (by its payment method's id), for Payment methods."""
+    draws: dict[int, date] = {}
+    for method_id, day in b.session.execute(
+            select(AutogiroMandate.payment_method_id, func.min(AutogiroOrder.draw_on)).join(AutogiroOrder)
+            .where(AutogiroMandate.account_id == account_id,
+                   AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT)))
+            .group_by(AutogiroMandate.payment_method_id)):
+        draws[method_id] = day
+    for method_id, due in b.session.execute(
+            select(AutogiroMandate.payment_method_id, func.min(Invoice.due_on))
+            .join(BillingProfile, BillingProfile.default_payment_method_id == AutogiroMandate.payment_method_id)
+            .join(Invoice, Invoice.billing_profile_id == BillingProfile.id)
+            .where(AutogiroMandate.account_id == account_id, AutogiroMandate.status == MandateStatus.ACTIVE,
+                   Invoice.status == InvoiceStatus.DUE, Invoice.due_on >= b.clock.today(),
+                   ~select(AutogiroOrder.id).where(AutogiroOrder.invoice_id == Invoice.id).exists())
+            .group_by(AutogiroMandate.payment_method_id)):
+        if due is not None:
+            day = banking_day_from(due)
+            draws[method_id] = min(draws.get(method_id, day), day)
+    return draws
+
+
+def for_methods_page(b: Billing, account: BillingAccount) -> tuple[dict[int, AutogiroMandate], dict[int, date]]:
+    """What Payment methods shows of Autogiro: the mandates by method id, and each active
+    one's next draw — read only where there can be any (a customer agreement's profiles
+    give mandates; issue 28: no page reads what it cannot show)."""
+    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
+        return {}, {}
+    mandates = mandates_of(b, account.id)
+    return mandates, (next_draws(b, account.id) if mandates else {})
+
+
+def mandates_of(b: Billing, account_id: int) -> dict[int, AutogiroMandate]:
+    """The account's mandates by their payment method's id (what Payment methods shows)."""
+    return {m.payment_method_id: m for m in b.session.scalars(
+        select(AutogiroMandate).where(AutogiroMandate.account_id == account_id))}
+
+
+# --- Overview, the Invoices list and the documents ------------------------------------
 
 @dataclass(frozen=True)
 class MandateState:

@@ -11,13 +11,14 @@ from datetime import date
 
 from lxml import etree
 
-from portal.billing.bank import autogiro, autogiro_status
+from portal.billing.bank import autogiro
+from portal.billing.invoicing import documents
 from portal.document_files import FACTUR_X, UBL, invoice_xml
 from portal.models import AccountKind, Invoice, MandateStatus
 from tests import factories as f
 from tests.billing.test_i30_seller_and_xml import NS, SWEDISH, document
 
-DEBIT = autogiro_status.DirectDebit("10000007", "6000806967498", "Handelsbanken", "7498")
+DEBIT = documents.DirectDebit("10000007", "6000806967498", "Handelsbanken", "7498")
 
 
 def test_b23_the_ubl_of_an_invoice_autogiro_draws_is_a_direct_debit_with_the_mandate():
@@ -52,12 +53,12 @@ def test_b23_an_invoice_states_the_direct_debit_only_while_an_active_mandate_pay
                       due_on=date(2026, 12, 1), subtotal_minor=1_000_00, credits_applied_minor=0)
     b.session.add(invoice)
     f.commit(b)
-    assert autogiro_status.direct_debit(invoice) is None          # paid by transfer
+    assert documents.direct_debit(invoice) is None          # paid by transfer
     mandate = autogiro.give_mandate(b, None, acc.id, "6000", "806967498", "556036-0793", profile_id=profile.id)
-    assert autogiro_status.direct_debit(invoice) is None          # pending: the bank has not said yes
+    assert documents.direct_debit(invoice) is None          # pending: the bank has not said yes
     mandate.status = MandateStatus.ACTIVE
     f.commit(b)
-    assert autogiro_status.direct_debit(invoice) == autogiro_status.DirectDebit(
+    assert documents.direct_debit(invoice) == documents.DirectDebit(
         mandate.payer_number, "6000806967498", "Handelsbanken", "7498")
     autogiro.cancel_mandate(b, None, mandate.id)
-    assert autogiro_status.direct_debit(invoice) is None          # cancelled: paid by transfer again
+    assert documents.direct_debit(invoice) is None          # cancelled: paid by transfer again

@@ -17,9 +17,9 @@ from portal.models import AutogiroMandate, BillingProfile, Invoice, InvoiceLine,
 from portal.web.querycount import HEADER
 from tests.web.conftest import sign_in_as
 
-WORDS = {"sv": {"mandate": "Medgivande till Autogiro:", "active": "Aktivt", "drawn": "Dras via Autogiro den ",
+WORDS = {"sv": {"mandate": "Medgivande till Autogiro:", "active": "Aktivt", "drawn": "Debiteras via Autogiro den ",
                 "paid": " via Autogiro", "cancelled": "Avslutat", "choose": "Välj hur du vill betala",
-                "document": "Betalas via Autogiro: beloppet att betala dras från ditt konto som slutar på 7498 "
+                "document": "Betalas via Autogiro: beloppet att betala debiteras ditt konto som slutar på 7498 "
                             "hos Handelsbanken på förfallodagen (medgivande "},
          "en": {"mandate": "Autogiro mandate:", "active": "Active", "drawn": "Drawn by Autogiro on ",
                 "paid": " by Autogiro", "cancelled": "Cancelled", "choose": "Choose how to pay",
@@ -103,5 +103,5 @@ def test_b23_overview_reads_the_mandates_in_as_many_statements_whatever_the_invo
         b.session.add(InvoiceLine(invoice_id=more.id, description="Tillägg", amount_minor=100_00))
     b.session.commit()
     after = browser.get(url)
-    assert "Dras via Autogiro den" in after.get_data(as_text=True)
+    assert WORDS["sv"]["drawn"] in after.get_data(as_text=True)
     assert int(before.headers[HEADER]) == int(after.headers[HEADER]) < 12

@@ -2,7 +2,8 @@
 next draws on Payment methods, an invoice's draw date on its page, the mandate's status
 and the next draw on Overview, each open invoice's draw date on the Invoices list, and
 the payment means an invoice's PDF and XML state (EN 16931 BG-19: direct debit,
-UNCL4461 code 49, the mandate reference).
+UNCL4461 code 49, the mandate reference: read by invoicing.documents.direct_debit, which
+stands below this package).
 
 Issue 28: each read is one statement at most, run only where a mandate can be —
 Overview of a customer agreement (pay-as-you-go accounts give none), the Invoices list
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import object_session
 
 from portal.billing.bank.autogiro import banking_day_from
 from portal.billing.context import Billing
@@ -186,31 +186,3 @@ def draw_dates(b: Billing, profiles: Iterable[BillingProfile], invoices: Iterabl
         if day is not None:
             dates[invoice_id] = day
     return dates
-
-
-@dataclass(frozen=True)
-class DirectDebit:
-    """EN 16931 BG-19 of an invoice drawn by Autogiro: the mandate reference (BT-89, the
-    payer number Bankgirot keys the mandate by) and the debited account (BT-91:
-    clearing and account number), with the bank's name for the PDF's words."""
-    mandate_reference: str
-    debited_account: str
-    bank_name: str
-    last4: str
-
-
-def direct_debit(invoice: Invoice) -> DirectDebit | None:
-    """The direct debit an invoice states (its PDF and XML, B6): when its billing profile
-    pays by an active mandate — read only then (one statement); else None (it is paid
-    by transfer, to the remittance details)."""
-    profile = invoice.billing_profile
-    if profile is None or not _pays_by_autogiro(profile):
-        return None
-    session = object_session(invoice)
-    mandate = session.scalar(select(AutogiroMandate).where(
-        AutogiroMandate.payment_method_id == profile.default_payment_method_id,
-        AutogiroMandate.status == MandateStatus.ACTIVE)) if session is not None else None
-    if mandate is None:
-        return None
-    return DirectDebit(mandate.payer_number, f"{mandate.clearing}{mandate.account_number}", mandate.bank_name,
-                       mandate.account_number[-4:])

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from portal.billing.accounts.balances import recount_outstanding
+from portal.billing.bank import autogiro
 from portal.billing.bank.bgmax import Transfer, build_file
 from portal.billing.context import Billing
 from portal.billing.gateway import CardDetails
@@ -26,9 +27,9 @@ from portal.billing.periods import billing_day, is_past_due, months_back
 from portal.billing.invoicing import payment_requests
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.transaction import write_transaction
-from portal.models import (AccountKind, BillingAccount, BillingDetails, BillingProfile, Charge, ChargeStatus,
-                           Credit, CreditApplication, Invoice, InvoiceLine, InvoicePayment, InvoiceStatus,
-                           MethodKind, Notice, Payment, PaymentMethod, PaymentPurpose, PaymentRequest,
+from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingDetails,
+                           BillingProfile, Charge, ChargeStatus, Credit, CreditApplication, DrawStatus, Invoice,
+                           InvoiceLine, InvoicePayment, InvoiceStatus, MandateStatus, MethodKind, Notice, Payment, PaymentMethod, PaymentPurpose, PaymentRequest,
                            PaymentRequestInvoice, Role,
                            RoleAssignment, Subscription, SubscriptionStatus, User)
 
@@ -60,7 +61,11 @@ EU_USERS = (
     DemoUser("jonas@example.com", "Jonas Brandt", "en", Role.ACCOUNT_ADMIN,
              "account administrator of an EU business paying as you go: reverse charge on its receipts"),
 )
-DEMO_USERS = PAYG_USERS + AGREEMENT_USERS + EU_USERS
+AUTOGIRO_USERS = (
+    DemoUser("sara@example.com", "Sara Sjöberg", "sv", Role.OWNER,
+             "owner of a customer agreement whose invoices Autogiro draws (B23): an active mandate"),
+)
+DEMO_USERS = PAYG_USERS + AGREEMENT_USERS + EU_USERS + AUTOGIRO_USERS
 
 
 def seed_demo(b: Billing, password_method: str = "scrypt") -> bool:
@@ -77,6 +82,7 @@ def seed_demo(b: Billing, password_method: str = "scrypt") -> bool:
         _seed_pay_as_you_go(b, session, today, users)
         _seed_agreement(b, session, today, users)
         _seed_eu_business(b, session, today, users)
+        _seed_autogiro(b, session, today, users)
     return True
 
 
@@ -293,6 +299,92 @@ def _seed_eu_business(b: Billing, session: Session, today: date, users: dict[str
         session.add(Charge(subscription_id=hosting.id, amount_minor=price.minor, currency="SEK",
                            period_start=p_start, period_end=p_end, status=ChargeStatus.PAID, payment_id=payment.id))
     recount_outstanding(session, Subscription.account_id == account.id)
+
+
+def _seed_autogiro(b: Billing, session: Session, today: date, users: dict[str, User]) -> None:
+    """B23: a customer agreement paying by Autogiro — a mandate Bankgirot approved long
+    ago (given, sent and answered as the files would have done it), each invoice due
+    before today drawn on the banking day from its due date and paid through an order,
+    the newer ones due and drawn when they fall due (`flask autogiro export` orders each
+    the banking day before: docs/autogiro.md)."""
+    account = _account(session, AccountKind.CUSTOMER_AGREEMENT, "Sjöberg Bygg AB", "sara@example.com",
+                       today - timedelta(days=150))
+    bank = autogiro.bank_account("6000", "806967498")   # the banks' rules, as the page checks them
+    method = PaymentMethod(account_id=account.id, kind=MethodKind.AUTOGIRO, brand=bank.bank_name[:20],
+                           last4=bank.number[-4:], holder_name=bank.bank_name, created_at=b.clock.now())
+    session.add(method)
+    session.flush()
+    given = today - timedelta(days=140)
+    mandate = AutogiroMandate(account_id=account.id, payment_method_id=method.id, payer_number="pending",
+                              clearing=bank.clearing, account_number=bank.number, bank_name=bank.bank_name,
+                              payer_id=autogiro.payer_identity("556703-7485"), status=MandateStatus.ACTIVE,
+                              created_at=datetime.combine(given, time(9, 0)), sent_on=given,
+                              answered_on=autogiro.next_banking_day(given))
+    session.add(mandate)
+    session.flush()
+    mandate.payer_number = str(autogiro.PAYER_NUMBER_BASE + mandate.id)
+    profile = BillingProfile(account_id=account.id, name="Sjöberg Bygg", default_payment_method_id=method.id)
+    session.add(profile)
+    session.flush()
+    details = BillingDetails(
+        account_id=account.id, billing_profile_id=profile.id, company_name="Sjöberg Bygg AB",
+        org_number="556703-7485", vat_number="SE556703748501", street="Kungsgatan 44", postcode="753 21",
+        city="Uppsala", country="SE", reference="Sara Sjöberg", recipients=[], invoice_language="sv",
+        updated_at=b.clock.now())
+    session.add(details)
+    for u in AUTOGIRO_USERS:
+        session.add(RoleAssignment(user=users[u.email], account_id=account.id, billing_profile_id=profile.id,
+                                   role=u.role))
+    subs = [Subscription(account_id=account.id, billing_profile_id=profile.id, name=name,
+                         status=SubscriptionStatus.ACTIVE, payment_method_id=method.id, monthly_fee_minor=fee,
+                         started_on=today - timedelta(days=130)) for name, fee in (("Projektverktyg", 2_450_00),
+                                                                                   ("Dokumentarkiv", 890_00))]
+    session.add_all(subs)
+    session.flush()
+    parties = frozen_parties(b.policy.seller, buyer_of(account.name, profile.name, details, account.notification_email))
+    for months in range(3, 0, -1):
+        p_start, p_end = months_back(today, months)
+        issued = billing_day(p_end)
+        invoice = Invoice(billing_profile_id=profile.id, number=next_invoice_number(session), parties=parties,
+                          currency="SEK", period_start=p_start, period_end=p_end, issued_on=issued,
+                          due_on=b.policy.due_date(issued), status=InvoiceStatus.DUE,
+                          subtotal_minor=sum(s.monthly_fee_minor for s in subs), credits_applied_minor=0)
+        session.add(invoice)
+        session.flush()
+        session.add_all(InvoiceLine(invoice_id=invoice.id, subscription_id=s.id, description=s.name,
+                                    amount_minor=s.monthly_fee_minor) for s in subs)
+        if invoice.due_on < today:   # drawn on its day (a due day on a weekend: the next banking day)
+            _drawn_by_autogiro(session, account, mandate, invoice, min(autogiro.banking_day_from(invoice.due_on), today))
+
+
+def _drawn_by_autogiro(session: Session, account: BillingAccount, mandate: AutogiroMandate, invoice: Invoice,
+                       drawn_on: date) -> None:
+    """An invoice paid as an imported payment result records it: the order, the payment
+    (purpose autogiro), the invoice's share."""
+    order = AutogiroOrder(mandate_id=mandate.id, invoice_id=invoice.id, draw_on=drawn_on,
+                          amount_minor=invoice.amount_due.minor, currency="SEK", reference=ocr_reference(invoice.number),
+                          status=DrawStatus.DRAWN, created_at=datetime.combine(drawn_on, time(6, 0)),
+                          sent_on=_banking_day_before(drawn_on), answered_on=drawn_on)
+    session.add(order)
+    session.flush()
+    payment = Payment(idempotency_key=f"demo-autogiro-{order.id}", account_id=account.id,
+                      billing_profile_id=invoice.billing_profile_id, payment_method_id=mandate.payment_method_id,
+                      purpose=PaymentPurpose.AUTOGIRO, amount_minor=order.amount_minor, currency="SEK",
+                      gateway_reference=f"autogiro:{mandate.payer_number}-{order.id}",
+                      created_at=datetime.combine(drawn_on, time(6, 0)), parties=invoice.parties)
+    session.add(payment)
+    session.flush()
+    order.payment_id = payment.id
+    invoice.status, invoice.payment_id, invoice.paid_on = InvoiceStatus.PAID, payment.id, drawn_on
+    invoice.paid_minor = payment.amount_minor
+    session.add(InvoicePayment(invoice_id=invoice.id, payment_id=payment.id, amount_minor=payment.amount_minor))
+
+
+def _banking_day_before(day: date) -> date:
+    day -= timedelta(days=1)
+    while not autogiro.is_banking_day(day):
+        day -= timedelta(days=1)
+    return day
 
 
 def bgmax_paying_the_demo(b: Billing, our_bankgiro: str) -> bytes:

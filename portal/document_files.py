@@ -17,7 +17,7 @@ from lxml import etree
 from weasyprint import CSS, Attachment
 
 from portal.billing.invoicing.documents import InvoiceDocument, ReceiptDocument
-from portal.billing.invoicing.einvoice import CREDIT_TRANSFER, PEPPOL_BILLING, en16931_terms
+from portal.billing.invoicing.einvoice import CREDIT_TRANSFER, DIRECT_DEBIT, PEPPOL_BILLING, en16931_terms
 from portal.config import ROOT
 from portal.models import Invoice
 from portal.pdf_tags import PAGE, PAGES, page_of_pages, running_header_css, tagged_pdf
@@ -29,7 +29,7 @@ UBL, FACTUR_X = "ubl-2.1", "factur-x"
 
 # What made a stored file (portal/document_store.py keeps it with the bytes): bump the
 # first part when a template or this module changes what a document looks like.
-RENDERER = f"portal-documents/4 weasyprint/{version('weasyprint')} factur-x/{version('factur-x')}"
+RENDERER = f"portal-documents/5 weasyprint/{version('weasyprint')} factur-x/{version('factur-x')}"
 
 
 def invoice_xml(doc: InvoiceDocument, flavor: str = UBL) -> bytes:
@@ -42,7 +42,8 @@ def invoice_xml(doc: InvoiceDocument, flavor: str = UBL) -> bytes:
     en16931:2017", which Factur-X readers take the profile from; Peppol's would make it
     no Factur-X EN 16931 file), so Peppol's PEPPOL-EN16931-R004 is the one rule it
     cannot meet: it is never the document sent through Peppol. Both carry the bankgiro
-    beside the IBAN, which the library cannot write."""
+    beside the IBAN, which the library cannot write — or, an invoice Autogiro draws
+    (B23), the direct debit instead (code 49, BG-19: the mandate reference)."""
     xml = generate_xml(en16931_terms(doc), flavor=flavor, level="en16931", check_xsd=True,
                        check_schematron=False)
     root = etree.fromstring(xml)
@@ -77,6 +78,9 @@ def _peppol_ubl(root, doc: InvoiceDocument) -> None:
         if scheme.text == "LOC":
             scheme.text = "TAX"
     iban = root.find("cac:PaymentMeans", _UBL)
+    if doc.direct_debit is not None:
+        _direct_debit_ubl(root, iban, doc)
+        return
     means = etree.Element(iban.tag)
     _element(means, "cbc:PaymentMeansCode", CREDIT_TRANSFER, name="Bankgiro")
     _element(means, "cbc:PaymentID", doc.remittance.ocr)
@@ -86,15 +90,52 @@ def _peppol_ubl(root, doc: InvoiceDocument) -> None:
     iban.addprevious(means)
 
 
+def _direct_debit_ubl(root, iban, doc: InvoiceDocument) -> None:
+    """B23: drawn by Autogiro — code 49 (direct debit) in place of the credit transfer
+    means (EN 16931 has one means of payment: UBL-SR-47, all codes equal), with the OCR,
+    the mandate reference (BT-89, PEPPOL-EN16931-R061) and the debited account (BT-91).
+    No BT-90: a bank assigned creditor identifier is SEPA's (schemeID SEPA), Autogiro has
+    none, and only the German rules (DE-R-030) ask for one. Should it not be drawn, the
+    customer pays to the remittance details the PDF gives in words."""
+    means = etree.Element(iban.tag)
+    _element(means, "cbc:PaymentMeansCode", DIRECT_DEBIT, name="Autogiro")
+    _element(means, "cbc:PaymentID", doc.remittance.ocr)
+    mandate = _element(means, "cac:PaymentMandate")
+    _element(mandate, "cbc:ID", doc.direct_debit.mandate_reference)
+    _element(_element(mandate, "cac:PayerFinancialAccount"), "cbc:ID", doc.direct_debit.debited_account)
+    iban.addprevious(means)
+    for old in root.findall("cac:PaymentMeans", _UBL)[1:]:
+        root.remove(old)
+
+
 def _bankgiro_cii(root, doc: InvoiceDocument) -> None:
     """The bankgiro as a second credit transfer account (BG-17 repeats): CII has no
     SE:BANKGIRO branch, so its payment means text (BT-82) says "Bankgiro"."""
     iban = root.find(".//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeSettlementPaymentMeans", _CII)
+    if doc.direct_debit is not None:
+        _direct_debit_cii(root, iban, doc)
+        return
     means = etree.Element(iban.tag)
     _element(means, "ram:TypeCode", CREDIT_TRANSFER)
     _element(means, "ram:Information", "Bankgiro")
     _element(_element(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:ProprietaryID", _bankgiro_digits(doc))
     iban.addprevious(means)
+
+
+def _direct_debit_cii(root, iban, doc: InvoiceDocument) -> None:
+    """B23 in CII: code 49 in place of the credit transfer means (CII-SR-467), the
+    mandate reference in the payment terms (BT-89, ram:DirectDebitMandateID). The
+    debited account (BT-91) is an IBAN in CII (ram:IBANID), which a Swedish clearing
+    and account number is not: the UBL carries it."""
+    means = etree.Element(iban.tag)
+    _element(means, "ram:TypeCode", DIRECT_DEBIT)
+    _element(means, "ram:Information", "Autogiro")
+    iban.addprevious(means)
+    for old in root.findall(".//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeSettlementPaymentMeans",
+                            _CII)[1:]:
+        old.getparent().remove(old)
+    terms = root.find(".//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradePaymentTerms", _CII)
+    _element(terms, "ram:DirectDebitMandateID", doc.direct_debit.mandate_reference)
 
 
 def invoice_pdf(doc: InvoiceDocument) -> bytes:

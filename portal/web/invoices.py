@@ -10,7 +10,7 @@ from flask_babel import gettext as _, lazy_gettext as _l, pgettext
 from portal.billing import payments
 from portal.billing.payments import methods
 from portal.billing.accounts import overview
-from portal.billing.bank import autogiro
+from portal.billing.bank import autogiro_status
 from portal.billing.invoicing import documents, payment_requests
 from portal.billing.accounts.access import Action, decide
 from portal.billing.context import Billing
@@ -46,7 +46,8 @@ def index(account_id: int):
     invoices = overview.invoices_of(b, me, account.id, status, page_arg())
     can_pay = {p.id: decide(b.session, me, account, Action.PAY_INVOICES, p.id) for p in account.profiles}
     return render("invoices/list.html", block="invoice_table", status=status_code, account=account,
-                  invoices=invoices, form=form, can_pay=can_pay)
+                  invoices=invoices, form=form, can_pay=can_pay,
+                  draws=autogiro_status.draw_dates(b, account.profiles, invoices))  # B23
 
 
 def _all_label():
@@ -61,7 +62,7 @@ def detail(account_id: int, invoice_id: int):
     account = invoice.billing_profile.account
     return render("invoices/detail.html", account=account, invoice=invoice, doc=_document(invoice),
                   can_pay=decide(b.session, me, account, Action.PAY_INVOICES, invoice.billing_profile_id),
-                  draw_on=autogiro.draw_date(b, invoice))  # B23
+                  draw_on=autogiro_status.draw_date(b, invoice))  # B23
 
 
 @bp.get("/accounts/<int:account_id>/invoices/<int:invoice_id>/pdf")

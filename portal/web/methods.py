@@ -7,7 +7,7 @@ from flask import flash, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from portal.billing.accounts import overview
-from portal.billing.bank import autogiro
+from portal.billing.bank import autogiro, autogiro_status
 from portal.billing.payments import methods
 from portal.billing.accounts import access
 from portal.billing.accounts.access import Action
@@ -57,7 +57,7 @@ def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = No
                      for entry in page.profiles}
     if autogiro_form is not None:
         mandate_forms[autogiro_form[0]] = autogiro_form[1]
-    mandates, next_draws = autogiro.for_methods_page(b, page.account)
+    mandates, next_draws = autogiro_status.for_methods_page(b, page.account)
     return render(TEMPLATE, status=status, account=page.account, page=page, card_form=card_form,
                   move_form=move_form, defaults=defaults, mandate_forms=mandate_forms,
                   mandates=mandates, next_draws=next_draws)
@@ -266,7 +266,7 @@ def give_mandate(account_id: int, profile_id: int):
 @bp.post("/accounts/<int:account_id>/autogiro/<int:method_id>/cancel")
 def cancel_mandate(account_id: int, method_id: int):
     b, me = billing(), user()
-    mandate = autogiro.mandates_of(b, access.get_account(b.session, me, account_id).id).get(method_id)
+    mandate = autogiro_status.mandates_of(b, access.get_account(b.session, me, account_id).id).get(method_id)
     if mandate is None:
         raise NotFound("mandate")
     try:

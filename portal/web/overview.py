@@ -8,6 +8,7 @@ from flask import current_app
 from portal.billing.accounts import access, credit_history, overview
 from portal.billing.invoicing.remittance import remittance_from_config
 from portal.billing.accounts.access import Action
+from portal.billing.bank import autogiro_status
 from portal.models import AccountKind
 from portal.web.common import page_arg, signed_in_blueprint, user
 from portal.services import billing
@@ -35,4 +36,5 @@ def show(account_id: int):
         credit=credit_history.balance_seen_by(b, me, account), had_credit=credit_history.had_credit(b, me, account),
         settle=access.decide(b.session, me, account, Action.SETTLE),
         summaries=[(s, can_pay[s.profile.id]) for s in summaries], can_pay=can_pay,
+        autogiro=autogiro_status.for_overview(b, account, {s.profile.id: s.invoices for s in summaries}),  # B23
         remittance=None if payg else remittance_from_config(current_app.config))  # ux-F5

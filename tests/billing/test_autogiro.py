@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing.bank import autogiro, autogiro_files as files
+from portal.billing.bank import autogiro, autogiro_files as files, autogiro_status
 from portal.billing.cycle.invoices import mark_past_due_invoices
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.errors import InvalidDetails
@@ -102,8 +102,8 @@ def test_i34_the_whole_loop_mandate_answer_orders_drawn_paid_and_not_drawn_past_
         files.Answer(mandate.payer_number, "9029", "5735211", "165560360793", "04", "32", date(2026, 11, 25)),)))
     assert autogiro.import_file(b, PAYEE, lines_of(answers)).outcomes == {"mandate_active": 1}
     assert autogiro.import_file(b, PAYEE, lines_of(answers)).duplicates == 1
-    assert autogiro.draw_date(b, b.session.get(Invoice, first.id)) == date(2026, 11, 26)  # shown on the invoice
-    assert autogiro.next_draws(b, acc.id) == {mandate.payment_method_id: date(2026, 11, 26)}
+    assert autogiro_status.draw_date(b, b.session.get(Invoice, first.id)) == date(2026, 11, 26)  # shown on the invoice
+    assert autogiro_status.next_draws(b, acc.id) == {mandate.payment_method_id: date(2026, 11, 26)}
     orders = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
     assert [(o.reference, o.amount_minor, o.draw_on) for o in orders] == [
         (ocr_reference(first.number), 8_640_00, date(2026, 11, 26)),

@@ -76,18 +76,24 @@ class Site:
             one = lambda sql, *args: db.execute(sql, args).fetchone()[0]  # noqa: E731
             return {
                 "payg": one("SELECT id FROM billing_accounts WHERE name = 'Nordlund Konsult AB'"),
-                "agreement": one("SELECT id FROM billing_accounts WHERE kind = 'customer_agreement'"),
-                "profile": one("SELECT id FROM billing_profiles"),
+                "agreement": one("SELECT id FROM billing_accounts WHERE name = 'Fjällström Logistik AB'"),
+                "profile": one("SELECT p.id FROM billing_profiles p JOIN billing_accounts a ON a.id = p.account_id "
+                               "WHERE a.name = 'Fjällström Logistik AB'"),
+                # B23: the demo's customer paying by Autogiro, and its invoice Autogiro draws next.
+                "autogiro": one("SELECT id FROM billing_accounts WHERE name = 'Sjöberg Bygg AB'"),
+                "autogiro_invoice": one("SELECT i.id FROM invoices i JOIN billing_profiles p ON p.id = i.billing_profile_id "
+                                        "JOIN billing_accounts a ON a.id = p.account_id WHERE a.name = 'Sjöberg Bygg AB' "
+                                        "AND i.status = 'due' ORDER BY i.due_on"),
                 "production": one("SELECT id FROM subscriptions WHERE name = ?", "Webbshop – produktion"),
                 "archive": one("SELECT id FROM subscriptions WHERE name = ?", "Arkiv"),
                 "intranet": one("SELECT id FROM subscriptions WHERE name = ?", "Intranät"),
                 "customer_portal": one("SELECT id FROM subscriptions WHERE name = ?", "Kundportal"),
-                "paid_invoice": one("SELECT id FROM invoices WHERE status = 'paid'"),
-                "due_invoice": one("SELECT id FROM invoices WHERE status = 'due'"),
-                "invoice_payment": one("SELECT payment_id FROM invoices WHERE status = 'paid'"),
+                "paid_invoice": one("SELECT id FROM invoices WHERE status = 'paid' ORDER BY id"),
+                "due_invoice": one("SELECT id FROM invoices WHERE status = 'due' ORDER BY id"),
+                "invoice_payment": one("SELECT payment_id FROM invoices WHERE status = 'paid' ORDER BY id"),
                 "payment_request": one("SELECT id FROM payment_requests"),  # B22: the seed's
                 "agreement_card": one("SELECT m.id FROM payment_methods m JOIN billing_accounts a "
-                                      "ON a.id = m.account_id WHERE a.kind = 'customer_agreement' "
+                                      "ON a.id = m.account_id WHERE a.name = 'Fjällström Logistik AB' "
                                       "AND m.kind = 'card'"),
                 **{f"card_{last4}": one("SELECT m.id FROM payment_methods m JOIN billing_accounts a "
                                         "ON a.id = m.account_id WHERE a.kind = 'pay_as_you_go' "

@@ -8,6 +8,7 @@ from tests.browser.a11y import swaps, wait_for_swap
 
 ANNA, ERIK = "anna@example.com", "erik@example.com"
 OLIVIA, RASMUS = "olivia@example.com", "rasmus@example.com"
+SARA = "sara@example.com"   # B23: the demo's customer paying by Autogiro
 
 
 def submit(page, selector="main button[type=submit]"):
@@ -272,6 +273,10 @@ STATES = {
     "one-transfer-request": (OLIVIA, go("/accounts/{agreement}/one-transfer/{payment_request}")),
     "one-transfer-request-reader": (RASMUS, go("/accounts/{agreement}/one-transfer/{payment_request}")),
     "payment-methods-autogiro-errors": (OLIVIA, autogiro_errors),  # B23
+    # B23: an active mandate — its status and next draw on Overview, Invoices, the invoice.
+    "overview-autogiro": (SARA, go("/accounts/{autogiro}/")),
+    "invoices-autogiro": (SARA, go("/accounts/{autogiro}/invoices")),
+    "invoice-detail-autogiro": (SARA, go("/accounts/{autogiro}/invoices/{autogiro_invoice}")),
     "subscription-cancelled-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}")),
     "subscription-undo-owner": (OLIVIA, go("/accounts/{agreement}/subscriptions/{customer_portal}/undo-cancel")),
     "statement-owner": (OLIVIA, go("/accounts/{agreement}/statement?first=2026-01-01&last=2026-11-25")),

@@ -306,7 +306,8 @@ def test_b1_every_billing_email_links_to_a_page_that_opens_for_the_right_person(
     assert templates == set(COMPOSERS) - {"auto_charge_succeeded", "invitation", "role_changed", *SIGN_IN_LINKS,
                                           "autogiro_not_drawn", "autogiro_mandate_ended"}
     assert report.sent == len(mail_to.received) == len(b.session.scalars(select(OutboxMessage.id)).all())
-    assert {r.to for r in mail_to.received} == {"anna@example.com", "olivia@example.com", "david@example.com"}
+    assert {r.to for r in mail_to.received} == {"anna@example.com", "olivia@example.com", "david@example.com",
+                                                "sara@example.com"}  # B23: the Autogiro customer's invoices issued
     for received in mail_to.received:
         assert len(received.links) == 1, received.subject
         assert received.links[0].startswith("http://127.0.0.1:5000/")

@@ -7,11 +7,13 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.server.live import live_deployment
+from tests.server.flask_forks import Forks
+from tests.server.live import ROOT, live_deployment
 
 # How long a charge with the sandbox's timeout card keeps its request waiting: short,
 # so the fault tests wait seconds, not the default ten.
 GATEWAY_TIMEOUT = 4
+LATENCY_MS = 1500   # the race files' gateway: like a real processor
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +44,34 @@ def race_deployments(tmp_path_factory):
     that takes 1.5 s a charge and a fork server for `flask` commands. One for the
     session, not one per file: each start migrates, seeds and boots two instances (up to
     50 s on CI's moved clock), and every test resets it to the seeded demo anyway."""
-    from tests.server.test_live_races import slow_gateway_deployments
     yield from slow_gateway_deployments(tmp_path_factory, "races")
+
+
+def slow_gateway_deployments(tmp_path_factory, name: str):
+    """A deployment per database for a file (the shared ones answer in 300 ms), its
+    PostgreSQL database `name`: the gateway takes LATENCY_MS, and a fork server runs its
+    `flask` commands at once. Started on first use; one that could not start says so
+    again to every later test."""
+    started: dict[str, object] = {}
+    with ExitStack() as stack:
+        def get(backend: str):
+            if backend not in started:
+                try:
+                    running = stack.enter_context(live_deployment(
+                        backend, tmp_path_factory.mktemp(f"{name}-{backend}"), postgres_database=name,
+                        SANDBOX_GATEWAY_LATENCY_MS=str(LATENCY_MS),
+                        SANDBOX_GATEWAY_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT)))
+                    running.forks = Forks(running.deploy.env, ROOT)
+                    stack.callback(running.forks.close)
+                    running.cookies = {}
+                    started[backend] = running
+                except BaseException as refusal:  # a skip, too
+                    started[backend] = refusal
+                    raise
+            if isinstance(started[backend], BaseException):
+                raise started[backend]
+            return started[backend]
+        yield get
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -294,7 +294,7 @@ class Live:
         from portal.models import BillingAccount, PaymentMethod, Subscription
         with self.session() as s:
             payg = s.scalars(select(BillingAccount).where(BillingAccount.name == "Nordlund Konsult AB")).one()
-            agreement = s.scalars(select(BillingAccount).where(BillingAccount.kind == "customer_agreement")).one()
+            agreement = s.scalars(select(BillingAccount).where(BillingAccount.name == "Fjällström Logistik AB")).one()
             subs = {x.name: x.id for x in s.scalars(select(Subscription))}
             cards = {m.last4: m.id for m in s.scalars(select(PaymentMethod).where(
                 PaymentMethod.account_id == payg.id, PaymentMethod.kind == "card"))}

@@ -39,12 +39,14 @@ def wait_for_charge(live, idempotency_key: str, limit: float = 60.0) -> None:
         assert time.monotonic() < deadline, "the charge never reached the gateway"
         time.sleep(0.02)
 
+BY_BANK = (PaymentPurpose.TRANSFER, PaymentPurpose.AUTOGIRO)
+
 
 def assert_ledger_agrees(live) -> None:
     """M6: per account, approved gateway charges = recorded card payments, and the
     gateway's refunds = the card refunds recorded; nothing open. (The demo's history of
     paid invoices has no charge behind it and is left out; so is money that came by
-    bank, which no gateway saw.) And B15, issue 27: every payment's money is placed —
+    bank — a transfer, or drawn by Autogiro (B23) — which no gateway saw.) And B15, issue 27: every payment's money is placed —
     on the charges and invoices it paid, or in the credit balance (what was applied
     from there is on a charge or invoice, what was refunded has left)."""
     with live.session() as s:
@@ -75,7 +77,7 @@ def assert_ledger_agrees(live) -> None:
         charged[payments[entry.idempotency_key].account_id] += entry.amount.minor
     keys = {e.idempotency_key for e in approved}
     for key, payment in payments.items():
-        if key in keys or not (key.startswith("demo-") or payment.purpose == PaymentPurpose.TRANSFER):
+        if key in keys or not (key.startswith("demo-") or payment.purpose in BY_BANK):
             recorded[payment.account_id] += payment.amount_minor
     assert dict(charged) == dict(recorded)
     by_reference = {p.gateway_reference: p for p in payments.values()}

@@ -35,7 +35,8 @@ been removed (303 with the message), Pay now with it is 409 "Nothing was charged
 B22's payment request is raced too (one matchup, not a flow of the pair matrix): Pay now
 of the request's invoices waits at the gateway while the bank file paying the request, a
 new request in another tab and the billing cycle run; the transfer waits for a person,
-never recorded beside the card payment.
+never recorded beside the card payment. B23's Autogiro import is raced the same way: money
+Autogiro drew for an invoice a card attempt pays is recorded as credit (M8).
 
 The issue's two reproductions and issue 28's worker killed mid-settlement, on the same
 kind of deployment, are in test_live_races_reproduced.py."""
@@ -46,7 +47,6 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -59,12 +59,10 @@ from portal.models import (Invoice, InvoiceStatus, PaymentMethod, PaymentRequest
                            UnconfirmedPayment)
 from tests.bgmax_files import Paid, bgmax_file
 from tests.conftest import TODAY
-from tests.server.conftest import GATEWAY_TIMEOUT
-from tests.server.flask_forks import Forks
-from tests.server.live import ROOT, Client, csrf_from, hidden_fields, live_deployment
+from tests.server.autogiro_race import autogiro_drew, drawn_as_credit
+from tests.server.live import Client, csrf_from, hidden_fields
 from tests.server.test_live_faults import assert_ledger_agrees
 
-LATENCY_MS = 1500
 RUNS = 3
 BILLING_DAY = "2026-12-01"  # the cycle charges Anna's cards (four charges) and issues November's invoice
 RETRY_DAY = TODAY.isoformat()  # the cycle retries Säkerhetskopiering's charge (set due before the race)
@@ -76,33 +74,6 @@ IN_PROGRESS = "A payment is in progress"
 REFUSED = ("Nothing was changed", "Nothing was charged", "nothing more was charged")
 PART = "1000.00"  # pay part: 1 000 kr of the agreement's open invoices, the oldest first
 LIMIT = 60.0
-
-
-def slow_gateway_deployments(tmp_path_factory, name: str):
-    """A deployment per database for a file (the shared ones answer in 300 ms), its
-    PostgreSQL database `name`: the gateway takes LATENCY_MS, and a fork server runs its
-    `flask` commands at once. Started on first use; one that could not start says so
-    again to every later test."""
-    started: dict[str, object] = {}
-    with ExitStack() as stack:
-        def get(backend: str):
-            if backend not in started:
-                try:
-                    running = stack.enter_context(live_deployment(
-                        backend, tmp_path_factory.mktemp(f"{name}-{backend}"), postgres_database=name,
-                        SANDBOX_GATEWAY_LATENCY_MS=str(LATENCY_MS),
-                        SANDBOX_GATEWAY_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT)))
-                    running.forks = Forks(running.deploy.env, ROOT)
-                    stack.callback(running.forks.close)
-                    running.cookies = {}
-                    started[backend] = running
-                except BaseException as refusal:  # a skip, too
-                    started[backend] = refusal
-                    raise
-            if isinstance(started[backend], BaseException):
-                raise started[backend]
-            return started[backend]
-        yield get
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -141,6 +112,8 @@ R_PAYG, R_AGREEMENT = REMOVE_CARD + " (Anna's)", REMOVE_CARD + " (Fjällström's
 # two open invoices), and a second tab making a new request for them. Not flows of their
 # own in the pair matrix: one race puts them against Pay now of those invoices and the cycle.
 REQUEST_FILE, NEW_REQUEST = "bank file paying a request", "new payment request"
+# B23: Bankgirot's answer that Autogiro drew Fjällström's oldest invoice (tests/server/autogiro_race.py).
+AUTOGIRO_FILE = "Autogiro file drawing an invoice"
 
 
 @dataclass
@@ -336,6 +309,9 @@ class Race:
             return "agreement", self.command(REQUEST_FILE, "billing", "import-bgmax", str(self.request_file()))
         if what == NEW_REQUEST:
             return "agreement", self.new_request()
+        if what == AUTOGIRO_FILE:
+            return "agreement", self.command(AUTOGIRO_FILE, "autogiro", "import",
+                                             str(autogiro_drew(self.live, self.demo.oldest_invoice, self.workdir)))
         if what == CYCLE:
             return "payg", self.command(CYCLE, "billing", "cycle", "--date", BILLING_DAY)
         raise AssertionError(what)
@@ -417,6 +393,9 @@ RACES = (
     # B22: Pay now of the request's invoices waits at the gateway; the bank file paying the
     # request, a new request in another tab and the billing day come meanwhile.
     Matchup("paynow-requestfile+newrequest+cycle", (PAY_NOW,), (REQUEST_FILE, NEW_REQUEST, CYCLE)),
+    # B23: Pay now of Fjällström's invoices waits at the gateway; Bankgirot's answer that
+    # Autogiro drew the oldest of them is imported, a second tab pays them, the billing day comes.
+    Matchup("paynow-autogiro+paynow+cycle", (PAY_NOW,), (AUTOGIRO_FILE, PAY_NOW, CYCLE)),
 )
 
 
@@ -491,6 +470,8 @@ def check_what_each_second_did(live, race: Race, outcomes: list[Outcome]) -> Non
             # The card pays the request's invoices: the transfer waits for a person (being
             # paid, or the request replaced by the other tab's), never recorded as well.
             assert "0 recorded" in outcome.output and "1 to review" in outcome.output, outcome.output
+        if outcome.what == AUTOGIRO_FILE and agreement_first:  # drawn: recorded, all credit (M8)
+            assert "1 drawn" in outcome.output and drawn_as_credit(live), outcome.output
         if outcome.what == NEW_REQUEST and agreement_first:
             assert outcome.status == 303, describe(outcome)  # it moves no money: made at once
         if outcome.what == RETRY and payg_first == SETTLE:

@@ -35,12 +35,13 @@ def demo(b):
     s = b.session
     payg = s.scalars(select(BillingAccount).where(BillingAccount.name == "Nordlund Konsult AB")).one()
     eu = s.scalars(select(BillingAccount).where(BillingAccount.name == "Brandt Software GmbH")).one()
-    agreement = s.scalars(select(BillingAccount).where(BillingAccount.kind == "customer_agreement")).one()
+    agreement = s.scalars(select(BillingAccount).where(BillingAccount.name == "Fjällström Logistik AB")).one()
+    autogiro = s.scalars(select(BillingAccount).where(BillingAccount.name == "Sjöberg Bygg AB")).one()  # B23
     subs = {x.name: x for x in s.scalars(select(Subscription))}
     cards = {m.last4: m for m in s.scalars(select(PaymentMethod).where(PaymentMethod.account_id == payg.id))}
-    profile = s.scalars(select(BillingProfile)).one()
-    invoices = {i.status: i for i in s.scalars(select(Invoice))}
-    ids = dict(payg=payg.id, eu=eu.id, agreement=agreement.id, profile=profile.id,
+    profile = s.scalars(select(BillingProfile).where(BillingProfile.account_id == agreement.id)).one()
+    invoices = {i.status: i for i in s.scalars(select(Invoice).where(Invoice.billing_profile_id == profile.id))}
+    ids = dict(payg=payg.id, eu=eu.id, agreement=agreement.id, profile=profile.id, autogiro=autogiro.id,
                production=subs["Webbshop – produktion"].id, testing=subs["Webbshop – test"].id,
                backup=subs["Säkerhetskopiering"].id, intranet=subs["Intranät"].id, archive=subs["Arkiv"].id,
                customer_portal=subs["Kundportal"].id,

@@ -26,14 +26,14 @@ def test_i34_the_owner_gives_a_mandate_sees_it_pending_and_cancels_it(browser, d
     wrong = browser.post(give, {p + "clearing": "0999", p + "account_number": "1234567",
                                 p + "payer_id": "556036-0793", p + "accept": "y"}, token_from=url)
     assert wrong.status_code == 422 and refused in wrong.get_data(as_text=True)
-    assert b.session.scalars(select(AutogiroMandate)).first() is None
+    assert b.session.scalars(select(AutogiroMandate).where(AutogiroMandate.account_id == demo.agreement)).first() is None
     given = browser.post(give, {p + "clearing": "9029", p + "account_number": "573 521-1",
                                 p + "payer_id": "556036-0793", p + "accept": "y"}, token_from=url)
     assert given.status_code == 303
     page = browser.get(url).get_data(as_text=True)
     assert pending in page and "Länsförsäkringar Bank" in page
     b.session.rollback()
-    mandate = b.session.scalars(select(AutogiroMandate)).one()
+    mandate = b.session.scalars(select(AutogiroMandate).where(AutogiroMandate.account_id == demo.agreement)).one()
     assert mandate.status == MandateStatus.PENDING and mandate.payer_id == "165560360793"
     assert b.session.get(BillingProfile, demo.profile).default_payment_method_id == mandate.payment_method_id
     cancel = f"/{lang}/accounts/{demo.agreement}/autogiro/{mandate.payment_method_id}/cancel"

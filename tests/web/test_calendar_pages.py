@@ -27,7 +27,8 @@ class TestOnTheFirstOfDecember:
         return FixedClock(date(2026, 12, 1))
 
     def test_m7_an_invoice_due_today_is_due_and_past_due_only_from_tomorrow(self, b, demo, clock, browser):
-        due_today = b.session.scalars(select(Invoice).where(Invoice.due_on == date(2026, 12, 1))).one()
+        due_today = b.session.scalars(select(Invoice).where(Invoice.due_on == date(2026, 12, 1),
+                                                            Invoice.billing_profile_id == demo.profile)).one()
         assert due_today.status == InvoiceStatus.DUE  # the demo, seeded on its due day
         sign_in_as(browser, "olivia@example.com")
         url = f"/sv/accounts/{demo.agreement}/invoices/{due_today.id}"

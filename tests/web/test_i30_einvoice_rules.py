@@ -1,5 +1,6 @@
 """Issue 30, Deliver 3: the invoice XML of every kind of invoice the demo and the tests
-make — domestic, with credits, paid, partly paid, reverse charge, 1,000 lines — run
+make — domestic, with credits, paid, partly paid, reverse charge, 1,000 lines, drawn by
+Autogiro (B23: direct debit) — run
 through the official rules (EN 16931 and Peppol BIS Billing 3.0 with the Swedish
 SE-R rules, compiled in ../shared/einvoice, run by its `validate` script with Saxon-HE):
 0 fatal. One run of the script over all files at once (Saxon compiles each rule set
@@ -95,6 +96,9 @@ def every_kind(b, demo) -> dict[str, int]:
     f.commit(b)
     with write_transaction(s):
         kinds["lines_1000"] = invoices.generate_invoice(b, profile, *NOVEMBER).id
+    # B23: the demo's Autogiro customer (an active mandate): a direct debit, code 49.
+    kinds["autogiro"] = s.scalars(select(Invoice).join(BillingProfile).where(
+        BillingProfile.account_id == demo.autogiro, Invoice.status == InvoiceStatus.DUE)).first().id
     return kinds
 
 
@@ -118,6 +122,7 @@ def test_i30_every_kind_of_invoice_is_valid_en16931_and_peppol_with_0_fatal(app,
             doc = invoice_document(b.session.get(Invoice, invoice_id), app.extensions["seller"],
                                    remittance_from_config(app.config))
             assert kind != "lines_1000" or len(doc.lines) == 1_000
+            assert (kind == "autogiro") == (doc.direct_debit is not None)
             (files / f"{kind}.ubl.xml").write_bytes(invoice_xml(doc, UBL))
             (files / f"{kind}.cii.xml").write_bytes(invoice_xml(doc, FACTUR_X))
             if kind == "credits":  # and the one really inside a PDF (the script takes it out)

@@ -27,18 +27,19 @@ from pathlib import Path
 import bankkonto
 import holidays
 from bankkonto.clearing import get_bank_from_clearing_number
-from sqlalchemy import func, select
+from sqlalchemy import select
 from stdnum.se import orgnr, personnummer
 
 from portal.billing.accounts import access, credit, notify
 from portal.billing.accounts.access import Action
 from portal.billing.bank import autogiro_files as files
+from portal.billing.bank.matching import being_paid
 from portal.billing.context import Billing
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.payments import apply_to_invoices, method_summary, record_payment
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import InvalidDetails, InvalidState, NotFound
-from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus,
+from portal.models import (AttemptAllocation, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus,
                            Invoice, InvoiceStatus, MandateStatus, MethodKind, PaymentMethod, PaymentPurpose, User)
 from portal.money import Money
 
@@ -200,65 +201,6 @@ def _profile_using(b: Billing, mandate: AutogiroMandate) -> int | None:
 def banking_day_from(day: date) -> date:
     """`day` if it is a banking day, else the next one: when an invoice due then is drawn."""
     return day if is_banking_day(day) else next_banking_day(day)
-
-
-def draw_date(b: Billing, invoice: Invoice) -> date | None:
-    """When Autogiro draws this invoice (B23): its order's day, or — not ordered yet — the
-    banking day from its due date when its profile pays by an active mandate; else None."""
-    if not invoice.is_open:
-        return None
-    ordered = b.session.scalar(select(func.min(AutogiroOrder.draw_on)).where(
-        AutogiroOrder.invoice_id == invoice.id, AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT))))
-    if ordered is not None:
-        return ordered
-    default = invoice.billing_profile.default_payment_method
-    if default is None or default.kind != MethodKind.AUTOGIRO:  # no mandate pays it: no second read
-        return None
-    active = b.session.scalar(select(AutogiroMandate.id).join(
-        BillingProfile, BillingProfile.default_payment_method_id == AutogiroMandate.payment_method_id).where(
-        BillingProfile.id == invoice.billing_profile_id, AutogiroMandate.status == MandateStatus.ACTIVE))
-    if active is None or invoice.status != InvoiceStatus.DUE or invoice.due_on < b.clock.today():
-        return None
-    return banking_day_from(invoice.due_on)
-
-
-def next_draws(b: Billing, account_id: int) -> dict[int, date]:
-    """Each active mandate's next draw (by its payment method's id), for Payment methods."""
-    draws: dict[int, date] = {}
-    for method_id, day in b.session.execute(
-            select(AutogiroMandate.payment_method_id, func.min(AutogiroOrder.draw_on)).join(AutogiroOrder)
-            .where(AutogiroMandate.account_id == account_id,
-                   AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT)))
-            .group_by(AutogiroMandate.payment_method_id)):
-        draws[method_id] = day
-    for method_id, due in b.session.execute(
-            select(AutogiroMandate.payment_method_id, func.min(Invoice.due_on))
-            .join(BillingProfile, BillingProfile.default_payment_method_id == AutogiroMandate.payment_method_id)
-            .join(Invoice, Invoice.billing_profile_id == BillingProfile.id)
-            .where(AutogiroMandate.account_id == account_id, AutogiroMandate.status == MandateStatus.ACTIVE,
-                   Invoice.status == InvoiceStatus.DUE, Invoice.due_on >= b.clock.today(),
-                   ~select(AutogiroOrder.id).where(AutogiroOrder.invoice_id == Invoice.id).exists())
-            .group_by(AutogiroMandate.payment_method_id)):
-        if due is not None:
-            day = banking_day_from(due)
-            draws[method_id] = min(draws.get(method_id, day), day)
-    return draws
-
-
-def for_methods_page(b: Billing, account: BillingAccount) -> tuple[dict[int, AutogiroMandate], dict[int, date]]:
-    """What Payment methods shows of Autogiro: the mandates by method id, and each active
-    one's next draw — read only where there can be any (a customer agreement's profiles
-    give mandates; issue 28: no page reads what it cannot show)."""
-    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
-        return {}, {}
-    mandates = mandates_of(b, account.id)
-    return mandates, (next_draws(b, account.id) if mandates else {})
-
-
-def mandates_of(b: Billing, account_id: int) -> dict[int, AutogiroMandate]:
-    """The account's mandates by their payment method's id (what Payment methods shows)."""
-    return {m.payment_method_id: m for m in b.session.scalars(
-        select(AutogiroMandate).where(AutogiroMandate.account_id == account_id))}
 
 
 # --- the request file ---------------------------------------------------------------------
@@ -458,13 +400,14 @@ def _apply_result(b: Billing, order_id: int, result: files.Order) -> str:
 def _record_drawn(b: Billing, account: BillingAccount, order: AutogiroOrder, invoice: Invoice,
                   result: files.Order):
     """As the BgMax import records an invoice paid by bank (M2): payment, the invoice's
-    share (B12), the rest credit (B15), receipt and audit — one commit."""
-    method = order.mandate.payment_method
-    profile_id = invoice.billing_profile_id
+    share (B12), the rest credit (B15), receipt and audit — one commit. An invoice an open
+    card attempt pays gets none: that attempt records what it wrote ahead (M8), this is credit."""
+    method, profile_id = order.mandate.payment_method, invoice.billing_profile_id
     payment = record_payment(b, account, None, method, Money(result.amount_minor, order.currency),
                              f"autogiro:{order.mandate.payer_number}-{order.id}", f"autogiro-{order.id}",
                              PaymentPurpose.AUTOGIRO, profile_id)
-    applied, rest = apply_to_invoices(b, [invoice], payment, result.amount_minor)
+    busy = being_paid(b, AttemptAllocation.invoice_id == invoice.id)
+    applied, rest = apply_to_invoices(b, [] if busy else [invoice], payment, result.amount_minor)
     credit.add_surplus(b, account, payment, rest, "overpaid" if applied else "already_paid", profile_id)
     details = {"payment_id": payment.id, "amount_minor": payment.amount_minor, "currency": payment.currency,
                "method": method_summary(method), "invoices": [i.number for i in applied],

@@ -22,12 +22,14 @@ from datetime import date
 from typing import NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from portal.billing import ids
 from portal.billing.invoicing.remittance import RemittanceDetails
 from portal.billing.seller import Seller
 from portal.billing.accounts.details import reverse_charge
-from portal.models import BillingDetails, Invoice, InvoicePayment, InvoiceStatus
+from portal.models import (AutogiroMandate, BillingDetails, Invoice, InvoicePayment, InvoiceStatus, MandateStatus,
+                           MethodKind)
 from portal.money import Money
 
 VAT_RATE_PERCENT = 25  # the Swedish standard rate; every line of ours is at it
@@ -77,6 +79,35 @@ class Buyer:
 
 
 @dataclass(frozen=True)
+class DirectDebit:
+    """EN 16931 BG-19 of an invoice drawn by Autogiro: the mandate reference (BT-89, the
+    payer number Bankgirot keys the mandate by) and the debited account (BT-91:
+    clearing and account number), with the bank's name for the PDF's words."""
+    mandate_reference: str
+    debited_account: str
+    bank_name: str
+    last4: str
+
+
+def direct_debit(invoice: Invoice) -> DirectDebit | None:
+    """The direct debit an invoice states (its PDF and XML, B6): when its billing profile
+    pays by an active mandate — read only then (one statement); else None (it is paid
+    by transfer, to the remittance details)."""
+    profile = invoice.billing_profile
+    method = profile.default_payment_method if profile is not None else None  # loaded with it (joined)
+    if method is None or method.kind != MethodKind.AUTOGIRO:
+        return None
+    session = object_session(invoice)
+    mandate = session.scalar(select(AutogiroMandate).where(
+        AutogiroMandate.payment_method_id == profile.default_payment_method_id,
+        AutogiroMandate.status == MandateStatus.ACTIVE)) if session is not None else None
+    if mandate is None:
+        return None
+    return DirectDebit(mandate.payer_number, f"{mandate.clearing}{mandate.account_number}", mandate.bank_name,
+                       mandate.account_number[-4:])
+
+
+@dataclass(frozen=True)
 class InvoiceDocument:
     """Everything the invoice shows, in the order it shows it."""
     number: str
@@ -95,6 +126,9 @@ class InvoiceDocument:
     vat: list[VatBreakdown]
     remittance: RemittanceDetails  # bankgiro, IBAN, BIC and this invoice's OCR
     payment_terms_days: int
+    # B23: drawn by Autogiro (an active mandate pays its profile) — the PDF says so in
+    # words, the XML as direct debit (BG-19); None: paid by transfer (direct_debit below).
+    direct_debit: DirectDebit | None = None
 
 
 def vat_included(amount: Money, rate_percent: int = VAT_RATE_PERCENT) -> VatBreakdown:
@@ -163,7 +197,8 @@ def kept_parties(parties: dict | None, seller: Seller, buyer: Buyer) -> tuple[Se
 def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDetails) -> InvoiceDocument:
     """The document of an invoice the caller may see (accounts.invoice_of): with the
     seller and buyer it was issued with (`seller`, today's, only for invoices issued
-    before parties were kept)."""
+    before parties were kept), and — its profile paying by an active Autogiro mandate
+    when it is made — the direct debit (B23)."""
     currency = invoice.currency
     account = invoice.billing_profile.account
     seller, buyer = kept_parties(invoice.parties, seller, buyer_of(account.name, invoice.billing_profile.name, None,
@@ -183,7 +218,8 @@ def invoice_document(invoice: Invoice, seller: Seller, remittance: RemittanceDet
         amount_due=invoice.amount_due,
         vat=[vat],
         remittance=remittance.for_invoice(invoice.number),
-        payment_terms_days=(invoice.due_on - invoice.issued_on).days)
+        payment_terms_days=(invoice.due_on - invoice.issued_on).days,
+        direct_debit=direct_debit(invoice))
 
 
 class ReceiptLine(NamedTuple):

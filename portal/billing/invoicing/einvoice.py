@@ -25,6 +25,7 @@ from portal.billing.invoicing.documents import DocumentLine, InvoiceDocument, va
 SPECIFICATION = "urn:cen.eu:en16931:2017"  # BT-24: EN 16931, no extension
 INVOICE = "380"                            # BT-3: commercial invoice (UNTDID 1001)
 CREDIT_TRANSFER = "30"                     # BT-81: credit transfer (UNTDID 4461)
+DIRECT_DEBIT = "49"                        # BT-81: direct debit — Autogiro (B23; portal/document_files.py)
 STANDARD_RATE = "S"                        # BT-118/151: standard rate (UNCL 5305)
 REVERSE_CHARGE = "AE"                      # BT-118/151: VAT reverse charge (UNCL 5305)
 ONE_UNIT = "C62"                           # BT-130: "one" (UN/ECE Rec 20), a month's service

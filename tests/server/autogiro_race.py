@@ -1,0 +1,58 @@
+"""B23 in the live race matrix (test_live_races.py): Bankgirot's answer that Autogiro drew
+an invoice, for an invoice ordered under a mandate given just before the race — the
+`flask autogiro import` a second runs while Pay now of that invoice waits at the gateway."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from portal.billing.bank import autogiro, autogiro_files as files
+from portal.billing.invoicing.remittance import ocr_reference
+from sqlalchemy import func, select
+
+from portal.models import (AutogiroMandate, AutogiroOrder, CreditEntry, CreditKind, DrawStatus, Invoice, MandateStatus,
+                           MethodKind, Payment, PaymentMethod, PaymentPurpose)
+from tests.conftest import TODAY
+
+NOON = datetime.combine(TODAY, time(12))
+CUSTOMER_NUMBER, BANKGIRO = "123456", "50501055"   # the deployment's defaults (portal/config.py)
+
+
+def autogiro_drew(live, invoice_id: int, workdir: Path) -> Path:
+    """The invoice's account pays by an active mandate, the invoice was ordered (an export
+    sent it, drawn today), and the file Bankgirot sends says it was drawn in full."""
+    with live.session() as s:
+        invoice = s.get(Invoice, invoice_id)
+        account_id = invoice.billing_profile.account_id
+        method = PaymentMethod(account_id=account_id, kind=MethodKind.AUTOGIRO, brand="Handelsbanken", last4="7498",
+                               holder_name="Handelsbanken", created_at=NOON)
+        s.add(method)
+        s.flush()
+        mandate = AutogiroMandate(account_id=account_id, payment_method_id=method.id, payer_number="pending",
+                                  clearing="6000", account_number="806967498", bank_name="Handelsbanken",
+                                  payer_id="165560360793", status=MandateStatus.ACTIVE, created_at=NOON,
+                                  sent_on=TODAY - timedelta(days=20), answered_on=TODAY - timedelta(days=19))
+        s.add(mandate)
+        s.flush()
+        mandate.payer_number = str(autogiro.PAYER_NUMBER_BASE + mandate.id)
+        drawn = files.Order(mandate.payer_number, TODAY, invoice.left.minor, ocr_reference(invoice.number), files.DRAWN)
+        s.add(AutogiroOrder(mandate_id=mandate.id, invoice_id=invoice.id, draw_on=TODAY, currency="SEK",
+                            amount_minor=drawn.amount_minor, reference=drawn.reference, status=DrawStatus.SENT,
+                            created_at=NOON, sent_on=TODAY - timedelta(days=1)))
+        s.commit()
+    path = workdir / "autogiro-betspec.txt"
+    path.write_bytes(files.write_payment_results(files.PaymentResults(
+        datetime.combine(TODAY, time(6)), CUSTOMER_NUMBER, BANKGIRO, (drawn,))))
+    return path
+
+
+def drawn_as_credit(live) -> bool:
+    """The drawn money was recorded (one payment, purpose autogiro) and, as a card attempt
+    paid the invoice when it came, all of it became credit (M8: the attempt records what
+    it wrote ahead) — which the billing cycle may then apply to a new invoice (B15)."""
+    with live.session() as s:
+        [payment] = s.scalars(select(Payment).where(Payment.purpose == PaymentPurpose.AUTOGIRO,
+                                                    Payment.idempotency_key.not_like("demo-%"))).all()
+        credited = s.scalar(select(func.sum(CreditEntry.amount_minor)).where(
+            CreditEntry.payment_id == payment.id, CreditEntry.kind == CreditKind.SURPLUS))
+        return credited == payment.amount_minor

@@ -198,7 +198,8 @@ def test_demo_seed_shows_every_state(runner, app):
     again = runner.invoke(args=["demo", "seed"])
     assert "left as it is" in again.output
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(User)) == 8  # jonas, an EU business (B17); sara, Autogiro (B23)
+        # jonas, an EU business (B17); sara, Autogiro (B23)
+        assert db.session.scalar(select(func.count()).select_from(User)) == 8
 
 
 def test_billing_cycle_command_runs_a_range_and_rejects_bad_dates(runner, app):
@@ -209,7 +210,8 @@ def test_billing_cycle_command_runs_a_range_and_rejects_bad_dates(runner, app):
     assert [line[:11] for line in lines[:2]] == ["2026-12-01:", "2026-12-02:"]
     # November: the four subscriptions not disabled, and Arkiv (disabled on 15 November)
     # for the 1st to the 14th (B16); and the EU business's Cloud hosting (issue 30).
-    assert lines[2].startswith("2026-12-01 – 2026-12-02 in all: 6 charges, 2 invoices") and len(lines) == 3  # the two customer agreements (Fjällström, Sjöberg)
+    # One invoice for each customer agreement (Fjällström, Sjöberg).
+    assert lines[2].startswith("2026-12-01 – 2026-12-02 in all: 6 charges, 2 invoices") and len(lines) == 3
     assert result.stderr == ""  # a handful of accounts: no progress bar
     again = runner.invoke(args=["billing", "cycle", "--date", "2026-12-01"])
     assert "0 charges, 0 invoices" in again.output

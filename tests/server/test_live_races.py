@@ -152,7 +152,8 @@ class Demo:
         if not hasattr(live, "demo"):
             ids = live.ids()
             with live.session() as s:
-                oldest = s.scalars(select(Invoice).where(Invoice.status != InvoiceStatus.PAID)
+                oldest = s.scalars(select(Invoice).where(Invoice.billing_profile_id == ids["profile"],
+                                                         Invoice.status != InvoiceStatus.PAID)
                                    .order_by(Invoice.due_on, Invoice.id)).first()
                 number, left = oldest.number, oldest.left.minor
                 request_id, request_total = s.execute(select(PaymentRequest.id, PaymentRequest.amount_minor)).one()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
@@ -179,6 +179,13 @@ def test_malformed_ids_in_every_page_address_are_a_translated_404(fuzz, endpoint
     value = data.draw(bad_ids(ids))
     path = template.format(id=segment(value), payg=fuzz.demo.payg, agreement=fuzz.demo.agreement)
     response = getattr(fuzz, who).get(path)
+    if response.status_code == 308:
+        # An id holding a '/' ("1/") makes '//' once the address is decoded, and Werkzeug
+        # answers with a redirect to the merged path — an address of another id, which
+        # the examples try on their own. Nothing else may redirect.
+        merged = re.sub("/{2,}", "/", unquote(path))
+        assert merged != unquote(path) and unquote(urlsplit(response.location).path) == merged, response.location
+        return
     fuzz.check(response, allowed={400, 404})
 
 

@@ -63,12 +63,16 @@ def now_of(session: Session) -> datetime | None:
     """The time of a change through `session`: its Billing's clock, or the application's;
     None outside the application (a test's or an operator's own session, which must name
     updated_at when it inserts a row and leaves it as it was when it updates one)."""
-    clock = session.info.get(CLOCK_KEY) or (current_app.extensions.get("clock") if has_app_context() else None)
+    clock = session.info.get(CLOCK_KEY) or _app_clock_or_none()
     return None if clock is None else clock.now()
 
 
+def _app_clock_or_none():
+    return current_app.extensions.get("clock") if has_app_context() else None
+
+
 def _app_clock():
-    clock = current_app.extensions.get("clock") if has_app_context() else None
+    clock = _app_clock_or_none()
     if clock is None:
         raise RuntimeError("no clock for updated_at: name it, or make a Billing on this session first")
     return clock
@@ -80,8 +84,9 @@ def _stamp_objects(session: Session, _context, _instances) -> None:
         obj for obj in session.dirty if isinstance(obj, ChangeTracked) and session.is_modified(
             obj, include_collections=False)]
     now = now_of(session) if changed else None
-    for obj in changed if now is not None else ():
-        obj.updated_at = now
+    if now is not None:
+        for obj in changed:
+            obj.updated_at = now
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -21,21 +21,8 @@ def deployments(tmp_path_factory):
     """deployments("sqlite" | "postgresql") → the running deployment, started on first
     use. A deployment that could not start (or is skipped: no PostgreSQL) says so again
     to every later test instead of being tried again."""
-    started: dict[str, object] = {}
-    with ExitStack() as stack:
-        def get(backend: str):
-            if backend not in started:
-                try:
-                    started[backend] = stack.enter_context(live_deployment(
-                        backend, tmp_path_factory.mktemp(f"live-{backend}"),
-                        SANDBOX_GATEWAY_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT)))
-                except BaseException as refusal:  # a skip, too
-                    started[backend] = refusal
-                    raise
-            if isinstance(started[backend], BaseException):
-                raise started[backend]
-            return started[backend]
-        yield get
+    yield from started_on_first_use(lambda backend, stack: stack.enter_context(live_deployment(
+        backend, tmp_path_factory.mktemp(f"live-{backend}"), SANDBOX_GATEWAY_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT))))
 
 
 @pytest.fixture(scope="session")
@@ -52,19 +39,27 @@ def slow_gateway_deployments(tmp_path_factory, name: str):
     PostgreSQL database `name`: the gateway takes LATENCY_MS, and a fork server runs its
     `flask` commands at once. Started on first use; one that could not start says so
     again to every later test."""
+    def start(backend: str, stack: ExitStack):
+        running = stack.enter_context(live_deployment(
+            backend, tmp_path_factory.mktemp(f"{name}-{backend}"), postgres_database=name,
+            SANDBOX_GATEWAY_LATENCY_MS=str(LATENCY_MS), SANDBOX_GATEWAY_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT)))
+        running.forks = Forks(running.deploy.env, ROOT)
+        stack.callback(running.forks.close)
+        running.cookies = {}
+        return running
+    yield from started_on_first_use(start)
+
+
+def started_on_first_use(start):
+    """backend → what `start(backend, stack)` made, started on first use and closed with
+    the fixture; one that could not start (or was skipped) says so again to every later
+    test instead of being tried again."""
     started: dict[str, object] = {}
     with ExitStack() as stack:
         def get(backend: str):
             if backend not in started:
                 try:
-                    running = stack.enter_context(live_deployment(
-                        backend, tmp_path_factory.mktemp(f"{name}-{backend}"), postgres_database=name,
-                        SANDBOX_GATEWAY_LATENCY_MS=str(LATENCY_MS),
-                        SANDBOX_GATEWAY_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT)))
-                    running.forks = Forks(running.deploy.env, ROOT)
-                    stack.callback(running.forks.close)
-                    running.cookies = {}
-                    started[backend] = running
+                    started[backend] = start(backend, stack)
                 except BaseException as refusal:  # a skip, too
                     started[backend] = refusal
                     raise

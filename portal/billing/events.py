@@ -17,7 +17,10 @@ from portal.models import OutboxStatus, WebhookDelivery, WebhookEndpoint, Webhoo
 
 EVENT_TYPES = ("invoice.issued", "invoice.paid", "invoice.partly_paid", "payment.succeeded", "payment.failed",
                "payment.in_doubt", "subscription.past_due", "subscription.disabled", "subscription.deleted",
-               "credit.created", "transfer.needs_review", "payment_method.changed")
+               "credit.created", "transfer.needs_review", "payment_method.changed",
+               # Issue 33's self-service: what a customer did to a subscription, and its end.
+               "subscription.cancellation_scheduled", "subscription.cancellation_undone", "subscription.cancelled",
+               "subscription.paused", "subscription.resumed", "subscription.plan_changed")
 
 # An audit action (notify.AUDIT_ACTIONS) → the event that reports the same fact.
 FROM_AUDIT = {
@@ -31,6 +34,12 @@ FROM_AUDIT = {
     "credit.added": "credit.created",
     "payment_method.switched": "payment_method.changed",
     "payment_method.default_changed": "payment_method.changed",
+    "subscription.cancel_planned": "subscription.cancellation_scheduled",
+    "subscription.cancel_undone": "subscription.cancellation_undone",
+    "subscription.cancelled": "subscription.cancelled",
+    "subscription.paused": "subscription.paused",
+    "subscription.resumed": "subscription.resumed",
+    "subscription.plan_changed": "subscription.plan_changed",
 }
 
 

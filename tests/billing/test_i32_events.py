@@ -8,12 +8,14 @@ records the fact; and a sender that died mid-post loses no event (at least once)
 others: tests/web/test_i32_api.py, tests/billing/test_bulk.py."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from portal.billing import events, payments
+from portal.billing.accounts import pauses, plans, subscriptions
 from portal.billing.payments import UseSavedCard
 from portal.billing.payments.methods import set_profile_default
 from portal.billing.payments.sandbox import Fault
@@ -22,12 +24,13 @@ from portal.billing.transaction import write_transaction
 from portal.errors import GatewayUnavailable
 from portal.models import AccountKind, OutboxStatus, Role, WebhookDelivery, WebhookEvent
 from tests import factories as f
-from tests.billing import test_lifecycle, test_payment_faults
+from tests.billing import test_i33_subscriptions as i33, test_lifecycle, test_payment_faults
 from tests.billing.test_settle import KEY
 from tests.i32_api import SECRET, Receiver
 from tests.web.test_i31_sign_in_security import MinuteClock
 
 payg, cycle = test_lifecycle.payg, test_lifecycle.cycle
+customer = i33.payg  # an account whose people cancel, pause and change plans
 scene, faulty = test_payment_faults.scene, test_payment_faults.faulty
 
 
@@ -48,13 +51,14 @@ def written(b, endpoint) -> list[tuple[str, dict]]:
 
 
 def test_b20_every_event_type_has_a_writer():
-    """The twelve types of the issue, and no other: each is written by the audit action
-    that records the same fact (FROM_AUDIT) or by its own writer (the invoices, the
-    ledger, the bank import), so no type is listed that nothing sends."""
+    """The twelve types of issue 32 and the six of issue 33's self-service, and no other:
+    each is written by the audit action that records the same fact (FROM_AUDIT) or by its
+    own writer (the invoices, the ledger, the bank import), so no type is listed that
+    nothing sends."""
     own_writers = {"invoice.issued", "invoice.paid", "invoice.partly_paid", "subscription.past_due",
                    "transfer.needs_review"}
     assert set(events.FROM_AUDIT.values()) | own_writers == set(events.EVENT_TYPES)
-    assert len(events.EVENT_TYPES) == 12
+    assert len(events.EVENT_TYPES) == 18
     assert [t for t, _ in events.reported_by("charge.failed", 1, {"subscription_id": 8})] == [
         "payment.failed", "subscription.past_due"]
 
@@ -111,3 +115,38 @@ def test_b20_a_sender_that_died_mid_post_loses_no_event(b, endpoint):
     b.session.rollback()
     [delivery] = b.session.scalars(select(WebhookDelivery)).all()
     assert (delivery.status, delivery.attempts) == (OutboxStatus.SENT, 2)
+
+
+def test_b20_what_a_customer_does_to_a_subscription_and_its_end_are_reported(b, customer, clock, endpoint):
+    """Issue 33's self-service reaches the provider as it happens, not only by polling
+    the API's status: a cancellation planned, undone, planned again and carried out by
+    the cycle; a pause and its end; a plan changed — each event with the subscription
+    and the days or prices the customer was told."""
+    b.policy = dataclasses.replace(b.policy, customer_may_pause=True, customer_may_change_plan=True,
+                                   plans=(("Small", 300_00), ("Large", 500_00)))
+    kept = f.subscription(b, customer.acc, f.card(b, customer.acc), fee=300_00)
+    f.commit(b)
+    acc, sub, admin = customer.acc.id, customer.sub.id, customer.admin
+    subscriptions.cancel_at_period_end(b, admin, acc, sub)
+    subscriptions.undo_cancellation(b, admin, acc, sub)
+    subscriptions.cancel_at_period_end(b, admin, acc, sub)
+    pauses.pause(b, admin, acc, kept.id)
+    clock.current = date(2026, 11, 28)
+    pauses.resume(b, admin, acc, kept.id)
+    plans.change_plan(b, admin, acc, kept.id, "Large")
+    i33.cycle(b, clock, date(2026, 12, 1))
+    reported = [(t, d) for t, d in written(b, endpoint)
+                if t.startswith("subscription.") and t != "subscription.past_due"]
+    assert [t for t, _ in reported] == [
+        "subscription.cancellation_scheduled", "subscription.cancellation_undone",
+        "subscription.cancellation_scheduled", "subscription.paused", "subscription.resumed",
+        "subscription.plan_changed", "subscription.cancelled"]
+    assert {d["account_id"] for _, d in reported} == {acc}
+    assert [d["subscription_id"] for _, d in reported] == [sub, sub, sub, kept.id, kept.id, kept.id, sub]
+    scheduled, cancelled = reported[0][1], reported[-1][1]
+    assert (scheduled["cancel_at"], scheduled["last_day"]) == ("2026-12-01", "2026-11-30") == (
+        cancelled["cancel_at"], cancelled["last_day"])
+    assert (reported[4][1]["paused_on"], reported[4][1]["resumed_on"]) == ("2026-11-25", "2026-11-28")
+    changed = reported[5][1]
+    assert (changed["old_plan"], changed["plan"], changed["amount_minor"], changed["price_from"]) == (
+        "Small", "Large", 500_00, "2026-11-01")

@@ -8,14 +8,17 @@ changes no status the demo shows (tests/test_calendar.py proves it for any day).
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from portal.billing.accounts.balances import recount_outstanding
+from portal.billing.accounts.people import INVITATION_DAYS
 from portal.billing.bank import autogiro
 from portal.billing.bank.bgmax import Transfer, build_file
 from portal.billing.context import Billing
@@ -27,11 +30,12 @@ from portal.billing.periods import billing_day, is_past_due, months_back
 from portal.billing.invoicing import payment_requests
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.transaction import write_transaction
+from portal.billing.usage import rated
 from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingDetails,
                            BillingProfile, Charge, ChargeStatus, Credit, CreditApplication, DrawStatus, Invoice,
-                           InvoiceLine, InvoicePayment, InvoiceStatus, MandateStatus, MethodKind, Notice, Payment, PaymentMethod, PaymentPurpose, PaymentRequest,
+                           Invitation, InvoiceLine, InvoicePayment, InvoiceStatus, MandateStatus, MethodKind, Notice, Payment, PaymentMethod, PaymentPurpose, PaymentRequest,
                            PaymentRequestInvoice, Role,
-                           RoleAssignment, Subscription, SubscriptionStatus, User)
+                           RoleAssignment, SpendingAlert, Subscription, SubscriptionStatus, UsageLine, User)
 
 DEMO_PASSWORD = "demo-password"
 
@@ -209,6 +213,13 @@ def _seed_agreement(b: Billing, session: Session, today: date, users: dict[str, 
     # Issue 33: one cancelled at the end of this month (its page offers to undo it).
     subs[-1].cancel_at = b.policy.cancel_date(today)
     session.flush()
+    # Issue 31: a second owner Olivia invited today, not accepted yet (Access lists it, to
+    # send again or withdraw). Its link is nobody's: "Send again" emails a real one.
+    now = b.clock.now()
+    session.add(Invitation(account_id=account.id, billing_profile_id=profile.id, email="per@example.com",
+                           role=Role.OWNER, locale="sv", token_hash=secrets.token_hex(32),
+                           invited_by_user_id=users["olivia@example.com"].id, created_at=now, sent_at=now,
+                           expires_at=now + timedelta(days=INVITATION_DAYS)))
     credit = Credit(billing_profile_id=profile.id, description="Startkredit", currency="SEK",
                     original_minor=2_000_00, remaining_minor=500_00,
                     expires_on=today + timedelta(days=180))
@@ -298,6 +309,19 @@ def _seed_eu_business(b: Billing, session: Session, today: date, users: dict[str
         session.flush()
         session.add(Charge(subscription_id=hosting.id, amount_minor=price.minor, currency="SEK",
                            period_start=p_start, period_end=p_end, status=ChargeStatus.PAID, payment_id=payment.id))
+    # Issue 32: what the provider posted of this month's use so far (Overview's "Used this
+    # month", the subscription's page); the billing day bills it with the month.
+    month_start = today.replace(day=1)
+    for description, quantity, unit, unit_price_minor in (("Outbound traffic", "412.5", "GB", 90),
+                                                          ("Block storage", "250", "GB-month", 120)):
+        session.add(UsageLine(subscription_id=hosting.id, period_start=month_start, period_end=today,
+                              quantity=quantity, unit=unit, unit_price_minor=unit_price_minor,
+                              amount_minor=rated(Decimal(quantity), unit_price_minor), description=description,
+                              created_at=b.clock.now()))
+    # Issue 33: a spending alert Jonas set for the whole account, above its month's costs
+    # (so no billing day warns of it): the Costs page shows it.
+    session.add(SpendingAlert(account_id=account.id, amount_minor=3_000_00, currency="SEK",
+                              set_by_user_id=users["jonas@example.com"].id, set_at=b.clock.now()))
     recount_outstanding(session, Subscription.account_id == account.id)
 
 

@@ -82,7 +82,7 @@ def test_i33_an_alert_amount_is_refused_with_the_reason_in_the_pages_language(br
     assert response.status_code == 422
     page = text(response.get_data(as_text=True))
     assert page.count(error) == 2  # in the summary and at the field
-    assert b.session.scalars(select(SpendingAlert)).all() == []
+    assert b.session.scalars(select(SpendingAlert).where(SpendingAlert.account_id == demo.payg)).all() == []
 
 
 def test_i33_an_alert_is_set_changed_and_removed_without_javascript_and_told_on_overview(browser, demo, b, clock):
@@ -94,7 +94,7 @@ def test_i33_an_alert_is_set_changed_and_removed_without_javascript_and_told_on_
            "av 1 000,00 kr." in page
     assert "Varningen är inställd på 1 000,00 kr per månad." in page
     assert "når 80 % och igen vid 100 % av det" in page
-    assert b.session.scalars(select(SpendingAlert.amount_minor)).all() == [1_000_00]
+    assert b.session.scalars(select(SpendingAlert.amount_minor).where(SpendingAlert.account_id == demo.payg)).all() == [1_000_00]
     b.session.rollback()
     run_billing_cycle(b)
     overview = text(browser.get(f"/sv/accounts/{demo.payg}/").get_data(as_text=True))
@@ -105,7 +105,7 @@ def test_i33_an_alert_is_set_changed_and_removed_without_javascript_and_told_on_
     response = browser.post(f"{costs_url(demo)}/alert/remove", {}, token_from=costs_url(demo))
     assert response.status_code == 303
     assert "Kostnadsvarningen har tagits bort." in text(browser.get(costs_url(demo)).get_data(as_text=True))
-    assert b.session.scalars(select(SpendingAlert)).all() == []
+    assert b.session.scalars(select(SpendingAlert).where(SpendingAlert.account_id == demo.payg)).all() == []
 
 
 def test_i33_a_person_who_may_not_set_an_alert_sees_the_costs_and_the_reason(browser, demo, b):
@@ -115,7 +115,7 @@ def test_i33_a_person_who_may_not_set_an_alert_sees_the_costs_and_the_reason(bro
     assert 'name="amount"' not in page
     forced = browser.post(f"{costs_url(demo, 'en')}/alert", {"amount": "100"}, token_from=costs_url(demo, "en"))
     assert forced.status_code == 403
-    assert b.session.scalars(select(SpendingAlert)).all() == []
+    assert b.session.scalars(select(SpendingAlert).where(SpendingAlert.account_id == demo.payg)).all() == []
 
 
 def test_i33_a_stranger_gets_not_found(browser, demo):
@@ -137,7 +137,8 @@ def test_i33_a_subscriptions_alert_is_set_listed_and_removed_without_javascript(
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     page = text(browser.get(url).get_data(as_text=True))
     assert done in page and listed in page
-    assert b.session.scalars(select(SpendingAlert.subscription_id)).all() == [demo.archive]
+    assert b.session.scalars(select(SpendingAlert.subscription_id).where(SpendingAlert.account_id == demo.payg)).all() == [
+        demo.archive]
     b.session.rollback()
     # Not one of the choices: refused on the page; a forged id of no subscription: not found.
     assert browser.post(f"{url}/alert", {"amount": "500", "applies_to": "x"}, token_from=url).status_code == 422
@@ -145,4 +146,4 @@ def test_i33_a_subscriptions_alert_is_set_listed_and_removed_without_javascript(
     response = browser.post(f"{url}/alert/remove", {"applies_to": str(demo.archive)}, token_from=url)
     assert response.status_code == 303
     assert removed in text(browser.get(url).get_data(as_text=True))
-    assert b.session.scalars(select(SpendingAlert)).all() == []
+    assert b.session.scalars(select(SpendingAlert).where(SpendingAlert.account_id == demo.payg)).all() == []

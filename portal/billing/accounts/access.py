@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from portal.billing import ids
+from portal.billing.transaction import reader
 from portal.errors import NotAuthorized, NotFound
 from portal.models import AccountKind, BillingAccount, Role, RoleAssignment, User
 
@@ -56,7 +57,7 @@ def _assignments(session: Session, user_id: int, account_id: int) -> list[tuple[
         cache.clear()
     key = (user_id, account_id)
     if key not in cache:
-        cache[key] = [(role, scope) for role, scope in session.execute(
+        cache[key] = [(role, scope) for role, scope in reader(session).execute(
             _ASSIGNMENTS, {"user_id": user_id, "account_id": account_id})]
     return cache[key]
 
@@ -149,10 +150,27 @@ def require(session: Session, user: User, account: BillingAccount, action: Actio
 
 def get_account(session: Session, user: User, account_id: int) -> BillingAccount:
     """The account if the user may see it; NotFound otherwise (never reveals others')."""
-    account = ids.get(session, BillingAccount, account_id)
+    account = _account(session, account_id)
     if account is None or not roles_of(session, user, account.id):
         raise NotFound("billing account")
     return account
+
+
+# Every account page reads its account: the statement built once (Session.get builds
+# one per call, about as costly as running it; issue 28).
+_ACCOUNT = select(BillingAccount).where(BillingAccount.id == bindparam("account_id")).execution_options(
+    autoflush=False)
+
+
+def _account(session: Session, account_id: object) -> BillingAccount | None:
+    """`ids.get(session, BillingAccount, account_id)`: the session's own copy when it
+    has one (Session.get's rules), else the row read by the statement built once —
+    without autoflush, as Session.get."""
+    if not ids.is_id(account_id):
+        return None
+    if Session.identity_key(BillingAccount, account_id) in session.identity_map:
+        return session.get(BillingAccount, account_id)
+    return session.scalars(_ACCOUNT, {"account_id": account_id}).first()
 
 
 def accounts_of(session: Session, user: User) -> list[BillingAccount]:

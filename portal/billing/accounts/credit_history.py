@@ -18,6 +18,7 @@ from sqlalchemy import func, select, tuple_
 from portal.billing.accounts import access
 from portal.billing.context import Billing
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
+from portal.billing.transaction import reader
 from portal.models import (AccountKind, BillingAccount, Charge, CreditEntry, Invoice, Subscription,
                            User)
 from portal.money import Money
@@ -65,11 +66,11 @@ def balance_seen_by(b: Billing, user: User, account: BillingAccount) -> Money:
 
 def had_credit(b: Billing, user: User, account: BillingAccount) -> bool:
     """Whether there is or ever was credit the user may see: the history is linked then."""
-    return b.session.scalar(select(CreditEntry.id).where(*visible(b, user, account)).limit(1)) is not None
+    return reader(b.session).scalar(select(CreditEntry.id).where(*visible(b, user, account)).limit(1)) is not None
 
 
 def _sum(b: Billing, where: list) -> int:
-    return int(b.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount_minor), 0)).where(*where)) or 0)
+    return int(reader(b.session).scalar(select(func.coalesce(func.sum(CreditEntry.amount_minor), 0)).where(*where)) or 0)
 
 
 def _columns():

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 from portal.billing.accounts import access
 from portal.billing.context import Billing
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
+from portal.billing.transaction import reader
 from portal.errors import InvalidInput, NotFound
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, InvoicePayment, Payment,
                            PaymentMethod, PaymentSubscription, Subscription, User)
@@ -86,7 +87,7 @@ def payments_of(b: Billing, user: User, account_id: int, period: Period = Period
                                       binds))
 
     def count(mode: str | None, binds: dict) -> int:
-        return b.session.scalar(PAYMENT_ORDER.bounded_count(select(Payment.id).where(*where), mode), binds) or 0
+        return reader(b.session).scalar(PAYMENT_ORDER.bounded_count(select(Payment.id).where(*where), mode), binds) or 0
 
     found = read_page(PAYMENT_ORDER, PAYMENT_ORDER.parse(page), fetch, lambda p: (p.created_at, p.id),
                       per_page, count)
@@ -104,7 +105,7 @@ def _paid_invoices(b: Billing, payment_ids: list[int]) -> dict[int, list[str]]:
     if not payment_ids:
         return {}
     result: dict[int, list[str]] = {}
-    for payment_id, number in b.session.execute(
+    for payment_id, number in reader(b.session).execute(
             select(InvoicePayment.payment_id, Invoice.number).join(Invoice, Invoice.id == InvoicePayment.invoice_id)
             .where(InvoicePayment.payment_id.in_(payment_ids)).order_by(InvoicePayment.payment_id, Invoice.id)):
         result.setdefault(payment_id, []).append(number)
@@ -116,7 +117,7 @@ def _paid_subscriptions(b: Billing, payment_ids: list[int]) -> dict[int, tuple[l
     if not payment_ids:
         return {}
     result: dict[int, tuple[list[str], int]] = {}
-    rows = b.session.execute(
+    rows = reader(b.session).execute(
         select(PaymentSubscription.payment_id, Subscription.name, Subscription.id)
         .join(Subscription, Subscription.id == PaymentSubscription.subscription_id)
         .where(PaymentSubscription.payment_id.in_(payment_ids))

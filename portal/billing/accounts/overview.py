@@ -8,8 +8,9 @@ from datetime import date, timedelta
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, inspect, select, text
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.billing.accounts import access, credit, details, notify
 from portal.billing.accounts.access import Action
@@ -22,7 +23,7 @@ from portal.errors import InvalidInput, NotFound
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
 from portal.billing.periods import month_of
 from portal.billing.usage import UsageSummary, usage_summaries
-from portal.billing.transaction import write_transaction
+from portal.billing.transaction import reader, write_transaction
 from portal.money import Money, total
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice, InvoicePayment,
                            Notice, Payment, Role, RoleAssignment,
@@ -115,7 +116,7 @@ def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatu
     return {status: StatusCount(int(n), past_due_since if status == SubscriptionStatus.PAST_DUE else None,
                                 disabled_on if status == SubscriptionStatus.DISABLED else None, int(owed))
             for status, n, past_due_since, disabled_on, owed
-            in b.session.execute(_STATUS_COUNTS, {"account_id": account.id})}
+            in reader(b.session).execute(_STATUS_COUNTS, {"account_id": account.id})}
 
 
 def total_outstanding(account: BillingAccount, counts: dict[SubscriptionStatus, StatusCount]) -> Money:
@@ -143,7 +144,7 @@ def subscription_page(b: Billing, account: BillingAccount, page: str | None = No
         return list(b.session.scalars(page_of_subscriptions(mode), {**binds, "account_id": account.id}).unique())
 
     def count(mode: str | None, binds: dict) -> int:
-        return b.session.scalar(SUBSCRIPTION_ORDER.bounded_count(
+        return reader(b.session).scalar(SUBSCRIPTION_ORDER.bounded_count(
             select(Subscription.id).where(Subscription.account_id == account.id), mode), binds) or 0
 
     found = read_page(SUBSCRIPTION_ORDER, SUBSCRIPTION_ORDER.parse(page), fetch,
@@ -366,7 +367,7 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
             joinedload(Invoice.payment).joinedload(Payment.payment_method)), binds))
 
     def count(mode: str | None, binds: dict) -> int:
-        return b.session.scalar(INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode), binds) or 0
+        return reader(b.session).scalar(INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode), binds) or 0
 
     return read_page(INVOICE_ORDER, INVOICE_ORDER.parse(page), fetch, lambda i: (i.period_start, i.id),
                      per_page, count)
@@ -387,6 +388,10 @@ def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int, whole: 
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):
         raise NotFound("invoice")
+    # The profile's account is the one just read: its page needs no second read of it
+    # (the session keeps only objects still referred to, so it would read it again).
+    if "account" not in inspect(invoice.billing_profile).dict:
+        set_committed_value(invoice.billing_profile, "account", account)
     return invoice
 
 

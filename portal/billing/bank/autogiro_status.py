@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from portal.billing.bank.autogiro import banking_day_from
 from portal.billing.context import Billing
+from portal.billing.transaction import reader
 from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus,
                            Invoice, InvoiceStatus, MandateStatus, MethodKind)
 
@@ -32,7 +33,7 @@ def draw_date(b: Billing, invoice: Invoice) -> date | None:
     banking day from its due date when its profile pays by an active mandate; else None."""
     if not invoice.is_open:
         return None
-    ordered = b.session.scalar(select(func.min(AutogiroOrder.draw_on)).where(
+    ordered = reader(b.session).scalar(select(func.min(AutogiroOrder.draw_on)).where(
         AutogiroOrder.invoice_id == invoice.id, AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT))))
     if ordered is not None:
         return ordered

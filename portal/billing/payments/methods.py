@@ -19,7 +19,7 @@ from portal.billing.accounts.notify import refusals_audited
 from portal.billing.paging import Page
 from portal.billing.payments.attempts import refuse_while_paying
 from portal.billing.payments.cards import method_summary, prepare_new_card, save_card, saved_card
-from portal.billing.transaction import lock_account, write_transaction
+from portal.billing.transaction import lock_account, reader, write_transaction
 from portal.errors import (CardDeclined, CardRemoved, GatewayUnavailable, InvalidCard, InvalidInput, MethodInUse,
                            NotEligible, NotFound)
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, InvoiceStatus, MethodKind, Payment,
@@ -103,9 +103,9 @@ def method_uses(b: Billing, account: BillingAccount) -> list[MethodUse]:
     """The account's methods (removed cards aside), each with what uses it."""
     methods = list(b.session.scalars(select(PaymentMethod).where(
         PaymentMethod.account_id == account.id, PaymentMethod.removed_at.is_(None)).order_by(PaymentMethod.id)))
-    uses = {method_id: (int(n), int(minor), int(failing)) for method_id, n, minor, failing in b.session.execute(
+    uses = {method_id: (int(n), int(minor), int(failing)) for method_id, n, minor, failing in reader(b.session).execute(
         _USE_BY_METHOD, {"account_id": account.id, "method_ids": [m.id for m in methods]})}
-    unconfirmed = set(b.session.scalars(select(UnconfirmedPayment.payment_method_id).where(
+    unconfirmed = set(reader(b.session).scalars(select(UnconfirmedPayment.payment_method_id).where(
         UnconfirmedPayment.account_id == account.id, UnconfirmedPayment.payment_method_id.is_not(None))))
     failed = {method_id for method_id, (_, _, failing) in uses.items() if failing} | failed_defaults(b, account)
     today = b.clock.today()

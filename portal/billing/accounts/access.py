@@ -150,27 +150,13 @@ def require(session: Session, user: User, account: BillingAccount, action: Actio
 
 def get_account(session: Session, user: User, account_id: int) -> BillingAccount:
     """The account if the user may see it; NotFound otherwise (never reveals others')."""
-    account = _account(session, account_id)
+    account = ids.get_by(session, _ACCOUNT, BillingAccount, account_id)
     if account is None or not roles_of(session, user, account.id):
         raise NotFound("billing account")
     return account
 
 
-# Every account page reads its account: the statement built once (Session.get builds
-# one per call, about as costly as running it; issue 28).
-_ACCOUNT = select(BillingAccount).where(BillingAccount.id == bindparam("account_id")).execution_options(
-    autoflush=False)
-
-
-def _account(session: Session, account_id: object) -> BillingAccount | None:
-    """`ids.get(session, BillingAccount, account_id)`: the session's own copy when it
-    has one (Session.get's rules), else the row read by the statement built once —
-    without autoflush, as Session.get."""
-    if not ids.is_id(account_id):
-        return None
-    if Session.identity_key(BillingAccount, account_id) in session.identity_map:
-        return session.get(BillingAccount, account_id)
-    return session.scalars(_ACCOUNT, {"account_id": account_id}).first()
+_ACCOUNT = ids.by_id(BillingAccount)  # every account page reads its account
 
 
 def accounts_of(session: Session, user: User) -> list[BillingAccount]:

@@ -349,6 +349,26 @@ def page_of_invoices(where: list, mode: str):
     return select(Invoice).where(*where, *INVOICE_ORDER.where(mode)).order_by(*INVOICE_ORDER.order_by(mode)).limit(LIMIT)
 
 
+def _invoices_where(filtered: bool) -> list:
+    """The invoices of the profiles :profile_ids (with :status when `filtered`)."""
+    where = [Invoice.billing_profile_id.in_(bindparam("profile_ids", expanding=True))]
+    return where + [Invoice.status == bindparam("status")] if filtered else where
+
+
+@functools.cache
+def _invoice_page(filtered: bool, mode: str):
+    """The Invoices list's page statement, built once per filter and mode: each
+    invoice's one payment and its method by primary key in the same statement (a
+    selectin load costs a second statement and twice the time, issue 28)."""
+    return page_of_invoices(_invoices_where(filtered), mode).options(
+        joinedload(Invoice.payment).joinedload(Payment.payment_method))
+
+
+@functools.cache
+def _invoice_count(filtered: bool, mode: str | None):
+    return INVOICE_ORDER.bounded_count(select(Invoice.id).where(*_invoices_where(filtered)), mode)
+
+
 def invoices_of(b: Billing, user: User, account_id: int, status: str | None = None,
                 page: str | None = None, per_page: int = PAGE_SIZE) -> Page[Invoice]:
     """One page of the invoices of every billing profile the user has a role on,
@@ -356,18 +376,14 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
     a paging token): a constant number of queries whatever the number of invoices or
     profiles, and about a page of index entries whichever page it is."""
     account = access.get_account(b.session, user, account_id)
-    where = [Invoice.billing_profile_id.in_(access.profiles_with_role(b.session, user, account))]
-    if status is not None:
-        where.append(Invoice.status == status)
+    values = {"profile_ids": access.profiles_with_role(b.session, user, account), "status": status}
+    filtered = status is not None
 
     def fetch(mode: str, binds: dict) -> list[Invoice]:
-        # Each invoice's one payment and its method by primary key in the same statement
-        # (a selectin load costs a second statement and twice the time, issue 28).
-        return list(b.session.scalars(page_of_invoices(where, mode).options(
-            joinedload(Invoice.payment).joinedload(Payment.payment_method)), binds))
+        return list(b.session.scalars(_invoice_page(filtered, mode), {**values, **binds}))
 
     def count(mode: str | None, binds: dict) -> int:
-        return reader(b.session).scalar(INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode), binds) or 0
+        return reader(b.session).scalar(_invoice_count(filtered, mode), {**values, **binds}) or 0
 
     return read_page(INVOICE_ORDER, INVOICE_ORDER.parse(page), fetch, lambda i: (i.period_start, i.id),
                      per_page, count)
@@ -441,11 +457,14 @@ NOTICES_THE_BANNER_COVERS = frozenset({"payment_failed", "subscription_disable_w
 def notices_for(b: Billing, user: User, account_id: int, banners: list[Banner] | None = None) -> list[Notice]:
     """The user's notices, newest first; with `banners` (the page shows them), without
     the notices those banners already say."""
-    query = select(Notice).where(Notice.user_id == user.id, Notice.account_id == account_id,
-                                 Notice.dismissed_at.is_(None))
-    if banners:
-        query = query.where(Notice.kind.not_in(NOTICES_THE_BANNER_COVERS))
-    return list(b.session.scalars(query.order_by(Notice.created_at.desc(), Notice.id.desc())))
+    return list(b.session.scalars(_NOTICES[bool(banners)], {"user_id": user.id, "account_id": account_id}))
+
+
+# The user's notices on an account, newest first; True: without those the banners say.
+_NOTICES = {with_banners: select(Notice).where(
+    Notice.user_id == bindparam("user_id"), Notice.account_id == bindparam("account_id"), Notice.dismissed_at.is_(None),
+    *([Notice.kind.not_in(sorted(NOTICES_THE_BANNER_COVERS))] if with_banners else [])
+).order_by(Notice.created_at.desc(), Notice.id.desc()) for with_banners in (False, True)}
 
 
 def dismiss_notice(b: Billing, user: User, account_id: int, notice_id: int) -> None:

@@ -99,14 +99,19 @@ def methods_page(b: Billing, user: User, account_id: int, page: int | None = 1) 
                        access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS), movable)
 
 
+# Payment methods asks on every view: built once (issue 28).
+_METHODS = select(PaymentMethod).where(PaymentMethod.account_id == bindparam("account_id"),
+                                       PaymentMethod.removed_at.is_(None)).order_by(PaymentMethod.id)
+_UNCONFIRMED = select(UnconfirmedPayment.payment_method_id).where(
+    UnconfirmedPayment.account_id == bindparam("account_id"), UnconfirmedPayment.payment_method_id.is_not(None))
+
+
 def method_uses(b: Billing, account: BillingAccount) -> list[MethodUse]:
     """The account's methods (removed cards aside), each with what uses it."""
-    methods = list(b.session.scalars(select(PaymentMethod).where(
-        PaymentMethod.account_id == account.id, PaymentMethod.removed_at.is_(None)).order_by(PaymentMethod.id)))
+    methods = list(b.session.scalars(_METHODS, {"account_id": account.id}))
     uses = {method_id: (int(n), int(minor), int(failing)) for method_id, n, minor, failing in reader(b.session).execute(
         _USE_BY_METHOD, {"account_id": account.id, "method_ids": [m.id for m in methods]})}
-    unconfirmed = set(reader(b.session).scalars(select(UnconfirmedPayment.payment_method_id).where(
-        UnconfirmedPayment.account_id == account.id, UnconfirmedPayment.payment_method_id.is_not(None))))
+    unconfirmed = set(reader(b.session).scalars(_UNCONFIRMED, {"account_id": account.id}))
     failed = {method_id for method_id, (_, _, failing) in uses.items() if failing} | failed_defaults(b, account)
     today = b.clock.today()
     return [_use(method, [p.name for p in account.profiles if p.default_payment_method_id == method.id],

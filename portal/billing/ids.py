@@ -39,7 +39,7 @@ def get_by(session: Session, statement, model: type[T], value: object, options=(
         return None
     if Session.identity_key(model, value) in session.identity_map:
         return session.get(model, value, options=options)
-    return session.scalars(statement, {"id": value}).first()
+    return session.scalars(statement, {"id": value}).unique().one_or_none()
 
 
 def payment_reference(payment_id: int) -> str:

@@ -89,7 +89,7 @@ def methods_page(b: Billing, user: User, account_id: int, page: int | None = 1) 
     """Every method the account keeps, with what uses it, and one page of the
     subscriptions that could move: a constant number of queries whatever the number
     of cards, profiles or subscriptions."""
-    account = access.get_account(b.session, user, account_id)
+    account = access.get_account(b.session, user, account_id, profiles=True)
     mine = set(access.profiles_with_role(b.session, user, account))
     profiles = [ProfileDefault(p, access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS, p.id))
                 for p in account.profiles if p.id in mine]

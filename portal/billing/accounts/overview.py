@@ -133,7 +133,8 @@ def credited_by(b: Billing, payment: Payment) -> Money:
 
 def subscription_page(b: Billing, account: BillingAccount, page: str | None = None,
                       per_page: int = PAGE_SIZE,
-                      counts: dict[SubscriptionStatus, StatusCount] | None = None) -> Page[SubscriptionView]:
+                      counts: dict[SubscriptionStatus, StatusCount] | None = None,
+                      usage: bool = True) -> Page[SubscriptionView]:
     """R06: one page of the account's subscriptions with their status, those with a
     Settle balance link first (B1), each with its payment method (in the same query),
     read by key (`page`: a paging token): about a page of rows whichever page it is.
@@ -153,7 +154,8 @@ def subscription_page(b: Billing, account: BillingAccount, page: str | None = No
     month = month_of(b.clock.today())
 
     def views(subs: list[Subscription]) -> list[SubscriptionView]:
-        used = usage_summaries(b.session, [sub.id for sub in subs], *month, account.currency)  # one query
+        # One query; none where the page does not show usage (`usage` False: Payment methods).
+        used = usage_summaries(b.session, [sub.id for sub in subs], *month, account.currency) if usage else {}
         return [replace(subscription_view(b, sub), used=used.get(sub.id)) for sub in subs]
     return found.map(views)
 
@@ -389,18 +391,20 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
                      per_page, count)
 
 
+# An invoice with its profile; whole (its page): with its lines, payment and payments
+# received too. Built once (issue 28).
+_INVOICE = {whole: select(Invoice).where(Invoice.id == bindparam("invoice_id")).options(
+    joinedload(Invoice.billing_profile),
+    *([selectinload(Invoice.lines), joinedload(Invoice.payment).joinedload(Payment.payment_method),
+       selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment).joinedload(Payment.payment_method)]
+      if whole else [])) for whole in (False, True)}
+
+
 def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int, whole: bool = True) -> Invoice:
     """An invoice the user may see; `whole` False: only the row (a stored document's
     download needs no lines, however many there are — issue 28)."""
     account = access.get_account(b.session, user, account_id)
-    options = [joinedload(Invoice.billing_profile)]
-    if whole:
-        options += [selectinload(Invoice.lines), joinedload(Invoice.payment).joinedload(Payment.payment_method),
-                    selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment)
-                    .joinedload(Payment.payment_method)]
-    invoice = b.session.scalars(
-        select(Invoice).where(Invoice.id == invoice_id).options(*options)
-    ).first() if ids.is_id(invoice_id) else None
+    invoice = b.session.scalars(_INVOICE[whole], {"invoice_id": invoice_id}).first() if ids.is_id(invoice_id) else None
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):
         raise NotFound("invoice")

@@ -94,7 +94,8 @@ def methods_page(b: Billing, user: User, account_id: int, page: int | None = 1) 
     profiles = [ProfileDefault(p, access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS, p.id))
                 for p in account.profiles if p.id in mine]
     # Pay-as-you-go: the subscriptions to choose from, a page at a time as on the Overview.
-    movable = subscription_page(b, account, page) if account.kind == AccountKind.PAY_AS_YOU_GO else None
+    movable = (subscription_page(b, account, page, usage=False)  # the list names them, shows no usage
+               if account.kind == AccountKind.PAY_AS_YOU_GO else None)
     return MethodsPage(account, method_uses(b, account), profiles,
                        access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS), movable)
 

@@ -134,7 +134,7 @@ def credited_by(b: Billing, payment: Payment) -> Money:
 def subscription_page(b: Billing, account: BillingAccount, page: str | None = None,
                       per_page: int = PAGE_SIZE,
                       counts: dict[SubscriptionStatus, StatusCount] | None = None,
-                      usage: bool = True) -> Page[SubscriptionView]:
+                      usage: bool = True) -> Page[SubscriptionView]:  # usage False: none read (Payment methods)
     """R06: one page of the account's subscriptions with their status, those with a
     Settle balance link first (B1), each with its payment method (in the same query),
     read by key (`page`: a paging token): about a page of rows whichever page it is.
@@ -154,7 +154,6 @@ def subscription_page(b: Billing, account: BillingAccount, page: str | None = No
     month = month_of(b.clock.today())
 
     def views(subs: list[Subscription]) -> list[SubscriptionView]:
-        # One query; none where the page does not show usage (`usage` False: Payment methods).
         used = usage_summaries(b.session, [sub.id for sub in subs], *month, account.currency) if usage else {}
         return [replace(subscription_view(b, sub), used=used.get(sub.id)) for sub in subs]
     return found.map(views)
@@ -351,24 +350,13 @@ def page_of_invoices(where: list, mode: str):
     return select(Invoice).where(*where, *INVOICE_ORDER.where(mode)).order_by(*INVOICE_ORDER.order_by(mode)).limit(LIMIT)
 
 
-def _invoices_where(filtered: bool) -> list:
-    """The invoices of the profiles :profile_ids (with :status when `filtered`)."""
-    where = [Invoice.billing_profile_id.in_(bindparam("profile_ids", expanding=True))]
-    return where + [Invoice.status == bindparam("status")] if filtered else where
-
-
 @functools.cache
-def _invoice_page(filtered: bool, mode: str):
-    """The Invoices list's page statement, built once per filter and mode: each
-    invoice's one payment and its method by primary key in the same statement (a
-    selectin load costs a second statement and twice the time, issue 28)."""
-    return page_of_invoices(_invoices_where(filtered), mode).options(
-        joinedload(Invoice.payment).joinedload(Payment.payment_method))
-
-
-@functools.cache
-def _invoice_count(filtered: bool, mode: str | None):
-    return INVOICE_ORDER.bounded_count(select(Invoice.id).where(*_invoices_where(filtered)), mode)
+def _invoice_statements(filtered: bool, mode: str | None) -> tuple:
+    """The Invoices list's page (payments and methods joined) and count, built once."""
+    where = [Invoice.billing_profile_id.in_(bindparam("profile_ids", expanding=True)),
+             *([Invoice.status == bindparam("status")] if filtered else [])]
+    return (page_of_invoices(where, mode).options(joinedload(Invoice.payment).joinedload(Payment.payment_method)),
+            INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode))
 
 
 def invoices_of(b: Billing, user: User, account_id: int, status: str | None = None,
@@ -382,22 +370,19 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
     filtered = status is not None
 
     def fetch(mode: str, binds: dict) -> list[Invoice]:
-        return list(b.session.scalars(_invoice_page(filtered, mode), {**values, **binds}))
+        return list(b.session.scalars(_invoice_statements(filtered, mode)[0], {**values, **binds}))
 
     def count(mode: str | None, binds: dict) -> int:
-        return reader(b.session).scalar(_invoice_count(filtered, mode), {**values, **binds}) or 0
+        return reader(b.session).scalar(_invoice_statements(filtered, mode)[1], {**values, **binds}) or 0
 
     return read_page(INVOICE_ORDER, INVOICE_ORDER.parse(page), fetch, lambda i: (i.period_start, i.id),
                      per_page, count)
 
 
-# An invoice with its profile; whole (its page): with its lines, payment and payments
-# received too. Built once (issue 28).
-_INVOICE = {whole: select(Invoice).where(Invoice.id == bindparam("invoice_id")).options(
-    joinedload(Invoice.billing_profile),
-    *([selectinload(Invoice.lines), joinedload(Invoice.payment).joinedload(Payment.payment_method),
-       selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment).joinedload(Payment.payment_method)]
-      if whole else [])) for whole in (False, True)}
+_INVOICE = {whole: select(Invoice).where(Invoice.id == bindparam("invoice_id")).options(  # built once
+    joinedload(Invoice.billing_profile), *([selectinload(Invoice.lines), joinedload(Invoice.payment).joinedload(
+        Payment.payment_method), selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment)
+        .joinedload(Payment.payment_method)] if whole else [])) for whole in (False, True)}
 
 
 def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int, whole: bool = True) -> Invoice:
@@ -408,9 +393,7 @@ def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int, whole: 
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):
         raise NotFound("invoice")
-    # The profile's account is the one just read: its page needs no second read of it
-    # (the session keeps only objects still referred to, so it would read it again).
-    if "account" not in inspect(invoice.billing_profile).dict:
+    if "account" not in inspect(invoice.billing_profile).dict:  # the one just read: no second read of it
         set_committed_value(invoice.billing_profile, "account", account)
     return invoice
 
@@ -464,8 +447,7 @@ def notices_for(b: Billing, user: User, account_id: int, banners: list[Banner] |
     return list(b.session.scalars(_NOTICES[bool(banners)], {"user_id": user.id, "account_id": account_id}))
 
 
-# The user's notices on an account, newest first; True: without those the banners say.
-_NOTICES = {with_banners: select(Notice).where(
+_NOTICES = {with_banners: select(Notice).where(  # True: without those the banners say
     Notice.user_id == bindparam("user_id"), Notice.account_id == bindparam("account_id"), Notice.dismissed_at.is_(None),
     *([Notice.kind.not_in(sorted(NOTICES_THE_BANNER_COVERS))] if with_banners else [])
 ).order_by(Notice.created_at.desc(), Notice.id.desc()) for with_banners in (False, True)}

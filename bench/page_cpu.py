@@ -15,7 +15,8 @@ garbage collector's sight as gunicorn's workers do (gunicorn.conf.py).
 
 `--dump DIR` writes each page's HTML (Swedish and English) with CSRF tokens and
 idempotency keys masked, for comparing two versions of the code byte for byte
-(`diff -r`). `--profile PAGE` prints cProfile's view of that page instead.
+(`diff -r`). `--profile PAGE` prints cProfile's view of that page instead
+(PROFILE_SORT, default tottime; PROFILE_FILTER, e.g. "portal").
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def _app(workdir: Path):
 
 def prepare(workdir: Path):
     """The app on the seeded database (built and seeded on the first run)."""
-    from bench.run import build_database, environment
+    from bench.run import build_database
     from bench.seed import Seeded, seed_size
     workdir.mkdir(parents=True, exist_ok=True)
     _environment(workdir)
@@ -185,10 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     measure(browser, pages, 10)  # warm-up: templates compiled, links remembered
     gc.collect()
     gc.freeze()
-    if os.environ.get("S44_GC") == "off":
-        gc.disable()
-    elif os.environ.get("S44_GC"):
-        gc.set_threshold(*map(int, os.environ["S44_GC"].split(",")))
     if args.profile:
         import cProfile
         import pstats

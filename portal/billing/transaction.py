@@ -62,6 +62,17 @@ def write_transaction(session: Session) -> Iterator[Session]:
             session.info.pop(IN_WRITE_TRANSACTION, None)
 
 
+def reader(session: Session):
+    """Where a read of plain values (columns, sums, counts — no entities) runs: the
+    session's own connection, in the session's transaction, which costs a third of the
+    ORM's execution of the same statement (issue 28: ~20 against ~50-120 µs a
+    statement, and pages read 5-8); or the session itself while it holds unflushed
+    changes, so that its autoflush writes them first and the read sees them, as before."""
+    if session.new or session.dirty or session.deleted:
+        return session
+    return session.connection()
+
+
 def in_write_transaction(session: Session) -> bool:
     return bool(session.info.get(IN_WRITE_TRANSACTION))
 

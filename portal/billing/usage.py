@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
+from portal.billing.transaction import reader
 from portal.models import UsageLine
 from portal.money import Money
 
@@ -63,7 +64,7 @@ def usage_summaries(session: Session, subscription_ids: list[int], period_start:
     if not subscription_ids:
         return {}
     return {sub_id: UsageSummary(int(lines), Money(int(minor), currency)) for sub_id, lines, minor
-            in session.execute(_SUMMARIES, {"ids": subscription_ids, "start": period_start, "end": period_end})}
+            in reader(session).execute(_SUMMARIES, {"ids": subscription_ids, "start": period_start, "end": period_end})}
 
 
 # A subscription's lines of a month on its page, in the order of its index

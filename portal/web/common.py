@@ -45,8 +45,8 @@ def user():
     return current_user._get_current_object()
 
 
-def account_for(account_id: int):
-    return access.get_account(billing().session, user(), account_id)
+def account_for(account_id: int, profiles: bool = False):
+    return access.get_account(billing().session, user(), account_id, profiles)
 
 
 def safe_next(target: str | None) -> str | None:

@@ -36,7 +36,7 @@ bp = signed_in_blueprint("invoices")
 @bp.get("/accounts/<int:account_id>/invoices")
 def index(account_id: int):
     b, me = billing(), user()
-    account = account_for(account_id)
+    account = account_for(account_id, profiles=True)
     form = InvoiceFilterForm(request.args)
     form.status.choices = [("", str(_all_label()))] + [(s.value, str(INVOICE_STATUS[s])) for s in InvoiceStatus]
     status = request.args.get("status") or None

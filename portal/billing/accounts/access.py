@@ -6,9 +6,10 @@ import enum
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.billing import ids
+from portal.billing.transaction import reader
 from portal.errors import NotAuthorized, NotFound
 from portal.models import AccountKind, BillingAccount, Role, RoleAssignment, User
 
@@ -56,7 +57,7 @@ def _assignments(session: Session, user_id: int, account_id: int) -> list[tuple[
         cache.clear()
     key = (user_id, account_id)
     if key not in cache:
-        cache[key] = [(role, scope) for role, scope in session.execute(
+        cache[key] = [(role, scope) for role, scope in reader(session).execute(
             _ASSIGNMENTS, {"user_id": user_id, "account_id": account_id})]
     return cache[key]
 
@@ -147,12 +148,18 @@ def require(session: Session, user: User, account: BillingAccount, action: Actio
                             action=str(action), profile_id=profile_id)
 
 
-def get_account(session: Session, user: User, account_id: int) -> BillingAccount:
-    """The account if the user may see it; NotFound otherwise (never reveals others')."""
-    account = ids.get(session, BillingAccount, account_id)
+def get_account(session: Session, user: User, account_id: int, profiles: bool = False) -> BillingAccount:
+    """The account if the user may see it; NotFound otherwise (never reveals others').
+    `profiles`: with its billing profiles loaded in the same statement."""
+    account = ids.get_by(session, _ACCOUNT[profiles], BillingAccount, account_id)
     if account is None or not roles_of(session, user, account.id):
         raise NotFound("billing account")
     return account
+
+
+# Every account page reads its account; Invoices and Payment methods its billing
+# profiles too, in the same statement (a lazy load of them was one more).
+_ACCOUNT = {False: ids.by_id(BillingAccount), True: ids.by_id(BillingAccount, joinedload(BillingAccount.profiles))}
 
 
 def accounts_of(session: Session, user: User) -> list[BillingAccount]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, contains_eager
 from portal.errors import CurrencyMismatch, NotFound
 from portal.money import Money, total
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
+from portal.billing.transaction import reader
 from portal.models import (BillingProfile, Charge, ChargeStatus, Invoice, InvoiceStatus, PaymentMethod,
                            PaymentSubscription, Subscription, SubscriptionFigure, SubscriptionStatus)
 
@@ -326,10 +327,11 @@ def _page_of_balances(session: Session, rows: _BalanceList, params: dict, curren
     when the caller keeps it (None: counted, up to paging.COUNT_BOUND)."""
     def fetch(mode: str, binds: dict) -> list[SubscriptionBalance]:
         return [SubscriptionBalance(sub_id, name, n, start, end, Money(int(amount), currency))
-                for sub_id, name, n, start, end, amount in session.execute(rows.statement(mode), {**params, **binds})]
+                for sub_id, name, n, start, end, amount in reader(session).execute(rows.statement(mode),
+                                                                                    {**params, **binds})]
 
     def bounded(mode: str | None, binds: dict) -> int:
-        return session.scalar(rows.bounded_count(mode), {**params, **binds}) or 0
+        return reader(session).scalar(rows.bounded_count(mode), {**params, **binds}) or 0
 
     return read_page(rows.order, rows.order.parse(page), fetch, lambda row: (row.subscription_id,),
                      per_page, bounded, total=count)
@@ -366,7 +368,7 @@ def settlement_preview(session: Session, subscription: Subscription, chosen_meth
                                  and chosen_method.id != failed_method.id else [])
     # Summed from the kept figures, not from every subscription or charge.
     sums = {method_id: (int(subs), int(charges), int(amount)) for method_id, subs, charges, amount
-            in session.execute(_METHOD_SUMS, {"account_id": subscription.account_id,
+            in reader(session).execute(_METHOD_SUMS, {"account_id": subscription.account_id,
                                               "method_ids": [m.id for m in methods]})}
     balances = []
     for method, number in zip(methods, (page, chosen_page)):

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 
 from portal.billing.accounts import access
 from portal.billing.context import Billing
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
+from portal.billing.transaction import reader
 from portal.models import (AccountKind, BillingAccount, Charge, CreditEntry, Invoice, Subscription,
                            User)
 from portal.money import Money
@@ -60,16 +61,35 @@ def visible(b: Billing, user: User, account: BillingAccount) -> list:
 def balance_seen_by(b: Billing, user: User, account: BillingAccount) -> Money:
     """The credit balance `user` sees — on Overview, Payments and this history alike:
     the whole account's on pay-as-you-go, their profiles' on a customer agreement."""
-    return Money(_sum(b, visible(b, user, account)), account.currency)
+    agreement, values = _visible_values(b, user, account)
+    return Money(int(reader(b.session).scalar(_SUM_SEEN[agreement], values) or 0), account.currency)
 
 
 def had_credit(b: Billing, user: User, account: BillingAccount) -> bool:
     """Whether there is or ever was credit the user may see: the history is linked then."""
-    return b.session.scalar(select(CreditEntry.id).where(*visible(b, user, account)).limit(1)) is not None
+    agreement, values = _visible_values(b, user, account)
+    return reader(b.session).scalar(_ANY_SEEN[agreement], values) is not None
+
+
+def _visible_values(b: Billing, user: User, account: BillingAccount) -> tuple[bool, dict]:
+    """`visible` for the statements built once (Overview and Payments ask on every view):
+    whether the profiles count (a customer agreement), and the values to bind."""
+    agreement = account.kind == AccountKind.CUSTOMER_AGREEMENT
+    return agreement, {"account_id": account.id,
+                       "profile_ids": access.profiles_with_role(b.session, user, account) if agreement else []}
+
+
+_SEEN = {agreement: [CreditEntry.account_id == bindparam("account_id"),
+                     *([CreditEntry.billing_profile_id.in_(bindparam("profile_ids", expanding=True))]
+                       if agreement else [])]
+         for agreement in (False, True)}
+_SUM_SEEN = {agreement: select(func.coalesce(func.sum(CreditEntry.amount_minor), 0)).where(*where)
+             for agreement, where in _SEEN.items()}
+_ANY_SEEN = {agreement: select(CreditEntry.id).where(*where).limit(1) for agreement, where in _SEEN.items()}
 
 
 def _sum(b: Billing, where: list) -> int:
-    return int(b.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount_minor), 0)).where(*where)) or 0)
+    return int(reader(b.session).scalar(select(func.coalesce(func.sum(CreditEntry.amount_minor), 0)).where(*where)) or 0)
 
 
 def _columns():

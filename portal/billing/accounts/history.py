@@ -4,6 +4,7 @@ pay-as-you-go account; on a customer agreement, those with a role on the billing
 profile it paid for."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -16,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from portal.billing.accounts import access
 from portal.billing.context import Billing
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
+from portal.billing.transaction import reader
 from portal.errors import InvalidInput, NotFound
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, InvoicePayment, Payment,
                            PaymentMethod, PaymentSubscription, Subscription, User)
@@ -62,6 +64,37 @@ def _visible(b: Billing, user: User, account: BillingAccount, period: Period) ->
     return where
 
 
+def _visible_values(b: Billing, user: User, account: BillingAccount, period: Period) -> tuple[tuple, dict]:
+    """`_visible` as a shape (which conditions: by profile, from, until) and the values
+    to bind, for the statements built once per shape (`_payment_page`)."""
+    agreement = account.kind == AccountKind.CUSTOMER_AGREEMENT
+    zone = period.zone or b.clock.tz
+    values = {"account_id": account.id,
+              "profile_ids": access.profiles_with_role(b.session, user, account) if agreement else [],
+              "from": _instant(period.first, zone) if period.first else None,
+              "until": _instant(period.last + timedelta(days=1), zone) if period.last else None}
+    return (agreement, bool(period.first), bool(period.last)), values
+
+
+def _visible_where(shape: tuple) -> list:
+    agreement, first, last = shape
+    return [Payment.account_id == bindparam("account_id"),
+            *([Payment.billing_profile_id.in_(bindparam("profile_ids", expanding=True))] if agreement else []),
+            *([Payment.created_at >= bindparam("from")] if first else []),
+            *([Payment.created_at < bindparam("until")] if last else [])]
+
+
+@functools.cache
+def _payment_page(shape: tuple, mode: str):
+    """Payments' page statement, built once per shape and mode (issue 28)."""
+    return page_of_payments(_visible_where(shape), mode).options(joinedload(Payment.payment_method))
+
+
+@functools.cache
+def _payment_count(shape: tuple, mode: str | None):
+    return PAYMENT_ORDER.bounded_count(select(Payment.id).where(*_visible_where(shape)), mode)
+
+
 # B9: newest first, served by the index (account_id, created_at, id) in either direction.
 PAYMENT_ORDER = Keyset(Payment.created_at, Payment.id, kinds=(datetime, int), descending=True)
 
@@ -79,14 +112,13 @@ def payments_of(b: Billing, user: User, account_id: int, period: Period = Period
     payment): the same few queries, and about a page of index entries, whatever the
     number of payments, charges or invoices and whichever page it is."""
     account = access.get_account(b.session, user, account_id)
-    where = _visible(b, user, account, period)
+    shape, values = _visible_values(b, user, account, period)
 
     def fetch(mode: str, binds: dict) -> list[Payment]:
-        return list(b.session.scalars(page_of_payments(where, mode).options(joinedload(Payment.payment_method)),
-                                      binds))
+        return list(b.session.scalars(_payment_page(shape, mode), {**values, **binds}))
 
     def count(mode: str | None, binds: dict) -> int:
-        return b.session.scalar(PAYMENT_ORDER.bounded_count(select(Payment.id).where(*where), mode), binds) or 0
+        return reader(b.session).scalar(_payment_count(shape, mode), {**values, **binds}) or 0
 
     found = read_page(PAYMENT_ORDER, PAYMENT_ORDER.parse(page), fetch, lambda p: (p.created_at, p.id),
                       per_page, count)
@@ -98,15 +130,23 @@ def payments_of(b: Billing, user: User, account_id: int, period: Period = Period
     return found.map(rows)
 
 
+# What the payments of a page paid: built once (issue 28).
+_PAID_INVOICES = (select(InvoicePayment.payment_id, Invoice.number).join(Invoice, Invoice.id == InvoicePayment.invoice_id)
+                  .where(InvoicePayment.payment_id.in_(bindparam("payment_ids", expanding=True)))
+                  .order_by(InvoicePayment.payment_id, Invoice.id))
+_PAID_SUBSCRIPTIONS = (select(PaymentSubscription.payment_id, Subscription.name, Subscription.id)
+                       .join(Subscription, Subscription.id == PaymentSubscription.subscription_id)
+                       .where(PaymentSubscription.payment_id.in_(bindparam("payment_ids", expanding=True)))
+                       .order_by(PaymentSubscription.payment_id, Subscription.id))
+
+
 def _paid_invoices(b: Billing, payment_ids: list[int]) -> dict[int, list[str]]:
     """Per payment, the numbers of the invoices it paid (Payment.invoices' order): plain
     rows, not an Invoice object each (a third of the page's loading time)."""
     if not payment_ids:
         return {}
     result: dict[int, list[str]] = {}
-    for payment_id, number in b.session.execute(
-            select(InvoicePayment.payment_id, Invoice.number).join(Invoice, Invoice.id == InvoicePayment.invoice_id)
-            .where(InvoicePayment.payment_id.in_(payment_ids)).order_by(InvoicePayment.payment_id, Invoice.id)):
+    for payment_id, number in reader(b.session).execute(_PAID_INVOICES, {"payment_ids": payment_ids}):
         result.setdefault(payment_id, []).append(number)
     return result
 
@@ -116,11 +156,7 @@ def _paid_subscriptions(b: Billing, payment_ids: list[int]) -> dict[int, tuple[l
     if not payment_ids:
         return {}
     result: dict[int, tuple[list[str], int]] = {}
-    rows = b.session.execute(
-        select(PaymentSubscription.payment_id, Subscription.name, Subscription.id)
-        .join(Subscription, Subscription.id == PaymentSubscription.subscription_id)
-        .where(PaymentSubscription.payment_id.in_(payment_ids))
-        .order_by(PaymentSubscription.payment_id, Subscription.id))
+    rows = reader(b.session).execute(_PAID_SUBSCRIPTIONS, {"payment_ids": payment_ids})
     for payment_id, name, _sub_id in rows:
         shown, count = result.get(payment_id, ([], 0))
         if len(shown) < NAMES_SHOWN:

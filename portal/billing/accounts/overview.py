@@ -8,8 +8,9 @@ from datetime import date, timedelta
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, inspect, select, text
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.billing.accounts import access, credit, details, notify
 from portal.billing.accounts.access import Action
@@ -22,7 +23,7 @@ from portal.errors import InvalidInput, NotFound
 from portal.billing.paging import LIMIT, PAGE_SIZE, Keyset, Page, read_page
 from portal.billing.periods import month_of
 from portal.billing.usage import UsageSummary, usage_summaries
-from portal.billing.transaction import write_transaction
+from portal.billing.transaction import reader, write_transaction
 from portal.money import Money, total
 from portal.models import (AccountKind, AuditEvent, BillingAccount, BillingProfile, Invoice, InvoicePayment,
                            Notice, Payment, Role, RoleAssignment,
@@ -115,7 +116,7 @@ def status_counts(b: Billing, account: BillingAccount) -> dict[SubscriptionStatu
     return {status: StatusCount(int(n), past_due_since if status == SubscriptionStatus.PAST_DUE else None,
                                 disabled_on if status == SubscriptionStatus.DISABLED else None, int(owed))
             for status, n, past_due_since, disabled_on, owed
-            in b.session.execute(_STATUS_COUNTS, {"account_id": account.id})}
+            in reader(b.session).execute(_STATUS_COUNTS, {"account_id": account.id})}
 
 
 def total_outstanding(account: BillingAccount, counts: dict[SubscriptionStatus, StatusCount]) -> Money:
@@ -132,7 +133,8 @@ def credited_by(b: Billing, payment: Payment) -> Money:
 
 def subscription_page(b: Billing, account: BillingAccount, page: str | None = None,
                       per_page: int = PAGE_SIZE,
-                      counts: dict[SubscriptionStatus, StatusCount] | None = None) -> Page[SubscriptionView]:
+                      counts: dict[SubscriptionStatus, StatusCount] | None = None,
+                      usage: bool = True) -> Page[SubscriptionView]:  # usage False: none read (Payment methods)
     """R06: one page of the account's subscriptions with their status, those with a
     Settle balance link first (B1), each with its payment method (in the same query),
     read by key (`page`: a paging token): about a page of rows whichever page it is.
@@ -143,7 +145,7 @@ def subscription_page(b: Billing, account: BillingAccount, page: str | None = No
         return list(b.session.scalars(page_of_subscriptions(mode), {**binds, "account_id": account.id}).unique())
 
     def count(mode: str | None, binds: dict) -> int:
-        return b.session.scalar(SUBSCRIPTION_ORDER.bounded_count(
+        return reader(b.session).scalar(SUBSCRIPTION_ORDER.bounded_count(
             select(Subscription.id).where(Subscription.account_id == account.id), mode), binds) or 0
 
     found = read_page(SUBSCRIPTION_ORDER, SUBSCRIPTION_ORDER.parse(page), fetch,
@@ -152,7 +154,7 @@ def subscription_page(b: Billing, account: BillingAccount, page: str | None = No
     month = month_of(b.clock.today())
 
     def views(subs: list[Subscription]) -> list[SubscriptionView]:
-        used = usage_summaries(b.session, [sub.id for sub in subs], *month, account.currency)  # one query
+        used = usage_summaries(b.session, [sub.id for sub in subs], *month, account.currency) if usage else {}
         return [replace(subscription_view(b, sub), used=used.get(sub.id)) for sub in subs]
     return found.map(views)
 
@@ -348,6 +350,15 @@ def page_of_invoices(where: list, mode: str):
     return select(Invoice).where(*where, *INVOICE_ORDER.where(mode)).order_by(*INVOICE_ORDER.order_by(mode)).limit(LIMIT)
 
 
+@functools.cache
+def _invoice_statements(filtered: bool, mode: str | None) -> tuple:
+    """The Invoices list's page (payments and methods joined) and count, built once."""
+    where = [Invoice.billing_profile_id.in_(bindparam("profile_ids", expanding=True)),
+             *([Invoice.status == bindparam("status")] if filtered else [])]
+    return (page_of_invoices(where, mode).options(joinedload(Invoice.payment).joinedload(Payment.payment_method)),
+            INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode))
+
+
 def invoices_of(b: Billing, user: User, account_id: int, status: str | None = None,
                 page: str | None = None, per_page: int = PAGE_SIZE) -> Page[Invoice]:
     """One page of the invoices of every billing profile the user has a role on,
@@ -355,38 +366,35 @@ def invoices_of(b: Billing, user: User, account_id: int, status: str | None = No
     a paging token): a constant number of queries whatever the number of invoices or
     profiles, and about a page of index entries whichever page it is."""
     account = access.get_account(b.session, user, account_id)
-    where = [Invoice.billing_profile_id.in_(access.profiles_with_role(b.session, user, account))]
-    if status is not None:
-        where.append(Invoice.status == status)
+    values = {"profile_ids": access.profiles_with_role(b.session, user, account), "status": status}
+    filtered = status is not None
 
     def fetch(mode: str, binds: dict) -> list[Invoice]:
-        # Each invoice's one payment and its method by primary key in the same statement
-        # (a selectin load costs a second statement and twice the time, issue 28).
-        return list(b.session.scalars(page_of_invoices(where, mode).options(
-            joinedload(Invoice.payment).joinedload(Payment.payment_method)), binds))
+        return list(b.session.scalars(_invoice_statements(filtered, mode)[0], {**values, **binds}))
 
     def count(mode: str | None, binds: dict) -> int:
-        return b.session.scalar(INVOICE_ORDER.bounded_count(select(Invoice.id).where(*where), mode), binds) or 0
+        return reader(b.session).scalar(_invoice_statements(filtered, mode)[1], {**values, **binds}) or 0
 
     return read_page(INVOICE_ORDER, INVOICE_ORDER.parse(page), fetch, lambda i: (i.period_start, i.id),
                      per_page, count)
+
+
+_INVOICE = {whole: select(Invoice).where(Invoice.id == bindparam("invoice_id")).options(  # built once
+    joinedload(Invoice.billing_profile), *([selectinload(Invoice.lines), joinedload(Invoice.payment).joinedload(
+        Payment.payment_method), selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment)
+        .joinedload(Payment.payment_method)] if whole else [])) for whole in (False, True)}
 
 
 def invoice_of(b: Billing, user: User, account_id: int, invoice_id: int, whole: bool = True) -> Invoice:
     """An invoice the user may see; `whole` False: only the row (a stored document's
     download needs no lines, however many there are — issue 28)."""
     account = access.get_account(b.session, user, account_id)
-    options = [joinedload(Invoice.billing_profile)]
-    if whole:
-        options += [selectinload(Invoice.lines), joinedload(Invoice.payment).joinedload(Payment.payment_method),
-                    selectinload(Invoice.payments_received).joinedload(InvoicePayment.payment)
-                    .joinedload(Payment.payment_method)]
-    invoice = b.session.scalars(
-        select(Invoice).where(Invoice.id == invoice_id).options(*options)
-    ).first() if ids.is_id(invoice_id) else None
+    invoice = b.session.scalars(_INVOICE[whole], {"invoice_id": invoice_id}).first() if ids.is_id(invoice_id) else None
     if (invoice is None or invoice.billing_profile.account_id != account.id
             or not access.roles_of(b.session, user, account.id, invoice.billing_profile_id)):
         raise NotFound("invoice")
+    if "account" not in inspect(invoice.billing_profile).dict:  # the one just read: no second read of it
+        set_committed_value(invoice.billing_profile, "account", account)
     return invoice
 
 
@@ -436,11 +444,13 @@ NOTICES_THE_BANNER_COVERS = frozenset({"payment_failed", "subscription_disable_w
 def notices_for(b: Billing, user: User, account_id: int, banners: list[Banner] | None = None) -> list[Notice]:
     """The user's notices, newest first; with `banners` (the page shows them), without
     the notices those banners already say."""
-    query = select(Notice).where(Notice.user_id == user.id, Notice.account_id == account_id,
-                                 Notice.dismissed_at.is_(None))
-    if banners:
-        query = query.where(Notice.kind.not_in(NOTICES_THE_BANNER_COVERS))
-    return list(b.session.scalars(query.order_by(Notice.created_at.desc(), Notice.id.desc())))
+    return list(b.session.scalars(_NOTICES[bool(banners)], {"user_id": user.id, "account_id": account_id}))
+
+
+_NOTICES = {with_banners: select(Notice).where(  # True: without those the banners say
+    Notice.user_id == bindparam("user_id"), Notice.account_id == bindparam("account_id"), Notice.dismissed_at.is_(None),
+    *([Notice.kind.not_in(sorted(NOTICES_THE_BANNER_COVERS))] if with_banners else [])
+).order_by(Notice.created_at.desc(), Notice.id.desc()) for with_banners in (False, True)}
 
 
 def dismiss_notice(b: Billing, user: User, account_id: int, notice_id: int) -> None:

@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from portal.billing.bank.autogiro import banking_day_from
 from portal.billing.context import Billing
+from portal.billing.transaction import reader
 from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus,
                            Invoice, InvoiceStatus, MandateStatus, MethodKind)
 
@@ -27,13 +28,16 @@ ON_ITS_WAY = (DrawStatus.WAITING, DrawStatus.SENT)
 
 # --- Payment methods and the invoice page --------------------------------------------
 
+_ORDERED = select(func.min(AutogiroOrder.draw_on)).where(  # the invoice page asks on every view
+    AutogiroOrder.invoice_id == bindparam("invoice_id"), AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT)))
+
+
 def draw_date(b: Billing, invoice: Invoice) -> date | None:
     """When Autogiro draws this invoice (B23): its order's day, or — not ordered yet — the
     banking day from its due date when its profile pays by an active mandate; else None."""
     if not invoice.is_open:
         return None
-    ordered = b.session.scalar(select(func.min(AutogiroOrder.draw_on)).where(
-        AutogiroOrder.invoice_id == invoice.id, AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT))))
+    ordered = reader(b.session).scalar(_ORDERED, {"invoice_id": invoice.id})
     if ordered is not None:
         return ordered
     default = invoice.billing_profile.default_payment_method

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.billing import ids
 from portal.billing.context import Billing
@@ -44,11 +44,13 @@ def saved_card(b: Billing, account: BillingAccount, method_id: int) -> PaymentMe
     return method
 
 
+_CARDS = (select(PaymentMethod).where(PaymentMethod.account_id == bindparam("account_id"),
+                                      PaymentMethod.kind == MethodKind.CARD, PaymentMethod.removed_at.is_(None))
+          .order_by(PaymentMethod.id))
+
+
 def cards_of(b: Billing, account: BillingAccount) -> list[PaymentMethod]:
-    return list(b.session.scalars(
-        select(PaymentMethod).where(PaymentMethod.account_id == account.id,
-                                    PaymentMethod.kind == MethodKind.CARD, PaymentMethod.removed_at.is_(None))
-        .order_by(PaymentMethod.id)))
+    return list(b.session.scalars(_CARDS, {"account_id": account.id}))
 
 
 def prepare_new_card(b: Billing, card: CardDetails) -> CardToken:

@@ -19,7 +19,7 @@ from portal.billing.accounts.notify import refusals_audited
 from portal.billing.paging import Page
 from portal.billing.payments.attempts import refuse_while_paying
 from portal.billing.payments.cards import method_summary, prepare_new_card, save_card, saved_card
-from portal.billing.transaction import lock_account, write_transaction
+from portal.billing.transaction import lock_account, reader, write_transaction
 from portal.errors import (CardDeclined, CardRemoved, GatewayUnavailable, InvalidCard, InvalidInput, MethodInUse,
                            NotEligible, NotFound)
 from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, InvoiceStatus, MethodKind, Payment,
@@ -89,24 +89,30 @@ def methods_page(b: Billing, user: User, account_id: int, page: int | None = 1) 
     """Every method the account keeps, with what uses it, and one page of the
     subscriptions that could move: a constant number of queries whatever the number
     of cards, profiles or subscriptions."""
-    account = access.get_account(b.session, user, account_id)
+    account = access.get_account(b.session, user, account_id, profiles=True)
     mine = set(access.profiles_with_role(b.session, user, account))
     profiles = [ProfileDefault(p, access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS, p.id))
                 for p in account.profiles if p.id in mine]
     # Pay-as-you-go: the subscriptions to choose from, a page at a time as on the Overview.
-    movable = subscription_page(b, account, page) if account.kind == AccountKind.PAY_AS_YOU_GO else None
+    movable = (subscription_page(b, account, page, usage=False)  # the list names them, shows no usage
+               if account.kind == AccountKind.PAY_AS_YOU_GO else None)
     return MethodsPage(account, method_uses(b, account), profiles,
                        access.decide(b.session, user, account, Action.MANAGE_PAYMENT_METHODS), movable)
 
 
+# Payment methods asks on every view: built once (issue 28).
+_METHODS = select(PaymentMethod).where(PaymentMethod.account_id == bindparam("account_id"),
+                                       PaymentMethod.removed_at.is_(None)).order_by(PaymentMethod.id)
+_UNCONFIRMED = select(UnconfirmedPayment.payment_method_id).where(
+    UnconfirmedPayment.account_id == bindparam("account_id"), UnconfirmedPayment.payment_method_id.is_not(None))
+
+
 def method_uses(b: Billing, account: BillingAccount) -> list[MethodUse]:
     """The account's methods (removed cards aside), each with what uses it."""
-    methods = list(b.session.scalars(select(PaymentMethod).where(
-        PaymentMethod.account_id == account.id, PaymentMethod.removed_at.is_(None)).order_by(PaymentMethod.id)))
-    uses = {method_id: (int(n), int(minor), int(failing)) for method_id, n, minor, failing in b.session.execute(
+    methods = list(b.session.scalars(_METHODS, {"account_id": account.id}))
+    uses = {method_id: (int(n), int(minor), int(failing)) for method_id, n, minor, failing in reader(b.session).execute(
         _USE_BY_METHOD, {"account_id": account.id, "method_ids": [m.id for m in methods]})}
-    unconfirmed = set(b.session.scalars(select(UnconfirmedPayment.payment_method_id).where(
-        UnconfirmedPayment.account_id == account.id, UnconfirmedPayment.payment_method_id.is_not(None))))
+    unconfirmed = set(reader(b.session).scalars(_UNCONFIRMED, {"account_id": account.id}))
     failed = {method_id for method_id, (_, _, failing) in uses.items() if failing} | failed_defaults(b, account)
     today = b.clock.today()
     return [_use(method, [p.name for p in account.profiles if p.default_payment_method_id == method.id],

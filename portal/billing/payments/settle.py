@@ -28,13 +28,16 @@ from portal.billing.payments.ledger import Applied, receipt_details
 from portal.billing.payments.engine import FLOWS, check_expected, pay
 
 
+_SUBSCRIPTION = ids.by_id(Subscription, joinedload(Subscription.account))
+
+
 @refusals_audited
 def settleable_subscription(b: Billing, user: User, subscription_id: int,
                             account_id: int | None = None) -> Subscription:
     """The subscription, if the user may settle it (R02). With `account_id` (the
     account in the address), a subscription of any other account is NotFound, before
     any role is looked at."""
-    subscription = ids.get(b.session, Subscription, subscription_id, [joinedload(Subscription.account)])
+    subscription = ids.get_by(b.session, _SUBSCRIPTION, Subscription, subscription_id, [joinedload(Subscription.account)])
     if subscription is None or account_id is not None and subscription.account_id != account_id:
         raise NotFound("subscription")
     access.require(b.session, user, subscription.account, Action.SETTLE)  # R02

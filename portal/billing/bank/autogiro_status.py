@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from portal.billing.accounts.balances import IS_OUTSTANDING
 from portal.billing.bank.autogiro import banking_day_from
 from portal.billing.context import Billing
-from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus,
-                           Invoice, InvoiceStatus, MandateStatus, MethodKind)
+from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, Charge,
+                           DrawStatus, Invoice, InvoiceStatus, MandateStatus, MethodKind, Subscription)
 
 ON_ITS_WAY = (DrawStatus.WAITING, DrawStatus.SENT)
 
@@ -47,8 +48,11 @@ def draw_date(b: Billing, invoice: Invoice) -> date | None:
     return banking_day_from(invoice.due_on)
 
 
-def next_draws(b: Billing, account_id: int) -> dict[int, date]:
-    """Each active mandate's next draw (by its payment method's id), for Payment methods."""
+def next_draws(b: Billing, account_id: int, pay_as_you_go: bool = False) -> dict[int, date]:
+    """Each active mandate's next draw (by its payment method's id), for Payment methods:
+    the earliest order on its way, or the banking day from the earliest due date of what
+    it pays not ordered yet — a profile's invoices, or (`pay_as_you_go`) its
+    subscriptions' charges."""
     draws: dict[int, date] = {}
     for method_id, day in b.session.execute(
             select(AutogiroMandate.payment_method_id, func.min(AutogiroOrder.draw_on)).join(AutogiroOrder)
@@ -67,17 +71,39 @@ def next_draws(b: Billing, account_id: int) -> dict[int, date]:
         if due is not None:
             day = banking_day_from(due)
             draws[method_id] = min(draws.get(method_id, day), day)
+    if pay_as_you_go:
+        for method_id, due in charges_not_ordered(b, AutogiroMandate.account_id == account_id):
+            day = banking_day_from(due)
+            draws[method_id] = min(draws.get(method_id, day), day)
     return draws
 
 
-def for_methods_page(b: Billing, account: BillingAccount) -> tuple[dict[int, AutogiroMandate], dict[int, date]]:
+def charges_not_ordered(b: Billing, *where) -> list[tuple[int, date]]:
+    """(the mandate's payment method id, the earliest due date) of the outstanding
+    charges not ordered yet that active mandates of `where` will draw: one statement."""
+    days = b.policy.invoice_due_days + 1   # a charge is due its period's end + this (autogiro_charges.due_on)
+    rows = b.session.execute(
+        select(AutogiroMandate.payment_method_id, func.min(Charge.period_end))
+        .join(Subscription, Subscription.payment_method_id == AutogiroMandate.payment_method_id)
+        .join(Charge, Charge.subscription_id == Subscription.id)
+        .where(*where, AutogiroMandate.status == MandateStatus.ACTIVE, IS_OUTSTANDING, Charge.failed_on.is_(None),
+               Charge.period_end >= b.clock.today() - timedelta(days=days),
+               ~select(AutogiroOrder.id).where(AutogiroOrder.charge_id == Charge.id).exists())
+        .group_by(AutogiroMandate.payment_method_id))
+    return [(method_id, end + timedelta(days=days)) for method_id, end in rows if end is not None]
+
+
+def for_methods_page(b: Billing, account: BillingAccount, kinds: Iterable[str] = ()
+                     ) -> tuple[dict[int, AutogiroMandate], dict[int, date]]:
     """What Payment methods shows of Autogiro: the mandates by method id, and each active
     one's next draw — read only where there can be any (a customer agreement's profiles
-    give mandates; issue 28: no page reads what it cannot show)."""
-    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
+    give mandates; a pay-as-you-go account's only when `kinds`, those of the methods the
+    page lists, has Autogiro; issue 28: no page reads what it cannot show)."""
+    payg = account.kind == AccountKind.PAY_AS_YOU_GO
+    if payg and MethodKind.AUTOGIRO not in set(kinds):
         return {}, {}
     mandates = mandates_of(b, account.id)
-    return mandates, (next_draws(b, account.id) if mandates else {})
+    return mandates, (next_draws(b, account.id, payg) if mandates else {})
 
 
 def mandates_of(b: Billing, account_id: int) -> dict[int, AutogiroMandate]:

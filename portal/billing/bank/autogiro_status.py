@@ -6,7 +6,8 @@ UNCL4461 code 49, the mandate reference: read by invoicing.documents.direct_debi
 stands below this package).
 
 Issue 28: each read is one statement at most, run only where a mandate can be —
-Overview of a customer agreement (pay-as-you-go accounts give none), the Invoices list
+Overview of a customer agreement (of a pay-as-you-go account: one, when a subscription
+shown pays by Autogiro), the Invoices list
 and a document only when a billing profile pays by an Autogiro method. Decisions:
 docs/autogiro.md."""
 from __future__ import annotations
@@ -81,16 +82,25 @@ def next_draws(b: Billing, account_id: int, pay_as_you_go: bool = False) -> dict
 def charges_not_ordered(b: Billing, *where) -> list[tuple[int, date]]:
     """(the mandate's payment method id, the earliest due date) of the outstanding
     charges not ordered yet that active mandates of `where` will draw: one statement."""
-    days = b.policy.invoice_due_days + 1   # a charge is due its period's end + this (autogiro_charges.due_on)
-    rows = b.session.execute(
-        select(AutogiroMandate.payment_method_id, func.min(Charge.period_end))
-        .join(Subscription, Subscription.payment_method_id == AutogiroMandate.payment_method_id)
-        .join(Charge, Charge.subscription_id == Subscription.id)
-        .where(*where, AutogiroMandate.status == MandateStatus.ACTIVE, IS_OUTSTANDING, Charge.failed_on.is_(None),
-               Charge.period_end >= b.clock.today() - timedelta(days=days),
-               ~select(AutogiroOrder.id).where(AutogiroOrder.charge_id == Charge.id).exists())
-        .group_by(AutogiroMandate.payment_method_id))
-    return [(method_id, end + timedelta(days=days)) for method_id, end in rows if end is not None]
+    rows = b.session.execute(select(AutogiroMandate.payment_method_id, _first_unordered_end(b)).where(
+        *where, AutogiroMandate.status == MandateStatus.ACTIVE))
+    return [(method_id, _due(b, end)) for method_id, end in rows if end is not None]
+
+
+def _first_unordered_end(b: Billing):
+    """The earliest period end of the outstanding charges not ordered yet, not due before
+    today, of the subscriptions paying by AutogiroMandate's method (a scalar subquery)."""
+    return (select(func.min(Charge.period_end))
+            .join(Subscription, Charge.subscription_id == Subscription.id)
+            .where(Subscription.payment_method_id == AutogiroMandate.payment_method_id, IS_OUTSTANDING,
+                   Charge.failed_on.is_(None),
+                   Charge.period_end >= b.clock.today() - timedelta(days=b.policy.invoice_due_days + 1),
+                   ~select(AutogiroOrder.id).where(AutogiroOrder.charge_id == Charge.id).exists())
+            .scalar_subquery())
+
+
+def _due(b: Billing, period_end: date) -> date:
+    return period_end + timedelta(days=b.policy.invoice_due_days + 1)   # autogiro_charges.due_on
 
 
 def for_methods_page(b: Billing, account: BillingAccount, kinds: Iterable[str] = ()
@@ -181,6 +191,29 @@ def for_overview(b: Billing, account: BillingAccount, open_invoices: dict[int, l
     newest = rows[-1][0]
     ended = None if given or newest.status not in (MandateStatus.REJECTED, MandateStatus.CANCELLED) else _state(newest)
     return OverviewAutogiro(by_profile, ended)
+
+
+def for_subscriptions(b: Billing, subscriptions: Iterable[Subscription]) -> dict[int, MandateState]:
+    """Overview of a pay-as-you-go account (issue 34 Deliver 1): the mandate each
+    subscription shown pays by, by its payment method's id — its status and, active, the
+    next draw (the earliest order on its way, or the banking day from the earliest due
+    date of a charge not ordered yet). One statement when a subscription shown pays by
+    Autogiro (its method is loaded with it), none otherwise."""
+    method_ids = {s.payment_method_id for s in subscriptions
+                  if s.payment_method is not None and s.payment_method.kind == MethodKind.AUTOGIRO}
+    if not method_ids:
+        return {}
+    next_order = (select(func.min(AutogiroOrder.draw_on))
+                  .where(AutogiroOrder.mandate_id == AutogiroMandate.id, AutogiroOrder.status.in_(ON_ITS_WAY))
+                  .scalar_subquery())
+    states = {}
+    for mandate, ordered, unordered_end in b.session.execute(select(
+            AutogiroMandate, next_order, _first_unordered_end(b)).where(
+            AutogiroMandate.payment_method_id.in_(method_ids))):
+        days = [d for d in (ordered, banking_day_from(_due(b, unordered_end)) if unordered_end else None) if d]
+        draw = min(days, default=None) if mandate.status == MandateStatus.ACTIVE else None
+        states[mandate.payment_method_id] = _state(mandate, draw)
+    return states
 
 
 def _state(mandate: AutogiroMandate, draw: date | None = None) -> MandateState:

@@ -5,9 +5,10 @@ and from Bankgirot, and what their answers do.
                                     banks' rules (bankkonto), the payer's organisationsnummer
                                     or personnummer (stdnum); pending until Bankgirot answers
     export                          one request file: new and cancelled mandates, and a
-                                    payment order for each open invoice of an active mandate
-                                    due by the next banking day — never the same (invoice,
-                                    day) twice (AutogiroOrder's unique key)
+                                    payment order for each open invoice (pay-as-you-go
+                                    charge: autogiro_charges) of an active mandate due by
+                                    the next banking day — never the same (invoice or
+                                    charge, day) twice (AutogiroOrder's unique keys)
     import_file                     mandate answers or payment results, checked whole first;
                                     each answer then applied under its account's lock
 

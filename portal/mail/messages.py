@@ -158,7 +158,10 @@ def autogiro_mandate_ended(p: Payload, provider: str) -> Content:  # issue 34, B
     return Content(
         subject=_("Your Autogiro mandate is not active"),
         heading=_("Your Autogiro mandate is not active"),
-        paragraphs=[_("Invoices from %(provider)s are no longer drawn from the account ending in %(last4)s at "
+        paragraphs=[_("Charges for subscriptions from %(provider)s are no longer drawn from the account ending in "
+                      "%(last4)s at %(bank)s.", provider=provider, last4=p.text("last4"), bank=p.text("bank_name"))
+                    if p.raw.get("subscriptions") else  # a pay-as-you-go account's mandate
+                    _("Invoices from %(provider)s are no longer drawn from the account ending in %(last4)s at "
                       "%(bank)s.", provider=provider, last4=p.text("last4"), bank=p.text("bank_name"))]
         + ([str(reason)] if reason else [])
         + [_("Choose another payment method, or give a new mandate, on the Payment methods page.")],

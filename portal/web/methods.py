@@ -307,6 +307,9 @@ def cancel_mandate(account_id: int, method_id: int):
     except InvalidState:
         flash(_("The mandate has already ended."), "error")
     else:
-        flash(_("The mandate for Autogiro has been cancelled. No more invoices are drawn from the account."),
+        payg = mandate.payment_method.account.kind == AccountKind.PAY_AS_YOU_GO
+        flash(_("The mandate for Autogiro has been cancelled. No more charges are drawn from the account. Move the "
+                "subscriptions that used it to a card.") if payg
+              else _("The mandate for Autogiro has been cancelled. No more invoices are drawn from the account."),
               "success")
     return see_other("methods.index", account_id=account_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from portal.billing import payments
@@ -14,6 +15,7 @@ from portal.billing.accounts import credit
 from portal.billing.bank import autogiro, autogiro_charges, autogiro_files as files
 from portal.billing.cycle.lifecycle import mark_unreceived_transfers, run_billing_cycle
 from portal.errors import NotFound
+from portal.mail.messages import compose
 from portal.models import (AutogiroOrder, Charge, ChargeStatus, CreditEntry, DrawStatus, MandateStatus, OutboxMessage,
                            Payment, PaymentPurpose, Role, Subscription, SubscriptionStatus)
 from tests import factories as f
@@ -141,3 +143,20 @@ def test_b23_money_drawn_for_a_charge_settled_meanwhile_is_credit(b, tmp_path):
     assert b.session.get(Subscription, sub.id).payment_method_id == card.id
     assert credit.balance(b.session, acc.id, "SEK").minor == retry.amount_minor   # B15
     assert b.session.scalar(select(func.count()).select_from(Payment)) == 2
+
+
+@pytest.mark.parametrize("lang, not_drawn, again, ended", [
+    ("en", "There was not enough money in the account", "Autogiro will try again on", "Charges for subscriptions"),
+    ("sv", "Det fanns inte tillräckligt med pengar", "Autogiro försöker igen den", "Avgifter för prenumerationer")])
+def test_b23_the_emails_say_why_autogiro_did_not_draw_a_charge_and_that_a_mandate_ended(b, lang, not_drawn, again,
+                                                                                          ended):
+    """R01/R10: the customer is told why, and when Autogiro tries again; a pay-as-you-go
+    mandate the bank ended says its subscriptions' charges are no longer drawn."""
+    failed = {"subscription": "Intranät", "reason": "insufficient_funds", "amount_minor": 300_00, "currency": "SEK",
+              "disable_on": "2027-01-02", "autogiro": True, "next_draw_on": "2026-12-04"}
+    with force_locale(lang):
+        told = " ".join(compose("payment_failed", failed, "billing@example.com", "Contoso").paragraphs)
+        gone = " ".join(compose("autogiro_mandate_ended", {"reason": "account_closed", "bank_name": "Nordea",
+                                                           "last4": "9874", "subscriptions": True},
+                                "billing@example.com", "Contoso").paragraphs)
+    assert not_drawn in told and again in told and ended in gone

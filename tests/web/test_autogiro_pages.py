@@ -43,8 +43,10 @@ def test_i34_the_owner_gives_a_mandate_sees_it_pending_and_cancels_it(browser, d
     assert b.session.get(BillingProfile, demo.profile).default_payment_method_id is None
 
 
-PAYG_WORDS = {"sv": ("Betala prenumerationer via Autogiro", "Väntar på banken", "Ange ett clearingnummer"),
-              "en": ("Pay subscriptions by Autogiro", "Pending: waiting for the bank", "Enter a clearing number")}
+PAYG_WORDS = {"sv": ("Betala prenumerationer via Autogiro", "Väntar på banken", "Ange ett clearingnummer",
+                     "Inga fler avgifter debiteras från kontot"),
+              "en": ("Pay subscriptions by Autogiro", "Pending: waiting for the bank", "Enter a clearing number",
+                     "No more charges are drawn from the account")}
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
@@ -53,7 +55,7 @@ def test_b23_a_pay_as_you_go_administrator_gives_a_mandate_and_moves_subscriptio
     """Issue 34 Deliver 1: the account's mandate (no billing profile), pending until the
     bank approves it; then Move subscriptions offers it, and the subscription's method is
     the mandate — without JavaScript."""
-    heading, pending, refused = PAYG_WORDS[lang]
+    heading, pending, refused, cancelled = PAYG_WORDS[lang]
     sign_in_as(browser, "anna@example.com", lang)
     url = f"/{lang}/accounts/{demo.payg}/payment-methods"
     assert heading in browser.get(url).get_data(as_text=True)
@@ -84,6 +86,9 @@ def test_b23_a_pay_as_you_go_administrator_gives_a_mandate_and_moves_subscriptio
     assert moved.status_code == 303
     b.session.rollback()
     assert b.session.get(Subscription, demo.backup).payment_method_id == mandate.payment_method_id
+    cancel = f"/{lang}/accounts/{demo.payg}/autogiro/{mandate.payment_method_id}/cancel"
+    assert browser.post(cancel, {}, token_from=url).status_code == 303
+    assert cancelled in browser.get(url).get_data(as_text=True)
 
 
 def test_b23_a_customer_agreement_gives_its_mandates_per_billing_profile_not_per_account(browser, demo, b):

@@ -40,8 +40,9 @@ from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.payments import apply_to_invoices, method_summary, record_payment
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import InvalidDetails, InvalidState, NotFound
-from portal.models import (AttemptAllocation, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, Charge,
-                           ChargeStatus, DrawStatus, Invoice, InvoiceStatus, MandateStatus, MethodKind, PaymentMethod, PaymentPurpose, User)
+from portal.models import (AccountKind, AttemptAllocation, AutogiroMandate, AutogiroOrder, BillingAccount,
+                           BillingProfile, Charge, ChargeStatus, DrawStatus, Invoice, InvoiceStatus, MandateStatus,
+                           MethodKind, PaymentMethod, PaymentPurpose, User)
 from portal.money import Money
 
 PAYER_NUMBER_BASE = 10_000_000   # payer numbers: this + the mandate's id (16 digits at most)
@@ -237,7 +238,8 @@ def export(b: Billing, payee: Payee, directory: Path) -> Export:
         for order in b.session.scalars(select(AutogiroOrder).where(
                 AutogiroOrder.status == DrawStatus.WAITING, AutogiroOrder.draw_on <= draw_on)
                 .order_by(AutogiroOrder.id)):
-            owed = order.invoice.is_open if order.invoice_id is not None else order.charge.status == ChargeStatus.OUTSTANDING
+            owed = (order.invoice.is_open if order.invoice_id is not None
+                    else order.charge.status == ChargeStatus.OUTSTANDING)
             if not owed or order.mandate.status != MandateStatus.ACTIVE:
                 order.status, order.reason = DrawStatus.WITHDRAWN, "paid" if not owed else "mandate_ended"
                 summary.withdrawn += 1
@@ -377,7 +379,8 @@ def _apply_answer(b: Billing, mandate_id: int, answer: files.Answer) -> str:
         if status != "active":
             _ended(b, mandate)
             payload = {"reason": reason or status, "bank_name": mandate.bank_name,
-                       "last4": mandate.account_number[-4:]}
+                       "last4": mandate.account_number[-4:],
+                       **({"subscriptions": True} if account.kind == AccountKind.PAY_AS_YOU_GO else {})}
             notify.queue_email(b.session, b.clock, account, "autogiro_mandate_ended", payload)
         return f"mandate_{status}"
 

@@ -160,3 +160,27 @@ def test_b23_the_emails_say_why_autogiro_did_not_draw_a_charge_and_that_a_mandat
                                                            "last4": "9874", "subscriptions": True},
                                 "billing@example.com", "Contoso").paragraphs)
     assert not_drawn in told and again in told and ended in gone
+
+
+def test_b23_a_charge_whose_subscription_moved_to_a_card_is_not_drawn(b, tmp_path):
+    """A retry waits; the subscription moves to a card meanwhile: the order is withdrawn,
+    never sent (the card pays from now on, and the balance is settled there)."""
+    acc = f.account(b)
+    admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
+    card = f.card(b, acc)
+    mandate = autogiro.give_mandate(b, None, acc.id, "9029", "5735211", "556036-0793")
+    autogiro.export(b, PAYEE, tmp_path)
+    approve(b, mandate)
+    sub = f.subscription(b, acc, mandate.payment_method, started_on=date(2026, 10, 1))
+    f.commit(b)
+    run_billing_cycle(b)
+    b.clock.advance(5)
+    (order,) = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
+    short = files.Order(order.payer_number, order.draw_on, order.amount_minor, order.reference, "1")
+    autogiro.import_file(b, PAYEE, lines_of(results(short)))
+    preview = payments.methods.preview_move(b, admin, acc.id, [sub.id], card.id)
+    payments.methods.move_subscriptions(b, admin, acc.id, [sub.id], card.id, preview.outstanding.minor)
+    b.clock.advance(1)
+    assert autogiro.export(b, PAYEE, tmp_path).path is None
+    b.session.rollback()
+    assert b.session.scalars(select(AutogiroOrder.reason).order_by(AutogiroOrder.id.desc())).first() == "method_changed"

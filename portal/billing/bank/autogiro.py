@@ -238,10 +238,9 @@ def export(b: Billing, payee: Payee, directory: Path) -> Export:
         for order in b.session.scalars(select(AutogiroOrder).where(
                 AutogiroOrder.status == DrawStatus.WAITING, AutogiroOrder.draw_on <= draw_on)
                 .order_by(AutogiroOrder.id)):
-            owed = (order.invoice.is_open if order.invoice_id is not None
-                    else order.charge.status == ChargeStatus.OUTSTANDING)
-            if not owed or order.mandate.status != MandateStatus.ACTIVE:
-                order.status, order.reason = DrawStatus.WITHDRAWN, "paid" if not owed else "mandate_ended"
+            withdrawn = _why_withdrawn(order)
+            if withdrawn is not None:
+                order.status, order.reason = DrawStatus.WITHDRAWN, withdrawn
                 summary.withdrawn += 1
                 continue
             order.draw_on = max(order.draw_on, draw_on)
@@ -268,6 +267,22 @@ def export(b: Billing, payee: Payee, directory: Path) -> Export:
             path.unlink(missing_ok=True)
             raise
     return summary
+
+
+def _why_withdrawn(order: AutogiroOrder) -> str | None:
+    """Why a waiting order is not sent after all: its invoice or charge was paid
+    otherwise, its mandate ended, or (a charge) its subscription no longer pays by the
+    mandate (moved to a card, R05 after settling)."""
+    if order.charge_id is None:
+        owed, moved = order.invoice.is_open, False
+    else:
+        owed = order.charge.status == ChargeStatus.OUTSTANDING
+        moved = order.charge.subscription.payment_method_id != order.mandate.payment_method_id
+    if not owed:
+        return "paid"
+    if order.mandate.status != MandateStatus.ACTIVE:
+        return "mandate_ended"
+    return "method_changed" if moved else None
 
 
 def _order_invoices_due(b: Billing, today: date, draw_on: date) -> None:

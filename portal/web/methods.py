@@ -65,7 +65,8 @@ def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = No
         account_mandate_form = AutogiroForm(formdata=None, prefix="ag")
     return render(TEMPLATE, status=status, account=page.account, page=page, card_form=card_form,
                   move_form=move_form, defaults=defaults, mandate_forms=mandate_forms,
-                  account_mandate_form=account_mandate_form, mandates=mandates, next_draws=next_draws)
+                  account_mandate_form=account_mandate_form, mandates=mandates, next_draws=next_draws,
+                  move_to_mandate=any(m.status == MandateStatus.ACTIVE for m in mandates.values()))
 
 
 def _default_choices(page, profile) -> list[tuple[str, str]]:
@@ -86,7 +87,9 @@ def _move_choices(form: MoveSubscriptionsForm, page, mandates: dict) -> None:
              if (use.method.is_card and not use.expired)
              or (use.method.kind == MethodKind.AUTOGIRO and getattr(mandates.get(use.method.id), "status", None)
                  == MandateStatus.ACTIVE)]
-    form.to.choices = [("", _("Choose a card"))] + cards if cards else []
+    first = _("Choose a payment method") if any(m.status == MandateStatus.ACTIVE for m in mandates.values()) \
+        else _("Choose a card")
+    form.to.choices = [("", first)] + cards if cards else []
 
 
 @bp.post("/accounts/<int:account_id>/payment-methods/cards")

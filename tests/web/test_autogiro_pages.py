@@ -79,6 +79,8 @@ def test_b23_a_pay_as_you_go_administrator_gives_a_mandate_and_moves_subscriptio
     move = f"/{lang}/accounts/{demo.payg}/payment-methods/move"
     preview = browser.get(f"{move}?subscriptions={demo.backup}&to={mandate.payment_method_id}")
     assert preview.status_code == 200 and "5211" in preview.get_data(as_text=True)
+    assert ("Flytta prenumerationer till Autogiro" if lang == "sv" else "Move subscriptions to Autogiro") in \
+        preview.get_data(as_text=True)
     html = preview.get_data(as_text=True)
     moved = browser.post(move, {"subscriptions": str(demo.backup), "to": str(mandate.payment_method_id),
                                 "expected_outstanding": hidden(html, "expected_outstanding")},

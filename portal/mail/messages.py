@@ -24,7 +24,13 @@ def payment_failed(p: Payload, provider: str) -> Content:  # R01
     sub = p.text("subscription")
     paragraphs = [_("We could not collect the payment for %(subscription)s, so the subscription "
                     "is past due.", subscription=sub)]
-    if p.reason():
+    if p.raw.get("autogiro"):  # B23: a pay-as-you-go charge Autogiro could not draw
+        reason = AUTOGIRO_REASON.get(p.text("reason"))
+        paragraphs.extend([str(reason)] if reason else [])
+        if p.day("next_draw_on"):
+            paragraphs.append(_("Autogiro will try again on %(date)s. You can settle the balance now instead.",
+                                date=p.day("next_draw_on")))
+    elif p.reason():
         paragraphs.append(p.reason())
     if p.day("next_retry_on"):  # B14
         paragraphs.append(_("We will try the card again on %(date)s. You can settle the balance now instead.",
@@ -152,7 +158,10 @@ def autogiro_mandate_ended(p: Payload, provider: str) -> Content:  # issue 34, B
     return Content(
         subject=_("Your Autogiro mandate is not active"),
         heading=_("Your Autogiro mandate is not active"),
-        paragraphs=[_("Invoices from %(provider)s are no longer drawn from the account ending in %(last4)s at "
+        paragraphs=[_("Charges for subscriptions from %(provider)s are no longer drawn from the account ending in "
+                      "%(last4)s at %(bank)s.", provider=provider, last4=p.text("last4"), bank=p.text("bank_name"))
+                    if p.raw.get("subscriptions") else  # a pay-as-you-go account's mandate
+                    _("Invoices from %(provider)s are no longer drawn from the account ending in %(last4)s at "
                       "%(bank)s.", provider=provider, last4=p.text("last4"), bank=p.text("bank_name"))]
         + ([str(reason)] if reason else [])
         + [_("Choose another payment method, or give a new mandate, on the Payment methods page.")],

@@ -2,14 +2,19 @@
 
 A mandate is the customer's consent that Bankgirot draws its invoices from one bank
 account; the portal sends it to Bankgirot in an export file and learns the answer from an
-imported one. An order is one invoice drawn on one day: unique by (invoice, day), so an
-export run twice never orders the same draw twice (docs/autogiro.md)."""
+imported one. An order is one invoice — or one pay-as-you-go charge — drawn on one day:
+unique by (invoice, day) and by (charge, day), exactly one of the two named, so an export
+run twice never orders the same draw twice (docs/autogiro.md).
+
+A mandate belongs to a billing account; which bills it pays follows from its payment
+method: a billing profile's default (a customer agreement's invoices) or a pay-as-you-go
+subscription's method (its charges)."""
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -17,6 +22,7 @@ from portal.models.columns import DrawStatus, MandateStatus, MinorUnits, _enum
 
 if TYPE_CHECKING:  # relationships' targets, resolved by SQLAlchemy's registry
     from portal.models.invoices import Invoice
+    from portal.models.subscriptions import Charge
     from portal.models.payments import PaymentMethod
 
 
@@ -47,16 +53,19 @@ class AutogiroOrder(db.Model):
     __tablename__ = "autogiro_orders"
     __table_args__ = (
         UniqueConstraint("invoice_id", "draw_on", name="uq_autogiro_orders_invoice_day"),
+        UniqueConstraint("charge_id", "draw_on", name="uq_autogiro_orders_charge_day"),
+        CheckConstraint("(invoice_id IS NULL) <> (charge_id IS NULL)", name="invoice_or_charge"),
         Index("ix_autogiro_orders_status_draw_on", "status", "draw_on"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     mandate_id: Mapped[int] = mapped_column(ForeignKey("autogiro_mandates.id"), index=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"))   # a pay-as-you-go charge
     draw_on: Mapped[date] = mapped_column(Date)
     attempt: Mapped[int] = mapped_column(Integer, default=1)   # 2: the one retry (B14)
     amount_minor: Mapped[int] = mapped_column(MinorUnits)
     currency: Mapped[str] = mapped_column(String(3))
-    reference: Mapped[str] = mapped_column(String(16))          # the invoice's OCR
+    reference: Mapped[str] = mapped_column(String(16))          # the invoice's OCR, a charge's reference
     status: Mapped[DrawStatus] = mapped_column(_enum(DrawStatus), default=DrawStatus.WAITING)
     reason: Mapped[str | None] = mapped_column(String(40))      # why not drawn, or withdrawn
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -65,4 +74,5 @@ class AutogiroOrder(db.Model):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
 
     mandate: Mapped[AutogiroMandate] = relationship()
-    invoice: Mapped[Invoice] = relationship()
+    invoice: Mapped[Invoice | None] = relationship()
+    charge: Mapped[Charge | None] = relationship()

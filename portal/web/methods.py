@@ -17,6 +17,7 @@ from portal.errors import (CardDeclined, CardRemoved, InvalidCard, InvalidDetail
 from portal.forms import (AddCardForm, AutogiroForm, ConfirmMoveForm, DefaultMethodForm, MoveSubscriptionsForm,
                           UpdateCardForm)
 from portal.i18n import day, some_names, this_page_is
+from portal.models import AccountKind, MandateStatus, MethodKind
 from portal.services import billing
 from portal.wording import DECLINE_REASON, card_name
 from portal.web.checkout import CARD_ERROR_FIELD, CARD_ERROR_TEXT, see_other_url
@@ -34,7 +35,8 @@ def index(account_id: int):
 
 
 def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = None,
-          move_form: MoveSubscriptionsForm | None = None, autogiro_form: tuple[int, AutogiroForm] | None = None):
+          move_form: MoveSubscriptionsForm | None = None, autogiro_form: tuple[int, AutogiroForm] | None = None,
+          account_mandate_form: AutogiroForm | None = None):
     b, me = billing(), user()
     page = methods.methods_page(b, me, account_id, page_arg())
     this_page_is("methods.index", account_id=account_id)  # also when a POST (add a card) answers with it
@@ -43,7 +45,8 @@ def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = No
     card_form.forget_secrets()
     if move_form is None:
         move_form = MoveSubscriptionsForm(formdata=None)
-    _move_choices(move_form, page)
+    mandates, next_draws = autogiro_status.for_methods_page(b, page.account, {use.method.kind for use in page.methods})
+    _move_choices(move_form, page, mandates)
     defaults = {}
     for entry in page.profiles:
         form = DefaultMethodForm(formdata=None, prefix=f"p{entry.profile.id}",
@@ -57,10 +60,13 @@ def _page(account_id: int, status: int = 200, card_form: AddCardForm | None = No
                      for entry in page.profiles}
     if autogiro_form is not None:
         mandate_forms[autogiro_form[0]] = autogiro_form[1]
-    mandates, next_draws = autogiro_status.for_methods_page(b, page.account)
+    # B23 for pay-as-you-go: one mandate form for the account; its subscriptions move to the mandate.
+    if account_mandate_form is None and page.account.kind == AccountKind.PAY_AS_YOU_GO:
+        account_mandate_form = AutogiroForm(formdata=None, prefix="ag")
     return render(TEMPLATE, status=status, account=page.account, page=page, card_form=card_form,
                   move_form=move_form, defaults=defaults, mandate_forms=mandate_forms,
-                  mandates=mandates, next_draws=next_draws)
+                  account_mandate_form=account_mandate_form, mandates=mandates, next_draws=next_draws,
+                  move_to_mandate=any(m.status == MandateStatus.ACTIVE for m in mandates.values()))
 
 
 def _default_choices(page, profile) -> list[tuple[str, str]]:
@@ -72,12 +78,18 @@ def _default_choices(page, profile) -> list[tuple[str, str]]:
     return choices
 
 
-def _move_choices(form: MoveSubscriptionsForm, page) -> None:
+def _move_choices(form: MoveSubscriptionsForm, page, mandates: dict) -> None:
     # The subscriptions are not limited to the page shown: the service checks them.
-    # ux-F4: none chosen beforehand; the card that failed is named as such.
+    # ux-F4: none chosen beforehand; the card that failed is named as such. B23: an
+    # Autogiro mandate once the bank has approved it.
     cards = [(str(use.method.id), _("%(card)s (the card that failed)", card=card_name(use.method)) if use.failed
-              else card_name(use.method)) for use in page.methods if use.method.is_card and not use.expired]
-    form.to.choices = [("", _("Choose a card"))] + cards if cards else []
+              else card_name(use.method)) for use in page.methods
+             if (use.method.is_card and not use.expired)
+             or (use.method.kind == MethodKind.AUTOGIRO and getattr(mandates.get(use.method.id), "status", None)
+                 == MandateStatus.ACTIVE)]
+    first = _("Choose a payment method") if any(m.status == MandateStatus.ACTIVE for m in mandates.values()) \
+        else _("Choose a card")
+    form.to.choices = [("", first)] + cards if cards else []
 
 
 @bp.post("/accounts/<int:account_id>/payment-methods/cards")
@@ -198,7 +210,7 @@ def preview_move(account_id: int):
     overview.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
     page = methods.methods_page(b, me, account_id)
     form = MoveSubscriptionsForm(request.args)
-    _move_choices(form, page)
+    _move_choices(form, page, autogiro_status.mandates_of(b, page.account.id))
     if not form.validate():
         return _page(account_id, 422, move_form=form)
     try:
@@ -215,7 +227,7 @@ def move(account_id: int):
     b, me = billing(), user()
     form = MoveSubscriptionsForm(request.form)
     page = methods.methods_page(b, me, account_id)
-    _move_choices(form, page)
+    _move_choices(form, page, autogiro_status.mandates_of(b, page.account.id))
     confirm = ConfirmMoveForm()
     if not (form.validate() and confirm.validate_on_submit()):
         overview.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
@@ -263,6 +275,30 @@ def give_mandate(account_id: int, profile_id: int):
     return see_other("methods.index", account_id=account_id)
 
 
+@bp.post("/accounts/<int:account_id>/autogiro")
+@step_up_required
+def give_account_mandate(account_id: int):
+    """B23 for pay-as-you-go: a mandate of the account, which its subscriptions can be
+    moved to once the bank has approved it."""
+    b, me = billing(), user()
+    if access.get_account(b.session, me, account_id).kind != AccountKind.PAY_AS_YOU_GO:
+        raise NotFound("account")   # a customer agreement gives its mandates per billing profile
+    overview.require_allowed(b, me, account_id, Action.MANAGE_PAYMENT_METHODS)
+    form = AutogiroForm(prefix="ag")
+    if form.validate_on_submit():
+        try:
+            mandate = autogiro.give_mandate(b, me, account_id, form.clearing.data, form.account_number.data,
+                                            form.payer_id.data)
+        except InvalidDetails as invalid:
+            for name in invalid.problems:
+                getattr(form, name).errors = [MANDATE_ERROR[name]]
+        else:
+            flash(_("The mandate for Autogiro from %(bank)s has been sent to Bankgirot. It is pending until the bank "
+                    "approves it, usually within a few banking days.", bank=mandate.bank_name), "success")
+            return see_other("methods.index", account_id=account_id)
+    return _page(account_id, 422, account_mandate_form=form)
+
+
 @bp.post("/accounts/<int:account_id>/autogiro/<int:method_id>/cancel")
 def cancel_mandate(account_id: int, method_id: int):
     b, me = billing(), user()
@@ -274,6 +310,9 @@ def cancel_mandate(account_id: int, method_id: int):
     except InvalidState:
         flash(_("The mandate has already ended."), "error")
     else:
-        flash(_("The mandate for Autogiro has been cancelled. No more invoices are drawn from the account."),
+        payg = mandate.payment_method.account.kind == AccountKind.PAY_AS_YOU_GO
+        flash(_("The mandate for Autogiro has been cancelled. No more charges are drawn from the account. Move the "
+                "subscriptions that used it to a card.") if payg
+              else _("The mandate for Autogiro has been cancelled. No more invoices are drawn from the account."),
               "success")
     return see_other("methods.index", account_id=account_id)

@@ -28,9 +28,10 @@ def show(account_id: int):
     banners = overview.banners(b, account, {s.profile.id: s for s in summaries}, counts)
     can_pay = {s.profile.id: access.decide(b.session, me, account, Action.PAY_INVOICES, s.profile.id)
                for s in summaries}
+    subscriptions = overview.subscription_page(b, account, page_arg(), counts=counts) if payg else None
     return render(
-        "overview/overview.html", account=account, membership=membership,
-        subscriptions=overview.subscription_page(b, account, page_arg(), counts=counts) if payg else None,
+        "overview/overview.html", account=account, membership=membership, subscriptions=subscriptions,
+        sub_mandates=autogiro_status.for_subscriptions(b, [v.subscription for v in subscriptions or ()]),  # B23
         outstanding=overview.total_outstanding(account, counts) if payg else None,
         banners=banners, notices=overview.notices_for(b, me, account.id, banners),
         credit=credit_history.balance_seen_by(b, me, account), had_credit=credit_history.had_credit(b, me, account),

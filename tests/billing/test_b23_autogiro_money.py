@@ -2,17 +2,20 @@
 at the gateway while Bankgirot's answer is imported) goes on no invoice: the card payment
 records exactly what it wrote ahead, and the drawn money — taken from the payer's account
 on its mandate, so recorded at once, never sent to a person — is credit (B15). The same
-race on two real servers: tests/server/test_live_races.py (paynow-autogiro+paynow+cycle)."""
+race on two real servers: tests/server/test_live_races.py (paynow-autogiro+paynow+cycle). And a
+pay-as-you-go charge Settle balance pays (settle-paygautogiro+settle+cycle)."""
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from portal.billing import payments
 from portal.billing.accounts import credit
-from portal.billing.bank import autogiro, autogiro_files as files
+from portal.billing.accounts.balances import recount_outstanding
+from portal.billing.bank import autogiro, autogiro_charges, autogiro_files as files
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.payments import UseSavedCard
-from portal.models import AutogiroOrder, DrawStatus, Invoice, InvoiceStatus, MandateStatus
+from portal.models import (AutogiroOrder, Charge, ChargeStatus, DrawStatus, Invoice, InvoiceStatus, MandateStatus, Role,
+                           Subscription, SubscriptionStatus)
 from tests import factories as f
 from tests.billing.test_autogiro import PAYEE
 from tests.billing.test_money_across_flows import holding, other  # noqa: F401 - holding: a fixture
@@ -50,3 +53,44 @@ def test_b23_money_drawn_for_an_invoice_a_card_attempt_pays_is_credit_and_the_ca
     assert paid.status == InvoiceStatus.PAID and paid.payment_id == payment.id and paid.paid_minor == 8_640_00
     assert credit.balance(b.session, wire.acc.id, "SEK").minor == 8_640_00   # what Autogiro drew
     # (M6 with the Autogiro money in it: the conftest's ledger check after every test.)
+
+
+def test_b23_money_drawn_for_a_charge_settle_balance_pays_at_the_gateway_is_credit_and_the_card_records_its_allocation(
+        b, holding, tmp_path):
+    """Issue 34 Deliver 1, M8 for pay-as-you-go: Bankgirot's answer that a subscription's
+    charge was drawn, imported while Settle balance of that subscription waits at the
+    gateway — the settlement pays the charge (what it wrote ahead), the drawn money is credit."""
+    gateway, held = holding
+    acc = f.account(b)
+    admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
+    card = f.card(b, acc)
+    mandate = autogiro.give_mandate(b, None, acc.id, "6000", "806967498", "556036-0793")
+    mandate.status = MandateStatus.ACTIVE
+    sub = f.subscription(b, acc, mandate.payment_method, SubscriptionStatus.PAST_DUE, past_due_since=DRAW_DAY)
+    charge = Charge(subscription_id=sub.id, amount_minor=450_00, currency="SEK", period_start=date(2026, 10, 1),
+                    period_end=date(2026, 10, 31), status=ChargeStatus.OUTSTANDING)
+    b.session.add(charge)
+    b.session.flush()
+    recount_outstanding(b.session, Subscription.id == sub.id)
+    reference = autogiro_charges.charge_reference(charge.id)
+    b.session.add(AutogiroOrder(mandate_id=mandate.id, charge_id=charge.id, draw_on=DRAW_DAY, amount_minor=450_00,
+                                currency="SEK", reference=reference, status=DrawStatus.SENT, created_at=b.clock.now(),
+                                sent_on=date(2026, 11, 24)))
+    f.commit(b)
+    answer = files.write_payment_results(files.PaymentResults(datetime(2026, 11, 25, 6), PAYEE.customer_number,
+                                                              PAYEE.bankgiro_digits, (files.Order(
+                                                                  mandate.payer_number, DRAW_DAY, 450_00, reference,
+                                                                  files.DRAWN),)))
+    outcomes = []
+
+    def bankgirot_answers():  # while the card charge is at the gateway
+        with other(b) as importer:
+            outcomes.append(autogiro.import_file(importer, PAYEE, lambda: answer.splitlines(keepends=True)).outcomes)
+    gateway.during = bankgirot_answers
+    quote = payments.quote_settlement(held, admin, sub.id, card.id)
+    payment = payments.settle_balance(held, admin, sub.id, UseSavedCard(card.id), quote.total.minor, "b23-settle-0001")
+    assert outcomes == [{"drawn": 1}]
+    b.session.rollback()
+    paid = b.session.get(Charge, charge.id)
+    assert paid.status == ChargeStatus.PAID and paid.payment_id == payment.id
+    assert credit.balance(b.session, acc.id, "SEK").minor == 450_00   # what Autogiro drew

@@ -133,6 +133,13 @@ def autogiro_errors(page, ids):  # B23: a clearing number no bank has, and the m
     submit(page, "form[action$='/autogiro'] button[type=submit]")
 
 
+def payg_autogiro_errors(page, ids):  # B23 for pay-as-you-go: the account's mandate, a clearing number no bank has
+    page.goto(f"{page.base}/{page.lang}/accounts/{ids['payg']}/payment-methods")
+    page.fill("#ag-clearing", "0999")
+    page.fill("#ag-account_number", "5735211")
+    submit(page, "form[action$='/autogiro'] button[type=submit]")
+
+
 def access_errors(page, ids):  # issue 31: the invitation form sent empty
     page.goto(f"{page.base}/{page.lang}/accounts/{ids['agreement']}/profiles/{ids['profile']}/access")
     submit(page, "form[action$='/access/invite'] button[type=submit]")
@@ -273,6 +280,7 @@ STATES = {
     "one-transfer-request": (OLIVIA, go("/accounts/{agreement}/one-transfer/{payment_request}")),
     "one-transfer-request-reader": (RASMUS, go("/accounts/{agreement}/one-transfer/{payment_request}")),
     "payment-methods-autogiro-errors": (OLIVIA, autogiro_errors),  # B23
+    "payment-methods-payg-autogiro-errors": (ANNA, payg_autogiro_errors),  # B23, issue 34 Deliver 1
     # B23: an active mandate — its status and next draw on Overview, Invoices, the invoice.
     "overview-autogiro": (SARA, go("/accounts/{autogiro}/")),
     "invoices-autogiro": (SARA, go("/accounts/{autogiro}/invoices")),
@@ -318,5 +326,6 @@ EXPECTED_STATUS = {"sign-in-with-errors": 422, "sign-in-wrong-password": 422, "4
                    "payment-methods-update-card-errors": 422,
                    "subscription-cancel-past-due": 409, "403-subscription-cancel-user": 403,
                    "costs-alert-errors": 422, "payment-methods-autogiro-errors": 422,
+                   "payment-methods-payg-autogiro-errors": 422,
                    "subscription-change-plan-errors": 422, "subscription-change-plan-past-due": 409,
                    "subscription-pause-past-due": 409, "subscription-resume-not-paused": 409}

@@ -68,6 +68,8 @@ def expected(endpoint: str, method: str, role: str, kind: str) -> int:
             return 303 if role in MANAGING else 403                # B8/R15: in use / nothing chosen, told why
         case "methods.give_mandate", "POST":
             return 422 if role in MANAGING else 403                # B23: empty form
+        case "methods.give_account_mandate", "POST":               # B23: a pay-as-you-go account's mandate
+            return (422 if role in MANAGING else 403) if payg else 404  # empty form; agreements: per profile
         case "methods.cancel_mandate", "POST":
             return 404                                             # B23: the matrix's method is a card, no mandate
         case "settle.start", "GET":

@@ -110,3 +110,26 @@ def test_i34_a_mandate_with_one_bad_value_gives_nothing(fuzz, data):
     still_valid = not set(typed) - set("0123456789 -") and "".join(c for c in typed if c.isdigit()) == {
         "clearing": "9029", "account_number": "5735211", "payer_id": "5560360793"}[what]
     assert given == 0 or still_valid
+
+
+@SETTINGS
+@given(data=st.data())
+def test_b23_a_pay_as_you_go_mandate_with_one_bad_value_gives_nothing(fuzz, data):
+    """B23 for pay-as-you-go: the account's mandate form, one field garbage (the others a
+    real account and payer): refused, no mandate."""
+    from sqlalchemy import func, select
+    from portal.models import AutogiroMandate
+    demo = fuzz.demo
+    fields = {"csrf_token": fuzz.token(fuzz.anna, demo.payg), "ag-clearing": "9029", "ag-account_number": "5735211",
+              "ag-payer_id": "556036-0793", "ag-accept": "y"}
+    what = data.draw(st.sampled_from(["clearing", "account_number", "payer_id"]))
+    fields["ag-" + what] = data.draw(weird_text)
+    fuzz.b.session.rollback()
+    before = fuzz.b.session.scalar(select(func.count()).select_from(AutogiroMandate))
+    fuzz.check(fuzz.anna.client.post(f"/sv/accounts/{demo.payg}/autogiro", data=fields), allowed={303, 400, 422})
+    fuzz.b.session.rollback()
+    given = fuzz.b.session.scalar(select(func.count()).select_from(AutogiroMandate)) - before
+    typed = fields["ag-" + what]
+    still_valid = not set(typed) - set("0123456789 -") and "".join(c for c in typed if c.isdigit()) == {
+        "clearing": "9029", "account_number": "5735211", "payer_id": "5560360793"}[what]
+    assert given == 0 or still_valid

@@ -61,6 +61,7 @@ def own_urls(demo) -> dict[str, tuple[str, str]]:
         "methods.give_mandate": ("olivia@example.com",
                                  f"/en/accounts/{demo.agreement}/profiles/{demo.profile}/autogiro"),
         "methods.cancel_mandate": ("olivia@example.com", f"/en/accounts/{demo.agreement}/autogiro/1/cancel"),
+        "methods.give_account_mandate": ("anna@example.com", f"/en/accounts/{demo.payg}/autogiro"),  # pay-as-you-go
         # Issue 31: the second factor and the links sent by email.
         "second_factor.code": ("anna@example.com", "/en/sign-in/code"),
         "second_factor.recovery_code": ("anna@example.com", "/en/sign-in/recovery-code"),

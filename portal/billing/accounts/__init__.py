@@ -6,6 +6,7 @@ what every write tells people.
     history     payments and what they paid (B9): the Payments page and the exports
     balances    what is owed per payment method and the open invoices (R04, R07, R08, R20)
     credit      the account's credit balance (B15)
+    charge_failures  R01: a charge not paid makes its subscription past due, people told
     details     billing details per profile or account (B7)
     overview    the account as the signed-in user sees it, its settings and requests
     statement   the account statement: balances, movements, open items aged (issue 30)

@@ -8,6 +8,7 @@ applied a batch at a time.
     transfers       the import: match by OCR reference or account, record, review
     autogiro_files  Bankgirot's Autogiro files: the request, mandate answers, payment results
     autogiro        Autogiro (B23): mandates, the export, the import through the ledger
+    autogiro_charges  a pay-as-you-go subscription's charges drawn by Autogiro
 
 May import: billing's shared modules, accounts/, invoicing/ and payments/
 (tests/test_architecture.py)."""

@@ -5,9 +5,10 @@ and from Bankgirot, and what their answers do.
                                     banks' rules (bankkonto), the payer's organisationsnummer
                                     or personnummer (stdnum); pending until Bankgirot answers
     export                          one request file: new and cancelled mandates, and a
-                                    payment order for each open invoice of an active mandate
-                                    due by the next banking day — never the same (invoice,
-                                    day) twice (AutogiroOrder's unique key)
+                                    payment order for each open invoice (pay-as-you-go
+                                    charge: autogiro_charges) of an active mandate due by
+                                    the next banking day — never the same (invoice or
+                                    charge, day) twice (AutogiroOrder's unique keys)
     import_file                     mandate answers or payment results, checked whole first;
                                     each answer then applied under its account's lock
 
@@ -32,15 +33,16 @@ from stdnum.se import orgnr, personnummer
 
 from portal.billing.accounts import access, credit, notify
 from portal.billing.accounts.access import Action
-from portal.billing.bank import autogiro_files as files
+from portal.billing.bank import autogiro_charges as charges, autogiro_files as files
 from portal.billing.bank.matching import being_paid
 from portal.billing.context import Billing
 from portal.billing.invoicing.remittance import ocr_reference
 from portal.billing.payments import apply_to_invoices, method_summary, record_payment
 from portal.billing.transaction import lock_account, write_transaction
 from portal.errors import InvalidDetails, InvalidState, NotFound
-from portal.models import (AttemptAllocation, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus,
-                           Invoice, InvoiceStatus, MandateStatus, MethodKind, PaymentMethod, PaymentPurpose, User)
+from portal.models import (AccountKind, AttemptAllocation, AutogiroMandate, AutogiroOrder, BillingAccount,
+                           BillingProfile, Charge, ChargeStatus, DrawStatus, Invoice, InvoiceStatus, MandateStatus,
+                           MethodKind, PaymentMethod, PaymentPurpose, User)
 from portal.money import Money
 
 PAYER_NUMBER_BASE = 10_000_000   # payer numbers: this + the mandate's id (16 digits at most)
@@ -225,6 +227,7 @@ def export(b: Billing, payee: Payee, directory: Path) -> Export:
     summary = Export()
     with write_transaction(b.session):
         _order_invoices_due(b, today, draw_on)
+        charges.order_charges_due(b, today, draw_on)   # pay-as-you-go subscriptions' charges
         additions = list(b.session.scalars(select(AutogiroMandate).where(
             AutogiroMandate.status == MandateStatus.PENDING, AutogiroMandate.sent_on.is_(None))
             .order_by(AutogiroMandate.id)))
@@ -235,8 +238,9 @@ def export(b: Billing, payee: Payee, directory: Path) -> Export:
         for order in b.session.scalars(select(AutogiroOrder).where(
                 AutogiroOrder.status == DrawStatus.WAITING, AutogiroOrder.draw_on <= draw_on)
                 .order_by(AutogiroOrder.id)):
-            if not order.invoice.is_open or order.mandate.status != MandateStatus.ACTIVE:
-                order.status, order.reason = DrawStatus.WITHDRAWN, "paid" if not order.invoice.is_open else "mandate_ended"
+            withdrawn = _why_withdrawn(order)
+            if withdrawn is not None:
+                order.status, order.reason = DrawStatus.WITHDRAWN, withdrawn
                 summary.withdrawn += 1
                 continue
             order.draw_on = max(order.draw_on, draw_on)
@@ -263,6 +267,22 @@ def export(b: Billing, payee: Payee, directory: Path) -> Export:
             path.unlink(missing_ok=True)
             raise
     return summary
+
+
+def _why_withdrawn(order: AutogiroOrder) -> str | None:
+    """Why a waiting order is not sent after all: its invoice or charge was paid
+    otherwise, its mandate ended, or (a charge) its subscription no longer pays by the
+    mandate (moved to a card, R05 after settling)."""
+    if order.charge_id is None:
+        owed, moved = order.invoice.is_open, False
+    else:
+        owed = order.charge.status == ChargeStatus.OUTSTANDING
+        moved = order.charge.subscription.payment_method_id != order.mandate.payment_method_id
+    if not owed:
+        return "paid"
+    if order.mandate.status != MandateStatus.ACTIVE:
+        return "mandate_ended"
+    return "method_changed" if moved else None
 
 
 def _order_invoices_due(b: Billing, today: date, draw_on: date) -> None:
@@ -374,7 +394,8 @@ def _apply_answer(b: Billing, mandate_id: int, answer: files.Answer) -> str:
         if status != "active":
             _ended(b, mandate)
             payload = {"reason": reason or status, "bank_name": mandate.bank_name,
-                       "last4": mandate.account_number[-4:]}
+                       "last4": mandate.account_number[-4:],
+                       **({"subscriptions": True} if account.kind == AccountKind.PAY_AS_YOU_GO else {})}
             notify.queue_email(b.session, b.clock, account, "autogiro_mandate_ended", payload)
         return f"mandate_{status}"
 
@@ -387,6 +408,15 @@ def _apply_result(b: Billing, order_id: int, result: files.Order) -> str:
         if order.status != DrawStatus.SENT:
             return "duplicate"
         order.answered_on = b.clock.today()
+        if order.charge_id is not None:   # a pay-as-you-go charge (autogiro_charges)
+            charge = b.session.get(Charge, order.charge_id, populate_existing=True)
+            if result.result == files.DRAWN:
+                order.status = DrawStatus.DRAWN
+                order.payment_id = charges.record_drawn(b, account, order, charge, result).id
+                return "drawn"
+            order.status, order.reason = DrawStatus.NOT_DRAWN, files.RESULT_CODES[result.result]
+            charges.not_drawn(b, order, charge, _retry_on(b, order))
+            return "not_drawn"
         invoice = b.session.get(Invoice, order.invoice_id, populate_existing=True)
         if result.result == files.DRAWN:
             order.status = DrawStatus.DRAWN
@@ -395,6 +425,14 @@ def _apply_result(b: Billing, order_id: int, result: files.Order) -> str:
         order.status, order.reason = DrawStatus.NOT_DRAWN, files.RESULT_CODES[result.result]
         _not_drawn(b, account, order, invoice)
         return "not_drawn"
+
+
+def _retry_on(b: Billing, order: AutogiroOrder) -> date | None:
+    """B14 for Autogiro: insufficient funds on the first draw under a mandate still
+    active is drawn once more, the next banking day; nothing else is retried."""
+    if order.attempt == 1 and order.reason in RETRIED and order.mandate.status == MandateStatus.ACTIVE:
+        return next_banking_day(max(order.draw_on, b.clock.today()))
+    return None
 
 
 def _record_drawn(b: Billing, account: BillingAccount, order: AutogiroOrder, invoice: Invoice,
@@ -424,9 +462,8 @@ def _not_drawn(b: Billing, account: BillingAccount, order: AutogiroOrder, invoic
     (Paid meanwhile, by card or transfer: nothing more to say.)"""
     if not invoice.is_open:
         return
-    retry_on = None
-    if order.attempt == 1 and order.reason in RETRIED and order.mandate.status == MandateStatus.ACTIVE:
-        retry_on = next_banking_day(order.draw_on if order.draw_on >= b.clock.today() else b.clock.today())
+    retry_on = _retry_on(b, order)
+    if retry_on is not None:
         b.session.add(AutogiroOrder(mandate_id=order.mandate_id, invoice_id=invoice.id, draw_on=retry_on, attempt=2,
                                     amount_minor=invoice.left.minor, currency=invoice.currency,
                                     reference=order.reference, created_at=b.clock.now()))

@@ -6,22 +6,24 @@ UNCL4461 code 49, the mandate reference: read by invoicing.documents.direct_debi
 stands below this package).
 
 Issue 28: each read is one statement at most, run only where a mandate can be —
-Overview of a customer agreement (pay-as-you-go accounts give none), the Invoices list
+Overview of a customer agreement (of a pay-as-you-go account: one, when a subscription
+shown pays by Autogiro), the Invoices list
 and a document only when a billing profile pays by an Autogiro method. Decisions:
 docs/autogiro.md."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import bindparam, func, select
 
+from portal.billing.accounts.balances import IS_OUTSTANDING
 from portal.billing.bank.autogiro import banking_day_from
 from portal.billing.context import Billing
 from portal.billing.transaction import reader
-from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, DrawStatus,
-                           Invoice, InvoiceStatus, MandateStatus, MethodKind)
+from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, Charge,
+                           DrawStatus, Invoice, InvoiceStatus, MandateStatus, MethodKind, Subscription)
 
 ON_ITS_WAY = (DrawStatus.WAITING, DrawStatus.SENT)
 
@@ -51,8 +53,11 @@ def draw_date(b: Billing, invoice: Invoice) -> date | None:
     return banking_day_from(invoice.due_on)
 
 
-def next_draws(b: Billing, account_id: int) -> dict[int, date]:
-    """Each active mandate's next draw (by its payment method's id), for Payment methods."""
+def next_draws(b: Billing, account_id: int, pay_as_you_go: bool = False) -> dict[int, date]:
+    """Each active mandate's next draw (by its payment method's id), for Payment methods:
+    the earliest order on its way, or the banking day from the earliest due date of what
+    it pays not ordered yet — a profile's invoices, or (`pay_as_you_go`) its
+    subscriptions' charges."""
     draws: dict[int, date] = {}
     for method_id, day in b.session.execute(
             select(AutogiroMandate.payment_method_id, func.min(AutogiroOrder.draw_on)).join(AutogiroOrder)
@@ -71,17 +76,48 @@ def next_draws(b: Billing, account_id: int) -> dict[int, date]:
         if due is not None:
             day = banking_day_from(due)
             draws[method_id] = min(draws.get(method_id, day), day)
+    if pay_as_you_go:
+        for method_id, due in charges_not_ordered(b, AutogiroMandate.account_id == account_id):
+            day = banking_day_from(due)
+            draws[method_id] = min(draws.get(method_id, day), day)
     return draws
 
 
-def for_methods_page(b: Billing, account: BillingAccount) -> tuple[dict[int, AutogiroMandate], dict[int, date]]:
+def charges_not_ordered(b: Billing, *where) -> list[tuple[int, date]]:
+    """(the mandate's payment method id, the earliest due date) of the outstanding
+    charges not ordered yet that active mandates of `where` will draw: one statement."""
+    rows = b.session.execute(select(AutogiroMandate.payment_method_id, _first_unordered_end(b)).where(
+        *where, AutogiroMandate.status == MandateStatus.ACTIVE))
+    return [(method_id, _due(b, end)) for method_id, end in rows if end is not None]
+
+
+def _first_unordered_end(b: Billing):
+    """The earliest period end of the outstanding charges not ordered yet, not due before
+    today, of the subscriptions paying by AutogiroMandate's method (a scalar subquery)."""
+    return (select(func.min(Charge.period_end))
+            .join(Subscription, Charge.subscription_id == Subscription.id)
+            .where(Subscription.payment_method_id == AutogiroMandate.payment_method_id, IS_OUTSTANDING,
+                   Charge.failed_on.is_(None),
+                   Charge.period_end >= b.clock.today() - timedelta(days=b.policy.invoice_due_days + 1),
+                   ~select(AutogiroOrder.id).where(AutogiroOrder.charge_id == Charge.id).exists())
+            .scalar_subquery())
+
+
+def _due(b: Billing, period_end: date) -> date:
+    return period_end + timedelta(days=b.policy.invoice_due_days + 1)   # autogiro_charges.due_on
+
+
+def for_methods_page(b: Billing, account: BillingAccount, kinds: Iterable[str] = ()
+                     ) -> tuple[dict[int, AutogiroMandate], dict[int, date]]:
     """What Payment methods shows of Autogiro: the mandates by method id, and each active
     one's next draw — read only where there can be any (a customer agreement's profiles
-    give mandates; issue 28: no page reads what it cannot show)."""
-    if account.kind != AccountKind.CUSTOMER_AGREEMENT:
+    give mandates; a pay-as-you-go account's only when `kinds`, those of the methods the
+    page lists, has Autogiro; issue 28: no page reads what it cannot show)."""
+    payg = account.kind == AccountKind.PAY_AS_YOU_GO
+    if payg and MethodKind.AUTOGIRO not in set(kinds):
         return {}, {}
     mandates = mandates_of(b, account.id)
-    return mandates, (next_draws(b, account.id) if mandates else {})
+    return mandates, (next_draws(b, account.id, payg) if mandates else {})
 
 
 def mandates_of(b: Billing, account_id: int) -> dict[int, AutogiroMandate]:
@@ -159,6 +195,29 @@ def for_overview(b: Billing, account: BillingAccount, open_invoices: dict[int, l
     newest = rows[-1][0]
     ended = None if given or newest.status not in (MandateStatus.REJECTED, MandateStatus.CANCELLED) else _state(newest)
     return OverviewAutogiro(by_profile, ended)
+
+
+def for_subscriptions(b: Billing, subscriptions: Iterable[Subscription]) -> dict[int, MandateState]:
+    """Overview of a pay-as-you-go account (issue 34 Deliver 1): the mandate each
+    subscription shown pays by, by its payment method's id — its status and, active, the
+    next draw (the earliest order on its way, or the banking day from the earliest due
+    date of a charge not ordered yet). One statement when a subscription shown pays by
+    Autogiro (its method is loaded with it), none otherwise."""
+    method_ids = {s.payment_method_id for s in subscriptions
+                  if s.payment_method is not None and s.payment_method.kind == MethodKind.AUTOGIRO}
+    if not method_ids:
+        return {}
+    next_order = (select(func.min(AutogiroOrder.draw_on))
+                  .where(AutogiroOrder.mandate_id == AutogiroMandate.id, AutogiroOrder.status.in_(ON_ITS_WAY))
+                  .scalar_subquery())
+    states = {}
+    for mandate, ordered, unordered_end in b.session.execute(select(
+            AutogiroMandate, next_order, _first_unordered_end(b)).where(
+            AutogiroMandate.payment_method_id.in_(method_ids))):
+        days = [d for d in (ordered, banking_day_from(_due(b, unordered_end)) if unordered_end else None) if d]
+        draw = min(days, default=None) if mandate.status == MandateStatus.ACTIVE else None
+        states[mandate.payment_method_id] = _state(mandate, draw)
+    return states
 
 
 def _state(mandate: AutogiroMandate, draw: date | None = None) -> MandateState:

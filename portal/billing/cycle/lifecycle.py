@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.accounts import costs, credit, notify, pauses, subscriptions
+from portal.billing.accounts import charge_failures, costs, credit, notify, pauses, subscriptions
 from portal.billing.cycle import retries
 from portal.billing.accounts.balances import (IS_OUTSTANDING, link_payments, recount_outstanding, settled_method_ids,
                                               settlement_total)
@@ -23,8 +23,8 @@ from portal.billing.payments import method_summary, record_payment
 from portal.billing.usage import usage_total
 from portal.billing.periods import billed_part, enabled_parts, previous_month, prorated
 from portal.billing.transaction import Progress, each_under_its_account_lock, write_transaction
-from portal.models import (AccountKind, BilledPeriod, BillingAccount, BillingProfile, Charge, ChargeStatus,
-                           DisabledSpan, DisableWarning, MethodKind, PaymentPurpose, Subscription,
+from portal.models import (AccountKind, AutogiroOrder, BilledPeriod, BillingAccount, BillingProfile, Charge, ChargeStatus,
+                           DisabledSpan, DisableWarning, DrawStatus, MethodKind, PaymentPurpose, Subscription,
                            SubscriptionStatus)
 
 BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
@@ -36,33 +36,16 @@ BILLED_WHILE_DISABLED = "billed_while_disabled"
 
 
 def record_failed_charge(b: Billing, charge: Charge, reason: str) -> None:
-    """R01: the charge is outstanding, its subscription past due, and the account
-    administrator told by email and by a notice in the portal. The charge was
-    outstanding already (created so, or unpaid since), so the stored figures stand."""
-    today = b.clock.today()
-    charge.status = ChargeStatus.OUTSTANDING
-    charge.failed_on = today
-    charge.failure_code = reason
-    sub = charge.subscription
-    if sub.status == SubscriptionStatus.PAUSED:  # B21: owed from before the pause; R12's countdown runs
-        pauses.end_pause(b, sub, today)
-        sub.status = SubscriptionStatus.ACTIVE
-    if sub.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELLED):  # a cancelled one owes its last
-        sub.status = SubscriptionStatus.PAST_DUE
-        sub.past_due_since = today
-        sub.retry_count = 0
-    account = sub.account
-    payload = {"subscription_id": sub.id, "subscription": sub.name, "reason": reason,
-               "amount_minor": charge.amount_minor, "currency": charge.currency,
-               "disable_on": b.policy.disable_date(sub.past_due_since or today).isoformat()}
-    if sub.payment_method is not None and sub.payment_method.kind == MethodKind.CARD:
-        next_retry = retries.schedule(b, sub, reason, today)  # B14: soft declines only
-        if next_retry is not None:
-            payload["next_retry_on"] = next_retry.isoformat()
-    notify.queue_email(b.session, b.clock, account, "payment_failed", payload)
-    notify.notify_users(b.session, b.clock, account, "payment_failed", payload)
-    notify.audit(b.session, b.clock, "charge.failed", account_id=account.id,
-                 charge_id=charge.id, **payload)
+    """R01 (accounts/charge_failures.py); a card's soft decline is tried again on B14's
+    schedule, said in the message."""
+    method = charge.subscription.payment_method
+
+    def next_retry(sub: Subscription) -> dict:
+        next_retry_on = retries.schedule(b, sub, reason, b.clock.today())  # B14: soft declines only
+        return {"next_retry_on": next_retry_on.isoformat()} if next_retry_on is not None else {}
+
+    charge_failures.charge_failed(b, charge, reason,
+                                  next_retry if method is not None and method.kind == MethodKind.CARD else None)
 
 
 def disabled_stretches(b: Billing, sub: Subscription, period_start: date) -> list[tuple[date, date | None]]:
@@ -158,15 +141,19 @@ def bill_subscriptions(b: Billing, period_start: date, period_end: date,
 
 def mark_unreceived_transfers(b: Billing, today: date) -> int:
     """R01 "not received": a check/wire charge with no payment by its due date (due
-    `invoice_due_days` after the period is billed; past due from the day after, M7)."""
+    `invoice_due_days` after the period is billed; past due from the day after, M7).
+    A charge Autogiro is to draw (an order of it waiting or sent, B23) waits for the
+    bank's answer: the money may be on its way, and the answer decides."""
     with write_transaction(b.session):
         # is_past_due(due_date(billing_day(period_end)), today), solved for period_end
         # so the database can use it: the latest period end whose charge is past due.
         last_end = today - timedelta(days=b.policy.invoice_due_days + 2)
+        drawing = select(AutogiroOrder.id).where(AutogiroOrder.charge_id == Charge.id,
+                                                 AutogiroOrder.status.in_((DrawStatus.WAITING, DrawStatus.SENT))).exists()
         late = b.session.scalars(
             select(Charge).join(Charge.subscription)  # those that owe, by ix_subscriptions_owing
             .where(Subscription.outstanding_charges > 0, IS_OUTSTANDING, Charge.failed_on.is_(None),
-                   Charge.period_end <= last_end)).all()
+                   Charge.period_end <= last_end, ~drawing)).all()
         for charge in late:
             record_failed_charge(b, charge, NOT_RECEIVED)
         return len(late)

@@ -22,9 +22,9 @@ from portal.billing.payments.cards import method_summary, prepare_new_card, save
 from portal.billing.transaction import lock_account, reader, write_transaction
 from portal.errors import (CardDeclined, CardRemoved, GatewayUnavailable, InvalidCard, InvalidInput, MethodInUse,
                            NotEligible, NotFound)
-from portal.models import (AccountKind, BillingAccount, BillingProfile, Invoice, InvoiceStatus, MethodKind, Payment,
-                           PaymentMethod, PaymentPurpose, Role, Subscription, SubscriptionFigure, SubscriptionStatus,
-                           UnconfirmedPayment, User)
+from portal.models import (AccountKind, AutogiroMandate, BillingAccount, BillingProfile, Invoice, InvoiceStatus,
+                           MandateStatus, MethodKind, Payment, PaymentMethod, PaymentPurpose, Role, Subscription,
+                           SubscriptionFigure, SubscriptionStatus, UnconfirmedPayment, User)
 from portal.money import Money
 
 EXPIRY_NOTICE_DAYS = 30  # B8: the reminder comes this many days before a card expires
@@ -261,6 +261,19 @@ def _usable_card(b: Billing, account: BillingAccount, method_id: int) -> Payment
     return method
 
 
+def _move_target(b: Billing, account: BillingAccount, method_id: int) -> PaymentMethod:
+    """What subscriptions can move to: a usable card, or an Autogiro mandate of the
+    account once Bankgirot has approved it (B23: its charges are drawn, not charged)."""
+    method = ids.get(b.session, PaymentMethod, method_id)
+    if (method is not None and method.account_id == account.id and method.kind == MethodKind.AUTOGIRO
+            and method.removed_at is None):
+        if b.session.scalar(select(AutogiroMandate.status).where(
+                AutogiroMandate.payment_method_id == method.id)) == MandateStatus.ACTIVE:
+            return method
+        raise NotFound("payment method")
+    return _usable_card(b, account, method_id)
+
+
 def profile_of(b: Billing, user: User, account_id: int, profile_id: int) -> BillingProfile:
     """A billing profile of this account (a member's); any other id is NotFound."""
     account = access.get_account(b.session, user, account_id)
@@ -340,7 +353,7 @@ def preview_move(b: Billing, user: User, account_id: int, subscription_ids: list
     account = _managed_account(b, user, account_id)
     if account.kind != AccountKind.PAY_AS_YOU_GO:
         raise NotFound("subscription")
-    target = _usable_card(b, account, to_method_id)
+    target = _move_target(b, account, to_method_id)
     if not subscription_ids or len(subscription_ids) > 1000:
         raise InvalidInput("subscriptions")
     subs = list(b.session.scalars(select(Subscription).where(

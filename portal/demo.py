@@ -334,7 +334,7 @@ def _seed_autogiro(b: Billing, session: Session, today: date, users: dict[str, U
     account = _account(session, AccountKind.CUSTOMER_AGREEMENT, "Sjöberg Bygg AB", "sara@example.com",
                        today - timedelta(days=150))
     bank = autogiro.bank_account("6000", "806967498")   # the banks' rules, as the page checks them
-    method = PaymentMethod(account_id=account.id, kind=MethodKind.AUTOGIRO, brand=bank.bank_name[:20],
+    method = PaymentMethod(account_id=account.id, kind=MethodKind.AUTOGIRO, brand=bank.bank_name[:60],
                            last4=bank.number[-4:], holder_name=bank.bank_name, created_at=b.clock.now())
     session.add(method)
     session.flush()

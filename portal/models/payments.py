@@ -26,7 +26,9 @@ class PaymentMethod(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
     kind: Mapped[MethodKind] = mapped_column(_enum(MethodKind))
-    brand: Mapped[str | None] = mapped_column(String(20))
+    # A card's brand ("visa"), or the bank an Autogiro mandate draws from, whole
+    # ("Skandinaviska Enskilda Banken"): the method's name says it.
+    brand: Mapped[str | None] = mapped_column(String(60))
     last4: Mapped[str | None] = mapped_column(String(4))
     exp_month: Mapped[int | None] = mapped_column(Integer)
     exp_year: Mapped[int | None] = mapped_column(Integer)

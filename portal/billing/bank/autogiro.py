@@ -139,7 +139,7 @@ def give_mandate(b: Billing, user: User | None, account_id: int, clearing: str, 
         account = lock_account(b.session, account_id)
         if user is not None:
             access.require(b.session, user, account, Action.MANAGE_PAYMENT_METHODS, profile_id)
-        method = PaymentMethod(account_id=account.id, kind=MethodKind.AUTOGIRO, brand=account_found.bank_name[:20],
+        method = PaymentMethod(account_id=account.id, kind=MethodKind.AUTOGIRO, brand=account_found.bank_name[:60],
                                last4=account_found.number[-4:], holder_name=account_found.bank_name,
                                created_at=b.clock.now())
         b.session.add(method)

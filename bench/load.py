@@ -21,6 +21,12 @@ TIMEOUT = 30
 # fewer is its slowest), for at most EXTRA_SECONDS more.
 MIN_SAMPLES = 10
 EXTRA_SECONDS = 60
+# Each list's last page is loaded too (issue 28: first and last page alike).
+LAST_PAGES = ("overview", "settle", "partial", "invoices", "payments", "methods")
+PAGER_LAST = re.compile(r'<a\b[^>]*\bdata-pager="last"[^>]*>')
+HREF = re.compile(r'\bhref="([^"]*)"')
+PAGER_NAV = re.compile(r'<nav class="pagination".*?</nav>', re.S)
+INVOICE_LINK = re.compile(r'href="([^"?]*/invoices/\d+)"')
 
 
 class Client:
@@ -71,6 +77,28 @@ def sign_in(host: str, port: int, email: str, password: str) -> str:
         {"csrf_token": csrf_token(page), "email": email, "password": password}))
     assert response.status == 303, f"sign-in as {email} failed: {response.status}"
     return client.cookie
+
+
+def find_last_pages(first: dict[str, tuple[str, str, dict]], get) -> dict[str, tuple[str, str, dict]]:
+    """Each list's last page: the pager's link marked data-pager="last" (keyset pagers),
+    else the pager's last link (`?page=N`); and the detail of the last invoice listed on
+    the Invoices' last page. A list of one page has none. `get(user, path, headers)`
+    answers a page's HTML (served, or in process: bench/page_cpu.py)."""
+    found = {}
+    for name in LAST_PAGES:
+        user, path, headers = first[name]
+        html = get(user, path, headers).decode()
+        marked, nav = PAGER_LAST.search(html), PAGER_NAV.search(html)
+        links = HREF.findall(marked.group(0) if marked else nav.group(0) if nav and 'rel="next"' in nav.group(0)
+                             else "")
+        if links:
+            found[f"{name}_last"] = (user, unescape(links[-1]), headers)
+    if "invoices_last" in found:
+        user, path, _ = found["invoices_last"]
+        invoices = INVOICE_LINK.findall(get(user, path, {}).decode())
+        if invoices:
+            found["invoice_last"] = (user, unescape(invoices[-1]), {})
+    return found
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -29,7 +29,6 @@ import statistics
 import time
 from dataclasses import asdict
 from datetime import date
-from html import unescape
 from pathlib import Path
 
 SIZE = 10_000
@@ -104,22 +103,10 @@ class Browser:
 
 def targets(browser: Browser, seeded) -> dict[str, tuple[str, str, dict]]:
     """name → (user, path, headers): the bench's pages, and each list's last page."""
-    from bench.run import HREF, INVOICE_LINK, LAST_PAGES, PAGER_LAST, PAGER_NAV, urls
+    from bench.load import find_last_pages
+    from bench.run import urls
     first = {name: url for name, url in urls(seeded).items() if name == "baseline" or name in PAGES}
-    found = dict(first)
-    for name in LAST_PAGES:
-        user, path, headers = first[name]
-        html = browser.get(user, path, headers).decode()
-        marked, nav = PAGER_LAST.search(html), PAGER_NAV.search(html)
-        links = HREF.findall(marked.group(0) if marked else nav.group(0) if nav and 'rel="next"' in nav.group(0)
-                             else "")
-        if links:
-            found[f"{name}_last"] = (user, unescape(links[-1]), headers)
-    if "invoices_last" in found:
-        user, path, _ = found["invoices_last"]
-        invoices = INVOICE_LINK.findall(browser.get(user, path, {}).decode())
-        found["invoice_last"] = (user, unescape(invoices[-1]), {})
-    return found
+    return first | find_last_pages(first, browser.get)
 
 
 def masked(html: bytes) -> str:

@@ -41,25 +41,19 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
-from html import unescape
 from urllib.parse import urlencode
 
 from bench import plans
 from bench.inprocess import bgmax_timings, pdf_timings
-from bench.load import Client, csrf_token, sign_in
+from bench.load import Client, csrf_token, find_last_pages, sign_in
 from bench.report import P95_BUDGET, PAGES, RESELLER_P95_BUDGET, Figures, Report, loadavg, machine, print_report
 from bench.seed import PASSWORD, Seeded, seed_size
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SIZES = (1, 100, 1_000, 10_000)
-LAST_PAGES = ("overview", "settle", "partial", "invoices", "payments", "methods")
 UNJUDGED_SECONDS = 1.5                      # per page, at sizes without a p95 budget
 RESELLER_URL_ENV = "BENCH_DATABASE_URL"   # --scale reseller: where, without --database-url
-PAGER_LAST = re.compile(r'<a\b[^>]*\bdata-pager="last"[^>]*>')
-HREF = re.compile(r'\bhref="([^"]*)"')
-PAGER_NAV = re.compile(r'<nav class="pagination".*?</nav>', re.S)
-INVOICE_LINK = re.compile(r'href="([^"?]*/invoices/\d+)"')
 
 
 def free_port() -> int:
@@ -216,29 +210,15 @@ def measure_pages(port: int, seeded: list[Seeded]) -> dict:
 
 
 def last_pages(port: int, s: Seeded) -> dict[str, tuple[str, str, dict]]:
-    """Each list's last page: the pager's link marked data-pager="last" (keyset pagers),
-    else the pager's last link (`?page=N`); and the detail of the last invoice listed on
-    the Invoices' last page. A list of one page has none."""
-    first, found, cookies = urls(s), {}, {}
-    for name in LAST_PAGES:
-        user, path, headers = first[name]
+    """`find_last_pages` through the served portal, each person signed in once."""
+    cookies: dict[str, str] = {}
+
+    def get(user: str, path: str, headers: dict) -> bytes:
         if user not in cookies:
             cookies[user] = sign_in("127.0.0.1", port, user, PASSWORD)
-        _, body = Client("127.0.0.1", port, cookies[user]).request("GET", path, headers)
-        html = body.decode()
-        marked = PAGER_LAST.search(html)
-        nav = PAGER_NAV.search(html)
-        links = HREF.findall(marked.group(0) if marked else nav.group(0) if nav and 'rel="next"' in nav.group(0)
-                             else "")
-        if links:
-            found[f"{name}_last"] = (user, unescape(links[-1]), headers)
-    if "invoices_last" in found:
-        user, path, _ = found["invoices_last"]
-        _, body = Client("127.0.0.1", port, cookies[user]).request("GET", path)
-        invoices = INVOICE_LINK.findall(body.decode())
-        if invoices:
-            found["invoice_last"] = (user, unescape(invoices[-1]), {})
-    return found
+        return Client("127.0.0.1", port, cookies[user]).request("GET", path, headers)[1]
+
+    return find_last_pages(urls(s), get)
 
 
 def load(port: int, pages: dict[str, tuple[str, str, dict]], seconds: float, warmup: float,

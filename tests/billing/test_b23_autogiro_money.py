@@ -24,27 +24,35 @@ from tests.billing.test_transfers import wire  # noqa: F401 - the Bankgirot scen
 DRAW_DAY = date(2026, 11, 25)
 
 
+def answered_while_at_the_gateway(b, gateway, mandate, order: AutogiroOrder) -> list[dict]:
+    """The order (sent) and Bankgirot's answer that it was drawn, imported by another
+    session while the card charge the test makes next is held at the gateway: the
+    import's outcomes, filled in once the charge has been made."""
+    b.session.add(order)
+    f.commit(b)
+    answer = files.write_payment_results(files.PaymentResults(datetime(2026, 11, 25, 6), PAYEE.customer_number,
+                                                              PAYEE.bankgiro_digits, (files.Order(
+                                                                  mandate.payer_number, DRAW_DAY, order.amount_minor,
+                                                                  order.reference, files.DRAWN),)))
+    outcomes = []
+
+    def bankgirot_answers():
+        with other(b) as importer:
+            outcomes.append(autogiro.import_file(importer, PAYEE, lambda: answer.splitlines(keepends=True)).outcomes)
+    gateway.during = bankgirot_answers
+    return outcomes
+
+
 def test_b23_money_drawn_for_an_invoice_a_card_attempt_pays_is_credit_and_the_card_records_its_allocation(
         b, wire, holding):
     gateway, held = holding
     card = f.card(b, wire.acc)
     mandate = autogiro.give_mandate(b, None, wire.acc.id, "6000", "806967498", "556036-0793")
     mandate.status = MandateStatus.ACTIVE
-    reference = ocr_reference(wire.first.number)
-    b.session.add(AutogiroOrder(mandate_id=mandate.id, invoice_id=wire.first.id, draw_on=DRAW_DAY, amount_minor=8_640_00,
-                                currency="SEK", reference=reference, status=DrawStatus.SENT, created_at=b.clock.now(),
-                                sent_on=date(2026, 11, 24)))
-    f.commit(b)
-    answer = files.write_payment_results(files.PaymentResults(datetime(2026, 11, 25, 6), PAYEE.customer_number,
-                                                              PAYEE.bankgiro_digits, (files.Order(
-                                                                  mandate.payer_number, DRAW_DAY, 8_640_00, reference,
-                                                                  files.DRAWN),)))
-    outcomes = []
-
-    def bankgirot_answers():  # while the card charge is at the gateway
-        with other(b) as importer:
-            outcomes.append(autogiro.import_file(importer, PAYEE, lambda: answer.splitlines(keepends=True)).outcomes)
-    gateway.during = bankgirot_answers
+    outcomes = answered_while_at_the_gateway(b, gateway, mandate, AutogiroOrder(
+        mandate_id=mandate.id, invoice_id=wire.first.id, draw_on=DRAW_DAY, amount_minor=8_640_00, currency="SEK",
+        reference=ocr_reference(wire.first.number), status=DrawStatus.SENT, created_at=b.clock.now(),
+        sent_on=date(2026, 11, 24)))
     payment = payments.pay_invoices(held, wire.owner, wire.profile.id, [wire.first.id], UseSavedCard(card.id),
                                     8_640_00, "b23-pay-000001")
     assert outcomes == [{"drawn": 1}]
@@ -72,21 +80,10 @@ def test_b23_money_drawn_for_a_charge_settle_balance_pays_at_the_gateway_is_cred
     b.session.add(charge)
     b.session.flush()
     recount_outstanding(b.session, Subscription.id == sub.id)
-    reference = autogiro_charges.charge_reference(charge.id)
-    b.session.add(AutogiroOrder(mandate_id=mandate.id, charge_id=charge.id, draw_on=DRAW_DAY, amount_minor=450_00,
-                                currency="SEK", reference=reference, status=DrawStatus.SENT, created_at=b.clock.now(),
-                                sent_on=date(2026, 11, 24)))
-    f.commit(b)
-    answer = files.write_payment_results(files.PaymentResults(datetime(2026, 11, 25, 6), PAYEE.customer_number,
-                                                              PAYEE.bankgiro_digits, (files.Order(
-                                                                  mandate.payer_number, DRAW_DAY, 450_00, reference,
-                                                                  files.DRAWN),)))
-    outcomes = []
-
-    def bankgirot_answers():  # while the card charge is at the gateway
-        with other(b) as importer:
-            outcomes.append(autogiro.import_file(importer, PAYEE, lambda: answer.splitlines(keepends=True)).outcomes)
-    gateway.during = bankgirot_answers
+    outcomes = answered_while_at_the_gateway(b, gateway, mandate, AutogiroOrder(
+        mandate_id=mandate.id, charge_id=charge.id, draw_on=DRAW_DAY, amount_minor=450_00, currency="SEK",
+        reference=autogiro_charges.charge_reference(charge.id), status=DrawStatus.SENT, created_at=b.clock.now(),
+        sent_on=date(2026, 11, 24)))
     quote = payments.quote_settlement(held, admin, sub.id, card.id)
     payment = payments.settle_balance(held, admin, sub.id, UseSavedCard(card.id), quote.total.minor, "b23-settle-0001")
     assert outcomes == [{"drawn": 1}]

@@ -28,6 +28,28 @@ def approve(b, mandate) -> None:
     assert autogiro.import_file(b, PAYEE, lines_of(answers)).outcomes == {"mandate_active": 1}
 
 
+def ordered(b, tmp_path):
+    """An account whose one subscription pays by an approved mandate, billed on 25
+    November and its charge ordered on the banking day before its draw: (account,
+    subscription, the order as the export wrote it)."""
+    acc = f.account(b)
+    mandate = autogiro.give_mandate(b, None, acc.id, "9029", "5735211", "556036-0793")
+    autogiro.export(b, PAYEE, tmp_path)
+    approve(b, mandate)
+    sub = f.subscription(b, acc, mandate.payment_method, started_on=date(2026, 10, 1))
+    f.commit(b)
+    run_billing_cycle(b)
+    b.clock.advance(5)
+    (order,) = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
+    return acc, sub, order
+
+
+def answered(b, order, code: str) -> dict:
+    """Bankgirot's answer `code` to `order`, imported: the outcomes."""
+    answer = files.Order(order.payer_number, order.draw_on, order.amount_minor, order.reference, code)
+    return autogiro.import_file(b, PAYEE, lines_of(results(answer))).outcomes
+
+
 def test_b23_a_pay_as_you_go_subscription_is_drawn_by_autogiro_and_not_drawn_is_past_due_and_retried(b, tmp_path):
     acc = f.account(b)
     admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
@@ -100,17 +122,8 @@ def test_b23_a_pay_as_you_go_subscription_is_drawn_by_autogiro_and_not_drawn_is_
 
 
 def test_b23_a_charge_not_drawn_for_want_of_a_mandate_is_past_due_and_never_retried(b, tmp_path):
-    acc = f.account(b)
-    mandate = autogiro.give_mandate(b, None, acc.id, "9029", "5735211", "556036-0793")
-    autogiro.export(b, PAYEE, tmp_path)
-    approve(b, mandate)
-    sub = f.subscription(b, acc, mandate.payment_method, started_on=date(2026, 10, 1))
-    f.commit(b)
-    run_billing_cycle(b)
-    b.clock.advance(5)
-    (order,) = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
-    refused = files.Order(order.payer_number, order.draw_on, order.amount_minor, order.reference, "2")
-    assert autogiro.import_file(b, PAYEE, lines_of(results(refused))).outcomes == {"not_drawn": 1}
+    _, sub, order = ordered(b, tmp_path)
+    assert answered(b, order, "2") == {"not_drawn": 1}
     b.session.rollback()
     assert b.session.get(Subscription, sub.id).status == SubscriptionStatus.PAST_DUE
     told = b.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "payment_failed")).one()
@@ -119,26 +132,17 @@ def test_b23_a_charge_not_drawn_for_want_of_a_mandate_is_past_due_and_never_retr
 
 
 def test_b23_money_drawn_for_a_charge_settled_meanwhile_is_credit(b, tmp_path):
-    acc = f.account(b)
+    acc, sub, order = ordered(b, tmp_path)
     admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
     card = f.card(b, acc)
-    mandate = autogiro.give_mandate(b, None, acc.id, "9029", "5735211", "556036-0793")
-    autogiro.export(b, PAYEE, tmp_path)
-    approve(b, mandate)
-    sub = f.subscription(b, acc, mandate.payment_method, started_on=date(2026, 10, 1))
     f.commit(b)
-    run_billing_cycle(b)
-    b.clock.advance(5)
-    (order,) = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
-    short = files.Order(order.payer_number, order.draw_on, order.amount_minor, order.reference, "1")
-    autogiro.import_file(b, PAYEE, lines_of(results(short)))
+    answered(b, order, "1")   # insufficient funds: drawn again on the next banking day
     b.clock.advance(1)   # the banking day before the retry's
     (retry,) = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
     # The retry is at the bank; the customer settles by card meanwhile (R05: the card from now on).
     quote = payments.quote_settlement(b, admin, sub.id, card.id)
     payments.settle_balance(b, admin, sub.id, payments.UseSavedCard(card.id), quote.total.minor, "b23-payg-settle-1")
-    drawn = files.Order(retry.payer_number, retry.draw_on, retry.amount_minor, retry.reference, files.DRAWN)
-    assert autogiro.import_file(b, PAYEE, lines_of(results(drawn))).outcomes == {"drawn": 1}
+    assert answered(b, retry, files.DRAWN) == {"drawn": 1}
     b.session.rollback()
     assert b.session.get(Subscription, sub.id).payment_method_id == card.id
     assert credit.balance(b.session, acc.id, "SEK").minor == retry.amount_minor   # B15
@@ -165,19 +169,11 @@ def test_b23_the_emails_say_why_autogiro_did_not_draw_a_charge_and_that_a_mandat
 def test_b23_a_charge_whose_subscription_moved_to_a_card_is_not_drawn(b, tmp_path):
     """A retry waits; the subscription moves to a card meanwhile: the order is withdrawn,
     never sent (the card pays from now on, and the balance is settled there)."""
-    acc = f.account(b)
+    acc, sub, order = ordered(b, tmp_path)
     admin = f.user(b, Role.ACCOUNT_ADMIN, acc)
     card = f.card(b, acc)
-    mandate = autogiro.give_mandate(b, None, acc.id, "9029", "5735211", "556036-0793")
-    autogiro.export(b, PAYEE, tmp_path)
-    approve(b, mandate)
-    sub = f.subscription(b, acc, mandate.payment_method, started_on=date(2026, 10, 1))
     f.commit(b)
-    run_billing_cycle(b)
-    b.clock.advance(5)
-    (order,) = files.read_request(autogiro.export(b, PAYEE, tmp_path).path.read_bytes().splitlines()).orders
-    short = files.Order(order.payer_number, order.draw_on, order.amount_minor, order.reference, "1")
-    autogiro.import_file(b, PAYEE, lines_of(results(short)))
+    answered(b, order, "1")
     preview = payments.methods.preview_move(b, admin, acc.id, [sub.id], card.id)
     payments.methods.move_subscriptions(b, admin, acc.id, [sub.id], card.id, preview.outstanding.minor)
     b.clock.advance(1)

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, func, select
 from portal.billing.accounts.balances import IS_OUTSTANDING
 from portal.billing.bank.autogiro import banking_day_from
 from portal.billing.context import Billing
+from portal.billing.periods import billing_day
 from portal.billing.transaction import reader
 from portal.models import (AccountKind, AutogiroMandate, AutogiroOrder, BillingAccount, BillingProfile, Charge,
                            DrawStatus, Invoice, InvoiceStatus, MandateStatus, MethodKind, Subscription)
@@ -83,12 +84,17 @@ def next_draws(b: Billing, account_id: int, pay_as_you_go: bool = False) -> dict
     return draws
 
 
+def _due_of(b: Billing, period_end: date) -> date:
+    """A charge's due day from its period's end (autogiro_charges.due_on, R03)."""
+    return b.policy.due_date(billing_day(period_end))
+
+
 def charges_not_ordered(b: Billing, *where) -> list[tuple[int, date]]:
     """(the mandate's payment method id, the earliest due date) of the outstanding
     charges not ordered yet that active mandates of `where` will draw: one statement."""
     rows = b.session.execute(select(AutogiroMandate.payment_method_id, _first_unordered_end(b)).where(
         *where, AutogiroMandate.status == MandateStatus.ACTIVE))
-    return [(method_id, _due(b, end)) for method_id, end in rows if end is not None]
+    return [(method_id, _due_of(b, end)) for method_id, end in rows if end is not None]
 
 
 def _first_unordered_end(b: Billing):
@@ -101,10 +107,6 @@ def _first_unordered_end(b: Billing):
                    Charge.period_end >= b.clock.today() - timedelta(days=b.policy.invoice_due_days + 1),
                    ~select(AutogiroOrder.id).where(AutogiroOrder.charge_id == Charge.id).exists())
             .scalar_subquery())
-
-
-def _due(b: Billing, period_end: date) -> date:
-    return period_end + timedelta(days=b.policy.invoice_due_days + 1)   # autogiro_charges.due_on
 
 
 def for_methods_page(b: Billing, account: BillingAccount, kinds: Iterable[str] = ()
@@ -214,7 +216,7 @@ def for_subscriptions(b: Billing, subscriptions: Iterable[Subscription]) -> dict
     for mandate, ordered, unordered_end in b.session.execute(select(
             AutogiroMandate, next_order, _first_unordered_end(b)).where(
             AutogiroMandate.payment_method_id.in_(method_ids))):
-        days = [d for d in (ordered, banking_day_from(_due(b, unordered_end)) if unordered_end else None) if d]
+        days = [d for d in (ordered, banking_day_from(_due_of(b, unordered_end)) if unordered_end else None) if d]
         draw = min(days, default=None) if mandate.status == MandateStatus.ACTIVE else None
         states[mandate.payment_method_id] = _state(mandate, draw)
     return states
